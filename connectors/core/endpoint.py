@@ -1,0 +1,89 @@
+"""An endpoint described as data: the engine needs nothing else to read it page by page."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from connectors.core.paginators import Paginator, SinglePage, dig
+
+_OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Read the API timestamps we meet (`...Z`, `...+0000`, `...+00:00`) as aware UTC datetimes."""
+    if not value:
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    text = _OFFSET.sub(r"\1:\2", text)  # Jira writes +0000; fromisoformat wants +00:00 on 3.10
+    parsed = datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_cursor(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One stream of records.
+
+    ``path`` may hold ``{placeholders}`` filled from the scope (``{repo}``) or the parent record.
+    ``order`` says how the cursor field is sorted in the answer: with ``ascending`` the cursor
+    advances after every committed page; otherwise only when the whole stream has been read.
+    """
+
+    stream: str
+    path: str
+    records_path: str | None = None
+    primary_key: str = "id"
+    cursor_field: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    paginator: Paginator = SinglePage()
+    max_page_size: int | None = None
+    # Turns the lower bound (cursor minus lookback, or start_date) into request parameters.
+    since_params: Callable[[datetime], Mapping[str, Any]] | None = None
+    order: Literal["ascending", "descending", "none"] = "none"
+    # For descending lists the server cannot filter: stop once a page reaches records older than `since`.
+    stop_at_since: bool = False
+    # A record that is still changing (a run in progress) holds the cursor so it is read again.
+    is_complete: Callable[[Mapping[str, Any]], bool] | None = None
+    # Change the payload before it is stored (e.g. move an embedded changelog to its own stream).
+    transform: Callable[[dict], dict] | None = None
+
+    def key_of(self, record: Mapping[str, Any]) -> str:
+        key = dig(record, self.primary_key)
+        if key is None:
+            raise ValueError(f"record of stream '{self.stream}' has no '{self.primary_key}'")
+        return str(key)
+
+    def cursor_of(self, record: Mapping[str, Any]) -> str | None:
+        value = dig(record, self.cursor_field) if self.cursor_field else None
+        return None if value is None else str(value)
+
+    def records_of(self, body: Any) -> list[dict]:
+        records = dig(body, self.records_path)
+        if records is None:
+            return []
+        if not isinstance(records, list):
+            raise ValueError(f"stream '{self.stream}': expected a list at '{self.records_path}'")
+        return records
+
+
+@dataclass(frozen=True)
+class Child:
+    """A stream read once per parent record (deployment statuses, issue changelogs).
+
+    ``embedded`` returns the child records the parent already carries and whether they are
+    complete; only when they are not is the child endpoint called, so a full embedded list costs
+    no request.
+    """
+
+    endpoint: Endpoint
+    path_vars: Callable[[Mapping[str, Any]], Mapping[str, Any]]
+    embedded: Callable[[Mapping[str, Any]], tuple[list[dict], bool]] | None = None

@@ -1,0 +1,123 @@
+"""Paginators: given the request just made and its answer, say what to request next (or stop).
+
+Each one is data plus two small methods, so an endpoint description just names one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+
+def dig(obj: Any, path: str | None) -> Any:
+    """Follow a dotted path ("changelog.histories"); None path means the object itself."""
+    if path is None:
+        return obj
+    for part in path.split("."):
+        if not isinstance(obj, Mapping):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+class Paginator(Protocol):
+    def first_params(self, page_size: int) -> dict[str, Any]: ...
+
+    def next_request(
+        self,
+        params: Mapping[str, Any],
+        body: Any,
+        response: requests.Response,
+        records_on_page: int,
+        page_size: int,
+    ) -> tuple[str | None, dict[str, Any]] | None:
+        """Return (url or None to keep the same path, params) for the next page, or None to stop."""
+
+
+@dataclass(frozen=True)
+class SinglePage:
+    """Endpoints that answer with everything at once (Jira /status, /field)."""
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        return None
+
+
+@dataclass(frozen=True)
+class LinkHeaderPaginator:
+    """RFC 8288 `Link: <...>; rel="next"` (GitHub, GitLab); the next URL carries every parameter."""
+
+    size_param: str = "per_page"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.size_param: page_size}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        link = response.links.get("next")
+        if not link or not link.get("url"):
+            return None
+        return link["url"], {}
+
+
+@dataclass(frozen=True)
+class OffsetPaginator:
+    """startAt/maxResults (Jira Data Center search, changelog pages, agile boards)."""
+
+    offset_param: str = "startAt"
+    limit_param: str = "maxResults"
+    total_path: str | None = "total"
+    is_last_path: str | None = "isLast"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.offset_param: 0, self.limit_param: page_size}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        if records_on_page == 0 or dig(body, self.is_last_path) is True:
+            return None
+        # The server may cap maxResults below what we asked; advance by what it actually sent.
+        next_offset = int(params.get(self.offset_param, 0)) + records_on_page
+        total = dig(body, self.total_path)
+        if isinstance(total, int) and next_offset >= total:
+            return None
+        return None, {**params, self.offset_param: next_offset}
+
+
+@dataclass(frozen=True)
+class TokenPaginator:
+    """nextPageToken (Jira Cloud enhanced search), CircleCI page-token and similar."""
+
+    token_param: str = "nextPageToken"
+    token_path: str = "nextPageToken"
+    size_param: str | None = "maxResults"
+    is_last_path: str | None = "isLast"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.size_param: page_size} if self.size_param else {}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        token = dig(body, self.token_path)
+        if not token or dig(body, self.is_last_path) is True:
+            return None
+        return None, {**params, self.token_param: token}
+
+
+@dataclass(frozen=True)
+class PageNumberPaginator:
+    """page=1,2,3 until a short page (APIs without Link headers)."""
+
+    page_param: str = "page"
+    size_param: str = "per_page"
+    first_page: int = 1
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.page_param: self.first_page, self.size_param: page_size}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        if records_on_page < page_size:
+            return None
+        return None, {**params, self.page_param: int(params.get(self.page_param, self.first_page)) + 1}

@@ -1,0 +1,171 @@
+"""The raw layer: one DuckDB table per stream, bulk upserts, and the cursor state beside them.
+
+Data and cursor are written in one transaction, so a cursor can never run ahead of the rows it
+covers, and a kill between two batches loses at most the batch being written (re-read next run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from connectors.core.errors import WarehouseLockedError
+
+RAW_SCHEMA = "raw"
+STATE_TABLE = f"{RAW_SCHEMA}._state"
+
+_COLUMNS = pa.schema(
+    [
+        ("source_instance", pa.string()),
+        ("record_key", pa.string()),
+        ("parent_key", pa.string()),
+        ("scope", pa.string()),
+        ("cursor_value", pa.string()),
+        ("payload", pa.string()),
+        ("extracted_at", pa.timestamp("us")),
+    ]
+)
+
+
+def raw_table(source_type: str, stream: str) -> str:
+    return f"{source_type}__{stream}"
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    record_key: str
+    payload: dict
+    parent_key: str | None = None
+    scope: str | None = None
+    cursor_value: str | None = None
+
+
+@dataclass(frozen=True)
+class CursorUpdate:
+    source_instance: str
+    stream: str
+    scope: str
+    cursor_value: str
+
+
+def open_warehouse(path: str | os.PathLike[str], *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, turning DuckDB's lock error into one that says what to do."""
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLockedError(
+                f"warehouse {path} is in use by another process (DuckDB allows one writer): wait for the "
+                f"running load to finish, or close the tool holding it; BI tools should read the published "
+                f"copy instead. DuckDB said: {str(exc).splitlines()[0]}"
+            ) from None
+        raise
+
+
+class RawStore:
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = Path(path)
+        self.con = open_warehouse(self.path)
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {STATE_TABLE} (
+                source_instance VARCHAR NOT NULL,
+                stream VARCHAR NOT NULL,
+                scope VARCHAR NOT NULL,
+                cursor_value VARCHAR NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (source_instance, stream, scope)
+            )"""
+        )
+        self._known: set[str] = set()
+
+    def __enter__(self) -> RawStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def ensure_table(self, table: str) -> None:
+        if table in self._known:
+            return
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {RAW_SCHEMA}.{table} (
+                source_instance VARCHAR NOT NULL,
+                record_key VARCHAR NOT NULL,
+                parent_key VARCHAR,
+                scope VARCHAR,
+                cursor_value VARCHAR,
+                payload JSON NOT NULL,
+                extracted_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (source_instance, record_key)
+            )"""
+        )
+        self._known.add(table)
+
+    def get_cursor(self, source_instance: str, stream: str, scope: str) -> str | None:
+        row = self.con.execute(
+            f"SELECT cursor_value FROM {STATE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?",
+            [source_instance, stream, scope],
+        ).fetchall()
+        return row[0][0] if row else None
+
+    def write(
+        self,
+        batches: Iterable[tuple[str, str, list[RawRecord]]],
+        cursor: CursorUpdate | None = None,
+    ) -> int:
+        """Upsert several (table, source_instance, records) batches and a cursor in one transaction."""
+        written = 0
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for table, source_instance, records in batches:
+                self.ensure_table(table)
+                if not records:
+                    continue
+                # ON CONFLICT cannot touch one key twice in a statement: keep the last version read.
+                latest = {r.record_key: r for r in records}
+                arrow = pa.Table.from_pydict(
+                    {
+                        "source_instance": [source_instance] * len(latest),
+                        "record_key": list(latest),
+                        "parent_key": [r.parent_key for r in latest.values()],
+                        "scope": [r.scope for r in latest.values()],
+                        "cursor_value": [r.cursor_value for r in latest.values()],
+                        "payload": [json.dumps(r.payload, separators=(",", ":")) for r in latest.values()],
+                        "extracted_at": [now] * len(latest),
+                    },
+                    schema=_COLUMNS,
+                )
+                self.con.register("_raw_batch", arrow)
+                self.con.execute(
+                    f"""INSERT OR REPLACE INTO {RAW_SCHEMA}.{table}
+                        SELECT source_instance, record_key, parent_key, scope, cursor_value,
+                               payload::JSON, extracted_at
+                        FROM _raw_batch"""
+                )
+                self.con.unregister("_raw_batch")
+                written += len(latest)
+            if cursor is not None:
+                self.con.execute(
+                    f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)",
+                    [cursor.source_instance, cursor.stream, cursor.scope, cursor.cursor_value, now],
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return written

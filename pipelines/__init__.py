@@ -1,0 +1,1 @@
+"""Dagster definitions: raw stream assets, dbt models as assets, the nightly job and schedule."""

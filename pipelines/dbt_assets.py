@@ -1,0 +1,56 @@
+"""dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+
+from pipelines.resources import ThroughlineResource
+from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, WRITER_POOL
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing manifest
+# is built once here so that loading the definitions never depends on a prior manual step.
+dbt_project.prepare_if_dev()
+if not dbt_project.manifest_path.exists():
+    dbt_project.preparer.prepare(dbt_project)
+
+
+class ThroughlineTranslator(DagsterDbtTranslator):
+    """Asset policy in one place: layer = group; sources keep dagster-dbt's `raw/<table>` keys."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        if dbt_resource_props["resource_type"] == "seed":
+            return "mappings"
+        fqn = dbt_resource_props.get("fqn", [])
+        # fqn = [project, "staging"|"intermediate"|"marts", ...]
+        return fqn[1] if len(fqn) > 2 else "dbt"
+
+
+TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def dbt_build_args() -> list[str]:
+    """The dbt command of the nightly run (a pure function: unit-tested)."""
+    return ["build"]
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=TRANSLATOR,
+    pool=WRITER_POOL,
+    name="dbt_models",
+)
+def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, throughline: ThroughlineResource):
+    # profiles.yml reads the warehouse path from the environment; the dbt subprocess inherits it.
+    os.environ[WAREHOUSE_ENV_VAR] = str(throughline.warehouse())
+    yield from dbt.cli(dbt_build_args(), context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))

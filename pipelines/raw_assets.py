@@ -1,0 +1,95 @@
+"""One Dagster asset per raw stream, keyed `raw/<source_type>__<stream>` like the dbt source.
+
+Assets are generated from the connector registry rather than written per source: every source
+type reads the same way (all its configured instances, one group of streams at a time), so the
+policy lives here once and a new source type only adds a registry entry.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import dagster as dg
+
+from connectors.core.engine import StreamResult
+from connectors.core.errors import ThroughlineError
+from connectors.core.raw import RawStore, raw_table
+from connectors.core.source import SourceType
+from connectors.registry import SOURCE_TYPES
+from pipelines.resources import ThroughlineResource
+from pipelines.settings import WRITER_POOL
+
+
+def raw_key(source_type: str, stream: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", raw_table(source_type, stream)])
+
+
+def stream_metadata(results: list[StreamResult]) -> dict[str, dg.MetadataValue]:
+    """Totals plus one row per (instance, scope); never credentials, only names and counts."""
+    rows = [
+        {"source": r.source_instance, "scope": r.scope, **r.as_metadata()}
+        for r in results
+    ]
+    return {
+        "records": dg.MetadataValue.int(sum(r.records for r in results)),
+        "requests": dg.MetadataValue.int(sum(r.stats.requests for r in results)),
+        "retries": dg.MetadataValue.int(sum(r.stats.retries for r in results)),
+        "by_scope": dg.MetadataValue.json(rows),
+    }
+
+
+def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.AssetsDefinition:
+    st = source_type.name
+    specs = [
+        dg.AssetSpec(
+            key=raw_key(st, stream),
+            group_name="raw",
+            kinds={"duckdb", st},
+            description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table raw.{raw_table(st, stream)}).",
+        )
+        for stream in streams
+    ]
+
+    @dg.multi_asset(name=f"extract_{st}__{group}", specs=specs, pool=WRITER_POOL, can_subset=False)
+    def extract(context: dg.AssetExecutionContext, throughline: ThroughlineResource):
+        config = throughline.config()
+        by_stream: dict[str, list[StreamResult]] = defaultdict(list)
+        failures: list[str] = []
+        with RawStore(throughline.warehouse()) as store:
+            for stream in streams:  # empty tables still let dbt build when a type is not configured
+                store.ensure_table(raw_table(st, stream))
+            for source in config.sources_of(st):
+                try:
+                    for result in source_type.extract(group, source, store):
+                        by_stream[stream_of(result.table, st)].append(result)
+                        for child, n in result.child_records.items():
+                            by_stream[child].append(
+                                StreamResult(result.source_instance, raw_table(st, child), result.scope, records=n)
+                            )
+                except (ThroughlineError, ValueError) as exc:
+                    # Other instances still load; what this one committed before failing stays.
+                    context.log.error(f"{st} source '{source.name}' ({group}): {exc}")
+                    failures.append(f"{source.name}: {exc}")
+        if failures:
+            raise dg.Failure(
+                description=f"{len(failures)} {st} source(s) failed while reading {group}:\n" + "\n".join(failures),
+                allow_retries=False,
+            )
+        for stream in streams:
+            yield dg.MaterializeResult(asset_key=raw_key(st, stream), metadata=stream_metadata(by_stream[stream]))
+
+    return extract
+
+
+def stream_of(table: str, source_type: str) -> str:
+    return table.removeprefix(f"{source_type}__")
+
+
+def build_raw_assets() -> list[dg.AssetsDefinition]:
+    return [
+        _build(source_type, group, streams)
+        for source_type in SOURCE_TYPES.values()
+        for group, streams in source_type.groups.items()
+    ]
+
+

@@ -1,0 +1,152 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.core.endpoint import Child, Endpoint, parse_timestamp
+from connectors.core.engine import Engine, RunOptions
+from connectors.core.errors import AuthError
+from connectors.core.http import HttpClient, RetryPolicy
+from connectors.core.paginators import LinkHeaderPaginator, OffsetPaginator, TokenPaginator
+from connectors.core.raw import RawStore
+
+from .fakes import ScriptedSession, make_response
+
+ISSUES = Endpoint(
+    stream="issues",
+    path="search",
+    records_path="issues",
+    cursor_field="fields.updated",
+    paginator=TokenPaginator(),
+    since_params=lambda since: {"since": since.isoformat()},
+    order="ascending",
+    transform=lambda r: {k: v for k, v in r.items() if k != "changelog"},
+)
+
+
+def issue(i: int, updated: str, histories=None, total=None):
+    record = {"id": str(i), "key": f"P-{i}", "fields": {"updated": updated}}
+    if histories is not None:
+        record["changelog"] = {"histories": histories, "total": total if total is not None else len(histories)}
+    return record
+
+
+def engine(tmp_path, answers, lookback_hours=3):
+    session = ScriptedSession(answers)
+    client = HttpClient(source="src", base_url="https://x.test", session=session, sleep=lambda s: None,
+                        retry=RetryPolicy(max_retries=1))
+    store = RawStore(tmp_path / "w.duckdb")
+    options = RunOptions(lookback=timedelta(hours=lookback_hours), page_size=2,
+                         start_date=datetime(2026, 1, 1, tzinfo=UTC))
+    return Engine(source_type="t", source_instance="src", client=client, store=store, options=options), session, store
+
+
+def rows(store, table):
+    return store.con.execute(f"SELECT record_key, parent_key, scope, cursor_value FROM raw.{table} ORDER BY record_key").fetchall()
+
+
+def test_parse_timestamp_formats():
+    expected = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    assert parse_timestamp("2026-01-05T09:00:00.000+0000") == expected
+    assert parse_timestamp("2026-01-05T10:00:00.000+0100") == expected
+    assert parse_timestamp("2026-01-05T09:00:00Z") == expected
+
+
+def test_ascending_stream_commits_each_page_and_moves_cursor(tmp_path):
+    eng, session, store = engine(tmp_path, [
+        make_response(body={"issues": [issue(1, "2026-01-05T09:00:00.000+0000"), issue(2, "2026-01-05T10:00:00.000+0000")], "nextPageToken": "b"}),
+        make_response(body={"issues": [issue(3, "2026-01-06T08:30:00.000+0100")], "isLast": True}),
+    ])
+    result = eng.run(ISSUES, scope="P")
+    assert result.records == 3 and result.pages == 2 and result.stats.requests == 2
+    assert session.calls[0][1] == {"maxResults": 2, "since": "2026-01-01T00:00:00+00:00"}  # first load: start_date
+    assert session.calls[1][1] == {"maxResults": 2, "since": "2026-01-01T00:00:00+00:00", "nextPageToken": "b"}
+    assert result.cursor_before is None
+    assert result.cursor_after == "2026-01-06T07:30:00.000000Z"
+    assert [r[0] for r in rows(store, "t__issues")] == ["1", "2", "3"]
+
+
+def test_rerun_reads_from_cursor_minus_lookback_and_never_duplicates(tmp_path):
+    page = {"issues": [issue(1, "2026-01-05T09:00:00.000+0000"), issue(2, "2026-01-05T10:00:00.000+0000")], "isLast": True}
+    eng, session, store = engine(tmp_path, [make_response(body=page), make_response(body=page)])
+    eng.run(ISSUES, scope="P")
+    eng.run(ISSUES, scope="P")
+    assert session.calls[1][1]["since"] == "2026-01-05T07:00:00+00:00"  # 10:00 - 3h lookback
+    assert len(rows(store, "t__issues")) == 2
+
+
+def test_failure_mid_stream_keeps_committed_pages_and_their_cursor(tmp_path):
+    eng, _, store = engine(tmp_path, [
+        make_response(body={"issues": [issue(1, "2026-01-05T09:00:00.000+0000"), issue(2, "2026-01-05T10:00:00.000+0000")], "nextPageToken": "b"}),
+        make_response(401, {"errorMessages": ["expired"]}),
+    ])
+    with pytest.raises(AuthError):
+        eng.run(ISSUES, scope="P")
+    assert len(rows(store, "t__issues")) == 2
+    assert store.get_cursor("src", "issues", "P") == "2026-01-05T10:00:00.000000Z"
+
+
+def test_descending_stream_stops_at_cursor_and_moves_it_only_at_the_end(tmp_path):
+    pulls = Endpoint(stream="pulls", path="pulls", cursor_field="updated_at", paginator=LinkHeaderPaginator(),
+                     order="descending", stop_at_since=True)
+    link = {"Link": '<https://x.test/pulls?page=2>; rel="next"'}
+    eng, session, store = engine(tmp_path, [
+        make_response(body=[{"id": 9, "updated_at": "2026-01-10T00:00:00Z"}, {"id": 8, "updated_at": "2026-01-09T00:00:00Z"}], headers=link),
+        make_response(body=[{"id": 7, "updated_at": "2025-12-30T00:00:00Z"}, {"id": 6, "updated_at": "2025-12-29T00:00:00Z"}], headers=link),
+    ])
+    result = eng.run(pulls, scope="a/b")
+    # page 2 reaches records older than start_date: no third request
+    assert len(session.calls) == 2
+    assert result.cursor_after == "2026-01-10T00:00:00.000000Z"
+    assert [r[0] for r in rows(store, "t__pulls")] == ["6", "7", "8", "9"]
+
+
+def test_incomplete_record_holds_the_cursor(tmp_path):
+    runs = Endpoint(stream="runs", path="runs", records_path="runs", cursor_field="created_at",
+                    order="descending", is_complete=lambda r: r["status"] == "completed")
+    eng, _, store = engine(tmp_path, [make_response(body={"runs": [
+        {"id": 3, "created_at": "2026-01-10T12:00:00Z", "status": "completed"},
+        {"id": 2, "created_at": "2026-01-10T06:00:00Z", "status": "in_progress"},
+        {"id": 1, "created_at": "2026-01-09T00:00:00Z", "status": "completed"},
+    ]})])
+    result = eng.run(runs, scope="a/b")
+    # cursor - lookback (3h) must still reach the in-progress run created at 06:00
+    assert result.cursor_after == "2026-01-10T09:00:00.000000Z"
+
+
+def test_children_use_embedded_records_when_complete_and_page_the_rest(tmp_path):
+    changelog = Endpoint(stream="changelogs", path="issue/{issue_id}/changelog", records_path="values",
+                         paginator=OffsetPaginator())
+    child = Child(changelog, path_vars=lambda i: {"issue_id": i["id"]},
+                  embedded=lambda i: (i["changelog"]["histories"], i["changelog"]["total"] <= len(i["changelog"]["histories"])))
+    h = lambda n: {"id": str(n), "created": "2026-01-05T09:00:00.000+0000", "items": []}  # noqa: E731
+    eng, session, store = engine(tmp_path, [
+        make_response(body={"issues": [
+            issue(1, "2026-01-05T09:00:00.000+0000", [h(10)]),
+            issue(2, "2026-01-05T10:00:00.000+0000", [h(20), h(21)], total=3),
+        ], "isLast": True}),
+        make_response(body={"startAt": 0, "maxResults": 2, "total": 3, "isLast": False, "values": [h(20), h(21)]}),
+        make_response(body={"startAt": 2, "maxResults": 2, "total": 3, "isLast": True, "values": [h(22)]}),
+    ])
+    result = eng.run(ISSUES, scope="P", children=(child,))
+    assert result.child_records == {"changelogs": 4}
+    assert session.calls[1][0] == "https://x.test/issue/2/changelog"
+    assert session.calls[2][1] == {"startAt": 2, "maxResults": 2}
+    assert [(r[0], r[1]) for r in rows(store, "t__changelogs")] == [("10", "1"), ("20", "2"), ("21", "2"), ("22", "2")]
+    payload = store.con.execute("SELECT payload FROM raw.t__issues WHERE record_key = '2'").fetchall()[0][0]
+    assert "changelog" not in payload
+
+
+def test_second_writer_gets_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    store = RawStore(tmp_path / "w.duckdb")
+    code = (
+        "from connectors.core.raw import RawStore\n"
+        "from connectors.core.errors import WarehouseLockedError\n"
+        f"try:\n    RawStore(r'{tmp_path / 'w.duckdb'}')\nexcept WarehouseLockedError as e:\n    print('LOCKED', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    store.close()
+    assert out.stdout.startswith("LOCKED warehouse"), out.stderr
+    assert "one writer" in out.stdout
