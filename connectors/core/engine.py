@@ -167,10 +167,12 @@ class Engine:
         value = min(best, hold + self.options.lookback) if hold is not None else best
         return CursorUpdate(self.source_instance, endpoint.stream, scope, format_cursor(value))
 
-    def pages(self, endpoint: Endpoint, path: str, params: dict[str, Any], stats: RequestStats) -> Iterator[list[dict]]:
+    def pages(
+        self, endpoint: Endpoint, path: str, params: dict[str, Any], stats: RequestStats, page_size: int | None = None
+    ) -> Iterator[list[dict]]:
         """Yield each page's records, following the endpoint's paginator until it says stop."""
         url: str | None = path
-        page_size = self.page_size_for(endpoint)
+        page_size = page_size or self.page_size_for(endpoint)
         while url is not None:
             body, response = self.client.get_json(url, params, stats=stats)
             records = endpoint.records_of(body)
@@ -197,9 +199,11 @@ class Engine:
                 if complete:
                     keep(embedded, parent_key)
                     continue
-            params = {**endpoint.params, **endpoint.paginator.first_params(self.page_size_for(endpoint))}
+            # Child pages cost one request per parent: always ask for the largest page allowed.
+            size = endpoint.max_page_size or self.options.page_size
+            params = {**endpoint.params, **endpoint.paginator.first_params(size)}
             path = endpoint.path.format(**child.path_vars(parent))
-            for records in self.pages(endpoint, path, params, stats):
+            for records in self.pages(endpoint, path, params, stats, size):
                 keep(records, parent_key)
         return out
 

@@ -130,6 +130,7 @@ def test_children_use_embedded_records_when_complete_and_page_the_rest(tmp_path)
     result = eng.run(ISSUES, scope="P", children=(child,))
     assert result.child_records == {"changelogs": 4}
     assert session.calls[1][0] == "https://x.test/issue/2/changelog"
+    assert session.calls[1][1] == {"startAt": 0, "maxResults": 2}  # no max_page_size: the options page size
     assert session.calls[2][1] == {"startAt": 2, "maxResults": 2}
     assert [(r[0], r[1]) for r in rows(store, "t__changelogs")] == [("10", "1"), ("20", "2"), ("21", "2"), ("22", "2")]
     payload = store.con.execute("SELECT payload FROM raw.t__issues WHERE record_key = '2'").fetchall()[0][0]
