@@ -175,7 +175,9 @@ class HttpClient:
         if status in RETRYABLE_STATUS:
             raise RetryableError(f"http {status}", wait_seconds=retry_after_seconds(response))
         if status == 403 and _is_rate_limited_403(response):
-            raise RetryableError("http 403 rate limit", wait_seconds=retry_after_seconds(response) or 60.0)
+            wait = retry_after_seconds(response)
+            # GitHub's secondary limit may say nothing about when to come back; it asks for a minute.
+            raise RetryableError("http 403 rate limit", wait_seconds=60.0 if wait is None else wait)
         if status == 401 or status == 403:
             raise AuthError(
                 f"{what} was refused ({status} {_server_message(response) or 'unauthorized'}): check the "
