@@ -1,16 +1,24 @@
 """dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
 
-from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, WRITER_POOL
+
+# dbt runs as a subprocess found on PATH. A venv used without activation (`.venv/bin/python -m ...`,
+# the Makefile, CI) has dbt beside the interpreter but not on PATH.
+_VENV_BIN = str(Path(sys.executable).parent)
+if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([_VENV_BIN, os.environ.get("PATH", "")])
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 # `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing manifest
@@ -46,7 +54,7 @@ def dbt_build_args() -> list[str]:
     pool=WRITER_POOL,
     name="dbt_models",
 )
-def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, throughline: ThroughlineResource):
+def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline: ThroughlineResource):
     # profiles.yml reads the warehouse path from the environment; the dbt subprocess inherits it.
     os.environ[WAREHOUSE_ENV_VAR] = str(throughline.warehouse())
     yield from dbt.cli(dbt_build_args(), context=context).stream()

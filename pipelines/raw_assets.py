@@ -5,11 +5,11 @@ type reads the same way (all its configured instances, one group of streams at a
 policy lives here once and a new source type only adds a registry entry.
 """
 
-from __future__ import annotations
 
 from collections import defaultdict
 
 import dagster as dg
+from dagster import AssetExecutionContext
 
 from connectors.core.engine import StreamResult
 from connectors.core.errors import ThroughlineError
@@ -51,7 +51,7 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
     ]
 
     @dg.multi_asset(name=f"extract_{st}__{group}", specs=specs, pool=WRITER_POOL, can_subset=False)
-    def extract(context: dg.AssetExecutionContext, throughline: ThroughlineResource):
+    def extract(context: AssetExecutionContext, throughline: ThroughlineResource):
         config = throughline.config()
         by_stream: dict[str, list[StreamResult]] = defaultdict(list)
         failures: list[str] = []

@@ -22,21 +22,33 @@ def _day(days_since_epoch: int) -> str:
     return date.fromordinal(_EPOCH_ORDINAL + days_since_epoch).isoformat()
 
 
+# "YYYY-MM-DDTHH:MM:" per epoch minute. Generation formats millions of timestamps that fall into a few
+# hundred thousand minutes; a plain dict lookup beats re-deriving the date each time.
+_MINUTES: dict[int, str] = {}
+
+
+def _minute(minute: int) -> str:
+    prefix = _MINUTES.get(minute)
+    if prefix is None:
+        if len(_MINUTES) > 1_000_000:
+            _MINUTES.clear()
+        days, rem = divmod(minute, 1440)
+        hour, mins = divmod(rem, 60)
+        prefix = _MINUTES[minute] = f"{_day(days)}T{hour:02d}:{mins:02d}:"
+    return prefix
+
+
 def jira_ts(ms: int) -> str:
     """Jira Cloud's format: ``2026-01-05T09:00:00.000+0000``."""
-    sec, milli = divmod(ms, 1000)
-    days, rem = divmod(sec, 86_400)
-    hour, rem = divmod(rem, 3600)
-    minute, second = divmod(rem, 60)
-    return f"{_day(days)}T{hour:02d}:{minute:02d}:{second:02d}.{milli:03d}+0000"
+    minute, rest = divmod(ms, 60_000)
+    sec, milli = divmod(rest, 1000)
+    return f"{_minute(minute)}{sec:02d}.{milli:03d}+0000"
 
 
 def github_ts(ms: int) -> str:
     """GitHub's format: ``2026-01-05T09:00:00Z`` (whole seconds; sub-second parts are dropped, as GitHub does)."""
-    days, rem = divmod(ms // 1000, 86_400)
-    hour, rem = divmod(rem, 3600)
-    minute, second = divmod(rem, 60)
-    return f"{_day(days)}T{hour:02d}:{minute:02d}:{second:02d}Z"
+    minute, rest = divmod(ms, 60_000)
+    return f"{_minute(minute)}{rest // 1000:02d}Z"
 
 
 def parse_ms(value: str) -> int:

@@ -6,10 +6,11 @@ fixture and its tests only query the result.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -93,6 +94,7 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> None:
             ]
         )
     finally:
+        _release_warehouse()
         if previous is None:
             os.environ.pop("THROUGHLINE_WAREHOUSE", None)
         else:
@@ -105,6 +107,18 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> None:
         raise AssertionError(
             f"dbt {' '.join(args)} failed: {result.exception or ''}\n" + "\n".join(failures)
         )
+
+
+def _release_warehouse() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in-process after a run.
+
+    dbt-duckdb holds one database instance per process until exit (it registers exactly this call with
+    atexit); while it is open, the tests' own read-only connection is refused as a different configuration.
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    DuckDBConnectionManager.close_all_connections()
+    gc.collect()
 
 
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -127,7 +141,3 @@ def build_warehouse(tmp_path_factory) -> Callable[[Callable[[duckdb.DuckDBPyConn
 
     return build
 
-
-def utc(text: str) -> datetime:
-    """Parse `2026-01-05T09:00` as a naive UTC datetime, the way the marts store timestamps."""
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,78 @@
+"""``python -m connectors.simulator``: serve a generated (or hand-built) organisation in the foreground.
+
+Prints ``simulator listening on http://HOST:PORT`` once it accepts connections, and writes the same URL to
+``--url-file`` if given (written to a temporary name and renamed, so a reader never sees half a URL).
+Stops cleanly on SIGINT and SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .generator import generate_org
+from .scenarios import tiny_org
+from .server import SimulatorServer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m connectors.simulator",
+                                     description="Loopback Jira Cloud + GitHub API double.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale", type=int, default=1, help="1 is demo-sized; issues grow linearly")
+    parser.add_argument("--scenario", choices=("generated", "tiny"), default="generated")
+    parser.add_argument("--url-file", type=Path, help="write the URL here once listening")
+    parser.add_argument("--jira-token", action="append", dest="jira_tokens",
+                        help="accepted Jira API token or PAT (repeatable); default: accept any")
+    parser.add_argument("--github-token", action="append", dest="github_tokens",
+                        help="accepted GitHub token (repeatable); default: accept any")
+    parser.add_argument("--changelog-embed-limit", type=int, default=100)
+    parser.add_argument("--github-rate-limit", type=int, default=5000)
+    parser.add_argument("--jira-time-zone", default=None, help="the calling user's zone (default America/New_York)")
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    org = tiny_org() if args.scenario == "tiny" else generate_org(seed=args.seed, scale=args.scale)
+    # Everything built so far lives as long as the process: keep the cyclic collector from rescanning
+    # millions of objects while requests are served.
+    gc.freeze()
+    server = SimulatorServer(
+        org, args.host, args.port,
+        jira_tokens=args.jira_tokens, github_tokens=args.github_tokens,
+        changelog_embed_limit=args.changelog_embed_limit, github_rate_limit=args.github_rate_limit,
+        jira_time_zone=args.jira_time_zone,
+    )
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        if not stopping.is_set():
+            stopping.set()
+            server.request_stop()
+
+    # Installed explicitly: a process started with `&` from a non-interactive shell ignores SIGINT.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    print(f"simulator listening on {server.url}", flush=True)
+    print(f"  jira   {server.url}/jira   ({len(org.jira_issues)} issues)\n"
+          f"  github {server.url}/github ({sum(len(s.pulls) for s in org.repos.values())} pull requests)\n"
+          f"  ready in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+    if args.url_file:
+        tmp = args.url_file.with_name(args.url_file.name + ".tmp")
+        tmp.write_text(server.url + "\n")
+        os.replace(tmp, args.url_file)
+    server.serve_forever()
+    print("simulator stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

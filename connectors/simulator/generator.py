@@ -1,0 +1,1121 @@
+"""A deterministic synthetic organisation: three teams, their Jira projects and GitHub repositories.
+
+``generate_org(seed, scale)`` builds the same Org for the same arguments on every machine and every day:
+history covers the 26 weeks before the fixed anchor 2026-10-31T00:00Z (never "today"). scale=1 is
+demo-sized (500 issues, about 120 pull requests, 70 deployments, 400 workflow runs); the issue count grows linearly
+(scale=2000 is about a million issues), and pull requests, deployments and runs grow with it.
+
+Teams (value streams), their Jira project and repository:
+  PAY  Payments  acme/payments-api    To Do -> In Progress -> In Review -> Done; releases per deploy
+  CHK  Checkout  acme/checkout-web    same workflow, the most deployments and the most failures
+  PLAT Platform  acme/platform-infra  Backlog -> In Progress -> Done, In Review for a third of items
+plus acme/legacy-billing: archived, three old commits, nothing else.
+
+What the history contains, so that every metric has something to find:
+  * Epics (4%) spanning weeks, with children (``parent``); Stories, Bugs, Tasks; some still open at the
+    anchor (in every status), some never started.
+  * Back-and-forth: review -> In Progress rework, Blocked stints, Done -> In Progress reopenings,
+    cancellations to "Won't Do" (category done, resolution "Won't Do").
+  * Changelogs that are more than status changes: assignee, story points, labels, rank edits, histories
+    with several items; and about 1 issue in 150 with 95-160 histories, so that embedded changelogs are
+    truncated and must be paged.
+  * Pull requests whose title/body/branch carry the Jira key, opened before review and merged at Done, with
+    commits, CHANGES_REQUESTED/APPROVED reviews; drafts and open PRs for work in progress; closed-unmerged
+    PRs for cancelled work; dependabot PRs with no key.
+  * Merges deploy in batches: staging, then production hours later. Production deployments fail at a
+    team-specific rate (failure or error); each failure opens an ``incident``-labelled GitHub issue and is
+    restored either by a rollback deployment of the last good sha or by a hotfix PR deployed straight to
+    production. As on GitHub, a new successful deployment to an environment adds an ``inactive`` status
+    to the previous successful one, so "latest status" is not "outcome".
+  * Actions runs: CI on every PR push and main commit (some failures, some re-run attempts whose
+    ``run_started_at`` is later than ``created_at``), a Deploy run per deployment; runs still going at the
+    anchor are ``in_progress`` with no conclusion.
+  * Ids of pull requests, deployments, deployment statuses, runs and issues increase with creation time
+    across repositories, as GitHub's do.
+
+Human work happens on a working-time clock (Mon-Fri 08:00-18:00 UTC), so flow times include nights and
+weekends the way real ones do; automated steps (a deployment finishing) run on wall-clock time.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import heapq
+import math
+import random
+from dataclasses import dataclass, field
+
+from .model import (
+    SPRINT_FIELD,
+    STORY_POINTS_FIELD,
+    Org,
+    RepoStore,
+    node_id,
+    resolution_item,
+    sha_of,
+)
+from .timefmt import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, github_ts, jira_ts, parse_ms
+
+ANCHOR_MS = parse_ms("2026-10-31T00:00:00Z")
+WEEKS = 26
+START_MS = ANCHOR_MS - WEEKS * 7 * MS_PER_DAY  # 2026-05-02, a Saturday
+_MONDAY0 = parse_ms("2026-05-04T08:00:00Z")
+WORK_DAY = 10 * MS_PER_HOUR
+WORK_END = WEEKS * 5 * WORK_DAY  # working time of the whole window; wall(WORK_END) is after the anchor
+
+
+def wall(work_ms: float) -> int:
+    """Working time since the first Monday 08:00 -> wall-clock epoch ms (monotonic, skips nights/weekends)."""
+    days, rest = divmod(int(work_ms), WORK_DAY)
+    weeks, day = divmod(days, 5)
+    return _MONDAY0 + (weeks * 7 + day) * MS_PER_DAY + rest
+
+
+@dataclass(frozen=True)
+class Team:
+    key: str
+    name: str
+    project_id: int
+    repo: str
+    base_issues: int
+    language: str
+    initial_status: str
+    review_share: float  # share of items that go through In Review
+    pr_share: dict[str, float]  # per issue type: share of started items with a pull request
+    deploy_batch: float  # chance that a merge triggers a deployment
+    failure_rate: float  # production deployments ending in failure or error
+    releases: bool
+    staging: bool  # deploys go to staging first
+    people: tuple[str, ...]
+    labels: tuple[str, ...]
+    components: tuple[str, ...]
+    things: tuple[str, ...]
+    areas: tuple[str, ...]
+
+
+TEAMS = (
+    Team("PAY", "Payments", 10000, "acme/payments-api", 170, "Go", "To Do", 0.9,
+         {"Story": 0.25, "Bug": 0.3, "Task": 0.15}, 0.25, 0.12, True, True,
+         ("Ana Silva", "Bruno Costa", "Chen Wei", "Dara Okafor", "Emil Novak", "Fatima Zahra"),
+         ("backend", "pci", "tech-debt", "customer-reported"), ("Ledger", "Refunds", "Card gateway"),
+         ("refund", "payout", "ledger entry", "card token", "3DS challenge", "invoice", "chargeback"),
+         ("the ledger", "refunds", "payouts", "the card gateway", "reconciliation")),
+    Team("CHK", "Checkout", 10001, "acme/checkout-web", 190, "TypeScript", "To Do", 0.85,
+         {"Story": 0.25, "Bug": 0.3, "Task": 0.15}, 0.3, 0.18, True, True,
+         ("Gus Lindqvist", "Hana Sato", "Ines Duarte", "Jon Meyer", "Kemi Adeyemi", "Lior Ben-David"),
+         ("frontend", "a11y", "experiment", "customer-reported"), ("Cart", "Payment page", "Address form"),
+         ("cart", "promo code", "address form", "tax line", "shipping option", "order summary", "wallet button"),
+         ("the cart", "checkout", "the order page", "mobile web", "guest checkout")),
+    Team("PLAT", "Platform", 10002, "acme/platform-infra", 140, "HCL", "Backlog", 0.3,
+         {"Story": 0.2, "Bug": 0.3, "Task": 0.2}, 0.3, 0.08, False, False,
+         ("Mara Rossi", "Nils Berg", "Omar Haddad", "Priya Nair", "Quinn Walsh", "Rosa Jimenez"),
+         ("infra", "security", "cost", "on-call"), ("Kubernetes", "CI", "Observability"),
+         ("node pool", "alert rule", "runner image", "TLS certificate", "database replica", "dashboard"),
+         ("the cluster", "CI", "staging", "the VPN", "the log pipeline")),
+)
+ARCHIVED_REPO = "acme/legacy-billing"
+_TYPE_WEIGHTS = (("Story", 0.5), ("Bug", 0.25), ("Task", 0.21))  # the remaining 4% are epics
+_EPIC_SHARE = 0.04
+_PRIORITIES = (("Medium", 0.55), ("High", 0.2), ("Low", 0.15), ("Highest", 0.05), ("Lowest", 0.05))
+_POINTS = (1, 2, 3, 5, 8, 13)
+_DEPS = ("requests", "lodash", "golang.org/x/net", "axios", "terraform-provider-aws", "pytest", "react-dom")
+
+
+def generate_org(seed: int = 7, scale: int = 1) -> Org:
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
+    # Millions of new container objects would trigger cyclic GC passes that rescan everything built so far;
+    # nothing built here is cyclic garbage, so the collector only costs time until we are done. At the end
+    # gc.freeze() moves what is alive into the permanent generation, so that later full collections (while
+    # serving) do not rescan the Org either: at scale 100 one full pass over it takes about a second. The
+    # Org is acyclic, so reference counting still frees it when it is dropped.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        org = _generate(seed, scale)
+        org.build_indexes()
+        return org
+    finally:
+        gc.freeze()
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _generate(seed: int, scale: int) -> Org:
+    org = Org()
+    for name, category, ident in (
+        ("To Do", "new", 1),
+        ("In Progress", "indeterminate", 3),
+        ("Blocked", "indeterminate", 10001),
+        ("In Review", "indeterminate", 10002),
+        ("Done", "done", 10003),
+        ("Won't Do", "done", 10004),
+        ("Backlog", "new", 10005),
+    ):
+        org.jira_add_status(name, category, ident)
+    sprints = {}
+    for team in TEAMS:
+        org.jira_add_project(team.key, team.name, team.project_id)
+        sprints[team.key] = _add_sprints(org, team)
+    jira_people = {t.key: [org.jira_add_user(p, email=f"{_login(p)}@acme.example") for p in t.people] for t in TEAMS}
+
+    work = _JiraBuilder(org, seed, scale, sprints, jira_people).build()
+    _GitHubBuilder(org, seed, scale, work).build()
+    org.invalidate()
+    return org
+
+
+def _login(person: str) -> str:
+    return person.lower().replace(" ", "-")
+
+
+def _add_sprints(org: Org, team: Team) -> list[dict]:
+    """Two-week sprints from the first Monday; the one spanning the anchor is active, one future one."""
+    board = next(b for b in org.jira_boards if b["location"]["projectKey"] == team.key)
+    out = []
+    start = _MONDAY0 - 8 * MS_PER_HOUR + 9 * MS_PER_HOUR  # Monday 09:00
+    k = 1
+    while True:
+        end = start + 14 * MS_PER_DAY - 2 * MS_PER_DAY  # ends Friday evening of the second week
+        if start > ANCHOR_MS:
+            state = "future"
+        elif end < ANCHOR_MS:
+            state = "closed"
+        else:
+            state = "active"
+        sprint = org.jira_add_sprint(board["id"], f"{team.key} Sprint {k}", start, end, state,
+                                     complete=end + MS_PER_HOUR if state == "closed" else None,
+                                     goal=f"Sprint {k} of {team.name}")
+        out.append(sprint)
+        if state == "future":
+            return out
+        start += 14 * MS_PER_DAY
+        k += 1
+
+
+# ---------------------------------------------------------------------- Jira
+
+
+@dataclass
+class IssueWork:
+    """What GitHub needs to know about one Jira issue's life (all times wall-clock ms)."""
+
+    team: Team
+    key: str
+    summary: str
+    issue_type: str
+    login: str
+    moves: list[tuple[int, str]]  # (time, status entered)
+
+
+class _JiraBuilder:
+    def __init__(self, org: Org, seed: int, scale: int, sprints: dict[str, list[dict]],
+                 people: dict[str, list[dict]]):
+        self.org = org
+        self.seed = seed
+        self.scale = scale
+        self.sprints = sprints
+        self.people = people
+        self.history_id = org._counters["jira_history"]
+        # Items that are the same in many histories are shared dicts (see model.py on sharing).
+        done, wont = org._resolution("Done"), org._resolution("Won't Do")
+        self.res_set = {"Done": resolution_item(None, done), "Won't Do": resolution_item(None, wont)}
+        self.res_clear = {"Done": resolution_item(done, None), "Won't Do": resolution_item(wont, None)}
+        self.points_items = {p: {"field": "Story point estimate", "fieldtype": "custom", "fieldId": STORY_POINTS_FIELD,
+                                 "from": None, "fromString": None, "to": None, "toString": str(p)} for p in _POINTS}
+        self.rank_item = {"field": "Rank", "fieldtype": "custom", "fieldId": "customfield_10019", "from": "",
+                          "fromString": "", "to": "", "toString": "Ranked higher"}
+        self.description_item = {"field": "description", "fieldtype": "jira", "fieldId": "description",
+                                  "from": None, "fromString": "Draft.", "to": None,
+                                  "toString": "Acceptance criteria updated after refinement."}
+        self.label_items: dict[str, dict] = {}
+        self.assign_items: dict[str, dict] = {}
+        self.sprint_values = {k: [org.sprint_field_value(s) for s in v] for k, v in sprints.items()}
+        self.sprint_lists: dict[tuple[str, int, int], list[dict]] = {}
+        self.category = {s["name"]: s["statusCategory"]["key"] for s in org.jira_statuses}
+
+    def build(self) -> list[IssueWork]:
+        teams = TEAMS
+        created: dict[str, list[float]] = {}
+        types: dict[str, list[str]] = {}
+        for team in teams:
+            rng = random.Random(f"{self.seed}:jira-plan:{team.key}")
+            n = team.base_issues * self.scale
+            step = WORK_END / n
+            # Stratified arrival times: sorted by construction (no sort of a million floats), evenly spread
+            # yet random within each stratum.
+            created[team.key] = [(i + rng.random()) * step for i in range(n)]
+            kinds = []
+            for i in range(n):
+                r = rng.random()
+                if i == 0 or r < _EPIC_SHARE:
+                    kinds.append("Epic")
+                    continue
+                r = rng.random()
+                acc = 0.0
+                for name, weight in _TYPE_WEIGHTS:
+                    acc += weight / (1 - _EPIC_SHARE)
+                    if r < acc:
+                        kinds.append(name)
+                        break
+                else:
+                    kinds.append("Task")
+            types[team.key] = kinds
+        # Issue ids increase with creation time across projects, as Jira's do: merge the sorted arrivals.
+        first_id = self.org._counters["jira_issue"] + 1
+        ids: dict[str, list[int]] = {t.key: [0] * len(created[t.key]) for t in teams}
+        def arrivals(team_key: str):
+            return ((at, team_key, i) for i, at in enumerate(created[team_key]))
+
+        for offset, (_at, key, i) in enumerate(heapq.merge(*(arrivals(t.key) for t in teams))):
+            ids[key][i] = first_id + offset
+        self.org.next_id("jira_issue", first_id + sum(len(v) for v in created.values()) - 1)
+
+        work: list[IssueWork] = []
+        for team in teams:
+            work.extend(self._team(team, created[team.key], types[team.key], ids[team.key]))
+        self.org.next_id("jira_history", self.history_id)
+        return work
+
+    def _team(self, team: Team, created: list[float], types: list[str], ids: list[int]) -> list[IssueWork]:
+        org = self.org
+        rng = random.Random(f"{self.seed}:jira:{team.key}")
+        gh_rng = random.Random(f"{self.seed}:pr-choice:{team.key}")
+        people = self.people[team.key]
+        project_stub = org.jira_project_stub(team.key)
+        statuses = {s["name"]: s for s in org.jira_statuses}
+        issue_types = {name: org._issue_type(name) for name in ("Epic", "Story", "Bug", "Task")}
+        priorities = {name: org._priority(name) for name, _ in _PRIORITIES}
+        components = {c: org._component(team.key, c) for c in team.components}
+        site = org.jira_site
+        active_epics: list[tuple[float, str]] = []  # (end, key) of epics children may still join
+        out: list[IssueWork] = []
+
+        for i, (c_w, typ, ident) in enumerate(zip(created, types, ids)):
+            key = f"{team.key}-{i + 1}"
+            sid = str(ident)
+            created_ms = wall(c_w)
+            if typ == "Epic":
+                moves_w, epic_end = self._walk_epic(rng, c_w)
+                active_epics.append((epic_end, key))
+                theme = rng.choice(("revamp", "hardening", "v2", "migration"))
+                summary = f"{rng.choice(team.areas).capitalize()} {theme}"
+            else:
+                moves_w = self._walk(rng, team, typ, c_w)
+                summary = self._summary(rng, team, typ)
+            moves = [(wall(t), s) for t, s in moves_w if t < WORK_END]
+            reporter = people[rng.randrange(len(people))]
+            assignee_user = people[rng.randrange(len(people))]
+            histories: list[tuple[int, list[dict], dict]] = []  # (time, items, author)
+
+            started = any(s == "In Progress" for _, s in moves)
+            assignee = None
+            if started:
+                first_start = next(t for t, s in moves if s == "In Progress")
+                assignee = assignee_user
+                item = self._assign_item(assignee)
+                if rng.random() < 0.6:
+                    histories_first_items = [item]
+                else:
+                    histories_first_items = []
+                    at = max(created_ms + 1000, first_start - rng.randint(MS_PER_MINUTE, MS_PER_HOUR))
+                    histories.append((at, [item], reporter))
+            elif rng.random() < 0.25:
+                assignee = assignee_user
+                histories_first_items = []
+            else:
+                histories_first_items = []
+
+            status = team.initial_status
+            resolution = None
+            resolution_ms = None
+            category_ms = created_ms
+            updated_ms = created_ms
+            first_start_done = False
+            for at, to in moves:
+                items = []
+                if not first_start_done and to == "In Progress":
+                    items.extend(histories_first_items)
+                    first_start_done = True
+                items.append(org.jira_status_item(status, to))
+                old_cat, new_cat = self.category[status], self.category[to]
+                if new_cat == "done" and old_cat != "done":
+                    items.append(self.res_set[to])
+                    resolution, resolution_ms = to, at
+                elif old_cat == "done" and new_cat != "done":
+                    items.append(self.res_clear[resolution])
+                    resolution = resolution_ms = None
+                if old_cat != new_cat:
+                    category_ms = at
+                histories.append((at, items, assignee or reporter))
+                status = to
+
+            points = None
+            if typ == "Story" and rng.random() < 0.8 or typ != "Epic" and rng.random() < 0.15:
+                points = _POINTS[min(len(_POINTS) - 1, int(rng.expovariate(0.7)))]
+                at_w = c_w + rng.uniform(0.05, 1.0) * WORK_DAY
+                if at_w < WORK_END:
+                    histories.append((wall(at_w), [self.points_items[points]], reporter))
+                else:
+                    points = None
+            labels = []
+            if rng.random() < 0.5:
+                labels = [rng.choice(team.labels)]
+                if rng.random() < 0.1:
+                    extra = rng.choice(team.labels)
+                    if extra != labels[0]:
+                        at_w = c_w + rng.uniform(0.1, 3) * WORK_DAY
+                        if at_w < WORK_END:
+                            labels.append(extra)
+                            histories.append((wall(at_w), [self._label_item(labels)], reporter))
+            last_ms = moves[-1][0] if moves else created_ms
+            if typ != "Epic" and rng.random() < 1 / 150:
+                # A ticket everybody keeps editing: enough histories to overflow the embedded changelog.
+                span_end = min(ANCHOR_MS - 1, last_ms + 2 * MS_PER_DAY)
+                for _ in range(rng.randint(95, 160)):
+                    at = min(ANCHOR_MS - 1, rng.randint(created_ms + 1000, max(created_ms + 2000, span_end)))
+                    histories.append((at, [self.rank_item if rng.random() < 0.6 else self.description_item],
+                                      people[rng.randrange(len(people))]))
+            histories.sort(key=lambda h: h[0])
+            rendered = []
+            stamps = {created_ms: jira_ts(created_ms)}  # one string object per instant, reused by fields
+            for at, items, author in histories:
+                self.history_id += 1
+                stamp = stamps.get(at)
+                if stamp is None:
+                    stamp = stamps[at] = jira_ts(at)
+                rendered.append({"id": str(self.history_id), "author": author, "created": stamp, "items": items})
+                if at > updated_ms:
+                    updated_ms = at
+
+            parent = None
+            if typ != "Epic" and active_epics and rng.random() < {"Story": 0.8, "Bug": 0.4, "Task": 0.6}[typ]:
+                while active_epics:
+                    j = rng.randrange(len(active_epics))
+                    if active_epics[j][0] >= c_w:
+                        parent = org._parent_stub(active_epics[j][1])
+                        break
+                    active_epics[j] = active_epics[-1]
+                    active_epics.pop()
+
+            # Inlined rather than Org.jira_issue_fields(): a million calls with keyword arguments cost
+            # seconds. Same keys in the same order; a test compares the two shapes.
+            fields = {
+                "summary": summary,
+                "issuetype": issue_types[typ],
+                "status": statuses[status],
+                "project": project_stub,
+                "priority": priorities[_weighted(rng, _PRIORITIES)],
+                "created": stamps[created_ms],
+                "updated": stamps[updated_ms],
+                "resolution": org._resolution(resolution) if resolution else None,
+                "resolutiondate": stamps[resolution_ms] if resolution_ms is not None else None,
+                "statuscategorychangedate": stamps[category_ms],
+                "labels": labels,
+                "components": [components[rng.choice(team.components)]] if rng.random() < 0.4 else [],
+                "assignee": assignee,
+                "reporter": reporter,
+                "creator": reporter,
+                STORY_POINTS_FIELD: points,
+                SPRINT_FIELD: self._sprint_list(team.key, moves) if typ != "Epic" else None,
+            }
+            if parent is not None:
+                fields["parent"] = parent
+            issue = {
+                "expand": "operations,versionedRepresentations,editmeta,changelog,renderedFields",
+                "id": sid,
+                "self": f"{site}/rest/api/3/issue/{sid}",
+                "key": key,
+                "fields": fields,
+            }
+            org.jira_put_issue(issue, rendered)
+            if typ == "Epic":
+                org._parent_stub(key)  # created now so that later status changes reach the children
+            if started and typ != "Epic" and gh_rng.random() < team.pr_share[typ]:
+                out.append(IssueWork(team, key, summary, typ, _login(assignee["displayName"]), moves))
+        return out
+
+    def _walk(self, rng: random.Random, team: Team, typ: str, t: float) -> list[tuple[float, str]]:
+        """One item's journey through the workflow, in working time; cut at the anchor by the caller."""
+        moves: list[tuple[float, str]] = []
+        r = rng.random()
+        if r < 0.1:
+            # Never started: most of it stays in the backlog, some is cancelled at a grooming session.
+            if r < 0.035:
+                moves.append((t + rng.uniform(20, 60) * WORK_DAY, "Won't Do"))
+            return moves
+        mean_wait = {"Bug": 1.5, "Story": 4.0, "Task": 3.0}[typ] * WORK_DAY
+        if rng.random() < 0.15:
+            mean_wait = 25 * WORK_DAY  # the long tail that waits for weeks
+        t += rng.expovariate(1 / mean_wait)
+        if rng.random() < 0.03:
+            moves.append((t, "Won't Do"))
+            return moves
+        moves.append((t, "In Progress"))
+        median = {"Bug": 0.8, "Story": 2.0, "Task": 1.2}[typ] * WORK_DAY
+        reviews = 0
+        reopened = False
+        while True:
+            effort = rng.lognormvariate(math.log(median), 0.6)
+            if rng.random() < 0.12:
+                t += effort * rng.uniform(0.2, 0.7)
+                moves.append((t, "Blocked"))
+                t += rng.expovariate(1 / (2 * WORK_DAY)) + 0.1 * WORK_DAY
+                moves.append((t, "In Progress"))
+                t += effort * 0.5
+            else:
+                t += effort
+            if rng.random() < 0.02:
+                moves.append((t, "Won't Do"))
+                return moves
+            if rng.random() < team.review_share:
+                while True:
+                    moves.append((t, "In Review"))
+                    t += rng.lognormvariate(math.log(0.4 * WORK_DAY), 0.8)
+                    reviews += 1
+                    if reviews <= 2 and rng.random() < 0.2:
+                        moves.append((t, "In Progress"))  # changes requested
+                        t += rng.lognormvariate(math.log(0.5 * WORK_DAY), 0.6)
+                        continue
+                    break
+            moves.append((t, "Done"))
+            if not reopened and rng.random() < 0.05:
+                reopened = True
+                t += rng.uniform(1, 6) * WORK_DAY
+                moves.append((t, "In Progress"))
+                median *= 0.5
+                continue
+            return moves
+
+    @staticmethod
+    def _walk_epic(rng: random.Random, t: float) -> tuple[list[tuple[float, str]], float]:
+        start = t + rng.expovariate(1 / (3 * WORK_DAY))
+        end = start + rng.uniform(15, 45) * WORK_DAY
+        if rng.random() < 0.08:
+            return [(start, "In Progress"), (start + rng.uniform(5, 15) * WORK_DAY, "Won't Do")], end
+        return [(start, "In Progress"), (end, "Done")], end
+
+    @staticmethod
+    def _summary(rng: random.Random, team: Team, typ: str) -> str:
+        thing, area = rng.choice(team.things), rng.choice(team.areas)
+        if typ == "Bug":
+            condition = rng.choice(("amount is zero", "the session expires", "retrying", "on Safari",
+                                    "the currency is JPY", "two requests race"))
+            return f"{thing.capitalize()} fails in {area} when {condition}"
+        if typ == "Task":
+            return f"{rng.choice(('Upgrade', 'Clean up', 'Document', 'Monitor', 'Automate'))} {thing} in {area}"
+        return f"{rng.choice(('Add', 'Support', 'Show', 'Let users change', 'Speed up'))} {thing} in {area}"
+
+    def _assign_item(self, user: dict) -> dict:
+        item = self.assign_items.get(user["accountId"])
+        if item is None:
+            item = {"field": "assignee", "fieldtype": "jira", "fieldId": "assignee", "from": None,
+                    "fromString": None, "to": user["accountId"], "toString": user["displayName"]}
+            self.assign_items[user["accountId"]] = item
+        return item
+
+    def _label_item(self, labels: list[str]) -> dict:
+        key = " ".join(labels)
+        item = self.label_items.get(key)
+        if item is None:
+            item = {"field": "labels", "fieldtype": "jira", "fieldId": "labels", "from": None,
+                    "fromString": labels[0], "to": None, "toString": key}
+            self.label_items[key] = item
+        return item
+
+    def _sprint_list(self, team_key: str, moves: list[tuple[int, str]]) -> list[dict] | None:
+        """The sprints an item sat in: from the one it started in to the one it finished in (max 3)."""
+        start = next((t for t, s in moves if s == "In Progress"), None)
+        if start is None:
+            return None
+        end = moves[-1][0] if self.category[moves[-1][1]] == "done" else ANCHOR_MS
+        first = _sprint_index(start)
+        last = min(_sprint_index(end), len(self.sprint_values[team_key]) - 2)
+        first = max(first, last - 2)
+        key = (team_key, first, last)
+        found = self.sprint_lists.get(key)
+        if found is None:
+            found = self.sprint_lists[key] = self.sprint_values[team_key][first:last + 1]
+        return found
+
+
+def _sprint_index(ms: int) -> int:
+    return max(0, (ms - (_MONDAY0 + MS_PER_HOUR)) // (14 * MS_PER_DAY))
+
+
+def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
+    r = rng.random()
+    acc = 0.0
+    for name, weight in table:
+        acc += weight
+        if r < acc:
+            return name
+    return table[-1][0]
+
+
+# ---------------------------------------------------------------------- GitHub plans
+
+
+@dataclass
+class _Pull:
+    repo: str
+    created: int
+    title: str
+    body: str
+    head_ref: str
+    author: str
+    commits: list[tuple[str, int]]
+    reviews: list[tuple[str, int, str]] = field(default_factory=list)  # (state, time, reviewer)
+    merged: int | None = None
+    closed: int | None = None
+    draft: bool = False
+    hotfix_for: _Incident | None = None
+    number: int = 0
+    id: int = 0
+    merge_sha: str | None = None
+
+
+@dataclass
+class _Incident:
+    repo: str
+    created: int
+    title: str
+    body: str
+    closed: int | None = None
+    number: int = 0
+    id: int = 0
+
+
+@dataclass
+class _Deployment:
+    repo: str
+    environment: str
+    sha: str
+    created: int
+    statuses: list[tuple[str, int]]
+    description: str
+    id: int = 0
+    status_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Run:
+    repo: str
+    workflow: str
+    head_sha: str
+    head_branch: str
+    event: str
+    created: int
+    duration: int
+    conclusion: str
+    attempt: int = 1
+    rerun_at: int | None = None
+    message: str = ""
+    pull: _Pull | None = None
+    pull_commit: int = -1  # for pull_request runs: which of the PR's commits is the head
+    id: int = 0
+
+
+@dataclass
+class _RepoPlan:
+    team: Team | None
+    full_name: str
+    pulls: list[_Pull] = field(default_factory=list)
+    incidents: list[_Incident] = field(default_factory=list)
+    main: list[tuple[str, int, str, _Pull | None]] = field(default_factory=list)  # (sha, time, author, PR)
+    deployments: list[_Deployment] = field(default_factory=list)
+    runs: list[_Run] = field(default_factory=list)
+    releases: list[tuple[str, str, int]] = field(default_factory=list)  # (tag, sha, published)
+
+
+class _GitHubBuilder:
+    def __init__(self, org: Org, seed: int, scale: int, work: list[IssueWork]):
+        self.org = org
+        self.seed = seed
+        self.scale = scale
+        self.work = work
+
+    def build(self) -> None:
+        org = self.org
+        org.github_add_org("acme")
+        plans = []
+        for team in TEAMS:
+            org.github_add_repo(team.repo, description=f"{team.name} service", language=team.language,
+                                created_at="2024-02-12T10:00:00Z")
+            plan = _RepoPlan(team, team.repo)
+            rng = random.Random(f"{self.seed}:github:{team.key}")
+            self._plan_pulls(rng, plan, [w for w in self.work if w.team is team])
+            self._plan_dependabot(rng, plan)
+            self._simulate_delivery(rng, plan)
+            self._plan_runs(rng, plan)
+            plans.append(plan)
+        legacy = org.github_add_repo(ARCHIVED_REPO, archived=True, description="Old billing monolith",
+                                     language="Java", created_at="2021-09-01T10:00:00Z")
+        for n, (msg, at) in enumerate((("Initial import", "2021-09-01T10:00:00Z"),
+                                       ("Freeze billing", "2025-03-03T10:00:00Z"),
+                                       ("README: moved to payments-api", "2025-03-04T10:00:00Z"))):
+            org.github_add_commit(ARCHIVED_REPO, msg, at, author="mara-rossi")
+        legacy.repo["updated_at"] = "2025-03-04T10:00:00Z"
+        self._assign_ids(plans)
+        for plan in plans:
+            self._materialize(plan)
+        org.github_job_factory = _jobs_for_run
+
+    # ------------------------------------------------------------------ planning
+
+    def _plan_pulls(self, rng: random.Random, plan: _RepoPlan, items: list[IssueWork]) -> None:
+        team = plan.team
+        people = [_login(p) for p in team.people]
+        for w in items:
+            moves = w.moves
+            starts = [t for t, s in moves if s == "In Progress"]
+            dones = [t for t, s in moves if s == "Done"]
+            reviews_in = [t for t, s in moves if s == "In Review"]
+            cancelled = moves[-1][0] if moves[-1][1] == "Won't Do" else None
+            start = starts[0]
+            first_done = dones[0] if dones else None
+            # The first PR covers the work up to the first Done; a reopened item gets a follow-up PR.
+            window_end = first_done if first_done is not None else (cancelled or ANCHOR_MS)
+            in_window = [t for t in reviews_in if t <= window_end]
+            if in_window:
+                created = max(start + 30 * MS_PER_MINUTE, in_window[0] - rng.randint(0, 2 * MS_PER_HOUR))
+            elif first_done is not None:
+                created = first_done - int(rng.uniform(0.1, 0.4) * (first_done - start))
+            else:
+                created = start + rng.randint(2 * MS_PER_HOUR, 2 * MS_PER_DAY)
+            if created >= ANCHOR_MS or created >= window_end:
+                continue
+            style = rng.random()
+            slug = "-".join(w.summary.lower().split()[:4]).replace("'", "")
+            title = f"{w.key} {w.summary}" if style < 0.7 else (f"[{w.key}] {w.summary}" if style < 0.85 else w.summary)
+            prefix = {"Bug": "fix", "Task": "chore"}.get(w.issue_type, "feature")
+            pull = _Pull(plan.full_name, created, title, f"{w.summary}.\n\nResolves {w.key}.",
+                         f"{prefix}/{w.key}-{slug}", w.login, [],
+                         draft=first_done is None and not in_window and rng.random() < 0.5)
+            n_commits = rng.randint(1, 4)
+            for k in range(n_commits):
+                at = start + int((created - start) * (k + 1) / (n_commits + 1))
+                pull.commits.append((f"{w.key} {w.summary.lower()} (part {k + 1})", at))
+            reviewers = [p for p in people if p != w.login] or people
+            for i, (t, s) in enumerate(moves):
+                if s == "In Progress" and i > 0 and moves[i - 1][1] == "In Review" and t <= window_end:
+                    pull.reviews.append(("CHANGES_REQUESTED", t - rng.randint(0, 30 * MS_PER_MINUTE),
+                                         rng.choice(reviewers)))
+                    nxt = next((t2 for t2, s2 in moves[i + 1:] if s2 in ("In Review", "Done")), None)
+                    if nxt is not None and nxt > t:
+                        pull.commits.append((f"{w.key} address review comments", t + (nxt - t) // 2))
+            if first_done is not None:
+                merged = max(created + 10 * MS_PER_MINUTE, first_done - rng.randint(0, 30 * MS_PER_MINUTE))
+                if rng.random() < 0.3:
+                    pull.reviews.append(("COMMENTED", created + (merged - created) // 3, rng.choice(reviewers)))
+                last_review = max([created] + [t for _, t, _ in pull.reviews])
+                approve = max(last_review + MS_PER_MINUTE, merged - rng.randint(5 * MS_PER_MINUTE, 2 * MS_PER_HOUR))
+                pull.reviews.append(("APPROVED", min(approve, merged - MS_PER_MINUTE), rng.choice(reviewers)))
+                pull.merged = pull.closed = merged
+            elif cancelled is not None:
+                pull.closed = cancelled
+            pull.reviews.sort(key=lambda r: r[1])
+            pull.commits.sort(key=lambda c: c[1])
+            plan.pulls.append(pull)
+            if len(dones) > 1 and len(starts) > 1:
+                reopen = next(t for t in starts if t > first_done)
+                second_done = dones[-1]
+                created2 = reopen + int((second_done - reopen) * rng.uniform(0.2, 0.7))
+                follow = _Pull(plan.full_name, created2, f"{w.key} follow-up: {w.summary.lower()}",
+                               f"Reopened {w.key}: fixes what the first change missed.", f"{prefix}/{w.key}-follow-up",
+                               w.login, [(f"{w.key} follow-up fix", reopen + (created2 - reopen) // 2)])
+                merged2 = max(created2 + 10 * MS_PER_MINUTE, second_done - rng.randint(0, 30 * MS_PER_MINUTE))
+                follow.reviews.append(("APPROVED", merged2 - rng.randint(MS_PER_MINUTE, 5 * MS_PER_MINUTE),
+                                       rng.choice(reviewers)))
+                follow.merged = follow.closed = merged2
+                plan.pulls.append(follow)
+
+    def _plan_dependabot(self, rng: random.Random, plan: _RepoPlan) -> None:
+        for _ in range(6 * self.scale):
+            created = START_MS + rng.randint(0, ANCHOR_MS - START_MS - MS_PER_DAY)
+            dep = rng.choice(_DEPS)
+            minor = rng.randint(1, 30)
+            title = f"Bump {dep} from 1.{minor}.0 to 1.{minor + 1}.0"
+            pull = _Pull(plan.full_name, created, title,
+                         f"Bumps {dep} from 1.{minor}.0 to 1.{minor + 1}.0.\n\nDependabot will resolve any conflicts.",
+                         f"dependabot/{dep.replace('/', '-')}-1.{minor + 1}.0", "dependabot[bot]",
+                         [(title, created - MS_PER_MINUTE)])
+            if rng.random() < 0.8:
+                merged = created + rng.randint(MS_PER_HOUR, 2 * MS_PER_DAY)
+                if merged < ANCHOR_MS:
+                    approver = _login(rng.choice(plan.team.people))
+                    pull.reviews.append(("APPROVED", merged - MS_PER_MINUTE * 5, approver))
+                    pull.merged = pull.closed = merged
+            elif rng.random() < 0.5:
+                pull.closed = min(ANCHOR_MS - 1, created + rng.randint(MS_PER_DAY, 10 * MS_PER_DAY))
+            plan.pulls.append(pull)
+
+    def _simulate_delivery(self, rng: random.Random, plan: _RepoPlan) -> None:
+        """Merges, deployments, failures, rollbacks and hotfixes, in time order on one event queue."""
+        team = plan.team
+        seq = 0
+        events: list[tuple[int, int, str, object]] = []
+
+        def push(at: int, kind: str, payload: object) -> None:
+            nonlocal seq
+            seq += 1
+            heapq.heappush(events, (at, seq, kind, payload))
+
+        for pull in plan.pulls:
+            if pull.merged is not None:
+                push(pull.merged, "merge", pull)
+        root = sha_of(plan.full_name, "initial")
+        plan.main.append((root, START_MS - 30 * MS_PER_DAY, "mara-rossi", None))
+        head = root
+        last_good: dict[str, str] = {"production": root, "staging": root}
+        last_success: dict[str, _Deployment | None] = {"production": None, "staging": None}
+        last_prod_at = START_MS
+        release_minor, release_patch = 0, 0
+        while events:
+            at, _, kind, payload = heapq.heappop(events)
+            if at >= ANCHOR_MS:
+                break
+            if kind == "merge":
+                pull = payload
+                head = f"{rng.getrandbits(160):040x}"
+                pull.merge_sha = head
+                plan.main.append((head, at, pull.author, pull))
+                if pull.hotfix_for is not None:
+                    push(at + rng.randint(5, 20) * MS_PER_MINUTE, "production", (head, pull.hotfix_for, "Hotfix"))
+                elif rng.random() < team.deploy_batch or at - last_prod_at > 14 * MS_PER_DAY:
+                    delay = rng.randint(15 * MS_PER_MINUTE, 3 * MS_PER_HOUR)
+                    if team.staging:
+                        push(at + delay, "staging", head)
+                    else:
+                        push(at + delay, "production", (head, None, "Deploy to production"))
+                    last_prod_at = at
+            elif kind == "staging":
+                sha = payload
+                ok = rng.random() < 0.95
+                dep = self._deploy(rng, plan, "staging", sha, at, "success" if ok else "failure",
+                                   rng.randint(3, 8) * MS_PER_MINUTE, "Deploy to staging", last_success)
+                if ok and dep.statuses[-1][0] == "success":
+                    push(dep.statuses[-1][1] + rng.randint(30 * MS_PER_MINUTE, 6 * MS_PER_HOUR), "production",
+                         (sha, None, "Deploy to production"))
+            elif kind == "production":
+                sha, incident, description = payload
+                if incident is not None:
+                    outcome = "success" if rng.random() < 0.95 else "failure"
+                else:
+                    r = rng.random()
+                    outcome = "failure" if r < team.failure_rate * 0.8 else (
+                        "error" if r < team.failure_rate else "success")
+                dep = self._deploy(rng, plan, "production", sha, at, outcome, rng.randint(5, 25) * MS_PER_MINUTE,
+                                   description, last_success)
+                final, final_at = dep.statuses[-1]
+                if final == "success":
+                    last_good["production"] = sha
+                    if incident is not None and incident.closed is None:
+                        closed = final_at + rng.randint(10, 60) * MS_PER_MINUTE
+                        incident.closed = closed if closed < ANCHOR_MS else None
+                    if team.releases:
+                        if description == "Deploy to production":
+                            release_minor, release_patch = release_minor + 1, 0
+                        else:
+                            release_patch += 1
+                        plan.releases.append((f"v1.{release_minor}.{release_patch}", sha, final_at))
+                elif final in ("failure", "error"):
+                    if incident is None:
+                        opened = final_at + rng.randint(2, 30) * MS_PER_MINUTE
+                        if opened >= ANCHOR_MS:
+                            continue
+                        incident = _Incident(plan.full_name, opened,
+                                             f"Incident: {rng.choice(team.things)} errors after deploy {sha[:7]}",
+                                             f"Production deployment of {sha[:7]} ended in {final}; users affected.")
+                        plan.incidents.append(incident)
+                    if rng.random() < 0.35:
+                        push(final_at + rng.randint(10, 40) * MS_PER_MINUTE, "production",
+                             (last_good["production"], incident, "Rollback"))
+                    else:
+                        created = final_at + rng.randint(20, 90) * MS_PER_MINUTE
+                        author = _login(rng.choice(team.people))
+                        hotfix = _Pull(plan.full_name, created, f"Hotfix: revert breaking change from {sha[:7]}",
+                                       "Restores service after the failed production deployment.",
+                                       f"hotfix/{sha[:7]}", author,
+                                       [(f"Revert breaking change from {sha[:7]}", created - 5 * MS_PER_MINUTE)],
+                                       hotfix_for=incident)
+                        merged = created + rng.randint(30, 180) * MS_PER_MINUTE
+                        hotfix.reviews.append(("APPROVED", merged - 5 * MS_PER_MINUTE,
+                                               _login(rng.choice([p for p in team.people if _login(p) != author]))))
+                        if merged < ANCHOR_MS:
+                            hotfix.merged = hotfix.closed = merged
+                            push(merged, "merge", hotfix)
+                        plan.pulls.append(hotfix)
+        if team.key == "CHK":
+            # A deployment still running at the anchor, so "in progress" is in the data at every scale.
+            self._deploy(rng, plan, "production", head, ANCHOR_MS - 6 * MS_PER_MINUTE, "success",
+                         20 * MS_PER_MINUTE, "Deploy to production", last_success)
+
+    def _deploy(self, rng: random.Random, plan: _RepoPlan, env: str, sha: str, at: int, outcome: str,
+                duration: int, description: str, last_success: dict[str, _Deployment | None]) -> _Deployment:
+        statuses = []
+        if rng.random() < 0.3:
+            statuses.append(("queued", at))
+        statuses.append(("in_progress", at + rng.randint(5, 40) * 1000))
+        done_at = at + duration
+        if done_at < ANCHOR_MS:
+            statuses.append((outcome, done_at))
+        dep = _Deployment(plan.full_name, env, sha, at, statuses, description)
+        plan.deployments.append(dep)
+        if statuses[-1][0] == "success":
+            previous = last_success[env]
+            if previous is not None:
+                # GitHub marks the previous successful deployment to the environment inactive.
+                previous.statuses.append(("inactive", max(done_at, previous.statuses[-1][1]) + 1000))
+            last_success[env] = dep
+        return dep
+
+    def _plan_runs(self, rng: random.Random, plan: _RepoPlan) -> None:
+        for pull in plan.pulls:
+            for k, (message, at) in enumerate(pull.commits):
+                # CI runs on the head when the PR opens, then on every later push.
+                if k + 1 < len(pull.commits) and pull.commits[k + 1][1] <= pull.created:
+                    continue
+                created = max(at, pull.created) + rng.randint(30, 180) * 1000
+                if created >= ANCHOR_MS or (pull.closed is not None and created > pull.closed):
+                    continue
+                failed = rng.random() < 0.12
+                run = _Run(plan.full_name, "CI", "", pull.head_ref, "pull_request", created,
+                           rng.randint(4, 12) * MS_PER_MINUTE, "failure" if failed else "success", message=message,
+                           pull=pull, pull_commit=k)
+                if failed and rng.random() < 0.35:
+                    run.attempt, run.conclusion = 2, "success"
+                    run.rerun_at = created + run.duration + rng.randint(2, 30) * MS_PER_MINUTE
+                plan.runs.append(run)
+        for sha, at, author, pull in plan.main[1:]:
+            plan.runs.append(_Run(plan.full_name, "CI", sha, "main", "push", at + rng.randint(10, 60) * 1000,
+                                  rng.randint(5, 14) * MS_PER_MINUTE,
+                                  "failure" if rng.random() < 0.05 else "success",
+                                  message=pull.title if pull else "commit"))
+        # A weekly scheduled scan on main, Fridays 23:30; the last one is still running at the anchor.
+        friday = _MONDAY0 + 4 * MS_PER_DAY + 15 * MS_PER_HOUR + 30 * MS_PER_MINUTE
+        main_times = [at for _, at, _, _ in plan.main]
+        while friday < ANCHOR_MS:
+            head = plan.main[bisect.bisect_right(main_times, friday) - 1][0]
+            duration = rng.randint(4, 15) * MS_PER_MINUTE if friday + 7 * MS_PER_DAY < ANCHOR_MS else MS_PER_HOUR
+            plan.runs.append(_Run(plan.full_name, "Security scan", head, "main", "schedule", friday, duration,
+                                  "failure" if rng.random() < 0.1 else "success", message="Weekly security scan"))
+            friday += 7 * MS_PER_DAY
+        for dep in plan.deployments:
+            final = [st for st in dep.statuses if st[0] != "inactive"][-1]
+            if final[0] in ("queued", "in_progress"):
+                conclusion, duration = "", 0
+            else:
+                conclusion = "success" if final[0] == "success" else "failure"
+                duration = final[1] - dep.created + 30 * 1000
+            plan.runs.append(_Run(plan.full_name, "Deploy", dep.sha, "main", "workflow_dispatch",
+                                  dep.created - rng.randint(20, 90) * 1000, duration, conclusion,
+                                  message=f"{dep.description} {dep.sha[:7]}"))
+
+    # ------------------------------------------------------------------ ids and wire objects
+
+    def _assign_ids(self, plans: list[_RepoPlan]) -> None:
+        org = self.org
+        for plan in plans:
+            # Issues and PRs share one number sequence per repository, in creation order.
+            numbered = sorted([(p.created, 0, i, p) for i, p in enumerate(plan.pulls)]
+                              + [(x.created, 1, i, x) for i, x in enumerate(plan.incidents)],
+                              key=lambda r: r[:3])
+            for n, row in enumerate(numbered, start=1):
+                row[3].number = n
+        # Ids grow with creation time across repositories, as on GitHub.
+        for kind, attr in (("pull", "pulls"), ("issue", "incidents"), ("deployment", "deployments"),
+                           ("run", "runs")):
+            rows = sorted(((obj.created, r, i) for r, plan in enumerate(plans)
+                           for i, obj in enumerate(getattr(plan, attr))))
+            for _, r, i in rows:
+                getattr(plans[r], attr)[i].id = org.next_id(kind)
+        rows = sorted((at, r, i, k) for r, plan in enumerate(plans) for i, dep in enumerate(plan.deployments)
+                      for k, (_state, at) in enumerate(dep.statuses))
+        for _, r, i, k in rows:
+            dep = plans[r].deployments[i]
+            if not dep.status_ids:
+                dep.status_ids = [0] * len(dep.statuses)
+            dep.status_ids[k] = org.next_id("deployment_status")
+
+    def _materialize(self, plan: _RepoPlan) -> None:
+        org = self.org
+        store = org.repos[plan.full_name]
+        full = plan.full_name
+        bot = org.github_user("deploy-bot")
+        for pull in plan.pulls:
+            org.github_user(pull.author)
+        store.next_number = 1 + len(plan.pulls) + len(plan.incidents)
+
+        # Default branch: merge commits in time order.
+        shas_by_time = []
+        for sha, at, author, pull in plan.main:
+            message = f"{pull.title} (#{pull.number})" if pull else "Initial commit"
+            parents = [store.commits[-1]["sha"]] if store.commits else []
+            store.commits.append(org.github_commit_dict(store, sha, message, org.github_user(author), at, at, parents))
+            shas_by_time.append((at, sha))
+        times = [t for t, _ in shas_by_time]
+        if store.commits:
+            store.repo["pushed_at"] = store.repo["updated_at"] = store.commits[-1]["commit"]["committer"]["date"]
+
+        for pull in plan.pulls:
+            base_pos = max(0, bisect.bisect_right(times, pull.created) - 1)
+            base_sha = shas_by_time[base_pos][1]
+            author = org.github_user(pull.author)
+            commits = []
+            parent = base_sha
+            for k, (message, at) in enumerate(pull.commits):
+                sha = sha_of(full, pull.number, k, message)
+                commits.append(org.github_commit_dict(store, sha, message, author, at, at, [parent]))
+                parent = sha
+            body = pull.body
+            if pull.hotfix_for is not None:
+                body = f"{body}\n\nFixes #{pull.hotfix_for.number}."  # numbers exist only from here on
+            pr = org.github_pull_dict(store, pull.number, pull.id, pull.title, body, author, pull.created,
+                                      pull.head_ref, parent, base_sha, pull.draft)
+            updated = pull.created
+            reviews = []
+            for state, at, reviewer in pull.reviews:
+                review_id = org.next_id("review")
+                reviews.append(org.github_review_dict(store, pr, review_id, state, org.github_user(reviewer), "", at))
+                updated = max(updated, at)
+            if pull.closed is not None:
+                pr["state"] = "closed"
+                pr["closed_at"] = github_ts(pull.closed)
+                updated = max(updated, pull.closed)
+            if pull.merged is not None and pull.merge_sha is not None:
+                pr["merged_at"] = github_ts(pull.merged)
+                pr["merge_commit_sha"] = pull.merge_sha
+            elif pull.merged is not None:
+                # Merged after the delivery loop stopped (at the anchor): leave it open.
+                pr["state"], pr["closed_at"] = "open", None
+            if commits:
+                updated = max(updated, pull.commits[-1][1])
+            pr["updated_at"] = github_ts(updated)
+            store.pulls[pull.number] = pr
+            store.reviews[pull.number] = reviews
+            store.pr_commits[pull.number] = commits
+
+        for inc in plan.incidents:
+            issue = org.github_issue_dict(store, inc.id, inc.number, inc.title, inc.body,
+                                          org.github_user("pagerduty[bot]"),
+                                          [org.github_label(store, "incident"),
+                                           org.github_label(store, "sev2", "fbca04")],
+                                          inc.created)
+            if inc.closed is not None:
+                issue.update(state="closed", closed_at=github_ts(inc.closed), updated_at=github_ts(inc.closed),
+                             state_reason="completed")
+            store.issues[inc.number] = issue
+
+        for dep in plan.deployments:
+            d = org.github_deployment_dict(store, dep.id, dep.sha, "main", "deploy", dep.environment,
+                                           dep.environment == "production", dep.description, bot, dep.created)
+            store.deployments[dep.id] = d
+            statuses = [org.github_deployment_status_dict(store, d, ident, state, bot, "", at)
+                        for (state, at), ident in zip(dep.statuses, dep.status_ids)]
+            store.deployment_statuses[dep.id] = statuses
+            d["updated_at"] = max(d["updated_at"], statuses[-1]["updated_at"])
+
+        for tag, sha, published in plan.releases:
+            commit_date = next((c["commit"]["committer"]["date"] for c in reversed(store.commits) if c["sha"] == sha),
+                               github_ts(published))
+            ident = org.next_id("release")
+            store.releases[ident] = org.github_release_dict(store, ident, tag, tag, f"Release {tag}", bot,
+                                                            commit_date, github_ts(published))
+            store.tags[tag] = sha
+
+        ci = org.github_add_workflow(full, "CI", ".github/workflows/ci.yml", created_at="2024-02-12T10:00:00Z")
+        deploy = org.github_add_workflow(full, "Deploy", ".github/workflows/deploy.yml",
+                                         created_at="2024-02-12T10:00:00Z")
+        scan = org.github_add_workflow(full, "Security scan", ".github/workflows/security-scan.yml",
+                                       created_at="2024-02-12T10:00:00Z")
+        workflows = {"CI": ci, "Deploy": deploy, "Security scan": scan}
+        for run in sorted(plan.runs, key=lambda r: r.id):
+            wf = workflows[run.workflow]
+            store.run_numbers[wf["id"]] += 1
+            head_sha = run.head_sha
+            pull_refs: list[dict] = []
+            if run.pull is not None:
+                head_sha = store.pr_commits[run.pull.number][run.pull_commit]["sha"]
+                pr = store.pulls[run.pull.number]
+                pull_refs = [{"url": pr["url"], "id": pr["id"], "number": pr["number"],
+                              "head": {"ref": pr["head"]["ref"], "sha": head_sha,
+                                       "repo": {"id": store.repo["id"], "url": store.repo["url"],
+                                                "name": store.repo["name"]}},
+                              "base": {"ref": "main", "sha": pr["base"]["sha"],
+                                       "repo": {"id": store.repo["id"], "url": store.repo["url"],
+                                                "name": store.repo["name"]}}}]
+            actor = org.github_user(run.pull.author if run.pull else
+                                    ("github-actions[bot]" if run.event == "schedule" else "deploy-bot"))
+            end = (run.rerun_at or run.created) + run.duration
+            if not run.conclusion or end >= ANCHOR_MS:
+                status, conclusion, updated = "in_progress", None, run.rerun_at or run.created
+            else:
+                status, conclusion, updated = "completed", run.conclusion, end
+            d = org.github_run_dict(store, wf, run.id, store.run_numbers[wf["id"]], run.head_branch, head_sha,
+                                    run.event, status, conclusion, run.created, updated, run.attempt, actor,
+                                    run.message, pull_refs)
+            if run.rerun_at is not None:
+                d["run_started_at"] = github_ts(run.rerun_at)
+                d["previous_attempt_url"] = f"{d['url']}/attempts/1"
+            store.runs[run.id] = d
+        org._dirty_repo(store)
+
+
+def _jobs_for_run(store: RepoStore, run: dict) -> list[dict]:
+    """Jobs derived from the run itself, so they need no memory until asked for (see Org.github_jobs)."""
+    org_api = run["url"].split("/repos/")[0]
+    web = run["html_url"].split(f"/{store.full_name}/")[0]
+    names = ("lint", "test", "build") if run["name"] == "CI" else ("deploy",)
+    start = parse_ms(run["run_started_at"])
+    done = run["status"] == "completed"
+    end = parse_ms(run["updated_at"]) if done else None
+    span = max(1000 * len(names), (end - start) if end else 1000 * len(names))
+    jobs = []
+    failed_at = len(names) - 1 if run["conclusion"] == "failure" else None
+    if failed_at is not None and len(names) > 1:
+        failed_at = 1  # tests are what fail
+    for k, name in enumerate(names):
+        job_id = run["id"] * 10 + k + 1
+        j_start = start + span * k // len(names)
+        j_end = start + span * (k + 1) // len(names)
+        if not done:
+            status, conclusion, completed = ("in_progress", None, None) if k == 0 else ("queued", None, None)
+        elif failed_at is not None and k > failed_at:
+            status, conclusion, completed = "completed", "skipped", github_ts(j_start)
+        else:
+            status = "completed"
+            conclusion = "failure" if k == failed_at else "success"
+            completed = github_ts(j_end)
+        jobs.append({
+            "id": job_id,
+            "run_id": run["id"],
+            "workflow_name": run["name"],
+            "head_branch": run["head_branch"],
+            "run_url": run["url"],
+            "run_attempt": run["run_attempt"],
+            "node_id": node_id("CR", job_id),
+            "head_sha": run["head_sha"],
+            "url": f"{org_api}/repos/{store.full_name}/actions/jobs/{job_id}",
+            "html_url": f"{web}/{store.full_name}/actions/runs/{run['id']}/job/{job_id}",
+            "status": status,
+            "conclusion": conclusion,
+            "created_at": run["created_at"],
+            "started_at": github_ts(j_start),
+            "completed_at": completed,
+            "name": name,
+            "steps": [
+                {"name": "Set up job", "status": status, "conclusion": conclusion and "success", "number": 1,
+                 "started_at": github_ts(j_start), "completed_at": completed},
+                {"name": f"Run {name}", "status": status, "conclusion": conclusion, "number": 2,
+                 "started_at": github_ts(j_start), "completed_at": completed},
+            ],
+            "check_run_url": f"{org_api}/repos/{store.full_name}/check-runs/{job_id}",
+            "labels": ["ubuntu-latest"],
+            "runner_id": 10 + k if status != "queued" else None,
+            "runner_name": f"GitHub Actions {10 + k}" if status != "queued" else None,
+            "runner_group_id": 2 if status != "queued" else None,
+            "runner_group_name": "GitHub Actions" if status != "queued" else None,
+        })
+    return jobs

@@ -1,0 +1,447 @@
+"""GitHub REST (api.github.com) over an Org: the list endpoints a delivery-metrics connector reads.
+
+Shapes follow the recorded real objects in ../shared/fixtures/devlake/github. Behaviours kept on purpose:
+  * lists are paged with ``per_page`` (default 30, max 100) and ``page``, and the only way to know there is
+    a next page is the RFC 8288 ``Link`` header (absent when everything fits on one page);
+  * ``/pulls`` defaults to ``state=open`` and newest first; ``/deployments`` and their statuses are newest
+    first; ``/actions/runs`` answers ``{total_count, workflow_runs}``, newest first, and when searched
+    (``created``, ``status``, ``branch``, ``event``, ``head_sha``, ``actor``) only the first 1000 results
+    can be paged, as on GitHub: ``total_count`` still tells the true number, so a client can see that it
+    must narrow its ``created`` window;
+  * ``/issues`` lists pull requests too (with a ``pull_request`` key), as GitHub does.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from typing import Any
+
+from .model import Org, RepoIndex, RepoStore
+from .routing import ApiError, Request, Response, Router
+from .timefmt import MS_PER_DAY, github_ts, parse_ms
+
+DOCS = "https://docs.github.com/rest"
+_RUN_SEARCH_PARAMS = ("actor", "branch", "check_suite_id", "created", "event", "head_sha", "status")
+_RUN_SEARCH_CAP = 1000
+_RUN_STATUSES = {"completed", "action_required", "cancelled", "failure", "neutral", "skipped", "stale",
+                 "success", "timed_out", "in_progress", "queued", "requested", "waiting", "pending"}
+
+
+def error_body(message: str, status: int, doc: str = DOCS) -> dict:
+    return {"message": message, "documentation_url": doc, "status": str(status)}
+
+
+class GitHubApi:
+    def __init__(self, org: Org):
+        self.org = org
+        r = self.router = Router()
+        repo = "/repos/{owner}/{repo}"
+        r.add("GET", "/user", self.user)
+        r.add("GET", "/orgs/{org}/repos", self.org_repos)
+        r.add("GET", repo, self.repo)
+        r.add("GET", repo + "/pulls", self.pulls)
+        r.add("GET", repo + "/pulls/{number}", self.pull)
+        r.add("GET", repo + "/pulls/{number}/reviews", self.reviews)
+        r.add("GET", repo + "/pulls/{number}/commits", self.pull_commits)
+        r.add("GET", repo + "/commits", self.commits)
+        r.add("GET", repo + "/commits/{sha}", self.commit)
+        r.add("GET", repo + "/compare/{basehead}", self.compare)
+        r.add("GET", repo + "/deployments", self.deployments)
+        r.add("GET", repo + "/deployments/{deployment_id}", self.deployment)
+        r.add("GET", repo + "/deployments/{deployment_id}/statuses", self.deployment_statuses)
+        r.add("GET", repo + "/releases", self.releases)
+        r.add("GET", repo + "/issues", self.issues)
+        r.add("GET", repo + "/issues/{number}", self.issue)
+        r.add("GET", repo + "/actions/workflows", self.workflows)
+        r.add("GET", repo + "/actions/workflows/{workflow_id}/runs", self.runs)
+        r.add("GET", repo + "/actions/runs", self.runs)
+        r.add("GET", repo + "/actions/runs/{run_id}", self.run)
+        r.add("GET", repo + "/actions/runs/{run_id}/jobs", self.jobs)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _store(self, req: Request) -> RepoStore:
+        store = self.org.repos.get(f"{req.params['owner']}/{req.params['repo']}")
+        if store is None:
+            raise ApiError(404, "Not Found")
+        return store
+
+    def _index(self, store: RepoStore) -> RepoIndex:
+        return self.org.github_index(store.full_name)
+
+    @staticmethod
+    def _page_args(req: Request, default: int = 30, maximum: int = 100) -> tuple[int, int]:
+        return req.int_arg("per_page", default, minimum=1, maximum=maximum), req.int_arg("page", 1, minimum=1)
+
+    @staticmethod
+    def _link(req: Request, page: int, last: int) -> dict[str, str]:
+        """GitHub's Link header: prev/next/last/first as they apply; no header for a single page."""
+        if last <= 1 and page <= 1:
+            return {}
+        parts = []
+        if page > 1:
+            parts.append(f'<{req.url_with(page=min(page - 1, last))}>; rel="prev"')
+        if page < last:
+            parts.append(f'<{req.url_with(page=page + 1)}>; rel="next"')
+            parts.append(f'<{req.url_with(page=last)}>; rel="last"')
+        if page > 1:
+            parts.append(f'<{req.url_with(page=1)}>; rel="first"')
+        return {"Link": ", ".join(parts)} if parts else {}
+
+    def _paged(self, req: Request, items: list, *, newest_first: bool = False, reachable: int | None = None,
+               default: int = 30, maximum: int = 100) -> tuple[list, dict[str, str]]:
+        """Slice one page out of ``items`` (ascending order; ``newest_first`` serves it reversed)."""
+        per_page, page = self._page_args(req, default, maximum)
+        n = len(items) if reachable is None else min(len(items), reachable)
+        last = max(1, math.ceil(n / per_page))
+        lo = (page - 1) * per_page
+        hi = min(n, page * per_page)
+        if lo >= hi:
+            chunk = []
+        elif newest_first:
+            total = len(items)
+            chunk = items[total - hi:total - lo][::-1]
+        else:
+            chunk = items[lo:hi]
+        return chunk, self._link(req, page, last)
+
+    # ------------------------------------------------------------------ user, org, repos
+
+    def user(self, req: Request) -> Response:
+        return Response(200, {**self.org.github_user("throughline-bot"), "name": "Throughline Bot"})
+
+    def org_repos(self, req: Request) -> Response:
+        owner = self.org.github_orgs.get(req.params["org"])
+        if owner is None:
+            raise ApiError(404, "Not Found")
+        repos = [s.repo for s in self.org.repos.values() if s.repo["owner"]["login"] == owner["login"]]
+        kind = req.arg("type", "all")
+        if kind == "public":
+            repos = [r for r in repos if not r["private"]]
+        elif kind == "private":
+            repos = [r for r in repos if r["private"]]
+        sort = req.arg("sort", "created")
+        key = {"full_name": "full_name", "updated": "updated_at", "pushed": "pushed_at"}.get(sort, "created_at")
+        direction = req.arg("direction") or ("asc" if sort == "full_name" else "desc")
+        repos = sorted(repos, key=lambda r: (r[key], r["id"]))
+        chunk, headers = self._paged(req, repos, newest_first=direction == "desc")
+        return Response(200, chunk, headers)
+
+    def repo(self, req: Request) -> Response:
+        return Response(200, self._store(req).repo)
+
+    # ------------------------------------------------------------------ pull requests
+
+    def pulls(self, req: Request) -> Response:
+        store = self._store(req)
+        index = self._index(store)
+        state = req.arg("state", "open")
+        if state not in ("open", "closed", "all"):
+            raise ApiError(422, "Validation Failed")
+        sort = req.arg("sort", "created")
+        direction = req.arg("direction") or ("desc" if sort == "created" else "asc")
+        table = index.pulls_by_updated if sort == "updated" else index.pulls_by_number
+        items = table[state]
+        base = req.arg("base")
+        if base and base != store.repo["default_branch"]:
+            items = []  # every simulated PR targets the default branch
+        head = req.arg("head")
+        if head:
+            ref = head.split(":", 1)[-1]
+            items = [p for p in items if p["head"]["ref"] == ref]
+        chunk, headers = self._paged(req, items, newest_first=direction == "desc")
+        return Response(200, chunk, headers)
+
+    def _pull(self, req: Request) -> tuple[RepoStore, dict]:
+        store = self._store(req)
+        try:
+            return store, store.pulls[int(req.params["number"])]
+        except (KeyError, ValueError):
+            raise ApiError(404, "Not Found") from None
+
+    def pull(self, req: Request) -> Response:
+        store, pr = self._pull(req)
+        commits = store.pr_commits.get(pr["number"], [])
+        return Response(200, {
+            **pr,
+            "merged": pr["merged_at"] is not None,
+            "mergeable": None if pr["state"] == "closed" else True,
+            "comments": 0,
+            "review_comments": 0,
+            "commits": len(commits),
+            "additions": 10 * len(commits),
+            "deletions": 3 * len(commits),
+            "changed_files": len(commits),
+        })
+
+    def reviews(self, req: Request) -> Response:
+        store, pr = self._pull(req)
+        chunk, headers = self._paged(req, store.reviews.get(pr["number"], []))
+        return Response(200, chunk, headers)
+
+    def pull_commits(self, req: Request) -> Response:
+        store, pr = self._pull(req)
+        # GitHub lists at most 250 commits of a pull request, oldest first.
+        chunk, headers = self._paged(req, store.pr_commits.get(pr["number"], [])[:250])
+        return Response(200, chunk, headers)
+
+    # ------------------------------------------------------------------ commits
+
+    def _resolve_ref(self, store: RepoStore, index: RepoIndex, ref: str) -> int:
+        """Position on the (linear) default branch of a branch name, tag or full sha."""
+        if ref in (store.repo["default_branch"], "HEAD"):
+            if not store.commits:
+                raise ApiError(409, "Git Repository is empty.")
+            return len(store.commits) - 1
+        sha = store.tags.get(ref, ref)
+        pos = index.commit_pos.get(sha)
+        if pos is None:
+            raise ApiError(404, f"No commit found for SHA: {ref}")
+        return pos
+
+    def commits(self, req: Request) -> Response:
+        store = self._store(req)
+        index = self._index(store)
+        end = self._resolve_ref(store, index, req.arg("sha") or store.repo["default_branch"]) + 1
+        start = 0
+        since, until = req.arg("since"), req.arg("until")
+        if since:
+            start = bisect.bisect_left(index.commit_dates, github_ts(_parse_time(since)))
+        if until:
+            end = min(end, bisect.bisect_right(index.commit_dates, github_ts(_parse_time(until))))
+        items = store.commits[start:end] if start < end else []
+        chunk, headers = self._paged(req, items, newest_first=True)
+        return Response(200, chunk, headers)
+
+    def commit(self, req: Request) -> Response:
+        store = self._store(req)
+        index = self._index(store)
+        pos = self._resolve_ref(store, index, req.params["sha"])
+        return Response(200, {**store.commits[pos], "stats": {"total": 13, "additions": 10, "deletions": 3},
+                              "files": []})
+
+    def compare(self, req: Request) -> Response:
+        store = self._store(req)
+        index = self._index(store)
+        basehead = req.params["basehead"]
+        if "..." not in basehead:
+            raise ApiError(404, "Not Found")
+        base_ref, head_ref = basehead.split("...", 1)
+        base = self._resolve_ref(store, index, base_ref)
+        head = self._resolve_ref(store, index, head_ref)
+        ahead, behind = max(0, head - base), max(0, base - head)
+        between = store.commits[base + 1:head + 1] if head > base else []
+        if req.arg("per_page") is None and req.arg("page") is None:
+            chunk, headers = between[:250], {}  # unpaginated, GitHub returns up to 250 commits
+        else:
+            chunk, headers = self._paged(req, between)
+        api = f"{self.org.github_api}/repos/{store.full_name}"
+        web = f"{self.org.github_web}/{store.full_name}"
+        return Response(200, {
+            "url": f"{api}/compare/{basehead}",
+            "html_url": f"{web}/compare/{basehead}",
+            "permalink_url": f"{web}/compare/{store.commits[base]['sha']}...{store.commits[head]['sha']}",
+            "diff_url": f"{web}/compare/{basehead}.diff",
+            "patch_url": f"{web}/compare/{basehead}.patch",
+            "base_commit": store.commits[base],
+            "merge_base_commit": store.commits[min(base, head)],
+            "status": "identical" if base == head else ("ahead" if head > base else "behind"),
+            "ahead_by": ahead,
+            "behind_by": behind,
+            "total_commits": ahead,
+            "commits": chunk,
+            "files": [],
+        }, headers)
+
+    # ------------------------------------------------------------------ deployments and releases
+
+    def deployments(self, req: Request) -> Response:
+        store = self._store(req)
+        index = self._index(store)
+        filters = {k: req.arg(k) for k in ("environment", "sha", "ref", "task") if req.arg(k)}
+        if filters:
+            # Start from the narrowest pre-built list, then check the remaining filters on it only.
+            candidates = min((index.deployments_by[k].get(v, []) for k, v in filters.items()), key=len)
+            items = [d for d in candidates if all(d[k] == v for k, v in filters.items())]
+        else:
+            items = index.deployments
+        chunk, headers = self._paged(req, items, newest_first=True)
+        return Response(200, chunk, headers)
+
+    def _deployment(self, req: Request) -> tuple[RepoStore, dict]:
+        store = self._store(req)
+        try:
+            return store, store.deployments[int(req.params["deployment_id"])]
+        except (KeyError, ValueError):
+            raise ApiError(404, "Not Found") from None
+
+    def deployment(self, req: Request) -> Response:
+        return Response(200, self._deployment(req)[1])
+
+    def deployment_statuses(self, req: Request) -> Response:
+        store, dep = self._deployment(req)
+        chunk, headers = self._paged(req, store.deployment_statuses.get(dep["id"], []), newest_first=True)
+        return Response(200, chunk, headers)
+
+    def releases(self, req: Request) -> Response:
+        store = self._store(req)
+        chunk, headers = self._paged(req, self._index(store).releases)
+        return Response(200, chunk, headers)
+
+    # ------------------------------------------------------------------ issues
+
+    def issues(self, req: Request) -> Response:
+        # Incidents are few, but PRs are listed here too; this endpoint scans, unlike the others.
+        store = self._store(req)
+        state = req.arg("state", "open")
+        labels = {name.strip() for name in (req.arg("labels") or "").split(",") if name.strip()}
+        since = req.arg("since")
+        since_ts = github_ts(_parse_time(since)) if since else None
+        sort = req.arg("sort", "created")
+        direction = req.arg("direction", "desc")
+        rows = list(store.issues.values())
+        if not labels:
+            rows += [self.org.github_pull_as_issue(store, p) for p in store.pulls.values()]
+        picked = []
+        for row in rows:
+            if state != "all" and row["state"] != state:
+                continue
+            if labels and not labels <= {label["name"] for label in row["labels"]}:
+                continue
+            if since_ts and row["updated_at"] < since_ts:
+                continue
+            picked.append(row)
+        key = "updated_at" if sort == "updated" else "created_at"
+        picked.sort(key=lambda r: (r[key], r["number"]))
+        chunk, headers = self._paged(req, picked, newest_first=direction == "desc")
+        return Response(200, chunk, headers)
+
+    def issue(self, req: Request) -> Response:
+        store = self._store(req)
+        try:
+            number = int(req.params["number"])
+        except ValueError:
+            raise ApiError(404, "Not Found") from None
+        if number in store.issues:
+            return Response(200, store.issues[number])
+        if number in store.pulls:
+            return Response(200, self.org.github_pull_as_issue(store, store.pulls[number]))
+        raise ApiError(404, "Not Found")
+
+    # ------------------------------------------------------------------ Actions
+
+    def workflows(self, req: Request) -> Response:
+        store = self._store(req)
+        items = sorted(store.workflows.values(), key=lambda w: w["id"])
+        chunk, headers = self._paged(req, items)
+        return Response(200, {"total_count": len(items), "workflows": chunk}, headers)
+
+    def runs(self, req: Request) -> Response:
+        store = self._store(req)
+        index = self._index(store)
+        status = req.arg("status")
+        if status and status not in _RUN_STATUSES:
+            raise ApiError(422, "Validation Failed")
+        # Start from the narrowest pre-built list (all runs, one status, one branch, event or sha); the
+        # lists that are sorted by creation carry their creation stamps for bisecting ``created``.
+        candidates: list[tuple[list[dict], list[str] | None]] = [(index.runs, index.run_created)]
+        checks: list[tuple[str, Any]] = []
+        if status:
+            candidates.append((index.runs_by_status.get(status, []), index.runs_by_status_created.get(status, [])))
+            checks.append(("status", status))
+        for param, attr in (("branch", "head_branch"), ("event", "event"), ("head_sha", "head_sha")):
+            value = req.arg(param)
+            if value:
+                candidates.append((index.runs_by[attr].get(value, []), None))
+                checks.append((attr, value))
+        workflow = req.params.get("workflow_id")
+        if workflow is not None:
+            wf = next((w for w in store.workflows.values()
+                       if str(w["id"]) == workflow or w["path"].rsplit("/", 1)[-1] == workflow), None)
+            if wf is None:
+                raise ApiError(404, "Not Found")
+            checks.append(("workflow_id", wf["id"]))
+        if req.arg("actor"):
+            checks.append(("actor", req.arg("actor")))
+        if req.arg("check_suite_id"):
+            checks.append(("check_suite_id", req.int_arg("check_suite_id", -1)))
+        items, created_list = min(candidates, key=lambda c: len(c[0]))
+        created = req.arg("created")
+        if created:
+            lo_ts, hi_ts = _created_range(created)
+            if created_list is not None:
+                lo = bisect.bisect_left(created_list, lo_ts) if lo_ts else 0
+                hi = bisect.bisect_left(created_list, hi_ts) if hi_ts else len(items)
+                items = items[lo:hi] if lo < hi else []
+            else:
+                items = [r for r in items if (not lo_ts or r["created_at"] >= lo_ts)
+                         and (not hi_ts or r["created_at"] < hi_ts)]
+        if checks:
+            items = [r for r in items if all(_run_matches(r, attr, value) for attr, value in checks)]
+        searched = any(req.arg(p) for p in _RUN_SEARCH_PARAMS)
+        chunk, headers = self._paged(req, items, newest_first=True,
+                                     reachable=_RUN_SEARCH_CAP if searched else None)
+        return Response(200, {"total_count": len(items), "workflow_runs": chunk}, headers)
+
+    def _run(self, req: Request) -> tuple[RepoStore, dict]:
+        store = self._store(req)
+        try:
+            return store, store.runs[int(req.params["run_id"])]
+        except (KeyError, ValueError):
+            raise ApiError(404, "Not Found") from None
+
+    def run(self, req: Request) -> Response:
+        return Response(200, self._run(req)[1])
+
+    def jobs(self, req: Request) -> Response:
+        store, run = self._run(req)
+        jobs = self.org.github_jobs(store.full_name, run["id"])
+        chunk, headers = self._paged(req, jobs)
+        return Response(200, {"total_count": len(jobs), "jobs": chunk}, headers)
+
+
+def _run_matches(run: dict, attr: str, value: Any) -> bool:
+    if attr == "status":  # GitHub's status filter takes a status or a conclusion
+        return run["status"] == value or run["conclusion"] == value
+    if attr == "actor":
+        return run["actor"]["login"] == value
+    return run[attr] == value
+
+
+def _parse_time(value: str) -> int:
+    try:
+        if len(value) == 10:
+            return parse_ms(value + "T00:00:00+00:00")
+        return parse_ms(value)
+    except ValueError:
+        raise ApiError(422, f"Invalid time: {value}") from None
+
+
+def _created_range(value: str) -> tuple[str | None, str | None]:
+    """GitHub search date syntax -> [lo, hi) as GitHub timestamp strings (None = unbounded)."""
+
+    def start(text: str) -> int:
+        return _parse_time(text)
+
+    def after(text: str) -> int:
+        # The instant just past what `text` names: the next day for a date, the next second otherwise.
+        return _parse_time(text) + (MS_PER_DAY if len(text) == 10 else 1000)
+
+    value = value.strip()
+    lo = hi = None
+    if ".." in value:
+        a, b = value.split("..", 1)
+        lo = None if a in ("", "*") else start(a)
+        hi = None if b in ("", "*") else after(b)
+    elif value.startswith(">="):
+        lo = start(value[2:])
+    elif value.startswith(">"):
+        lo = after(value[1:])
+    elif value.startswith("<="):
+        hi = after(value[2:])
+    elif value.startswith("<"):
+        hi = start(value[1:])
+    else:
+        lo, hi = start(value), after(value)
+    return (github_ts(lo) if lo is not None else None, github_ts(hi) if hi is not None else None)

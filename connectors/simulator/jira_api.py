@@ -1,0 +1,363 @@
+"""Jira Cloud REST v3 (and the agile API, and a Data Center style v2 search) over an Org.
+
+Shapes follow Atlassian's OpenAPI description (../shared/reference) and the recorded real objects in
+../shared/fixtures/devlake/jira. Deliberate behaviours a connector must cope with, as on Jira Cloud:
+  * ``/search/jql`` returns ``id``, ``key`` and ``self`` only unless ``fields`` asks for more; it has no
+    ``total``; it refuses unbounded JQL; page size is capped (``max_page_size``) whatever is asked.
+  * ``expand=changelog`` embeds at most ``changelog_embed_limit`` histories. Jira sorts the embedded
+    histories newest first (the recorded DevLake issues show this, and Atlassian documents "sorted by date,
+    starting from the most recent"), so a truncated embed holds the most RECENT ones and the oldest must be
+    paged from ``/issue/{id}/changelog``, which is oldest first. ``changelog_embed_order="oldest_first"``
+    flips the embed for clients written against the other assumption.
+  * JQL date literals are in the user's time zone (see jql.py).
+  * the deprecated ``/rest/api/3/search`` answers 410 Gone, as it does on Cloud since its removal.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import time
+from typing import Any
+
+from . import jql
+from .model import Org
+from .routing import ApiError, Request, Response, Router
+
+_REMOVED_SEARCH = (
+    "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration "
+    "guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"
+)
+
+
+def error_body(*messages: str, errors: dict | None = None) -> dict:
+    return {"errorMessages": list(messages), "errors": errors or {}}
+
+
+class JiraApi:
+    def __init__(self, org: Org, *, changelog_embed_limit: int = 100, max_page_size: int = 100,
+                 changelog_embed_order: str = "newest_first"):
+        if changelog_embed_order not in ("newest_first", "oldest_first"):
+            raise ValueError("changelog_embed_order is newest_first or oldest_first")
+        self.org = org
+        self.changelog_embed_limit = changelog_embed_limit
+        self.max_page_size = max_page_size
+        self.changelog_embed_order = changelog_embed_order
+        r = self.router = Router()
+        r.add("GET", "/rest/api/3/search/jql", self.search_jql)
+        r.add("POST", "/rest/api/3/search/jql", self.search_jql)
+        r.add("GET", "/rest/api/3/search", self.search_removed)
+        r.add("POST", "/rest/api/3/search", self.search_removed)
+        r.add("GET", "/rest/api/2/search", self.search_offset)
+        r.add("POST", "/rest/api/2/search", self.search_offset)
+        for v in ("2", "3"):
+            r.add("GET", f"/rest/api/{v}/issue/{{id_or_key}}/changelog", self.changelog)
+            r.add("GET", f"/rest/api/{v}/issue/{{id_or_key}}", self.issue)
+            r.add("GET", f"/rest/api/{v}/status", self.statuses)
+            r.add("GET", f"/rest/api/{v}/field", self.fields)
+            r.add("GET", f"/rest/api/{v}/project/search", self.project_search)
+            r.add("GET", f"/rest/api/{v}/project", self.projects)
+            r.add("GET", f"/rest/api/{v}/myself", self.myself)
+            r.add("GET", f"/rest/api/{v}/serverInfo", self.server_info)
+        r.add("POST", "/rest/api/3/changelog/bulkfetch", self.changelog_bulkfetch)
+        r.add("GET", "/rest/agile/1.0/board", self.boards)
+        r.add("GET", "/rest/agile/1.0/board/{board_id}/sprint", self.sprints)
+
+    # ------------------------------------------------------------------ search
+
+    def _search_params(self, req: Request) -> dict[str, Any]:
+        """GET query parameters and POST bodies in one shape."""
+        if req.method == "POST":
+            body = req.json()
+            fields = body.get("fields")
+            expand = body.get("expand")
+            return {
+                "jql": body.get("jql") or "",
+                "token": body.get("nextPageToken"),
+                "max": body.get("maxResults"),
+                "start": body.get("startAt"),
+                "fields": [f.strip() for f in fields] if isinstance(fields, list) else _split(fields),
+                "expand": _split(",".join(expand) if isinstance(expand, list) else expand),
+            }
+        fields = [f.strip() for raw in req.args("fields") for f in raw.split(",") if f.strip()]
+        return {
+            "jql": req.arg("jql") or "",
+            "token": req.arg("nextPageToken"),
+            "max": req.arg("maxResults"),
+            "start": req.arg("startAt"),
+            "fields": fields if req.args("fields") else None,
+            "expand": _split(",".join(req.args("expand"))),
+        }
+
+    def _parse(self, text: str) -> jql.Query:
+        try:
+            return jql.parse(text, self.org, self.org.jira_myself["timeZone"], int(time.time() * 1000))
+        except jql.JqlError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    def _page_size(self, raw: Any, default: int) -> int:
+        if raw is None or raw == "":
+            return min(default, self.max_page_size)
+        try:
+            value = int(raw)
+        except (TypeError, ValueError):
+            raise ApiError(400, f"The value '{raw}' is invalid for maxResults.") from None
+        if value < 0:
+            raise ApiError(400, "maxResults must not be negative.")
+        return min(value, self.max_page_size)
+
+    def search_jql(self, req: Request) -> Response:
+        p = self._search_params(req)
+        query = self._parse(p["jql"])
+        if not query.bounded:
+            raise ApiError(400, "Unbounded JQL queries are not allowed here. Please add a search restriction to "
+                                "your query.")
+        limit = self._page_size(p["max"], 50)
+        try:
+            after = jql.decode_token(p["token"], query) if p["token"] else None
+        except jql.JqlError as exc:
+            raise ApiError(400, str(exc)) from None
+        with self.org.lock:
+            # One row beyond the page tells whether another page exists, without counting the rest.
+            rows = list(itertools.islice(jql.iterate(self.org, query, after), limit + 1))
+            more = len(rows) > limit and limit > 0
+            rows = rows[:limit]
+            issues = [self._render(row[3], p["fields"], p["expand"], default_all=False) for row in rows]
+        body: dict[str, Any] = {"issues": issues}
+        if more:
+            body["nextPageToken"] = jql.encode_token(rows[-1], query)
+        body["isLast"] = not more
+        return Response(200, body)
+
+    def search_removed(self, req: Request) -> Response:
+        raise ApiError(410, _REMOVED_SEARCH)
+
+    def search_offset(self, req: Request) -> Response:
+        """Data Center's /rest/api/2/search: startAt/maxResults/total; fields default to all."""
+        p = self._search_params(req)
+        query = self._parse(p["jql"])
+        limit = self._page_size(p["max"], 50)
+        try:
+            start = max(0, int(p["start"] or 0))
+        except (TypeError, ValueError):
+            raise ApiError(400, f"The value '{p['start']}' is invalid for startAt.") from None
+        with self.org.lock:
+            total = jql.count(self.org, query)
+            rows = jql.offset_page(self.org, query, start, limit)
+            issues = [self._render(row[3], p["fields"], p["expand"], default_all=True) for row in rows]
+        return Response(200, {"expand": "schema,names", "startAt": start, "maxResults": limit, "total": total,
+                              "issues": issues})
+
+    def _render(self, issue_id: str, fields: list[str] | None, expand: list[str], *, default_all: bool) -> dict:
+        issue = self.org.jira_issues[issue_id]
+        want_changelog = "changelog" in expand
+        if fields is None:
+            fields = ["*navigable"] if default_all else []
+        include_all = "*all" in fields or "*navigable" in fields
+        excluded = {f[1:] for f in fields if f.startswith("-")}
+        named = [f for f in fields if f and not f.startswith(("-", "*")) and f not in ("id", "key")]
+        if not include_all and not named:
+            out = {"id": issue["id"], "key": issue["key"], "self": issue["self"]}
+        elif include_all and not excluded and not want_changelog:
+            return issue  # the stored dict is already exactly the answer
+        else:
+            stored = issue["fields"]
+            if include_all:
+                selected = {k: v for k, v in stored.items() if k not in excluded} if excluded else stored
+            else:
+                selected = {k: stored[k] for k in named if k in stored and k not in excluded}
+            out = {"expand": issue["expand"], "id": issue["id"], "self": issue["self"], "key": issue["key"],
+                   "fields": selected}
+        if want_changelog:
+            histories = self.org.jira_changelogs.get(issue_id, [])
+            total = len(histories)
+            n = min(total, self.changelog_embed_limit)
+            if self.changelog_embed_order == "newest_first":
+                embedded = histories[::-1][:n] if n else []
+            else:
+                embedded = histories[:n]
+            out["changelog"] = {"startAt": 0, "maxResults": n, "total": total, "histories": embedded}
+        return out
+
+    # ------------------------------------------------------------------ single issue and changelogs
+
+    def _issue_or_404(self, id_or_key: str) -> dict:
+        try:
+            return self.org.jira_issue(id_or_key)
+        except KeyError:
+            raise ApiError(404, "Issue does not exist or you do not have permission to see it.") from None
+
+    def issue(self, req: Request) -> Response:
+        with self.org.lock:
+            issue = self._issue_or_404(req.params["id_or_key"])
+            fields = [f.strip() for raw in req.args("fields") for f in raw.split(",") if f.strip()] or None
+            return Response(200, self._render(issue["id"], fields, _split(",".join(req.args("expand"))),
+                                              default_all=True))
+
+    def changelog(self, req: Request) -> Response:
+        start = req.int_arg("startAt", 0, minimum=0, strict=True)
+        size = req.int_arg("maxResults", 100, minimum=1, maximum=100, strict=True)
+        with self.org.lock:
+            issue = self._issue_or_404(req.params["id_or_key"])
+            histories = self.org.jira_changelogs.get(issue["id"], [])
+            values = histories[start:start + size]
+            total = len(histories)
+        base = f"{req.base_url}{req.path}"
+        body: dict[str, Any] = {"self": f"{base}?maxResults={size}&startAt={start}"}
+        if start + size < total:
+            body["nextPage"] = f"{base}?maxResults={size}&startAt={start + size}"
+        body.update(maxResults=size, startAt=start, total=total, isLast=start + size >= total, values=values)
+        return Response(200, body)
+
+    def changelog_bulkfetch(self, req: Request) -> Response:
+        body = req.json()
+        wanted = body.get("issueIdsOrKeys")
+        if not isinstance(wanted, list) or not wanted or len(wanted) > 1000:
+            raise ApiError(400, "issueIdsOrKeys must list between 1 and 1000 issue ids or keys.")
+        field_ids = body.get("fieldIds") or []
+        if len(field_ids) > 10:
+            raise ApiError(400, "fieldIds must list at most 10 field ids.")
+        limit = body.get("maxResults", 1000)
+        if not isinstance(limit, int) or not 1 <= limit <= 10000:
+            raise ApiError(400, "maxResults must be between 1 and 10000.")
+        fingerprint = _fingerprint(wanted, field_ids)
+        pos_issue, pos_hist = 0, 0
+        if body.get("nextPageToken"):
+            try:
+                pos_issue, pos_hist, fp = json.loads(base64.urlsafe_b64decode(body["nextPageToken"].encode()))
+                if fp != fingerprint:
+                    raise ValueError
+            except Exception:  # noqa: BLE001 - one answer for every bad token
+                raise ApiError(400, "The provided next page token is invalid or expired.") from None
+        keep = set(field_ids)
+        out: list[dict] = []
+        sent = 0
+        with self.org.lock:
+            ids = set()
+            for ref in wanted:
+                try:
+                    ids.add(self.org.jira_issue(str(ref))["id"])
+                except KeyError:
+                    continue  # issues the caller cannot see are left out, not an error
+            # Jira answers smallest issue id first, each issue's histories oldest first.
+            ids = sorted(ids, key=int)
+            next_token = None
+            while pos_issue < len(ids):
+                histories = self.org.jira_changelogs.get(ids[pos_issue], [])
+                chosen = []
+                while pos_hist < len(histories):
+                    if sent == limit:
+                        break
+                    h = histories[pos_hist]
+                    pos_hist += 1
+                    if keep:
+                        items = [i for i in h["items"] if i.get("fieldId") in keep]
+                        if not items:
+                            continue
+                        h = {**h, "items": items}
+                    chosen.append(h)
+                    sent += 1
+                if chosen:
+                    out.append({"issueId": ids[pos_issue], "changeHistories": chosen})
+                if pos_hist < len(histories):
+                    next_token = base64.urlsafe_b64encode(
+                        json.dumps([pos_issue, pos_hist, fingerprint]).encode()).decode()
+                    break
+                pos_issue, pos_hist = pos_issue + 1, 0
+                if sent == limit and pos_issue < len(ids):
+                    next_token = base64.urlsafe_b64encode(
+                        json.dumps([pos_issue, 0, fingerprint]).encode()).decode()
+                    break
+        result: dict[str, Any] = {"issueChangeLogs": out}
+        if next_token:
+            result["nextPageToken"] = next_token
+        return Response(200, result)
+
+    # ------------------------------------------------------------------ reference data
+
+    def statuses(self, req: Request) -> Response:
+        return Response(200, self.org.jira_statuses)
+
+    def fields(self, req: Request) -> Response:
+        return Response(200, self.org.jira_fields)
+
+    def projects(self, req: Request) -> Response:
+        return Response(200, list(self.org.jira_projects.values()))
+
+    def project_search(self, req: Request) -> Response:
+        start = req.int_arg("startAt", 0, minimum=0, strict=True)
+        size = req.int_arg("maxResults", 50, minimum=1, maximum=100, strict=True)
+        projects = sorted(self.org.jira_projects.values(), key=lambda p: p["key"])
+        keys = {k.strip() for raw in req.args("keys") for k in raw.split(",") if k.strip()}
+        if keys:
+            projects = [p for p in projects if p["key"] in keys or p["id"] in keys]
+        text = (req.arg("query") or "").lower()
+        if text:
+            projects = [p for p in projects if text in p["key"].lower() or text in p["name"].lower()]
+        return Response(200, _offset_page(req, projects, start, size, with_total=True))
+
+    def myself(self, req: Request) -> Response:
+        return Response(200, self.org.jira_myself)
+
+    def server_info(self, req: Request) -> Response:
+        return Response(200, {
+            "baseUrl": req.base_url,
+            "displayUrl": req.base_url,
+            "version": "1001.0.0-SNAPSHOT",
+            "versionNumbers": [1001, 0, 0],
+            "deploymentType": "Cloud",
+            "buildNumber": 100283,
+            "serverTitle": "Jira",
+            "defaultLocale": {"locale": "en_US"},
+            "serverTimeZone": "Etc/UTC",
+        })
+
+    def boards(self, req: Request) -> Response:
+        start = req.int_arg("startAt", 0, minimum=0, strict=True)
+        size = req.int_arg("maxResults", 50, minimum=1, maximum=50, strict=True)
+        boards = self.org.jira_boards
+        project = req.arg("projectKeyOrId")
+        if project:
+            boards = [b for b in boards if project in (b["location"]["projectKey"], str(b["location"]["projectId"]))]
+        board_type = req.arg("type")
+        if board_type:
+            boards = [b for b in boards if b["type"] in board_type.split(",")]
+        return Response(200, _offset_page(req, boards, start, size, with_total=True))
+
+    def sprints(self, req: Request) -> Response:
+        try:
+            sprints = self.org.jira_sprints[int(req.params["board_id"])]
+        except (KeyError, ValueError):
+            raise ApiError(404, "Board does not exist or you do not have permission to see it.") from None
+        state = req.arg("state")
+        if state:
+            sprints = [s for s in sprints if s["state"] in state.split(",")]
+        start = req.int_arg("startAt", 0, minimum=0, strict=True)
+        size = req.int_arg("maxResults", 50, minimum=1, maximum=50, strict=True)
+        # The agile sprint list has no total: clients must follow isLast.
+        return Response(200, _offset_page(req, sprints, start, size, with_total=False))
+
+
+def _offset_page(req: Request, items: list, start: int, size: int, *, with_total: bool) -> dict[str, Any]:
+    page = items[start:start + size]
+    is_last = start + size >= len(items)
+    body: dict[str, Any] = {"self": req.url_with(startAt=start, maxResults=size)}
+    if not is_last:
+        body["nextPage"] = req.url_with(startAt=start + size, maxResults=size)
+    body.update(maxResults=size, startAt=start)
+    if with_total:
+        body["total"] = len(items)
+    body.update(isLast=is_last, values=page)
+    return body
+
+
+def _split(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _fingerprint(wanted: list, field_ids: list) -> str:
+    return hashlib.sha1(json.dumps([wanted, field_ids]).encode()).hexdigest()[:12]
