@@ -19,16 +19,14 @@ with status_sightings as (
     select source_instance, status.id, max_by(status.name, changed_at), null, null,
         null, 3, max(changed_at)
     from (
-        -- both ends of every change, in one pass over the changelog
         select
             source_instance,
             changed_at,
             unnest([
-                {'id': from_value, 'name': from_string},
-                {'id': to_value, 'name': to_string}
+                {'id': from_status_id, 'name': from_status_name},
+                {'id': to_status_id, 'name': to_status_name}
             ]) as status
-        from {{ ref('stg_jira__changelog_items') }}
-        where field_type = 'jira' and field = 'status'
+        from {{ ref('int_jira__issue_status_changes') }}
     ) as changed_statuses
     group by source_instance, status.id
 ),
@@ -41,8 +39,8 @@ latest_sightings as (
 ),
 
 statuses as (
-    -- A status known only from the changelog has no category; a live status of the same name
-    -- (e.g. a workflow's new "To Do" replacing a deleted one) usually shares it.
+    -- A status known only from the changelog (or in Jira's "No category") has no usable category; a
+    -- status of the same name (e.g. a workflow's new "To Do" replacing a deleted one) usually shares it.
     select
         source_instance,
         status_id,

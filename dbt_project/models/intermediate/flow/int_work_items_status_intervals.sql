@@ -7,21 +7,6 @@ with issues as (
     from {{ ref('stg_jira__issues') }}
 ),
 
-status_changes as (
-    select
-        source_instance,
-        issue_id,
-        changed_at,
-        history_id,
-        item_index,
-        from_value,
-        from_string,
-        to_value,
-        to_string
-    from {{ ref('stg_jira__changelog_items') }}
-    where field_type = 'jira' and field = 'status'
-),
-
 interval_starts as (
     -- The creation event carries the current status only as a fallback: when the issue has changed
     -- status, its first interval is in the `from` status of the first change (read via lead below).
@@ -49,11 +34,11 @@ interval_starts as (
         try_cast(history_id as bigint),
         history_id,
         item_index,
-        to_value,
-        to_string,
-        from_value,
-        from_string
-    from status_changes
+        to_status_id,
+        to_status_name,
+        from_status_id,
+        from_status_name
+    from {{ ref('int_jira__issue_status_changes') }}
 ),
 
 intervals as (
