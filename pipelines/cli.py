@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,46 @@ sources:
 """
 
 
+RUN_PID_TAG = "throughline/pid"
+RUN_HOST_TAG = "throughline/host"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_stale_runs(instance) -> list[str]:
+    """Mark runs of this CLI whose process is gone as failed, and free their writer-pool slots.
+
+    A run killed mid-way (SIGKILL, a closed laptop) stays STARTED and keeps its slot in the
+    one-writer pool, so the next run would queue behind it for ever. Without a daemon nothing else
+    notices; `make dev` has the daemon's run monitoring for the runs it launches.
+    """
+    import dagster as dg
+
+    records = instance.get_run_records(
+        dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED],
+            tags={RUN_HOST_TAG: socket.gethostname()},
+        )
+    )
+    released = []
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(RUN_PID_TAG, "0") or 0)
+        if pid and pid != os.getpid() and not _alive(pid):
+            instance.report_run_failed(run, message=f"its process {pid} ended before the run did; marked failed by `throughline`")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            released.append(run.run_id)
+    return released
+
+
 def run_nightly(log_level: str = "INFO") -> None:
     """Execute the nightly job in this process, against the configured sources and warehouse."""
     import dagster as dg
@@ -50,10 +91,13 @@ def run_nightly(log_level: str = "INFO") -> None:
     from pipelines.definitions import defs
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    for run_id in release_stale_runs(instance):
+        print(f"run {run_id} was interrupted earlier: marked failed and its warehouse slot freed", file=sys.stderr)
     result = defs.resolve_job_def("nightly").execute_in_process(
         instance=instance,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        tags={RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()},
     )
     if not result.success:
         failures = [
@@ -107,7 +151,7 @@ def demo(args: argparse.Namespace) -> None:
     url_file = Path(tempfile.mkdtemp()) / "simulator.url"
     simulator = subprocess.Popen(
         [sys.executable, "-m", "connectors.simulator", "--port", "0", "--seed", str(args.seed),
-         "--scale", str(args.scale), "--url-file", str(url_file)],
+         "--scale", str(args.scale), "--url-file", str(url_file), "--exit-with-parent"],
         cwd=PROJECT_ROOT,
     )
     try:

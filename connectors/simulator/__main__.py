@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changelog-embed-limit", type=int, default=100)
     parser.add_argument("--github-rate-limit", type=int, default=5000)
     parser.add_argument("--jira-time-zone", default=None, help="the calling user's zone (default America/New_York)")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when the process that started this one ends (the demo uses this)")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -60,6 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     # Installed explicitly: a process started with `&` from a non-interactive shell ignores SIGINT.
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+
+    if args.exit_with_parent:
+        # A demo killed with SIGKILL cannot stop its simulator; the orphan notices its new parent.
+        parent = os.getppid()
+
+        def watch_parent() -> None:
+            while not stopping.is_set():
+                if os.getppid() != parent:
+                    stop(signal.SIGTERM, None)
+                    return
+                time.sleep(0.5)
+
+        threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
 
     print(f"simulator listening on {server.url}", flush=True)
     print(f"  jira   {server.url}/jira   ({len(org.jira_issues)} issues)\n"

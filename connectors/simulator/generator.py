@@ -55,6 +55,7 @@ from .model import (
     resolution_item,
     sha_of,
 )
+from .scenarios import WORKFLOW_STATUSES
 from .timefmt import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, github_ts, jira_ts, parse_ms
 
 ANCHOR_MS = parse_ms("2026-10-31T00:00:00Z")
@@ -144,15 +145,8 @@ def generate_org(seed: int = 7, scale: int = 1) -> Org:
 
 def _generate(seed: int, scale: int) -> Org:
     org = Org()
-    for name, category, ident in (
-        ("To Do", "new", 1),
-        ("In Progress", "indeterminate", 3),
-        ("Blocked", "indeterminate", 10001),
-        ("In Review", "indeterminate", 10002),
-        ("Done", "done", 10003),
-        ("Won't Do", "done", 10004),
-        ("Backlog", "new", 10005),
-    ):
+    # PLAT's workflow starts in Backlog rather than To Do: the status mapping must handle two workflows.
+    for name, category, ident in (*WORKFLOW_STATUSES, ("Backlog", "new", 10005)):
         org.jira_add_status(name, category, ident)
     sprints = {}
     for team in TEAMS:

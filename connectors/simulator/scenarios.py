@@ -50,17 +50,20 @@ from __future__ import annotations
 
 from .model import Org
 
+# The workflow every simulated Jira project shares: (name, status category, id).
+WORKFLOW_STATUSES = (
+    ("To Do", "new", 1),
+    ("In Progress", "indeterminate", 3),
+    ("Blocked", "indeterminate", 10001),
+    ("In Review", "indeterminate", 10002),
+    ("Done", "done", 10003),
+    ("Won't Do", "done", 10004),
+)
+
 
 def tiny_org() -> Org:
     org = Org()
-    for name, category, ident in (
-        ("To Do", "new", 1),
-        ("In Progress", "indeterminate", 3),
-        ("Blocked", "indeterminate", 10001),
-        ("In Review", "indeterminate", 10002),
-        ("Done", "done", 10003),
-        ("Won't Do", "done", 10004),
-    ):
+    for name, category, ident in WORKFLOW_STATUSES:
         org.jira_add_status(name, category, ident)
     org.jira_add_project("FLOW", "Flow", 10000)
     ada = org.jira_add_user("Ada Lovelace", account_id="5b10a2844c20165700ede21a")

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 
-from connectors import jira
-from connectors.config import load_config
-from connectors.core.raw import RawStore
 from connectors.simulator.generator import generate_org
 from connectors.simulator.server import SimulatorServer
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_sigkill_mid_load_then_rerun_leaves_every_record_once(tmp_path):
@@ -30,13 +32,17 @@ sources:
     options: {{page_size: 25, start_date: "2026-01-01"}}
 """)
         warehouse = tmp_path / "w.duckdb"
-        env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse)}
+        # The project's instance settings (one-writer pool) in a private DAGSTER_HOME: the killed run
+        # holds a pool slot, and the rerun must not queue behind it for ever.
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse),
+               "DAGSTER_HOME": str(home)}
+        command = [sys.executable, "-m", "pipelines.cli", "run"]
         # Slow pages make "half way" a wide target; the kill lands between committed pages.
         sim.faults.add(r"/jira/rest/api/3/search/jql", "slow", times=None, seconds=0.4)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "run"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
+        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 240
             while sim.request_count("/jira/rest/api/3/search/jql") < 4:
@@ -54,13 +60,18 @@ sources:
         total = len(org.jira_issues)
         assert 0 < partial < total  # killed half way, with some pages committed
 
-        source = load_config(config).sources[0]
-        with RawStore(warehouse) as store:
-            jira.extract("issues", source, store)
-            issues = store.con.execute(
-                "SELECT count(*), count(DISTINCT record_key) FROM raw.jira__issues").fetchall()[0]
-            histories = store.con.execute(
-                "SELECT count(*), count(DISTINCT record_key) FROM raw.jira__changelogs").fetchall()[0]
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert "was interrupted earlier: marked failed and its warehouse slot freed" in rerun.stderr
+
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        issues = con.execute("SELECT count(*), count(DISTINCT record_key) FROM raw.jira__issues").fetchall()[0]
+        histories = con.execute("SELECT count(*), count(DISTINCT record_key) FROM raw.jira__changelogs").fetchall()[0]
+        items = con.execute("SELECT count(*) FROM marts.work_items").fetchall()[0][0]
+    finally:
+        con.close()
     assert issues == (total, total)
     truth = sum(len(h) for h in org.jira_changelogs.values())
     assert histories == (truth, truth)
+    assert items == total
