@@ -21,10 +21,28 @@ if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([_VENV_BIN, os.environ.get("PATH", "")])
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-# `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing manifest
-# is built once here so that loading the definitions never depends on a prior manual step.
+
+
+def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project.
+
+    A manifest left from before a `git pull` names models that no longer exist (or misses new
+    ones), and the run then fails inside dagster-dbt with a bare KeyError.
+    """
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    skip = {project_dir / "target", project_dir / "logs", project_dir / "dbt_packages"}
+    for path in project_dir.rglob("*"):
+        if path.is_file() and not any(parent in skip for parent in path.parents) and path.stat().st_mtime > built:
+            return True
+    return False
+
+
+# `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing or stale
+# manifest is rebuilt here, so loading the definitions never depends on a manual step.
 dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
+if manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path)):
     dbt_project.preparer.prepare(dbt_project)
 
 

@@ -49,3 +49,22 @@ def test_nightly_job_and_schedule():
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.job_name == "nightly"
     assert len(list(defs.resolve_job_def("nightly").asset_layer.executable_asset_keys)) > 10
+
+
+def test_a_changed_dbt_file_makes_the_manifest_stale(tmp_path):
+    from pipelines.dbt_assets import manifest_is_stale
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "target").mkdir()
+    model = tmp_path / "models" / "m.sql"
+    model.write_text("select 1")
+    manifest = tmp_path / "target" / "manifest.json"
+    assert manifest_is_stale(tmp_path, manifest)  # no manifest yet
+    manifest.write_text("{}")
+    os.utime(model, (1_000_000_000, 1_000_000_000))
+    assert not manifest_is_stale(tmp_path, manifest)
+    (tmp_path / "target" / "run_results.json").write_text("{}")  # target/ is output, not input
+    assert not manifest_is_stale(tmp_path, manifest)
+    model.write_text("select 2")  # edited after the manifest was built
+    os.utime(model, (manifest.stat().st_mtime + 10,) * 2)
+    assert manifest_is_stale(tmp_path, manifest)
