@@ -87,8 +87,27 @@ class JiraScope(_Strict):
 
 
 class JiraOptions(HttpOptions):
-    story_points_field: str = "customfield_10016"
+    story_points_field: str | None = Field(
+        None,
+        description="Custom field id holding story points; by default found by name ('Story Points', "
+        "'Story point estimate') through /field.",
+    )
     extra_fields: list[str] = Field(default_factory=list, description="More issue fields to keep in raw.")
+    drop_user_names: bool = Field(
+        False, description="Store people as account ids only: drop display names, e-mails and avatars."
+    )
+    reconcile_every_days: float = Field(
+        7, ge=0, description="How often a keys-only search looks for deleted or moved issues (0: every run)."
+    )
+
+    @field_validator("story_points_field")
+    @classmethod
+    def _field_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"customfield_\d+", value):
+            raise ValueError(
+                f"'{value}' is not a custom field id; write it like customfield_10016 (GET /rest/api/3/field lists them)"
+            )
+        return value
 
 
 class JiraSource(_Strict):
@@ -103,7 +122,33 @@ class JiraSource(_Strict):
 
 
 class GitHubAuth(_Strict):
-    token: SecretStr
+    token: SecretStr | None = Field(None, description="Personal access token (classic or fine-grained).")
+    tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="More tokens of the same access; requests are spread over all of them, and when one's "
+        "hourly quota is used up the others carry on.",
+    )
+
+    app_id: str | None = Field(None, description="GitHub App id (with private_key): the connector acts as the app.")
+    private_key: SecretStr | None = Field(None, description="The app's PEM private key, e.g. ${GITHUB_APP_KEY}.")
+    installation_id: int | None = Field(
+        None, description="The app's installation on the org or user; found through the scope when omitted."
+    )
+
+    @model_validator(mode="after")
+    def _some_token(self) -> GitHubAuth:
+        app = self.app_id is not None or self.private_key is not None
+        if app and (self.app_id is None or self.private_key is None):
+            raise ValueError("a GitHub App needs both app_id and private_key")
+        if app and self.private_key is not None and "PRIVATE KEY" not in self.private_key.get_secret_value():
+            raise ValueError("private_key is not a PEM private key (-----BEGIN ... PRIVATE KEY-----)")
+        if self.token is None and not self.tokens and not app:
+            raise ValueError("give token (or a list under tokens), or a GitHub App's app_id and private_key")
+        return self
+
+    def secrets(self) -> list[str]:
+        values = ([self.token] if self.token is not None else []) + list(self.tokens)
+        return list(dict.fromkeys(v.get_secret_value() for v in values))
 
 
 class GitHubScope(_Strict):
@@ -129,7 +174,19 @@ class GitHubScope(_Strict):
 
 
 class GitHubOptions(HttpOptions):
-    pass
+    max_rate_limit_wait_seconds: float = Field(
+        900, ge=0,
+        description="When every token's quota is used up, sleep to the reset if it is at most this far away; "
+        "otherwise stop (what was read is saved).",
+    )
+    conditional_requests: bool = Field(
+        True, description="Send the ETag of each list page read last time; an unchanged page (304) costs no quota."
+    )
+    production_environments: list[str] = Field(
+        default_factory=lambda: ["production", "prod", "prd", "live"],
+        description="Deployment environments (case-insensitive) whose change sets are read with the compare "
+        "API: the commits between each deployment and the previous one of the same environment.",
+    )
 
 
 class GitHubSource(_Strict):

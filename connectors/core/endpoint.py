@@ -55,6 +55,17 @@ class Endpoint:
     is_complete: Callable[[Mapping[str, Any]], bool] | None = None
     # Change the payload before it is stored (e.g. move an embedded changelog to its own stream).
     transform: Callable[[dict], dict] | None = None
+    # Drop records the list mixes in but the stream does not hold (GitHub /issues also lists PRs).
+    keep: Callable[[Mapping[str, Any]], bool] | None = None
+    # The key is unique per scope only (a commit sha is shared by forks): store it as "scope:key".
+    key_with_scope: bool = False
+    # The answer is one object, not a list (GitHub /repos/{repo}).
+    single_object: bool = False
+    # Send If-None-Match with the ETag of the same page last time: a 304 costs no quota (GitHub).
+    conditional: bool = False
+    # Given a request's params and its first answer, narrower requests to make instead (the answer is
+    # then dropped), or None to keep it: searches that stop at N results (GitHub Actions runs, 1000).
+    split: Callable[[Mapping[str, Any], Any], list[dict[str, Any]] | None] | None = None
 
     def key_of(self, record: Mapping[str, Any]) -> str:
         key = dig(record, self.primary_key)
@@ -70,8 +81,12 @@ class Endpoint:
         records = dig(body, self.records_path)
         if records is None:
             return []
+        if self.single_object and isinstance(records, dict):
+            records = [records]
         if not isinstance(records, list):
             raise ValueError(f"stream '{self.stream}': expected a list at '{self.records_path}'")
+        if self.keep is not None:
+            records = [r for r in records if self.keep(r)]
         return records
 
 
@@ -87,3 +102,11 @@ class Child:
     endpoint: Endpoint
     path_vars: Callable[[Mapping[str, Any]], Mapping[str, Any]]
     embedded: Callable[[Mapping[str, Any]], tuple[list[dict], bool]] | None = None
+    # Read only for parents at or after the run's lower bound: a descending list's last page also
+    # holds older parents, whose children an earlier run already read.
+    only_since: bool = False
+    # The child's own key is not unique across parents (one commit in two PRs): prefix the parent key.
+    key_with_parent: bool = False
+    # The child list is the parent's current state (a PR's commits after a force-push): a parent whose
+    # children were read again replaces its earlier children instead of adding to them.
+    replace: bool = False

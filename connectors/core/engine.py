@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from connectors.core.endpoint import Child, Endpoint, format_cursor, parse_timestamp
 from connectors.core.http import HttpClient, RequestStats
@@ -44,7 +45,10 @@ class StreamResult:
             "records": self.records,
             "pages": self.pages,
             "requests": self.stats.requests,
+            "not_modified": self.stats.not_modified,
             "retries": self.stats.retries,
+            "rate_limit_waits": self.stats.rate_limit_waits,
+            "waited_seconds": round(self.stats.waited_seconds, 3),
             "cursor_before": self.cursor_before or "",
             "cursor_after": self.cursor_after or "",
             "seconds": round(self.seconds, 3),
@@ -74,6 +78,8 @@ class Engine:
         self.client = client
         self.store = store
         self.options = options
+        # Conditional requests (ETags) for endpoints that allow them; off when a source opts out.
+        self.conditional = True
 
     def table(self, endpoint: Endpoint) -> str:
         return raw_table(self.source_type, endpoint.stream)
@@ -111,7 +117,16 @@ class Engine:
             params.update(endpoint.since_params(since))
         path = endpoint.path.format(**(path_vars or {}))
 
-        for records in self.pages(endpoint, path, params, result.stats):
+        # Rows without a cursor mean the state was reset to reload the stream: read every page whatever
+        # ETags the earlier load left. (No rows and no cursor is a first load, or a stream that is still
+        # empty, where a 304 rightly says "still nothing".)
+        fresh = incremental and result.cursor_before is None and self.store.has_rows(table, self.source_instance, scope)
+        # A list whose cursor moves only at the end keeps its pages' ETags until then too: after a run
+        # that died on page 2, a 304 on page 1 must not end the next run before page 2 is read.
+        deferred: list[tuple[str, str, str]] = []
+        for records, etag in self._split_pages(endpoint, path, params, result.stats, fresh):
+            if records is None:
+                continue  # 304: this page is stored as it is; nothing to write
             result.pages += 1
             reached_since = False
             page: list[RawRecord] = []
@@ -125,26 +140,41 @@ class Engine:
                     if endpoint.stop_at_since and since is not None and value < since:
                         reached_since = True
                 stored = endpoint.transform(record) if endpoint.transform else record
-                page.append(RawRecord(endpoint.key_of(record), stored, None, scope, endpoint.cursor_of(record)))
+                key = f"{scope}:{endpoint.key_of(record)}" if endpoint.key_with_scope else endpoint.key_of(record)
+                page.append(RawRecord(key, stored, None, scope, endpoint.cursor_of(record)))
 
             batches = [(table, self.source_instance, page)]
+            etags: list[tuple[str, str]] = []
+            if etag and incremental and endpoint.order != "ascending":
+                deferred.append((self.source_instance, *etag))
+            elif etag:
+                etags.append(etag)
+            replaced: list[tuple[str, str, list[str]]] = []
             for child in children:
-                child_records = self._read_child(child, endpoint, records, scope, result.stats)
+                parents = records
+                if child.only_since and since is not None:
+                    parents = [r for r in records if (parse_timestamp(endpoint.cursor_of(r)) or since) >= since]
+                whole: list[str] = []
+                child_records = self._read_child(
+                    child, endpoint, parents, scope, result.stats, etags, fresh, whole if child.replace else None
+                )
+                if child.replace:
+                    replaced.append((self.table(child.endpoint), self.source_instance, whole))
                 result.child_records[child.endpoint.stream] += len(child_records)
                 batches.append((self.table(child.endpoint), self.source_instance, child_records))
 
             cursor = None
             if incremental and endpoint.order == "ascending":
                 cursor = self._cursor_update(endpoint, scope, best, hold)
-            self.store.write(batches, cursor)
+            self.store.write(batches, cursor, [(self.source_instance, *e) for e in etags], replaced)
             result.records += len(page)
             if reached_since:
                 break
 
         if incremental and endpoint.order != "ascending":
             cursor = self._cursor_update(endpoint, scope, best, hold)
-            if cursor is not None:
-                self.store.write([], cursor)
+            if cursor is not None or deferred:
+                self.store.write([], cursor, deferred)
         if incremental:
             result.cursor_after = self.store.get_cursor(self.source_instance, endpoint.stream, scope)
         result.seconds = time.monotonic() - started
@@ -171,12 +201,62 @@ class Engine:
         self, endpoint: Endpoint, path: str, params: dict[str, Any], stats: RequestStats, page_size: int | None = None
     ) -> Iterator[list[dict]]:
         """Yield each page's records, following the endpoint's paginator until it says stop."""
+        for records, _etag in self._pages(endpoint, path, params, stats, page_size):
+            if records is not None:
+                yield records
+
+    def _split_pages(
+        self, endpoint: Endpoint, path: str, params: dict[str, Any], stats: RequestStats, fresh: bool = False
+    ) -> Iterator[tuple[list[dict] | None, tuple[str, str] | None]]:
+        """The pages of ``params``, or of the narrower requests ``endpoint.split`` puts in its place."""
+        queue = [params]
+        while queue:
+            narrower: list[dict[str, Any]] = []
+            yield from self._pages(endpoint, path, queue.pop(0), stats, narrower=narrower, fresh=fresh)
+            queue[:0] = narrower
+
+    def _pages(
+        self,
+        endpoint: Endpoint,
+        path: str,
+        params: dict[str, Any],
+        stats: RequestStats,
+        page_size: int | None = None,
+        narrower: list[dict[str, Any]] | None = None,
+        fresh: bool = False,
+    ) -> Iterator[tuple[list[dict] | None, tuple[str, str] | None]]:
+        """Yield (records, (request, etag) to save with them) per page; records is None for a 304.
+
+        A 304 answers a conditional request whose page we stored last time. On a newest-first list
+        that stops at the cursor it means nothing changed since; elsewhere the next page may still
+        have changed, so the Link of the 304 is followed.
+        """
         url: str | None = path
         page_size = page_size or self.page_size_for(endpoint)
         while url is not None:
-            body, response = self.client.get_json(url, params, stats=stats)
+            request = f"{url}?{urlencode(sorted((str(k), str(v)) for k, v in params.items()))}" if params else url
+            conditional = endpoint.conditional and self.conditional
+            known = self.store.get_etag(self.source_instance, request) if conditional and not fresh else None
+            body, response = self.client.get_json(
+                url, params, stats=stats, headers={"If-None-Match": known} if known else None
+            )
+            if response.status_code == 304:
+                yield None, None
+                if endpoint.order == "descending" and endpoint.stop_at_since:
+                    return
+                link = response.links.get("next")
+                if not link or not link.get("url"):
+                    return
+                url, params = link["url"], {}
+                continue
+            if narrower is not None and endpoint.split is not None and url == path:
+                parts = endpoint.split(params, body)
+                if parts:
+                    narrower.extend(parts)
+                    return
             records = endpoint.records_of(body)
-            yield records
+            etag = response.headers.get("ETag") if conditional else None
+            yield records, ((request, etag) if etag else None)
             step = endpoint.paginator.next_request(params, body, response, len(records), page_size)
             if step is None:
                 return
@@ -184,13 +264,25 @@ class Engine:
             url = next_url or path
 
     def _read_child(
-        self, child: Child, parent_endpoint: Endpoint, parents: list[dict], scope: str, stats: RequestStats
+        self,
+        child: Child,
+        parent_endpoint: Endpoint,
+        parents: list[dict],
+        scope: str,
+        stats: RequestStats,
+        etags: list[tuple[str, str]] | None = None,
+        fresh: bool = False,
+        whole: list[str] | None = None,
     ) -> list[RawRecord]:
+        """The child records of ``parents``; ``whole`` collects the parents whose every child page was
+        read (none answered 304), whose stored children may therefore be replaced."""
         endpoint = child.endpoint
         out: list[RawRecord] = []
 
         def keep(records: list[dict], parent_key: str) -> None:
-            out.extend(RawRecord(endpoint.key_of(r), r, parent_key, scope, endpoint.cursor_of(r)) for r in records)
+            for r in records:
+                key = f"{parent_key}:{endpoint.key_of(r)}" if child.key_with_parent else endpoint.key_of(r)
+                out.append(RawRecord(key, r, parent_key, scope, endpoint.cursor_of(r)))
 
         for parent in parents:
             parent_key = parent_endpoint.key_of(parent)
@@ -203,8 +295,16 @@ class Engine:
             size = endpoint.max_page_size or self.options.page_size
             params = {**endpoint.params, **endpoint.paginator.first_params(size)}
             path = endpoint.path.format(**child.path_vars(parent))
-            for records in self.pages(endpoint, path, params, stats, size):
-                keep(records, parent_key)
+            complete = True
+            for records, etag in self._pages(endpoint, path, params, stats, size, fresh=fresh):
+                if records is not None:
+                    keep(records, parent_key)
+                else:
+                    complete = False
+                if etag and etags is not None:
+                    etags.append(etag)
+            if complete and whole is not None:
+                whole.append(parent_key)
         return out
 
 

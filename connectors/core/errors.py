@@ -38,11 +38,20 @@ class WarehouseLockedError(FatalError):
 class RetryableError(ThroughlineError):
     """A passing fault: rate limit, 5xx, timeout, reset connection or a truncated response."""
 
-    def __init__(self, reason: str, detail: str = "", *, wait_seconds: float | None = None):
+    def __init__(
+        self, reason: str, detail: str = "", *, wait_seconds: float | None = None, rate_limit: str | None = None
+    ):
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason  # a short label such as "http 429"; counted per stream
         # What the server asked for (Retry-After or a rate-limit reset); None means "use backoff".
         self.wait_seconds = wait_seconds
+        # "primary" (a token's quota is used up) or "secondary" (GitHub's abuse limit), when the client
+        # tracks token quotas; they are paced differently from network faults.
+        self.rate_limit = rate_limit
+
+
+class RateLimitExhaustedError(FatalError):
+    """Every token's quota is used up for longer than the configured maximum wait."""
 
 
 class RetriesExhaustedError(FatalError):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -18,11 +19,14 @@ from connectors.core.errors import (
     BadRequestError,
     FatalError,
     NotFoundError,
+    RateLimitExhaustedError,
     RetriesExhaustedError,
     RetryableError,
 )
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# GitHub: "wait at least one minute" after a secondary limit that names no Retry-After; doubled per repeat.
+SECONDARY_LIMIT_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -33,6 +37,8 @@ class RequestStats:
     retries: int = 0
     waited_seconds: float = 0.0
     retry_reasons: dict[str, int] = field(default_factory=dict)
+    not_modified: int = 0  # 304 answers to conditional requests: no quota spent, nothing changed
+    rate_limit_waits: int = 0  # sleeps until a token's quota reset
 
     def count_retry(self, reason: str, waited: float) -> None:
         self.retries += 1
@@ -85,6 +91,78 @@ def _is_rate_limited_403(response: requests.Response) -> bool:
     return "rate limit" in message
 
 
+@dataclass
+class _Quota:
+    remaining: int | None = None  # None until the server has told us
+    reset: float | None = None  # epoch seconds
+
+
+class TokenPool:
+    """Several credentials of one source, each with the quota the server last reported for it.
+
+    Requests go to the token with the most quota left (unknown counts as full), which spreads them
+    evenly; a token whose quota is used up is skipped until its reset time. The secrets stay inside:
+    callers see token positions only.
+    """
+
+    def __init__(
+        self,
+        secrets: Sequence[str | Callable[[], str]],
+        render: Callable[[str], Mapping[str, str]],
+        *,
+        clock: Callable[[], float] = time.time,
+    ):
+        if not secrets:
+            raise ValueError("a token pool needs at least one token")
+        self._secrets = list(secrets)
+        self._render = render
+        self._clock = clock
+        self._quota = [_Quota() for _ in self._secrets]
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._secrets)
+
+    def choose(self) -> tuple[int | None, float]:
+        """(position of the token to use, 0), or (None, seconds until the earliest reset) if all are spent."""
+        with self._lock:
+            now = self._clock()
+            usable = [
+                i for i, q in enumerate(self._quota)
+                if not (q.remaining is not None and q.remaining <= 0 and q.reset is not None and q.reset > now)
+            ]
+            if not usable:
+                return None, max(0.0, min(q.reset for q in self._quota if q.reset is not None) - now)
+            best = max(usable, key=lambda i: (float("inf") if self._quota[i].remaining is None
+                                               else self._quota[i].remaining, -i))
+            if self._quota[best].remaining is not None:
+                # Count the request now so concurrent callers spread before the answer arrives.
+                self._quota[best].remaining = max(0, self._quota[best].remaining - 1)
+            return best, 0.0
+
+    def headers(self, index: int) -> Mapping[str, str]:
+        # A callable mints or refreshes its secret itself (a GitHub App installation token).
+        secret = self._secrets[index]
+        return self._render(secret() if callable(secret) else secret)
+
+    def observe(self, index: int, response: requests.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = response.headers.get("X-RateLimit-Reset")
+        with self._lock:
+            quota = self._quota[index]
+            if remaining is not None and remaining.strip().isdigit():
+                quota.remaining = int(remaining)
+            if reset is not None and reset.strip().isdigit():
+                quota.reset = float(reset)
+
+    def exhaust(self, index: int) -> None:
+        with self._lock:
+            quota = self._quota[index]
+            quota.remaining = 0
+            if quota.reset is None or quota.reset <= self._clock():
+                quota.reset = self._clock() + SECONDARY_LIMIT_WAIT_SECONDS  # no usable reset: try in a minute
+
+
 def _server_message(response: requests.Response) -> str:
     try:
         body = response.json()
@@ -118,6 +196,8 @@ class HttpClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = "throughline/0.1",
+        tokens: TokenPool | None = None,
+        max_rate_limit_wait_seconds: float = 900.0,
     ):
         self.source = source
         self.base_url = base_url.rstrip("/") + "/"
@@ -127,6 +207,11 @@ class HttpClient:
         self.session = session or requests.Session()
         self.session.headers.update({"Accept": "application/json", "User-Agent": user_agent})
         self._sleep = sleep
+        # With a token pool the client tracks quotas itself (GitHub): primary limits switch token or
+        # wait for the reset up to max_rate_limit_wait_seconds, secondary limits back off from a minute.
+        self.tokens = tokens
+        self.max_rate_limit_wait_seconds = max_rate_limit_wait_seconds
+        self._secondary_hits = 0
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
@@ -139,39 +224,111 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         *,
         stats: RequestStats | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> tuple[Any, requests.Response]:
-        """GET and decode JSON, retrying passing faults; raises a FatalError subclass otherwise."""
+        """GET and decode JSON, retrying passing faults; raises a FatalError subclass otherwise.
+
+        ``headers`` are sent besides the credentials (e.g. If-None-Match); a 304 answer returns
+        ``(None, response)`` and is counted in ``stats.not_modified``.
+        """
         stats = stats if stats is not None else RequestStats()
         url = self.url(path_or_url)
         what = f"{self.source}: GET {urlparse(url).path}"
         attempt = 0
         while True:
             try:
+                token = self._token_for(what, stats)
                 stats.requests += 1
-                return self._attempt(url, params, what)
+                body, response = self._attempt(url, params, what, token, headers)
+                self._secondary_hits = 0
+                if response.status_code == 304:
+                    stats.not_modified += 1
+                return body, response
             except RetryableError as exc:
                 if attempt >= self.retry.max_retries:
                     raise RetriesExhaustedError(
                         f"{what} still failing after {attempt} retries ({exc}); the source may be down "
                         f"or rate-limiting hard: rerun later, or raise options.max_retries"
                     ) from None
-                wait = exc.wait_seconds if exc.wait_seconds is not None else self.retry.backoff(attempt)
-                wait = min(wait, self.retry.max_backoff_seconds)
+                if exc.rate_limit == "primary":
+                    wait = 0.0  # another token may have quota; _token_for waits if none has
+                elif exc.rate_limit == "secondary":
+                    self._secondary_hits += 1
+                    wait = exc.wait_seconds if exc.wait_seconds is not None else (
+                        SECONDARY_LIMIT_WAIT_SECONDS * 2 ** (self._secondary_hits - 1))
+                    if wait > self.max_rate_limit_wait_seconds:
+                        raise RateLimitExhaustedError(
+                            f"{what} hit the secondary rate limit {self._secondary_hits} times in a row; the "
+                            f"next wait ({wait:.0f} s) is longer than options.max_rate_limit_wait_seconds "
+                            f"({self.max_rate_limit_wait_seconds:.0f}); everything read so far is saved: rerun "
+                            f"later, or lower the load on this source (fewer repositories per run)"
+                        ) from None
+                else:
+                    wait = exc.wait_seconds if exc.wait_seconds is not None else self.retry.backoff(attempt)
+                    wait = min(wait, self.retry.max_backoff_seconds)
                 stats.count_retry(exc.reason, wait)
                 self._sleep(wait)
                 attempt += 1
 
-    def _attempt(self, url: str, params: Mapping[str, Any] | None, what: str) -> tuple[Any, requests.Response]:
-        try:
-            response = self.session.get(
-                url, params=params, headers=dict(self._auth_headers()), timeout=self.timeout_seconds
+    def _token_for(self, what: str, stats: RequestStats) -> int | None:
+        """The pool position to send with, after sleeping to a reset if every token is spent."""
+        if self.tokens is None:
+            return None
+        index, wait = self.tokens.choose()
+        if index is not None:
+            return index
+        if wait > self.max_rate_limit_wait_seconds:
+            reset_at = time.strftime("%H:%M:%S UTC", time.gmtime(time.time() + wait))
+            raise RateLimitExhaustedError(
+                f"{what}: the rate limit of every token ({len(self.tokens)}) is used up until {reset_at} "
+                f"({wait:.0f} s from now), longer than options.max_rate_limit_wait_seconds "
+                f"({self.max_rate_limit_wait_seconds:.0f}); everything read so far is saved and the next run "
+                f"resumes from it: rerun after the reset, add tokens under auth.tokens, or raise the maximum"
             )
+        # One second past the reset: the server's clock and ours may differ by a little.
+        wait += 1.0
+        stats.rate_limit_waits += 1
+        stats.waited_seconds += wait
+        self._sleep(wait)
+        index, _ = self.tokens.choose()
+        return index if index is not None else 0
+
+    def _attempt(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None,
+        what: str,
+        token: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, requests.Response]:
+        headers = dict(self._auth_headers())
+        if token is not None and self.tokens is not None:
+            headers.update(self.tokens.headers(token))
+        if extra_headers:
+            headers.update(extra_headers)
+        try:
+            response = self.session.get(url, params=params, headers=headers, timeout=self.timeout_seconds)
         except requests.Timeout:
             raise RetryableError("timeout", f"no answer within {self.timeout_seconds}s") from None
         except requests.ConnectionError as exc:
             raise RetryableError("connection error", type(exc).__name__) from None
 
         status = response.status_code
+        if token is not None and self.tokens is not None:
+            message = _server_message(response).lower() if status in (403, 429) else ""
+            if "secondary rate limit" not in message:
+                # A secondary limit is about pace, not quota: its headers must not mark the token spent.
+                self.tokens.observe(token, response)
+            if status in (403, 429):
+                if "secondary rate limit" in message:
+                    retry_after = response.headers.get("Retry-After", "").strip()
+                    raise RetryableError(
+                        f"http {status} secondary rate limit",
+                        wait_seconds=float(retry_after) if retry_after.isdigit() else None, rate_limit="secondary",
+                    )
+                if response.headers.get("X-RateLimit-Remaining") == "0":
+                    self.tokens.exhaust(token)
+                    raise RetryableError(f"http {status} primary rate limit", rate_limit="primary")
         if status in RETRYABLE_STATUS:
             raise RetryableError(f"http {status}", wait_seconds=retry_after_seconds(response))
         if status == 403 and _is_rate_limited_403(response):

@@ -20,6 +20,10 @@ from connectors.core.errors import WarehouseLockedError
 
 RAW_SCHEMA = "raw"
 STATE_TABLE = f"{RAW_SCHEMA}._state"
+# ETags of list pages, per source instance and request, for conditional requests (GitHub answers a
+# matching If-None-Match with 304, which costs no rate limit). Kept beside the data they describe so a
+# new warehouse never trusts an ETag whose records it does not hold.
+ETAG_TABLE = f"{RAW_SCHEMA}._etags"
 
 _COLUMNS = pa.schema(
     [
@@ -87,6 +91,15 @@ class RawStore:
                 PRIMARY KEY (source_instance, stream, scope)
             )"""
         )
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {ETAG_TABLE} (
+                source_instance VARCHAR NOT NULL,
+                request VARCHAR NOT NULL,
+                etag VARCHAR NOT NULL,
+                updated_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (source_instance, request)
+            )"""
+        )
         self._known: set[str] = set()
 
     def __enter__(self) -> RawStore:
@@ -122,16 +135,44 @@ class RawStore:
         ).fetchall()
         return row[0][0] if row else None
 
+    def has_rows(self, table: str, source_instance: str, scope: str) -> bool:
+        self.ensure_table(table)
+        return bool(self.con.execute(
+            f"SELECT count(*) FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? AND scope = ?",
+            [source_instance, scope],
+        ).fetchall()[0][0])
+
+    def get_etag(self, source_instance: str, request: str) -> str | None:
+        row = self.con.execute(
+            f"SELECT etag FROM {ETAG_TABLE} WHERE source_instance = ? AND request = ?", [source_instance, request]
+        ).fetchall()
+        return row[0][0] if row else None
+
     def write(
         self,
         batches: Iterable[tuple[str, str, list[RawRecord]]],
         cursor: CursorUpdate | None = None,
+        etags: Iterable[tuple[str, str, str]] = (),
+        replace_children: Iterable[tuple[str, str, list[str]]] = (),
     ) -> int:
-        """Upsert several (table, source_instance, records) batches and a cursor in one transaction."""
+        """Upsert several (table, source_instance, records) batches, a cursor and the ETags of the pages
+        those records came from ((source_instance, request, etag)) in one transaction.
+
+        ``replace_children`` (table, source_instance, parent keys): the rows of those parents are deleted
+        first, so the batches hold their whole current set of children.
+        """
         written = 0
         now = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")
         try:
+            for table, source_instance, parent_keys in replace_children:
+                self.ensure_table(table)
+                if parent_keys:
+                    self.con.execute(
+                        f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? "
+                        f"AND parent_key IN (SELECT unnest(?::VARCHAR[]))",
+                        [source_instance, list(parent_keys)],
+                    )
             for table, source_instance, records in batches:
                 self.ensure_table(table)
                 if not records:
@@ -163,6 +204,10 @@ class RawStore:
                 self.con.execute(
                     f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)",
                     [cursor.source_instance, cursor.stream, cursor.scope, cursor.cursor_value, now],
+                )
+            for source_instance, request, etag in etags:
+                self.con.execute(
+                    f"INSERT OR REPLACE INTO {ETAG_TABLE} VALUES (?, ?, ?, ?)", [source_instance, request, etag, now]
                 )
             self.con.execute("COMMIT")
         except BaseException:

@@ -1,23 +1,44 @@
-"""Jira Cloud (REST v3, enhanced search) and Data Center (REST v2) as endpoint descriptions."""
+"""Jira Cloud (REST v3, enhanced search) and Data Center (REST v2) as endpoint descriptions.
+
+Groups (each one Dagster multi-asset):
+  issues    /myself (time zone), /field (story points and epic link ids), the JQL search per project
+            with changelogs, and every ``reconcile_every_days`` a keys-only search that writes tombstones
+            for issues that were deleted or moved out of scope.
+  statuses  /status.
+  projects  /project/search (Data Center: /project), /field, the agile boards of each project and
+            their sprints.
+"""
 
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors.config import JiraSource
-from connectors.core.endpoint import Child, Endpoint
-from connectors.core.engine import StreamResult
+from connectors.core.endpoint import Child, Endpoint, format_cursor, parse_timestamp
+from connectors.core.engine import Engine, StreamResult
+from connectors.core.errors import BadRequestError, FatalError
 from connectors.core.paginators import OffsetPaginator, SinglePage, TokenPaginator
-from connectors.core.raw import RawStore
+from connectors.core.raw import CursorUpdate, RawRecord, RawStore, raw_table
 from connectors.core.source import SourceType, engine_for
 
 # Only what the models read, plus what users add: the enhanced search returns no fields unless asked.
 BASE_FIELDS = (
     "summary", "issuetype", "status", "project", "created", "updated", "resolutiondate", "resolution",
-    "priority", "labels", "components", "fixVersions", "parent", "assignee", "reporter",
+    "priority", "labels", "components", "fixVersions", "parent", "assignee", "reporter", "issuelinks",
 )
+
+# Field names Jira gives the story points custom field: classic projects / team-managed (next-gen) ones.
+STORY_POINTS_NAMES = ("Story Points", "Story point estimate")
+EPIC_LINK_NAME = "Epic Link"
+# The connector's own notes on an issue, beside what Jira returned: which custom field ids held story
+# points and the epic link on this instance when it was read, so staging needs no per-instance config.
+NOTES_KEY = "_throughline"
 
 API = {"cloud": "/rest/api/3", "datacenter": "/rest/api/2"}
 
@@ -42,6 +63,74 @@ def jql(project: str, since: datetime | None, tz: ZoneInfo) -> str:
     return clause + " ORDER BY updated ASC, key ASC"
 
 
+@dataclass(frozen=True)
+class CustomFields:
+    """Ids of the custom fields the models read, as discovered through /field on one instance."""
+
+    story_points: tuple[str, ...] = ()
+    epic_link: str | None = None
+
+    def notes(self) -> dict[str, Any]:
+        return {"storyPointsFields": list(self.story_points), "epicLinkField": self.epic_link}
+
+    def ids(self) -> list[str]:
+        return [*self.story_points, *([self.epic_link] if self.epic_link else [])]
+
+
+def discover_fields(fields: Iterable[dict], override: str | None) -> CustomFields:
+    """Find story points and epic link by name: their customfield ids differ on every instance.
+
+    An instance may have both story points fields (classic and team-managed projects); an issue carries
+    at most one of them, so all are kept in order and staging takes the first that has a value.
+    """
+    by_name: dict[str, list[str]] = {}
+    for field in fields:
+        if field.get("custom") and field.get("id") and field.get("name"):
+            by_name.setdefault(field["name"].strip().lower(), []).append(field["id"])
+    if override:
+        points: tuple[str, ...] = (override,)
+    else:
+        points = tuple(i for name in STORY_POINTS_NAMES for i in by_name.get(name.lower(), []))
+    epic = by_name.get(EPIC_LINK_NAME.lower(), [None])[0]
+    return CustomFields(points, epic)
+
+
+def scrub_users(value: Any) -> Any:
+    """Keep a person's account id and drop their name, e-mail and avatar (``options.drop_user_names``).
+
+    A user object is recognised by its ``accountId`` (Cloud) or ``displayName`` (Data Center, whose users
+    carry ``key``/``name`` instead). Changelog items of user fields name people in from/toString.
+    """
+    if isinstance(value, list):
+        return [scrub_users(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "accountId" in value or ("displayName" in value and ("key" in value or "emailAddress" in value)):
+        return {k: value[k] for k in ("accountId", "accountType", "key", "active") if k in value}
+    out = {k: scrub_users(v) for k, v in value.items()}
+    if out.get("field") in _USER_ITEM_FIELDS and "fromString" in out:
+        out["fromString"] = out["toString"] = None
+    return out
+
+
+# Changelog items whose display strings are a person's name (``from``/``to`` keep the account ids).
+_USER_ITEM_FIELDS = frozenset({"assignee", "reporter", "creator"})
+
+
+def _prepared(endpoint: Endpoint, prepare) -> Endpoint:
+    if prepare is None:
+        return endpoint
+    records_of = endpoint.records_of
+
+    # Endpoint is frozen and the engine reads records only through records_of: wrapping it is the one
+    # place both the parent page and the child pages (changelogs) pass through.
+    class Prepared(type(endpoint)):
+        def records_of(self, body):
+            return [prepare(r) for r in records_of(body)]
+
+    return Prepared(**{f: getattr(endpoint, f) for f in endpoint.__dataclass_fields__})
+
+
 def _without_changelog(issue: dict) -> dict:
     return {k: v for k, v in issue.items() if k != "changelog"}
 
@@ -53,8 +142,15 @@ def _embedded_histories(issue: dict) -> tuple[list[dict], bool]:
     return histories, total <= len(histories)
 
 
-def issues_endpoint(source: JiraSource, project: str, tz: ZoneInfo) -> Endpoint:
-    fields = ",".join(dict.fromkeys([*BASE_FIELDS, source.options.story_points_field, *source.options.extra_fields]))
+def issues_endpoint(source: JiraSource, project: str, tz: ZoneInfo, custom: CustomFields = CustomFields()) -> Endpoint:
+    fields = ",".join(dict.fromkeys([*BASE_FIELDS, *custom.ids(), *source.options.extra_fields]))
+    notes = custom.notes()
+    scrub = source.options.drop_user_names
+
+    def prepare(issue: dict) -> dict:
+        issue = {**issue, NOTES_KEY: notes}
+        return scrub_users(issue) if scrub else issue
+
     common = dict(
         stream="issues",
         records_path="issues",
@@ -67,19 +163,23 @@ def issues_endpoint(source: JiraSource, project: str, tz: ZoneInfo) -> Endpoint:
         max_page_size=100,  # Jira caps pages with an expanded changelog at 100
     )
     if source.flavour == "cloud":
-        return Endpoint(path=f"{API['cloud']}/search/jql", paginator=TokenPaginator(), **common)
-    return Endpoint(path=f"{API['datacenter']}/search", paginator=OffsetPaginator(is_last_path=None), **common)
+        endpoint = Endpoint(path=f"{API['cloud']}/search/jql", paginator=TokenPaginator(), **common)
+    else:
+        endpoint = Endpoint(path=f"{API['datacenter']}/search", paginator=OffsetPaginator(is_last_path=None), **common)
+    return _prepared(endpoint, prepare)
 
 
 def changelog_child(source: JiraSource) -> Child:
     endpoint = Endpoint(
         stream="changelogs",
-        path=f"{API['cloud']}/issue/{{issue_id}}/changelog",
+        path=f"{API[source.flavour]}/issue/{{issue_id}}/changelog",
         records_path="values",
         primary_key="id",
         paginator=OffsetPaginator(),
         max_page_size=100,
     )
+    if source.options.drop_user_names:
+        endpoint = _prepared(endpoint, scrub_users)
     if source.flavour == "cloud":
         # Cloud embeds at most 100 histories; the rest are paged from the changelog endpoint.
         return Child(endpoint, path_vars=lambda issue: {"issue_id": issue["id"]}, embedded=_embedded_histories)
@@ -91,24 +191,204 @@ def statuses_endpoint(source: JiraSource) -> Endpoint:
     return Endpoint(stream="statuses", path=f"{API[source.flavour]}/status", paginator=SinglePage())
 
 
+def fields_endpoint(source: JiraSource) -> Endpoint:
+    return Endpoint(stream="fields", path=f"{API[source.flavour]}/field", paginator=SinglePage())
+
+
+def projects_endpoint(source: JiraSource) -> Endpoint:
+    if source.flavour == "cloud":
+        keys = list(source.scope.projects)
+        return Endpoint(
+            stream="projects", path=f"{API['cloud']}/project/search", records_path="values",
+            # `keys=A&keys=B`, at most 50; beyond that every visible project is listed (and paged).
+            params={"keys": keys} if len(keys) <= 50 else {}, paginator=OffsetPaginator(), max_page_size=50,
+        )
+    # Data Center has no /project/search: /project lists every project the token can see, unpaged.
+    return Endpoint(stream="projects", path=f"{API['datacenter']}/project", paginator=SinglePage())
+
+
+def boards_endpoint(project: str) -> Endpoint:
+    return Endpoint(
+        stream="boards", path="/rest/agile/1.0/board", records_path="values",
+        params={"projectKeyOrId": project}, paginator=OffsetPaginator(), max_page_size=50,
+    )
+
+
+def sprints_child() -> Child:
+    endpoint = Endpoint(
+        stream="sprints", path="/rest/agile/1.0/board/{board_id}/sprint", records_path="values",
+        # The sprint list has no total: only isLast (or a short page) ends it.
+        paginator=OffsetPaginator(total_path=None), max_page_size=50,
+    )
+    # A kanban board answers /sprint with 400 "does not support sprints": ask only the others.
+    return Child(
+        endpoint, path_vars=lambda board: {"board_id": board["id"]},
+        embedded=lambda board: ([], board.get("type") == "kanban"),
+    )
+
+
 def user_time_zone(engine, source: JiraSource) -> ZoneInfo:
     body, _ = engine.client.get_json(f"{API[source.flavour]}/myself")
     name = (body or {}).get("timeZone") or "UTC"
     return ZoneInfo(name)
 
 
-def extract(group: str, source: JiraSource, store: RawStore, **client_kw) -> list[StreamResult]:
+def field_list(engine: Engine, source: JiraSource) -> list[dict]:
+    """/field, read for discovery only: raw.jira__fields is loaded with the projects group, which may
+    run after this one; one small request per run is cheaper than an ordering between assets."""
+    body, _ = engine.client.get_json(f"{API[source.flavour]}/field")
+    return body if isinstance(body, list) else []
+
+
+def read_whole(engine: Engine, endpoint: Endpoint, scope: str) -> tuple[list[dict], StreamResult]:
+    """Read a small unpaged-or-few-pages stream into memory and store it: its records are needed here."""
+    started = time.monotonic()
+    table = engine.table(endpoint)
+    result = StreamResult(engine.source_instance, table, scope)
+    params = {**endpoint.params, **endpoint.paginator.first_params(engine.page_size_for(endpoint))}
+    records: list[dict] = []
+    for page in engine.pages(endpoint, endpoint.path, params, result.stats):
+        result.pages += 1
+        records.extend(page)
+    engine.store.write([(table, engine.source_instance,
+                         [RawRecord(endpoint.key_of(r), r, None, scope) for r in records])])
+    result.records = len(records)
+    result.seconds = time.monotonic() - started
+    return records, result
+
+
+def _unknown_project(source: JiraSource, project: str, exc: BadRequestError) -> FatalError:
+    return FatalError(
+        f"source '{source.name}': Jira project '{project}' does not exist or the token cannot browse it "
+        f"(Jira said: {exc}). Fix scope.projects of source '{source.name}' in throughline.yml, or give "
+        f"the token's user the Browse Projects permission on '{project}'."
+    )
+
+
+_UNKNOWN_PROJECT = "does not exist for the field 'project'"
+
+
+def run_issues(engine: Engine, source: JiraSource, project: str, tz: ZoneInfo, custom: CustomFields) -> StreamResult:
+    try:
+        return engine.run(issues_endpoint(source, project, tz, custom), scope=project,
+                          children=(changelog_child(source),))
+    except BadRequestError as exc:
+        # Jira answers a JQL naming an unknown (or invisible) project with 400 "The value 'X' does not
+        # exist for the field 'project'": an empty load would hide a typo in the config for ever.
+        if _UNKNOWN_PROJECT in str(exc):
+            raise _unknown_project(source, project, exc) from None
+        raise
+
+
+RECONCILE_STREAM = "deleted_issues"
+
+
+def reconcile_due(store: RawStore, source: JiraSource, now: datetime) -> bool:
+    """Whether a reconciliation is due; the first load starts the clock without one.
+
+    Everything a first load stores was just found by the search, so comparing would find nothing.
+    """
+    last = parse_timestamp(store.get_cursor(source.name, RECONCILE_STREAM, "*"))
+    if last is None:
+        store.write([], CursorUpdate(source.name, RECONCILE_STREAM, "*", format_cursor(now)))
+        return False
+    return now - last >= timedelta(days=source.options.reconcile_every_days)
+
+
+def reconcile(engine: Engine, source: JiraSource, now: datetime) -> StreamResult:
+    """Tombstone every stored issue of the configured projects that a keys-only search no longer finds.
+
+    Jira neither reports deletions nor changes ``updated`` of an issue moved to a project we do not read,
+    so incremental searches cannot see either. Asking only for ids makes this cheap (up to 5000 per page
+    on Cloud). All projects are listed before comparing, so an issue moved between two configured
+    projects is not a deletion. A tombstone is a fact at a time: staging drops an issue only while its
+    tombstone is newer than the issue's last read, so an issue that comes back is counted again.
+    """
+    started = time.monotonic()
+    table = raw_table("jira", RECONCILE_STREAM)
+    result = StreamResult(engine.source_instance, table, "*")
+    size = 5000 if source.flavour == "cloud" else 1000
+    live: set[str] = set()
+    for project in source.scope.projects:
+        endpoint = Endpoint(
+            stream=RECONCILE_STREAM,
+            path=f"{API['cloud']}/search/jql" if source.flavour == "cloud" else f"{API['datacenter']}/search",
+            records_path="issues",
+            # Same order as the incremental search: an issue updated while this pages moves behind the
+            # token and is still listed. With Data Center's offsets it may be skipped once and get a false
+            # tombstone, which its read by the next incremental run (it was just updated) outdates.
+            params={"jql": jql(project, None, ZoneInfo("UTC")), "fields": "id"},
+            paginator=TokenPaginator() if source.flavour == "cloud" else OffsetPaginator(is_last_path=None),
+        )
+        params = {**endpoint.params, **endpoint.paginator.first_params(size)}
+        try:
+            for page in engine.pages(endpoint, endpoint.path, params, result.stats, size):
+                result.pages += 1
+                live.update(str(issue["id"]) for issue in page)
+        except BadRequestError as exc:
+            if _UNKNOWN_PROJECT in str(exc):
+                raise _unknown_project(source, project, exc) from None
+            raise
+    engine.store.ensure_table(table)
+    stored = engine.store.con.execute(
+        f"""SELECT i.record_key, i.payload ->> '$.key', i.scope
+            FROM raw.jira__issues i
+            LEFT JOIN raw.{table} d ON d.source_instance = i.source_instance AND d.record_key = i.record_key
+            WHERE i.source_instance = ? AND i.scope IN (SELECT unnest(?::VARCHAR[]))
+              AND (d.record_key IS NULL OR d.extracted_at < i.extracted_at)""",
+        [source.name, list(source.scope.projects)],
+    ).fetchall()
+    seen_at = format_cursor(now)
+    tombstones = [
+        RawRecord(issue_id, {"id": issue_id, "key": key, "project": scope, "missingSince": seen_at}, None, scope, seen_at)
+        for issue_id, key, scope in stored if issue_id not in live
+    ]
+    engine.store.write([(table, source.name, tombstones)],
+                       CursorUpdate(source.name, RECONCILE_STREAM, "*", seen_at))
+    result.records = len(tombstones)
+    result.cursor_after = seen_at
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def extract(group: str, source: JiraSource, store: RawStore, *, now: datetime | None = None, **client_kw) -> list[StreamResult]:
     engine = engine_for(source, store, auth_headers(source), **client_kw)
     if group == "statuses":
         return [engine.run(statuses_endpoint(source), scope="*")]
+    if group == "projects":
+        projects, projects_result = read_whole(engine, projects_endpoint(source), "*")
+        _, fields_result = read_whole(engine, fields_endpoint(source), "*")
+        results = [projects_result, fields_result]
+        seen = {p.get("key", "").upper() for p in projects} | {str(p.get("id")) for p in projects}
+        missing = [p for p in source.scope.projects if p.upper() not in seen]
+        if missing:
+            named = ", ".join(f"'{p}'" for p in missing)
+            raise FatalError(
+                f"source '{source.name}': Jira project {named} does not exist or the token cannot browse it. "
+                f"Fix scope.projects of source '{source.name}' in throughline.yml, or give the token's user "
+                f"the Browse Projects permission."
+            )
+        for project in source.scope.projects:
+            results.append(engine.run(boards_endpoint(project), scope=project, children=(sprints_child(),)))
+        return results
     if group == "issues":
         tz = user_time_zone(engine, source)
-        child = changelog_child(source)
-        return [
-            engine.run(issues_endpoint(source, project, tz), scope=project, children=(child,))
-            for project in source.scope.projects
-        ]
+        custom = discover_fields(field_list(engine, source), source.options.story_points_field)
+        results = [run_issues(engine, source, project, tz, custom) for project in source.scope.projects]
+        now = now or datetime.now(UTC)
+        store.ensure_table(raw_table("jira", RECONCILE_STREAM))  # staging reads it before any tombstone
+        if reconcile_due(store, source, now):
+            results.append(reconcile(engine, source, now))
+        return results
     raise ValueError(f"jira has no extraction group '{group}'")
 
 
-SOURCE = SourceType(name="jira", groups={"statuses": ("statuses",), "issues": ("issues", "changelogs")}, extract=extract)
+SOURCE = SourceType(
+    name="jira",
+    groups={
+        "statuses": ("statuses",),
+        "projects": ("projects", "fields", "boards", "sprints"),
+        "issues": ("issues", "changelogs", RECONCILE_STREAM),
+    },
+    extract=extract,
+)

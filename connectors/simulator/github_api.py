@@ -8,7 +8,10 @@ Shapes follow the recorded real objects in ../shared/fixtures/devlake/github. Be
     (``created``, ``status``, ``branch``, ``event``, ``head_sha``, ``actor``) only the first 1000 results
     can be paged, as on GitHub: ``total_count`` still tells the true number, so a client can see that it
     must narrow its ``created`` window;
-  * ``/issues`` lists pull requests too (with a ``pull_request`` key), as GitHub does.
+  * ``/issues`` lists pull requests too (with a ``pull_request`` key), as GitHub does;
+  * (in server.py) every 200 carries an ``ETag``; a matching ``If-None-Match`` gets 304 with the same
+    headers (``Link`` included) and spends no rate budget; GitHub Apps (``github_apps``) get installation
+    tokens from ``POST /app/installations/{id}/access_tokens`` with their JWT (read, not verified).
 """
 
 from __future__ import annotations

@@ -973,6 +973,26 @@ class Org:
             self._dirty_repo(store)
             return pr
 
+    def github_force_push_pull(self, full_name: str, number: int, commits: Iterable[tuple[str, Any]], at) -> dict:
+        """Replace a pull request's commits, as a force-push of its branch does (rebase, squash); the PR's
+        head sha and ``updated_at`` move, its earlier commits leave ``/pulls/{n}/commits``."""
+        with self.lock:
+            store = self.repos[full_name]
+            pr = store.pulls[number]
+            at_ms = as_ms(at)
+            parent = pr["base"]["sha"]
+            pr_commits = []
+            for i, (message, authored) in enumerate(commits):
+                sha = sha_of(full_name, "pr", number, "force", at_ms, i, message)
+                pr_commits.append(self.github_commit_dict(store, sha, message, pr["user"], as_ms(authored), at_ms,
+                                                          [parent]))
+                parent = sha
+            store.pr_commits[number] = pr_commits
+            pr["head"]["sha"] = parent
+            pr["updated_at"] = github_ts(at_ms)
+            self._dirty_repo(store)
+            return pr
+
     def _sha_at(self, store: RepoStore, at_ms: int) -> str | None:
         """The default branch head at a moment (what a branch created then would start from)."""
         at = github_ts(at_ms)

@@ -15,6 +15,7 @@ the token's hourly budget; the route answers.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import socket
 import struct
@@ -118,8 +119,15 @@ class SimulatorServer:
         github_rate_limit: int = 5000,
         github_rate_window: int = 3600,
         jira_time_zone: str | None = None,
+        github_apps: dict[str, int] | None = None,
+        github_app_token_seconds: int = 3600,
     ):
         self.org = org
+        # GitHub Apps: app id -> installation id. The app's JWT is read, not verified (no crypto in the
+        # standard library): its issuer must be a known app and it must not be expired.
+        self.github_apps = dict(github_apps or {})
+        self.github_app_token_seconds = github_app_token_seconds
+        self.github_app_tokens: list[str] = []
         if jira_time_zone is not None:
             org.jira_myself["timeZone"] = jira_time_zone
         self.jira_tokens = set(jira_tokens) if jira_tokens is not None else None
@@ -227,6 +235,7 @@ class SimulatorServer:
         service = "jira" if path.startswith("/jira/") else "github" if path.startswith("/github/") else None
         fault: Fault | None = None
         status = 0
+        recorded = False
         try:
             if path.startswith("/_sim/"):
                 response = self._control(h.command, path, body)
@@ -252,11 +261,17 @@ class SimulatorServer:
                         response = Response(200, whole[: max(1, len(whole) // 2)], response.headers,
                                             response.content_type)
             status = response.status
+            # Logged before the answer leaves: a test that counts requests as soon as its client has the
+            # answer must find this one already in the log.
+            if not path.startswith("/_sim/"):
+                self._record(LoggedRequest(h.command, path, query, status, fault.kind if fault else None,
+                                           time.monotonic() - started))
+                recorded = True
             h.send(response, body_bytes=response.body if isinstance(response.body, bytes) else _dumps(response.body))
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (e.g. its timeout fired during a slow fault): nothing to answer
         finally:
-            if not path.startswith("/_sim/"):  # controls are not API traffic: keep them out of the counts
+            if not recorded and not path.startswith("/_sim/"):  # controls are not API traffic: not counted
                 self._record(LoggedRequest(h.command, path, query, status, fault.kind if fault else None,
                                            time.monotonic() - started))
 
@@ -296,6 +311,10 @@ class SimulatorServer:
             return _jira_error(500, "Internal server error")
 
     def _serve_github(self, req: Request) -> Response:
+        if self.github_apps and (req.path.startswith("/app/") or req.path.endswith("/installation")):
+            response = self._serve_github_app(req)
+            response.content_type = _GITHUB_JSON
+            return response
         token = _github_token(req.headers.get("Authorization"))
         if self.github_tokens is not None and token not in self.github_tokens:
             message = "Requires authentication" if token is None else "Bad credentials"
@@ -332,9 +351,42 @@ class SimulatorServer:
         except Exception:  # noqa: BLE001
             traceback.print_exc(file=sys.stderr)
             response = _github_error(500, "Server Error")
+        if response.status == 200 and req.method == "GET" and isinstance(response.body, bytes) and counted:
+            # Conditional requests, as on GitHub: every answer carries an ETag of its body; a matching
+            # If-None-Match gets 304 without a body and does not spend the token's budget.
+            etag = f'W/"{hashlib.sha1(response.body).hexdigest()}"'
+            response.headers = {**response.headers, "ETag": etag}
+            if req.headers.get("If-None-Match") == etag:
+                with self._budget_lock:
+                    budget.used = max(0, budget.used - 1)
+                    rate_headers = budget.headers()
+                response = Response(304, b"", response.headers)
         response.content_type = _GITHUB_JSON
         response.headers = {**rate_headers, "X-GitHub-Media-Type": "github.v3; format=json", **response.headers}
         return response
+
+    def _serve_github_app(self, req: Request) -> Response:
+        """The app endpoints, authenticated by the app's JWT: its installation, and installation tokens."""
+        claims = _jwt_claims(_github_token(req.headers.get("Authorization")))
+        app_id = str(claims.get("iss")) if claims else None
+        if app_id not in self.github_apps or float(claims.get("exp", 0)) < time.time():
+            return _github_error(401, "A JSON web token could not be decoded")
+        installation = self.github_apps[app_id]
+        parts = req.path.strip("/").split("/")
+        if req.method == "GET" and req.path.endswith("/installation"):
+            return Response(200, {"id": installation, "app_id": int(app_id) if app_id.isdigit() else app_id})
+        if req.method == "POST" and parts[:2] == ["app", "installations"] and parts[3:] == ["access_tokens"]:
+            if parts[2] != str(installation):
+                return _github_error(404, "Not Found")
+            with self._budget_lock:
+                token = f"ghs_simulated_{app_id}_{len(self.github_app_tokens) + 1}"
+                self.github_app_tokens.append(token)
+                if self.github_tokens is not None:
+                    self.github_tokens.add(token)
+            expires = datetime.fromtimestamp(time.time() + self.github_app_token_seconds, tz=timezone.utc)
+            return Response(201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "permissions": {"contents": "read", "pull_requests": "read"}})
+        return _github_error(404, "Not Found")
 
     def _budget(self, key: str) -> _RateBudget:
         with self._budget_lock:
@@ -446,6 +498,16 @@ def _github_token(header: str | None) -> str | None:
     if scheme.lower() in ("bearer", "token") and value.strip():
         return value.strip()
     return None
+
+
+def _jwt_claims(token: str | None) -> dict | None:
+    if not token or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
 
 
 def _jira_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -40,6 +40,8 @@ def jira_routes(issues: list[dict], changelogs: dict[str, list[dict]]):
 
     return [
         (r"/rest/api/3/myself", lambda q, m, b: (200, {}, {"accountId": "x", "timeZone": "Asia/Shanghai"})),
+        # The recorded /field list names no story points or epic link field (test_devlake_jira reads it).
+        (r"/rest/api/3/field", lambda q, m, b: (200, {}, [])),
         (r"/rest/api/3/search/jql", search),
         (r"/rest/api/3/issue/(\d+)/changelog", changelog),
         (r"/rest/api/3/status", lambda q, m, b: (200, {}, [r["data"] for r in devlake_rows("jira", "status")])),
@@ -112,6 +114,9 @@ def github_routes(pulls: list[dict], runs: list[dict]):
         (r"/repos/panjf2000/ants/actions/runs",
          lambda q, m, b: paged(runs, q, b, "/repos/panjf2000/ants/actions/runs", "workflow_runs")),
         (r"/repos/panjf2000/ants/deployments", lambda q, m, b: (200, {}, [])),
+        # Children of PRs and runs: tests/contract/test_devlake_github.py serves the recorded ones.
+        (r"/repos/panjf2000/ants/pulls/\d+/(reviews|commits)", lambda q, m, b: (200, {}, [])),
+        (r"/repos/panjf2000/ants/actions/runs/\d+/jobs", lambda q, m, b: (200, {}, {"total_count": 0, "jobs": []})),
     ]
 
 
@@ -133,5 +138,6 @@ def test_github_pulls_and_runs_dedupe_on_id(tmp_path):
                 "SELECT count(DISTINCT payload->>'$.number') FROM raw.github__pull_requests").fetchall()[0][0]
     assert counts == (49, 35)  # 50 recorded PR rows hold 49 distinct PRs
     assert numbers == 49
-    assert pr_result.stats.requests == 3 and run_result.stats.requests == 2  # ceil(50/20), ceil(35/20)
+    # ceil(50/20) pages + reviews and commits per PR row; ceil(35/20) pages + jobs per run
+    assert pr_result.stats.requests == 3 + 2 * 50 and run_result.stats.requests == 2 + 35
     assert json.loads(json.dumps(pr_result.as_metadata()))["records"] == 50

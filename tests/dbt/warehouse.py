@@ -17,10 +17,23 @@ RAW_TABLES = (
     "jira__issues",
     "jira__changelogs",
     "jira__statuses",
+    "jira__fields",
+    "jira__projects",
+    "jira__boards",
+    "jira__sprints",
+    "jira__deleted_issues",
     "github__pull_requests",
     "github__deployments",
     "github__deployment_statuses",
     "github__workflow_runs",
+    "github__repositories",
+    "github__pull_request_reviews",
+    "github__pull_request_commits",
+    "github__commits",
+    "github__compare_commits",
+    "github__releases",
+    "github__issues",
+    "github__workflow_jobs",
 )
 
 Batch = tuple[str, str, list[RawRecord]]  # (raw table, source_instance, records)

@@ -31,8 +31,13 @@ def test_every_dbt_source_is_a_raw_asset_with_its_own_key():
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     raw = {k for k in keys if k.startswith("raw/")}
     assert raw == {
-        "raw/jira__issues", "raw/jira__changelogs", "raw/jira__statuses", "raw/github__pull_requests",
+        "raw/jira__issues", "raw/jira__changelogs", "raw/jira__statuses", "raw/jira__fields",
+        "raw/jira__projects", "raw/jira__boards", "raw/jira__sprints", "raw/jira__deleted_issues",
+        "raw/github__pull_requests",
         "raw/github__deployments", "raw/github__deployment_statuses", "raw/github__workflow_runs",
+        "raw/github__repositories", "raw/github__pull_request_reviews", "raw/github__pull_request_commits",
+        "raw/github__commits", "raw/github__compare_commits", "raw/github__releases", "raw/github__issues",
+        "raw/github__workflow_jobs",
     }
     # staging models hang off the raw assets (no dangling external source keys)
     stg = graph.get(dg.AssetKey(["staging", "stg_jira__changelog_items"]))

@@ -149,3 +149,18 @@ def test_rerun_changes_nothing(env, first_run):
     assert after == before
     dupes = query(env, "SELECT count(*) - count(DISTINCT record_key) FROM raw.jira__changelogs")
     assert dupes == [(0,)]
+
+
+def test_jira_reference_streams_of_the_tiny_org(env, first_run):
+    counts = dict(query(env, """
+        SELECT 'projects', count(*) FROM raw.jira__projects UNION ALL
+        SELECT 'fields', count(*) FROM raw.jira__fields UNION ALL
+        SELECT 'boards', count(*) FROM raw.jira__boards UNION ALL
+        SELECT 'sprints', count(*) FROM raw.jira__sprints UNION ALL
+        SELECT 'deleted_issues', count(*) FROM raw.jira__deleted_issues
+    """))
+    # project FLOW with its one scrum board and no sprints; 16 system + 2 custom fields; nothing deleted
+    assert counts == {"projects": 1, "fields": 18, "boards": 1, "sprints": 0, "deleted_issues": 0}
+    assert query(env, "SELECT project_key, is_team_managed FROM staging.stg_jira__projects") == [("FLOW", False)]
+    assert query(env, "SELECT field_id FROM staging.stg_jira__fields WHERE field_name = 'Story point estimate'") == [
+        ("customfield_10016",)]

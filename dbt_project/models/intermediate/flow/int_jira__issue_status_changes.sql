@@ -1,4 +1,4 @@
--- Only the status items of the Jira changelog, parsed once. The changelog is the largest raw table and
+-- The status changes of the Jira changelog, materialized. The changelog is the largest raw table and
 -- reading it means parsing every history's JSON; the status mapping and the status intervals both
 -- read this small table instead of the staging view.
 
@@ -8,10 +8,8 @@ select
     history_id,
     item_index,
     changed_at,
-    from_value as from_status_id,
-    from_string as from_status_name,
-    to_value as to_status_id,
-    to_string as to_status_name
-from {{ ref('stg_jira__changelog_items') }}
--- `field` alone could be a custom field someone named "status"; system fields have type `jira`
-where field_type = 'jira' and field = 'status'
+    from_status_id,
+    from_status_name,
+    to_status_id,
+    to_status_name
+from {{ ref('stg_jira__status_changes') }}

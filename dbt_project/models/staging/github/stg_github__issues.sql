@@ -1,0 +1,42 @@
+{#
+  An issue is an incident when one of its labels is in the var `github_incident_labels` (default
+  ["incident"]), compared case-insensitively. Set it in dbt_project.yml or per run with --vars.
+#}
+{%- set incident_labels = var('github_incident_labels', ['incident']) -%}
+{%- if incident_labels is string -%}{%- set incident_labels = [incident_labels] -%}{%- endif -%}
+
+with source as (
+    select * from {{ source('raw', 'github__issues') }}
+),
+
+labelled as (
+    select
+        *,
+        coalesce(
+            list_transform((payload ->> '$.labels[*].name'), lambda x: lower(x)),
+            []::varchar[]
+        ) as label_names_lower,
+        coalesce((payload ->> '$.labels[*].name'), []::varchar[]) as label_names
+    from source
+)
+
+select
+    record_key as issue_id,
+    source_instance,
+    coalesce(scope, regexp_extract(payload ->> '$.repository_url', '/repos/([^/]+/[^/]+)$', 1)) as repo,
+    (payload ->> '$.number')::integer as issue_number,
+    payload ->> '$.title' as title,
+    payload ->> '$.state' as state,
+    payload ->> '$.state_reason' as state_reason,
+    payload ->> '$.user.login' as author,
+    label_names as labels,
+    list_has_any(label_names_lower, [
+        {%- for name in incident_labels -%}
+            '{{ name | lower | replace("'", "''") }}'{{ "," if not loop.last }}
+        {%- endfor -%}
+    ]::varchar[]) as is_incident,
+    {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
+    {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+    {{ to_utc_timestamp("payload ->> '$.closed_at'") }} as closed_at,
+    extracted_at
+from labelled

@@ -1,0 +1,12 @@
+with source as (
+    select * from {{ source('raw', 'jira__deleted_issues') }}
+)
+
+select
+    record_key as issue_id,
+    source_instance,
+    payload ->> '$.key' as issue_key,
+    payload ->> '$.project' as project_key,
+    {{ to_utc_timestamp("payload ->> '$.missingSince'") }} as missing_since,
+    extracted_at
+from source

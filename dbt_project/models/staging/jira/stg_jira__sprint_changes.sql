@@ -1,0 +1,35 @@
+-- Sprint membership from the changelog: one row per sprint an issue joined or left in one change.
+-- A "Sprint" item lists every sprint the issue was in before and after ("38" -> "38, 40" when it was
+-- carried over), so joining and leaving are the differences of the two lists.
+with items as (
+    select
+        source_instance,
+        issue_id,
+        history_id,
+        item_index,
+        changed_at,
+        author_account_id,
+        list_filter(list_transform(string_split(coalesce(from_value, ''), ','), lambda s: trim(s)), lambda s: s <> '')
+            as from_sprint_ids,
+        list_filter(list_transform(string_split(coalesce(to_value, ''), ','), lambda s: trim(s)), lambda s: s <> '')
+            as to_sprint_ids
+    from {{ ref('stg_jira__changelog_items') }}
+    -- the agile plugin's custom field; Jira names it "Sprint" in changelog items
+    where field = 'Sprint' and field_type = 'custom'
+),
+
+changes as (
+    select
+        *,
+        list_filter(to_sprint_ids, lambda s: not list_contains(from_sprint_ids, s)) as added,
+        list_filter(from_sprint_ids, lambda s: not list_contains(to_sprint_ids, s)) as removed
+    from items
+)
+
+select source_instance, issue_id, history_id, item_index, changed_at, author_account_id,
+    unnest(added) as sprint_id, 'added' as change
+from changes
+union all
+select source_instance, issue_id, history_id, item_index, changed_at, author_account_id,
+    unnest(removed) as sprint_id, 'removed' as change
+from changes
