@@ -2,7 +2,8 @@
 -- each side with opposite directions. Read from the issue's `issuelinks` field rather than a raw stream
 -- of its own, so a link removed in Jira disappears with the issue's next read instead of lingering.
 with source as (
-    select * from {{ source('raw', 'jira__issues') }}
+    -- links of a deleted issue go with it
+    {{ jira_live_issues() }}
 ),
 
 links as (

@@ -1,18 +1,12 @@
+-- Deleted or moved-away issues are already left out by jira_live_issues() (see the macro).
 with source as (
-    select * from {{ source('raw', 'jira__issues') }}
-),
-
-tombstones as (
-    select source_instance, record_key, extracted_at from {{ source('raw', 'jira__deleted_issues') }}
+    {{ jira_live_issues() }}
 )
 
--- Issues the connector's reconciliation no longer found (deleted, or moved to a project not loaded) are
--- left out here, so no later model counts them; the tombstone must be newer than the issue's last read,
--- because an issue read again afterwards exists after all.
 select
-    source.record_key as issue_id,
+    record_key as issue_id,
     payload ->> '$.key' as issue_key,
-    source.source_instance,
+    source_instance,
     coalesce(payload ->> '$.fields.project.key', scope) as project_key,
     payload ->> '$.fields.project.id' as project_id,
     payload ->> '$.fields.issuetype.name' as issue_type,
@@ -57,12 +51,5 @@ select
     {{ to_utc_timestamp("payload ->> '$.fields.created'") }} as created_at,
     {{ to_utc_timestamp("payload ->> '$.fields.updated'") }} as updated_at,
     {{ to_utc_timestamp("payload ->> '$.fields.resolutiondate'") }} as resolved_at,
-    source.extracted_at
+    extracted_at
 from source
-where not exists (
-    select 1
-    from tombstones
-    where tombstones.source_instance = source.source_instance
-        and tombstones.record_key = source.record_key
-        and tombstones.extracted_at >= source.extracted_at
-)

@@ -1,0 +1,15 @@
+{#- Raw Jira issues minus those the connector's reconciliation no longer found (deleted, or moved to a
+    project that is not loaded). The tombstone must be at least as new as the issue's last read: an
+    issue read again afterwards exists after all. Every model reading raw issues goes through this, so
+    a deleted issue disappears everywhere at once. -#}
+{% macro jira_live_issues() -%}
+select issues.*
+from {{ source('raw', 'jira__issues') }} as issues
+where not exists (
+    select 1
+    from {{ source('raw', 'jira__deleted_issues') }} as tombstones
+    where tombstones.source_instance = issues.source_instance
+        and tombstones.record_key = issues.record_key
+        and tombstones.extracted_at >= issues.extracted_at
+)
+{%- endmacro %}
