@@ -182,6 +182,11 @@ class GitHubOptions(HttpOptions):
     conditional_requests: bool = Field(
         True, description="Send the ETag of each list page read last time; an unchanged page (304) costs no quota."
     )
+    max_concurrent_repos: int = Field(
+        4, ge=1, le=32,
+        description="Repositories read at the same time, each in its own thread and HTTP session; every "
+        "warehouse write still goes one at a time. 1 reads them one after another.",
+    )
     production_environments: list[str] = Field(
         default_factory=lambda: ["production", "prod", "prd", "live"],
         description="Deployment environments (case-insensitive) whose change sets are read with the compare "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -101,6 +102,10 @@ class RawStore:
             )"""
         )
         self._known: set[str] = set()
+        # One DuckDB connection is not safe to use from several threads at once, and a write is a
+        # transaction of several statements: connectors that read repositories in parallel take turns
+        # here. Re-entrant because write() calls ensure_table().
+        self.lock = threading.RLock()
 
     def __enter__(self) -> RawStore:
         return self
@@ -112,6 +117,10 @@ class RawStore:
         self.con.close()
 
     def ensure_table(self, table: str) -> None:
+        with self.lock:
+            self._ensure_table(table)
+
+    def _ensure_table(self, table: str) -> None:
         if table in self._known:
             return
         self.con.execute(
@@ -129,23 +138,27 @@ class RawStore:
         self._known.add(table)
 
     def get_cursor(self, source_instance: str, stream: str, scope: str) -> str | None:
-        row = self.con.execute(
-            f"SELECT cursor_value FROM {STATE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?",
-            [source_instance, stream, scope],
-        ).fetchall()
+        with self.lock:
+            row = self.con.execute(
+                f"SELECT cursor_value FROM {STATE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?",
+                [source_instance, stream, scope],
+            ).fetchall()
         return row[0][0] if row else None
 
     def has_rows(self, table: str, source_instance: str, scope: str) -> bool:
-        self.ensure_table(table)
-        return bool(self.con.execute(
-            f"SELECT count(*) FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? AND scope = ?",
-            [source_instance, scope],
-        ).fetchall()[0][0])
+        with self.lock:
+            self._ensure_table(table)
+            return bool(self.con.execute(
+                f"SELECT count(*) FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? AND scope = ?",
+                [source_instance, scope],
+            ).fetchall()[0][0])
 
     def get_etag(self, source_instance: str, request: str) -> str | None:
-        row = self.con.execute(
-            f"SELECT etag FROM {ETAG_TABLE} WHERE source_instance = ? AND request = ?", [source_instance, request]
-        ).fetchall()
+        with self.lock:
+            row = self.con.execute(
+                f"SELECT etag FROM {ETAG_TABLE} WHERE source_instance = ? AND request = ?",
+                [source_instance, request],
+            ).fetchall()
         return row[0][0] if row else None
 
     def write(
@@ -161,6 +174,16 @@ class RawStore:
         ``replace_children`` (table, source_instance, parent keys): the rows of those parents are deleted
         first, so the batches hold their whole current set of children.
         """
+        with self.lock:
+            return self._write(list(batches), cursor, list(etags), list(replace_children))
+
+    def _write(
+        self,
+        batches: list[tuple[str, str, list[RawRecord]]],
+        cursor: CursorUpdate | None,
+        etags: list[tuple[str, str, str]],
+        replace_children: list[tuple[str, str, list[str]]],
+    ) -> int:
         written = 0
         now = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")

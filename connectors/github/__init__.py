@@ -1,8 +1,9 @@
 """GitHub.com and Enterprise Server REST as endpoint descriptions.
 
-Streams per repository: the repository itself, pull requests with their reviews and commits, commits
-on the default branch, deployments with their statuses and the commits each production deployment
-shipped (compare API), releases, issues, and Actions workflow runs with their jobs.
+Streams per repository: the repository itself, pull requests with their reviews, commits and timeline
+events (review requests, reviews, comments), commits on the default branch, deployments with their
+statuses and the commits each production deployment shipped (compare API), releases, tags, issues, and
+Actions workflow runs with their jobs.
 
 Cost: every list page is a conditional request (the ETag of the same page last time), and every
 newest-first list stops at the saved cursor, so a nightly run over an unchanged repository spends one
@@ -12,7 +13,9 @@ request per stream, answered 304, which GitHub does not count against the rate l
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
@@ -83,6 +86,13 @@ PULL_REQUESTS = _list(
 
 PULL_REQUEST_REVIEWS = _list("pull_request_reviews", "repos/{repo}/pulls/{number}/reviews")
 
+# The PR's conversation, for review requests and the first response to them. Keyed with the PR id since
+# reviews, comments and issue events are separate id sequences on GitHub. Events without an id cannot be
+# told apart on a rerun; of those, `committed` repeats pull_request_commits and the rest (cross-references,
+# line comments) say nothing about review.
+PULL_REQUEST_TIMELINE_EVENTS = _list("pull_request_timeline_events", "repos/{repo}/issues/{number}/timeline",
+                                     keep=lambda event: event.get("id") is not None)
+
 # One commit can belong to several PRs (a branch merged twice, a cherry-pick): the key is PR id + sha.
 PULL_REQUEST_COMMITS = _list("pull_request_commits", "repos/{repo}/pulls/{number}/commits", primary_key="sha")
 
@@ -115,6 +125,10 @@ COMPARE_COMMITS = Endpoint(stream="compare_commits", path="repos/{repo}/compare/
 
 RELEASES = _list("releases", "repos/{repo}/releases", cursor_field="created_at", order="descending",
                  stop_at_since=True)
+
+# Tags carry no date to keep a cursor on, so every run lists them whole; the ETag makes an unchanged
+# list one 304. A tag name is unique per repository only, hence the scope in the key.
+TAGS = _list("tags", "repos/{repo}/tags", primary_key="name", key_with_scope=True)
 
 ISSUES = _list(
     "issues",
@@ -191,6 +205,7 @@ def pull_request_children(repo: str) -> tuple[Child, ...]:
         Child(PULL_REQUEST_REVIEWS, path_vars=path_vars, only_since=True),
         # After a force-push the PR's commit list is new: drop the commits that left it.
         Child(PULL_REQUEST_COMMITS, path_vars=path_vars, only_since=True, key_with_parent=True, replace=True),
+        Child(PULL_REQUEST_TIMELINE_EVENTS, path_vars=path_vars, only_since=True, key_with_parent=True),
     )
 
 
@@ -226,6 +241,12 @@ def _previous_deployments(store: RawStore, source: GitHubSource, repo: str, sinc
     """(deployment id, sha, previous sha of the same environment) for production deployments written
     by this run, from the raw table (which also holds the earlier deployments the comparison needs)."""
     environments = [e.lower() for e in source.options.production_environments]
+    with store.lock:
+        return _previous_deployment_rows(store, source, repo, since, environments)
+
+
+def _previous_deployment_rows(store: RawStore, source: GitHubSource, repo: str, since: datetime,
+                              environments: list[str]) -> list[tuple]:
     rows = store.con.execute(
         f"""
         WITH d AS (
@@ -271,33 +292,70 @@ def read_compare_commits(engine: Engine, source: GitHubSource, repo: str, since:
     return result
 
 
+def _extract_repo(group: str, engine: Engine, source: GitHubSource, repo: str) -> list[StreamResult]:
+    at = {"repo": repo}
+    if group == "pull_requests":
+        return [engine.run(PULL_REQUESTS, scope=repo, path_vars=at, children=pull_request_children(repo))]
+    if group == "commits":
+        return [engine.run(COMMITS, scope=repo, path_vars=at)]
+    if group == "deployments":
+        started = datetime.now(UTC) - timedelta(seconds=1)
+        deployments = engine.run(DEPLOYMENTS, scope=repo, path_vars=at, children=(statuses_child(repo),))
+        return [deployments, read_compare_commits(engine, source, repo, started)]
+    if group == "releases":
+        return [engine.run(RELEASES, scope=repo, path_vars=at), engine.run(TAGS, scope=repo, path_vars=at)]
+    if group == "issues":
+        return [engine.run(ISSUES, scope=repo, path_vars=at)]
+    if group == "workflow_runs":
+        return [engine.run(WORKFLOW_RUNS, scope=repo, path_vars=at, children=(jobs_child(repo),))]
+    raise ValueError(f"github has no extraction group '{group}'")
+
+
 def extract(group: str, source: GitHubSource, store: RawStore, **client_kw) -> list[StreamResult]:
+    """Read one group for every repository of the source, up to `options.max_concurrent_repos` at once.
+
+    Repositories are independent, and a run over many is mostly waiting on the network, so each worker
+    thread reads whole repositories with its own HTTP session; the token pool is shared (it counts every
+    request under its lock) and the raw store serializes writes. Results come back in repository order.
+    """
+    if group not in SOURCE.groups:
+        raise ValueError(f"github has no extraction group '{group}'")
     client_kw.setdefault("tokens", token_pool(source))
     client_kw.setdefault("max_rate_limit_wait_seconds", source.options.max_rate_limit_wait_seconds)
-    engine = engine_for(source, store, lambda: {"X-GitHub-Api-Version": API_VERSION}, **client_kw)
-    if not source.options.conditional_requests:
-        engine.conditional = False
-    results: list[StreamResult] = []
+
+    def new_engine() -> Engine:
+        engine = engine_for(source, store, lambda: {"X-GitHub-Api-Version": API_VERSION}, **client_kw)
+        if not source.options.conditional_requests:
+            engine.conditional = False
+        return engine
+
+    engine = new_engine()
     if group == "repositories":
         return _extract_repositories(engine, source)
-    for repo in resolve_repos(engine, source):
-        at = {"repo": repo}
-        if group == "pull_requests":
-            results.append(engine.run(PULL_REQUESTS, scope=repo, path_vars=at, children=pull_request_children(repo)))
-        elif group == "commits":
-            results.append(engine.run(COMMITS, scope=repo, path_vars=at))
-        elif group == "deployments":
-            started = datetime.now(UTC) - timedelta(seconds=1)
-            results.append(engine.run(DEPLOYMENTS, scope=repo, path_vars=at, children=(statuses_child(repo),)))
-            results.append(read_compare_commits(engine, source, repo, started))
-        elif group == "releases":
-            results.append(engine.run(RELEASES, scope=repo, path_vars=at))
-        elif group == "issues":
-            results.append(engine.run(ISSUES, scope=repo, path_vars=at))
-        elif group == "workflow_runs":
-            results.append(engine.run(WORKFLOW_RUNS, scope=repo, path_vars=at, children=(jobs_child(repo),)))
-        else:
-            raise ValueError(f"github has no extraction group '{group}'")
+    repos = resolve_repos(engine, source)
+    workers = min(source.options.max_concurrent_repos, len(repos))
+    if workers <= 1:
+        return [result for repo in repos for result in _extract_repo(group, engine, source, repo)]
+
+    local = threading.local()
+
+    def read(repo: str) -> list[StreamResult]:
+        if not hasattr(local, "engine"):
+            local.engine = new_engine()  # requests.Session is not safe to share between threads
+        return _extract_repo(group, local.engine, source, repo)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"github-{source.name}") as pool:
+        futures = [pool.submit(read, repo) for repo in repos]
+        results: list[StreamResult] = []
+        try:
+            for future in futures:
+                results += future.result()
+        except BaseException:
+            # The first failure in repository order is the one reported, as in a sequential run; repos
+            # not started yet are skipped and those in flight finish (each commits what it read).
+            for future in futures:
+                future.cancel()
+            raise
     return results
 
 
@@ -313,17 +371,43 @@ def _extract_repositories(engine: Engine, source: GitHubSource) -> list[StreamRe
         results.append(result)
     for repo in source.scope.repos:
         results.append(engine.run(REPOSITORY, scope=repo, path_vars={"repo": repo}))
+        _warn_if_renamed(engine.store, source, repo)
     return results
+
+
+def _warn_if_renamed(store: RawStore, source: GitHubSource, repo: str) -> None:
+    """Say so when GitHub now calls a configured repository by another name.
+
+    The HTTP client follows GitHub's 301 from the old name, so the repository keeps loading under the
+    name in throughline.yml (its scope) without duplicates. Changing the name there starts a new scope:
+    id-keyed rows simply move to it, but commits and tags are keyed `<repo>:...` and would be stored
+    twice, once per name.
+    """
+    with store.lock:
+        row = store.con.execute(
+            f"SELECT payload->>'$.full_name' FROM raw.{raw_table('github', 'repositories')} "
+            "WHERE source_instance = ? AND scope = ?", [source.name, repo],
+        ).fetchone()
+    current = row[0] if row else None
+    if current and current.lower() != repo.lower():
+        log.warning(
+            "%s: repository '%s' is now '%s' on GitHub, which redirects the old name; it keeps loading under "
+            "'%s' without duplicates. Keep that name in scope.repos: switching to the new one would store its "
+            "commits and tags a second time under the new name (see docs/ARCHITECTURE.md, renamed repositories)",
+            source.name, repo, current, repo,
+        )
 
 
 SOURCE = SourceType(
     name="github",
     groups={
         "repositories": ("repositories",),
-        "pull_requests": ("pull_requests", "pull_request_reviews", "pull_request_commits"),
+        "pull_requests": (
+            "pull_requests", "pull_request_reviews", "pull_request_commits", "pull_request_timeline_events",
+        ),
         "commits": ("commits",),
         "deployments": ("deployments", "deployment_statuses", "compare_commits"),
-        "releases": ("releases",),
+        "releases": ("releases", "tags"),
         "issues": ("issues",),
         "workflow_runs": ("workflow_runs", "workflow_jobs"),
     },

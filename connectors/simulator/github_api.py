@@ -9,6 +9,9 @@ Shapes follow the recorded real objects in ../shared/fixtures/devlake/github. Be
     can be paged, as on GitHub: ``total_count`` still tells the true number, so a client can see that it
     must narrow its ``created`` window;
   * ``/issues`` lists pull requests too (with a ``pull_request`` key), as GitHub does;
+  * a renamed repository (``Org.github_rename_repo``) answers its old name with 301 to the new one;
+  * ``/issues/{n}/timeline`` of a PR holds ``review_requested`` and ``reviewed`` events derived from its
+    reviews and requested reviewers (see ``_pull_timeline``); ``/tags`` lists ``RepoStore.tags``;
   * (in server.py) every 200 carries an ``ETag``; a matching ``If-None-Match`` gets 304 with the same
     headers (``Link`` included) and spends no rate budget; GitHub Apps (``github_apps``) get installation
     tokens from ``POST /app/installations/{id}/access_tokens`` with their JWT (read, not verified).
@@ -18,9 +21,11 @@ from __future__ import annotations
 
 import bisect
 import math
+import zlib
+from urllib.parse import urlencode
 from typing import Any
 
-from .model import Org, RepoIndex, RepoStore
+from .model import Org, RepoIndex, RepoStore, node_id
 from .routing import ApiError, Request, Response, Router
 from .timefmt import MS_PER_DAY, github_ts, parse_ms
 
@@ -54,8 +59,10 @@ class GitHubApi:
         r.add("GET", repo + "/deployments/{deployment_id}", self.deployment)
         r.add("GET", repo + "/deployments/{deployment_id}/statuses", self.deployment_statuses)
         r.add("GET", repo + "/releases", self.releases)
+        r.add("GET", repo + "/tags", self.tags)
         r.add("GET", repo + "/issues", self.issues)
         r.add("GET", repo + "/issues/{number}", self.issue)
+        r.add("GET", repo + "/issues/{number}/timeline", self.timeline)
         r.add("GET", repo + "/actions/workflows", self.workflows)
         r.add("GET", repo + "/actions/workflows/{workflow_id}/runs", self.runs)
         r.add("GET", repo + "/actions/runs", self.runs)
@@ -65,8 +72,16 @@ class GitHubApi:
     # ------------------------------------------------------------------ helpers
 
     def _store(self, req: Request) -> RepoStore:
-        store = self.org.repos.get(f"{req.params['owner']}/{req.params['repo']}")
+        name = f"{req.params['owner']}/{req.params['repo']}"
+        store = self.org.repos.get(name)
         if store is None:
+            new = self.org.github_renamed.get(name)
+            if new is not None:
+                # GitHub points at /repositories/{id}/...; the same path under the new name serves here.
+                target = req.base_url + "/repos/" + new + req.path[len("/repos/" + name):]
+                if req.query:
+                    target += "?" + urlencode(req.query)
+                raise ApiError(301, "Moved Permanently", {"Location": target})
             raise ApiError(404, "Not Found")
         return store
 
@@ -292,6 +307,24 @@ class GitHubApi:
         chunk, headers = self._paged(req, self._index(store).releases)
         return Response(200, chunk, headers)
 
+    def tags(self, req: Request) -> Response:
+        # GitHub documents no order for /tags; newest-looking names first (descending) is what it
+        # tends to serve, and any fixed order keeps pages stable.
+        store = self._store(req)
+        api = f"{self.org.github_api}/repos/{store.full_name}"
+        items = [
+            {
+                "name": name,
+                "zipball_url": f"{api}/zipball/refs/tags/{name}",
+                "tarball_url": f"{api}/tarball/refs/tags/{name}",
+                "commit": {"sha": sha, "url": f"{api}/commits/{sha}"},
+                "node_id": node_id("REF", zlib.crc32(f"{store.full_name}:refs/tags/{name}".encode())),
+            }
+            for name, sha in sorted(store.tags.items(), reverse=True)
+        ]
+        chunk, headers = self._paged(req, items)
+        return Response(200, chunk, headers)
+
     # ------------------------------------------------------------------ issues
 
     def issues(self, req: Request) -> Response:
@@ -331,6 +364,55 @@ class GitHubApi:
         if number in store.pulls:
             return Response(200, self.org.github_pull_as_issue(store, store.pulls[number]))
         raise ApiError(404, "Not Found")
+
+    def timeline(self, req: Request) -> Response:
+        store = self._store(req)
+        try:
+            number = int(req.params["number"])
+        except ValueError:
+            raise ApiError(404, "Not Found") from None
+        if number in store.pulls:
+            events = self._pull_timeline(store, store.pulls[number])
+        elif number in store.issues:
+            events = []  # the simulator keeps no comments or events on issues
+        else:
+            raise ApiError(404, "Not Found")
+        chunk, headers = self._paged(req, events)
+        return Response(200, chunk, headers)
+
+    def _pull_timeline(self, store: RepoStore, pr: dict) -> list[dict]:
+        """A PR's review events, derived from its reviews and pending reviewers so reruns agree.
+
+        The author requests every reviewer when the PR opens; a reviewer who then reviews leaves
+        ``requested_reviewers``, as on GitHub, so everyone requested is the pending ones plus those who
+        reviewed. Like GitHub's timeline, a ``reviewed`` event is the review with ``submitted_at`` and
+        ``user`` (no ``actor``, no ``created_at``) and a lower-case ``state``; oldest first.
+        """
+        reviews = store.reviews.get(pr["number"], [])
+        requested: dict[str, dict] = {}
+        for user in [*(r["user"] for r in reviews), *pr["requested_reviewers"]]:
+            requested.setdefault(user["login"], user)
+        api = f"{self.org.github_api}/repos/{store.full_name}"
+        events = []
+        for login, user in requested.items():
+            # Issue-event ids are their own sequence on GitHub; offset them past any simulated review id.
+            ident = 10**10 + zlib.crc32(f"{store.full_name}#{pr['number']}:review_requested:{login}".encode())
+            events.append({
+                "id": ident,
+                "node_id": node_id("RRE", ident),
+                "url": f"{api}/issues/events/{ident}",
+                "actor": pr["user"],
+                "event": "review_requested",
+                "commit_id": None,
+                "commit_url": None,
+                "created_at": pr["created_at"],
+                "review_requester": pr["user"],
+                "requested_reviewer": user,
+                "performed_via_github_app": None,
+            })
+        events += [{**r, "state": r["state"].lower(), "event": "reviewed"} for r in reviews]
+        return sorted(events, key=lambda e: (e.get("created_at") or e["submitted_at"], e["event"] != "review_requested",
+                                             e["id"]))
 
     # ------------------------------------------------------------------ Actions
 

@@ -181,6 +181,8 @@ class Org:
         }
         self.github_orgs: dict[str, dict] = {}
         self.repos: dict[str, RepoStore] = {}
+        # Old full name -> new one: GitHub answers the old name with 301 to the new one (github_rename_repo).
+        self.github_renamed: dict[str, str] = {}
         # Jobs of runs that were not stored explicitly are derived on demand (see github_jobs): a million
         # runs' jobs would otherwise dominate memory, and nobody reads most of them.
         self.github_job_factory: Callable[[RepoStore, dict], list[dict]] | None = None
@@ -850,6 +852,24 @@ class Org:
             store = RepoStore(repo=repo)
             self.repos[full_name] = store
             self._repos_by_id[ident] = store
+            return store
+
+    def github_rename_repo(self, old: str, new: str) -> RepoStore:
+        """Rename a repository (same id) as GitHub does: new URLs, and the old name redirects for ever.
+
+        Objects stored earlier (PRs, commits...) keep the URLs they were made with; GitHub would answer
+        them with the new name, but nothing a connector keys on is in those URLs.
+        """
+        with self.lock:
+            store = self.repos.pop(old)
+            self._dirty_repo(store)
+            api = f"{self.github_api}/repos/{new}"
+            store.repo.update({
+                "name": new.split("/", 1)[1], "full_name": new, "html_url": f"{self.github_web}/{new}",
+                "url": api, "pulls_url": api + "/pulls{/number}", "deployments_url": api + "/deployments",
+            })
+            self.repos[new] = store
+            self.github_renamed[old] = new
             return store
 
     def repo(self, full_name_or_id: str | int) -> RepoStore:

@@ -61,6 +61,8 @@ class LoggedRequest:
     status: int  # 0 when the connection was reset without an answer
     fault: str | None
     seconds: float
+    # time.monotonic() when the request arrived: with `seconds`, shows which requests overlapped.
+    started: float = 0.0
 
 
 class _RateBudget:
@@ -265,7 +267,7 @@ class SimulatorServer:
             # answer must find this one already in the log.
             if not path.startswith("/_sim/"):
                 self._record(LoggedRequest(h.command, path, query, status, fault.kind if fault else None,
-                                           time.monotonic() - started))
+                                           time.monotonic() - started, started))
                 recorded = True
             h.send(response, body_bytes=response.body if isinstance(response.body, bytes) else _dumps(response.body))
         except (BrokenPipeError, ConnectionResetError):
@@ -273,7 +275,7 @@ class SimulatorServer:
         finally:
             if not recorded and not path.startswith("/_sim/"):  # controls are not API traffic: not counted
                 self._record(LoggedRequest(h.command, path, query, status, fault.kind if fault else None,
-                                           time.monotonic() - started))
+                                           time.monotonic() - started, started))
 
     def _serve(self, service: str, h: _Handler, path: str, query: str, body: bytes) -> Response:
         prefix = f"/{service}"

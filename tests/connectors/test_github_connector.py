@@ -102,17 +102,19 @@ def test_nightly_run_on_an_unchanged_repo_costs_one_free_request_per_stream(sim,
     load_all(config, store)
     # The first incremental run asks commits and runs from their new cursors (new URLs, no ETag yet),
     # and reads the jobs of the one run inside the runs' lookback; everything else is already 304.
-    assert settled_count(sim, "/github") == len(GROUPS) + 1
-    assert settled_count(sim, "/github", status=304) == len(GROUPS) - 1
+    # Top-level lists: one per group, plus tags, which the releases group reads too.
+    lists = len(GROUPS) + 1
+    assert settled_count(sim, "/github") == lists + 1
+    assert settled_count(sim, "/github", status=304) == lists - 1
     settled_count(sim, "/github")
     sim.reset_stats()
     before = sim.rate_limit_remaining("good")
     results = load_all(config, store)
-    assert settled_count(sim, "/github") == len(GROUPS) == 7
-    assert settled_count(sim, "/github", status=304) == len(GROUPS)
+    assert settled_count(sim, "/github") == lists == 8
+    assert settled_count(sim, "/github", status=304) == lists
     assert sim.rate_limit_remaining("good") == before  # a 304 costs no quota
     metadata = [r.as_metadata() for rs in results.values() for r in rs]
-    assert sum(m["not_modified"] for m in metadata) == 7 and sum(m["records"] for m in metadata) == 0
+    assert sum(m["not_modified"] for m in metadata) == 8 and sum(m["records"] for m in metadata) == 0
 
 
 def test_a_reset_cursor_reads_everything_again_despite_the_etags(sim, store):
@@ -123,7 +125,8 @@ def test_a_reset_cursor_reads_everything_again_despite_the_etags(sim, store):
     store.con.execute("DELETE FROM raw._state WHERE stream = 'pull_requests'")
     [reloaded] = github.extract("pull_requests", config, store)
     assert reloaded.records == 3 and reloaded.stats.not_modified == 0
-    assert reloaded.child_records == {"pull_request_reviews": 2, "pull_request_commits": 4}
+    assert reloaded.child_records == {"pull_request_reviews": 2, "pull_request_commits": 4,
+                                      "pull_request_timeline_events": 4}
 
 
 def test_a_new_production_deployment_reads_only_what_changed(sim, store):
@@ -181,13 +184,16 @@ def test_all_tokens_spent_stops_cleanly_with_state_saved(store):
         config = source(sim.url, tokens=["a", "b"], max_rate_limit_wait_seconds=60)
         with pytest.raises(RateLimitExhaustedError) as err:
             load_all(config, store)
-        # Requests were spread over both tokens until both were spent (20 answered). Each extraction group
-        # learns the quotas afresh: issues' first try on spent token a is refused and b takes over; the
-        # workflow runs group finds both refused and stops instead of waiting an hour.
+        # Requests were spread over both tokens until both were spent (20 answered: repository 1, pull
+        # requests 1 + 3 x reviews/commits/timeline, commits 1, deployments 1 + 5 statuses, 2 of the 3
+        # compares). The last answers on each token said 0 remaining, so the third compare is not even
+        # sent: the deployments group stops instead of waiting an hour.
         assert sim.rate_limit_remaining("a") == sim.rate_limit_remaining("b") == 0
-        assert settled_count(sim, "/github", status=200) == 20 and settled_count(sim, "/github", status=403) == 3
+        assert settled_count(sim, "/github", status=200) == 20 and settled_count(sim, "/github", status=403) == 0
     message = str(err.value)
-    assert message.startswith("g: GET /github/repos/acme/checkout/actions/runs: the rate limit of every token (2)") and "auth.tokens" in message and "max_rate_limit_wait_seconds" in message
+    assert message.startswith("g: GET /github/repos/acme/checkout/compare/")
+    assert ": the rate limit of every token (2)" in message
+    assert "auth.tokens" in message and "max_rate_limit_wait_seconds" in message
     assert "Bearer" not in message and "'a'" not in message
     # What was read before is committed with its cursor: the next run resumes from it.
     assert keys(store, "deployments") == ["101", "102", "103", "104", "105"]
@@ -195,9 +201,11 @@ def test_all_tokens_spent_stops_cleanly_with_state_saved(store):
 
 
 def test_a_token_spent_until_a_near_reset_waits_for_it(store):
-    with SimulatorServer(tiny_org(), github_tokens={"good"}, github_rate_limit=4, github_rate_window=1) as sim:
+    # The group makes 10 requests (the list, then reviews, commits and timeline of 3 PRs): 7 fit the window.
+    with SimulatorServer(tiny_org(), github_tokens={"good"}, github_rate_limit=7, github_rate_window=1) as sim:
         [result] = github.extract("pull_requests", source(sim.url), store)
-        assert result.records == 3 and result.child_records == {"pull_request_reviews": 2, "pull_request_commits": 4}
+        assert result.records == 3 and result.child_records == {
+            "pull_request_reviews": 2, "pull_request_commits": 4, "pull_request_timeline_events": 4}
         assert result.stats.rate_limit_waits == 1 and result.stats.retries == 0
         assert 1.0 <= result.stats.waited_seconds <= 2.5
         assert settled_count(sim, "/github", status=403) == 0
@@ -239,8 +247,8 @@ def test_force_pushed_pr_branch_replaces_that_prs_commits_only(sim, store):
     # Children are asked for PRs updated since cursor - lookback: #3 (pushed) and #2 (3 h before the cursor),
     # whose unchanged commits page answers 304 and so keeps its stored commits.
     assert result.child_records["pull_request_commits"] == 1
-    # the list, then reviews (unchanged: 304) and commits (200) of #3, reviews and commits of #2 (304)
-    assert (result.stats.requests, result.stats.not_modified) == (5, 3)
+    # the list, then reviews and timeline (unchanged: 304) and commits (200) of #3, all three of #2 (304)
+    assert (result.stats.requests, result.stats.not_modified) == (7, 5)
     after = dict(store.con.execute(
         "SELECT parent_key, list(payload->>'$.sha') FROM raw.github__pull_request_commits GROUP BY 1").fetchall())
     assert after[ids[3]] == [pushed["head"]["sha"]]
@@ -286,3 +294,128 @@ def test_a_run_that_died_after_page_one_reads_page_two_next_time(sim, store):
     # Page one is unchanged, but its ETag was not kept: it is read again, and so is page two.
     github.extract("pull_requests", config, store)
     assert keys(store, "pull_requests") == sorted(str(p["id"]) for p in sim.org.repos[REPO].pulls.values())
+
+
+def test_tags_are_keyed_by_repo_and_name_and_a_moved_tag_is_updated(sim, store):
+    repo = sim.org.repos[REPO]
+    first, third = repo.commits[0]["sha"], repo.commits[2]["sha"]
+    repo.tags.update({"v1.0.0": first, "v1.1.0": third, "v1.1.0-rc.1": third})
+    config = source(sim.url, page_size=2)
+    github.extract("releases", config, store)
+    rows = store.con.execute(
+        "SELECT record_key, scope, payload->>'$.commit.sha' FROM raw.github__tags ORDER BY record_key").fetchall()
+    assert rows == [
+        (f"{REPO}:v1.0.0", REPO, first),
+        (f"{REPO}:v1.1.0", REPO, third),
+        (f"{REPO}:v1.1.0-rc.1", REPO, third),
+    ]
+    # Three tags in pages of 2, served name-descending: page 1 = v1.1.0-rc.1, v1.1.0; page 2 = v1.0.0.
+    assert settled_count(sim, f"/github/repos/{REPO}/tags") == 2
+
+    # No cursor on tags: the next run reads the list again, so a force-moved tag takes its new commit.
+    repo.tags["v1.0.0"] = third
+    github.extract("releases", config, store)
+    moved = store.con.execute(
+        f"SELECT payload->>'$.commit.sha' FROM raw.github__tags WHERE record_key = '{REPO}:v1.0.0'").fetchall()
+    assert moved == [(third,)]
+    assert store.con.execute("SELECT count(*) FROM raw.github__tags").fetchone() == (3,)
+
+
+def test_pr_timelines_hold_each_review_request_and_review_keyed_by_pr(sim, store):
+    repo = sim.org.repos[REPO]
+    # PR #3 (ada's draft, opened 01-08 13:00) still waits for linus: requested, never reviewed.
+    repo.pulls[3]["requested_reviewers"] = [sim.org.github_user("linus")]
+    [result] = github.extract("pull_requests", source(sim.url), store)
+    ids = {p["number"]: str(p["id"]) for p in repo.pulls.values()}
+    rows = store.con.execute("""
+        SELECT parent_key, payload->>'$.event', coalesce(payload->>'$.actor.login', payload->>'$.user.login'),
+               coalesce(payload->>'$.created_at', payload->>'$.submitted_at'), payload->>'$.requested_reviewer.login',
+               record_key = parent_key || ':' || (payload->>'$.id')
+        FROM raw.github__pull_request_timeline_events ORDER BY 1, 4""").fetchall()
+    # scenarios.tiny_org: #1 by ada opened 01-06 10:00, grace approved 01-08 10:00; #2 by grace opened
+    # 01-10 11:00, ada approved 01-12 08:00. Reviewers are requested by the author when the PR opens.
+    assert sorted(rows) == sorted([
+        (ids[1], "review_requested", "ada", "2026-01-06T10:00:00Z", "grace", True),
+        (ids[1], "reviewed", "grace", "2026-01-08T10:00:00Z", None, True),
+        (ids[2], "review_requested", "grace", "2026-01-10T11:00:00Z", "ada", True),
+        (ids[2], "reviewed", "ada", "2026-01-12T08:00:00Z", None, True),
+        (ids[3], "review_requested", "ada", "2026-01-08T13:00:00Z", "linus", True),
+    ])
+    assert result.child_records["pull_request_timeline_events"] == 5
+    assert settled_count(sim, f"/github/repos/{REPO}/issues/") == 3  # one timeline page per PR
+
+
+def test_timeline_events_without_an_id_are_not_stored():
+    # `committed` events repeat pull_request_commits and have no id to key a rerun on.
+    page = [{"event": "committed", "sha": "abc"}, {"id": 7, "event": "commented"}, {"event": "cross-referenced"}]
+    assert github.PULL_REQUEST_TIMELINE_EVENTS.records_of(page) == [{"id": 7, "event": "commented"}]
+
+
+def two_repo_org() -> Org:
+    org = Org()
+    for name in ("acme/api", "acme/web"):
+        org.github_add_repo(name)
+        org.github_add_commit(name, "Initial commit", "2026-01-05T09:00Z")
+        org.github_add_pull(name, "Add health check", "2026-01-06T10:00Z", user="ada", number=1,
+                            commits=[("Health check", "2026-01-06T09:30Z")])
+        org.github_add_review(name, 1, "APPROVED", "2026-01-06T12:00Z", user="grace")
+    return org
+
+
+def test_repositories_are_read_in_parallel_and_load_exactly_what_a_sequential_run_does(tmp_path):
+    tables = ("pull_requests", "pull_request_reviews", "pull_request_commits", "pull_request_timeline_events")
+    loaded, slow, seconds = {}, {}, {}
+    for workers in (1, 2):
+        with SimulatorServer(two_repo_org(), github_tokens={"good"}) as sim:
+            for name in ("api", "web"):  # each repo's PR list answers after a second
+                sim.faults.add(rf"/repos/acme/{name}/pulls\?", "slow", times=1, seconds=1.0)
+            config = parse_config({"sources": [{
+                "type": "github", "name": "g", "base_url": f"{sim.url}/github", "auth": {"token": "good"},
+                "scope": {"repos": ["acme/api", "acme/web"]},
+                "options": {"backoff_seconds": 0, "start_date": "2026-01-01", "max_concurrent_repos": workers},
+            }]}, env={}).sources[0]
+            with RawStore(tmp_path / f"{workers}.duckdb") as store:
+                started = time.monotonic()
+                results = github.extract("pull_requests", config, store)
+                seconds[workers] = time.monotonic() - started
+                assert [r.scope for r in results] == ["acme/api", "acme/web"]  # repository order, either way
+                loaded[workers] = {
+                    t: store.con.execute(f"SELECT record_key, parent_key, scope, cursor_value, payload::VARCHAR "
+                                         f"FROM raw.github__{t} ORDER BY ALL").fetchall()
+                    for t in tables
+                } | {"state": store.con.execute("SELECT stream, scope, cursor_value FROM raw._state ORDER BY ALL")
+                     .fetchall()}
+            settled_count(sim, "/github")
+            slow[workers] = sorted((r.started, r.started + r.seconds) for r in sim.requests if r.fault == "slow")
+
+    assert loaded[2] == loaded[1]
+    # Each repo: its PR, review, commit and 2 timeline events (request, review); a cursor per repo.
+    assert [len(loaded[1][t]) for t in tables] == [2, 2, 2, 4] and len(loaded[1]["state"]) == 2
+    (first_start, first_end), (second_start, second_end) = slow[1]
+    assert second_start >= first_end  # one worker: the second repo waits for the first
+    (first_start, first_end), (second_start, second_end) = slow[2]
+    assert second_start < first_end  # two workers: both slow lists were in flight at once
+    assert seconds[2] < 0.8 * seconds[1]
+
+
+def test_a_repo_renamed_between_runs_keeps_loading_under_its_configured_name(sim, store, caplog):
+    tables = ("repositories", "pull_requests", "pull_request_reviews", "pull_request_commits", "commits",
+              "deployments", "deployment_statuses", "workflow_runs", "workflow_jobs")  # tiny_org has no issues
+    config = source(sim.url)
+    load_all(config, store)
+    before = {t: keys(store, t) for t in tables}
+    sim.org.github_rename_repo(REPO, "acme/checkout-web")
+    sha = sim.org.github_add_commit("acme/checkout-web", "After the rename", "2026-01-14T09:00Z")["sha"]
+    settled_count(sim, "/github")
+    sim.reset_stats()
+    with caplog.at_level("WARNING", logger="connectors.github"):
+        load_all(config, store)
+    # Every request named the old repo and was redirected (requests follows the 301 for a GET).
+    redirected = settled_count(sim, f"/github/repos/{REPO}", status=301)
+    assert redirected > 0 and redirected == settled_count(sim, "/github/repos/acme/checkout-web")
+    after = {t: keys(store, t) for t in tables}
+    # Nothing doubled: the one new commit, keyed and scoped by the configured name, is the only new row.
+    assert after == {**before, "commits": sorted([*before["commits"], f"{REPO}:{sha}"])}
+    scopes = {t: store.con.execute(f"SELECT DISTINCT scope FROM raw.github__{t}").fetchall() for t in tables}
+    assert {t: rows for t, rows in scopes.items() if rows != [(REPO,)]} == {}
+    assert "'acme/checkout' is now 'acme/checkout-web'" in caplog.text and "scope.repos" in caplog.text

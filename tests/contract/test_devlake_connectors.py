@@ -116,6 +116,7 @@ def github_routes(pulls: list[dict], runs: list[dict]):
         (r"/repos/panjf2000/ants/deployments", lambda q, m, b: (200, {}, [])),
         # Children of PRs and runs: tests/contract/test_devlake_github.py serves the recorded ones.
         (r"/repos/panjf2000/ants/pulls/\d+/(reviews|commits)", lambda q, m, b: (200, {}, [])),
+        (r"/repos/panjf2000/ants/issues/\d+/timeline", lambda q, m, b: (200, {}, [])),
         (r"/repos/panjf2000/ants/actions/runs/\d+/jobs", lambda q, m, b: (200, {}, {"total_count": 0, "jobs": []})),
     ]
 
@@ -138,6 +139,6 @@ def test_github_pulls_and_runs_dedupe_on_id(tmp_path):
                 "SELECT count(DISTINCT payload->>'$.number') FROM raw.github__pull_requests").fetchall()[0][0]
     assert counts == (49, 35)  # 50 recorded PR rows hold 49 distinct PRs
     assert numbers == 49
-    # ceil(50/20) pages + reviews and commits per PR row; ceil(35/20) pages + jobs per run
-    assert pr_result.stats.requests == 3 + 2 * 50 and run_result.stats.requests == 2 + 35
+    # ceil(50/20) pages + reviews, commits and timeline per PR row; ceil(35/20) pages + jobs per run
+    assert pr_result.stats.requests == 3 + 3 * 50 and run_result.stats.requests == 2 + 35
     assert json.loads(json.dumps(pr_result.as_metadata()))["records"] == 50

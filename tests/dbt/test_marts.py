@@ -231,7 +231,17 @@ def github_batches() -> list[Batch]:
                     "repository_url": api,
                 },
             ))
-    return [("github__deployments", GITHUB, deployments), ("github__deployment_statuses", GITHUB, statuses)]
+    # Tags of d1 and d4; `v1.1.0` is listed by two source instances (a GitHub Enterprise mirror, say).
+    tags = [
+        RawRecord(record_key=f"{REPO}:{name}", scope=REPO, payload={
+            "name": name, "commit": {"sha": sha, "url": f"{api}/commits/{sha}"},
+            "zipball_url": f"{api}/zipball/refs/tags/{name}", "tarball_url": f"{api}/tarball/refs/tags/{name}",
+            "node_id": f"REF_{name}",
+        })
+        for name, sha in (("v1.0.0", f"{1:040x}"), ("v1.1.0", f"{4:040x}"))
+    ]
+    return [("github__deployments", GITHUB, deployments), ("github__deployment_statuses", GITHUB, statuses),
+            ("github__tags", GITHUB, tags), ("github__tags", "github-mirror", tags[1:])]
 
 
 def snapshot_marts(warehouse) -> dict[str, list[tuple]]:
@@ -347,3 +357,13 @@ def test_rebuild_changes_nothing(warehouse):
     _, first, second = warehouse
     assert set(first) == {"work_items", "deployment_frequency_weekly"}
     assert first == second
+
+
+def test_tags_stage_one_row_per_instance_repo_and_name(warehouse):
+    path, _, _ = warehouse
+    sql = "SELECT source_instance, repo, tag_name, commit_sha FROM staging.stg_github__tags ORDER BY ALL"
+    assert query(path, sql) == [
+        (GITHUB, REPO, "v1.0.0", f"{1:040x}"),
+        (GITHUB, REPO, "v1.1.0", f"{4:040x}"),
+        ("github-mirror", REPO, "v1.1.0", f"{4:040x}"),
+    ]

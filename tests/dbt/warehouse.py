@@ -29,9 +29,11 @@ RAW_TABLES = (
     "github__repositories",
     "github__pull_request_reviews",
     "github__pull_request_commits",
+    "github__pull_request_timeline_events",
     "github__commits",
     "github__compare_commits",
     "github__releases",
+    "github__tags",
     "github__issues",
     "github__workflow_jobs",
 )

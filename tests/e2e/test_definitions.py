@@ -37,7 +37,7 @@ def test_every_dbt_source_is_a_raw_asset_with_its_own_key():
         "raw/github__deployments", "raw/github__deployment_statuses", "raw/github__workflow_runs",
         "raw/github__repositories", "raw/github__pull_request_reviews", "raw/github__pull_request_commits",
         "raw/github__commits", "raw/github__compare_commits", "raw/github__releases", "raw/github__issues",
-        "raw/github__workflow_jobs",
+        "raw/github__workflow_jobs", "raw/github__tags", "raw/github__pull_request_timeline_events",
     }
     # staging models hang off the raw assets (no dangling external source keys)
     stg = graph.get(dg.AssetKey(["staging", "stg_jira__changelog_items"]))

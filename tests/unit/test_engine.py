@@ -151,3 +151,34 @@ def test_second_writer_gets_a_clear_error(tmp_path):
     store.close()
     assert out.stdout.startswith("LOCKED warehouse"), out.stderr
     assert "one writer" in out.stdout
+
+
+def test_raw_store_takes_writes_and_reads_from_many_threads_one_at_a_time(tmp_path):
+    import threading
+
+    from connectors.core.raw import CursorUpdate, RawRecord
+
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            for page in range(20):
+                records = [RawRecord(f"{n}-{page}-{i}", {"n": n, "page": page, "i": i}, None, f"scope{n}")
+                           for i in range(5)]
+                store.write([("t__x", "s", records)], CursorUpdate("s", "x", f"scope{n}", str(page)),
+                            [("s", f"req{n}", f"etag{page}")])
+                assert store.get_cursor("s", "x", f"scope{n}") == str(page)
+                assert store.get_etag("s", f"req{n}") == f"etag{page}"
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread below
+            errors.append(exc)
+
+    with RawStore(tmp_path / "w.duckdb") as store:
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        # 8 threads x 20 pages x 5 records, every one committed once, every cursor at its last page
+        assert store.con.execute("SELECT count(*), count(DISTINCT record_key) FROM raw.t__x").fetchone() == (800, 800)
+        assert store.con.execute("SELECT DISTINCT cursor_value FROM raw._state").fetchall() == [("19",)]
