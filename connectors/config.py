@@ -190,7 +190,13 @@ class GitHubOptions(HttpOptions):
     production_environments: list[str] = Field(
         default_factory=lambda: ["production", "prod", "prd", "live"],
         description="Deployment environments (case-insensitive) whose change sets are read with the compare "
-        "API: the commits between each deployment and the previous one of the same environment.",
+        "API: the commits between each deployment and the previous one of the same environment. Also "
+        "what the DORA marts count as production (passed to dbt as the var production_environments).",
+    )
+    incident_labels: list[str] = Field(
+        default_factory=lambda: ["incident"],
+        description="Issues with one of these labels (case-insensitive) are incidents (passed to dbt as the "
+        "var github_incident_labels).",
     )
 
 

@@ -1,6 +1,7 @@
 """dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
 
 
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -11,6 +12,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from connectors.config import ThroughlineConfig
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, WRITER_POOL
 
@@ -60,9 +62,29 @@ class ThroughlineTranslator(DagsterDbtTranslator):
 TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_build_args() -> list[str]:
+def dbt_vars(config: ThroughlineConfig) -> dict[str, list[str]]:
+    """dbt vars that throughline.yml decides, so users configure each rule in one place.
+
+    Vars are global to a dbt run while options are per source: the lists of all GitHub sources are
+    merged (the models compare them case-insensitively). Without GitHub sources dbt keeps its defaults.
+    """
+    github = config.sources_of("github")
+    if not github:
+        return {}
+
+    def merged(values) -> list[str]:
+        return sorted({v.strip().lower() for v in values if v.strip()})
+
+    return {
+        "production_environments": merged(e for s in github for e in s.options.production_environments),
+        "github_incident_labels": merged(label for s in github for label in s.options.incident_labels),
+    }
+
+
+def dbt_build_args(config: ThroughlineConfig) -> list[str]:
     """The dbt command of the nightly run (a pure function: unit-tested)."""
-    return ["build"]
+    variables = dbt_vars(config)
+    return ["build", "--vars", json.dumps(variables, sort_keys=True)] if variables else ["build"]
 
 
 @dbt_assets(
@@ -75,7 +97,7 @@ def dbt_build_args() -> list[str]:
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline: ThroughlineResource):
     # profiles.yml reads the warehouse path from the environment; the dbt subprocess inherits it.
     os.environ[WAREHOUSE_ENV_VAR] = str(throughline.warehouse())
-    yield from dbt.cli(dbt_build_args(), context=context).stream()
+    yield from dbt.cli(dbt_build_args(throughline.config()), context=context).stream()
 
 
 def dbt_resource() -> DbtCliResource:

@@ -73,3 +73,25 @@ def test_a_changed_dbt_file_makes_the_manifest_stale(tmp_path):
     model.write_text("select 2")  # edited after the manifest was built
     os.utime(model, (manifest.stat().st_mtime + 10,) * 2)
     assert manifest_is_stale(tmp_path, manifest)
+
+
+def test_dbt_build_args_carry_the_rules_written_in_throughline_yml():
+    from connectors.config import parse_config
+    from pipelines.dbt_assets import dbt_build_args
+
+    def github(name, **options):
+        return {"type": "github", "name": name, "auth": {"token": "t"}, "scope": {"org": "acme"}, "options": options}
+
+    jira_only = parse_config({"sources": [{
+        "type": "jira", "name": "j", "base_url": "https://x.test", "auth": {"token": "t"}, "scope": {"projects": ["A"]},
+    }]}, env={})
+    assert dbt_build_args(jira_only) == ["build"]  # dbt's own defaults stay
+    config = parse_config({"sources": [
+        github("a", production_environments=["Production", "prod-eu"], incident_labels=["Incident", "sev1"]),
+        github("b"),  # defaults: production, prod, prd, live / incident
+    ]}, env={})
+    assert dbt_build_args(config) == [
+        "build", "--vars",
+        '{"github_incident_labels": ["incident", "sev1"], '
+        '"production_environments": ["live", "prd", "prod", "prod-eu", "production"]}',
+    ]
