@@ -51,6 +51,7 @@ from .model import (
     STORY_POINTS_FIELD,
     Org,
     RepoStore,
+    github_job_dict,
     node_id,
     resolution_item,
     sha_of,
@@ -1082,34 +1083,15 @@ def _jobs_for_run(store: RepoStore, run: dict) -> list[dict]:
             status = "completed"
             conclusion = "failure" if k == failed_at else "success"
             completed = github_ts(j_end)
-        jobs.append({
-            "id": job_id,
-            "run_id": run["id"],
-            "workflow_name": run["name"],
-            "head_branch": run["head_branch"],
-            "run_url": run["url"],
-            "run_attempt": run["run_attempt"],
-            "node_id": node_id("CR", job_id),
-            "head_sha": run["head_sha"],
-            "url": f"{org_api}/repos/{store.full_name}/actions/jobs/{job_id}",
-            "html_url": f"{web}/{store.full_name}/actions/runs/{run['id']}/job/{job_id}",
-            "status": status,
-            "conclusion": conclusion,
-            "created_at": run["created_at"],
-            "started_at": github_ts(j_start),
-            "completed_at": completed,
-            "name": name,
-            "steps": [
+        jobs.append(github_job_dict(
+            org_api, web, store, run, job_id, name=name, status=status, conclusion=conclusion,
+            started_at=github_ts(j_start), completed_at=completed,
+            steps=[
                 {"name": "Set up job", "status": status, "conclusion": conclusion and "success", "number": 1,
                  "started_at": github_ts(j_start), "completed_at": completed},
                 {"name": f"Run {name}", "status": status, "conclusion": conclusion, "number": 2,
                  "started_at": github_ts(j_start), "completed_at": completed},
             ],
-            "check_run_url": f"{org_api}/repos/{store.full_name}/check-runs/{job_id}",
-            "labels": ["ubuntu-latest"],
-            "runner_id": 10 + k if status != "queued" else None,
-            "runner_name": f"GitHub Actions {10 + k}" if status != "queued" else None,
-            "runner_group_id": 2 if status != "queued" else None,
-            "runner_group_name": "GitHub Actions" if status != "queued" else None,
-        })
+            runner=10 + k if status != "queued" else None, runner_group=2,
+        ))
     return jobs

@@ -1522,11 +1522,12 @@ def _agile_ts(ms: int) -> str:
     return jira_ts(ms)[:-5] + "Z"
 
 
-def default_jobs(org: Org, store: RepoStore, run: dict) -> list[dict]:
-    """One job per run, spanning the run: enough for tests that only check the shape."""
-    job_id = run["id"] * 10 + 1
-    done = run["status"] == "completed"
-    return [{
+def github_job_dict(api: str, web: str, store: RepoStore, run: dict, job_id: int, *, name: str, status: str,
+                    conclusion: str | None, started_at: str | None, completed_at: str | None, steps: list[dict],
+                    runner: int | None, runner_group: int) -> dict:
+    """An Actions job of ``run`` as /actions/runs/{id}/jobs returns it; ``runner`` None while queued."""
+    assigned = runner is not None
+    return {
         "id": job_id,
         "run_id": run["id"],
         "workflow_name": run["name"],
@@ -1535,22 +1536,32 @@ def default_jobs(org: Org, store: RepoStore, run: dict) -> list[dict]:
         "run_attempt": run["run_attempt"],
         "node_id": node_id("CR", job_id),
         "head_sha": run["head_sha"],
-        "url": f"{org.github_api}/repos/{store.full_name}/actions/jobs/{job_id}",
-        "html_url": f"{org.github_web}/{store.full_name}/actions/runs/{run['id']}/job/{job_id}",
-        "status": run["status"],
-        "conclusion": run["conclusion"],
+        "url": f"{api}/repos/{store.full_name}/actions/jobs/{job_id}",
+        "html_url": f"{web}/{store.full_name}/actions/runs/{run['id']}/job/{job_id}",
+        "status": status,
+        "conclusion": conclusion,
         "created_at": run["created_at"],
-        "started_at": run["run_started_at"],
-        "completed_at": run["updated_at"] if done else None,
-        "name": "build",
-        "steps": [],
-        "check_run_url": f"{org.github_api}/repos/{store.full_name}/check-runs/{job_id}",
+        "started_at": started_at,
+        "completed_at": completed_at,
+        "name": name,
+        "steps": steps,
+        "check_run_url": f"{api}/repos/{store.full_name}/check-runs/{job_id}",
         "labels": ["ubuntu-latest"],
-        "runner_id": 1 if done else None,
-        "runner_name": "GitHub Actions 1" if done else None,
-        "runner_group_id": 1 if done else None,
-        "runner_group_name": "GitHub Actions" if done else None,
-    }]
+        "runner_id": runner if assigned else None,
+        "runner_name": f"GitHub Actions {runner}" if assigned else None,
+        "runner_group_id": runner_group if assigned else None,
+        "runner_group_name": "GitHub Actions" if assigned else None,
+    }
+
+
+def default_jobs(org: Org, store: RepoStore, run: dict) -> list[dict]:
+    """One job per run, spanning the run: enough for tests that only check the shape."""
+    done = run["status"] == "completed"
+    return [github_job_dict(
+        org.github_api, org.github_web, store, run, run["id"] * 10 + 1, name="build", status=run["status"],
+        conclusion=run["conclusion"], started_at=run["run_started_at"],
+        completed_at=run["updated_at"] if done else None, steps=[], runner=1 if done else None, runner_group=1,
+    )]
 
 
 def _default_fields() -> list[dict]:
