@@ -70,6 +70,73 @@ class HttpOptions(_Strict):
         return value
 
 
+class DeploymentRules(_Strict):
+    """Which CI/CD runs count as deployments, where they deploy and what they deploy.
+
+    One block per source (``options.deployments``); the defaults suit the usual naming (a job or stage
+    called deploy-prod, release, rollout...). Applied in dbt (the var ``deployment_rules``, one entry per
+    source), so changing a rule and rebuilding re-reads all history without reloading anything.
+    """
+
+    job_pattern: str = Field(
+        r"deploy|release|rollout|promote",
+        description="Regex (case-insensitive, searched anywhere) on the job, stage or workflow name: a match "
+        "is a deployment. Sources with a deployments API (GitLab, GitHub) use their deployments instead.",
+    )
+    branches: list[str] = Field(
+        default_factory=list,
+        description="Only runs of these branches (globs, e.g. main, release/*) count; empty: any branch.",
+    )
+    environment_pattern: str = Field(
+        r"\b(production|prod|prd|live|staging|stage|stg|qa|uat|test|dev|preview)\b",
+        description="Regex (case-insensitive) on the job/stage/workflow name whose first group names the "
+        "environment when the source does not say it.",
+    )
+    default_environment: str = Field(
+        "production", description="Environment of a deployment job whose name names none."
+    )
+    production_environments: list[str] = Field(
+        default_factory=lambda: ["production", "prod", "prd", "live"],
+        description="Environments (case-insensitive) that count as production; several may.",
+    )
+    services: dict[str, str] = Field(
+        default_factory=dict,
+        description="Scope (repository, project or job full name; globs allowed) -> service it deploys. "
+        "Unlisted scopes deploy a service named after the scope. Give two sources' scopes the same service "
+        "and a deployment both report (same service, environment and sha) is counted once.",
+    )
+    rollback_pattern: str = Field(
+        r"rollback|roll back|revert",
+        description="Regex (case-insensitive) on the job/stage/workflow/deployment name or ref: a rollback.",
+    )
+    hotfix_pattern: str = Field(
+        r"hotfix|hot-fix",
+        description="Regex (case-insensitive) on the name, ref or branch: a hotfix (unplanned) deployment.",
+    )
+
+    @field_validator("job_pattern", "environment_pattern", "rollback_pattern", "hotfix_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"'{value}' is not a valid regular expression ({exc})") from None
+        return value
+
+    def for_dbt(self) -> dict[str, Any]:
+        """The rules as the dbt var `deployment_rules` carries them (names compared in lower case)."""
+        return {
+            "job_pattern": self.job_pattern,
+            "branches": list(self.branches),
+            "environment_pattern": self.environment_pattern,
+            "default_environment": self.default_environment.lower(),
+            "production_environments": sorted({e.strip().lower() for e in self.production_environments if e.strip()}),
+            "services": dict(self.services),
+            "rollback_pattern": self.rollback_pattern,
+            "hotfix_pattern": self.hotfix_pattern,
+        }
+
+
 class JiraAuth(_Strict):
     email: str | None = None
     api_token: SecretStr | None = Field(None, description="Jira Cloud API token (with email).")
@@ -187,11 +254,11 @@ class GitHubOptions(HttpOptions):
         description="Repositories read at the same time, each in its own thread and HTTP session; every "
         "warehouse write still goes one at a time. 1 reads them one after another.",
     )
-    production_environments: list[str] = Field(
-        default_factory=lambda: ["production", "prod", "prd", "live"],
-        description="Deployment environments (case-insensitive) whose change sets are read with the compare "
-        "API: the commits between each deployment and the previous one of the same environment. Also "
-        "what the DORA marts count as production (passed to dbt as the var production_environments).",
+    deployments: DeploymentRules = Field(
+        default_factory=DeploymentRules,
+        description="Which deployments count as production, which service each repository deploys, and how "
+        "rollbacks and hotfixes are recognised. Deployments to a production environment also get a change "
+        "set: the commits since the previous deployment of that environment, from the compare API.",
     )
     incident_labels: list[str] = Field(
         default_factory=lambda: ["incident"],
@@ -210,7 +277,13 @@ class GitHubSource(_Strict):
 
 
 
-Source = Annotated[JiraSource | GitHubSource, Field(discriminator="type")]
+# New source models are added to this union (one line each, above the marker): see docs/ARCHITECTURE.md.
+Source = Annotated[
+    JiraSource
+    | GitHubSource,
+    # <source models: add `| YourSource` above this line>
+    Field(discriminator="type"),
+]
 
 
 class WarehouseConfig(_Strict):
@@ -245,7 +318,7 @@ class ThroughlineConfig(_Strict):
             seen.add(source.name)
         return self
 
-    def sources_of(self, source_type: str) -> list[JiraSource | GitHubSource]:
+    def sources_of(self, source_type: str) -> list[Any]:
         return [s for s in self.sources if s.type == source_type]
 
 
@@ -273,13 +346,20 @@ def _expand(value: Any, where: list[str], env: Mapping[str, str], problems: list
     return _ENV_REF.sub(substitute, value)
 
 
+def _source_type_of(raw: Mapping[str, Any] | None, index: int) -> str | None:
+    sources = (raw or {}).get("sources") or []
+    if index < len(sources) and isinstance(sources[index], dict):
+        return sources[index].get("type")
+    return None
+
+
 def _describe(loc: list[str] | tuple[Any, ...], message: str, raw: Mapping[str, Any] | None = None) -> str:
     """Name the source by its `name` (not a list index) and the field by its dotted path."""
     parts = [str(p) for p in loc]
     if len(parts) >= 2 and parts[0] == "sources" and parts[1].isdigit():
         index = int(parts[1])
         rest = parts[2:]
-        if rest and rest[0] in ("jira", "github"):  # pydantic puts the union tag in the path
+        if rest and rest[0] == _source_type_of(raw, index):  # pydantic puts the union tag in the path
             rest = rest[1:]
         name = None
         if raw is not None:

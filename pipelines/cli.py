@@ -41,6 +41,7 @@ sources:
       token: ${{{token_var}}}
     scope:
       org: acme
+# <demo sources: add one block per simulated system above this line; {url}/<prefix> is its base URL>
 """
 
 

@@ -62,23 +62,32 @@ class ThroughlineTranslator(DagsterDbtTranslator):
 TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def dbt_vars(config: ThroughlineConfig) -> dict[str, list[str]]:
+def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
     """dbt vars that throughline.yml decides, so users configure each rule in one place.
 
-    Vars are global to a dbt run while options are per source: the lists of all GitHub sources are
-    merged (the models compare them case-insensitively). Without GitHub sources dbt keeps its defaults.
+    `deployment_rules` carries each source's `options.deployments` keyed by source name (the models
+    fall back to the var `deployment_rule_defaults` for a source not listed). Vars are global to a dbt
+    run, so the GitHub incident labels of all GitHub sources are merged (compared case-insensitively),
+    and so are the production environments of all sources for models that look at one list.
+    Without such sources dbt keeps its defaults.
     """
-    github = config.sources_of("github")
-    if not github:
-        return {}
-
-    def merged(values) -> list[str]:
-        return sorted({v.strip().lower() for v in values if v.strip()})
-
-    return {
-        "production_environments": merged(e for s in github for e in s.options.production_environments),
-        "github_incident_labels": merged(label for s in github for label in s.options.incident_labels),
+    variables: dict[str, Any] = {}
+    rules = {
+        source.name: source.options.deployments.for_dbt()
+        for source in config.sources
+        if getattr(source.options, "deployments", None) is not None
     }
+    if rules:
+        variables["deployment_rules"] = rules
+        variables["production_environments"] = sorted(
+            {name for r in rules.values() for name in r["production_environments"]}
+        )
+    github = config.sources_of("github")
+    if github:
+        variables["github_incident_labels"] = sorted(
+            {label.strip().lower() for s in github for label in s.options.incident_labels if label.strip()}
+        )
+    return variables
 
 
 def dbt_build_args(config: ThroughlineConfig) -> list[str]:

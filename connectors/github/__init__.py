@@ -240,7 +240,7 @@ def resolve_repos(engine: Engine, source: GitHubSource) -> list[str]:
 def _previous_deployments(store: RawStore, source: GitHubSource, repo: str, since: datetime) -> list[tuple]:
     """(deployment id, sha, previous sha of the same environment) for production deployments written
     by this run, from the raw table (which also holds the earlier deployments the comparison needs)."""
-    environments = [e.lower() for e in source.options.production_environments]
+    environments = [e.lower() for e in source.options.deployments.production_environments]
     with store.lock:
         return _previous_deployment_rows(store, source, repo, since, environments)
 

@@ -35,6 +35,7 @@ from .faults import Fault, FaultRegistry
 from .github_api import GitHubApi
 from .jira_api import JiraApi
 from .model import Org
+from .mounts import MountedApi, build_mounts
 from .routing import ApiError, Request, Response
 
 try:  # orjson is several times faster on big pages; the standard library is the fallback
@@ -123,6 +124,7 @@ class SimulatorServer:
         jira_time_zone: str | None = None,
         github_apps: dict[str, int] | None = None,
         github_app_token_seconds: int = 3600,
+        mount_options: dict[str, dict[str, Any]] | None = None,
     ):
         self.org = org
         # GitHub Apps: app id -> installation id. The app's JWT is read, not verified (no crypto in the
@@ -137,6 +139,8 @@ class SimulatorServer:
         self.jira = JiraApi(org, changelog_embed_limit=changelog_embed_limit, max_page_size=max_page_size,
                             changelog_embed_order=changelog_embed_order)
         self.github = GitHubApi(org)
+        # CI/CD and incident systems (mounts.py), each under /<prefix>: e.g. self.mounts["gitlab"].
+        self.mounts: dict[str, MountedApi] = build_mounts(org, mount_options)
         self.faults = FaultRegistry()
         self.github_rate_limit = github_rate_limit
         self.github_rate_window = github_rate_window
@@ -234,7 +238,8 @@ class SimulatorServer:
         path, query = parts.path, parts.query
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length else b""
-        service = "jira" if path.startswith("/jira/") else "github" if path.startswith("/github/") else None
+        first_segment = path.split("/", 2)[1] if path.count("/") >= 2 else ""
+        service = first_segment if first_segment in ("jira", "github", *self.mounts) else None
         fault: Fault | None = None
         status = 0
         recorded = False
@@ -242,7 +247,8 @@ class SimulatorServer:
             if path.startswith("/_sim/"):
                 response = self._control(h.command, path, body)
             elif service is None:
-                response = Response(404, {"message": "Not Found: the simulator serves /jira/... and /github/..."})
+                served = ", ".join(f"/{name}/..." for name in ("jira", "github", *self.mounts))
+                response = Response(404, {"message": f"Not Found: the simulator serves {served}"})
             else:
                 fault = self.faults.take(h.command, h.path)
                 if fault is not None and fault.kind == "connection_reset":
@@ -289,7 +295,22 @@ class SimulatorServer:
         )
         if service == "jira":
             return self._serve_jira(req)
-        return self._serve_github(req)
+        if service == "github":
+            return self._serve_github(req)
+        return self._serve_mount(self.mounts[service], req)
+
+    def _serve_mount(self, mount: MountedApi, req: Request) -> Response:
+        try:
+            with self.org.lock:
+                response = mount.serve(req)
+                if not isinstance(response.body, bytes):
+                    response.body = _dumps(response.body)
+            return response
+        except ApiError as exc:
+            return Response(exc.status, {"message": exc.message}, exc.headers)
+        except Exception:  # noqa: BLE001 - a bug in the simulator must not kill the server thread
+            traceback.print_exc(file=sys.stderr)
+            return Response(500, {"message": "Internal server error"})
 
     def _serve_jira(self, req: Request) -> Response:
         if not self._jira_authorized(req.headers.get("Authorization")):
@@ -424,6 +445,10 @@ class SimulatorServer:
 
     def _fault_response(self, service: str, fault: Fault) -> Response:
         kind, opts = fault.kind, fault.opts
+        if service in self.mounts:
+            own = self.mounts[service].fault_response(fault)
+            if own is not None:
+                return own
         if kind == "unauthorized":
             if service == "jira":
                 return _jira_error(401, "Client must be authenticated to access this resource.")

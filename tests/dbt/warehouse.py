@@ -8,35 +8,19 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import duckdb
+import yaml
 
 from connectors.core.raw import RawRecord, RawStore
 from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
 
-# The tables of the dbt source `raw` (dbt_project/models/staging/_raw__sources.yml).
-RAW_TABLES = (
-    "jira__issues",
-    "jira__changelogs",
-    "jira__statuses",
-    "jira__fields",
-    "jira__projects",
-    "jira__boards",
-    "jira__sprints",
-    "jira__deleted_issues",
-    "github__pull_requests",
-    "github__deployments",
-    "github__deployment_statuses",
-    "github__workflow_runs",
-    "github__repositories",
-    "github__pull_request_reviews",
-    "github__pull_request_commits",
-    "github__pull_request_timeline_events",
-    "github__commits",
-    "github__compare_commits",
-    "github__releases",
-    "github__tags",
-    "github__issues",
-    "github__workflow_jobs",
-)
+def _raw_tables() -> tuple[str, ...]:
+    """The tables of the dbt source `raw`, as dbt_project/models/staging/_raw__sources.yml declares them."""
+    declared = yaml.safe_load((DBT_PROJECT_DIR / "models" / "staging" / "_raw__sources.yml").read_text())
+    (raw,) = [source for source in declared["sources"] if source["name"] == "raw"]
+    return tuple(table["name"] for table in raw["tables"])
+
+
+RAW_TABLES = _raw_tables()
 
 Batch = tuple[str, str, list[RawRecord]]  # (raw table, source_instance, records)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -87,11 +89,27 @@ def test_dbt_build_args_carry_the_rules_written_in_throughline_yml():
     }]}, env={})
     assert dbt_build_args(jira_only) == ["build"]  # dbt's own defaults stay
     config = parse_config({"sources": [
-        github("a", production_environments=["Production", "prod-eu"], incident_labels=["Incident", "sev1"]),
+        github("a", deployments={"production_environments": ["Production", "prod-eu"], "services": {"acme/*": "shop"}},
+               incident_labels=["Incident", "sev1"]),
         github("b"),  # defaults: production, prod, prd, live / incident
     ]}, env={})
-    assert dbt_build_args(config) == [
-        "build", "--vars",
-        '{"github_incident_labels": ["incident", "sev1"], '
-        '"production_environments": ["live", "prd", "prod", "prod-eu", "production"]}',
-    ]
+    args = dbt_build_args(config)
+    assert args[:2] == ["build", "--vars"]
+    variables = json.loads(args[2])
+    assert variables["github_incident_labels"] == ["incident", "sev1"]
+    assert variables["production_environments"] == ["live", "prd", "prod", "prod-eu", "production"]
+    assert variables["deployment_rules"]["a"]["production_environments"] == ["prod-eu", "production"]
+    assert variables["deployment_rules"]["a"]["services"] == {"acme/*": "shop"}
+    assert variables["deployment_rules"]["b"]["production_environments"] == ["live", "prd", "prod", "production"]
+
+
+def test_dbt_project_defaults_match_the_config_defaults():
+    """dbt run on its own falls back to `deployment_rule_defaults`: the same rules as an empty config block."""
+    import yaml
+
+    from connectors.config import DeploymentRules
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
+    assert project["vars"]["deployment_rule_defaults"] == DeploymentRules().for_dbt()
+    assert project["vars"]["production_environments"] == DeploymentRules().for_dbt()["production_environments"]

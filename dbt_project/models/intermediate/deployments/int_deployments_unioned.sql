@@ -42,6 +42,7 @@ github_deployments as (
 
 unioned as (
     select * from github_deployments
+    -- <deployment sources: add a "union all by name" of each int_<source>__deployments model above this line>
 )
 
 select

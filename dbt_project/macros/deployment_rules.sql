@@ -1,0 +1,118 @@
+{#
+  Deployment rules (throughline.yml `options.deployments` per source, the dbt var `deployment_rules`,
+  falling back to `deployment_rule_defaults`) as SQL. A model that applies them joins
+  `join_deployment_rules('x.source_instance')` and reads each rule with `deployment_rule('name')`.
+  Regexes are RE2 (DuckDB), matched case-insensitively anywhere in the text.
+#}
+
+{% macro _sql_text(value) -%}
+    '{{ value | string | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro _sql_text_list(values) -%}
+    {%- if values is string -%}{%- set values = [values] -%}{%- endif -%}
+    [{%- for value in values -%}{{ _sql_text(value) }}{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
+{%- endmacro %}
+
+{# One row per configured source plus the '*' row of defaults. #}
+{% macro deployment_rules_rows() -%}
+    {%- set rules = var('deployment_rules', {}) or {} -%}
+    {%- set rows = [('*', var('deployment_rule_defaults'))] -%}
+    {%- for name, rule in rules.items() -%}{%- do rows.append((name, rule)) -%}{%- endfor -%}
+    {%- for name, rule in rows %}
+    select
+        {{ _sql_text(name) }} as source_instance,
+        {{ _sql_text(rule['job_pattern']) }} as job_pattern,
+        {{ _sql_text_list(rule['branches']) }} as branch_globs,
+        {{ _sql_text(rule['environment_pattern']) }} as environment_pattern,
+        {{ _sql_text(rule['default_environment'] | lower) }} as default_environment,
+        {{ _sql_text_list(rule['production_environments'] | map('lower') | list) }} as production_environments,
+        {{ _sql_text(rule['rollback_pattern']) }} as rollback_pattern,
+        {{ _sql_text(rule['hotfix_pattern']) }} as hotfix_pattern
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{# One row per (source, scope glob) -> service mapping; ordered by `priority` (file order). #}
+{% macro deployment_services_rows() -%}
+    {%- set rules = var('deployment_rules', {}) or {} -%}
+    {%- set rows = [] -%}
+    {%- for name, rule in rules.items() -%}
+        {%- for scope_glob, service in (rule.get('services') or {}).items() -%}
+            {%- do rows.append((name, scope_glob, service)) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {%- for scope_glob, service in (var('deployment_rule_defaults').get('services') or {}).items() -%}
+        {%- do rows.append(('*', scope_glob, service)) -%}
+    {%- endfor -%}
+    {%- if rows -%}
+        {%- for name, scope_glob, service in rows %}
+    select {{ _sql_text(name) }} as source_instance, {{ _sql_text(scope_glob) }} as scope_glob,
+        {{ _sql_text(service) }} as service, {{ loop.index }} as priority
+    {{ "union all" if not loop.last }}
+        {%- endfor %}
+    {%- else %}
+    select null::varchar as source_instance, null::varchar as scope_glob, null::varchar as service,
+        null::integer as priority
+    where false
+    {%- endif %}
+{%- endmacro %}
+
+{#
+  Joins the rules that apply to each row: the source's own (`own_rules`) and the defaults
+  (`default_rules`). Read a rule with deployment_rule('...').
+#}
+{% macro join_deployment_rules(source_instance_expression) -%}
+    left join {{ ref('int_deployment_rules') }} as own_rules
+        on own_rules.source_instance = {{ source_instance_expression }}
+    inner join {{ ref('int_deployment_rules') }} as default_rules
+        on default_rules.source_instance = '*'
+{%- endmacro %}
+
+{% macro deployment_rule(name) -%}
+    coalesce(own_rules.{{ name }}, default_rules.{{ name }})
+{%- endmacro %}
+
+{# TRUE when `text` matches the rule's regex (case-insensitive); FALSE for NULL text. #}
+{% macro matches_deployment_rule(name, text_expression) -%}
+    coalesce(regexp_matches({{ text_expression }}, {{ deployment_rule(name) }}, 'i'), false)
+{%- endmacro %}
+
+{# The environment a job/stage name names (first group of environment_pattern), else the default. #}
+{% macro environment_from_name(name_expression) -%}
+    coalesce(
+        nullif(lower(regexp_extract({{ name_expression }}, {{ deployment_rule('environment_pattern') }}, 1, 'i')), ''),
+        {{ deployment_rule('default_environment') }}
+    )
+{%- endmacro %}
+
+{# TRUE when the branch is allowed by the rule's branch globs (empty list: any branch). #}
+{% macro branch_allowed(branch_expression) -%}
+    (
+        len({{ deployment_rule('branch_globs') }}) = 0
+        or coalesce(
+            list_bool_or(list_transform({{ deployment_rule('branch_globs') }}, g -> glob({{ branch_expression }}, g))),
+            false
+        )
+    )
+{%- endmacro %}
+
+{# TRUE when the environment is one of the source's production environments (case-insensitive). #}
+{% macro is_production_for_source(environment_expression) -%}
+    coalesce(list_contains({{ deployment_rule('production_environments') }}, lower({{ environment_expression }})), false)
+{%- endmacro %}
+
+{# The service a scope deploys: the first matching `services` glob of the source, else the scope. #}
+{% macro service_for_scope(source_instance_expression, scope_expression) -%}
+    coalesce(
+        (
+            select services.service
+            from {{ ref('int_deployment_services') }} as services
+            where services.source_instance in ({{ source_instance_expression }}, '*')
+                and glob({{ scope_expression }}, services.scope_glob)
+            order by services.source_instance = '*', services.priority
+            limit 1
+        ),
+        {{ scope_expression }}
+    )
+{%- endmacro %}
