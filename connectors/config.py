@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -166,6 +166,55 @@ class JiraOptions(HttpOptions):
     reconcile_every_days: float = Field(
         7, ge=0, description="How often a keys-only search looks for deleted or moved issues (0: every run)."
     )
+    incident_issue_types: list[str] = Field(
+        default_factory=lambda: ["Incident"],
+        description="Issues of these types (case-insensitive) are incidents for the DORA marts.",
+    )
+    incident_labels: list[str] = Field(
+        default_factory=lambda: ["incident"],
+        description="Issues with one of these labels (case-insensitive) are incidents too.",
+    )
+    incident_fields: dict[Literal["service", "severity", "caused_by_deployment", "root_cause_sha"], str] = Field(
+        default_factory=dict,
+        description="Custom fields incidents are read from, e.g. {root_cause_sha: customfield_10100} (loaded as "
+        "extra_fields). Without them: service from a `service:<name>` label or the first component, severity "
+        "from the priority.",
+    )
+    incident_cause_link: str = Field(
+        "caused by",
+        description="Regex (case-insensitive) on an incident's link relationship naming the issue whose change "
+        "caused it; that issue's pull request's first production deployment is then the cause.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _load_incident_fields(cls, data: Any) -> Any:
+        # The connector asks for issue fields by name; a field the incident rules read must be among them.
+        if isinstance(data, dict) and isinstance(data.get("incident_fields"), dict):
+            extra = list(data.get("extra_fields") or [])
+            wanted = [f for f in data["incident_fields"].values() if isinstance(f, str) and f not in extra]
+            data = {**data, "extra_fields": extra + list(dict.fromkeys(wanted))}
+        return data
+
+    @field_validator("incident_fields")
+    @classmethod
+    def _incident_field_ids(cls, value: dict[str, str]) -> dict[str, str]:
+        for role, field_id in value.items():
+            if not re.fullmatch(r"customfield_\d+|[a-z][A-Za-z]*", field_id):
+                raise ValueError(
+                    f"{role}: '{field_id}' is not a field id; write it like customfield_10100 "
+                    "(GET /rest/api/3/field lists them)"
+                )
+        return value
+
+    @field_validator("incident_cause_link")
+    @classmethod
+    def _cause_link_regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"'{value}' is not a valid regular expression ({exc})") from None
+        return value
 
     @field_validator("story_points_field")
     @classmethod
@@ -277,13 +326,262 @@ class GitHubSource(_Strict):
 
 
 
+class GitLabAuth(_Strict):
+    token: SecretStr = Field(description="Personal, group or project access token with read_api.")
+    header: Literal["private-token", "bearer"] = Field(
+        "private-token", description="Send it as `PRIVATE-TOKEN: <token>` or as `Authorization: Bearer <token>` (OAuth)."
+    )
+
+
+class GitLabScope(_Strict):
+    projects: list[str] = Field(default_factory=list, description="Full paths of projects (group/sub/name).")
+    groups: list[str] = Field(default_factory=list, description="Load every project of these groups...")
+    include: list[str] = Field(default_factory=lambda: ["*"], description="...whose path or full path matches a glob here")
+    exclude: list[str] = Field(default_factory=list, description="...and none here.")
+    include_subgroups: bool = True
+    include_archived: bool = False
+
+    @field_validator("projects", "groups")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if not re.fullmatch(r"[\w.-]+(/[\w.-]+)*", path):
+                raise ValueError(f"'{path}' is not a GitLab path (e.g. acme/payments/api, without the host)")
+        return paths
+
+    @model_validator(mode="after")
+    def _something(self) -> GitLabScope:
+        if not self.projects and not self.groups:
+            raise ValueError("list projects (full paths), or groups (with include/exclude globs)")
+        return self
+
+
+class GitLabOptions(HttpOptions):
+    issue_type: str | None = Field(
+        "incident",
+        description="Issues of this type are read (GitLab incidents are issues of type `incident`); null reads "
+        "every issue.",
+    )
+    deployments: DeploymentRules = Field(
+        default_factory=DeploymentRules,
+        description="Which environments are production, which service each project deploys, and how rollbacks "
+        "and hotfixes are recognised. Deployments come from GitLab's deployments API, so job_pattern, "
+        "branches and environment_pattern are not needed.",
+    )
+
+
+class GitLabSource(_Strict):
+    type: Literal["gitlab"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    base_url: BaseUrl = Field("https://gitlab.com", description="The instance, without /api/v4.")
+    auth: GitLabAuth
+    scope: GitLabScope
+    options: GitLabOptions = GitLabOptions()
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_api_suffix(cls, value: str) -> str:
+        if value.rstrip("/").endswith("/api/v4"):
+            raise ValueError(f"'{value}' ends with /api/v4; give the instance URL only (e.g. https://gitlab.com)")
+        return value
+
+
+class EventsInput(_Strict):
+    """Where one kind of event (deployments or incidents) is read from: a folder of files, or one table."""
+
+    path: str | None = Field(
+        None, description="Folder of CSV and/or JSONL files (relative paths are relative to the working directory)."
+    )
+    glob: list[str] = Field(
+        default_factory=lambda: ["*.csv", "*.jsonl"],
+        description="Which files of the folder are read (globs relative to it; `**/*.csv` descends).",
+    )
+    table: str | None = Field(
+        None,
+        description="One table instead of a folder: a Parquet file (`exports/deploys.parquet`) or a DuckDB "
+        "table (`duckdb:path/file.duckdb:schema.table`).",
+    )
+
+    @field_validator("glob")
+    @classmethod
+    def _globs(cls, globs: list[str]) -> list[str]:
+        if not globs:
+            raise ValueError("give at least one glob, e.g. ['*.csv', '*.jsonl']")
+        for pattern in globs:
+            if pattern.startswith("/") or ".." in Path(pattern).parts:
+                raise ValueError(f"'{pattern}' must be relative to the folder (e.g. *.csv or exports/*.jsonl)")
+        return globs
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("duckdb:"):
+            if not re.fullmatch(r"duckdb:.+:([A-Za-z_]\w*\.)?[A-Za-z_]\w*", value):
+                raise ValueError(
+                    f"'{value}' is not a DuckDB table reference; write it as duckdb:path/file.duckdb:schema.table"
+                )
+        elif not value.lower().endswith(".parquet"):
+            raise ValueError(
+                f"'{value}' is neither a .parquet file nor duckdb:path/file.duckdb:schema.table; for CSV or "
+                "JSONL files give their folder as `path`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_place(self) -> EventsInput:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give either path (a folder of CSV/JSONL files) or table (Parquet or DuckDB), not both")
+        return self
+
+
+class EventsOptions(_Strict):
+    deployments: DeploymentRules = Field(
+        default_factory=DeploymentRules,
+        description="Which environments are production and which service each `service` value is counted as "
+        "(services: {name or glob: service}); rollback_pattern/hotfix_pattern apply to the row's name and "
+        "version when it has no is_rollback/is_hotfix. job_pattern, branches and environment_pattern are not used: "
+        "every row is a deployment and names its environment.",
+    )
+
+
+class EventsSource(_Strict):
+    """Deployments and incidents from files or a table, for systems without a connector (docs/sources/events.md)."""
+
+    type: Literal["events"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    deployments: EventsInput | None = Field(None, description="Where the deployment events are.")
+    incidents: EventsInput | None = Field(None, description="Where the incident events are.")
+    options: EventsOptions = EventsOptions()
+
+    @model_validator(mode="after")
+    def _something(self) -> EventsSource:
+        if self.deployments is None and self.incidents is None:
+            raise ValueError("give deployments and/or incidents, each with a path (folder) or a table")
+        return self
+
+
+class CircleCIAuth(_Strict):
+    token: SecretStr = Field(description="Personal API token (sent as the Circle-Token header); read access suffices.")
+
+
+class CircleCIScope(_Strict):
+    projects: list[str] = Field(default_factory=list, description="Project slugs `<vcs>/<org>/<repo>` (gh/acme/checkout).")
+    org: str | None = Field(None, description="Every project of this org the token's user follows (gh/acme)...")
+    include: list[str] = Field(default_factory=lambda: ["*"], description="...whose repository name matches a glob here")
+    exclude: list[str] = Field(default_factory=list, description="...and none here.")
+
+    @field_validator("projects")
+    @classmethod
+    def _slugs(cls, slugs: list[str]) -> list[str]:
+        for slug in slugs:
+            if not re.fullmatch(r"(gh|github|bb|bitbucket|circleci)/[\w.-]+/[\w.-]+", slug):
+                raise ValueError(f"'{slug}' is not a project slug; write it as gh/<org>/<repo> (or bb/..., circleci/...)")
+        return slugs
+
+    @field_validator("org")
+    @classmethod
+    def _org(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"(gh|github|bb|bitbucket)/[\w.-]+", value):
+            raise ValueError(f"'{value}' is not an org slug; write it as gh/<org> (or bb/<workspace>)")
+        return value
+
+    @model_validator(mode="after")
+    def _something(self) -> CircleCIScope:
+        if not self.projects and not self.org:
+            raise ValueError("list projects (gh/<org>/<repo>), or give an org (with include/exclude globs)")
+        return self
+
+
+class CircleCIOptions(HttpOptions):
+    recheck_unfinished_days: float = Field(
+        14, ge=0,
+        description="Workflows still running, failing or on hold when last read are read again while their "
+        "pipeline is younger than this (an approval may wait for days); 0 turns the re-check off.",
+    )
+    deployments: DeploymentRules = Field(
+        default_factory=DeploymentRules,
+        description="Which jobs (or workflows) deploy, to which environment, which service each project "
+        "deploys, and how rollbacks and hotfixes are recognised.",
+    )
+
+
+class CircleCISource(_Strict):
+    type: Literal["circleci"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    base_url: BaseUrl = Field("https://circleci.com", description="The host (server installs: yours), without /api/v2.")
+    auth: CircleCIAuth
+    scope: CircleCIScope
+    options: CircleCIOptions = CircleCIOptions()
+
+    @field_validator("base_url")
+    @classmethod
+    def _no_api_suffix(cls, value: str) -> str:
+        if re.search(r"/api/v(1\.1|2)$", value.rstrip("/")):
+            raise ValueError(f"'{value}' ends with the API path; give the host only (e.g. https://circleci.com)")
+        return value
+
+
+class JenkinsAuth(_Strict):
+    user: str = Field(min_length=1, description="The Jenkins user the API token belongs to.")
+    api_token: SecretStr = Field(description="That user's API token (JENKINS_URL/me/configure > API Token).")
+
+
+class JenkinsScope(_Strict):
+    folders: list[str] = Field(
+        default_factory=list,
+        description="Folders (full names, e.g. acme or acme/payments-api) walked with everything below them; "
+        "empty: the whole instance.",
+    )
+    include: list[str] = Field(default_factory=lambda: ["*"], description="Globs on job full names to read ...")
+    exclude: list[str] = Field(default_factory=list, description="... and to skip (a matching folder is not walked).")
+
+    @field_validator("folders")
+    @classmethod
+    def _full_names(cls, folders: list[str]) -> list[str]:
+        for folder in folders:
+            if not folder.strip("/") or "/job/" in f"/{folder}":
+                raise ValueError(f"'{folder}' is not a folder full name; write it like acme/payments-api, "
+                                 "not as a URL path")
+        return [folder.strip("/") for folder in folders]
+
+
+class JenkinsOptions(HttpOptions):
+    max_folder_depth: int = Field(
+        10, ge=1, le=50, description="How deep folders, organization folders and multibranch projects are walked."
+    )
+    read_stages: bool = Field(
+        True, description="Read the stages of each pipeline build (wfapi/describe, one request per build)."
+    )
+    deployments: DeploymentRules = Field(
+        default_factory=DeploymentRules,
+        description="Which builds or pipeline stages deploy (job_pattern on the stage name, or on the job full "
+        "name of a build without stages), to which environment, which service each job deploys "
+        "(services: job full name glob -> service), and how rollbacks and hotfixes are recognised.",
+    )
+
+
+class JenkinsSource(_Strict):
+    type: Literal["jenkins"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    base_url: BaseUrl = Field(description="The Jenkins root URL, e.g. https://jenkins.acme.internal (or .../jenkins).")
+    auth: JenkinsAuth
+    scope: JenkinsScope = JenkinsScope()
+    options: JenkinsOptions = JenkinsOptions()
+
+
 # New source models are added to this union (one line each, above the marker): see docs/ARCHITECTURE.md.
-Source = Annotated[
-    JiraSource
-    | GitHubSource,
-    # <source models: add `| YourSource` above this line>
-    Field(discriminator="type"),
-]
+_SOURCE_MODELS = (
+    JiraSource,
+    CircleCISource,
+    GitLabSource,
+    EventsSource,
+    JenkinsSource,
+    GitHubSource,
+    # <source models: add `YourSource,` above this line>
+)
+Source = Annotated[Union[_SOURCE_MODELS], Field(discriminator="type")]  # noqa: UP007 - a union of a tuple
 
 
 class WarehouseConfig(_Strict):
@@ -304,9 +602,63 @@ class ScheduleConfig(_Strict):
         return value
 
 
+class WebhookAlert(_Strict):
+    # The URL itself is the credential of a Slack or Teams incoming webhook: a secret like a token.
+    webhook_url: SecretStr
+
+
+class EmailAlert(_Strict):
+    smtp_host: str
+    smtp_port: int = Field(587, ge=1, le=65535)
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS (port 587); false for a local relay.")
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+
+
+class AlertsConfig(_Strict):
+    """Where a failed run, stale data or a failed mart test is reported; nothing configured: logs only."""
+
+    slack: WebhookAlert | None = None
+    teams: WebhookAlert | None = None
+    email: EmailAlert | None = None
+
+
+class FreshnessConfig(_Strict):
+    """How old data may be before it counts as stale (hours since the last successful read or build)."""
+
+    raw_hours: float = Field(36.0, gt=0, description="Each raw stream; a nightly load leaves a day's margin.")
+    marts_hours: float = Field(36.0, gt=0, description="Each mart, since its last build.")
+    sources: dict[str, float] = Field(
+        default_factory=dict, description="Per source name, overriding raw_hours (e.g. a weekly export: 192)."
+    )
+
+    def limit_for(self, source_name: str) -> float:
+        return self.sources.get(source_name, self.raw_hours)
+
+
+class RetentionConfig(_Strict):
+    """Weekly compaction of the working warehouse (pipelines/compact.py)."""
+
+    compact_cron: str = Field("0 4 * * 0", description="When to compact, in schedule.timezone (Sunday 04:00).")
+    run_report_days: int = Field(400, ge=1, description="Run-report rows (ops.stream_runs) kept this many days.")
+
+
 class ThroughlineConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    freshness: FreshnessConfig = FreshnessConfig()
+    retention: RetentionConfig = RetentionConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        # A section whose keys are all commented out (`alerts:` alone) is YAML null: its defaults apply.
+        if isinstance(data, dict):
+            return {k: ({} if v is None and k != "sources" else v) for k, v in data.items()}
+        return data
     sources: list[Source] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -41,6 +41,42 @@ sources:
       token: ${{{token_var}}}
     scope:
       org: acme
+  - type: gitlab
+    name: demo-gitlab
+    base_url: {url}/gitlab
+    auth:
+      token: ${{{token_var}}}
+    scope:
+      groups: [acme]
+    options:
+      start_date: "2026-01-01"
+  - type: jenkins
+    name: demo-jenkins
+    base_url: {url}/jenkins
+    auth:
+      user: demo
+      api_token: ${{{token_var}}}
+    options:
+      deployments:
+        # Jenkins runs the deployments GitHub records too: the same services, so each one counts once.
+        services:
+          "acme/payments-api/*": acme/payments-api
+          "acme/checkout-web/*": acme/checkout-web
+          "acme/platform-infra/*": acme/platform-infra
+  - type: circleci
+    name: demo-circleci
+    base_url: {url}/circleci
+    auth:
+      token: ${{{token_var}}}
+    scope:
+      org: gh/acme
+    options:
+      deployments:
+        # CircleCI runs the deployments GitHub records too: the same services, so each one counts once.
+        services:
+          "gh/acme/payments-api": acme/payments-api
+          "gh/acme/checkout-web": acme/checkout-web
+          "gh/acme/platform-infra": acme/platform-infra
 # <demo sources: add one block per simulated system above this line; {url}/<prefix> is its base URL>
 """
 
@@ -100,6 +136,7 @@ def run_nightly(log_level: str = "INFO") -> None:
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         tags={RUN_PID_TAG: str(os.getpid()), RUN_HOST_TAG: socket.gethostname()},
     )
+    alert_after_run(result)
     if not result.success:
         failures = [
             event.step_failure_data.error.message.strip()
@@ -107,6 +144,56 @@ def run_nightly(log_level: str = "INFO") -> None:
             if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
         ]
         raise ThroughlineError("nightly run failed:\n" + "\n".join(failures or ["see the Dagster logs above"]))
+
+
+def alert_after_run(result) -> None:
+    """One message for a failed run (steps and mart tests), one for sources past their freshness limit.
+
+    The daemon's sensors do this for runs launched from Dagster; a CLI run has no daemon watching it.
+    """
+    from datetime import UTC, datetime
+
+    from pipelines.alerts import Alert, problems_from_events, send_alert, stale_streams
+    from pipelines.settings import warehouse_path
+
+    config = load_config()
+    problems = problems_from_events(result.all_events)
+    if problems or not result.success:
+        send_alert(Alert(f"Throughline: nightly run {result.run_id[:8]} failed", problems), config)
+    try:
+        stale = stale_streams(warehouse_path(), config, datetime.now(UTC).replace(tzinfo=None))
+    except ThroughlineError as exc:
+        print(f"freshness not checked: {exc}", file=sys.stderr)
+        return
+    if stale:
+        send_alert(Alert("Throughline: stale data", stale), config)
+
+
+def run_history(args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from connectors.core.raw import RawStore
+    from pipelines.history import load_history
+    from pipelines.settings import warehouse_path
+
+    config = load_config()
+    named = [s for s in config.sources if s.name == args.source]
+    if not named:
+        raise ThroughlineError(
+            f"no source named '{args.source}' in the configuration; its sources are: "
+            + ", ".join(s.name for s in config.sources)
+        )
+    try:
+        since = datetime.strptime(args.since, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        raise ThroughlineError(f"--since '{args.since}' is not a date; write it as YYYY-MM-DD") from None
+    with RawStore(warehouse_path()) as store:
+        done = load_history(
+            named[0], store, since=since, window=timedelta(days=args.window_days), max_windows=args.max_windows,
+            on_progress=lambda progress: print(progress.line(), flush=True),
+        )
+    if not done:
+        print(f"{args.source}: history since {args.since} is complete; the nightly run continues from it")
 
 
 # Headline numbers per mart: (label, SQL over the mart). Only marts listed here get headlines;
@@ -172,6 +259,11 @@ def demo(args: argparse.Namespace) -> None:
         run_nightly(log_level="WARNING")
         print(f"\nnightly run finished in {time.monotonic() - started:.1f}s\n")
         print(summarize(warehouse))
+        from pipelines.publish import PARQUET_DIR, PUBLISHED_FILE, published_dir
+
+        out = published_dir(warehouse)
+        print(f"\nfor BI tools (docs/BI.md): {out / PUBLISHED_FILE} and {out / PARQUET_DIR}/<mart>/; "
+              "`make dashboards` builds the dashboards from them")
     finally:
         # Stop what we started, by its PID, whatever happened above.
         simulator.terminate()
@@ -187,6 +279,18 @@ def main(argv: list[str] | None = None) -> int:
     check = sub.add_parser("check-config", help="validate throughline.yml (no request is made)")
     check.add_argument("path", nargs="?", help=f"config file (default: ${CONFIG_ENV_VAR} or ./throughline.yml)")
     sub.add_parser("run", help="run the nightly job once, now, in this process")
+    history_p = sub.add_parser(
+        "history", help="first load of a large source, one time window at a time (resumable, with progress)"
+    )
+    history_p.add_argument("source", help="the source's name in throughline.yml")
+    history_p.add_argument("--since", required=True, help="oldest date to load, YYYY-MM-DD (UTC)")
+    history_p.add_argument("--window-days", type=float, default=30.0, help="days per window (default 30)")
+    history_p.add_argument("--max-windows", type=int, default=None, help="stop after this many windows")
+    sub.add_parser("compact", help="rewrite the warehouse into a fresh file, trimming the run report")
+    doctor_p = sub.add_parser(
+        "doctor", help="check the config, reach every source with its credentials, check the warehouse"
+    )
+    doctor_p.add_argument("path", nargs="?", help=f"config file (default: ${CONFIG_ENV_VAR} or ./throughline.yml)")
     demo_p = sub.add_parser("demo", help="load the simulated organisation and print the marts")
     demo_p.add_argument("--warehouse", default="warehouse/throughline.duckdb")
     demo_p.add_argument("--seed", type=int, default=7)
@@ -199,6 +303,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok: {len(config.sources)} source(s): " + ", ".join(f"{s.name} ({s.type})" for s in config.sources))
         elif args.command == "run":
             run_nightly()
+        elif args.command == "history":
+            run_history(args)
+        elif args.command == "compact":
+            from pipelines.compact import compact
+            from pipelines.settings import warehouse_path
+
+            print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())
+        elif args.command == "doctor":
+            from pipelines.doctor import diagnose, report
+
+            text, code = report(diagnose(args.path))
+            print(text)
+            return code
         else:
             demo(args)
     except ThroughlineError as exc:

@@ -58,6 +58,14 @@ class ThroughlineTranslator(DagsterDbtTranslator):
         # fqn = [project, "staging"|"intermediate"|"marts", ...]
         return fqn[1] if len(fqn) > 2 else "dbt"
 
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if spec.key.path[0] == "marts":  # what BI reads: stale in the UI when no build refreshed it
+            from pipelines.monitoring import mart_freshness
+
+            spec = spec.replace_attributes(freshness_policy=mart_freshness())
+        return spec
+
 
 TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
@@ -87,7 +95,33 @@ def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
         variables["github_incident_labels"] = sorted(
             {label.strip().lower() for s in github for label in s.options.incident_labels if label.strip()}
         )
+    variables.update(_jira_incident_vars(config.sources_of("jira")))
     return variables
+
+
+def _jira_incident_vars(jira: list[Any]) -> dict[str, Any]:
+    """Which Jira issues are incidents, merged over the Jira sources (dbt vars are global to a run).
+
+    Only what differs from the models' defaults is passed, so a plain config keeps `dbt build` bare.
+    A field role set by two sources takes the first source's field id.
+    """
+    defaults = {"jira_incident_issue_types": ["incident"], "jira_incident_labels": ["incident"],
+                "jira_incident_fields": {}, "jira_incident_cause_link_pattern": "caused by"}
+    if not jira:
+        return {}
+    fields: dict[str, str] = {}
+    for source in jira:
+        for role, field_id in source.options.incident_fields.items():
+            fields.setdefault(role, field_id)
+    merged = {
+        "jira_incident_issue_types": sorted(
+            {t.strip().lower() for s in jira for t in s.options.incident_issue_types if t.strip()}),
+        "jira_incident_labels": sorted(
+            {label.strip().lower() for s in jira for label in s.options.incident_labels if label.strip()}),
+        "jira_incident_fields": fields,
+        "jira_incident_cause_link_pattern": "|".join(dict.fromkeys(s.options.incident_cause_link for s in jira)),
+    }
+    return {name: value for name, value in merged.items() if value != defaults[name]}
 
 
 def dbt_build_args(config: ThroughlineConfig) -> list[str]:

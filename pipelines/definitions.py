@@ -1,13 +1,19 @@
 """The code location: assembles raw assets, dbt assets, the nightly job and its schedule."""
 
-from __future__ import annotations
 
 import dagster as dg
 
 from pipelines.dbt_assets import dbt_models, dbt_resource
 from pipelines.raw_assets import build_raw_assets
 from pipelines.resources import ThroughlineResource
-from pipelines.settings import schedule_config
+from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
+from pipelines.run_report import build_run_report_asset
+from pipelines.compact import compact as compact_file
+from pipelines.publish import publish_assets
+from pipelines.settings import WRITER_POOL, retention_config, schedule_config
+
+raw_assets = build_raw_assets()
+raw_keys = [key for assets in raw_assets for key in assets.keys]
 
 nightly = dg.define_asset_job(
     "nightly",
@@ -16,20 +22,41 @@ nightly = dg.define_asset_job(
 )
 
 
-def nightly_schedule() -> dg.ScheduleDefinition:
-    schedule = schedule_config()
+@dg.op(pool=WRITER_POOL, description="Rewrite the working warehouse into a fresh file (pipelines/compact.py).")
+def compact_warehouse(context: dg.OpExecutionContext, throughline: ThroughlineResource) -> None:
+    retention = throughline.config().retention
+    result = compact_file(throughline.warehouse(), run_report_days=retention.run_report_days)
+    context.log.info(result.line())
+    context.add_output_metadata({"bytes_before": result.bytes_before, "bytes_after": result.bytes_after,
+                                 "run_report_rows_dropped": result.run_report_rows_dropped})
+
+
+@dg.job(description="Weekly: reclaim the space of replaced raw rows and trim the run report; no mart changes.")
+def compact():
+    compact_warehouse()
+
+
+def running_schedule(name: str, job, cron: str) -> dg.ScheduleDefinition:
+    """A schedule in `schedule.timezone`, on from the start: a deployment should not need a click."""
     return dg.ScheduleDefinition(
-        name="nightly_schedule",
-        job=nightly,
-        cron_schedule=schedule.cron,
-        execution_timezone=schedule.timezone,
+        name=name,
+        job=job,
+        cron_schedule=cron,
+        execution_timezone=schedule_config().timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
 
 
 defs = dg.Definitions(
-    assets=[*build_raw_assets(), dbt_models],
-    jobs=[nightly],
-    schedules=[nightly_schedule()],
+    assets=[*raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets()],
+    jobs=[nightly, compact],
+    schedules=[
+        running_schedule("nightly_schedule", nightly, schedule_config().cron),
+        running_schedule("compact_schedule", compact, retention_config().compact_cron),
+    ],
+    sensors=[
+        alert_on_failed_run,
+        alert_on_stale_data,
+    ],
     resources={"throughline": ThroughlineResource(), "dbt": dbt_resource()},
 )

@@ -16,7 +16,9 @@ from connectors.core.errors import ThroughlineError
 from connectors.core.raw import RawStore, raw_table
 from connectors.core.source import SourceType
 from connectors.registry import SOURCE_TYPES
+from pipelines.monitoring import raw_freshness
 from pipelines.resources import ThroughlineResource
+from pipelines.run_report import SourceRun, write_rows
 from pipelines.settings import WRITER_POOL
 
 
@@ -46,6 +48,7 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
             group_name="raw",
             kinds={"duckdb", st},
             description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table raw.{raw_table(st, stream)}).",
+            freshness_policy=raw_freshness(),
         )
         for stream in streams
     ]
@@ -59,8 +62,12 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
             for stream in streams:  # empty tables still let dbt build when a type is not configured
                 store.ensure_table(raw_table(st, stream))
             for source in config.sources_of(st):
+                source_run = SourceRun.start(store, context.run_id, st, source.name, group)
+                results: list[StreamResult] = []
+                error = None
                 try:
-                    for result in source_type.extract(group, source, store):
+                    results = source_type.extract(group, source, store)
+                    for result in results:
                         by_stream[stream_of(result.table, st)].append(result)
                         for child, n in result.child_records.items():
                             by_stream[child].append(
@@ -68,8 +75,10 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
                             )
                 except (ThroughlineError, ValueError) as exc:
                     # Other instances still load; what this one committed before failing stays.
+                    error = str(exc)
                     context.log.error(f"{st} source '{source.name}' ({group}): {exc}")
                     failures.append(f"{source.name}: {exc}")
+                write_rows(store, source_run.rows(store, results, error))
         if failures:
             raise dg.Failure(
                 description=f"{len(failures)} {st} source(s) failed while reading {group}:\n" + "\n".join(failures),

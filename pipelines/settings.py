@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from connectors.config import ScheduleConfig, config_path
+from connectors.config import RetentionConfig, ScheduleConfig, config_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -19,7 +19,7 @@ DEFAULT_WAREHOUSE = "warehouse/throughline.duckdb"
 WRITER_POOL = "duckdb_warehouse"
 
 
-def _raw_config_section(name: str) -> dict:
+def raw_config_section(name: str) -> dict:
     """One top-level section of throughline.yml read without resolving credentials.
 
     Definitions load before any run (in the UI, in `definitions validate`), where credentials
@@ -38,12 +38,19 @@ def _raw_config_section(name: str) -> dict:
 
 def warehouse_path() -> Path:
     """THROUGHLINE_WAREHOUSE, else `warehouse.path` in throughline.yml, else ./warehouse/throughline.duckdb."""
-    value = os.environ.get(WAREHOUSE_ENV_VAR) or _raw_config_section("warehouse").get("path") or DEFAULT_WAREHOUSE
+    value = os.environ.get(WAREHOUSE_ENV_VAR) or raw_config_section("warehouse").get("path") or DEFAULT_WAREHOUSE
     return Path(value).expanduser().resolve()
 
 
 def schedule_config() -> ScheduleConfig:
     try:
-        return ScheduleConfig.model_validate(_raw_config_section("schedule"))
+        return ScheduleConfig.model_validate(raw_config_section("schedule"))
     except ValueError:
         return ScheduleConfig()  # a bad schedule section is reported when the config is validated
+
+
+def retention_config() -> RetentionConfig:
+    try:
+        return RetentionConfig.model_validate(raw_config_section("retention"))
+    except ValueError:
+        return RetentionConfig()  # reported by `throughline check-config`

@@ -48,6 +48,9 @@ class Endpoint:
     max_page_size: int | None = None
     # Turns the lower bound (cursor minus lookback, or start_date) into request parameters.
     since_params: Callable[[datetime], Mapping[str, Any]] | None = None
+    # Request parameters for the time window [since, until): lets a history load read a large
+    # source one window at a time (connectors/core/history.py). None: the API has no upper bound.
+    window_params: Callable[[datetime, datetime], Mapping[str, Any]] | None = None
     order: Literal["ascending", "descending", "none"] = "none"
     # For descending lists the server cannot filter: stop once a page reaches records older than `since`.
     stop_at_since: bool = False

@@ -97,7 +97,12 @@ class Engine:
         scope: str,
         path_vars: Mapping[str, Any] | None = None,
         children: tuple[Child, ...] = (),
+        window: tuple[datetime, datetime] | None = None,
     ) -> StreamResult:
+        """Read the stream of one scope from its cursor (minus lookback) on, or, with ``window``, only
+        the records whose cursor falls in [start, end) (a history load; see connectors/core/history.py)."""
+        if window is not None and endpoint.window_params is None:
+            raise ValueError(f"stream '{endpoint.stream}' cannot be read by time window")
         started = time.monotonic()
         table = self.table(endpoint)
         result = StreamResult(self.source_instance, table, scope)
@@ -113,7 +118,10 @@ class Engine:
         hold: datetime | None = None  # the oldest incomplete record's cursor value
 
         params = {**endpoint.params, **endpoint.paginator.first_params(self.page_size_for(endpoint))}
-        if since is not None and endpoint.since_params is not None:
+        if window is not None:
+            since = window[0]
+            params.update(endpoint.window_params(*window))
+        elif since is not None and endpoint.since_params is not None:
             params.update(endpoint.since_params(since))
         path = endpoint.path.format(**(path_vars or {}))
 

@@ -121,3 +121,47 @@ class PageNumberPaginator:
         if records_on_page < page_size:
             return None
         return None, {**params, self.page_param: int(params.get(self.page_param, self.first_page)) + 1}
+
+
+@dataclass(frozen=True)
+class NextPageHeaderPaginator:
+    """GitLab: offset pages name the next one in `X-Next-Page` (empty on the last page); keyset pages
+    (`pagination=keyset`) send no page number, only a `Link: <...>; rel="next"` that carries the cursor."""
+
+    page_param: str = "page"
+    size_param: str = "per_page"
+    header: str = "X-Next-Page"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.size_param: page_size}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        next_page = response.headers.get(self.header)
+        if next_page is not None:  # an offset page: the header is there, empty on the last page
+            return (None, {**params, self.page_param: next_page.strip()}) if next_page.strip() else None
+        link = response.links.get("next")
+        if link and link.get("url"):
+            return link["url"], {}
+        return None
+
+
+@dataclass(frozen=True)
+class TreeRangePaginator:
+    """A range inside one parameter: Jenkins `tree=allBuilds[...]{M,N}` (M inclusive, N exclusive).
+
+    Jenkins has no page parameters; a list property of the tree takes a range instead. A page shorter
+    than the range asked for is the last one.
+    """
+
+    tree: str  # the tree expression without its range, e.g. "allBuilds[number,result]"
+    param: str = "tree"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.param: f"{self.tree}{{0,{page_size}}}"}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        if records_on_page < page_size:
+            return None
+        start = int(str(params.get(self.param, "")).rsplit("{", 1)[-1].split(",", 1)[0] or 0)
+        start += records_on_page
+        return None, {**params, self.param: f"{self.tree}{{{start},{start + page_size}}}"}

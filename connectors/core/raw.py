@@ -25,6 +25,33 @@ STATE_TABLE = f"{RAW_SCHEMA}._state"
 # matching If-None-Match with 304, which costs no rate limit). Kept beside the data they describe so a
 # new warehouse never trusts an ETag whose records it does not hold.
 ETAG_TABLE = f"{RAW_SCHEMA}._etags"
+# What each extraction did, one row per run, source instance, stream and scope (the run report). In its
+# own schema because it is not an API object: the raw layer's seven-column contract stays exact.
+OPS_SCHEMA = "ops"
+STREAM_RUNS_TABLE = f"{OPS_SCHEMA}.stream_runs"
+STREAM_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {STREAM_RUNS_TABLE} (
+    run_id VARCHAR NOT NULL,
+    source_type VARCHAR NOT NULL,
+    source_instance VARCHAR NOT NULL,
+    extraction_group VARCHAR NOT NULL,
+    stream VARCHAR NOT NULL,
+    scope VARCHAR,
+    status VARCHAR NOT NULL,
+    records BIGINT NOT NULL,
+    new_records BIGINT,
+    updated_records BIGINT,
+    requests BIGINT NOT NULL,
+    retries BIGINT NOT NULL,
+    not_modified BIGINT NOT NULL,
+    rate_limit_waits BIGINT NOT NULL,
+    waited_seconds DOUBLE NOT NULL,
+    cursor_before VARCHAR,
+    cursor_after VARCHAR,
+    seconds DOUBLE NOT NULL,
+    error VARCHAR,
+    started_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP NOT NULL
+)"""
 
 _COLUMNS = pa.schema(
     [
@@ -101,7 +128,12 @@ class RawStore:
                 PRIMARY KEY (source_instance, request)
             )"""
         )
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS_SCHEMA}")
+        self.con.execute(STREAM_RUNS_DDL)
         self._known: set[str] = set()
+        # (table, source_instance, scope) -> [new, updated] records written through this store: the run report
+        # tells new from re-read records without a scan of the table (the primary key decides).
+        self.write_counts: dict[tuple[str, str, str | None], list[int]] = {}
         # One DuckDB connection is not safe to use from several threads at once, and a write is a
         # transaction of several statements: connectors that read repositories in parallel take turns
         # here. Re-entrant because write() calls ensure_table().
@@ -185,6 +217,7 @@ class RawStore:
         replace_children: list[tuple[str, str, list[str]]],
     ) -> int:
         written = 0
+        pending_counts: dict[tuple[str, str, str | None], list[int]] = {}
         now = datetime.now(UTC).replace(tzinfo=None)
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -215,13 +248,32 @@ class RawStore:
                     schema=_COLUMNS,
                 )
                 self.con.register("_raw_batch", arrow)
-                self.con.execute(
-                    f"""INSERT OR REPLACE INTO {RAW_SCHEMA}.{table}
+                # Insert what is new first (the primary key index finds conflicts, no scan), then
+                # replace the rest: the counts of both become the run report's new / updated.
+                inserted = self.con.execute(
+                    f"""INSERT INTO {RAW_SCHEMA}.{table}
                         SELECT source_instance, record_key, parent_key, scope, cursor_value,
                                payload::JSON, extracted_at
-                        FROM _raw_batch"""
-                )
+                        FROM _raw_batch
+                        ON CONFLICT DO NOTHING
+                        RETURNING record_key, scope"""
+                ).fetchall()
+                if len(inserted) < len(latest):
+                    self.con.execute(
+                        f"""INSERT OR REPLACE INTO {RAW_SCHEMA}.{table}
+                            SELECT source_instance, record_key, parent_key, scope, cursor_value,
+                                   payload::JSON, extracted_at
+                            FROM _raw_batch
+                            WHERE record_key NOT IN (SELECT unnest(?::VARCHAR[]))""",
+                        [[row[0] for row in inserted]],
+                    )
                 self.con.unregister("_raw_batch")
+                for record in latest.values():
+                    pending_counts.setdefault((table, source_instance, record.scope), [0, 0])[1] += 1
+                for _key, scope in inserted:
+                    counts = pending_counts[(table, source_instance, scope)]
+                    counts[0] += 1
+                    counts[1] -= 1
                 written += len(latest)
             if cursor is not None:
                 self.con.execute(
@@ -233,6 +285,10 @@ class RawStore:
                     f"INSERT OR REPLACE INTO {ETAG_TABLE} VALUES (?, ?, ?, ?)", [source_instance, request, etag, now]
                 )
             self.con.execute("COMMIT")
+            for key, (new, updated) in pending_counts.items():  # only what was committed counts
+                total = self.write_counts.setdefault(key, [0, 0])
+                total[0] += new
+                total[1] += updated
         except BaseException:
             self.con.execute("ROLLBACK")
             raise

@@ -12,6 +12,15 @@ from connectors.core.raw import RawStore
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One line of `throughline doctor`: ``level`` is ok, warn or fail; ``message`` says what to do."""
+
+    level: str
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True)
 class SourceType:
     """A source type (jira, github, ...).
 
@@ -22,6 +31,13 @@ class SourceType:
     name: str
     groups: dict[str, tuple[str, ...]]
     extract: Callable[[str, object, RawStore], list[StreamResult]]
+    # `throughline doctor`: a few cheap authenticated requests that show whether a run would work
+    # (credentials, scope visible, permissions, rate-limit headroom). None: the doctor only says so.
+    check: Callable[[object], list[Finding]] | None = None
+    # History loads (pipelines/history.py): groups whose API can bound a request to a time window,
+    # and how to read one group for one window [start, end). Other groups are read whole, once.
+    windowed_groups: tuple[str, ...] = ()
+    extract_window: Callable[[str, object, RawStore, datetime, datetime], list[StreamResult]] | None = None
 
     def streams(self) -> list[str]:
         return [stream for streams in self.groups.values() for stream in streams]
@@ -48,4 +64,16 @@ def engine_for(source, store: RawStore, auth_headers: Callable[[], dict[str, str
     return Engine(
         source_type=source.type, source_instance=source.name, client=client, store=store,
         options=run_options(options),
+    )
+
+
+def probe_client(source, auth_headers: Callable[[], dict[str, str]], **client_kw) -> HttpClient:
+    """An HTTP client for `throughline doctor`: one retry and a short timeout, so a check answers fast."""
+    return HttpClient(
+        source=source.name,
+        base_url=source.base_url,
+        auth_headers=auth_headers,
+        timeout_seconds=min(source.options.timeout_seconds, 15.0),
+        retry=RetryPolicy(max_retries=1, backoff_seconds=min(source.options.backoff_seconds, 1.0)),
+        **client_kw,
     )

@@ -23,11 +23,11 @@ from typing import Any
 from connectors.config import GitHubSource
 from connectors.core.endpoint import Child, Endpoint, parse_timestamp
 from connectors.core.engine import Engine, StreamResult, utc_now
-from connectors.core.errors import NotFoundError
+from connectors.core.errors import FatalError, NotFoundError
 from connectors.core.http import RequestStats, TokenPool
 from connectors.core.paginators import LinkHeaderPaginator
 from connectors.core.raw import RawRecord, RawStore, raw_table
-from connectors.core.source import SourceType, engine_for
+from connectors.core.source import Finding, SourceType, engine_for, probe_client
 from connectors.github.app import AppInstallationToken
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,8 @@ COMMITS = _list(
     key_with_scope=True,
     cursor_field="commit.committer.date",
     since_params=lambda since: {"since": _iso(since)},
+    # `until` is inclusive on GitHub: a commit on a window's end is read twice, stored once.
+    window_params=lambda since, until: {"since": _iso(since), "until": _iso(until)},
     order="descending",
     stop_at_since=True,
 )
@@ -359,6 +361,18 @@ def extract(group: str, source: GitHubSource, store: RawStore, **client_kw) -> l
     return results
 
 
+def extract_window(group: str, source: GitHubSource, store: RawStore, start: datetime, end: datetime,
+                   **client_kw) -> list[StreamResult]:
+    """One time window of a history load: the commits of every repository committed in [start, end)."""
+    if group != "commits":
+        raise ValueError(f"github reads only 'commits' by time window, not '{group}'")
+    client_kw.setdefault("tokens", token_pool(source))
+    client_kw.setdefault("max_rate_limit_wait_seconds", source.options.max_rate_limit_wait_seconds)
+    engine = engine_for(source, store, lambda: {"X-GitHub-Api-Version": API_VERSION}, **client_kw)
+    return [engine.run(COMMITS, scope=repo, path_vars={"repo": repo}, window=(start, end))
+            for repo in resolve_repos(engine, source)]
+
+
 def _extract_repositories(engine: Engine, source: GitHubSource) -> list[StreamResult]:
     """Org repositories come whole with the org listing; explicit ones are read one by one."""
     results = []
@@ -398,6 +412,73 @@ def _warn_if_renamed(store: RawStore, source: GitHubSource, repo: str) -> None:
         )
 
 
+# What the connector reads per repository, and the permission a fine-grained token or App needs for it.
+_PERMISSION_PROBES = (
+    ("pulls?state=all&per_page=1", "pull requests: read"),
+    ("deployments?per_page=1", "deployments: read"),
+    ("actions/runs?per_page=1", "actions: read"),
+    ("issues?state=all&per_page=1", "issues: read"),
+)
+
+
+def check(source: GitHubSource, **client_kw) -> list[Finding]:
+    """Credentials, rate-limit headroom per token, classic token scopes, and read access to what is loaded."""
+    findings: list[Finding] = []
+    pool = token_pool(source)
+    for index in range(len(pool)):
+        client = probe_client(
+            source, lambda index=index: {**pool.headers(index), "X-GitHub-Api-Version": API_VERSION}, **client_kw
+        )
+        subject = f"{source.name}: credential {index + 1} of {len(pool)}"
+        try:
+            body, response = client.get_json("/rate_limit")  # free: costs no quota
+        except FatalError as exc:
+            findings.append(Finding("fail", subject, str(exc)))
+            continue
+        core = (body or {}).get("resources", {}).get("core", {})
+        remaining, limit = core.get("remaining"), core.get("limit")
+        level = "warn" if limit and remaining is not None and remaining < limit * 0.1 else "ok"
+        findings.append(Finding(level, subject, f"rate limit: {remaining} of {limit} requests left this hour"))
+        scopes = response.headers.get("X-OAuth-Scopes")
+        if scopes is not None:  # classic tokens only; fine-grained tokens and Apps are probed below
+            granted = {s.strip() for s in scopes.split(",") if s.strip()}
+            if not granted & {"repo", "public_repo"}:
+                findings.append(Finding("fail", subject, f"classic token scopes are [{scopes}]: add `repo` "
+                                        "(private repositories) or `public_repo`"))
+            if source.scope.org and not granted & {"read:org", "admin:org", "write:org"}:
+                findings.append(Finding("warn", subject, "no `read:org` scope: private repositories of the "
+                                        f"org {source.scope.org} may be missing from the listing"))
+    if any(f.level == "fail" for f in findings):
+        return findings
+    client = probe_client(source, auth_headers(source), **client_kw)
+    if source.scope.org:
+        try:
+            repos, _ = client.get_json(f"/orgs/{source.scope.org}/repos", {"per_page": 1})
+            findings.append(Finding("ok", f"{source.name}: org {source.scope.org}", "repositories listed"))
+            probe = [repos[0]["full_name"]] if repos else []
+        except FatalError as exc:
+            return [*findings, Finding("fail", f"{source.name}: org {source.scope.org}", str(exc))]
+    else:
+        probe = []
+    for repo in [*source.scope.repos, *probe][:5]:  # a few repositories show missing permissions
+        try:
+            client.get_json(f"/repos/{repo}")
+        except FatalError as exc:
+            findings.append(Finding("fail", f"{source.name}: {repo}", f"{exc}: check the name in scope.repos and "
+                                    "that the token or App can read the repository (metadata: read)"))
+            continue
+        missing = []
+        for path, permission in _PERMISSION_PROBES:
+            try:
+                client.get_json(f"/repos/{repo}/{path}")
+            except FatalError as exc:
+                missing.append(Finding("fail", f"{source.name}: {repo}",
+                                       f"cannot read {path.split('?')[0]} ({exc}): grant `{permission}`"))
+        findings += missing or [Finding("ok", f"{source.name}: {repo}", "pull requests, deployments, actions and "
+                                        "issues readable")]
+    return findings
+
+
 SOURCE = SourceType(
     name="github",
     groups={
@@ -412,4 +493,7 @@ SOURCE = SourceType(
         "workflow_runs": ("workflow_runs", "workflow_jobs"),
     },
     extract=extract,
+    check=check,
+    windowed_groups=("commits",),
+    extract_window=extract_window,
 )

@@ -22,10 +22,10 @@ from zoneinfo import ZoneInfo
 from connectors.config import JiraSource
 from connectors.core.endpoint import Child, Endpoint, format_cursor, parse_timestamp
 from connectors.core.engine import Engine, StreamResult
-from connectors.core.errors import BadRequestError, FatalError
+from connectors.core.errors import BadRequestError, FatalError, NotFoundError
 from connectors.core.paginators import OffsetPaginator, SinglePage, TokenPaginator
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore, raw_table
-from connectors.core.source import SourceType, engine_for
+from connectors.core.source import Finding, SourceType, engine_for, probe_client
 
 # Only what the models read, plus what users add: the enhanced search returns no fields unless asked.
 BASE_FIELDS = (
@@ -51,15 +51,18 @@ def auth_headers(source: JiraSource):
     return lambda: {"Authorization": f"Basic {basic}"}
 
 
-def jql(project: str, since: datetime | None, tz: ZoneInfo) -> str:
+def jql(project: str, since: datetime | None, tz: ZoneInfo, until: datetime | None = None) -> str:
     """Issues of a project in update order; JQL dates are read in the *user's* time zone.
 
     Writing the bound in UTC would shift it by the user's offset: hours re-read, or hours missed
-    every night for users east of UTC. The bound is floored to the minute, JQL's resolution.
+    every night for users east of UTC. Bounds are floored to the minute, JQL's resolution, so
+    windows [since, until) written this way meet without a gap or an overlap.
     """
     clause = f'project = "{project}"'
     if since is not None:
         clause += f' AND updated >= "{since.astimezone(tz).strftime("%Y-%m-%d %H:%M")}"'
+    if until is not None:
+        clause += f' AND updated < "{until.astimezone(tz).strftime("%Y-%m-%d %H:%M")}"'
     return clause + " ORDER BY updated ASC, key ASC"
 
 
@@ -158,6 +161,7 @@ def issues_endpoint(source: JiraSource, project: str, tz: ZoneInfo, custom: Cust
         cursor_field="fields.updated",
         params={"jql": jql(project, None, tz), "fields": fields, "expand": "changelog"},
         since_params=lambda since: {"jql": jql(project, since, tz)},
+        window_params=lambda since, until: {"jql": jql(project, since, tz, until)},
         order="ascending",
         transform=_without_changelog,
         max_page_size=100,  # Jira caps pages with an expanded changelog at 100
@@ -268,10 +272,11 @@ def _unknown_project(source: JiraSource, project: str, exc: BadRequestError) -> 
 _UNKNOWN_PROJECT = "does not exist for the field 'project'"
 
 
-def run_issues(engine: Engine, source: JiraSource, project: str, tz: ZoneInfo, custom: CustomFields) -> StreamResult:
+def run_issues(engine: Engine, source: JiraSource, project: str, tz: ZoneInfo, custom: CustomFields,
+               window: tuple[datetime, datetime] | None = None) -> StreamResult:
     try:
         return engine.run(issues_endpoint(source, project, tz, custom), scope=project,
-                          children=(changelog_child(source),))
+                          children=(changelog_child(source),), window=window)
     except BadRequestError as exc:
         # Jira answers a JQL naming an unknown (or invisible) project with 400 "The value 'X' does not
         # exist for the field 'project'": an empty load would hide a typo in the config for ever.
@@ -383,6 +388,42 @@ def extract(group: str, source: JiraSource, store: RawStore, *, now: datetime | 
     raise ValueError(f"jira has no extraction group '{group}'")
 
 
+def extract_window(group: str, source: JiraSource, store: RawStore, start: datetime, end: datetime,
+                   **client_kw) -> list[StreamResult]:
+    """One time window of a history load: the issues (with changelogs) updated in [start, end)."""
+    if group != "issues":
+        raise ValueError(f"jira reads only 'issues' by time window, not '{group}'")
+    engine = engine_for(source, store, auth_headers(source), **client_kw)
+    tz = user_time_zone(engine, source)
+    custom = discover_fields(field_list(engine, source), source.options.story_points_field)
+    return [run_issues(engine, source, project, tz, custom, window=(start, end)) for project in source.scope.projects]
+
+
+def check(source: JiraSource, **client_kw) -> list[Finding]:
+    """Who the credentials authenticate as, and whether each configured project is visible to them."""
+    client = probe_client(source, auth_headers(source), **client_kw)
+    api = API[source.flavour]
+    try:
+        me, _ = client.get_json(f"{api}/myself")
+    except FatalError as exc:
+        return [Finding("fail", f"{source.name}: credentials", str(exc))]
+    who = (me or {}).get("displayName") or (me or {}).get("name") or "an account"
+    findings = [Finding("ok", f"{source.name}: credentials", f"authenticated as {who}")]
+    for project in source.scope.projects:
+        try:
+            client.get_json(f"{api}/project/{project}")
+            findings.append(Finding("ok", f"{source.name}: project {project}", "visible"))
+        except NotFoundError:
+            findings.append(Finding(
+                "fail", f"{source.name}: project {project}",
+                "not found or not visible to this account: check the key in scope.projects, or grant the "
+                "account the Browse Projects permission",
+            ))
+        except FatalError as exc:
+            findings.append(Finding("fail", f"{source.name}: project {project}", str(exc)))
+    return findings
+
+
 SOURCE = SourceType(
     name="jira",
     groups={
@@ -391,4 +432,7 @@ SOURCE = SourceType(
         "issues": ("issues", "changelogs", RECONCILE_STREAM),
     },
     extract=extract,
+    check=check,
+    windowed_groups=("issues",),
+    extract_window=extract_window,
 )

@@ -59,6 +59,7 @@ class JiraApi:
             r.add("GET", f"/rest/api/{v}/field", self.fields)
             r.add("GET", f"/rest/api/{v}/project/search", self.project_search)
             r.add("GET", f"/rest/api/{v}/project", self.projects)
+            r.add("GET", f"/rest/api/{v}/project/{{id_or_key}}", self.project)
             r.add("GET", f"/rest/api/{v}/myself", self.myself)
             r.add("GET", f"/rest/api/{v}/serverInfo", self.server_info)
         r.add("POST", "/rest/api/3/changelog/bulkfetch", self.changelog_bulkfetch)
@@ -285,6 +286,13 @@ class JiraApi:
 
     def projects(self, req: Request) -> Response:
         return Response(200, list(self.org.jira_projects.values()))
+
+    def project(self, req: Request) -> Response:
+        wanted = req.params["id_or_key"]
+        for project in self.org.jira_projects.values():
+            if wanted in (project["key"], project["id"]):
+                return Response(200, project)
+        raise ApiError(404, f"No project could be found with key '{wanted}'.")
 
     def project_search(self, req: Request) -> Response:
         start = req.int_arg("startAt", 0, minimum=0, strict=True)

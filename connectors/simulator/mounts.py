@@ -39,6 +39,12 @@ def build_mounts(org: Org, options: dict[str, dict[str, Any]] | None = None) -> 
 
 def _mount_factories() -> dict[str, Any]:
     factories: dict[str, Any] = {}
+    from .jenkins_api import JenkinsApi
+    factories[JenkinsApi.PREFIX] = JenkinsApi
+    from .gitlab_api import GitLabApi
+    factories[GitLabApi.PREFIX] = GitLabApi
+    from .circleci_api import CircleCIApi
+    factories[CircleCIApi.PREFIX] = CircleCIApi
     # <mounted APIs: add `from .yours_api import YoursApi` and `factories[YoursApi.PREFIX] = YoursApi` above this line>
     return factories
 

@@ -91,7 +91,7 @@
     (
         len({{ deployment_rule('branch_globs') }}) = 0
         or coalesce(
-            list_bool_or(list_transform({{ deployment_rule('branch_globs') }}, g -> glob({{ branch_expression }}, g))),
+            list_bool_or(list_transform({{ deployment_rule('branch_globs') }}, lambda g: {{ branch_expression }} glob g)),
             false
         )
     )
@@ -109,7 +109,7 @@
             select services.service
             from {{ ref('int_deployment_services') }} as services
             where services.source_instance in ({{ source_instance_expression }}, '*')
-                and glob({{ scope_expression }}, services.scope_glob)
+                and {{ scope_expression }} glob services.scope_glob
             order by services.source_instance = '*', services.priority
             limit 1
         ),

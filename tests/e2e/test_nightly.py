@@ -71,6 +71,10 @@ def query(path, sql):
 MART_SNAPSHOT = {
     "work_items": "SELECT * FROM marts.work_items ORDER BY work_item_id",
     "deployment_frequency_weekly": "SELECT * FROM marts.deployment_frequency_weekly ORDER BY ALL",
+    "deployments": "SELECT * FROM marts.deployments ORDER BY ALL",
+    "deployment_changes": "SELECT * FROM marts.deployment_changes ORDER BY ALL",
+    "pull_request_cycle_times": "SELECT * FROM marts.pull_request_cycle_times ORDER BY ALL",
+    "dora_metrics_weekly": "SELECT * FROM marts.dora_metrics_weekly ORDER BY ALL",
     "intervals": "SELECT * FROM intermediate.int_work_items_status_intervals ORDER BY ALL",
 }
 
@@ -109,6 +113,24 @@ def test_flow_times_worked_out_by_hand(env, first_run):
     assert query(env, "SELECT median(flow_time_hours) FROM marts.work_items WHERE is_done") == [(120.0,)]
 
 
+def test_flow_metrics_weekly_worked_out_by_hand(env, first_run):
+    # The shipped seeds map no team. Week of 5 Jan: FLOW-1 (Story, 72 h, all active) done, FLOW-5 canceled.
+    # Week of 12 Jan: FLOW-3 (Story, 144 h, 120 active) and FLOW-2 (Bug, 120 h, 72 active, 48 Blocked).
+    rows = query(env, """
+        SELECT week_start::VARCHAR, flow_item_type, flow_velocity, canceled_items, flow_time_p50_hours,
+               round(flow_efficiency, 4)
+        FROM marts.flow_metrics_weekly
+        WHERE team = 'unassigned' AND week_start IN ('2026-01-05', '2026-01-12') ORDER BY 1, 2
+    """)
+    assert rows == [
+        ("2026-01-05", "defect", 0, 0, None, None),
+        ("2026-01-05", "feature", 1, 1, 72.0, 1.0),
+        ("2026-01-12", "defect", 1, 0, 120.0, 0.6),
+        ("2026-01-12", "feature", 1, 0, 144.0, round(120 / 144, 4)),
+    ]
+    assert query(env, "SELECT blocked_time_hours FROM marts.work_items WHERE issue_key = 'FLOW-2'") == [(48.0,)]
+
+
 def test_deployments_per_week_worked_out_by_hand(env, first_run):
     rows = query(env, """
         SELECT week_start::VARCHAR, deployments, failed_deployments, deployment_attempts
@@ -116,6 +138,39 @@ def test_deployments_per_week_worked_out_by_hand(env, first_run):
     """)
     # production: d1 success + d3 failure + d4 success in week of 5 Jan; d5 success in week of 12 Jan
     assert rows == [("2026-01-05", 2, 1, 3), ("2026-01-12", 1, 0, 1)]
+
+
+def test_dora_marts_worked_out_by_hand(env, first_run):
+    # Compare sets as the connector reads them (previous production deployment, any outcome): 103 = c1...c3
+    # = [c2, c3], 104 = c3...c4 = [c4], 105 = [c5]. 104 ships since the last success 101: c2, c3 and c4.
+    rows = query(env, """
+        SELECT deployment_id, status, change_count, pull_request_count, is_change_failure, recovery_hours
+        FROM marts.deployments ORDER BY created_at
+    """)
+    assert rows == [
+        ("101", "success", 0, 0, False, None),
+        ("103", "failure", 2, 0, True, pytest.approx(23 + 50 / 60)),  # restored by 104 at 01-08 15:10
+        ("104", "success", 3, 1, False, None),
+        ("105", "success", 1, 1, False, None),
+    ]
+    # PR #1 (squash, c4): first commit 01-06 09:30 -> 104 finished 01-08 15:10 = 53 h 40 min;
+    # PR #2 (c5): first commit 01-10 10:30 -> 105 finished 01-13 15:10 = 76 h 40 min
+    lead_times = query(env, """
+        SELECT pull_request_number, first_deployment_key, lead_time_hours, deploy_hours
+        FROM marts.pull_request_cycle_times ORDER BY 1
+    """)
+    assert lead_times == [
+        (1, "tiny-github:104", pytest.approx(53 + 40 / 60), pytest.approx(190 / 60)),
+        (2, "tiny-github:105", pytest.approx(76 + 40 / 60), pytest.approx(30 + 10 / 60)),
+    ]
+    weeks = query(env, """
+        SELECT period_start::VARCHAR, deployments, deployment_attempts, change_failures, lead_time_p50_hours
+        FROM marts.dora_metrics_weekly WHERE grouping_level = 'overall' ORDER BY 1
+    """)
+    assert weeks == [
+        ("2026-01-05", 2, 3, 1, pytest.approx(53 + 40 / 60)),
+        ("2026-01-12", 1, 1, 0, pytest.approx(76 + 40 / 60)),
+    ]
 
 
 def test_dbt_tests_ran_as_asset_checks_and_passed(first_run):
@@ -164,3 +219,29 @@ def test_jira_reference_streams_of_the_tiny_org(env, first_run):
     assert query(env, "SELECT project_key, is_team_managed FROM staging.stg_jira__projects") == [("FLOW", False)]
     assert query(env, "SELECT field_id FROM staging.stg_jira__fields WHERE field_name = 'Story point estimate'") == [
         ("customfield_10016",)]
+
+
+def test_run_report_tells_new_from_reread_records(env, first_run):
+    """Two runs happened (first_run and the rerun above). The tiny org holds 5 issues and 13 changelog
+    histories: all new in the first run; the rerun adds nothing new, whatever its lookback re-reads."""
+    runs = query(env, """
+        SELECT run_id, min(run_started_at) AS started FROM marts.pipeline_runs GROUP BY run_id ORDER BY started
+    """)
+    assert len(runs) == 2
+    first, second = runs[0][0], runs[1][0]
+    by_stream = {
+        (run_id, stream): (records, new, updated, status)
+        for run_id, stream, records, new, updated, status in query(env, """
+            SELECT run_id, stream, records, new_records, updated_records, status FROM marts.pipeline_runs
+            WHERE source_instance = 'tiny-jira'
+        """)
+    }
+    assert by_stream[(first, "jira__issues")] == (5, 5, 0, "success")
+    assert by_stream[(first, "jira__changelogs")] == (13, 13, 0, "success")
+    assert query(env, f"SELECT sum(new_records) FROM marts.pipeline_runs WHERE run_id = '{second}'") == [(0,)]
+    assert query(env, "SELECT count(*) FROM marts.pipeline_runs WHERE records <> new_records + updated_records") == [(0,)]
+    # each stream's latest run: the rerun for the issues; exactly one latest row per stream
+    assert query(env, "SELECT run_id FROM marts.pipeline_runs WHERE is_latest_run AND stream = 'jira__issues'") == [
+        (second,)]
+    assert query(env, """SELECT count(*) FROM (SELECT source_instance, stream FROM marts.pipeline_runs
+                          GROUP BY ALL HAVING count(*) FILTER (WHERE is_latest_run) <> 1)""") == [(0,)]

@@ -1,61 +1,78 @@
--- One row per deployment from every deployment source, in one shape. Only GitHub Deployments today;
--- CI-based sources (GitLab environments, Jenkins/CircleCI deploy jobs, ...) add a CTE and a UNION ALL.
+-- One row per deployment from every deployment source, in one shape (int_github__deployments is the
+-- template: same columns, same meanings). A deployment reported by two sources (the same service,
+-- environment and sha, started within `deployment_duplicate_window_minutes`) is kept once.
 
-with github_final_statuses as (
-    -- `inactive` is not an outcome: GitHub sets it on an older deployment when a newer one to the same
-    -- environment succeeds, so it is skipped to keep that older deployment's own result.
-    select distinct on (source_instance, deployment_id)
-        source_instance,
-        deployment_id,
-        state,
-        created_at
-    from {{ ref('stg_github__deployment_statuses') }}
-    where state <> 'inactive'
-    order by source_instance, deployment_id, created_at desc, try_cast(deployment_status_id as bigint) desc
-),
-
-github_deployments as (
-    select
-        'github' as source,
-        deployments.source_instance,
-        deployments.deployment_id,
-        deployments.repo as service,
-        deployments.environment,
-        case
-            when final_statuses.state = 'success' then 'success'
-            when final_statuses.state in ('failure', 'error') then 'failure'
-            when final_statuses.state in ('in_progress', 'queued', 'pending') then 'in_progress'
-            else 'unknown'
-        end as status,
-        final_statuses.state as source_status,
-        deployments.sha,
-        deployments.ref,
-        deployments.created_at,
-        case
-            when final_statuses.state in ('success', 'failure', 'error') then final_statuses.created_at
-        end as finished_at
-    from {{ ref('stg_github__deployments') }} as deployments
-    left join github_final_statuses as final_statuses
-        on final_statuses.source_instance = deployments.source_instance
-        and final_statuses.deployment_id = deployments.deployment_id
-),
-
-unioned as (
-    select * from github_deployments
+with unioned as (
+    select * from {{ ref('int_github__deployments') }}
+    union all by name select * from {{ ref('int_events__deployments') }}
+    union all by name select * from {{ ref('int_gitlab__deployments') }}
+    union all by name select * from {{ ref('int_jenkins__deployments') }}
+    union all by name select * from {{ ref('int_circleci__deployments') }}
     -- <deployment sources: add a "union all by name" of each int_<source>__deployments model above this line>
+),
+
+ranked as (
+    select
+        *,
+        source_instance || ':' || deployment_id as deployment_key,
+        -- Which report of a duplicated deployment is kept: one with a final outcome, then GitHub's (its
+        -- compare data gives the change set), then the earliest start.
+        [
+            (status not in ('success', 'failure'))::integer,
+            (source <> 'github')::integer
+        ] as preference,
+        coalesce(started_at, created_at) as reported_start_at
+    from unioned
+),
+
+duplicates as (
+    -- Each report paired with the best other-source report of the same deployment that it yields to.
+    select
+        worse.deployment_key,
+        arg_min(
+            better.deployment_key,
+            struct_pack(better.preference, better.reported_start_at, better.deployment_key)
+        ) as kept_as
+    from ranked as worse
+    inner join ranked as better
+        on better.source_instance <> worse.source_instance
+        and better.service = worse.service
+        and lower(better.environment) = lower(worse.environment)
+        and better.sha = worse.sha
+        and abs(date_diff('second', better.reported_start_at, worse.reported_start_at))
+            <= {{ dora_setting('deployment_duplicate_window_minutes') }} * 60
+        and struct_pack(better.preference, better.reported_start_at, better.deployment_key)
+            < struct_pack(worse.preference, worse.reported_start_at, worse.deployment_key)
+    group by worse.deployment_key
+),
+
+merged as (
+    select kept_as as deployment_key, list(deployment_key order by deployment_key) as duplicate_keys
+    from duplicates
+    group by kept_as
 )
 
 select
-    source,
-    source_instance,
-    deployment_id,
-    service,
-    environment,
-    {{ is_production_environment('environment') }} as is_production,
-    status,
-    source_status,
-    sha,
-    ref,
-    created_at,
-    finished_at
-from unioned
+    ranked.deployment_key,
+    ranked.source,
+    ranked.source_instance,
+    ranked.deployment_id,
+    ranked.service,
+    ranked.repo,
+    ranked.environment,
+    ranked.is_production,
+    ranked.status,
+    ranked.source_status,
+    ranked.sha,
+    ranked.ref,
+    ranked.name,
+    ranked.url,
+    coalesce(ranked.is_rollback, false) as is_rollback,
+    coalesce(ranked.is_hotfix, false) as is_hotfix,
+    ranked.created_at,
+    ranked.started_at,
+    ranked.finished_at,
+    coalesce(merged.duplicate_keys, []::varchar[]) as duplicate_keys
+from ranked
+left join merged on merged.deployment_key = ranked.deployment_key
+where ranked.deployment_key not in (select deployment_key from duplicates)

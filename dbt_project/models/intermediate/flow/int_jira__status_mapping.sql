@@ -119,7 +119,8 @@ select
         seed_matches.flow_state,
         {{ default_flow_state('project_statuses.status_name', 'project_statuses.status_category_key') }}
     ) as flow_state,
-    seed_matches.flow_state is not null as is_mapped_by_seed
+    seed_matches.flow_state is not null as is_mapped_by_seed,
+    {{ is_blocked_status('project_statuses.status_name') }} as is_blocked_status
 from project_statuses
 left join seed_matches
     on seed_matches.source_instance = project_statuses.source_instance

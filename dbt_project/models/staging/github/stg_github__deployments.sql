@@ -10,6 +10,7 @@ select
     payload ->> '$.ref' as ref,
     payload ->> '$.environment' as environment,
     payload ->> '$.task' as task,
+    payload ->> '$.description' as description,
     {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
     {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
     payload ->> '$.creator.login' as creator,

@@ -26,6 +26,8 @@ select
     coalesce(scope, regexp_extract(payload ->> '$.repository_url', '/repos/([^/]+/[^/]+)$', 1)) as repo,
     (payload ->> '$.number')::integer as issue_number,
     payload ->> '$.title' as title,
+    payload ->> '$.body' as body,
+    payload ->> '$.html_url' as url,
     payload ->> '$.state' as state,
     payload ->> '$.state_reason' as state_reason,
     payload ->> '$.user.login' as author,

@@ -1,7 +1,12 @@
 -- Sprint membership from the changelog: one row per sprint an issue joined or left in one change.
 -- A "Sprint" item lists every sprint the issue was in before and after ("38" -> "38, 40" when it was
 -- carried over), so joining and leaving are the differences of the two lists.
-with items as (
+with changelog_items as (
+    -- only histories that mention a sprint are parsed (see the macro)
+    {{ jira_changelog_items(containing='sprint') }}
+),
+
+items as (
     select
         source_instance,
         issue_id,
@@ -13,7 +18,7 @@ with items as (
             as from_sprint_ids,
         list_filter(list_transform(string_split(coalesce(to_value, ''), ','), lambda s: trim(s)), lambda s: s <> '')
             as to_sprint_ids
-    from {{ ref('stg_jira__changelog_items') }}
+    from changelog_items
     -- the agile plugin's custom field; Jira names it "Sprint" in changelog items
     where field = 'Sprint' and field_type = 'custom'
 ),

@@ -1,0 +1,78 @@
+"""Time every dashboard query against a published marts.duckdb: p50 and p95 per query, target p95 < 100 ms.
+
+    .venv/bin/python dashboards/scripts/bench_queries.py warehouse/marts.duckdb [--runs 20]
+
+The queries are read from dashboards/pages/*.md as Evidence runs them: `throughline.<mart>` names a
+published mart, `${other_query}` inlines another query of the page, and each `${inputs.<name>.value}`
+takes the dropdown's default (its `DropdownOption`, its `defaultValue`, else the first row of its
+data). Evidence answers the same SQL in DuckDB-Wasm over Parquet in the browser; this times it in
+DuckDB over the published file, the part that grows with the organisation. For the large org, publish
+a warehouse loaded from `python -m connectors.simulator --scale N` first.
+"""
+
+import argparse
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+PAGES = Path(__file__).resolve().parent.parent / "pages"
+QUERY = re.compile(r"```sql (\w+)\n(.*?)```", re.S)
+DROPDOWN = re.compile(r"<Dropdown\b([^>]*?)/?>(.*?)(?:</Dropdown>|$)", re.S | re.M)
+TARGET_MS = 100.0
+
+
+def _attr(attrs: str, name: str) -> str | None:
+    found = re.search(rf'\b{name}=(?:"([^"]*)"|{{(\w+)}}|(\S+))', attrs)
+    return next((g for g in found.groups() if g is not None), None) if found else None
+
+
+def page_queries(markdown: str, con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The page's queries as plain DuckDB SQL, inputs at their defaults."""
+    raw = {name: sql.strip().rstrip(";") for name, sql in QUERY.findall(markdown)}
+
+    def resolve(sql: str, inputs: dict[str, str]) -> str:
+        sql = re.sub(r"\$\{inputs\.(\w+)\.value\}", lambda m: inputs[m.group(1)], sql)
+        sql = re.sub(r"\$\{(\w+)\}", lambda m: f"({resolve(raw[m.group(1)], inputs)})", sql)
+        return re.sub(r"\bthroughline\.(\w+)", r"\1", sql)
+
+    inputs: dict[str, str] = {}
+    for attrs, body in DROPDOWN.findall(markdown):
+        name, data, column = _attr(attrs, "name"), _attr(attrs, "data"), _attr(attrs, "value")
+        option = re.search(r'<DropdownOption value="([^"]*)"', body.split("<Dropdown")[0])
+        default = option.group(1) if option else _attr(attrs, "defaultValue")
+        if default is None:
+            rows = con.execute(f"SELECT {column} FROM ({resolve(raw[data], inputs)}) LIMIT 1").fetchall()
+            default = str(rows[0][0])
+        inputs[name] = default
+    return {name: resolve(sql, inputs) for name, sql in raw.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("marts", type=Path, help="published marts.duckdb")
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args(argv)
+    con = duckdb.connect(str(args.marts), read_only=True)
+    slow = 0
+    print(f"{'page/query':40} {'rows':>7} {'p50 ms':>8} {'p95 ms':>8}")
+    for page in sorted(PAGES.glob("*.md")):
+        for name, sql in page_queries(page.read_text(), con).items():
+            timings, rows = [], 0
+            for _ in range(args.runs):
+                started = time.perf_counter()
+                rows = len(con.execute(sql).fetchall())
+                timings.append((time.perf_counter() - started) * 1000)
+            p95 = statistics.quantiles(timings, n=20)[-1]
+            slow += p95 > TARGET_MS
+            flag = "  over target" if p95 > TARGET_MS else ""
+            print(f"{page.stem + '/' + name:40} {rows:>7} {statistics.median(timings):>8.1f} {p95:>8.1f}{flag}")
+    print(f"{slow} queries over the {TARGET_MS:.0f} ms p95 target")
+    return 1 if slow else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

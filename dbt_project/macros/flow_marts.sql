@@ -1,0 +1,120 @@
+{#
+  A status whose name says nobody can move the work on: its time is blocked time (with flagged time).
+  A name only, not a flow state: "Blocked" is usually `waiting`, but a team may map it otherwise and the
+  time is still blocked. See docs/METRICS.md#blocked-time.
+#}
+{% macro is_blocked_status(status_name) -%}
+    coalesce(regexp_matches(lower({{ status_name }}), $$\b(blocked|impeded|impediment|on hold)\b$$), false)
+{%- endmacro %}
+
+{#
+  The time the flow marts are "as of": the last time any Jira issue was read. Open intervals are counted
+  up to it, and the period axes end with it, so a rebuild over the same raw data gives the same marts
+  (now() would not).
+#}
+{% macro flow_as_of() -%}
+    (select max(extracted_at) from {{ ref('stg_jira__issues') }})
+{%- endmacro %}
+
+{#
+  flow_metrics_weekly and flow_metrics_monthly: one query, the period ('week' or 'month') its only
+  difference. Periods are calendar periods in UTC (weeks start Monday). Definitions:
+  docs/METRICS.md#flow-metrics-per-period.
+#}
+{% macro flow_metrics_by_period(period) -%}
+with as_of as (
+    select {{ flow_as_of() }} as as_of_at
+),
+
+items as (
+    select * from {{ ref('work_items') }}
+),
+
+axis as (
+    -- every period from the first item of a team / value stream / type to the as-of period, so a period
+    -- without completions is a zero row, not a missing one
+    select
+        team,
+        value_stream,
+        flow_item_type,
+        unnest(generate_series(
+            date_trunc('{{ period }}', min(created_at)),
+            date_trunc('{{ period }}', max(as_of.as_of_at)),
+            interval 1 {{ period }}
+        ))::date as period_start
+    from items
+    cross join as_of
+    group by team, value_stream, flow_item_type
+),
+
+completions as (
+    select
+        team,
+        value_stream,
+        flow_item_type,
+        date_trunc('{{ period }}', completed_at)::date as period_start,
+        count(*) as completed_items,
+        sum(story_points) as completed_story_points,
+        quantile_cont(flow_time_hours, 0.5) as flow_time_p50_hours,
+        quantile_cont(flow_time_hours, 0.85) as flow_time_p85_hours,
+        quantile_cont(flow_time_hours, 0.95) as flow_time_p95_hours,
+        quantile_cont(lead_time_hours, 0.5) as lead_time_p50_hours,
+        sum(active_time_hours) / nullif(sum(flow_time_hours), 0) as flow_efficiency
+    from items
+    where is_done
+    group by all
+),
+
+cancellations as (
+    select
+        team,
+        value_stream,
+        flow_item_type,
+        date_trunc('{{ period }}', canceled_at)::date as period_start,
+        count(*) as canceled_items
+    from items
+    where is_canceled
+    group by all
+),
+
+load as (
+    select
+        team,
+        value_stream,
+        flow_item_type,
+        date_trunc('{{ period }}', day)::date as period_start,
+        avg(wip_items)::double as flow_load_avg,
+        arg_max(wip_items, day) as flow_load_end
+    from {{ ref('flow_load_daily') }}
+    group by all
+),
+
+metrics as (
+    select
+        axis.period_start,
+        axis.team,
+        axis.value_stream,
+        axis.flow_item_type,
+        coalesce(completions.completed_items, 0) as flow_velocity,
+        coalesce(completions.completed_story_points, 0)::double as completed_story_points,
+        coalesce(cancellations.canceled_items, 0) as canceled_items,
+        completions.flow_time_p50_hours,
+        completions.flow_time_p85_hours,
+        completions.flow_time_p95_hours,
+        completions.lead_time_p50_hours,
+        completions.flow_efficiency,
+        coalesce(load.flow_load_avg, 0) as flow_load_avg,
+        coalesce(load.flow_load_end, 0) as flow_load_end
+    from axis
+    left join completions using (team, value_stream, flow_item_type, period_start)
+    left join cancellations using (team, value_stream, flow_item_type, period_start)
+    left join load using (team, value_stream, flow_item_type, period_start)
+)
+
+select
+    * rename (period_start as {{ period }}_start),
+    flow_velocity / nullif(sum(flow_velocity) over team_period, 0) as flow_distribution_completed,
+    flow_load_avg / nullif(sum(flow_load_avg) over team_period, 0) as flow_distribution_load
+from metrics
+window team_period as (partition by period_start, team, value_stream)
+{%- endmacro %}

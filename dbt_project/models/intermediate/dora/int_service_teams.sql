@@ -1,0 +1,22 @@
+-- Every service the DORA marts know (from deployments and incidents) with the team that owns it: the
+-- longest matching `service_pattern` of the seed service_teams, else `unassigned`.
+
+with services as (
+    select distinct service from {{ ref('int_deployments_unioned') }} where service is not null
+    union
+    select distinct service from {{ ref('int_incidents_unioned') }} where service is not null
+)
+
+select
+    services.service,
+    coalesce(
+        (
+            select mapping.team
+            from {{ ref('service_teams') }} as mapping
+            where services.service glob mapping.service_pattern
+            order by length(mapping.service_pattern) desc, mapping.service_pattern
+            limit 1
+        ),
+        'unassigned'
+    ) as team
+from services

@@ -1,0 +1,180 @@
+-- Which kind of work each issue is (flow item type) and who owns it (team, value stream), from the
+-- user-editable seeds. Every issue gets a row: nothing matched means `feature` / `unassigned`, never dropped.
+
+with issues as (
+    select
+        source_instance,
+        issue_id,
+        project_key,
+        issue_type,
+        list_transform(labels, lambda l: lower(trim(l))) as label_keys,
+        list_transform(components, lambda c: lower(trim(c))) as component_keys,
+        epic_key
+    from {{ ref('stg_jira__issues') }}
+),
+
+-- Flow item type ------------------------------------------------------------------------------------
+
+type_rules as (
+    select
+        source_instance,
+        project_key,
+        match_on,
+        lower(trim(match_value)) as match_key,
+        flow_item_type,
+        -- label over issue type, then instance+project over instance over project over `*,*`, then a
+        -- fixed order so an issue labelled both security and tech-debt is always risk
+        (match_on = 'issue_type')::integer * 100
+            + (3 - ((source_instance <> '*')::integer * 2 + (project_key <> '*')::integer)) * 10
+            + list_position(['risk', 'defect', 'debt', 'feature'], flow_item_type) as precedence
+    from {{ ref('flow_item_type_mapping') }}
+),
+
+issue_type_keys as (
+    select source_instance, issue_id, project_key, 'issue_type' as match_on, lower(trim(issue_type)) as match_key
+    from issues
+    where issue_type is not null
+    union all
+    select source_instance, issue_id, project_key, 'label', unnest(label_keys)
+    from issues
+),
+
+flow_item_types as (
+    select
+        issue_type_keys.source_instance,
+        issue_type_keys.issue_id,
+        arg_min(type_rules.flow_item_type, type_rules.precedence) as flow_item_type
+    from issue_type_keys
+    inner join type_rules
+        on type_rules.match_on = issue_type_keys.match_on
+        and type_rules.match_key = issue_type_keys.match_key
+        and type_rules.source_instance in (issue_type_keys.source_instance, '*')
+        and type_rules.project_key in (issue_type_keys.project_key, '*')
+    group by issue_type_keys.source_instance, issue_type_keys.issue_id
+),
+
+-- Board: of the sprint the issue last joined, else its project's only board ---------------------------
+
+last_sprints as (
+    select
+        sprint_changes.source_instance,
+        sprint_changes.issue_id,
+        arg_max(sprints.origin_board_id, sprint_changes.changed_at) as board_id
+    from {{ ref('int_jira__issue_sprint_changes') }} as sprint_changes
+    inner join {{ ref('stg_jira__sprints') }} as sprints
+        on sprints.source_instance = sprint_changes.source_instance
+        and sprints.sprint_id = sprint_changes.sprint_id
+    where sprint_changes.change = 'added'
+    group by sprint_changes.source_instance, sprint_changes.issue_id
+),
+
+only_project_boards as (
+    select source_instance, project_key, min(board_id) as board_id
+    from {{ ref('stg_jira__boards') }}
+    group by source_instance, project_key
+    having count(*) = 1
+),
+
+issue_boards as (
+    select
+        issues.source_instance,
+        issues.issue_id,
+        coalesce(last_sprints.board_id, only_project_boards.board_id) as board_id
+    from issues
+    left join last_sprints
+        on last_sprints.source_instance = issues.source_instance
+        and last_sprints.issue_id = issues.issue_id
+    left join only_project_boards
+        on only_project_boards.source_instance = issues.source_instance
+        and only_project_boards.project_key = issues.project_key
+),
+
+boards as (
+    select distinct on (source_instance, board_id) source_instance, board_id, board_name
+    from {{ ref('stg_jira__boards') }}
+    order by source_instance, board_id, extracted_at desc
+),
+
+-- Team and value stream ------------------------------------------------------------------------------
+
+team_rules as (
+    select
+        source_instance,
+        match_on,
+        lower(trim(match_value)) as match_key,
+        team,
+        nullif(trim(value_stream), '') as value_stream,
+        list_position(['label', 'component', 'board', 'project'], match_on) * 10
+            + (source_instance = '*')::integer as precedence
+    from {{ ref('work_item_team_mapping') }}
+),
+
+issue_team_keys as (
+    select source_instance, issue_id, 'project' as match_on, lower(project_key) as match_key from issues
+    union all
+    select source_instance, issue_id, 'label', unnest(label_keys) from issues
+    union all
+    select source_instance, issue_id, 'component', unnest(component_keys) from issues
+    union all
+    -- a board matches by id or by name
+    select issue_boards.source_instance, issue_boards.issue_id, 'board', unnest([
+        lower(issue_boards.board_id), lower(trim(boards.board_name))
+    ])
+    from issue_boards
+    left join boards
+        on boards.source_instance = issue_boards.source_instance
+        and boards.board_id = issue_boards.board_id
+    where issue_boards.board_id is not null
+),
+
+teams as (
+    select
+        issue_team_keys.source_instance,
+        issue_team_keys.issue_id,
+        arg_min(
+            {'team': team_rules.team, 'value_stream': team_rules.value_stream},
+            (team_rules.precedence, team_rules.team)
+        ) as rule
+    from issue_team_keys
+    inner join team_rules
+        on team_rules.match_on = issue_team_keys.match_on
+        and team_rules.match_key = issue_team_keys.match_key
+        and team_rules.source_instance in (issue_team_keys.source_instance, '*')
+    group by issue_team_keys.source_instance, issue_team_keys.issue_id
+),
+
+team_value_streams as (
+    select team, value_stream from {{ ref('team_value_streams') }}
+),
+
+-- Initiative: the parent of the issue's epic, when the epic is loaded ---------------------------------
+
+epics as (
+    select source_instance, issue_key, parent_key
+    from {{ ref('stg_jira__issues') }}
+)
+
+select
+    issues.source_instance || ':' || issues.issue_id as work_item_id,
+    issues.source_instance,
+    issues.issue_id,
+    coalesce(flow_item_types.flow_item_type, 'feature') as flow_item_type,
+    coalesce(teams.rule.team, 'unassigned') as team,
+    coalesce(teams.rule.value_stream, team_value_streams.value_stream, 'unassigned') as value_stream,
+    issue_boards.board_id,
+    epics.parent_key as initiative_key
+from issues
+left join flow_item_types
+    on flow_item_types.source_instance = issues.source_instance
+    and flow_item_types.issue_id = issues.issue_id
+left join teams
+    on teams.source_instance = issues.source_instance
+    and teams.issue_id = issues.issue_id
+left join team_value_streams
+    on team_value_streams.team = teams.rule.team
+left join issue_boards
+    on issue_boards.source_instance = issues.source_instance
+    and issue_boards.issue_id = issues.issue_id
+left join epics
+    on epics.source_instance = issues.source_instance
+    and epics.issue_key = issues.epic_key

@@ -1,0 +1,63 @@
+{#
+  Jira issues that are incidents: issue type in the var `jira_incident_issue_types` (default Incident) or
+  a label in `jira_incident_labels` (default incident), both case-insensitive; the nightly run sets them
+  from `options.incidents` of the Jira sources.
+#}
+{%- set issue_types = var('jira_incident_issue_types', ['Incident']) -%}
+{%- set labels = var('jira_incident_labels', ['incident']) -%}
+{%- set cause_link = var('jira_incident_cause_link_pattern', 'caused by') -%}
+
+with incident_issues as (
+    select issues.*
+    from {{ ref('stg_jira__issues') }} as issues
+    where list_contains({{ dora_text_list(issue_types | map('lower') | list) }}, lower(issues.issue_type))
+        or list_has_any(
+            {{ dora_text_list(labels | map('lower') | list) }},
+            list_transform(issues.labels, lambda label: lower(label))
+        )
+),
+
+cause_links as (
+    -- "OPS-7 is caused by SHOP-12": the issue whose change broke production; its pull request's first
+    -- production deployment is the cause (int_incident_attributions).
+    select
+        source_instance,
+        issue_id,
+        min(other_issue_key) as caused_by_issue_key
+    from {{ ref('stg_jira__issue_links') }}
+    where regexp_matches(relationship, '{{ cause_link | replace("'", "''") }}', 'i')
+    group by source_instance, issue_id
+)
+
+select
+    'jira' as source,
+    incident_issues.source_instance,
+    incident_issues.issue_id as incident_id,
+    incident_issues.issue_key as display_key,
+    incident_issues.summary as title,
+    fields.url,
+    coalesce(
+        fields.service_field,
+        -- a `service:<name>` label, else the first component
+        nullif(regexp_extract(list_aggregate(incident_issues.labels, 'string_agg', ' '), 'service:(\S+)', 1), ''),
+        incident_issues.components[1]
+    ) as service,
+    coalesce(fields.severity_field, incident_issues.priority) as severity,
+    incident_issues.created_at as started_at,
+    incident_issues.resolved_at,
+    -- `<source>:<id>` names the deployment's source instance; a bare id is looked up in every source
+    case when fields.caused_by_deployment_field like '%:%'
+        then split_part(fields.caused_by_deployment_field, ':', 1) end as caused_by_source_instance,
+    case when fields.caused_by_deployment_field like '%:%'
+        then split_part(fields.caused_by_deployment_field, ':', 2)
+        else fields.caused_by_deployment_field end as caused_by_deployment_id,
+    fields.root_cause_sha_field as root_cause_sha,
+    cause_links.caused_by_issue_key,
+    false as is_rollback
+from incident_issues
+left join {{ ref('stg_jira__incident_fields') }} as fields
+    on fields.source_instance = incident_issues.source_instance
+    and fields.issue_id = incident_issues.issue_id
+left join cause_links
+    on cause_links.source_instance = incident_issues.source_instance
+    and cause_links.issue_id = incident_issues.issue_id

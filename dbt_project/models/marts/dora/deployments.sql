@@ -1,0 +1,40 @@
+-- Every production deployment, one row each, with its outcome and what it led to.
+-- Definitions: docs/METRICS.md#dora-metrics.
+
+select
+    outcomes.deployment_key,
+    outcomes.source,
+    outcomes.source_instance,
+    outcomes.deployment_id,
+    outcomes.service,
+    coalesce(teams.team, 'unassigned') as team,
+    outcomes.repo,
+    outcomes.environment,
+    outcomes.status,
+    outcomes.source_status,
+    outcomes.sha,
+    outcomes.ref,
+    outcomes.name,
+    outcomes.url,
+    outcomes.created_at,
+    outcomes.started_at,
+    outcomes.finished_at,
+    outcomes.duration_hours,
+    outcomes.previous_success_key as previous_deployment_key,
+    outcomes.is_rollback,
+    outcomes.is_hotfix,
+    outcomes.is_during_incident,
+    outcomes.is_rework,
+    outcomes.change_count,
+    outcomes.pull_request_count,
+    outcomes.incident_count,
+    outcomes.is_followed_by_remediation,
+    outcomes.remediated_by_key as remediated_by_deployment_key,
+    outcomes.is_attempt,
+    outcomes.is_change_failure,
+    outcomes.failure_started_at,
+    outcomes.recovered_at,
+    {{ hours_between('outcomes.failure_started_at', 'outcomes.recovered_at') }} as recovery_hours,
+    nullif(array_to_string(outcomes.duplicate_keys, ','), '') as also_reported_as
+from {{ ref('int_deployment_outcomes') }} as outcomes
+left join {{ ref('int_service_teams') }} as teams on teams.service = outcomes.service

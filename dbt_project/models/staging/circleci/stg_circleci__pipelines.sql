@@ -1,0 +1,50 @@
+with source as (
+    select * from {{ source('raw', 'circleci__pipelines') }}
+),
+
+renamed as (
+    select
+        record_key as pipeline_id,
+        source_instance,
+        coalesce(scope, payload ->> '$.project_slug') as project_slug,
+        (payload ->> '$.number')::bigint as pipeline_number,
+        payload ->> '$.state' as state,
+        payload ->> '$.trigger.type' as trigger_type,
+        nullif(payload ->> '$.trigger.actor.login', '') as actor,
+        -- Pipelines that failed before reading their config (state `errored`) carry no `vcs`, only the
+        -- checkout sha among the trigger parameters.
+        coalesce(
+            nullif(payload ->> '$.vcs.revision', ''), nullif(payload ->> '$.trigger_parameters.git.checkout_sha', '')
+        ) as revision,
+        coalesce(
+            nullif(payload ->> '$.vcs.branch', ''), nullif(payload ->> '$.trigger_parameters.git.branch', '')
+        ) as branch,
+        nullif(payload ->> '$.vcs.tag', '') as tag,
+        nullif(regexp_extract(payload ->> '$.vcs.origin_repository_url', '([^/:]+/[^/]+?)(\.git)?/?$', 1), '') as vcs_repo,
+        payload ->> '$.vcs.commit.subject' as commit_subject,
+        coalesce(json_array_length(payload -> '$.errors'), 0)::integer as error_count,
+        {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
+        {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+        extracted_at
+    from source
+)
+
+select
+    pipeline_id,
+    source_instance,
+    project_slug,
+    -- `gh/acme/checkout` builds acme/checkout: the repository, named as GitHub and GitLab sources name it.
+    coalesce(vcs_repo, regexp_extract(project_slug, '^[^/]+/(.+)$', 1)) as repo,
+    pipeline_number,
+    state,
+    trigger_type,
+    actor,
+    revision,
+    branch,
+    tag,
+    commit_subject,
+    error_count,
+    created_at,
+    updated_at,
+    extracted_at
+from renamed

@@ -1,0 +1,37 @@
+with source as (
+    select * from {{ source('raw', 'gitlab__deployments') }}
+),
+
+parsed as (
+    select
+        record_key as deployment_id,
+        source_instance,
+        scope as project_path,
+        (payload ->> '$.iid')::integer as deployment_iid,
+        payload ->> '$.environment.id' as environment_id,
+        payload ->> '$.environment.name' as environment,
+        lower(payload ->> '$.status') as status,
+        payload ->> '$.sha' as sha,
+        payload ->> '$.ref' as ref,
+        payload ->> '$.user.username' as deployer,
+        payload ->> '$.deployable.id' as job_id,
+        payload ->> '$.deployable.name' as job_name,
+        payload ->> '$.deployable.stage' as job_stage,
+        lower(payload ->> '$.deployable.status') as job_status,
+        payload ->> '$.deployable.web_url' as job_url,
+        {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
+        {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+        -- `finished_at` is on the deployment since GitLab 15.x; older instances only have the job's.
+        {{ to_utc_timestamp("coalesce(payload ->> '$.finished_at', payload ->> '$.deployable.finished_at')") }}
+            as finished_at,
+        {{ to_utc_timestamp("payload ->> '$.deployable.started_at'") }} as job_started_at,
+        extracted_at
+    from source
+)
+
+select * from parsed
+-- The raw table holds one row per deployment id; a raw table filled another way (a DevLake export keeps
+-- a deployment once per status it was seen in) may hold several: the latest update is the deployment.
+qualify row_number() over (
+    partition by source_instance, deployment_id order by updated_at desc nulls last, extracted_at desc
+) = 1

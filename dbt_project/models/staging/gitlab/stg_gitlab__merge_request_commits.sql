@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('raw', 'gitlab__merge_request_commits') }}
+)
+
+select
+    record_key as merge_request_commit_id,
+    source_instance,
+    parent_key as merge_request_id,
+    scope as project_path,
+    payload ->> '$.id' as sha,
+    payload ->> '$.title' as title,
+    payload ->> '$.author_name' as author_name,
+    payload ->> '$.author_email' as author_email,
+    {{ to_utc_timestamp("payload ->> '$.authored_date'") }} as authored_at,
+    {{ to_utc_timestamp("payload ->> '$.committed_date'") }} as committed_at,
+    extracted_at
+from source

@@ -1,0 +1,31 @@
+with source as (
+    select * from {{ source('raw', 'gitlab__pipelines') }}
+),
+
+parsed as (
+    select
+        record_key as pipeline_id,
+        source_instance,
+        coalesce(scope, payload ->> '$.project_id') as project_path,
+        (payload ->> '$.iid')::integer as pipeline_iid,
+        payload ->> '$.sha' as sha,
+        payload ->> '$.ref' as ref,
+        lower(payload ->> '$.status') as status,
+        payload ->> '$.source' as trigger_source,
+        payload ->> '$.web_url' as url,
+        {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
+        {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+        -- Only the single-pipeline endpoint has these; the list leaves them out.
+        {{ to_utc_timestamp("payload ->> '$.started_at'") }} as started_at,
+        {{ to_utc_timestamp("payload ->> '$.finished_at'") }} as finished_at,
+        try_cast(payload ->> '$.duration' as double) as duration_seconds,
+        extracted_at
+    from source
+)
+
+select * from parsed
+-- The raw table holds one row per pipeline id; a raw table filled another way (a DevLake export keeps
+-- a pipeline once per status it was seen in) may hold several: the latest update is the pipeline.
+qualify row_number() over (
+    partition by source_instance, pipeline_id order by updated_at desc nulls last, extracted_at desc
+) = 1

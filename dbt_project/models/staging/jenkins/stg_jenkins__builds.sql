@@ -1,0 +1,49 @@
+with source as (
+    select * from {{ source('raw', 'jenkins__builds') }}
+),
+
+parsed as (
+    select
+        record_key as build_id,
+        source_instance,
+        coalesce(scope, parent_key) as job_full_name,
+        (payload ->> '$.number')::bigint as build_number,
+        payload ->> '$._class' as build_class,
+        payload ->> '$.fullDisplayName' as full_display_name,
+        upper(payload ->> '$.result') as result,
+        -- A build has no result until it ends; recorded data also holds `building: true` with a result.
+        coalesce((payload ->> '$.building')::boolean, false) or payload ->> '$.result' is null as is_running,
+        (payload ->> '$.timestamp')::bigint as started_ms,
+        (payload ->> '$.duration')::bigint as duration_ms,
+        -- The git plugin's BuildData action; a pipeline that also checks out a shared library has several,
+        -- the job's own checkout first.
+        (payload ->> '$.actions[*].lastBuiltRevision.SHA1')[1] as sha,
+        (payload ->> '$.actions[*].lastBuiltRevision.branch[0].name')[1] as revision_branch,
+        (payload ->> '$.actions[*].remoteUrls[0]')[1] as remote_url,
+        (payload ->> '$.actions[*].causes[0].shortDescription')[1] as cause,
+        extracted_at
+    from source
+)
+
+select
+    build_id,
+    source_instance,
+    job_full_name,
+    build_number,
+    build_class,
+    build_class = 'org.jenkinsci.plugins.workflow.job.WorkflowRun' as is_pipeline,
+    full_display_name,
+    result,
+    is_running,
+    make_timestamp(started_ms * 1000) as started_at,
+    case when not is_running then make_timestamp((started_ms + duration_ms) * 1000) end as finished_at,
+    case when not is_running then duration_ms / 3600000.0 end as duration_hours,
+    sha,
+    -- The git plugin names a freestyle checkout's branch `refs/remotes/origin/main`; multibranch jobs `main`.
+    regexp_replace(revision_branch, '^(refs/remotes/[^/]+/|refs/heads/|origin/)', '') as branch,
+    remote_url,
+    -- owner/name of the remote (https://host/owner/name.git or git@host:owner/name.git).
+    nullif(regexp_extract(remote_url, '[:/]([^/:]+/[^/]+?)(\.git)?/?$', 1), '') as repo,
+    cause,
+    extracted_at
+from parsed

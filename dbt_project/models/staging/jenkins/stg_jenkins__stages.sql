@@ -1,0 +1,42 @@
+with source as (
+    select * from {{ source('raw', 'jenkins__stages') }}
+),
+
+parsed as (
+    select
+        record_key as stage_id,
+        source_instance,
+        parent_key as build_id,
+        coalesce(scope, split_part(parent_key, '#', 1)) as job_full_name,
+        try_cast(split_part(parent_key, '#', -1) as bigint) as build_number,
+        payload ->> '$.id' as flow_node_id,
+        payload ->> '$.name' as stage_name,
+        upper(payload ->> '$.status') as status,
+        (payload ->> '$.startTimeMillis')::bigint as started_ms,
+        (payload ->> '$.durationMillis')::bigint as duration_ms,
+        payload ->> '$.error.message' as error_message,
+        payload ->> '$.error.type' as error_type,
+        extracted_at
+    from source
+)
+
+select
+    stage_id,
+    source_instance,
+    build_id,
+    job_full_name,
+    build_number,
+    flow_node_id,
+    stage_name,
+    status,
+    make_timestamp(started_ms * 1000) as started_at,
+    -- A stage that is running, waiting for input or was never run has no end yet.
+    case
+        when status not in ('IN_PROGRESS', 'PAUSED_PENDING_INPUT', 'NOT_EXECUTED')
+            then make_timestamp((started_ms + duration_ms) * 1000)
+    end as finished_at,
+    duration_ms / 3600000.0 as duration_hours,
+    error_message,
+    error_type,
+    extracted_at
+from parsed

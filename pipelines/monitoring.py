@@ -1,0 +1,79 @@
+"""Freshness checks and alert sensors for deployments that run the Dagster daemon (`make dev`).
+
+The CLI (`throughline run`) runs without a daemon and alerts by itself after its run (pipelines/cli.py);
+its runs carry the RUN_PID_TAG, which the failure sensor skips so nobody is told twice.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from connectors.config import FreshnessConfig, load_config
+from connectors.core.errors import ThroughlineError
+from pipelines.alerts import Alert, problems_from_events, send_alert, stale_streams
+from pipelines.cli import RUN_PID_TAG
+from pipelines.settings import raw_config_section, warehouse_path
+
+
+def freshness_config() -> FreshnessConfig:
+    """Read when the definitions load, like the schedule: credentials are not needed for it."""
+    try:
+        return FreshnessConfig.model_validate(raw_config_section("freshness"))
+    except ValueError:
+        return FreshnessConfig()  # `throughline check-config` reports what is wrong with the section
+
+
+def raw_freshness() -> dg.FreshnessPolicy:
+    """Shown on every raw asset in the Dagster UI: stale once no run has materialized it for this long.
+
+    Per-source limits (`freshness.sources`) apply to the alert (alert_on_stale_data): an asset holds
+    every source of its type, so the UI shows the default limit.
+    """
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=freshness_config().raw_hours))
+
+
+def mart_freshness() -> dg.FreshnessPolicy:
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=freshness_config().marts_hours))
+
+
+@dg.run_failure_sensor(
+    name="alert_on_failed_run",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    monitor_all_code_locations=False,
+    description="Sends one message naming the failed sources, assets and errors (alerts: in throughline.yml).",
+)
+def alert_on_failed_run(context: dg.RunFailureSensorContext):
+    run = context.dagster_run
+    if RUN_PID_TAG in run.tags:
+        return  # the CLI already alerted for its own run
+    try:
+        config = load_config()
+    except ThroughlineError as exc:
+        context.log.error(f"cannot alert: {exc}")
+        return
+    events = [entry.dagster_event for entry in context.instance.all_logs(run.run_id)]
+    problems = problems_from_events(events)
+    send_alert(Alert(f"Throughline: run {run.run_id[:8]} of job {run.job_name} failed", problems), config)
+
+
+@dg.sensor(
+    name="alert_on_stale_data",
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Hourly: sources whose newest successful read is older than their freshness limit; alerts once "
+    "per source until it is fresh again.",
+)
+def alert_on_stale_data(context: dg.SensorEvaluationContext):
+    try:
+        config = load_config()
+        problems = stale_streams(warehouse_path(), config, datetime.now(UTC).replace(tzinfo=None))
+    except ThroughlineError as exc:  # e.g. the warehouse is being written: look again next hour
+        return dg.SkipReason(str(exc))
+    alerted = set(json.loads(context.cursor)) if context.cursor else set()
+    stale = {p.source for p in problems}
+    new = [p for p in problems if p.source not in alerted]
+    if new:
+        send_alert(Alert("Throughline: stale data", new), config)
+    context.update_cursor(json.dumps(sorted(stale)))
+    return dg.SkipReason(f"{len(stale)} stale source(s), {len(new)} newly alerted")

@@ -1,0 +1,147 @@
+"""The run report: what every extraction of a run read, wrote and cost, kept in the warehouse.
+
+Each extract step writes its rows to `ops.stream_runs` as soon as a source instance finishes (or fails),
+so a run that dies half-way still leaves the rows of what it did. The `ops/stream_runs` asset runs after
+every extract step and puts the run's totals into Dagster metadata; dbt builds the mart
+`marts.pipeline_runs` from the table so BI can show data health beside the metrics.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from connectors.core.engine import StreamResult
+from connectors.core.raw import STREAM_RUNS_TABLE, RawStore
+
+_COLUMNS = (
+    "run_id", "source_type", "source_instance", "extraction_group", "stream", "scope", "status", "records",
+    "new_records", "updated_records", "requests", "retries", "not_modified", "rate_limit_waits",
+    "waited_seconds", "cursor_before", "cursor_after", "seconds", "error", "started_at", "finished_at",
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class SourceRun:
+    """One source instance's part of an extract step, from start to commit (or failure)."""
+
+    run_id: str
+    source_type: str
+    source_instance: str
+    group: str
+    started_at: datetime
+    counts_before: dict[tuple[str, str, str | None], list[int]]
+
+    @classmethod
+    def start(cls, store: RawStore, run_id: str, source_type: str, source_instance: str, group: str) -> "SourceRun":
+        return cls(run_id, source_type, source_instance, group, utc_now(),
+                   {k: list(v) for k, v in store.write_counts.items()})
+
+    def rows(self, store: RawStore, results: list[StreamResult], error: str | None) -> list[tuple]:
+        finished = utc_now()
+        status = "failed" if error else "success"
+        delta: dict[tuple[str, str | None], list[int]] = {}
+        for (table, instance, scope), (new, updated) in store.write_counts.items():
+            if instance != self.source_instance:
+                continue
+            before_new, before_updated = self.counts_before.get((table, instance, scope), [0, 0])
+            if new - before_new or updated - before_updated:
+                delta[(table, scope)] = [new - before_new, updated - before_updated]
+        rows = []
+        reported: set[tuple[str, str | None]] = set()
+        for r in results:
+            new, updated = delta.get((r.table, r.scope), [0, 0])
+            reported.add((r.table, r.scope))
+            rows.append((
+                self.run_id, self.source_type, self.source_instance, self.group, r.table, r.scope, status,
+                r.records, new, updated, r.stats.requests, r.stats.retries, r.stats.not_modified,
+                r.stats.rate_limit_waits, round(r.stats.waited_seconds, 3), r.cursor_before, r.cursor_after,
+                round(r.seconds, 3), None, self.started_at, finished,
+            ))
+        # Records committed by streams that never returned a result (the source failed mid-way): what
+        # was saved before the failure is part of the report too.
+        for (table, scope), (new, updated) in sorted(delta.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            if (table, scope) not in reported:
+                rows.append((
+                    self.run_id, self.source_type, self.source_instance, self.group, table, scope, status,
+                    new + updated, new, updated, 0, 0, 0, 0, 0.0, None, None,
+                    (finished - self.started_at).total_seconds(), None, self.started_at, finished,
+                ))
+        if error:
+            rows.append((
+                self.run_id, self.source_type, self.source_instance, self.group, "*", None, "failed",
+                0, 0, 0, 0, 0, 0, 0, 0.0, None, None, (finished - self.started_at).total_seconds(), error,
+                self.started_at, finished,
+            ))
+        return rows
+
+
+def write_rows(store: RawStore, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    placeholders = ", ".join("?" for _ in _COLUMNS)
+    with store.lock:
+        store.con.executemany(
+            f"INSERT INTO {STREAM_RUNS_TABLE} ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+        )
+
+
+def run_rows(store: RawStore, run_id: str) -> list[dict]:
+    with store.lock:
+        cursor = store.con.execute(
+            f"SELECT * FROM {STREAM_RUNS_TABLE} WHERE run_id = ? ORDER BY source_instance, stream, scope", [run_id]
+        )
+        names = [c[0] for c in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def build_run_report_asset(raw_asset_keys):
+    """`ops/stream_runs`: after every extract step, the run's report as Dagster metadata.
+
+    Imported lazily so the connectors' tests need no Dagster.
+    """
+    import dagster as dg
+
+    from pipelines.resources import ThroughlineResource
+    from pipelines.settings import WRITER_POOL
+
+    @dg.asset(
+        key=dg.AssetKey(["ops", "stream_runs"]),
+        deps=list(raw_asset_keys),
+        group_name="raw",
+        kinds={"duckdb"},
+        pool=WRITER_POOL,
+        description="The run report (table ops.stream_runs): per run, source, stream and scope, records read, "
+        "new and updated, requests, retries, 304s, rate-limit waits, duration, cursor before and after, error.",
+    )
+    def stream_runs(context: dg.AssetExecutionContext, throughline: ThroughlineResource):
+        with RawStore(throughline.warehouse()) as store:
+            rows = run_rows(store, context.run_id)
+        totals = {
+            name: sum(row[name] or 0 for row in rows)
+            for name in ("records", "new_records", "updated_records", "requests", "retries", "not_modified")
+        }
+        failed = sorted({row["source_instance"] for row in rows if row["status"] == "failed"})
+        return dg.MaterializeResult(
+            metadata={
+                **{name: dg.MetadataValue.int(int(value)) for name, value in totals.items()},
+                "failed_sources": dg.MetadataValue.json(failed),
+                "streams": dg.MetadataValue.md(_markdown(rows)),
+            }
+        )
+
+    return stream_runs
+
+
+def _markdown(rows: list[dict]) -> str:
+    header = "| source | stream | scope | records | new | updated | requests | retries | 304s | seconds | cursor after |"
+    lines = [header, "|" + "---|" * 11]
+    for row in rows:
+        lines.append(
+            f"| {row['source_instance']} | {row['stream']} | {row['scope'] or ''} | {row['records']} | "
+            f"{row['new_records']} | {row['updated_records']} | {row['requests']} | {row['retries']} | "
+            f"{row['not_modified']} | {row['seconds']} | {row['cursor_after'] or ''} |"
+        )
+    return "\n".join(lines)
