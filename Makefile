@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Runs, schedules and the warehouse writer pool limit (dagster_home/dagster.yaml).
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test dev validate doctor lock clean docs dashboards dashboards-install dashboards-serve browser
+.PHONY: install demo test dev validate bench doctor lock clean docs dashboards dashboards-install dashboards-serve browser
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,9 @@ dev: install ## the Dagster UI with the asset graph, the nightly schedule and th
 
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
+
+bench: install ## benchmarks (benchmarks/): results and the machine go to benchmarks/RESULTS.md
+	$(BIN)/python -m benchmarks.flow_marts
 
 doctor: install ## check throughline.yml, reach every source with its credentials, check the warehouse
 	$(BIN)/throughline doctor

@@ -204,6 +204,24 @@ HEADLINES = {
         ("median flow time (days)", "SELECT round(median(flow_time_hours) / 24, 1) FROM marts.work_items WHERE is_done"),
         ("p85 flow time (days)", "SELECT round(quantile_cont(flow_time_hours, 0.85) / 24, 1) FROM marts.work_items WHERE is_done"),
     ],
+    "dora_metrics_monthly": [
+        (
+            "change failure rate, all months (change failures / deployment attempts)",
+            "SELECT round(sum(change_failures) / nullif(sum(deployment_attempts), 0), 3) FROM marts.dora_metrics_monthly "
+            "WHERE grouping_level = 'overall'",
+        ),
+        (
+            "incidents, of them unattributed",
+            "SELECT sum(incidents) || ', ' || sum(unattributed_incidents) FROM marts.dora_metrics_monthly "
+            "WHERE grouping_level = 'overall'",
+        ),
+    ],
+    "pull_request_cycle_times": [
+        (
+            "median change lead time (hours, first commit -> production)",
+            "SELECT round(median(lead_time_hours), 1) FROM marts.pull_request_cycle_times",
+        ),
+    ],
     "deployment_frequency_weekly": [
         ("production deployments", "SELECT sum(deployments) FROM marts.deployment_frequency_weekly"),
         (
