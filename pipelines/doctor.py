@@ -50,11 +50,35 @@ def _warehouse(path: Path, config, now: datetime) -> list[Finding]:
         Finding("fail", "warehouse", f"{path} has no marts: the last dbt build did not finish; run "
                 "`throughline run` and read its errors"),
     ]
+    findings.append(_published(path))
     stale = stale_streams(path, config, now)
     findings += [Finding("fail", f"{p.source}: freshness", p.error) for p in stale]
     if not stale and config.sources:
         findings.append(Finding("ok", "freshness", "every source read within its limit"))
     return findings
+
+
+def _published(warehouse: Path) -> Finding:
+    """The copy BI tools read: present, readable by another process, holding marts."""
+    import duckdb
+
+    from pipelines.publish import PUBLISHED_FILE, published_dir
+
+    target = published_dir(warehouse) / PUBLISHED_FILE
+    if not target.exists():
+        return Finding("fail", "published marts", f"{target} does not exist: BI tools have nothing to read until a "
+                       "nightly run (`throughline run`) finishes its build and publishes")
+    try:
+        con = duckdb.connect(str(target), read_only=True)
+    except duckdb.Error as exc:
+        return Finding("fail", "published marts", f"{target} cannot be opened ({str(exc).splitlines()[0]}): "
+                       "the next successful nightly run writes a new one")
+    try:
+        tables = con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()[0][0]
+    finally:
+        con.close()
+    age = datetime.now(UTC).timestamp() - target.stat().st_mtime
+    return Finding("ok", "published marts", f"{target}: {tables} marts, published {age / 3600:.1f} h ago")
 
 
 def report(findings: list[Finding]) -> tuple[str, int]:

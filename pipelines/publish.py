@@ -89,6 +89,7 @@ def publish_marts(
     staging = out_dir / f".{PUBLISHED_FILE}.{stamp}.tmp"
     staged_parquet: dict[str, Path] = {}
     con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # a long copy would draw a bar into the run's logs
     try:
         try:
             con.execute(f"ATTACH {_literal(str(warehouse))} AS working (READ_ONLY)")

@@ -46,6 +46,8 @@ def page_queries(markdown: str, con: duckdb.DuckDBPyConnection) -> dict[str, str
         default = option.group(1) if option else _attr(attrs, "defaultValue")
         if default is None:
             rows = con.execute(f"SELECT {column} FROM ({resolve(raw[data], inputs)}) LIMIT 1").fetchall()
+            if not rows:  # an empty mart: the page shows nothing to time
+                return {}
             default = str(rows[0][0])
         inputs[name] = default
     return {name: resolve(sql, inputs) for name, sql in raw.items()}
@@ -55,9 +57,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("marts", type=Path, help="published marts.duckdb")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--results", metavar="LABEL",
+                        help="also write the table into benchmarks/RESULTS.md, in a section named after LABEL")
     args = parser.parse_args(argv)
     con = duckdb.connect(str(args.marts), read_only=True)
     slow = 0
+    table = ["| page/query | rows | p50 ms | p95 ms |", "|---|---|---|---|"]
     print(f"{'page/query':40} {'rows':>7} {'p50 ms':>8} {'p95 ms':>8}")
     for page in sorted(PAGES.glob("*.md")):
         for name, sql in page_queries(page.read_text(), con).items():
@@ -70,8 +75,34 @@ def main(argv: list[str] | None = None) -> int:
             slow += p95 > TARGET_MS
             flag = "  over target" if p95 > TARGET_MS else ""
             print(f"{page.stem + '/' + name:40} {rows:>7} {statistics.median(timings):>8.1f} {p95:>8.1f}{flag}")
+            table.append(f"| {page.stem}/{name} | {rows} | {statistics.median(timings):.1f} | {p95:.1f} |")
     print(f"{slow} queries over the {TARGET_MS:.0f} ms p95 target")
+    if args.results:
+        _write_results(args.results, args.marts, con, table, slow, args.runs)
     return 1 if slow else 0
+
+
+def _write_results(label: str, marts: Path, con, table: list[str], slow: int, runs: int) -> None:
+    import os
+    import platform
+    from datetime import UTC, datetime
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
+    counts = con.execute("SELECT table_name, estimated_size FROM duckdb_tables() ORDER BY 1").fetchall()
+    title = f"## Dashboard queries: {label}"
+    section = "\n".join([
+        title, "",
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()}, {os.cpu_count()} cores, duckdb "
+        f"{duckdb.__version__}; {runs} runs per query against `{marts.name}` (issue 9 target: p95 < "
+        f"{TARGET_MS:.0f} ms; {slow} over). Rows per mart: "
+        + ", ".join(f"{name} {rows:,}" for name, rows in counts) + ".", "", *table, "",
+    ])
+    text = results.read_text() if results.exists() else "# Benchmark results\n"
+    start = text.find("\n" + title)
+    if start != -1:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + (text[end:] if end != -1 else "")
+    results.write_text(text.rstrip("\n") + "\n\n" + section)
 
 
 if __name__ == "__main__":

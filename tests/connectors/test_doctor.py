@@ -160,3 +160,27 @@ sources:
         assert lines[3].startswith("FAIL gl: project acme/gone ") and "at least Reporter" in lines[3]
         assert lines[4:6] == ["OK cc: credentials authenticated as throughline-bot",
                               "OK cc: gh/acme/checkout pipelines readable"]
+
+
+def test_warehouse_and_the_published_copy(tmp_path, capsys, monkeypatch):
+    from connectors.core.raw import RawStore
+    from pipelines.publish import publish_marts
+
+    warehouse = tmp_path / "warehouse" / "throughline.duckdb"
+    with RawStore(warehouse) as store:
+        store.con.execute("CREATE SCHEMA marts; CREATE TABLE marts.work_items AS SELECT 1 AS work_item_id")
+    path = tmp_path / "throughline.yml"
+    path.write_text("sources: []\n")
+    monkeypatch.setenv("THROUGHLINE_WAREHOUSE", str(warehouse))
+    monkeypatch.delenv("THROUGHLINE_PUBLISHED_DIR", raising=False)
+    code, lines = doctor(path, capsys)
+    assert code == 1
+    assert lines[1:3] == [
+        f"OK warehouse {warehouse} opens",
+        f"FAIL published marts {warehouse.parent / 'marts.duckdb'} does not exist: BI tools have nothing to read "
+        "until a nightly run (`throughline run`) finishes its build and publishes",
+    ]
+    publish_marts(warehouse, warehouse.parent)
+    code, lines = doctor(path, capsys)
+    assert code == 0
+    assert lines[2].startswith(f"OK published marts {warehouse.parent / 'marts.duckdb'}: 1 marts, published 0.0 h ago")
