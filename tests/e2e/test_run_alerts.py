@@ -1,0 +1,81 @@
+"""A real nightly run through the CLI with one source's token revoked: the run fails, what the other source
+loaded stays, and one Slack message names the source, the asset and the error, without the secret."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import duckdb
+
+from connectors.simulator import SimulatorServer, tiny_org
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD, REVOKED = "e2e-good-token-31337", "e2e-revoked-token-4242"
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802
+        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_failed_source_alerts_once_with_source_asset_and_error(tmp_path):
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    hook.received = []
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+        with SimulatorServer(tiny_org(), github_tokens={GOOD}) as sim:
+            config = tmp_path / "throughline.yml"
+            config.write_text(f"""
+alerts:
+  slack: {{webhook_url: "http://127.0.0.1:{hook.server_address[1]}/hook/${{E2E_HOOK_SECRET}}"}}
+sources:
+  - type: jira
+    name: tiny-jira
+    base_url: {sim.url}/jira
+    auth: {{email: e2e@example.com, api_token: x}}
+    scope: {{projects: [FLOW]}}
+    options: {{start_date: "2026-01-01"}}
+  - type: github
+    name: tiny-github
+    base_url: {sim.url}/github
+    auth: {{token: "${{E2E_GITHUB_TOKEN}}"}}
+    scope: {{repos: [acme/checkout]}}
+    options: {{start_date: "2026-01-01", max_retries: 0}}
+""")
+            home = tmp_path / "dagster_home"
+            home.mkdir()
+            shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+            env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "DAGSTER_HOME": str(home),
+                   "THROUGHLINE_WAREHOUSE": str(tmp_path / "w.duckdb"),
+                   "E2E_GITHUB_TOKEN": REVOKED, "E2E_HOOK_SECRET": "hook-secret-77"}
+            run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], env=env, capture_output=True,
+                                 text=True, timeout=600)
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    assert run.returncode == 1
+    (message,) = [m["text"] for m in hook.received if "failed" in m["text"].splitlines()[0]]
+    lines = message.splitlines()
+    assert lines[0].startswith("Throughline: nightly run ") and lines[0].endswith(" failed")
+    # every GitHub extract step failed on the revoked token, one line each; nothing else failed
+    github_lines = [line for line in lines[1:] if line.startswith("- source 'tiny-github', asset raw/github__")]
+    assert len(github_lines) == len(lines) - 1 >= 1
+    assert all("401" in line for line in github_lines)
+    for secret in (REVOKED, "hook-secret-77"):
+        assert secret not in message and secret not in run.stdout + run.stderr
+    # the Jira source loaded: what a failed run committed stays
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM raw.jira__issues").fetchall() == [(5,)]
