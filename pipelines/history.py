@@ -85,18 +85,17 @@ def _ensure_table(store: RawStore) -> None:
     )
 
 
-def loaded_until(store: RawStore, source: str, group: str, since: datetime) -> datetime:
-    """Where the history of (source, group) is complete from `since` on: the end of the last window
-    finished, or `since` itself."""
+def history_done(store: RawStore, source: str, group: str, since: datetime) -> tuple[datetime, int]:
+    """Where the history of (source, group) is complete from `since` on (the end of the last window
+    finished, or `since` itself), and how many windows that took."""
     with store.lock:
         _ensure_table(store)
-        row = store.con.execute(
-            f"SELECT max(window_end) FROM {HISTORY_TABLE} WHERE source_instance = ? AND extraction_group = ? "
-            "AND window_start >= ?",
+        done, count = store.con.execute(
+            f"SELECT max(window_end), count(*) FROM {HISTORY_TABLE} WHERE source_instance = ? "
+            "AND extraction_group = ? AND window_start >= ?",
             [source, group, since.replace(tzinfo=None)],
-        ).fetchall()
-    done = row[0][0]
-    return max(since, done.replace(tzinfo=UTC)) if done is not None else since
+        ).fetchall()[0]
+    return (max(since, done.replace(tzinfo=UTC)) if done is not None else since), count
 
 
 def load_history(
@@ -126,9 +125,8 @@ def load_history(
         _read(store, source, source_type, group, run_id, lambda: source_type.extract(group, source, store, **client_kw))
     total_records = 0
     for group in source_type.windowed_groups:
-        resume = loaded_until(store, source.name, group, since)
+        resume, already = history_done(store, source.name, group, since)
         todo = windows(resume, now, window)
-        already = _windows_done(store, source.name, group, since)
         total = already + len(todo)
         for index, (start, end) in enumerate(todo):
             if max_windows is not None and len(done) >= max_windows:
@@ -149,15 +147,6 @@ def load_history(
             done.append(progress)
             on_progress(progress)
     return done
-
-
-def _windows_done(store: RawStore, source: str, group: str, since: datetime) -> int:
-    with store.lock:
-        return store.con.execute(
-            f"SELECT count(*) FROM {HISTORY_TABLE} WHERE source_instance = ? AND extraction_group = ? "
-            "AND window_start >= ?",
-            [source, group, since.replace(tzinfo=None)],
-        ).fetchall()[0][0]
 
 
 def _read(store: RawStore, source, source_type, group: str, run_id: str, read) -> list:

@@ -49,32 +49,26 @@ class SourceRun:
             before_new, before_updated = self.counts_before.get((table, instance, scope), [0, 0])
             if new - before_new or updated - before_updated:
                 delta[(table, scope)] = [new - before_new, updated - before_updated]
-        rows = []
-        reported: set[tuple[str, str | None]] = set()
-        for r in results:
-            new, updated = delta.get((r.table, r.scope), [0, 0])
-            reported.add((r.table, r.scope))
-            rows.append((
+        elapsed = (finished - self.started_at).total_seconds()
+
+        def row(r: StreamResult, new: int, updated: int, status: str, error: str | None) -> tuple:
+            return (
                 self.run_id, self.source_type, self.source_instance, self.group, r.table, r.scope, status,
                 r.records, new, updated, r.stats.requests, r.stats.retries, r.stats.not_modified,
                 r.stats.rate_limit_waits, round(r.stats.waited_seconds, 3), r.cursor_before, r.cursor_after,
-                round(r.seconds, 3), None, self.started_at, finished,
-            ))
+                round(r.seconds, 3), error, self.started_at, finished,
+            )
+
+        rows = [row(r, *delta.get((r.table, r.scope), [0, 0]), status, None) for r in results]
+        reported = {(r.table, r.scope) for r in results}
         # Records committed by streams that never returned a result (the source failed mid-way): what
         # was saved before the failure is part of the report too.
         for (table, scope), (new, updated) in sorted(delta.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
             if (table, scope) not in reported:
-                rows.append((
-                    self.run_id, self.source_type, self.source_instance, self.group, table, scope, status,
-                    new + updated, new, updated, 0, 0, 0, 0, 0.0, None, None,
-                    (finished - self.started_at).total_seconds(), None, self.started_at, finished,
-                ))
+                committed = StreamResult(self.source_instance, table, scope, records=new + updated, seconds=elapsed)
+                rows.append(row(committed, new, updated, status, None))
         if error:
-            rows.append((
-                self.run_id, self.source_type, self.source_instance, self.group, "*", None, "failed",
-                0, 0, 0, 0, 0, 0, 0, 0.0, None, None, (finished - self.started_at).total_seconds(), error,
-                self.started_at, finished,
-            ))
+            rows.append(row(StreamResult(self.source_instance, "*", None, seconds=elapsed), 0, 0, "failed", error))
         return rows
 
 

@@ -78,8 +78,7 @@ described as (
             as is_rollback,
         {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', candidates.name, workflows.workflow_name, coalesce(pipelines.branch, pipelines.tag))") }}
             as is_hotfix,
-        own_rules.production_environments as own_production_environments,
-        default_rules.production_environments as default_production_environments
+        {{ deployment_rule('production_environments') }} as production_environments
     from candidates
     inner join workflows
         on workflows.source_instance = candidates.source_instance
@@ -97,11 +96,7 @@ select
     {{ service_for_scope('described.source_instance', 'described.project_slug') }} as service,
     described.repo,
     described.environment,
-    coalesce(
-        list_contains(coalesce(described.own_production_environments, described.default_production_environments),
-                      described.environment),
-        false
-    ) as is_production,
+    coalesce(list_contains(described.production_environments, described.environment), false) as is_production,
     case
         when described.source_status = 'success' then 'success'
         when described.source_status in ('failed', 'error', 'infrastructure_fail', 'timedout', 'terminated-unknown')
