@@ -53,6 +53,8 @@ dashboards-serve: ## serve the built dashboards on http://localhost:3000
 browser: ## the headless Chromium the dashboard test drives (Debian package; needs root)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
+# <anchor: more targets above this line>
+
 lock: ## re-pin every dependency after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock
 
