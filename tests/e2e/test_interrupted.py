@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import duckdb
 
 from connectors.simulator.generator import generate_org
 from connectors.simulator.server import SimulatorServer
-
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.e2e import private_dagster_home
 
 
 def test_sigkill_mid_load_then_rerun_leaves_every_record_once(tmp_path):
@@ -34,9 +30,7 @@ sources:
         warehouse = tmp_path / "w.duckdb"
         # The project's instance settings (one-writer pool) in a private DAGSTER_HOME: the killed run
         # holds a pool slot, and the rerun must not queue behind it for ever.
-        home = tmp_path / "dagster_home"
-        home.mkdir()
-        shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+        home = private_dagster_home(tmp_path)
         env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse),
                "DAGSTER_HOME": str(home)}
         command = [sys.executable, "-m", "pipelines.cli", "run"]

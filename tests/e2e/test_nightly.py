@@ -9,6 +9,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from tests.support.e2e import tiny_config
+
 TOKEN = "e2e-secret-token-value"
 
 
@@ -25,23 +27,7 @@ def sim():
 def env(tmp_path_factory, sim):
     root = tmp_path_factory.mktemp("e2e")
     config = root / "throughline.yml"
-    config.write_text(
-        f"""
-sources:
-  - type: jira
-    name: tiny-jira
-    base_url: {sim.url}/jira
-    auth: {{email: e2e@example.com, api_token: "${{E2E_TOKEN}}"}}
-    scope: {{projects: [FLOW]}}
-    options: {{start_date: "2026-01-01", backoff_seconds: 0}}
-  - type: github
-    name: tiny-github
-    base_url: {sim.url}/github
-    auth: {{token: "${{E2E_TOKEN}}"}}
-    scope: {{repos: [acme/checkout]}}
-    options: {{start_date: "2026-01-01", backoff_seconds: 0}}
-"""
-    )
+    config.write_text(tiny_config(sim.url))
     mp = pytest.MonkeyPatch()
     mp.setenv("THROUGHLINE_CONFIG", str(config))
     mp.setenv("THROUGHLINE_WAREHOUSE", str(root / "warehouse.duckdb"))

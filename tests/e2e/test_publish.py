@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from pipelines.publish import PUBLISHED_ENV_VAR, STORAGE_VERSION, PublishError, publish_marts
+from tests.support.e2e import tiny_config
 
 TOKEN = "publish-secret-token-value"
 
@@ -149,21 +150,7 @@ def sim():
 def env(tmp_path_factory, sim):
     root = tmp_path_factory.mktemp("publish")
     config = root / "throughline.yml"
-    config.write_text(f"""
-sources:
-  - type: jira
-    name: tiny-jira
-    base_url: {sim.url}/jira
-    auth: {{email: e2e@example.com, api_token: "${{PUBLISH_TOKEN}}"}}
-    scope: {{projects: [FLOW]}}
-    options: {{start_date: "2026-01-01", backoff_seconds: 0}}
-  - type: github
-    name: tiny-github
-    base_url: {sim.url}/github
-    auth: {{token: "${{PUBLISH_TOKEN}}"}}
-    scope: {{repos: [acme/checkout]}}
-    options: {{start_date: "2026-01-01", backoff_seconds: 0}}
-""")
+    config.write_text(tiny_config(sim.url, jira_token="${PUBLISH_TOKEN}", github_token="${PUBLISH_TOKEN}"))
     mp = pytest.MonkeyPatch()
     mp.setenv("THROUGHLINE_CONFIG", str(config))
     mp.setenv("THROUGHLINE_WAREHOUSE", str(root / "warehouse" / "throughline.duckdb"))

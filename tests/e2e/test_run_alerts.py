@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import duckdb
 
 from connectors.simulator import SimulatorServer, tiny_org
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.e2e import private_dagster_home, tiny_config
 GOOD, REVOKED = "e2e-good-token-31337", "e2e-revoked-token-4242"
 
 
@@ -38,26 +35,12 @@ def test_failed_source_alerts_once_with_source_asset_and_error(tmp_path):
     try:
         with SimulatorServer(tiny_org(), github_tokens={GOOD}) as sim:
             config = tmp_path / "throughline.yml"
-            config.write_text(f"""
-alerts:
-  slack: {{webhook_url: "http://127.0.0.1:{hook.server_address[1]}/hook/${{E2E_HOOK_SECRET}}"}}
-sources:
-  - type: jira
-    name: tiny-jira
-    base_url: {sim.url}/jira
-    auth: {{email: e2e@example.com, api_token: x}}
-    scope: {{projects: [FLOW]}}
-    options: {{start_date: "2026-01-01"}}
-  - type: github
-    name: tiny-github
-    base_url: {sim.url}/github
-    auth: {{token: "${{E2E_GITHUB_TOKEN}}"}}
-    scope: {{repos: [acme/checkout]}}
-    options: {{start_date: "2026-01-01", max_retries: 0}}
-""")
-            home = tmp_path / "dagster_home"
-            home.mkdir()
-            shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+            config.write_text(tiny_config(
+                sim.url, jira_token="x", jira_options='start_date: "2026-01-01"',
+                github_token="${E2E_GITHUB_TOKEN}", github_options='start_date: "2026-01-01", max_retries: 0',
+                head=f'alerts:\n  slack: {{webhook_url: "http://127.0.0.1:{hook.server_address[1]}/hook/${{E2E_HOOK_SECRET}}"}}',
+            ))
+            home = private_dagster_home(tmp_path)
             env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "DAGSTER_HOME": str(home),
                    "THROUGHLINE_WAREHOUSE": str(tmp_path / "w.duckdb"),
                    "E2E_GITHUB_TOKEN": REVOKED, "E2E_HOOK_SECRET": "hook-secret-77"}
