@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 # Runs, schedules and the warehouse writer pool limit (dagster_home/dagster.yaml).
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test dev validate bench doctor lock clean docs dashboards dashboards-install dashboards-serve browser
+.PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build doctor lock clean docs \
+	dashboards dashboards-install dashboards-serve browser new-source
 
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +28,7 @@ dev: install ## the Dagster UI with the asset graph, the nightly schedule and th
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-bench: install ## benchmarks (benchmarks/): results and the machine go to benchmarks/RESULTS.md
+bench: install bench-requests bench-ingest bench-build ## every benchmark (benchmarks/): results and the machine go to benchmarks/RESULTS.md
 	$(BIN)/python -m benchmarks.flow_marts
 
 doctor: install ## check throughline.yml, reach every source with its credentials, check the warehouse
@@ -53,7 +54,18 @@ dashboards-serve: ## serve the built dashboards on http://localhost:3000
 browser: ## the headless Chromium the dashboard test drives (Debian package; needs root)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
-# <anchor: more targets above this line>
+new-source: install ## start a source type: make new-source NAME=pagerduty (docs/ADDING_A_SOURCE.md)
+	@test -n "$(NAME)" || (echo "usage: make new-source NAME=<type>, e.g. NAME=pagerduty"; exit 2)
+	$(BIN)/python -m connectors.kit.scaffold $(NAME)
+
+bench-requests: install ## P1: requests per connector vs the page-arithmetic minimum, full and no-change loads
+	$(BIN)/python -m benchmarks.requests --scales 1 3
+
+bench-ingest: install ## P2: records per second through the connectors vs downloading the same pages in a loop
+	$(BIN)/python -m benchmarks.ingest --scale 3 --repeat 3
+
+bench-build: install ## P3 + P4: full dbt run at 1M issues / 10M changelog vs its SQL in DuckDB, then +1% incremental
+	$(BIN)/python -m benchmarks.build --verify
 
 lock: ## re-pin every dependency after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock

@@ -68,11 +68,28 @@ def build_raw(path: Path, issues: int, histories: int) -> dict[str, float]:
     con.execute("""INSERT INTO raw.jira__statuses
         SELECT 'bench', id, NULL, '*', NULL, payload::JSON, now()::TIMESTAMP FROM (VALUES {}) AS s(id, payload)
     """.format(", ".join(f"('{i}', '{_status_json(i).replace(chr(39), chr(39) * 2)}')" for i in STATUSES)))
+    write_jira(con, 0, issues, histories)
+    counts = con.execute(
+        "SELECT (SELECT count(*) FROM raw.jira__issues), (SELECT count(*) FROM raw.jira__changelogs)"
+    ).fetchall()[0]
+    con.close()
+    return {"seconds": time.monotonic() - started, "issues": counts[0], "histories": counts[1]}
+
+
+def write_jira(con: duckdb.DuckDBPyConnection, first: int, last: int, histories: int, *,
+               reopen_every: int = 0, extracted_at: str = "now()") -> None:
+    """Issues `first` .. `last - 1` with `histories` status changes each (see build_raw).
+
+    `reopen_every` > 0: instead, every issue i of the range with i % reopen_every == 37 % reopen_every is
+    changed again: one more history (its final status -> In Progress) and its issue row re-read in that
+    status (the connector upserts both, with a newer extracted_at).
+    """
     paths = ", ".join(f"('{final}', {steps!r})" for final, steps in PATHS.items())
     # Issue i: project P<i % 20>, created 2024-01-01 + i * 40 s; its final status by i % 20 (16 done,
     # 3 in progress, 1 won't do); history k at created + (k + 1) * (4 + i % 7) hours.
+    reopened = f"i % {reopen_every} = {37 % reopen_every}" if reopen_every else "false"
     con.execute(f"""
-        CREATE TEMP TABLE bench_issues AS
+        CREATE OR REPLACE TEMP TABLE bench_issues AS
         SELECT
             i,
             (10000000 + i)::VARCHAR AS issue_id,
@@ -80,52 +97,52 @@ def build_raw(path: Path, issues: int, histories: int) -> dict[str, float]:
             TIMESTAMP '2024-01-01' + to_seconds(i * 40) AS created,
             CASE WHEN i % 20 < 16 THEN '10003' WHEN i % 20 < 19 THEN '3' ELSE '10004' END AS final_status,
             4 + i % 7 AS step_hours
-        FROM range({issues}) AS r(i)
+        FROM range({first}, {last}) AS r(i)
+        WHERE {reopened} OR {reopen_every} = 0
     """)
-    con.execute(f"CREATE TEMP TABLE bench_paths AS SELECT * FROM (VALUES {paths}) AS p(final_status, steps)")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE bench_paths AS SELECT * FROM (VALUES {paths}) AS p(final_status, steps)")
     status_names = ", ".join(f"'{i}': '{STATUSES[i][0].replace(chr(39), chr(39) * 2)}'" for i in STATUSES)
     status_json = ", ".join(f"'{i}': '{_status_json(i).replace(chr(39), chr(39) * 2)}'" for i in STATUSES)
     ts = "strftime({}, '%Y-%m-%dT%H:%M:%S.000+0000')"
+    # a reopened issue's extra history is number `histories`, one step after its last one
+    extra = 1 if reopen_every else 0
+    current = "'3'" if reopen_every else "final_status"
     con.execute(f"""
-        INSERT INTO raw.jira__issues
+        INSERT OR REPLACE INTO raw.jira__issues
         SELECT
             'bench', issue_id, NULL, project, {ts.format('updated')},
             ('{{"id":"' || issue_id || '","key":"' || project || '-' || i || '","fields":{{'
              || '"summary":"Bench item ' || i || '","issuetype":{{"id":"10001","name":"'
              || CASE i % 5 WHEN 0 THEN 'Bug' WHEN 1 THEN 'Task' ELSE 'Story' END || '","subtask":false}},'
-             || '"status":' || (MAP {{{status_json}}})[final_status] || ','
+             || '"status":' || (MAP {{{status_json}}})[{current}] || ','
              || '"project":{{"id":"' || (20000 + i % 20) || '","key":"' || project || '","name":"Project ' || project || '"}},'
              || '"created":"' || {ts.format('created')} || '","updated":"' || {ts.format('updated')} || '",'
              || '"labels":[],"components":[],"priority":{{"id":"3","name":"Medium"}},"customfield_10016":'
              || (i % 8) || '}},"_throughline":{{"storyPointsFields":["customfield_10016"],"epicLinkField":null}}}}')::JSON,
-            now()::TIMESTAMP
-        FROM (SELECT *, created + to_hours(({histories}) * step_hours) AS updated FROM bench_issues)
+            {extracted_at}::TIMESTAMP
+        FROM (SELECT *, created + to_hours(({histories} + {extra}) * step_hours) AS updated FROM bench_issues)
     """)
+    steps = (f"SELECT {histories} AS k" if reopen_every else f"SELECT * FROM range({min(histories, 10)}) AS r(k)")
     con.execute(f"""
-        INSERT INTO raw.jira__changelogs
+        INSERT OR REPLACE INTO raw.jira__changelogs
         SELECT
             'bench', (issue_id::BIGINT * 100 + k)::VARCHAR, issue_id, project, NULL,
             ('{{"id":"' || (issue_id::BIGINT * 100 + k) || '","created":"' || {ts.format('changed')}
              || '","items":[{{"field":"status","fieldtype":"jira","fieldId":"status","from":"' || from_status
              || '","fromString":"' || (MAP {{{status_names}}})[from_status] || '","to":"' || to_status
              || '","toString":"' || (MAP {{{status_names}}})[to_status] || '"}}]}}')::JSON,
-            now()::TIMESTAMP
+            {extracted_at}::TIMESTAMP
         FROM (
             SELECT
                 bench_issues.*, k,
                 created + to_hours((k + 1) * step_hours) AS changed,
-                CASE WHEN k = 0 THEN '1' ELSE steps[k] END AS from_status,
-                steps[k + 1] AS to_status
+                CASE WHEN k = 0 THEN '1' WHEN k >= {histories} THEN final_status ELSE steps[k] END AS from_status,
+                CASE WHEN k >= {histories} THEN '3' ELSE steps[k + 1] END AS to_status
             FROM bench_issues
             INNER JOIN bench_paths USING (final_status)
-            CROSS JOIN range({min(histories, 10)}) AS r(k)
+            CROSS JOIN ({steps}) AS r
         )
     """)
-    counts = con.execute(
-        "SELECT (SELECT count(*) FROM raw.jira__issues), (SELECT count(*) FROM raw.jira__changelogs)"
-    ).fetchall()[0]
-    con.close()
-    return {"seconds": time.monotonic() - started, "issues": counts[0], "histories": counts[1]}
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
@@ -143,12 +160,21 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return seconds, peak_kib // 1024
 
 
-def dbt_run(warehouse: Path, work: Path) -> dict[str, float]:
+def _dbt(warehouse: Path, work: Path) -> tuple[str, list[str], dict[str, str]]:
+    """The dbt executable, its common arguments (target/ and logs/ under `work`) and its environment."""
     env = {**os.environ, "THROUGHLINE_WAREHOUSE": str(warehouse)}
-    dbt = str(Path(sys.executable).parent / "dbt")
     common = ["--profiles-dir", str(DBT_PROJECT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    _run([dbt, "seed", *common], env)
-    seconds, peak = _run([dbt, "run", "--select", SELECT, *common], env)
+    return str(Path(sys.executable).parent / "dbt"), common, env
+
+
+def dbt_run(warehouse: Path, work: Path, select: str | None = SELECT, *, seed: bool = True,
+            extra: tuple[str, ...] = ()) -> dict[str, float]:
+    """`dbt run` of `select` (None: every model), timed, with the peak RSS of the dbt process."""
+    dbt, common, env = _dbt(warehouse, work)
+    if seed:
+        _run([dbt, "seed", *common], env)
+    selection = ["--select", select] if select else []
+    seconds, peak = _run([dbt, "run", *selection, *extra, *common], env)
     return {"seconds": seconds, "peak_mib": peak}
 
 
@@ -163,13 +189,16 @@ print(time.monotonic() - started)
 """
 
 
-def direct_run(warehouse: Path, work: Path) -> dict[str, float]:
-    """The models dbt ran, in its order, as plain CREATE ... AS <compiled SQL> in one DuckDB process."""
-    env = {**os.environ, "THROUGHLINE_WAREHOUSE": str(warehouse)}
-    dbt = str(Path(sys.executable).parent / "dbt")
-    common = ["--profiles-dir", str(DBT_PROJECT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
+def direct_run(warehouse: Path, work: Path, select: str | None = SELECT) -> dict[str, float]:
+    """The models dbt ran, in its order, as plain CREATE ... AS <compiled SQL> in one DuckDB process.
+
+    Incremental models compile to their full-refresh SELECT here (the tables do not exist yet), so this
+    is the SQL of a full build.
+    """
+    dbt, common, env = _dbt(warehouse, work)
     _run([dbt, "seed", *common], env)  # the seeds, and a manifest with compiled SQL for the selection
-    _run([dbt, "compile", "--select", SELECT, *common], env)
+    selection = ["--select", select or "resource_type:model"]
+    _run([dbt, "compile", *selection, *common], env)
     manifest = json.loads((work / "target" / "manifest.json").read_text())
     results = json.loads((work / "target" / "run_results.json").read_text())
     statements = []
@@ -211,13 +240,28 @@ def machine() -> str:
     return f"{platform.machine()}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}, duckdb {duckdb.__version__}"
 
 
-def write_results(section: str) -> None:
+def write_results(section: str, heading: str = "## Flow marts") -> None:
+    """Replace the section that starts with `heading` (or append it) in benchmarks/RESULTS.md."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nWritten by the scripts in benchmarks/ (`make bench`); each section is replaced when its benchmark runs again.\n"
-    start = text.find("\n## Flow marts")
+    start = text.find("\n" + heading)
     if start != -1:
         end = text.find("\n## ", start + 1)
         text = text[:start] + (text[end:] if end != -1 else "")
     RESULTS.write_text(text.rstrip("\n") + "\n\n" + section)
+
+
+def fresh_warehouse(work: Path, name: str) -> Path:
+    """An empty `work`/`name`/throughline.duckdb path; `work` is emptied when `name` is the raw layer."""
+    if name == "raw":
+        shutil.rmtree(work, ignore_errors=True)
+    (work / name).mkdir(parents=True)
+    return work / name / "throughline.duckdb"  # always this file name: the compiled SQL names the catalog
+
+
+def copy_warehouse(warehouse: Path, work: Path, name: str) -> Path:
+    copy = fresh_warehouse(work, name)
+    shutil.copy(warehouse, copy)
+    return copy
 
 
 def main() -> None:
@@ -227,16 +271,10 @@ def main() -> None:
     parser.add_argument("--work", default=str(ROOT / "benchmarks" / "out" / "flow"))
     args = parser.parse_args()
     work = Path(args.work)
-    shutil.rmtree(work, ignore_errors=True)
-    (work / "raw").mkdir(parents=True)
-    raw = work / "raw" / "throughline.duckdb"
+    raw = fresh_warehouse(work, "raw")
     built = build_raw(raw, args.issues, args.histories)
     print(f"raw: {built['issues']} issues, {built['histories']} histories in {built['seconds']:.1f} s", flush=True)
-    copies = {}
-    for name in ("dbt", "direct"):
-        (work / name).mkdir()
-        copies[name] = work / name / "throughline.duckdb"  # same file name: the compiled SQL names the catalog
-        shutil.copy(raw, copies[name])
+    copies = {name: copy_warehouse(raw, work, name) for name in ("dbt", "direct")}
     direct = direct_run(copies["direct"], work / "direct")
     print(f"direct SQL: {direct['seconds']:.1f} s, peak {direct['peak_mib']} MiB", flush=True)
     through_dbt = dbt_run(copies["dbt"], work / "dbt")

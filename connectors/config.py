@@ -571,6 +571,29 @@ class JenkinsSource(_Strict):
     options: JenkinsOptions = JenkinsOptions()
 
 
+class OutcomesOptions(_Strict):
+    """The outcomes source has no options yet; the block exists because every source has one (pipelines read it)."""
+
+
+class OutcomesSource(_Strict):
+    """KPI series, key results, their check-ins and team surveys from files or tables (docs/sources/outcomes.md)."""
+
+    type: Literal["outcomes"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kpis: EventsInput | None = Field(None, description="KPI values: kpi, observed_on, value, value_stream/product.")
+    key_results: EventsInput | None = Field(None, description="Objectives' key results with targets and links to work.")
+    key_result_values: EventsInput | None = Field(None, description="Key result check-ins: key_result_id, observed_on, value.")
+    surveys: EventsInput | None = Field(None, description="Team survey results: team, surveyed_on, dimension, score.")
+    options: OutcomesOptions = OutcomesOptions()
+
+    @model_validator(mode="after")
+    def _needs_an_input(self) -> OutcomesSource:
+        if all(getattr(self, k) is None for k in ("kpis", "key_results", "key_result_values", "surveys")):
+            raise ValueError("give at least one of kpis, key_results, key_result_values, surveys, each with a path "
+                             "(folder) or a table")
+        return self
+
+
 # New source models are added to this union (one line each, above the marker): see docs/ARCHITECTURE.md.
 _SOURCE_MODELS = (
     JiraSource,
@@ -579,6 +602,7 @@ _SOURCE_MODELS = (
     EventsSource,
     JenkinsSource,
     GitHubSource,
+    OutcomesSource,
     # <source models: add `YourSource,` above this line>
 )
 Source = Annotated[Union[_SOURCE_MODELS], Field(discriminator="type")]  # noqa: UP007 - a union of a tuple
@@ -674,6 +698,30 @@ class ThroughlineConfig(_Strict):
         return [s for s in self.sources if s.type == source_type]
 
 
+# <plugin source types (connectors/registry.py): the models of source types that carry their own>
+_CONFIG_MODELS: dict[tuple[type[BaseModel], ...], type[ThroughlineConfig]] = {}
+
+
+def _config_model() -> type[ThroughlineConfig]:
+    """ThroughlineConfig whose `sources` also take every source type with its own `config_model` (in-repo
+    ones added by the source kit, and installed plugins): no edit to the union above for a new source."""
+    from pydantic import create_model
+
+    from connectors.registry import source_types  # late: the registry imports the connectors, which import us
+
+    extra = tuple(t.config_model for t in source_types().values()
+                  if t.config_model is not None and t.config_model not in _SOURCE_MODELS)
+    if not extra:
+        return ThroughlineConfig
+    if extra not in _CONFIG_MODELS:
+        entry = Annotated[Union[(*_SOURCE_MODELS, *extra)], Field(discriminator="type")]  # noqa: UP007
+        _CONFIG_MODELS[extra] = create_model(
+            "ThroughlineConfig", __base__=ThroughlineConfig, sources=(list[entry], Field(default_factory=list))
+        )
+    return _CONFIG_MODELS[extra]
+# </plugin source types>
+
+
 def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH))
 
@@ -734,7 +782,7 @@ def parse_config(raw: Mapping[str, Any], *, origin: str = "throughline.yml", env
     if problems:
         raise ConfigError(f"{origin}: " + "\n  ".join(["cannot resolve credentials:", *problems]))
     try:
-        return ThroughlineConfig.model_validate(expanded)
+        return _config_model().model_validate(expanded)
     except ValidationError as exc:
         lines = []
         for err in exc.errors(include_url=False, include_input=False):
@@ -743,6 +791,10 @@ def parse_config(raw: Mapping[str, Any], *, origin: str = "throughline.yml", env
                 message = "unknown key; remove it or fix its spelling (see throughline.example.yml)"
             elif err["type"] == "missing":
                 message = "required but missing"
+            elif err["type"] == "union_tag_invalid":  # <plugin source types: unknown `type`>
+                message = (f"'{err['ctx']['tag']}' is not a source type; known types: {err['ctx']['expected_tags']} "
+                           "(a type from another package needs that package installed: it declares an entry point "
+                           "in group 'throughline.sources')")
             elif message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
             lines.append(_describe(err["loc"], message, raw))

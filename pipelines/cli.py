@@ -77,6 +77,14 @@ sources:
           "gh/acme/payments-api": acme/payments-api
           "gh/acme/checkout-web": acme/checkout-web
           "gh/acme/platform-infra": acme/platform-infra
+  - type: outcomes
+    name: demo-outcomes
+    # The simulated organisation's KPI series, OKRs and team surveys: CSV files the simulator writes beside
+    # the warehouse (demo_outcomes_dir), one folder per kind.
+    kpis: {{path: {warehouse}-outcomes/kpis}}
+    key_results: {{path: {warehouse}-outcomes/key_results}}
+    key_result_values: {{path: {warehouse}-outcomes/key_result_values}}
+    surveys: {{path: {warehouse}-outcomes/surveys}}
 # <demo sources: add one block per simulated system above this line; {url}/<prefix> is its base URL>
 """
 
@@ -250,6 +258,11 @@ def summarize(warehouse: Path) -> str:
         con.close()
 
 
+def demo_outcomes_dir(warehouse: Path) -> Path:
+    """Where the demo's simulator writes the outcome files DEMO_CONFIG's `outcomes` source reads."""
+    return Path(f"{warehouse}-outcomes")
+
+
 def demo(args: argparse.Namespace) -> None:
     warehouse = Path(args.warehouse).resolve()
     workdir = warehouse.parent / "demo"
@@ -257,7 +270,8 @@ def demo(args: argparse.Namespace) -> None:
     url_file = Path(tempfile.mkdtemp()) / "simulator.url"
     simulator = subprocess.Popen(
         [sys.executable, "-m", "connectors.simulator", "--port", "0", "--seed", str(args.seed),
-         "--scale", str(args.scale), "--url-file", str(url_file), "--exit-with-parent"],
+         "--scale", str(args.scale), "--url-file", str(url_file), "--exit-with-parent",
+         "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
         cwd=PROJECT_ROOT,
     )
     try:

@@ -8,7 +8,7 @@ from connectors.config import load_config
 from connectors.core.errors import ThroughlineError, WarehouseLockedError
 from connectors.core.raw import open_warehouse
 from connectors.core.source import Finding
-from connectors.registry import SOURCE_TYPES
+from connectors.registry import source_types
 from pipelines.alerts import stale_streams
 from pipelines.settings import warehouse_path
 
@@ -20,7 +20,7 @@ def diagnose(config_file: str | None = None, *, now: datetime | None = None) -> 
         return [Finding("fail", "config", str(exc))]
     findings = [Finding("ok", "config", f"valid, {len(config.sources)} source(s)")]
     for source in config.sources:
-        source_type = SOURCE_TYPES[source.type]
+        source_type = source_types()[source.type]  # plugins too: the config accepted the type
         if source_type.check is None:
             findings.append(Finding("warn", source.name, f"no health check for {source.type} sources yet"))
             continue

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from connectors.core.raw import RAW_SCHEMA, RawStore
-from connectors.registry import SOURCE_TYPES
+from connectors.core.source import windows
+from connectors.registry import source_types
 from pipelines.run_report import SourceRun, write_rows
 
 HISTORY_TABLE = f"{RAW_SCHEMA}._history"
@@ -57,18 +58,6 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def windows(since: datetime, until: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    """[since, until) cut into windows of `size`; the last one ends at `until`."""
-    if size <= timedelta(0):
-        raise ValueError("the window must be longer than zero")
-    out, start = [], since
-    while start < until:
-        end = min(start + size, until)
-        out.append((start, end))
-        start = end
-    return out
 
 
 def _ensure_table(store: RawStore) -> None:
@@ -113,7 +102,7 @@ def load_history(
 
     `max_windows` stops after that many windows of this call (the next call resumes after them).
     """
-    source_type = SOURCE_TYPES[source.type]
+    source_type = source_types()[source.type]  # plugins too: the config accepted the type
     now = now or datetime.now(UTC)
     run_id = f"history-{now:%Y%m%dT%H%M%S}"
     started = time.monotonic()

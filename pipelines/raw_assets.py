@@ -15,7 +15,7 @@ from connectors.core.engine import StreamResult
 from connectors.core.errors import ThroughlineError
 from connectors.core.raw import RawStore, raw_table
 from connectors.core.source import SourceType
-from connectors.registry import SOURCE_TYPES
+from connectors.registry import source_types
 from pipelines.monitoring import raw_freshness
 from pipelines.resources import ThroughlineResource
 from pipelines.run_report import SourceRun, write_rows
@@ -97,7 +97,7 @@ def stream_of(table: str, source_type: str) -> str:
 def build_raw_assets() -> list[dg.AssetsDefinition]:
     return [
         _build(source_type, group, streams)
-        for source_type in SOURCE_TYPES.values()
+        for source_type in source_types().values()  # built in, in-repo and installed plugins
         for group, streams in source_type.groups.items()
     ]
 

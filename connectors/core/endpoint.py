@@ -81,6 +81,14 @@ class Endpoint:
         return None if value is None else str(value)
 
     def records_of(self, body: Any) -> list[dict]:
+        """The page's records that ``keep`` accepts."""
+        return self.kept(self.listed_of(body))
+
+    def kept(self, records: list[dict]) -> list[dict]:
+        return records if self.keep is None else [r for r in records if self.keep(r)]
+
+    def listed_of(self, body: Any) -> list[dict]:
+        """Every record the page lists, before ``keep``: what paging and cursors count."""
         records = dig(body, self.records_path)
         if records is None:
             return []
@@ -88,8 +96,6 @@ class Endpoint:
             records = [records]
         if not isinstance(records, list):
             raise ValueError(f"stream '{self.stream}': expected a list at '{self.records_path}'")
-        if self.keep is not None:
-            records = [r for r in records if self.keep(r)]
         return records
 
 

@@ -5,14 +5,17 @@ Incremental contract, per (source instance, stream, scope):
 - every page is committed together with whatever cursor it justifies;
 - with ascending answers the cursor is the largest committed cursor value; otherwise it moves once
   the whole stream was read; an incomplete record (e.g. a run in progress) holds it back so the
-  next run reads that record again.
+  next run reads that record again;
+- an ascending stream paged by position (offset, page number) asks for each next page by cursor
+  (from the last record read) rather than by position, so records updated while it pages cannot
+  shift an unread record past a page boundary (see Engine._rebase).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +26,9 @@ from connectors.core.http import HttpClient, RequestStats
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore, raw_table
 
 log = logging.getLogger(__name__)
+
+# Given a request's params and the records it answered, the params of the next request by cursor (or None).
+Rebase = Callable[[dict[str, Any], list[dict]], "dict[str, Any] | None"]
 
 
 @dataclass
@@ -132,7 +138,10 @@ class Engine:
         # A list whose cursor moves only at the end keeps its pages' ETags until then too: after a run
         # that died on page 2, a 304 on page 1 must not end the next run before page 2 is read.
         deferred: list[tuple[str, str, str]] = []
-        for records, etag in self._split_pages(endpoint, path, params, result.stats, fresh):
+        rebase = None
+        if incremental and endpoint.order == "ascending" and getattr(endpoint.paginator, "positional", False):
+            rebase = self._rebase(endpoint, params, window)
+        for records, etag in self._split_pages(endpoint, path, params, result.stats, fresh, rebase):
             if records is None:
                 continue  # 304: this page is stored as it is; nothing to write
             result.pages += 1
@@ -192,6 +201,37 @@ class Engine:
         )
         return result
 
+    def _rebase(
+        self, endpoint: Endpoint, first: dict[str, Any], window: tuple[datetime, datetime] | None
+    ) -> Rebase | None:
+        """For an ascending list paged by position: the request that reads on from a page's last record by
+        its cursor (the first page of ``cursor >= last``), or None to take the paginator's next position.
+
+        By position, a record updated while the list is read moves to its end and the records after its
+        old place move up one: the one at the next page boundary is never read, and the cursor, which
+        passes it, would leave it unread for good. A request by cursor has no position to shift. It
+        starts with the records sharing the boundary value, read again, so it asks for one record more
+        than a page (APIs that cap the page size return one new record fewer). When a whole page shares
+        one value (to the API's resolution: Jira's JQL reads minutes), the bound cannot move and the
+        paginator's next position is taken; a shift inside that group stays behind cursor plus lookback.
+        """
+        if endpoint.since_params is None and (window is None or endpoint.window_params is None):
+            return None
+        wider = endpoint.paginator.first_params(self.page_size_for(endpoint) + 1)
+        floor: list[datetime] = []  # the last bound asked for: a bound only ever moves forward
+
+        def rebase(params: dict[str, Any], records: list[dict]) -> dict[str, Any] | None:
+            last = parse_timestamp(endpoint.cursor_of(records[-1])) if records else None
+            if last is None or (floor and last <= floor[0]):
+                return None  # (a server that ignored the bound must not send us round in a loop)
+            bound = endpoint.window_params(last, window[1]) if window is not None else endpoint.since_params(last)
+            if all(params.get(k) == v for k, v in bound.items()):
+                return None  # a page of equal cursors: page on by position
+            floor[:] = [last]
+            return {**first, **wider, **bound}
+
+        return rebase
+
     def page_size_for(self, endpoint: Endpoint) -> int:
         size = self.options.page_size
         return min(size, endpoint.max_page_size) if endpoint.max_page_size else size
@@ -214,13 +254,14 @@ class Engine:
                 yield records
 
     def _split_pages(
-        self, endpoint: Endpoint, path: str, params: dict[str, Any], stats: RequestStats, fresh: bool = False
+        self, endpoint: Endpoint, path: str, params: dict[str, Any], stats: RequestStats, fresh: bool = False,
+        rebase: Rebase | None = None,
     ) -> Iterator[tuple[list[dict] | None, tuple[str, str] | None]]:
         """The pages of ``params``, or of the narrower requests ``endpoint.split`` puts in its place."""
         queue = [params]
         while queue:
             narrower: list[dict[str, Any]] = []
-            yield from self._pages(endpoint, path, queue.pop(0), stats, narrower=narrower, fresh=fresh)
+            yield from self._pages(endpoint, path, queue.pop(0), stats, narrower=narrower, fresh=fresh, rebase=rebase)
             queue[:0] = narrower
 
     def _pages(
@@ -232,15 +273,18 @@ class Engine:
         page_size: int | None = None,
         narrower: list[dict[str, Any]] | None = None,
         fresh: bool = False,
+        rebase: Rebase | None = None,
     ) -> Iterator[tuple[list[dict] | None, tuple[str, str] | None]]:
         """Yield (records, (request, etag) to save with them) per page; records is None for a 304.
 
         A 304 answers a conditional request whose page we stored last time. On a newest-first list
         that stops at the cursor it means nothing changed since; elsewhere the next page may still
-        have changed, so the Link of the 304 is followed.
+        have changed, so the Link of the 304 is followed. ``rebase`` (see _rebase) turns the
+        paginator's next position into a request by cursor.
         """
         url: str | None = path
         page_size = page_size or self.page_size_for(endpoint)
+        again: set[tuple[str, str | None]] = set()
         while url is not None:
             request = f"{url}?{urlencode(sorted((str(k), str(v)) for k, v in params.items()))}" if params else url
             conditional = endpoint.conditional and self.conditional
@@ -262,13 +306,23 @@ class Engine:
                 if parts:
                     narrower.extend(parts)
                     return
-            records = endpoint.records_of(body)
+            # Paging and cursors go by what the page listed; `keep` only decides what is passed on (a page
+            # whose records were all filtered out is not the end of the list).
+            records = endpoint.listed_of(body)
             etag = response.headers.get("ETag") if conditional else None
-            yield records, ((request, etag) if etag else None)
-            step = endpoint.paginator.next_request(params, body, response, len(records), page_size)
+            # A request by cursor starts with the records sharing the last page's final cursor value:
+            # those unchanged since were just stored (with their children), so they are not passed on.
+            unseen = endpoint.kept(
+                [r for r in records if (endpoint.key_of(r), endpoint.cursor_of(r)) not in again] if again else records
+            )
+            yield unseen, ((request, etag) if etag else None)
+            asked = page_size + 1 if again else page_size
+            step = endpoint.paginator.next_request(params, body, response, len(records), asked)
             if step is None:
                 return
-            next_url, params = step
+            by_cursor = rebase(params, records) if rebase is not None else None
+            again = {(endpoint.key_of(r), endpoint.cursor_of(r)) for r in records} if by_cursor is not None else set()
+            next_url, params = (None, by_cursor) if by_cursor is not None else step
             url = next_url or path
 
     def _read_child(

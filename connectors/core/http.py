@@ -265,7 +265,11 @@ class HttpClient:
                         ) from None
                 else:
                     wait = exc.wait_seconds if exc.wait_seconds is not None else self.retry.backoff(attempt)
-                    wait = min(wait, self.retry.max_backoff_seconds)
+                    # The server's own wait (Retry-After, a reset time) is honoured in full up to
+                    # max_rate_limit_wait_seconds: coming back sooner only earns another 429 and spends a
+                    # retry. Beyond that it is implausible (a clock far off): the longest backoff it is.
+                    if exc.wait_seconds is None or wait > self.max_rate_limit_wait_seconds:
+                        wait = min(wait, self.retry.max_backoff_seconds)
                 stats.count_retry(exc.reason, wait)
                 self._sleep(wait)
                 attempt += 1
@@ -312,6 +316,10 @@ class HttpClient:
             raise RetryableError("timeout", f"no answer within {self.timeout_seconds}s") from None
         except requests.ConnectionError as exc:
             raise RetryableError("connection error", type(exc).__name__) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+            # The connection dropped part-way through the body (fewer bytes than Content-Length, a cut
+            # chunked stream): the page is incomplete, so it is read again like any network fault.
+            raise RetryableError("truncated response", type(exc).__name__) from None
 
         status = response.status_code
         if token is not None and self.tokens is not None:

@@ -24,6 +24,12 @@ def dig(obj: Any, path: str | None) -> Any:
 
 
 class Paginator(Protocol):
+    # Pages by position in the list (an offset or a page number). A position is only stable while the
+    # list does not change: a record updated while such a list is read moves to its end, and everything
+    # after its old place moves up one, so the record at the page boundary is skipped. The engine reads
+    # an ascending incremental stream with such a paginator by cursor instead (Engine._rebase).
+    positional: bool = False
+
     def first_params(self, page_size: int) -> dict[str, Any]: ...
 
     def next_request(
@@ -65,8 +71,30 @@ class LinkHeaderPaginator:
 
 
 @dataclass(frozen=True)
+class NextUrlPaginator:
+    """The body names the next page's full URL (Opsgenie `paging.next`, many REST APIs' `next`); a page
+    without it, or an empty page, ends the list. Offset-based underneath, so positional: the engine reads an
+    ascending incremental stream by cursor instead and follows the URL only inside a run of equal cursors."""
+
+    positional = True
+
+    next_path: str = "next"
+    offset_param: str | None = "offset"  # None: the first page is asked without one
+    limit_param: str = "limit"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {**({self.offset_param: 0} if self.offset_param else {}), self.limit_param: page_size}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        url = dig(body, self.next_path)
+        return (str(url), {}) if url and records_on_page else None
+
+
+@dataclass(frozen=True)
 class OffsetPaginator:
     """startAt/maxResults (Jira Data Center search, changelog pages, agile boards)."""
+
+    positional = True
 
     offset_param: str = "startAt"
     limit_param: str = "maxResults"
@@ -110,6 +138,8 @@ class TokenPaginator:
 class PageNumberPaginator:
     """page=1,2,3 until a short page (APIs without Link headers)."""
 
+    positional = True
+
     page_param: str = "page"
     size_param: str = "per_page"
     first_page: int = 1
@@ -127,6 +157,8 @@ class PageNumberPaginator:
 class NextPageHeaderPaginator:
     """GitLab: offset pages name the next one in `X-Next-Page` (empty on the last page); keyset pages
     (`pagination=keyset`) send no page number, only a `Link: <...>; rel="next"` that carries the cursor."""
+
+    positional = True  # offset pages; keyset pages are not, but are never read in ascending cursor order
 
     page_param: str = "page"
     size_param: str = "per_page"

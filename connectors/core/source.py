@@ -6,6 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from pydantic import BaseModel, Field
+
+from connectors.config import _Strict
 from connectors.core.engine import Engine, RunOptions, StreamResult
 from connectors.core.http import HttpClient, RetryPolicy
 from connectors.core.raw import RawStore
@@ -18,6 +21,20 @@ class Finding:
     level: str
     subject: str
     message: str
+
+
+# The strict base of every model of throughline.yml, under a public name for sources' own models (auth, scope).
+StrictModel = _Strict
+
+
+class SourceConfig(StrictModel):
+    """Base of a source type's own config model (``SourceType.config_model``): strict like every model of
+    throughline.yml (an unknown key is refused as a likely typo) and named. A subclass adds
+    ``type: Literal["<its type>"]`` and its fields (``base_url``, ``auth``, ``scope``, ``options``: a subclass
+    of ``connectors.config.HttpOptions`` for HTTP sources). docs/ADDING_A_SOURCE.md shows one.
+    """
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Unique name of this source instance.")
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,10 @@ class SourceType:
     # and how to read one group for one window [start, end). Other groups are read whole, once.
     windowed_groups: tuple[str, ...] = ()
     extract_window: Callable[[str, object, RawStore, datetime, datetime], list[StreamResult]] | None = None
+    # The pydantic model of one `sources:` entry of this type (a SourceConfig with `type: Literal[name]`).
+    # Set it and the config accepts the type without an edit to connectors/config.py; the built-in types
+    # predating this field keep their models in connectors/config.py's `_SOURCE_MODELS` and leave it None.
+    config_model: type[BaseModel] | None = None
 
     def streams(self) -> list[str]:
         return [stream for streams in self.groups.values() for stream in streams]
@@ -77,3 +98,15 @@ def probe_client(source, auth_headers: Callable[[], dict[str, str]], **client_kw
         retry=RetryPolicy(max_retries=1, backoff_seconds=min(source.options.backoff_seconds, 1.0)),
         **client_kw,
     )
+
+
+def windows(since: datetime, until: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """[since, until) cut into windows of `size`; the last one ends at `until`."""
+    if size <= timedelta(0):
+        raise ValueError("the window must be longer than zero")
+    out, start = [], since
+    while start < until:
+        end = min(start + size, until)
+        out.append((start, end))
+        start = end
+    return out

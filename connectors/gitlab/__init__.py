@@ -7,9 +7,11 @@ Paging: offset lists name the next page in `X-Next-Page` (empty on the last); th
 uses keyset pagination (`pagination=keyset`, the next page only in `Link`), which never slows down or
 skips a row however deep it goes. Incremental: merge requests, pipelines, deployments and issues are
 asked `updated_after` the cursor minus the lookback, oldest update first, so a deployment that finishes
-later is read again because finishing bumps its `updated_at`. Jobs are listed newest first and the
-list stops at the cursor; a job still running holds the cursor so it is read again. Rate limits: a 429
-carries `Retry-After` and `RateLimit-Reset`, which the HTTP client honours.
+later is read again because finishing bumps its `updated_at`; a merge request listed again by the
+lookback with the `updated_at` already stored keeps its stored commits and notes without a request.
+Jobs are listed newest first and the list stops at the cursor; a job still running holds the cursor so
+it is read again. Rate limits: a 429 carries `Retry-After` and `RateLimit-Reset`, which the HTTP client
+honours.
 """
 
 from __future__ import annotations
@@ -100,12 +102,38 @@ def issues_endpoint(source: GitLabSource) -> Endpoint:
     return _updated_list("issues", "projects/{project}/issues", params)
 
 
-def merge_request_children(project: str) -> tuple[Child, ...]:
+def merge_request_children(project: str, unchanged: frozenset[tuple[str, str]] = frozenset()) -> tuple[Child, ...]:
+    """Commits and notes of each merge request read; ``unchanged`` holds (id, updated_at) of the merge requests
+    stored with their children, whose lists are not asked again (see stored_merge_requests)."""
     path_vars = lambda mr: {"project": encode(project), "iid": mr["iid"]}  # noqa: E731
+
+    def embedded(mr: Mapping[str, Any]) -> tuple[list[dict], bool]:
+        # "Complete with no records": the engine neither asks nor replaces what is stored.
+        return [], (str(mr.get("id")), str(mr.get("updated_at"))) in unchanged
+
     return (
-        Child(MERGE_REQUEST_COMMITS, path_vars=path_vars, key_with_parent=True, replace=True),
-        Child(MERGE_REQUEST_NOTES, path_vars=path_vars),
+        Child(MERGE_REQUEST_COMMITS, path_vars=path_vars, embedded=embedded, key_with_parent=True, replace=True),
+        Child(MERGE_REQUEST_NOTES, path_vars=path_vars, embedded=embedded),
     )
+
+
+def stored_merge_requests(engine: Engine, source: GitLabSource, project: str) -> frozenset[tuple[str, str]]:
+    """(id, updated_at) of the project's stored merge requests, whose commits and notes are stored with them.
+
+    A new note, a push or any edit bumps a merge request's `updated_at`, so one that the lookback lists
+    again unchanged has the same children: asking for them costs two requests per merge request every
+    night and finds nothing. Empty when the stream has no cursor (a first load, or state reset to reload:
+    then every list is read).
+    """
+    store = engine.store
+    if store.get_cursor(source.name, MERGE_REQUESTS.stream, project) is None:
+        return frozenset()
+    with store.lock:
+        rows = store.con.execute(
+            f"SELECT record_key, payload ->> '$.updated_at' FROM raw.{engine.table(MERGE_REQUESTS)} "
+            "WHERE source_instance = ? AND scope = ?", [source.name, project],
+        ).fetchall()
+    return frozenset((key, updated) for key, updated in rows if updated is not None)
 
 
 def _picked(project: Mapping[str, Any], source: GitLabSource) -> bool:
@@ -152,7 +180,8 @@ def _extract_projects(engine: Engine, source: GitLabSource) -> list[StreamResult
 def _extract_project(group: str, engine: Engine, source: GitLabSource, project: str) -> list[StreamResult]:
     at = {"project": encode(project)}
     if group == "merge_requests":
-        return [engine.run(MERGE_REQUESTS, scope=project, path_vars=at, children=merge_request_children(project))]
+        children = merge_request_children(project, stored_merge_requests(engine, source, project))
+        return [engine.run(MERGE_REQUESTS, scope=project, path_vars=at, children=children)]
     if group == "pipelines":
         return [engine.run(PIPELINES, scope=project, path_vars=at)]
     if group == "jobs":

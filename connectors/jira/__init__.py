@@ -123,13 +123,13 @@ _USER_ITEM_FIELDS = frozenset({"assignee", "reporter", "creator"})
 def _prepared(endpoint: Endpoint, prepare) -> Endpoint:
     if prepare is None:
         return endpoint
-    records_of = endpoint.records_of
+    listed_of = endpoint.listed_of
 
-    # Endpoint is frozen and the engine reads records only through records_of: wrapping it is the one
-    # place both the parent page and the child pages (changelogs) pass through.
+    # Endpoint is frozen and the engine reads a page's records only through listed_of: wrapping it is the
+    # one place both the parent page and the child pages (changelogs) pass through.
     class Prepared(type(endpoint)):
-        def records_of(self, body):
-            return [prepare(r) for r in records_of(body)]
+        def listed_of(self, body):
+            return [prepare(r) for r in listed_of(body)]
 
     return Prepared(**{f: getattr(endpoint, f) for f in endpoint.__dataclass_fields__})
 

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from .generator import generate_org
+from .outcomes import write_outcome_files
 from .scenarios import tiny_org
 from .server import SimulatorServer
 
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changelog-embed-limit", type=int, default=100)
     parser.add_argument("--github-rate-limit", type=int, default=5000)
     parser.add_argument("--jira-time-zone", default=None, help="the calling user's zone (default America/New_York)")
+    parser.add_argument("--outcomes-dir", type=Path,
+                        help="write the organisation's KPI series, OKRs and surveys here as CSV files, one folder "
+                             "per kind of the outcomes source (before the URL file appears)")
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the process that started this one ends (the demo uses this)")
     args = parser.parse_args(argv)
@@ -80,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  jira   {server.url}/jira   ({len(org.jira_issues)} issues)\n"
           f"  github {server.url}/github ({sum(len(s.pulls) for s in org.repos.values())} pull requests)\n"
           f"  ready in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+    if args.outcomes_dir:
+        write_outcome_files(org, args.outcomes_dir)
     if args.url_file:
         tmp = args.url_file.with_name(args.url_file.name + ".tmp")
         tmp.write_text(server.url + "\n")

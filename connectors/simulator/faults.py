@@ -11,10 +11,25 @@ Kinds and their options:
                     X-RateLimit-Reset; Jira paths get Jira's X-RateLimit-* and RateLimit-Reason headers.
   server_error      ``status`` 500 (default), 502, 503 or 504. 500 has the API's JSON error body; 502-504
                     have the HTML page a load balancer would send, which a client must not try to parse.
-  slow              waits ``seconds`` (default 2) and then answers normally: for client timeouts.
+  slow              waits ``seconds`` (default 2) and then answers normally: for client timeouts. With
+                    ``until`` (a threading.Event, in-process only) it waits until the event is set (at most
+                    ``seconds``, default 60 then): a test holds a client at a known request, and knows it is
+                    there once the fault's ``fired`` count moves.
   malformed_json    200 whose JSON body is cut in half (Content-Length matches the cut body).
   connection_reset  closes the socket with a TCP reset and no response at all.
-  unauthorized      401 with the API's real "bad credentials" body.
+  unauthorized      401 with the API's real "bad credentials" body. With ``times=None`` and ``after`` it is a
+                    token revoked mid-run: every request after the first ``after`` is refused.
+  truncated         200 whose headers promise the whole body (Content-Length) but whose connection closes
+                    after half of it: a page cut by a dropped connection, as opposed to malformed_json's
+                    complete-but-invalid answer.
+  mutate            calls ``action(org)`` (in-process only) and then answers normally: records updated or
+                    inserted while a client is paging.
+
+Every kind also takes ``after``: the first ``after`` matching requests pass untouched (and may meet a later
+fault), so a fault can land in the middle of a run, after some pages were committed.
+GitHub's rate_limit also takes ``limit``: "secondary" (default; the abuse-limit message) or "primary" (the
+quota message with X-RateLimit-Remaining 0), and ``reset_seconds`` (default: ``retry_after``, else 60) for
+X-RateLimit-Reset.
 """
 
 from __future__ import annotations
@@ -24,14 +39,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("rate_limit", "server_error", "slow", "malformed_json", "connection_reset", "unauthorized")
+KINDS = ("rate_limit", "server_error", "slow", "malformed_json", "connection_reset", "unauthorized", "truncated",
+         "mutate")
+_COMMON = {"method", "after"}
 _OPTIONS = {
-    "rate_limit": {"retry_after", "status", "method"},
-    "server_error": {"status", "method"},
-    "slow": {"seconds", "method"},
-    "malformed_json": {"method"},
-    "connection_reset": {"method"},
-    "unauthorized": {"method"},
+    "rate_limit": {"retry_after", "status", "limit", "reset_seconds", *_COMMON},
+    "server_error": {"status", *_COMMON},
+    "slow": {"seconds", "until", *_COMMON},
+    "malformed_json": _COMMON,
+    "connection_reset": _COMMON,
+    "unauthorized": _COMMON,
+    "truncated": _COMMON,
+    "mutate": {"action", *_COMMON},
 }
 
 
@@ -43,6 +62,7 @@ class Fault:
     times: int | None
     opts: dict[str, Any] = field(default_factory=dict)
     fired: int = 0
+    passed: int = 0  # matching requests let through because of ``after``
 
     def __post_init__(self) -> None:
         self._pattern = re.compile(self.path_regex)
@@ -58,8 +78,11 @@ class Fault:
         return bool(self._pattern.search(target))
 
     def as_dict(self) -> dict[str, Any]:
+        # In-process options (an action, an event) are shown by name: the answer of GET /_sim/faults is JSON.
+        opts = {k: v if isinstance(v, (str, int, float, bool, type(None))) else getattr(v, "__name__", type(v).__name__)
+                for k, v in self.opts.items()}
         return {"id": self.id, "path_regex": self.path_regex, "kind": self.kind, "times": self.times,
-                "fired": self.fired, **self.opts}
+                "fired": self.fired, **opts}
 
 
 class FaultRegistry:
@@ -83,6 +106,12 @@ class FaultRegistry:
             raise ValueError("a server_error status must be 5xx")
         if kind == "rate_limit" and int(opts.get("status", 429)) not in (403, 429):
             raise ValueError("a rate_limit status must be 429 or 403")
+        if kind == "rate_limit" and opts.get("limit", "secondary") not in ("primary", "secondary"):
+            raise ValueError("a rate_limit limit must be 'primary' or 'secondary'")
+        if kind == "mutate" and not callable(opts.get("action")):
+            raise ValueError("a mutate fault needs action=<callable taking the Org> (not available over HTTP)")
+        if int(opts.get("after", 0)) < 0:
+            raise ValueError("after must be 0 or more")
         try:
             re.compile(path_regex)  # fail here, not inside a request thread
         except re.error as exc:
@@ -102,6 +131,9 @@ class FaultRegistry:
         with self._lock:
             for fault in self._faults:
                 if not fault.exhausted and fault.matches(method, target):
+                    if fault.passed < int(fault.opts.get("after", 0)):
+                        fault.passed += 1
+                        continue
                     fault.fired += 1
                     self.fired_total[fault.kind] += 1
                     return fault

@@ -33,6 +33,16 @@ What the history contains, so that every metric has something to find:
   * Ids of pull requests, deployments, deployment statuses, runs and issues increase with creation time
     across repositories, as GitHub's do.
 
+Initiatives and outcomes, so that realization metrics have something to find:
+  * Two Initiatives per project (its first keys, e.g. PAY-1, PAY-2), ``parent`` of three quarters of its epics.
+  * Planted deviations (constants below, described in ``org.planted``): a review bottleneck (Payments items
+    wait three more working days In Review for four weeks), a WIP surge (Checkout starts everything and
+    each item needs far more effort for four weeks) and a change-fail-rate spike (acme/platform-infra
+    deploys every merge and 70% of its deployments fail for three weeks, each failure rolled back and
+    retried).
+  * KPI series, OKRs and team surveys (connectors/simulator/outcomes.py): a KPI of each value stream steps
+    after one named epic first ships; ``org.planted`` says which, when, and by how much.
+
 Human work happens on a working-time clock (Mon-Fri 08:00-18:00 UTC), so flow times include nights and
 weekends the way real ones do; automated steps (a deployment finishing) run on wall-clock time.
 """
@@ -57,7 +67,8 @@ from .model import (
     sha_of,
 )
 from .scenarios import WORKFLOW_STATUSES
-from .timefmt import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, github_ts, jira_ts, parse_ms
+from .outcomes import build_outcomes
+from .timefmt import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, github_ts, jira_ts, ms_to_dt, parse_ms
 
 ANCHOR_MS = parse_ms("2026-10-31T00:00:00Z")
 WEEKS = 26
@@ -122,6 +133,52 @@ _EPIC_SHARE = 0.04
 _PRIORITIES = (("Medium", 0.55), ("High", 0.2), ("Low", 0.15), ("Highest", 0.05), ("Lowest", 0.05))
 _POINTS = (1, 2, 3, 5, 8, 13)
 _DEPS = ("requests", "lodash", "golang.org/x/net", "axios", "terraform-provider-aws", "pytest", "react-dom")
+# Initiatives: the first issues of each project (before any other work), parents of most of its epics.
+INITIATIVES = {
+    "PAY": ("Cut failed payments in half", "Launch payouts in Brazil"),
+    "CHK": ("One-page checkout", "Accessible checkout"),
+    "PLAT": ("Self-service environments", "Halve cloud cost per order"),
+}
+_EPIC_IN_INITIATIVE = 0.75
+
+
+@dataclass(frozen=True)
+class Plant:
+    """A deviation planted on purpose, in whole weeks counted from the first Monday (2026-05-04)."""
+
+    team: str  # project key
+    first_week: int
+    weeks: int
+
+    @property
+    def start_work(self) -> float:
+        return self.first_week * 5 * WORK_DAY
+
+    @property
+    def end_work(self) -> float:
+        return (self.first_week + self.weeks) * 5 * WORK_DAY
+
+    def covers(self, work_ms: float) -> bool:
+        """Whether a moment in working time falls in the planted weeks."""
+        return self.start_work <= work_ms < self.end_work
+
+    def covers_wall(self, ms: int) -> bool:
+        start = _MONDAY0 - 8 * MS_PER_HOUR + self.first_week * 7 * MS_PER_DAY
+        return start <= ms < start + self.weeks * 7 * MS_PER_DAY
+
+
+# A bottleneck in review: Payments items entering In Review in these weeks wait this much longer there.
+REVIEW_BOTTLENECK = Plant("PAY", 8, 4)
+REVIEW_EXTRA_WAIT = 3 * WORK_DAY
+# A WIP surge: in these weeks Checkout starts its waiting backlog and every new item at once, and what it
+# starts needs this many times the usual effort, so work in progress piles up (and drains for weeks after).
+WIP_SURGE = Plant("CHK", 14, 4)
+WIP_EFFORT_FACTOR = 14.0
+WIP_SURGE_WAIT_FACTOR = 0.1
+# A change-fail-rate spike: in these weeks every Platform merge deploys, this share of the deployments fails,
+# and each failure is rolled back and its change deployed again a few hours later.
+CFR_SPIKE = Plant("PLAT", 19, 3)
+CFR_SPIKE_FAILURE_RATE = 0.7
 
 
 def generate_org(seed: int = 7, scale: int = 1) -> Org:
@@ -155,10 +212,60 @@ def _generate(seed: int, scale: int) -> Org:
         sprints[team.key] = _add_sprints(org, team)
     jira_people = {t.key: [org.jira_add_user(p, email=f"{_login(p)}@acme.example") for p in t.people] for t in TEAMS}
 
-    work = _JiraBuilder(org, seed, scale, sprints, jira_people).build()
-    _GitHubBuilder(org, seed, scale, work).build()
+    jira = _JiraBuilder(org, seed, scale, sprints, jira_people)
+    work = jira.build()
+    github = _GitHubBuilder(org, seed, scale, work)
+    github.build()
     org.invalidate()
+    org.planted.update(_planted_facts(jira, github))
+    build_outcomes(org, seed)
     return org
+
+
+def _week_start(week: int) -> str:
+    return ms_to_dt(_MONDAY0 + week * 7 * MS_PER_DAY).date().isoformat()
+
+
+def _planted_facts(jira: _JiraBuilder, github: _GitHubBuilder) -> dict:
+    """What was planted, as plain data (org.planted): the tests and connectors/simulator/outcomes.py read it."""
+    names = {t.key: t for t in TEAMS}
+
+    def weeks(plant: Plant) -> dict:
+        return {"team": names[plant.team].name, "project": plant.team, "first_week": _week_start(plant.first_week),
+                "weeks": plant.weeks, "end_week": _week_start(plant.first_week + plant.weeks)}
+
+    shipped = {}
+    for epic, children in sorted(jira.children.items()):
+        firsts = [github.first_shipped[c] for c in children if c in github.first_shipped]
+        if firsts:
+            attempt = min(firsts, key=lambda f: f["attempt_at"])
+            success = min((f for f in firsts if f["shipped_at"] is not None), key=lambda f: f["shipped_at"],
+                          default=None)
+            shipped[epic] = {
+                "attempt_at": github_ts(attempt["attempt_at"]), "attempt_deployment_id": attempt["attempt"].id,
+                "shipped_at": github_ts(success["shipped_at"]) if success else None,
+                "deployment_id": success["deployment"].id if success else None,
+                "repo": attempt["attempt"].repo,
+            }
+    return {
+        "review_bottleneck": {**weeks(REVIEW_BOTTLENECK), "status": "In Review",
+                              "extra_wait_working_hours": REVIEW_EXTRA_WAIT / MS_PER_HOUR},
+        "wip_surge": {**weeks(WIP_SURGE), "effort_factor": WIP_EFFORT_FACTOR},
+        "cfr_spike": {**weeks(CFR_SPIKE), "service": names[CFR_SPIKE.team].repo,
+                      "failure_rate": CFR_SPIKE_FAILURE_RATE, "usual_failure_rate": names[CFR_SPIKE.team].failure_rate},
+        # initiative key -> its epics; epic key -> its child items (those with a parent)
+        "initiatives": {k: sorted(v, key=_key_order) for k, v in sorted(jira.initiative_epics.items())},
+        "epic_items": {k: sorted(v, key=_key_order) for k, v in sorted(jira.children.items())},
+        # epic key -> the first production deployment carrying any of its items' pull requests (`attempt`,
+        # whatever its outcome) and the first successful one (`shipped`): ids are GitHub deployment ids
+        "epics_shipped": shipped,
+        "epic_created": dict(sorted(jira.epic_created.items())),
+    }
+
+
+def _key_order(key: str) -> tuple[str, int]:
+    project, number = key.rsplit("-", 1)
+    return project, int(number)
 
 
 def _login(person: str) -> str:
@@ -229,6 +336,9 @@ class _JiraBuilder:
         self.sprint_values = {k: [org.sprint_field_value(s) for s in v] for k, v in sprints.items()}
         self.sprint_lists: dict[tuple[str, int, int], list[dict]] = {}
         self.category = {s["name"]: s["statusCategory"]["key"] for s in org.jira_statuses}
+        self.children: dict[str, list[str]] = {}  # epic key -> keys of its child items
+        self.initiative_epics: dict[str, list[str]] = {}  # initiative key -> keys of its epics
+        self.epic_created: dict[str, str] = {}  # epic key -> created (GitHub-style UTC timestamp)
 
     def build(self) -> list[IssueWork]:
         teams = TEAMS
@@ -256,7 +366,11 @@ class _JiraBuilder:
                         break
                 else:
                     kinds.append("Task")
-            types[team.key] = kinds
+            # The team's initiatives come first, at the very start; appended after the draws above so that
+            # every other issue's randomness is what it was before initiatives existed.
+            initiatives = len(INITIATIVES[team.key])
+            created[team.key] = [0.0] * initiatives + created[team.key]
+            types[team.key] = ["Initiative"] * initiatives + kinds
         # Issue ids increase with creation time across projects, as Jira's do: merge the sorted arrivals.
         first_id = self.org._counters["jira_issue"] + 1
         ids: dict[str, list[int]] = {t.key: [0] * len(created[t.key]) for t in teams}
@@ -280,18 +394,29 @@ class _JiraBuilder:
         people = self.people[team.key]
         project_stub = org.jira_project_stub(team.key)
         statuses = {s["name"]: s for s in org.jira_statuses}
-        issue_types = {name: org._issue_type(name) for name in ("Epic", "Story", "Bug", "Task")}
+        issue_types = {name: org._issue_type(name) for name in ("Initiative", "Epic", "Story", "Bug", "Task")}
         priorities = {name: org._priority(name) for name, _ in _PRIORITIES}
         components = {c: org._component(team.key, c) for c in team.components}
         site = org.jira_site
         active_epics: list[tuple[float, str]] = []  # (end, key) of epics children may still join
         out: list[IssueWork] = []
+        # Initiatives and the epic -> initiative links draw from their own streams, so that adding them left
+        # every other issue as it was.
+        main_rng = rng
+        initiative_rng = random.Random(f"{self.seed}:initiatives:{team.key}")
+        initiatives: list[str] = []
 
         for i, (c_w, typ, ident) in enumerate(zip(created, types, ids)):
             key = f"{team.key}-{i + 1}"
             sid = str(ident)
             created_ms = wall(c_w)
-            if typ == "Epic":
+            rng = initiative_rng if typ == "Initiative" else main_rng
+            if typ == "Initiative":
+                moves_w = [(c_w + rng.uniform(0.5, 2) * WORK_DAY, "In Progress")]
+                summary = INITIATIVES[team.key][len(initiatives)]
+                initiatives.append(key)
+                self.initiative_epics[key] = []
+            elif typ == "Epic":
                 moves_w, epic_end = self._walk_epic(rng, c_w)
                 active_epics.append((epic_end, key))
                 theme = rng.choice(("revamp", "hardening", "v2", "migration"))
@@ -347,7 +472,7 @@ class _JiraBuilder:
                 status = to
 
             points = None
-            if typ == "Story" and rng.random() < 0.8 or typ != "Epic" and rng.random() < 0.15:
+            if typ == "Story" and rng.random() < 0.8 or typ not in ("Epic", "Initiative") and rng.random() < 0.15:
                 points = _POINTS[min(len(_POINTS) - 1, int(rng.expovariate(0.7)))]
                 at_w = c_w + rng.uniform(0.05, 1.0) * WORK_DAY
                 if at_w < WORK_END:
@@ -365,7 +490,7 @@ class _JiraBuilder:
                             labels.append(extra)
                             histories.append((wall(at_w), [self._label_item(labels)], reporter))
             last_ms = moves[-1][0] if moves else created_ms
-            if typ != "Epic" and rng.random() < 1 / 150:
+            if typ not in ("Epic", "Initiative") and rng.random() < 1 / 150:
                 # A ticket everybody keeps editing: enough histories to overflow the embedded changelog.
                 span_end = min(ANCHOR_MS - 1, last_ms + 2 * MS_PER_DAY)
                 for _ in range(rng.randint(95, 160)):
@@ -385,11 +510,19 @@ class _JiraBuilder:
                     updated_ms = at
 
             parent = None
-            if typ != "Epic" and active_epics and rng.random() < {"Story": 0.8, "Bug": 0.4, "Task": 0.6}[typ]:
+            if typ == "Epic":
+                self.children[key] = []
+                self.epic_created[key] = github_ts(created_ms)
+                if initiative_rng.random() < _EPIC_IN_INITIATIVE:
+                    initiative = initiatives[initiative_rng.randrange(len(initiatives))]
+                    parent = org._parent_stub(initiative)
+                    self.initiative_epics[initiative].append(key)
+            elif typ != "Initiative" and active_epics and rng.random() < {"Story": 0.8, "Bug": 0.4, "Task": 0.6}[typ]:
                 while active_epics:
                     j = rng.randrange(len(active_epics))
                     if active_epics[j][0] >= c_w:
                         parent = org._parent_stub(active_epics[j][1])
+                        self.children[active_epics[j][1]].append(key)
                         break
                     active_epics[j] = active_epics[-1]
                     active_epics.pop()
@@ -413,7 +546,7 @@ class _JiraBuilder:
                 "reporter": reporter,
                 "creator": reporter,
                 STORY_POINTS_FIELD: points,
-                SPRINT_FIELD: self._sprint_list(team.key, moves) if typ != "Epic" else None,
+                SPRINT_FIELD: self._sprint_list(team.key, moves) if typ not in ("Epic", "Initiative") else None,
             }
             if parent is not None:
                 fields["parent"] = parent
@@ -425,9 +558,9 @@ class _JiraBuilder:
                 "fields": fields,
             }
             org.jira_put_issue(issue, rendered)
-            if typ == "Epic":
+            if typ in ("Epic", "Initiative"):
                 org._parent_stub(key)  # created now so that later status changes reach the children
-            if started and typ != "Epic" and gh_rng.random() < team.pr_share[typ]:
+            if started and typ not in ("Epic", "Initiative") and gh_rng.random() < team.pr_share[typ]:
                 out.append(IssueWork(team, key, summary, typ, _login(assignee["displayName"]), moves))
         return out
 
@@ -443,12 +576,18 @@ class _JiraBuilder:
         mean_wait = {"Bug": 1.5, "Story": 4.0, "Task": 3.0}[typ] * WORK_DAY
         if rng.random() < 0.15:
             mean_wait = 25 * WORK_DAY  # the long tail that waits for weeks
-        t += rng.expovariate(1 / mean_wait)
+        wait = rng.expovariate(1 / mean_wait)
+        if team.key == WIP_SURGE.team and t < WIP_SURGE.end_work and t + wait >= WIP_SURGE.start_work:
+            # planted: in the surge weeks the backlog is started at once, and what arrives starts at once
+            wait = max(t, WIP_SURGE.start_work) - t + wait * WIP_SURGE_WAIT_FACTOR
+        t += wait
         if rng.random() < 0.03:
             moves.append((t, "Won't Do"))
             return moves
         moves.append((t, "In Progress"))
         median = {"Bug": 0.8, "Story": 2.0, "Task": 1.2}[typ] * WORK_DAY
+        if team.key == WIP_SURGE.team and WIP_SURGE.covers(t):
+            median *= WIP_EFFORT_FACTOR  # planted: work started in the surge weeks takes far longer
         reviews = 0
         reopened = False
         while True:
@@ -467,6 +606,8 @@ class _JiraBuilder:
             if rng.random() < team.review_share:
                 while True:
                     moves.append((t, "In Review"))
+                    if team.key == REVIEW_BOTTLENECK.team and REVIEW_BOTTLENECK.covers(t):
+                        t += REVIEW_EXTRA_WAIT  # planted: nobody reviews in these weeks
                     t += rng.lognormvariate(math.log(0.4 * WORK_DAY), 0.8)
                     reviews += 1
                     if reviews <= 2 and rng.random() < 0.2:
@@ -566,6 +707,7 @@ class _Pull:
     closed: int | None = None
     draft: bool = False
     hotfix_for: _Incident | None = None
+    issue_key: str | None = None  # the Jira issue whose work this is (None: dependabot, hotfixes)
     number: int = 0
     id: int = 0
     merge_sha: str | None = None
@@ -630,6 +772,9 @@ class _GitHubBuilder:
         self.seed = seed
         self.scale = scale
         self.work = work
+        # Jira key -> the first production deployment that carried a pull request of it (`attempt`, at
+        # `attempt_at`, whatever its outcome) and the first successful one (`deployment`, at `shipped_at`).
+        self.first_shipped: dict[str, dict] = {}
 
     def build(self) -> None:
         org = self.org
@@ -687,7 +832,7 @@ class _GitHubBuilder:
             prefix = {"Bug": "fix", "Task": "chore"}.get(w.issue_type, "feature")
             pull = _Pull(plan.full_name, created, title, f"{w.summary}.\n\nResolves {w.key}.",
                          f"{prefix}/{w.key}-{slug}", w.login, [],
-                         draft=first_done is None and not in_window and rng.random() < 0.5)
+                         draft=first_done is None and not in_window and rng.random() < 0.5, issue_key=w.key)
             n_commits = rng.randint(1, 4)
             for k in range(n_commits):
                 at = start + int((created - start) * (k + 1) / (n_commits + 1))
@@ -719,7 +864,8 @@ class _GitHubBuilder:
                 created2 = reopen + int((second_done - reopen) * rng.uniform(0.2, 0.7))
                 follow = _Pull(plan.full_name, created2, f"{w.key} follow-up: {w.summary.lower()}",
                                f"Reopened {w.key}: fixes what the first change missed.", f"{prefix}/{w.key}-follow-up",
-                               w.login, [(f"{w.key} follow-up fix", reopen + (created2 - reopen) // 2)])
+                               w.login, [(f"{w.key} follow-up fix", reopen + (created2 - reopen) // 2)],
+                               issue_key=w.key)
                 merged2 = max(created2 + 10 * MS_PER_MINUTE, second_done - rng.randint(0, 30 * MS_PER_MINUTE))
                 follow.reviews.append(("APPROVED", merged2 - rng.randint(MS_PER_MINUTE, 5 * MS_PER_MINUTE),
                                        rng.choice(reviewers)))
@@ -767,6 +913,8 @@ class _GitHubBuilder:
         last_success: dict[str, _Deployment | None] = {"production": None, "staging": None}
         last_prod_at = START_MS
         release_minor, release_patch = 0, 0
+        position = {root: 0}  # sha -> its index in plan.main: a deployment of it ships everything up to there
+        attempted = shipped = 0  # plan.main[:n + 1] went to production (any outcome / successfully)
         while events:
             at, _, kind, payload = heapq.heappop(events)
             if at >= ANCHOR_MS:
@@ -776,9 +924,11 @@ class _GitHubBuilder:
                 head = f"{rng.getrandbits(160):040x}"
                 pull.merge_sha = head
                 plan.main.append((head, at, pull.author, pull))
+                position[head] = len(plan.main) - 1
                 if pull.hotfix_for is not None:
                     push(at + rng.randint(5, 20) * MS_PER_MINUTE, "production", (head, pull.hotfix_for, "Hotfix"))
-                elif rng.random() < team.deploy_batch or at - last_prod_at > 14 * MS_PER_DAY:
+                elif (rng.random() < team.deploy_batch or at - last_prod_at > 14 * MS_PER_DAY
+                      or team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at)):  # planted: every merge deploys
                     delay = rng.randint(15 * MS_PER_MINUTE, 3 * MS_PER_HOUR)
                     if team.staging:
                         push(at + delay, "staging", head)
@@ -799,11 +949,27 @@ class _GitHubBuilder:
                     outcome = "success" if rng.random() < 0.95 else "failure"
                 else:
                     r = rng.random()
-                    outcome = "failure" if r < team.failure_rate * 0.8 else (
-                        "error" if r < team.failure_rate else "success")
+                    rate = team.failure_rate
+                    if team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at):
+                        rate = CFR_SPIKE_FAILURE_RATE  # planted: a bad few weeks for this service
+                    outcome = "failure" if r < rate * 0.8 else ("error" if r < rate else "success")
                 dep = self._deploy(rng, plan, "production", sha, at, outcome, rng.randint(5, 25) * MS_PER_MINUTE,
                                    description, last_success)
                 final, final_at = dep.statuses[-1]
+                upto = position[sha]
+                for k in range(attempted + 1, upto + 1):
+                    carried = plan.main[k][3]
+                    if carried is not None and carried.issue_key is not None:
+                        self.first_shipped.setdefault(carried.issue_key, {
+                            "attempt": dep, "attempt_at": at, "deployment": None, "shipped_at": None})
+                attempted = max(attempted, upto)
+                if final == "success":
+                    for k in range(shipped + 1, upto + 1):
+                        carried = plan.main[k][3]
+                        facts = self.first_shipped.get(carried.issue_key) if carried is not None else None
+                        if facts is not None and facts["deployment"] is None:
+                            facts.update(deployment=dep, shipped_at=final_at)
+                    shipped = max(shipped, upto)
                 if final == "success":
                     last_good["production"] = sha
                     if incident is not None and incident.closed is None:
@@ -824,9 +990,13 @@ class _GitHubBuilder:
                                              f"Incident: {rng.choice(team.things)} errors after deploy {sha[:7]}",
                                              f"Production deployment of {sha[:7]} ended in {final}; users affected.")
                         plan.incidents.append(incident)
-                    if rng.random() < 0.35:
+                    retry = team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at) and description != "Rollback"
+                    if rng.random() < 0.35 or retry:
                         push(final_at + rng.randint(10, 40) * MS_PER_MINUTE, "production",
                              (last_good["production"], incident, "Rollback"))
+                        if retry:  # planted: the change is tried again, and in the spike weeks often fails again
+                            push(final_at + rng.randint(2, 6) * MS_PER_HOUR, "production",
+                                 (sha, None, "Deploy to production"))
                     else:
                         created = final_at + rng.randint(20, 90) * MS_PER_MINUTE
                         author = _login(rng.choice(team.people))

@@ -46,6 +46,7 @@ _ISSUE_TYPE_DEFS = {
     "Task": ("10002", 0, "A small, distinct piece of work."),
     "Sub-task": ("10003", -1, "A small piece of work that's part of a larger task."),
     "Bug": ("10004", 0, "A problem or error."),
+    "Initiative": ("10005", 2, "A large body of work that spans several epics."),
 }
 _PRIORITY_DEFS = {"Highest": "1", "High": "2", "Medium": "3", "Low": "4", "Lowest": "5"}
 _RESOLUTION_DEFS = {
@@ -186,6 +187,12 @@ class Org:
         # Jobs of runs that were not stored explicitly are derived on demand (see github_jobs): a million
         # runs' jobs would otherwise dominate memory, and nobody reads most of them.
         self.github_job_factory: Callable[[RepoStore, dict], list[dict]] | None = None
+        # What the generator planted on purpose (a review bottleneck, a WIP surge, a change-fail-rate spike,
+        # KPI steps after given epics shipped, ...) as plain data the tests read; empty for hand-made orgs.
+        self.planted: dict[str, Any] = {}
+        # Business outcomes of the organisation, per outcomes-source kind (kpis, key_results,
+        # key_result_values, surveys): rows as a file would hold them (connectors/simulator/outcomes.py).
+        self.outcomes: dict[str, list[dict[str, Any]]] = {}
 
         self._key_to_id: dict[str, str] = {}
         self._project_issue_ids: dict[str, list[str]] = {}

@@ -45,6 +45,10 @@ def _mount_factories() -> dict[str, Any]:
     factories[GitLabApi.PREFIX] = GitLabApi
     from .circleci_api import CircleCIApi
     factories[CircleCIApi.PREFIX] = CircleCIApi
+    from .opsgenie_api import OpsgenieApi
+    factories[OpsgenieApi.PREFIX] = OpsgenieApi
+    from .pagerduty_api import PagerDutyApi
+    factories[PagerDutyApi.PREFIX] = PagerDutyApi
     # <mounted APIs: add `from .yours_api import YoursApi` and `factories[YoursApi.PREFIX] = YoursApi` above this line>
     return factories
 

@@ -255,8 +255,14 @@ class SimulatorServer:
                     h.reset_connection()
                     return
                 if fault is not None and fault.kind == "slow":
-                    time.sleep(float(fault.opts.get("seconds", 2.0)))
-                if fault is not None and fault.kind not in ("slow", "malformed_json"):
+                    if fault.opts.get("until") is not None:  # held until the test lets it go (no lock held)
+                        fault.opts["until"].wait(timeout=float(fault.opts.get("seconds", 60.0)))
+                    else:
+                        time.sleep(float(fault.opts.get("seconds", 2.0)))
+                if fault is not None and fault.kind == "mutate":
+                    with self.org.lock:
+                        fault.opts["action"](self.org)
+                if fault is not None and fault.kind not in ("slow", "malformed_json", "truncated", "mutate"):
                     response = self._fault_response(service, fault)
                     if service == "github" and response.content_type == _GITHUB_JSON:
                         # GitHub sends its rate headers on every API answer, errors included.
@@ -268,6 +274,13 @@ class SimulatorServer:
                         whole = response.body if isinstance(response.body, bytes) else _dumps(response.body)
                         response = Response(200, whole[: max(1, len(whole) // 2)], response.headers,
                                             response.content_type)
+                    if fault is not None and fault.kind == "truncated":
+                        whole = response.body if isinstance(response.body, bytes) else _dumps(response.body)
+                        self._record(LoggedRequest(h.command, path, query, 200, fault.kind,
+                                                   time.monotonic() - started, started))
+                        recorded = True
+                        h.send(response, whole, truncated=True)
+                        return
             status = response.status
             # Logged before the answer leaves: a test that counts requests as soon as its client has the
             # answer must find this one already in the log.
@@ -468,14 +481,18 @@ class SimulatorServer:
             headers: dict[str, str] = {}
             if retry_after is not None:
                 headers["Retry-After"] = str(int(retry_after)) if float(retry_after).is_integer() else str(retry_after)
-            wait = float(retry_after) if retry_after is not None else 60.0
+            wait = float(opts.get("reset_seconds", retry_after if retry_after is not None else 60.0))
             if service == "github":
                 headers.update({"X-RateLimit-Limit": str(self.github_rate_limit), "X-RateLimit-Remaining": "0",
                                 "X-RateLimit-Used": str(self.github_rate_limit),
                                 "X-RateLimit-Reset": str(int(time.time() + wait + 0.999)),
                                 "X-RateLimit-Resource": "core"})
-                return _github_error(code, "You have exceeded a secondary rate limit. Please wait a few minutes "
-                                           "before you try again.", headers,
+                if opts.get("limit") == "primary":  # the token's hourly quota is used up
+                    message = "API rate limit exceeded for user ID 1."
+                else:
+                    message = ("You have exceeded a secondary rate limit. Please wait a few minutes before you try "
+                               "again.")
+                return _github_error(code, message, headers,
                                      doc="https://docs.github.com/rest/overview/rate-limits-for-the-rest-api")
             reset = datetime.fromtimestamp(time.time() + wait, tz=timezone.utc)
             headers.update({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
@@ -572,14 +589,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
 
-    def send(self, response: Response, body_bytes: bytes) -> None:
+    def send(self, response: Response, body_bytes: bytes, *, truncated: bool = False) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(body_bytes)))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
-        if body_bytes:
+        if truncated:
+            # Headers promise the whole body; half of it arrives and the connection closes: the client must
+            # notice the short read (Content-Length) rather than take the half page as the answer.
+            self.wfile.write(body_bytes[: max(1, len(body_bytes) // 2)])
+            self.wfile.flush()
+            self.close_connection = True
+        elif body_bytes:
             self.wfile.write(body_bytes)
 
     def reset_connection(self) -> None:

@@ -118,3 +118,63 @@ select
 from metrics
 window team_period as (partition by period_start, team, value_stream)
 {%- endmacro %}
+
+{#
+  Incremental flow models (docs/OPERATIONS.md#incremental-builds) rebuild the work items of
+  int_work_items_to_rebuild. `work_items_to_rebuild_only(alias)`: the semi join that keeps only those
+  items' rows of the relation `alias` (with source_instance and issue_id), in incremental runs; nothing
+  otherwise.
+#}
+{% macro work_items_to_rebuild_only(alias) -%}
+    {%- if is_incremental() %}
+    semi join {{ ref('int_work_items_to_rebuild') }} as to_rebuild
+        on to_rebuild.source_instance = {{ alias }}.source_instance
+        and to_rebuild.issue_id = {{ alias }}.issue_id
+    {%- endif %}
+{%- endmacro %}
+
+{#
+  Post-hook of the incremental flow models: delete+insert replaces the rows of the work items it rebuilds, but
+  an issue deleted or moved out of scope since has no new rows, so its old ones are deleted
+  here (a full build leaves it out through jira_live_issues()).
+#}
+{% macro delete_vanished_work_items() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as built
+    using {{ ref('int_work_items_to_rebuild') }} as to_rebuild
+    where to_rebuild.source_instance = built.source_instance
+        and to_rebuild.issue_id = built.issue_id
+        and not exists (
+            select 1
+            from {{ ref('stg_jira__issues') }} as issues
+            where issues.source_instance = built.source_instance
+                and issues.issue_id = built.issue_id
+        )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The config of the incremental work-item models: delete+insert of the items of int_work_items_to_rebuild
+    (work_items_to_rebuild_only), then delete_vanished_work_items. Used as `config(**work_item_incremental())`. -#}
+{% macro work_item_incremental() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': 'work_item_id',
+        'on_schema_change': 'fail',
+        'post_hook': '{{ delete_vanished_work_items() }}',
+    }) }}
+{%- endmacro %}
+
+{# Flow time p85 and flow efficiency of the items completed per period and grouping, from work_items:
+   percentiles and ratios cannot be added up from per-type rows, so the signals and the scorecard
+   recompute them here at their own grain (the same definitions as flow_metrics_by_period). #}
+{% macro completed_flow_times(period, dimensions) -%}
+    select
+        date_trunc('{{ period }}', completed_at)::date as {{ period }}_start,
+        {{ dimensions | join(', ') }},
+        quantile_cont(flow_time_hours, 0.85) as flow_time_p85_hours,
+        sum(active_time_hours) / nullif(sum(flow_time_hours), 0) as flow_efficiency
+    from {{ ref('work_items') }}
+    where is_done
+    group by all
+{%- endmacro %}

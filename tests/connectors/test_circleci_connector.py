@@ -1,6 +1,7 @@
 """The CircleCI connector against the simulator: token pages, faults, one clear error for a bad token,
 idempotent reruns, the newest-first stop at the cursor, unfinished workflows read again, and jobs
-resumed after a run that died half way.
+resumed after a run that died half way; the guarantees checked with the source kit's assertions
+(connectors/kit), and the connector also read from the kit's loopback API in CircleCI's token pages.
 
 scenarios.tiny_org gives project gh/acme/checkout 11 pipelines (6 CI + 5 deploy), one workflow each, and
 26 jobs: 2 per CI workflow (12), build + approval + deploy for the 4 production deploys (12) and build +
@@ -15,6 +16,14 @@ from connectors import circleci
 from connectors.config import parse_config
 from connectors.core.errors import AuthError, NotFoundError
 from connectors.core.raw import RawStore
+from connectors.kit import (
+    ApiServer,
+    TokenPages,
+    assert_cursor,
+    assert_each_record_once,
+    assert_rerun_idempotent,
+    source_config,
+)
 from connectors.simulator import SimulatorServer, tiny_org
 
 SLUG = "gh/acme/checkout"
@@ -42,9 +51,7 @@ def count(store, stream):
     return store.con.execute(f"SELECT count(*) FROM raw.circleci__{stream}").fetchall()[0][0]
 
 
-def snapshot(store):
-    return {s: store.con.execute(f"SELECT record_key, parent_key, scope, payload::VARCHAR FROM raw.circleci__{s} "
-                                 "ORDER BY record_key").fetchall() for s in ("pipelines", "workflows", "jobs")}
+TABLES = ("circleci__pipelines", "circleci__workflows", "circleci__jobs")
 
 
 def load(config, store, **kw):
@@ -63,7 +70,12 @@ def test_everything_arrives_over_token_pages(sim, store):
                                    ON w.record_key = j.parent_key WHERE w.record_key IS NULL""").fetchall()[0][0]
     assert orphans == 0
     assert store.con.execute("SELECT DISTINCT scope FROM raw.circleci__jobs").fetchall() == [(SLUG,)]
-    assert store.get_cursor("cc", "pipelines", SLUG) == "2026-01-13T14:58:00.000000Z"  # newest pipeline
+    api = sim.mounts["circleci"]
+    assert_each_record_once(store, "circleci__pipelines", [p["id"] for p in api.projects[SLUG].pipelines])
+    assert_each_record_once(store, "circleci__workflows", [w["id"] for ws in api.workflows.values() for w in ws])
+    assert_each_record_once(store, "circleci__jobs", [j["id"] for js in api.jobs.values() for j in js])
+    assert_cursor(store, "circleci__pipelines", source_instance="cc", stream="pipelines", scope=SLUG,
+                  equals="2026-01-13T14:58:00.000000Z")  # the newest pipeline
 
 
 def test_org_scope_lists_followed_projects_through_include_and_exclude(sim, store):
@@ -76,10 +88,8 @@ def test_org_scope_lists_followed_projects_through_include_and_exclude(sim, stor
 def test_rerun_is_idempotent_and_stops_at_the_cursor(sim, store):
     config = source(sim.url, lookback_hours=0)
     load(config, store)
-    before = snapshot(store)
     sim.reset_stats()
-    pipelines, _, jobs = load(config, store)
-    assert snapshot(store) == before
+    pipelines, _, jobs = assert_rerun_idempotent(store, TABLES, lambda: load(config, store))
     # Newest first: the first page already reaches the cursor, so one page; only the newest pipeline is at
     # the cursor (not older than it), so its workflow and that workflow's 3 jobs are read again.
     assert sim.request_count("/circleci/api/v2/project/") == 1
@@ -130,7 +140,8 @@ def test_jobs_resume_after_a_run_that_died_half_way(sim, store):
     with pytest.raises(Exception, match="still failing"):
         load(config, store, sleep=lambda s: None)
     assert (count(store, "workflows"), count(store, "jobs")) == (11, 0)
-    assert store.get_cursor("cc", "jobs", SLUG) is None
+    assert_cursor(store, "circleci__jobs", source_instance="cc", stream="jobs", scope=SLUG, equals=None)
+    assert_cursor(store, "circleci__pipelines", source_instance="cc", stream="pipelines", scope=SLUG)
     sim.faults.clear()
     load(config, store)
     assert count(store, "jobs") == 26
@@ -146,8 +157,9 @@ def test_rate_limits_and_server_errors_are_retried(sim, store):
     assert (count(store, "pipelines"), count(store, "workflows"), count(store, "jobs")) == (11, 11, 26)
     assert pipelines.stats.retry_reasons == {"http 429": 2}
     assert jobs.stats.retry_reasons == {"http 503": 2, "http 500": 1}
-    # Retry-After is honoured (capped at max_backoff_seconds=1); without it, backoff with jitter.
-    assert waits[0] == 1 and all(0 < w <= 1 for w in waits)
+    # Retry-After (3 s) is honoured in full, past max_backoff_seconds=1, which caps only our own backoff (with
+    # jitter) for the 429 without one and the 5xx.
+    assert waits[0] == 3 and all(0 < w <= 1 for w in waits[1:])
 
 
 def test_a_bad_token_is_one_clear_fatal_error_without_the_secret(sim, store):
@@ -198,3 +210,27 @@ def test_a_pipeline_still_setting_up_holds_the_cursor_until_its_workflows_exist(
     names = store.con.execute("SELECT j.payload->>'$.name' FROM raw.circleci__jobs j JOIN raw.circleci__workflows w "
                               "ON w.record_key = j.parent_key WHERE w.parent_key = ?", [pending["id"]]).fetchall()
     assert names == [("deploy-production",)]
+
+
+def test_the_kit_api_in_circleci_token_pages(store):
+    """The same connector against the source kit's ApiServer: 5 pipelines newest first in pages of 2 (3 pages),
+    one workflow each, one job per workflow; every record once, the cursor at the newest, a rerun a no-op."""
+    pages = TokenPages(records_key="items", token_param="page-token", token_key="next_page_token", size_param=None,
+                       default_size=2)
+    created = [f"2026-03-0{n}T10:00:00.000Z" for n in range(1, 6)]
+    with ApiServer(auth={"Circle-Token": "good"}, unauthorized=(401, {}, {"message": "You must log in first."})) as api:
+        api.add_list("/api/v2/project/gh/acme/shop/pipeline",
+                     [{"id": f"p{n}", "created_at": at, "state": "created"} for n, at in enumerate(created)],
+                     pages=pages, cursor_field="created_at", order="descending")
+        for n in range(5):
+            api.add_list(f"/api/v2/pipeline/p{n}/workflow", [{"id": f"w{n}", "status": "success"}], pages=pages)
+            api.add_list(f"/api/v2/workflow/w{n}/job", [{"id": f"j{n}", "name": "build"}], pages=pages)
+        config = source_config({"type": "circleci", "name": "cc", "base_url": api.url, "auth": {"token": "good"},
+                                "scope": {"projects": ["gh/acme/shop"]}, "options": {"lookback_hours": 0}})
+        pipelines, _, jobs = load(config, store)
+        assert (pipelines.pages, jobs.records) == (3, 5)
+        for table, prefix in zip(TABLES, "pwj", strict=True):
+            assert_each_record_once(store, table, [f"{prefix}{n}" for n in range(5)])
+        assert_cursor(store, "circleci__pipelines", source_instance="cc", stream="pipelines", scope="gh/acme/shop",
+                      equals="2026-03-05T10:00:00.000000Z")
+        assert_rerun_idempotent(store, TABLES, lambda: load(config, store))

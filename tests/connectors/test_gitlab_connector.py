@@ -11,6 +11,7 @@ from connectors.core.errors import AuthError, ConfigError, NotFoundError
 from connectors.core.raw import RawStore
 from connectors.simulator.scenarios import tiny_org
 from connectors.simulator.server import SimulatorServer
+from connectors.simulator.timefmt import parse_ms
 
 PROJECT = "acme/checkout-infra"
 API = "/gitlab/api/v4/projects/acme%2Fcheckout-infra"
@@ -176,3 +177,28 @@ def test_jobs_stop_at_the_cursor_and_a_running_job_holds_it(sim, store):
     gitlab.extract("jobs", config, store)
     # Newest first, 5 a page: the first page already reaches jobs older than the cursor minus 3 h.
     assert sim.request_count(API + "/jobs") == 1
+
+def test_unchanged_merge_requests_keep_their_children_without_a_request(sim, store):
+    config = source(sim.url)
+    gitlab.extract("projects", config, store)
+    gitlab.extract("merge_requests", config, store)
+    notes = keys(store, "merge_request_notes")
+    sim.reset_stats()
+    gitlab.extract("merge_requests", config, store)
+    # The lookback lists the latest merge requests again; their updated_at is unchanged, so no child list.
+    assert sim.request_count(API + "/merge_requests/") == 0
+    assert keys(store, "merge_request_notes") == notes
+    # A new note moves the merge request's updated_at (as on GitLab): its notes and commits are read again.
+    data = sim.mounts["gitlab"].data
+    project = truth(sim)
+    iid, mr = max(project.merge_requests.items(), key=lambda kv: kv[1]["updated_at"])
+    at = parse_ms(mr["updated_at"].replace("Z", "+00:00")) + 60_000
+    with sim.org.lock:
+        note = data._note(mr, mr["author"], "late review", at, system=False)
+        project.mr_notes[iid].append(note)
+        mr["updated_at"] = note["created_at"]
+    sim.reset_stats()
+    gitlab.extract("merge_requests", config, store)
+    assert sim.request_count(API + f"/merge_requests/{iid}/") == 2  # commits and notes of that one only
+    assert sim.request_count(API + "/merge_requests/") == 2
+    assert keys(store, "merge_request_notes") == sorted([*notes, str(note["id"])])

@@ -31,7 +31,7 @@ from connectors.config import DeploymentRules, parse_config
 from connectors.core.raw import RawStore
 from tests.dbt.warehouse import RAW_TABLES, run_dbt
 from tests.support.devlake import devlake_rows
-from tests.support.routes_server import RoutesServer
+from connectors.kit import ApiServer as RoutesServer
 
 SLUG = "gh/coldgust/coldgust.github.io"
 PAGE = 4

@@ -13,7 +13,7 @@ from connectors.config import parse_config
 from connectors.core.endpoint import format_cursor, parse_timestamp
 from connectors.core.raw import RawStore
 from tests.support.devlake import devlake_rows
-from tests.support.routes_server import RoutesServer
+from connectors.kit import ApiServer as RoutesServer
 
 # The recorded changelog pages belong to three issues that are not among the recorded board
 # issues; stand-ins carry the first TRUNCATED histories so the connector must page the rest.

@@ -26,7 +26,7 @@ from connectors.core.endpoint import format_cursor, parse_timestamp
 from connectors.core.raw import RawStore
 from tests.dbt.warehouse import RAW_TABLES, run_dbt
 from tests.support.devlake import devlake_rows
-from tests.support.routes_server import RoutesServer
+from connectors.kit import ApiServer as RoutesServer
 
 PROJECT = "gitlab-data/snowflake_spend"
 PAGE = 10

@@ -29,7 +29,7 @@ from connectors.config import parse_config
 from connectors.core.raw import RawStore
 from tests.dbt.warehouse import RAW_TABLES, run_dbt
 from tests.support.devlake import devlake_rows
-from tests.support.routes_server import RoutesServer
+from connectors.kit import ApiServer as RoutesServer
 
 FOLDER_CLASS = "com.cloudbees.hudson.plugins.folder.Folder"
 MULTIBRANCH = "org.jenkinsci.plugins.workflow.multibranch.WorkflowMultiBranchProject"

@@ -18,7 +18,7 @@ from connectors.config import parse_config
 from connectors.core.raw import RawStore
 from tests.dbt.warehouse import RAW_TABLES, run_dbt
 from tests.support.devlake import FIXTURES, devlake_rows
-from tests.support.routes_server import RoutesServer
+from connectors.kit import ApiServer as RoutesServer
 
 BOARD = 8  # every recorded sprint was read from board 8 (project EE)
 SPRINT_PAGE = 20  # the agile API caps sprint pages; 30 sprints need two

@@ -72,7 +72,7 @@ def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site):
     )
     assert out.stdout.strip(), out.stderr
     report = {page["route"]: page for page in json.loads(out.stdout)}
-    assert set(report) == {"/", "/dora", "/flow"}
+    assert set(report) == {"/", "/dora", "/flow", "/scorecard", "/signals"}
     for route, page in report.items():
         assert page["errors"] == [], (route, page["errors"])
         assert page["charts"] == page["expected"]["charts"], route
@@ -83,6 +83,10 @@ def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site):
     assert report["/flow"]["expected"] == {"charts": 5, "tables": 1, "values": 0}
     assert report["/dora"]["expected"] == {"charts": 4, "tables": 2, "values": 0}
     assert report["/"]["expected"]["values"] == 5
+    # Scorecard: velocity and load, distribution, speed, quality + this month's and one stream's tables;
+    # Signals: signals per week + latest signals and bottleneck tables
+    assert report["/scorecard"]["expected"] == {"charts": 4, "tables": 2, "values": 0}
+    assert report["/signals"]["expected"] == {"charts": 1, "tables": 2, "values": 0}
     assert out.returncode == 0, out.stderr
 
 

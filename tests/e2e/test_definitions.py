@@ -46,6 +46,10 @@ def test_every_dbt_source_is_a_raw_asset_with_its_own_key():
         "raw/events__deployments", "raw/events__incidents", "raw/events__rejected_rows",
         "raw/jenkins__jobs", "raw/jenkins__builds", "raw/jenkins__stages",
         "raw/circleci__pipelines", "raw/circleci__workflows", "raw/circleci__jobs",
+        "raw/pagerduty__incidents", "raw/pagerduty__log_entries", "raw/pagerduty__services",
+        "raw/opsgenie__incidents", "raw/opsgenie__incident_logs", "raw/opsgenie__alerts", "raw/opsgenie__services",
+        "raw/outcomes__kpis", "raw/outcomes__key_results", "raw/outcomes__key_result_values", "raw/outcomes__surveys",
+        "raw/outcomes__rejected_rows",
     }
     # staging models hang off the raw assets (no dangling external source keys)
     stg = graph.get(dg.AssetKey(["staging", "stg_jira__changelog_items"]))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import date, timedelta
+from statistics import mean, median
 
 from connectors.simulator import generate_org
-from connectors.simulator.generator import ANCHOR_MS, START_MS
-from connectors.simulator.timefmt import parse_ms
+from connectors.simulator.generator import ANCHOR_MS, INITIATIVES, START_MS
+from connectors.simulator.timefmt import ms_to_dt, parse_ms
 
 
 def snapshot(org) -> str:
@@ -44,7 +46,10 @@ def test_another_seed_gives_another_organisation(generated_org):
 def test_issue_count_grows_linearly_with_scale(generated_org):
     bigger = generate_org(seed=7, scale=3)
     assert 300 <= len(generated_org.jira_issues) <= 600
-    assert len(bigger.jira_issues) == 3 * len(generated_org.jira_issues)
+    # Every issue but the six initiatives (two per project, INITIATIVES) grows with the scale.
+    initiatives = sum(len(names) for names in INITIATIVES.values())
+    assert initiatives == 6
+    assert len(bigger.jira_issues) - initiatives == 3 * (len(generated_org.jira_issues) - initiatives)
     pulls = sum(len(s.pulls) for s in generated_org.repos.values())
     assert sum(len(s.pulls) for s in bigger.repos.values()) > 2 * pulls
 
@@ -144,3 +149,130 @@ def test_generated_and_hand_made_objects_have_one_shape(generated_org):
     assert list(pull) == list(next(iter(store.pulls.values())))
     run = other.github_add_run("acme/payments-api", "CI", "a" * 40, "2026-10-30T10:00Z")
     assert list(run) == list(next(iter(store.runs.values())))
+
+
+# ---- what the generator plants on purpose (org.planted), checked against the data an API client reads
+
+
+def _status_moves(org, project: str):
+    """Per work item (epics and initiatives left out) of `project`: [(UTC datetime, status entered)]."""
+    for issue_id, issue in org.jira_issues.items():
+        fields = issue["fields"]
+        if fields["project"]["key"] != project or fields["issuetype"]["name"] in ("Epic", "Initiative"):
+            continue
+        yield [(ms_to_dt(parse_ms(h["created"])), item["toString"]) for h in org.jira_changelogs[issue_id]
+               for item in h["items"] if item["field"] == "status"]
+
+
+def test_initiatives_are_parents_of_epics(generated_org):
+    org = generated_org
+    by_key = {i["key"]: i for i in org.jira_issues.values()}
+    initiatives = org.planted["initiatives"]
+    assert sorted(initiatives) == ["CHK-1", "CHK-2", "PAY-1", "PAY-2", "PLAT-1", "PLAT-2"]
+    for key, epics in initiatives.items():
+        assert by_key[key]["fields"]["issuetype"] == {**by_key[key]["fields"]["issuetype"], "name": "Initiative",
+                                                      "hierarchyLevel": 2}
+        for epic in epics:
+            assert by_key[epic]["fields"]["issuetype"]["name"] == "Epic"
+            assert by_key[epic]["fields"]["parent"]["key"] == key
+    linked = sum(len(e) for e in initiatives.values())
+    epics = [i for i in org.jira_issues.values() if i["fields"]["issuetype"]["name"] == "Epic"]
+    assert linked == len([e for e in epics if "parent" in e["fields"]]) and 0 < linked < len(epics)
+    for epic, items in org.planted["epic_items"].items():
+        assert all(by_key[item]["fields"]["parent"]["key"] == epic for item in items)
+
+
+def test_planted_review_bottleneck(generated_org):
+    fact = generated_org.planted["review_bottleneck"]
+    assert (fact["project"], fact["status"], fact["first_week"], fact["end_week"]) == (
+        "PAY", "In Review", "2026-06-29", "2026-07-27")
+    first, end = date.fromisoformat(fact["first_week"]), date.fromisoformat(fact["end_week"])
+    inside, outside = [], []
+    for moves in _status_moves(generated_org, "PAY"):
+        for (at, status), (left, _) in zip(moves, moves[1:]):
+            if status == "In Review":
+                (inside if first <= at.date() < end else outside).append((left - at).total_seconds() / 3600)
+    # 21 review stints start in the four weeks, median 123.6 h; the other 129 have a median of 15.4 h.
+    assert len(inside) >= 15 and median(inside) > 4 * median(outside)
+
+
+def test_planted_wip_surge(generated_org):
+    fact = generated_org.planted["wip_surge"]
+    assert (fact["project"], fact["first_week"], fact["end_week"]) == ("CHK", "2026-08-10", "2026-09-07")
+
+    def wip(monday: date) -> int:  # items in progress, review or blocked when the week starts
+        count = 0
+        for moves in _status_moves(generated_org, "CHK"):
+            status = None
+            for at, entered in moves:
+                if at.date() < monday:
+                    status = entered
+            count += status in ("In Progress", "In Review", "Blocked")
+        return count
+
+    first, end = date.fromisoformat(fact["first_week"]), date.fromisoformat(fact["end_week"])
+    before = [wip(first - timedelta(weeks=k)) for k in range(0, 14)]
+    during = [wip(first + timedelta(weeks=k)) for k in range(1, 5)]  # 08-17 .. 09-07
+    # WIP at the Mondays: at most 7 in the 14 weeks before; 14, 19, 24, 23 during (above the default
+    # wip_limit of 20 of seed signal_rules); 10 three weeks after the surge, as the late items finish.
+    assert min(during) > 1.5 * max(before) and max(during) > 20
+    assert wip(end + timedelta(weeks=3)) <= max(during) / 2
+
+
+def test_planted_change_fail_rate_spike(generated_org):
+    fact = generated_org.planted["cfr_spike"]
+    assert (fact["service"], fact["first_week"], fact["end_week"]) == ("acme/platform-infra", "2026-09-14", "2026-10-05")
+    first, end = date.fromisoformat(fact["first_week"]), date.fromisoformat(fact["end_week"])
+    store = generated_org.repos[fact["service"]]
+    counts = {True: [0, 0], False: [0, 0]}  # in the spike weeks? -> [finished deployments, failed]
+    for dep_id, dep in store.deployments.items():
+        final = [s["state"] for s in store.deployment_statuses[dep_id] if s["state"] != "inactive"][-1]
+        if dep["environment"] != "production" or final not in ("success", "failure", "error"):
+            continue
+        bucket = counts[first <= date.fromisoformat(dep["created_at"][:10]) < end]
+        bucket[0] += 1
+        bucket[1] += final in ("failure", "error")
+    # 6 of 15 production deployments fail in the three weeks (40%); 1 of 11 in the other 23 weeks
+    assert counts[True][0] >= 10 and counts[True][1] / counts[True][0] >= 0.3
+    assert counts[False][1] / counts[False][0] <= 0.1
+
+
+def test_planted_kpi_steps_follow_the_epics_first_shipment(generated_org):
+    org = generated_org
+    effects = {e["kpi"]: e for e in org.planted["kpi_effects"]}
+    assert sorted(effects) == ["checkout_conversion", "cloud_cost_per_order", "payment_success_rate"]
+    deployments = {d["id"]: (s, d) for s in org.repos.values() for d in s.deployments.values()}
+    noise = {"checkout_conversion": 0.05, "payment_success_rate": 0.2, "cloud_cost_per_order": 0.01}
+    for kpi, effect in effects.items():
+        store, dep = deployments[effect["deployment_id"]]
+        states = [s["state"] for s in store.deployment_statuses[dep["id"]]]
+        assert dep["environment"] == "production" and "success" in states
+        shipped = org.planted["epics_shipped"][effect["epic_key"]]
+        assert shipped["attempt_deployment_id"] == shipped["deployment_id"] == dep["id"]
+        # the deployment carries a merged PR of one of the epic's items
+        items = set(org.planted["epic_items"][effect["epic_key"]])
+        assert any(p["merged_at"] and p["merged_at"] <= dep["created_at"] and any(k in p["title"] for k in items)
+                   for p in store.pulls.values())
+        day = date.fromisoformat(effect["shipped_on"])
+        values = [(date.fromisoformat(r["observed_on"]), r["value"]) for r in org.outcomes["kpis"] if r["kpi"] == kpi]
+        before = [v for d, v in values if day - timedelta(days=28) <= d <= day]
+        after = [v for d, v in values if day < d <= day + timedelta(days=28)]
+        # e.g. checkout conversion: 29 days averaging 3.009 before, 28 averaging 3.493 after: +0.484 for +0.5
+        assert abs(mean(after) - mean(before) - effect["effect"]) <= noise[kpi]
+    key_results = {kr["key_result_id"]: kr for kr in org.outcomes["key_results"]}
+    assert key_results["KR-1"]["links"] == f"epic:{effects['checkout_conversion']['epic_key']}"
+    assert key_results["KR-2"]["links"] == f"initiative:{effects['payment_success_rate']['initiative_key']}"
+    assert effects["payment_success_rate"]["epic_key"] in org.planted["initiatives"][
+        effects["payment_success_rate"]["initiative_key"]]
+
+
+def test_planted_survey_drops(generated_org):
+    org = generated_org
+    drops = {(d["team"], d["dimension"], d["surveyed_on"]) for d in org.planted["survey_drops"]}
+    assert drops == {("Payments", "review turnaround", "2026-07-28"), ("Checkout", "focus time", "2026-08-28"),
+                     ("Platform", "ease of release", "2026-09-28")}
+    for team, dimension, day in drops:
+        scores = {r["surveyed_on"]: r["score"] for r in org.outcomes["surveys"]
+                  if (r["team"], r["dimension"]) == (team, dimension)}
+        others = [s for d, s in scores.items() if d != day]
+        assert scores[day] <= min(others) - 0.8  # a drop of 1.2 against noise of +-0.2

@@ -182,3 +182,19 @@ def test_raw_store_takes_writes_and_reads_from_many_threads_one_at_a_time(tmp_pa
         # 8 threads x 20 pages x 5 records, every one committed once, every cursor at its last page
         assert store.con.execute("SELECT count(*), count(DISTINCT record_key) FROM raw.t__x").fetchone() == (800, 800)
         assert store.con.execute("SELECT DISTINCT cursor_value FROM raw._state").fetchall() == [("19",)]
+
+
+def test_a_page_whose_records_keep_filters_out_is_not_the_end_of_the_list(tmp_path):
+    # Offset paging of 2 per page over 3 records; `keep` drops the odd ids. Page 1 lists ids 1 and 3 (both
+    # dropped): the engine must still ask for startAt=2 (what the page listed, not what it kept; counting
+    # kept records it would stop here), and page 2 (id 4) reaches the total. Kept: only id 4.
+    odd_out = Endpoint(stream="items", path="items", records_path="items", paginator=OffsetPaginator(),
+                       keep=lambda r: int(r["id"]) % 2 == 0)
+    eng, session, store = engine(tmp_path, [
+        make_response(body={"items": [{"id": "1"}, {"id": "3"}], "total": 3}),
+        make_response(body={"items": [{"id": "4"}], "total": 3}),
+    ])
+    result = eng.run(odd_out, scope="all")
+    assert result.stats.requests == 2
+    assert [r[0] for r in rows(store, "t__items")] == ["4"]
+    assert session.calls[1][1]["startAt"] == 2

@@ -1,6 +1,8 @@
 import requests
 
-from connectors.core.paginators import LinkHeaderPaginator, OffsetPaginator, PageNumberPaginator, TokenPaginator, dig
+from connectors.core.paginators import (
+    LinkHeaderPaginator, NextUrlPaginator, OffsetPaginator, PageNumberPaginator, TokenPaginator, dig,
+)
 
 
 def response_with_link(link: str | None) -> requests.Response:
@@ -49,3 +51,14 @@ def test_page_number_stops_on_short_page():
     p = PageNumberPaginator()
     assert p.next_request({"page": 1, "per_page": 30}, [], None, 30, 30) == (None, {"page": 2, "per_page": 30})
     assert p.next_request({"page": 2, "per_page": 30}, [], None, 29, 30) is None
+
+
+def test_next_url_from_the_body_until_it_is_gone_or_the_page_is_empty():
+    p = NextUrlPaginator(next_path="paging.next")
+    assert p.first_params(100) == {"offset": 0, "limit": 100}
+    assert NextUrlPaginator(offset_param=None).first_params(50) == {"limit": 50}
+    nxt = "https://api.example.test/v1/incidents?offset=100&limit=100"
+    r = requests.Response()
+    assert p.next_request({}, {"data": [1], "paging": {"next": nxt}}, r, 1, 100) == (nxt, {})
+    assert p.next_request({}, {"data": [1], "paging": {}}, r, 1, 100) is None  # the last page names none
+    assert p.next_request({}, {"data": [], "paging": {"next": nxt}}, r, 0, 100) is None  # an empty page ends it

@@ -1,10 +1,15 @@
 -- Every stretch of time a Jira issue spent in one status, gap-free from creation to now.
 -- Interval 0 starts at creation; each status change starts the next one and ends the previous one.
 -- Built with one window over (issue, event order) so it stays a single sort at changelog scale.
+-- Incremental (docs/OPERATIONS.md#incremental-builds): a run rebuilds the items in int_work_items_to_rebuild.
+-- depends_on: {{ ref('int_work_items_to_rebuild') }}
+{{ config(**work_item_incremental()) }}
 
 with issues as (
-    select source_instance, issue_id, issue_key, project_key, status_id, status_name, created_at
-    from {{ ref('stg_jira__issues') }}
+    select issues.source_instance, issues.issue_id, issues.issue_key, issues.project_key, issues.status_id,
+        issues.status_name, issues.created_at
+    from {{ ref('stg_jira__issues') }} as issues
+    {{- work_items_to_rebuild_only('issues') }}
 ),
 
 interval_starts as (
@@ -38,7 +43,8 @@ interval_starts as (
         to_status_name,
         from_status_id,
         from_status_name
-    from {{ ref('int_jira__issue_status_changes') }}
+    from {{ ref('int_jira__issue_status_changes') }} as changes
+    {{- work_items_to_rebuild_only('changes') }}
 ),
 
 intervals as (

@@ -7,6 +7,8 @@ with unioned as (
     union all by name select * from {{ ref('int_github__incidents') }}
     union all by name select * from {{ ref('int_events__incidents') }}
     union all by name select * from {{ ref('int_gitlab__incidents') }}
+    union all by name select * from {{ ref('int_opsgenie__incidents') }}
+    union all by name select * from {{ ref('int_pagerduty__incidents') }}
     -- <incident sources: add a "union all by name" of each int_<source>__incidents model above this line>
 )
 

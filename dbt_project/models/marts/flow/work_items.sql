@@ -1,5 +1,8 @@
 -- One row per work item with who owns it, what kind of work it is, and its flow timestamps and times.
 -- Definitions: docs/METRICS.md#flow-metrics.
+-- Incremental (docs/OPERATIONS.md#incremental-builds): a run rebuilds the items in int_work_items_to_rebuild.
+-- depends_on: {{ ref('int_work_items_to_rebuild') }}
+{{ config(**work_item_incremental()) }}
 
 with issues as (
     select
@@ -14,6 +17,7 @@ with issues as (
         issues.story_points,
         issues.created_at
     from {{ ref('stg_jira__issues') }} as issues
+    {{- work_items_to_rebuild_only('issues') }}
     left join {{ ref('int_jira__status_mapping') }} as status_mapping
         on status_mapping.source_instance = issues.source_instance
         and status_mapping.project_key = issues.project_key
@@ -38,7 +42,8 @@ flow_intervals as (
         min(case when flow_state = 'active' then started_at end) over (
             partition by source_instance, issue_id
         ) as first_active_at
-    from {{ ref('work_item_state_intervals') }}
+    from {{ ref('work_item_state_intervals') }} as intervals
+    {{- work_items_to_rebuild_only('intervals') }}
     where flow_state <> 'ignore'
     window item_intervals as (partition by source_instance, issue_id order by state_interval_index)
 ),

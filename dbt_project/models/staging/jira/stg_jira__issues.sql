@@ -1,55 +1,82 @@
 -- Deleted or moved-away issues are already left out by jira_live_issues() (see the macro).
+-- Every fixed path is read in ONE json_extract_string call: each `->>` parses the whole issue again, and
+-- this view is read by half a dozen models, so at a million issues parsing was most of their cost. The
+-- list is indexed by the names below (1-based, as DuckDB lists are).
+{%- set paths = [
+    'key', 'fields.project.key', 'fields.project.id', 'fields.issuetype.name', 'fields.summary',
+    'fields.status.id', 'fields.status.name', 'fields.status.statusCategory.key', 'fields.priority.name',
+    'fields.parent.key', '_throughline.epicLinkField', 'fields.parent.fields.issuetype.hierarchyLevel',
+    'fields.parent.fields.issuetype.name', '_throughline.storyPointsFields[0]',
+    '_throughline.storyPointsFields[1]', 'fields.assignee.accountId', 'fields.assignee.key',
+    'fields.reporter.accountId', 'fields.reporter.key', 'fields.resolution.name', 'fields.created',
+    'fields.updated', 'fields.resolutiondate', 'fields.' ~ var("jira_story_points_field"),
+] %}
+{%- set at = {} %}{% for path in paths %}{% do at.update({path: 'fields[' ~ loop.index ~ ']'}) %}{% endfor %}
+
 with source as (
     {{ jira_live_issues() }}
+),
+
+parsed as (
+    select
+        *,
+        json_extract_string(payload, [{% for path in paths %}'$.{{ path }}'{{ ", " if not loop.last }}{% endfor %}])
+            as fields,
+        json_extract(payload, ['$.fields.labels', '$.fields.components', '$.fields.fixVersions', '$._throughline'])
+            as lists
+    from source
 )
 
 select
     record_key as issue_id,
-    payload ->> '$.key' as issue_key,
+    {{ at['key'] }} as issue_key,
     source_instance,
-    coalesce(payload ->> '$.fields.project.key', scope) as project_key,
-    payload ->> '$.fields.project.id' as project_id,
-    payload ->> '$.fields.issuetype.name' as issue_type,
-    payload ->> '$.fields.summary' as summary,
-    payload ->> '$.fields.status.id' as status_id,
-    payload ->> '$.fields.status.name' as status_name,
-    payload ->> '$.fields.status.statusCategory.key' as status_category_key,
-    payload ->> '$.fields.priority.name' as priority,
-    coalesce(from_json(payload -> '$.fields.labels', '["VARCHAR"]'), []::varchar[]) as labels,
+    coalesce({{ at['fields.project.key'] }}, scope) as project_key,
+    {{ at['fields.project.id'] }} as project_id,
+    {{ at['fields.issuetype.name'] }} as issue_type,
+    {{ at['fields.summary'] }} as summary,
+    {{ at['fields.status.id'] }} as status_id,
+    {{ at['fields.status.name'] }} as status_name,
+    {{ at['fields.status.statusCategory.key'] }} as status_category_key,
+    {{ at['fields.priority.name'] }} as priority,
+    coalesce(from_json(lists[1], '["VARCHAR"]'), []::varchar[]) as labels,
     coalesce(
-        list_transform(from_json(payload -> '$.fields.components', '[{"name": "VARCHAR"}]'), lambda c: c.name),
+        list_transform(from_json(lists[2], '[{"name": "VARCHAR"}]'), lambda c: c.name),
         []::varchar[]
     ) as components,
     coalesce(
-        list_transform(from_json(payload -> '$.fields.fixVersions', '[{"name": "VARCHAR"}]'), lambda v: v.name),
+        list_transform(from_json(lists[3], '[{"name": "VARCHAR"}]'), lambda v: v.name),
         []::varchar[]
     ) as fix_versions,
-    payload ->> '$.fields.parent.key' as parent_key,
+    {{ at['fields.parent.key'] }} as parent_key,
     -- Epics: company-managed projects long used the "Epic Link" custom field (its id found by name
     -- through /field, noted by the connector); Jira now writes the epic as `parent` (hierarchy level 1).
     coalesce(
-        payload ->> ('$.fields.' || (payload ->> '$._throughline.epicLinkField')),
+        case when {{ at['_throughline.epicLinkField'] }} is not null
+            then payload ->> ('$.fields.' || {{ at['_throughline.epicLinkField'] }}) end,
         case
-            when (payload ->> '$.fields.parent.fields.issuetype.hierarchyLevel') = '1'
-                or (payload ->> '$.fields.parent.fields.issuetype.name') = 'Epic'
-                then payload ->> '$.fields.parent.key'
+            when {{ at['fields.parent.fields.issuetype.hierarchyLevel'] }} = '1'
+                or {{ at['fields.parent.fields.issuetype.name'] }} = 'Epic'
+                then {{ at['fields.parent.key'] }}
         end
     ) as epic_key,
     -- Story points live in the field(s) the connector found by name; an issue carries at most one of
     -- "Story Points" (classic) and "Story point estimate" (team-managed). The var covers raw rows
     -- loaded before the connector noted its fields. A number may arrive as text; anything else is not points.
     coalesce(
-        try_cast(payload ->> ('$.fields.' || (payload ->> '$._throughline.storyPointsFields[0]')) as double),
-        try_cast(payload ->> ('$.fields.' || (payload ->> '$._throughline.storyPointsFields[1]')) as double),
-        case when (payload -> '$._throughline') is null
-            then try_cast(payload ->> '$.fields.{{ var("jira_story_points_field") }}' as double) end
+        case when {{ at['_throughline.storyPointsFields[0]'] }} is not null
+            then try_cast(payload ->> ('$.fields.' || {{ at['_throughline.storyPointsFields[0]'] }}) as double) end,
+        case when {{ at['_throughline.storyPointsFields[1]'] }} is not null
+            then try_cast(payload ->> ('$.fields.' || {{ at['_throughline.storyPointsFields[1]'] }}) as double) end,
+        case when lists[4] is null
+            then try_cast({{ at['fields.' ~ var("jira_story_points_field")] }} as double) end
     ) as story_points,
     -- People as account ids only (Data Center users have a `key` instead); names stay out of staging.
-    coalesce(payload ->> '$.fields.assignee.accountId', payload ->> '$.fields.assignee.key') as assignee_account_id,
-    coalesce(payload ->> '$.fields.reporter.accountId', payload ->> '$.fields.reporter.key') as reporter_account_id,
-    payload ->> '$.fields.resolution.name' as resolution,
-    {{ to_utc_timestamp("payload ->> '$.fields.created'") }} as created_at,
-    {{ to_utc_timestamp("payload ->> '$.fields.updated'") }} as updated_at,
-    {{ to_utc_timestamp("payload ->> '$.fields.resolutiondate'") }} as resolved_at,
+    coalesce({{ at['fields.assignee.accountId'] }}, {{ at['fields.assignee.key'] }}) as assignee_account_id,
+    coalesce({{ at['fields.reporter.accountId'] }}, {{ at['fields.reporter.key'] }}) as reporter_account_id,
+    {{ at['fields.resolution.name'] }} as resolution,
+    {{ to_utc_timestamp(at['fields.created']) }} as created_at,
+    {{ to_utc_timestamp(at['fields.updated']) }} as updated_at,
+    {{ to_utc_timestamp(at['fields.resolutiondate']) }} as resolved_at,
     extracted_at
-from source
+from parsed

@@ -3,7 +3,7 @@
 -- carried over), so joining and leaving are the differences of the two lists.
 with changelog_items as (
     -- only histories that mention a sprint are parsed (see the macro)
-    {{ jira_changelog_items(containing='sprint') }}
+    {{ jira_changelog_items(containing='Sprint') }}
 ),
 
 items as (

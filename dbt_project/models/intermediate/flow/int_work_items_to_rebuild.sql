@@ -1,0 +1,57 @@
+-- The work items an incremental build rebuilds (docs/OPERATIONS.md#incremental-builds): the incremental
+-- int_work_items_status_intervals, work_item_state_intervals and work_items delete and insert exactly
+-- these items' rows.
+-- 1. the issues read recently (int_jira__changed_issues);
+-- 2. the issues whose rows from the previous build no longer match what they were built with: a status
+--    renamed or mapped to another flow state, a team, value stream, flow item type or initiative changed
+--    by the seeds or by another issue (a board renamed, an epic moved). So a seed edit needs no full
+--    refresh. The marts are read without ref(): they are built after this model, from it, and it is the
+--    previous build's rows that must be compared. A full build (first run, --full-refresh) reads none of this.
+-- depends_on: {{ ref('int_jira__status_mapping') }}
+-- depends_on: {{ ref('int_work_items_classified') }}
+
+{%- set marts = generate_schema_name('marts', none) | trim %}
+{%- set state_intervals = adapter.get_relation(database=this.database, schema=marts, identifier='work_item_state_intervals') %}
+{%- set work_items = adapter.get_relation(database=this.database, schema=marts, identifier='work_items') %}
+
+with to_rebuild as (
+    select source_instance, issue_id from {{ ref('int_jira__changed_issues') }}
+    {%- if state_intervals and not flags.FULL_REFRESH %}
+
+    union
+
+    select built.source_instance, built.issue_id
+    from {{ state_intervals }} as built
+    left join {{ ref('int_jira__status_mapping') }} as status_mapping
+        on status_mapping.source_instance = built.source_instance
+        and status_mapping.project_key = built.project_key
+        and status_mapping.status_id = built.status_id
+    -- the same expressions as int_work_items_status_intervals and work_item_state_intervals
+    where built.status_name is distinct from coalesce(status_mapping.status_name, built.status_name)
+        or built.status_category_key is distinct from status_mapping.status_category_key
+        or built.flow_state is distinct from status_mapping.flow_state
+        or built.is_blocked_status <> coalesce(status_mapping.is_blocked_status, false)
+    {%- endif %}
+    {%- if work_items and not flags.FULL_REFRESH %}
+
+    union
+
+    select built.source_instance, built.issue_id
+    from {{ work_items }} as built
+    left join {{ ref('int_work_items_classified') }} as classified
+        on classified.source_instance = built.source_instance
+        and classified.issue_id = built.issue_id
+    where classified.issue_id is null
+        or built.flow_item_type is distinct from classified.flow_item_type
+        or built.team is distinct from classified.team
+        or built.value_stream is distinct from classified.value_stream
+        or built.initiative_key is distinct from classified.initiative_key
+    {%- endif %}
+
+)
+
+select distinct
+    source_instance,
+    issue_id,
+    source_instance || ':' || issue_id as work_item_id
+from to_rebuild

@@ -1,0 +1,116 @@
+-- One row per initiative: its epics rolled up (items, effort, start, completion, first shipment) and its
+-- time to market. Definitions: docs/METRICS.md#epics-and-initiatives.
+{%- set flow_item_types = ['feature', 'defect', 'risk', 'debt'] %}
+{%- set summed = ['items', 'items_done', 'items_canceled', 'story_points', 'story_points_done', 'flow_time_hours'] %}
+{%- for flow_item_type in flow_item_types %}
+    {%- do summed.extend([flow_item_type ~ '_items', flow_item_type ~ '_story_points', flow_item_type ~ '_flow_time_hours']) %}
+{%- endfor %}
+
+with initiative_issues as (
+    select
+        work_items.*,
+        hierarchy.summary,
+        shipped.first_shipped_at,
+        shipped.first_shipped_deployment_id,
+        shipped.first_shipped_deployment_key
+    from {{ ref('work_items') }} as work_items
+    inner join {{ ref('int_work_items_hierarchy') }} as hierarchy
+        on hierarchy.work_item_id = work_items.work_item_id
+    left join {{ ref('int_work_items_shipped') }} as shipped on shipped.work_item_id = work_items.work_item_id
+    where hierarchy.hierarchy_level = 'initiative'
+),
+
+epics as (
+    select * from {{ ref('epics') }} where initiative_key is not null
+),
+
+initiative_keys as (
+    -- an initiative its epics name but that is not loaded still gets a row
+    select source_instance, issue_key as initiative_key from initiative_issues
+    union
+    select source_instance, initiative_key from epics
+),
+
+rolled_up as (
+    select
+        source_instance,
+        initiative_key,
+        count(*) as epics,
+        count(completed_at) as epics_completed,
+        count(first_shipped_at) as epics_shipped,
+        {%- for column in summed %}
+        sum({{ column }})::{{ 'bigint' if column.endswith('items') or column.startswith('items') else 'double' }}
+            as {{ column }},
+        {%- endfor %}
+        min(first_started_at) as first_started_at,
+        max(completed_at) as last_epic_completed_at,
+        min(first_shipped_at) as first_shipped_at,
+        arg_min(
+            {'id': first_shipped_deployment_id, 'key': first_shipped_deployment_key},
+            (first_shipped_at, first_shipped_deployment_key)
+        ) filter (where first_shipped_at is not null) as first_shipped_deployment,
+        -- the owner of most of its epics, then alphabetically
+        arg_min({'team': team, 'value_stream': value_stream}, (-team_epics, team, value_stream)) as epics_owner
+    from (
+        select *, count(*) over (partition by source_instance, initiative_key, team, value_stream) as team_epics
+        from epics
+    )
+    group by source_instance, initiative_key
+),
+
+initiatives as (
+    select
+        initiative_keys.source_instance,
+        initiative_keys.initiative_key,
+        initiative_issues.issue_id as initiative_issue_id,
+        initiative_issues.issue_id is not null as is_initiative_loaded,
+        initiative_issues.summary,
+        coalesce(
+            case when initiative_issues.team <> 'unassigned'
+                then {'team': initiative_issues.team, 'value_stream': initiative_issues.value_stream} end,
+            rolled_up.epics_owner,
+            {'team': 'unassigned', 'value_stream': 'unassigned'}
+        ) as owner,
+        initiative_issues.status_name,
+        initiative_issues.flow_state,
+        coalesce(rolled_up.epics, 0) as epics,
+        coalesce(rolled_up.epics_completed, 0) as epics_completed,
+        coalesce(rolled_up.epics_shipped, 0) as epics_shipped,
+        {%- for column in summed %}
+        coalesce(rolled_up.{{ column }}, 0) as {{ column }},
+        {%- endfor %}
+        initiative_issues.created_at,
+        -- the initiative itself moving to active, or any of its epics starting, starts it
+        least(initiative_issues.first_active_at, rolled_up.first_started_at) as first_started_at,
+        case
+            when initiative_issues.issue_id is not null then initiative_issues.completed_at
+            when rolled_up.epics_completed = rolled_up.epics then rolled_up.last_epic_completed_at
+        end as completed_at,
+        -- the initiative's own key named by shipped code counts like its epics' work
+        case
+            when initiative_issues.first_shipped_at <= rolled_up.first_shipped_at or rolled_up.first_shipped_at is null
+                then {'shipped_at': initiative_issues.first_shipped_at, 'id': initiative_issues.first_shipped_deployment_id,
+                    'key': initiative_issues.first_shipped_deployment_key}
+            else {'shipped_at': rolled_up.first_shipped_at, 'id': rolled_up.first_shipped_deployment.id,
+                'key': rolled_up.first_shipped_deployment.key}
+        end as first_shipment
+    from initiative_keys
+    left join initiative_issues
+        on initiative_issues.source_instance = initiative_keys.source_instance
+        and initiative_issues.issue_key = initiative_keys.initiative_key
+    left join rolled_up
+        on rolled_up.source_instance = initiative_keys.source_instance
+        and rolled_up.initiative_key = initiative_keys.initiative_key
+)
+
+select
+    * exclude (owner, first_shipment),
+    owner.team as team,
+    owner.value_stream as value_stream,
+    first_shipment.shipped_at as first_shipped_at,
+    first_shipment.id as first_shipped_deployment_id,
+    first_shipment.key as first_shipped_deployment_key,
+    date_trunc('month', first_shipment.shipped_at)::date as shipped_month,
+    {{ hours_between('created_at', 'first_shipment.shipped_at') }} as time_to_market_hours,
+    {{ hours_between('first_started_at', 'first_shipment.shipped_at') }} as started_to_shipped_hours
+from initiatives

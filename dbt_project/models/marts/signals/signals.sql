@@ -1,0 +1,365 @@
+-- Early-warning signals per complete week, team and value stream: each row is one rule of the seed
+-- signal_rules that fired, with the value, the limit it crossed, the values behind it and a
+-- recommendation. Rules and their limits: docs/METRICS.md#signals.
+
+with metrics as (
+    select * from {{ ref('int_signal_metrics_weekly') }}
+),
+
+team_rules as (
+    -- each team gets every rule and metric once: its own row if it has one, else the `*` row
+    select teams.team, rules.* exclude (team)
+    from (select distinct team from metrics) as teams
+    inner join {{ ref('signal_rules') }} as rules on rules.team in (teams.team, '*')
+    qualify row_number() over (
+        partition by teams.team, rules.rule, rules.metric order by rules.team = '*'
+    ) = 1
+),
+
+enabled_rules as (
+    select * from team_rules where enabled
+),
+
+series as (
+    -- one row per week and metric with a value (UNPIVOT leaves NULLs out), for the control limits
+    unpivot (
+        select
+            week_start,
+            team,
+            value_stream,
+            flow_velocity::double as flow_velocity,
+            flow_time_p85_hours,
+            flow_efficiency,
+            wip_items::double as wip_items,
+            change_lead_time_p50_hours,
+            deployments::double as deployments,
+            change_failure_rate
+        from metrics
+    )
+    on flow_velocity, flow_time_p85_hours, flow_efficiency, wip_items, change_lead_time_p50_hours,
+        deployments, change_failure_rate
+    into name metric value value
+),
+
+status_shares as (
+    select * from {{ ref('int_signal_status_waits_weekly') }}
+),
+
+all_series as (
+    -- the weekly metrics, and each status's share of the in-progress time (the status_share bottleneck)
+    select week_start, team, value_stream, metric, null::varchar as status_name, value, null::bigint as items
+    from series
+    union all
+    select week_start, team, value_stream, 'status_share', status_name, sum(share), sum(items)
+    from status_shares
+    group by week_start, team, value_stream, status_name
+),
+
+-- trailing statistics: each week's value against mean and sigma of the same series over the previous N
+-- weeks (control_limits, and bottleneck / status_share)
+
+trailing_stats as (
+    select
+        current_week.week_start,
+        current_week.team,
+        current_week.value_stream,
+        current_week.metric,
+        current_week.status_name,
+        current_week.value,
+        current_week.items,
+        rules.rule,
+        rules.threshold,
+        rules.window_weeks,
+        rules.min_samples,
+        rules.direction,
+        rules.severity,
+        rules.recommendation,
+        avg(previous.value) as mean,
+        stddev_samp(previous.value) as sigma,
+        count(previous.value) as samples,
+        list(previous.value order by previous.week_start) as history
+    from all_series as current_week
+    inner join enabled_rules as rules
+        on rules.rule in ('control_limits', 'bottleneck')
+        and rules.team = current_week.team
+        and rules.metric = current_week.metric
+    inner join all_series as previous
+        on previous.team = current_week.team
+        and previous.value_stream = current_week.value_stream
+        and previous.metric = current_week.metric
+        and previous.status_name is not distinct from current_week.status_name
+        and previous.week_start >= current_week.week_start - rules.window_weeks * 7
+        and previous.week_start < current_week.week_start
+    group by all
+),
+
+-- control_limits: the week's value outside mean +- k sigma of its previous N weeks
+
+control_sides as (
+    select
+        *,
+        case
+            when direction in ('above', 'both') and value > mean + threshold * sigma then 'above'
+            when direction in ('below', 'both') and value < mean - threshold * sigma then 'below'
+        end as side
+    from trailing_stats
+    where rule = 'control_limits' and samples >= min_samples
+),
+
+control_limits as (
+    select
+        week_start,
+        team,
+        value_stream,
+        'control_limits' as rule,
+        metric,
+        null::varchar as status_name,
+        side as direction,
+        value,
+        case side when 'above' then mean + threshold * sigma else mean - threshold * sigma end as limit_value,
+        format(
+            '{} is {} its control limits {}..{} (mean {} ± {} × sigma {} of the previous {} weeks: {})',
+            round(value, 2), side, round(mean - threshold * sigma, 2), round(mean + threshold * sigma, 2),
+            round(mean, 2), threshold, round(sigma, 2), samples,
+            array_to_string(list_transform(history, lambda v: round(v, 2)::varchar), ', ')
+        ) as evidence,
+        history as evidence_values,
+        severity,
+        recommendation
+    from control_sides
+    where side is not null
+),
+
+-- wip_limit: items in progress at the week's end above the configured limit
+
+wip_limit as (
+    select
+        metrics.week_start,
+        metrics.team,
+        metrics.value_stream,
+        'wip_limit' as rule,
+        'wip_items' as metric,
+        null::varchar as status_name,
+        'above' as direction,
+        metrics.wip_items::double as value,
+        rules.threshold as limit_value,
+        format(
+            '{} items in progress at the end of the week, limit {}; at the end of each day: {}',
+            metrics.wip_items, rules.threshold,
+            array_to_string(list_transform(metrics.wip_daily, lambda v: v::bigint::varchar), ', ')
+        ) as evidence,
+        metrics.wip_daily as evidence_values,
+        rules.severity,
+        rules.recommendation
+    from metrics
+    inner join enabled_rules as rules
+        on rules.rule = 'wip_limit' and rules.metric = 'wip_items' and rules.team = metrics.team
+    where metrics.wip_items > rules.threshold
+),
+
+-- efficiency_falling: flow efficiency lower than the week before, N weeks in a row
+
+efficiency_drops as (
+    select
+        week_start,
+        team,
+        value_stream,
+        flow_efficiency,
+        coalesce(
+            flow_efficiency < lag(flow_efficiency) over (partition by team, value_stream order by week_start),
+            false
+        ) as is_drop
+    from metrics
+),
+
+efficiency_runs as (
+    -- a week that is not a drop (or has no efficiency) starts a new run
+    select
+        *,
+        sum(case when is_drop then 0 else 1 end)
+            over (partition by team, value_stream order by week_start) as run_id
+    from efficiency_drops
+),
+
+efficiency_streaks as (
+    select
+        *,
+        row_number() over (partition by team, value_stream, run_id order by week_start) - 1 as drops_in_a_row,
+        list(flow_efficiency) over (
+            partition by team, value_stream, run_id order by week_start
+        ) as run_values
+    from efficiency_runs
+),
+
+efficiency_falling as (
+    select
+        streaks.week_start,
+        streaks.team,
+        streaks.value_stream,
+        'efficiency_falling' as rule,
+        'flow_efficiency' as metric,
+        null::varchar as status_name,
+        'below' as direction,
+        streaks.flow_efficiency as value,
+        list_extract(streaks.run_values, -2) as limit_value,
+        format(
+            'flow efficiency fell {} weeks in a row: {}',
+            streaks.drops_in_a_row,
+            array_to_string(list_transform(streaks.run_values, lambda v: round(v, 2)::varchar), ' -> ')
+        ) as evidence,
+        streaks.run_values as evidence_values,
+        rules.severity,
+        rules.recommendation
+    from efficiency_streaks as streaks
+    inner join enabled_rules as rules
+        on rules.rule = 'efficiency_falling' and rules.metric = 'flow_efficiency' and rules.team = streaks.team
+    where streaks.drops_in_a_row >= rules.window_weeks
+),
+
+-- cfr_spike: the week's change fail rate at least `threshold` above the previous N weeks' rate
+
+cfr_weeks as (
+    select
+        current_week.week_start,
+        current_week.team,
+        current_week.value_stream,
+        current_week.change_failures,
+        current_week.deployment_attempts,
+        current_week.change_failure_rate,
+        rules.threshold,
+        rules.window_weeks,
+        rules.severity,
+        rules.recommendation,
+        sum(previous.change_failures) as baseline_failures,
+        sum(previous.deployment_attempts) as baseline_attempts
+    from metrics as current_week
+    inner join enabled_rules as rules
+        on rules.rule = 'cfr_spike' and rules.metric = 'change_failure_rate' and rules.team = current_week.team
+    inner join metrics as previous
+        on previous.team = current_week.team
+        and previous.value_stream = current_week.value_stream
+        and previous.week_start >= current_week.week_start - rules.window_weeks * 7
+        and previous.week_start < current_week.week_start
+    where current_week.deployment_attempts >= rules.min_samples
+    group by all
+),
+
+cfr_spike as (
+    select
+        week_start,
+        team,
+        value_stream,
+        'cfr_spike' as rule,
+        'change_failure_rate' as metric,
+        null::varchar as status_name,
+        'above' as direction,
+        change_failure_rate as value,
+        baseline_failures / baseline_attempts::double + threshold as limit_value,
+        format(
+            '{} of {} deployments were change failures ({}%) against {} of {} ({}%) over the previous {} weeks',
+            change_failures, deployment_attempts, round(100 * change_failure_rate),
+            baseline_failures, baseline_attempts, round(100 * baseline_failures / baseline_attempts::double),
+            window_weeks
+        ) as evidence,
+        [change_failures, deployment_attempts, baseline_failures, baseline_attempts]::double[] as evidence_values,
+        severity,
+        recommendation
+    from cfr_weeks
+    -- no attempts before: no baseline to spike from
+    where baseline_attempts > 0
+        and change_failure_rate >= baseline_failures / baseline_attempts::double + threshold
+),
+
+-- bottleneck: where items wait longest. `waiting_share`: the waiting status (a queue) holding the largest
+-- share of the week's in-progress time; `status_share`: the status (waiting or active, e.g. a review
+-- status mapped to active) whose share rose furthest above its own control limit
+
+longest_waits as (
+    select *
+    from status_shares
+    where flow_state = 'waiting' and items > 0
+    -- ties: the status name decides, so a rebuild picks the same one
+    qualify row_number() over (
+        partition by week_start, team, value_stream order by item_hours desc, status_name
+    ) = 1
+),
+
+waiting_share as (
+    select
+        waits.week_start,
+        waits.team,
+        waits.value_stream,
+        'bottleneck' as rule,
+        'waiting_share' as metric,
+        waits.status_name,
+        'above' as direction,
+        waits.share as value,
+        rules.threshold as limit_value,
+        format(
+            '{} of {} in-progress item-hours ({}%) were spent waiting in {} ({} items)',
+            round(waits.item_hours, 1), round(waits.in_progress_hours, 1), round(100 * waits.share),
+            waits.status_name, waits.items
+        ) as evidence,
+        [waits.item_hours, waits.in_progress_hours, waits.items]::double[] as evidence_values,
+        rules.severity,
+        replace(rules.recommendation, '{status}', waits.status_name) as recommendation
+    from longest_waits as waits
+    inner join enabled_rules as rules
+        on rules.rule = 'bottleneck' and rules.metric = 'waiting_share' and rules.team = waits.team
+    where waits.share >= rules.threshold and waits.items >= rules.min_samples
+),
+
+status_share as (
+    select
+        week_start,
+        team,
+        value_stream,
+        'bottleneck' as rule,
+        'status_share' as metric,
+        status_name,
+        'above' as direction,
+        value,
+        mean + threshold * sigma as limit_value,
+        format(
+            '{}% of the in-progress item-hours were in {} ({} items); its control limit is {}% (mean {}% ± {} × sigma {}% of the previous {} weeks: {})',
+            round(100 * value), status_name, items, round(100 * (mean + threshold * sigma)), round(100 * mean),
+            threshold, round(100 * sigma), samples,
+            array_to_string(list_transform(history, lambda v: round(100 * v)::varchar || '%'), ', ')
+        ) as evidence,
+        history as evidence_values,
+        severity,
+        replace(recommendation, '{status}', status_name) as recommendation
+    from trailing_stats
+    -- a status needs half the window of history, and enough items in it this week to be more than one stuck item
+    where rule = 'bottleneck'
+        and samples * 2 >= window_weeks
+        and items >= min_samples
+        and value > mean + threshold * sigma
+    -- one status per week: the one furthest above its limit
+    qualify row_number() over (
+        partition by week_start, team, value_stream order by value - (mean + threshold * sigma) desc, status_name
+    ) = 1
+)
+
+select
+    week_start,
+    team,
+    value_stream,
+    rule,
+    metric,
+    status_name,
+    direction,
+    value,
+    limit_value as "limit",
+    evidence,
+    evidence_values,
+    severity,
+    recommendation
+from (
+    select * from control_limits
+    union all by name select * from wip_limit
+    union all by name select * from efficiency_falling
+    union all by name select * from cfr_spike
+    union all by name select * from waiting_share
+    union all by name select * from status_share
+)

@@ -1,0 +1,15 @@
+-- Key result check-ins: the measured value of a key result on a day.
+with source as (
+    select * from {{ source('raw', 'outcomes__key_result_values') }}
+)
+
+select
+    source_instance,
+    payload ->> '$._throughline.key_result_id' as key_result_id,
+    (payload ->> '$._throughline.observed_on')::date as observed_on,
+    (payload ->> '$._throughline.value')::double as value,
+    payload ->> '$._throughline.note' as note,
+    scope as file,
+    (payload ->> '$._throughline.line')::integer as line,
+    extracted_at
+from source

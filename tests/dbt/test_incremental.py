@@ -1,0 +1,220 @@
+"""Incremental flow models: after each new load, `dbt run` (incremental) must equal a full rebuild.
+
+A small Jira history (source acme-jira, project SHOP) in three loads; times UTC, 2026. The lookback is the
+default 72 h before the newest read (dbt_project.yml `incremental_lookback_hours`).
+
+Load 1, read 01-10 12:00:
+  SHOP-1 created 01-05 09:00, In Progress 01-06 09:00, Done 01-08 09:00.
+  SHOP-2 created 01-05 10:00, In Progress 01-06 10:00, Done 01-09 10:00.
+  SHOP-3 created 01-06 08:00, In Progress 01-07 08:00.
+  SHOP-5 created 01-05 08:00, In Review 01-06 08:00 (status 10002).
+  SHOP-6 created 01-05 12:00, In Progress 01-06 12:00, Done 01-07 12:00.
+Load 2, read 01-20 12:00 (window from 01-17 12:00: nothing of load 1 is in it):
+  SHOP-1 reopened: In Progress 01-15 09:00 (history and issue row re-read).
+  SHOP-2 late-arriving histories: flag raised 01-07 10:00, cleared 01-08 10:00 (its issue row not re-read).
+  SHOP-3 deleted (a tombstone).
+  SHOP-4 new: created 01-16 09:00, In Progress 01-17 09:00, Done 01-19 09:00.
+  Status 10002 renamed "Code Review" (the statuses stream re-read): SHOP-5's rows must follow although
+  nothing of SHOP-5 was read again.
+  -> changed issues 1, 2, 3, 4 (raw reads in the window); items to rebuild also 5 (its built status name is
+     stale); not 6.
+Load 3, read 01-21 12:00 (window from 01-18 12:00, so load 2 is still in it):
+  SHOP-1 changed again: Done 01-21 09:00.
+  -> changed issues and items to rebuild: 1, 2, 3, 4.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from connectors.core.raw import RawRecord
+
+from .test_flow_marts import STATUSES, jira_time
+from .warehouse import load_raw, query, query_dicts, run_dbt
+
+JIRA = "acme-jira"
+READ = {1: datetime(2026, 1, 10, 12), 2: datetime(2026, 1, 20, 12), 3: datetime(2026, 1, 21, 12)}
+SELECT = ["--select", "+work_items", "+work_item_state_intervals"]
+INCREMENTAL_MODELS = [
+    "intermediate.int_jira__issue_status_changes",
+    "intermediate.int_work_items_status_intervals",
+    "marts.work_item_state_intervals",
+    "marts.work_items",
+]
+NAME = {sid: name for sid, (name, _) in STATUSES.items()}
+ID = {name: sid for sid, name in NAME.items()}
+
+
+def status(status_id: str, name: str | None = None) -> dict:
+    current = name or NAME[status_id]
+    return {"id": status_id, "name": current, "untranslatedName": current,
+            "statusCategory": {"key": STATUSES[status_id][1]}}
+
+
+def issue(number: int, created: str, current: str, updated: str) -> RawRecord:
+    return RawRecord(record_key=str(number), scope="SHOP", cursor_value=jira_time(updated), payload={
+        "id": str(number), "key": f"SHOP-{number}",
+        "fields": {"summary": f"SHOP-{number}", "issuetype": {"name": "Story"},
+                   "project": {"id": "SHOP", "key": "SHOP"}, "status": status(ID[current]),
+                   "labels": [], "components": [], "customfield_10016": 3.0,
+                   "created": jira_time(created), "updated": jira_time(updated)},
+        "_throughline": {"storyPointsFields": ["customfield_10016"], "epicLinkField": None},
+    })
+
+
+def history(number: int, seq: int, at: str, item: dict) -> RawRecord:
+    history_id = f"{number}{seq:02d}"
+    return RawRecord(record_key=history_id, parent_key=str(number), cursor_value=jira_time(at),
+                     payload={"id": history_id, "created": jira_time(at), "items": [item]})
+
+
+def moved(number: int, seq: int, at: str, before: str, after: str) -> RawRecord:
+    return history(number, seq, at, {"field": "status", "fieldtype": "jira", "fieldId": "status",
+                                     "from": ID[before], "fromString": before, "to": ID[after], "toString": after})
+
+
+def flag(number: int, seq: int, at: str, raised: bool) -> RawRecord:
+    return history(number, seq, at, {
+        "field": "Flagged", "fieldtype": "custom", "fieldId": "customfield_10021",
+        "from": None if raised else "[10019]", "fromString": None if raised else "Impediment",
+        "to": "[10019]" if raised else None, "toString": "Impediment" if raised else ""})
+
+
+LOADS = {
+    1: [
+        ("jira__statuses", [RawRecord(record_key=sid, payload=status(sid)) for sid in STATUSES]),
+        ("jira__issues", [
+            issue(1, "2026-01-05T09:00", "Done", "2026-01-08T09:00"),
+            issue(2, "2026-01-05T10:00", "Done", "2026-01-09T10:00"),
+            issue(3, "2026-01-06T08:00", "In Progress", "2026-01-07T08:00"),
+            issue(5, "2026-01-05T08:00", "In Review", "2026-01-06T08:00"),
+            issue(6, "2026-01-05T12:00", "Done", "2026-01-07T12:00"),
+        ]),
+        ("jira__changelogs", [
+            moved(1, 1, "2026-01-06T09:00", "To Do", "In Progress"), moved(1, 2, "2026-01-08T09:00", "In Progress", "Done"),
+            moved(2, 1, "2026-01-06T10:00", "To Do", "In Progress"), moved(2, 2, "2026-01-09T10:00", "In Progress", "Done"),
+            moved(3, 1, "2026-01-07T08:00", "To Do", "In Progress"),
+            moved(5, 1, "2026-01-06T08:00", "To Do", "In Review"),
+            moved(6, 1, "2026-01-06T12:00", "To Do", "In Progress"), moved(6, 2, "2026-01-07T12:00", "In Progress", "Done"),
+        ]),
+    ],
+    2: [
+        ("jira__statuses", [RawRecord(record_key="10002", payload=status("10002", "Code Review"))]),
+        ("jira__issues", [
+            issue(1, "2026-01-05T09:00", "In Progress", "2026-01-15T09:00"),
+            issue(4, "2026-01-16T09:00", "Done", "2026-01-19T09:00"),
+        ]),
+        ("jira__changelogs", [
+            moved(1, 3, "2026-01-15T09:00", "Done", "In Progress"),
+            flag(2, 3, "2026-01-07T10:00", True), flag(2, 4, "2026-01-08T10:00", False),
+            moved(4, 1, "2026-01-17T09:00", "To Do", "In Progress"), moved(4, 2, "2026-01-19T09:00", "In Progress", "Done"),
+        ]),
+        ("jira__deleted_issues", [RawRecord(record_key="3", scope="SHOP", payload={
+            "id": "3", "key": "SHOP-3", "project": "SHOP", "missingSince": "2026-01-20T12:00:00Z"})]),
+    ],
+    3: [
+        ("jira__issues", [issue(1, "2026-01-05T09:00", "Done", "2026-01-21T09:00")]),
+        ("jira__changelogs", [moved(1, 4, "2026-01-21T09:00", "In Progress", "Done")]),
+    ],
+}
+
+
+def load(warehouse: Path, number: int) -> None:
+    """Write one load through the raw store, stamped as read at READ[number]."""
+    load_raw(warehouse, [(table, JIRA, records) for table, records in LOADS[number]])
+    with duckdb.connect(str(warehouse)) as con:
+        for (table,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' AND table_name LIKE 'jira%'"
+        ).fetchall():
+            # the raw store stamps the real clock, later than any READ: those rows are this load's
+            con.execute(f"UPDATE raw.{table} SET extracted_at = ? WHERE extracted_at > ?", [READ[number], READ[3]])
+
+
+def full_rebuild_differences(warehouse: Path, work: Path) -> dict[str, int]:
+    """Copy the warehouse, rebuild it with --full-refresh and count the rows that differ, per model."""
+    copy = work / "refresh" / warehouse.name  # same file name: the compiled SQL names the catalog
+    copy.parent.mkdir(exist_ok=True)
+    shutil.copy(warehouse, copy)
+    run_dbt(["run", *SELECT, "--full-refresh"], copy, work / "refresh")
+    differences = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        con.execute(f"ATTACH '{copy}' AS refreshed (READ_ONLY)")
+        for model in INCREMENTAL_MODELS:
+            differences[model] = con.execute(f"""
+                SELECT (SELECT count(*) FROM (SELECT * FROM {model} EXCEPT ALL SELECT * FROM refreshed.{model}))
+                     + (SELECT count(*) FROM (SELECT * FROM refreshed.{model} EXCEPT ALL SELECT * FROM {model}))
+            """).fetchall()[0][0]
+    shutil.rmtree(copy.parent)
+    return differences
+
+
+def issue_ids(warehouse: Path, model: str) -> list[str]:
+    return [row[0] for row in query(warehouse, f"SELECT issue_id FROM intermediate.{model} ORDER BY 1")]
+
+
+def item(warehouse: Path, number: int) -> dict | None:
+    rows = query_dicts(warehouse, "SELECT * FROM marts.work_items WHERE issue_key = ?", [f"SHOP-{number}"])
+    return rows[0] if rows else None
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory):
+    """The warehouse after each incremental run, with what a full rebuild of it would change."""
+    work = tmp_path_factory.mktemp("incremental")
+    warehouse = work / "throughline.duckdb"
+    load(warehouse, 1)
+    run_dbt(["seed"], warehouse, work)
+    run_dbt(["run", *SELECT], warehouse, work)
+    states = {}
+    for number in (2, 3):
+        load(warehouse, number)
+        run_dbt(["run", *SELECT], warehouse, work)
+        snapshot = work / f"after_load_{number}" / warehouse.name
+        snapshot.parent.mkdir()
+        shutil.copy(warehouse, snapshot)
+        states[number] = (snapshot, full_rebuild_differences(warehouse, work))
+    return states
+
+
+def test_incremental_runs_equal_a_full_rebuild(builds):
+    for number, (_, differences) in builds.items():
+        assert differences == {model: 0 for model in INCREMENTAL_MODELS}, f"after load {number}"
+
+
+def test_only_issues_read_in_the_window_or_stale_are_rebuilt(builds):
+    after_2, after_3 = builds[2][0], builds[3][0]
+    assert issue_ids(after_2, "int_jira__changed_issues") == ["1", "2", "3", "4"]
+    assert issue_ids(after_2, "int_work_items_to_rebuild") == ["1", "2", "3", "4", "5"]  # 5: renamed status; 6 untouched
+    # load 2 is still inside the 72 h; 5 was rebuilt with the new name, so it is current now
+    assert issue_ids(after_3, "int_jira__changed_issues") == ["1", "2", "3", "4"]
+    assert issue_ids(after_3, "int_work_items_to_rebuild") == ["1", "2", "3", "4"]
+
+
+def test_reopened_item_late_flags_deleted_and_new_items_after_load_2(builds):
+    warehouse = builds[2][0]
+    reopened = item(warehouse, 1)
+    assert (reopened["is_done"], reopened["completed_at"], reopened["reopen_count"]) == (False, None, 1)
+    late = item(warehouse, 2)
+    # flow 01-06 10:00 -> 01-09 10:00 = 72 h; flagged 01-07 10:00 -> 01-08 10:00 = 24 h blocked, not active
+    assert (late["flow_time_hours"], late["blocked_time_hours"], late["active_time_hours"]) == (72.0, 24.0, 48.0)
+    assert item(warehouse, 3) is None
+    assert query(warehouse, "SELECT count(*) FROM marts.work_item_state_intervals WHERE issue_id = '3'") == [(0,)]
+    new = item(warehouse, 4)
+    # flow 01-17 09:00 -> 01-19 09:00 = 48 h; lead 01-16 09:00 -> 01-19 09:00 = 72 h
+    assert (new["flow_time_hours"], new["lead_time_hours"]) == (48.0, 72.0)
+    assert query(warehouse, "SELECT status_name FROM marts.work_item_state_intervals "
+                            "WHERE issue_id = '5' AND status_id = '10002'") == [("Code Review",)]
+
+
+def test_item_changed_again_after_load_3(builds):
+    done_again = item(builds[3][0], 1)
+    assert (done_again["is_done"], done_again["completed_at"], done_again["reopen_count"]) == (
+        True, datetime(2026, 1, 21, 9), 1)
+    # first active 01-06 09:00 -> done 01-21 09:00 = 360 h; active 01-06 09 -> 01-08 09 (48 h)
+    # + 01-15 09 -> 01-21 09 (144 h) = 192 h
+    assert (done_again["flow_time_hours"], done_again["active_time_hours"]) == (360.0, 192.0)

@@ -1,0 +1,264 @@
+"""The three sources the fault matrix runs against, and the checks every case makes.
+
+A Target knows how to start a simulator for its source (small pages, so every stream spans several
+pages), how to configure and run the connector, which requests are its list and child pages (where faults
+are aimed), and the ground truth: for every raw table, each record key the simulator holds and the value
+of its version field right now. The checks compare the raw tables with that truth.
+
+Sizes (scenarios.tiny_org): Jira project FLOW, 5 issues in pages of 2 (3 search pages), at most 2 histories
+embedded on Cloud so 3 issues page their changelog (13 histories; Data Center embeds them all); GitHub
+acme/checkout, 3 pull requests in pages of 1 with their 2 reviews; CircleCI gh/acme/checkout, 11 pipelines
+in pages of 4 with one workflow each and 26 jobs; GitLab acme/checkout-infra, 6 deployments in pages of 2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from connectors import circleci, github, gitlab, jira
+from connectors.config import parse_config
+from connectors.core.endpoint import parse_timestamp
+from connectors.core.raw import RawStore
+from connectors.simulator import SimulatorServer, tiny_org
+
+# What the simulator accepts; the sources read them from the environment, as users configure them.
+JIRA_SECRET = "faults-jira-token-5F3A9C"
+GITHUB_SECRET = "ghp_faultsGithubToken7B21"
+CIRCLECI_SECRET = "faults-circle-token-88D4"
+GITLAB_SECRET = "glpat-faultsGitlabToken3E7"
+SECRETS = {"FAULTS_JIRA_TOKEN": JIRA_SECRET, "FAULTS_GITHUB_TOKEN": GITHUB_SECRET,
+           "FAULTS_CIRCLECI_TOKEN": CIRCLECI_SECRET, "FAULTS_GITLAB_TOKEN": GITLAB_SECRET}
+JIRA_EMAIL = "faults@example.com"
+SLUG = "gh/acme/checkout"
+REPO = "acme/checkout"
+GITLAB_PROJECT = "acme/checkout-infra"
+
+# Short everything: the folder must run in a few minutes. backoff 0.05 s keeps a backoff real but cheap.
+OPTIONS = {"backoff_seconds": 0.05, "max_backoff_seconds": 2, "max_retries": 4, "timeout_seconds": 0.5}
+
+
+def simulator(target: Target | None = None) -> SimulatorServer:
+    # Jira Cloud embeds at most 2 histories here (the rest are paged); Data Center embeds them all.
+    embed = 100 if target is not None and target.name == "jira-dc" else 2
+    return SimulatorServer(
+        tiny_org(), changelog_embed_limit=embed, jira_tokens={JIRA_SECRET}, github_tokens={GITHUB_SECRET},
+        mount_options={"circleci": {"tokens": {CIRCLECI_SECRET}, "page_size": 4},
+                       "gitlab": {"tokens": {GITLAB_SECRET}}},
+    )
+
+
+def _entry(name: str, url: str) -> dict:
+    if name == "jira-dc":  # Data Center: REST v2, offset pages (startAt), the whole changelog embedded
+        return {**_entry("jira", url), "name": "f-jira-dc", "flavour": "datacenter"}
+    if name == "jira":
+        return {"type": "jira", "name": "f-jira", "base_url": f"{url}/jira", "scope": {"projects": ["FLOW"]},
+                "auth": {"email": JIRA_EMAIL, "api_token": "${FAULTS_JIRA_TOKEN}"},
+                "options": {**OPTIONS, "page_size": 2, "start_date": "2026-01-01"}}
+    if name == "github":
+        return {"type": "github", "name": "f-github", "base_url": f"{url}/github", "scope": {"repos": [REPO]},
+                "auth": {"token": "${FAULTS_GITHUB_TOKEN}"},
+                "options": {**OPTIONS, "page_size": 1, "start_date": "2026-01-01",
+                            "max_rate_limit_wait_seconds": 10}}
+    if name == "gitlab":
+        return {"type": "gitlab", "name": "f-gitlab", "base_url": f"{url}/gitlab",
+                "scope": {"projects": [GITLAB_PROJECT]}, "auth": {"token": "${FAULTS_GITLAB_TOKEN}"},
+                "options": {**OPTIONS, "page_size": 2}}
+    return {"type": "circleci", "name": "f-circleci", "base_url": f"{url}/circleci", "scope": {"projects": [SLUG]},
+            "auth": {"token": "${FAULTS_CIRCLECI_TOKEN}"}, "options": dict(OPTIONS)}
+
+
+def config_yaml(url: str, names: tuple[str, ...], **options: Any) -> str:
+    """throughline.yml for `names` (JSON is YAML): what the Dagster-level tests give THROUGHLINE_CONFIG."""
+    import json
+
+    entries = [_entry(n, url) for n in names]
+    for entry in entries:
+        entry["options"].update(options)
+    return json.dumps({"sources": entries}, indent=2)
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    group: str  # the extraction group the matrix reads
+    list_path: str  # regex of the paged list requests
+    child_path: str  # regex of the child requests made per parent record
+    main_table: str  # the incremental stream whose cursor is checked
+    tables: dict[str, str]  # raw table -> JSON path of the field that changes when the record does
+    truth: Callable[[SimulatorServer], dict[str, dict[str, str]]]
+    change_while_paging: Callable[[SimulatorServer], Callable[[Any], None]]
+    secret_var: str
+
+    @property
+    def source_name(self) -> str:
+        return f"f-{self.name}"
+
+    def source(self, url: str, env: Mapping[str, str] = SECRETS, **options: Any):
+        entry = _entry(self.name, url)
+        entry["options"] = {**entry["options"], **options}
+        return parse_config({"sources": [entry]}, env=env).sources[0]
+
+    def extract(self, url: str, store: RawStore, env: Mapping[str, str] = SECRETS, **options: Any):
+        module = {"jira": jira, "jira-dc": jira, "github": github, "circleci": circleci, "gitlab": gitlab}[self.name]
+        return module.extract(self.group, self.source(url, env, **options), store)
+
+
+def _recent(minutes_ago: int) -> str:
+    # Changes made "now" (recent, unlike tiny_org's January history): CircleCI re-checks only young pipelines.
+    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _jira_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    org = sim.org
+    return {
+        "jira__issues": {i: issue["fields"]["updated"] for i, issue in org.jira_issues.items()},
+        "jira__changelogs": {str(h["id"]): h["created"] for hs in org.jira_changelogs.values() for h in hs},
+    }
+
+
+def _jira_change(sim: SimulatorServer):
+    def action(org) -> None:
+        # FLOW-4 was on the first page (oldest update): it moves behind the page token; one issue is new.
+        org.jira_add_transition("FLOW-4", "Done", _recent(50))
+        org.jira_create_issue("FLOW", "Story", "Inserted while paging", _recent(40))
+    return action
+
+
+def _github_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    store = sim.org.repos[REPO]
+    return {
+        "github__pull_requests": {str(pr["id"]): pr["updated_at"] for pr in store.pulls.values()},
+        "github__pull_request_reviews": {str(r["id"]): r["submitted_at"] for rs in store.reviews.values() for r in rs},
+    }
+
+
+def _github_change(sim: SimulatorServer):
+    def action(org) -> None:
+        # PR #1 (last page, oldest update) jumps to the front of the newest-first list; a new PR opens.
+        org.github_add_review(REPO, 1, "COMMENTED", _recent(50), body="late comment")
+        org.github_add_pull(REPO, "FLOW-5 opened while paging", _recent(40))
+    return action
+
+
+def _circleci_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    api = sim.mounts["circleci"]
+    pipelines = api.projects[SLUG].pipelines
+    workflows = [w for p in pipelines for w in api.workflows[p["id"]]]
+    return {
+        "circleci__pipelines": {p["id"]: p["created_at"] for p in pipelines},
+        "circleci__workflows": {w["id"]: w["status"] for w in workflows},
+        "circleci__jobs": {j["id"]: j["status"] for w in workflows for j in api.jobs[w["id"]]},
+    }
+
+
+def _circleci_change(sim: SimulatorServer):
+    api = sim.mounts["circleci"]
+    head = sim.org.github_head_sha(REPO)
+    # Before the run: the newest pipeline is still deploying (its workflow `running`).
+    running = api.add_pipeline(SLUG, _recent(90), head, "main", "build-test-deploy", [
+        ("build", "build", _recent(89), _recent(88), "success"),
+        ("deploy-production", "build", _recent(87), None, "running")])
+    workflow_id = api.workflows[running["id"]][0]["id"]
+
+    def action(_org) -> None:
+        # While the run pages: that deploy finishes (an update) and a new pipeline starts (an insert).
+        api.finish_workflow(workflow_id, "success", _recent(30))
+        api.add_pipeline(SLUG, _recent(20), head, "main", "build-test", [
+            ("build", "build", _recent(19), _recent(18), "success"),
+            ("test", "build", _recent(18), _recent(17), "success")])
+    return action
+
+
+TARGETS = (
+    Target("jira", "issues", r"^/jira/rest/api/3/search/jql", r"^/jira/rest/api/3/issue/\d+/changelog",
+           "jira__issues", {"jira__issues": "$.fields.updated", "jira__changelogs": "$.created"},
+           _jira_truth, _jira_change, "FAULTS_JIRA_TOKEN"),
+    Target("github", "pull_requests", r"^/github/repos/acme/checkout/pulls\?",
+           r"^/github/repos/acme/checkout/pulls/\d+/",
+           "github__pull_requests",
+           {"github__pull_requests": "$.updated_at", "github__pull_request_reviews": "$.submitted_at"},
+           _github_truth, _github_change, "FAULTS_GITHUB_TOKEN"),
+    Target("circleci", "pipelines", r"^/circleci/api/v2/project/.*/pipeline", r"^/circleci/api/v2/pipeline/",
+           "circleci__pipelines",
+           {"circleci__pipelines": "$.created_at", "circleci__workflows": "$.status", "circleci__jobs": "$.status"},
+           _circleci_truth, _circleci_change, "FAULTS_CIRCLECI_TOKEN"),
+)
+# Jira Data Center pages by offset, where records changed while paging shift the list (a bug the matrix
+# found): it runs the cases about paging only.
+JIRA_DC = Target("jira-dc", "issues", r"^/jira/rest/api/2/search", r"^/jira/rest/api/2/issue/\d+/changelog",
+                 "jira__issues", TARGETS[0].tables, _jira_truth, _jira_change, "FAULTS_JIRA_TOKEN")
+
+
+def _gitlab_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    deployments = sim.mounts["gitlab"].data.projects[GITLAB_PROJECT].deployments
+    return {"gitlab__deployments": {str(d["id"]): d["updated_at"] for d in deployments}}
+
+
+def _gitlab_change(sim: SimulatorServer):
+    api = sim.mounts["gitlab"].data
+
+    def action(_org) -> None:
+        # Deployment iid 1 (the oldest update, on page 1) is updated; a new deployment starts.
+        api.finish_deployment(GITLAB_PROJECT, 1, "success", _recent(50))
+        api.add_deployment(GITLAB_PROJECT, "production", _recent(40), status="running")
+    return action
+
+
+# GitLab pages its updated_at-ordered lists by page number: the same shift (deployments, 6 in pages of 2).
+GITLAB = Target("gitlab", "deployments", r"^/gitlab/api/v4/projects/[^/]+/deployments",
+                r"^/gitlab/api/v4/projects/[^/]+/environments", "gitlab__deployments",
+                {"gitlab__deployments": "$.updated_at"}, _gitlab_truth, _gitlab_change, "FAULTS_GITLAB_TOKEN")
+BY_NAME = {t.name: t for t in (*TARGETS, JIRA_DC, GITLAB)}
+
+
+# ---------------------------------------------------------------------------------------------- checks
+
+def stored(store: RawStore, target: Target) -> dict[str, dict[str, str]]:
+    """What the raw tables hold for the target's source: table -> record key -> version field."""
+    out: dict[str, dict[str, str]] = {}
+    for table, path in target.tables.items():
+        rows = store.con.execute(
+            f"SELECT record_key, payload ->> '{path}' FROM raw.{table} WHERE source_instance = ?",
+            [target.source_name],
+        ).fetchall()
+        out[table] = dict(rows)
+        assert len(out[table]) == len(rows), f"{table}: a record key is stored twice"
+    return out
+
+
+def assert_matches_truth(store: RawStore, sim: SimulatorServer, target: Target) -> None:
+    """Zero lost, zero duplicated, zero phantom: every table holds exactly the simulator's records, each at
+    its current version."""
+    truth, have = target.truth(sim), stored(store, target)
+    for table in target.tables:
+        lost = sorted(set(truth[table]) - set(have[table]))
+        extra = sorted(set(have[table]) - set(truth[table]))
+        stale = sorted(k for k in truth[table].keys() & have[table].keys()
+                       if _same(truth[table][k]) != _same(have[table][k]))
+        assert (lost, extra, stale) == ([], [], []), f"{table}: lost {lost}, not in the source {extra}, stale {stale}"
+
+
+def assert_partial_load_is_sound(store: RawStore, sim: SimulatorServer, target: Target) -> None:
+    """After a run that failed or was killed: nothing stored that the source lacks, no key twice, and the
+    cursor never past committed data: every record at or before the saved cursor is stored."""
+    truth, have = target.truth(sim), stored(store, target)
+    for table in target.tables:
+        assert set(have[table]) <= set(truth[table]), f"{table}: rows the source does not have"
+    cursors = store.con.execute(
+        "SELECT scope, cursor_value FROM raw._state WHERE source_instance = ? AND stream = ?",
+        [target.source_name, target.main_table.split("__", 1)[1]],
+    ).fetchall()
+    for _scope, cursor in cursors:
+        at = parse_timestamp(cursor)
+        behind = sorted(k for k, v in truth[target.main_table].items()
+                        if parse_timestamp(v) <= at and k not in have[target.main_table])
+        assert behind == [], f"cursor {cursor} is past records that were never committed: {behind}"
+
+
+def _same(value: str | None) -> Any:
+    """Timestamps compare as instants (the APIs and the payload may spell them differently)."""
+    parsed = parse_timestamp(value) if isinstance(value, str) and value[:2] == "20" else None
+    return parsed or value
