@@ -29,6 +29,11 @@ def format_cursor(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso_seconds(value: datetime) -> str:
+    """UTC ISO 8601 to the second (`2026-01-05T09:00:00Z`): what most APIs' since/until parameters take."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """One stream of records.

@@ -21,7 +21,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from connectors.config import GitHubSource
-from connectors.core.endpoint import Child, Endpoint, parse_timestamp
+from connectors.core.endpoint import Child, Endpoint, iso_seconds, parse_timestamp
 from connectors.core.engine import Engine, StreamResult, utc_now
 from connectors.core.errors import FatalError, NotFoundError
 from connectors.core.http import RequestStats, TokenPool
@@ -63,9 +63,6 @@ def token_pool(source: GitHubSource, **app_kw: Any) -> TokenPool:
     return TokenPool(secrets, lambda token: {"Authorization": f"Bearer {token}"})
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _list(stream: str, path: str, **kw: Any) -> Endpoint:
     """A GitHub list: Link pages of at most 100, conditional on the ETag of the same page last time."""
@@ -102,9 +99,9 @@ COMMITS = _list(
     primary_key="sha",
     key_with_scope=True,
     cursor_field="commit.committer.date",
-    since_params=lambda since: {"since": _iso(since)},
+    since_params=lambda since: {"since": iso_seconds(since)},
     # `until` is inclusive on GitHub: a commit on a window's end is read twice, stored once.
-    window_params=lambda since, until: {"since": _iso(since), "until": _iso(until)},
+    window_params=lambda since, until: {"since": iso_seconds(since), "until": iso_seconds(until)},
     order="descending",
     stop_at_since=True,
 )
@@ -137,7 +134,7 @@ ISSUES = _list(
     "repos/{repo}/issues",
     params={"state": "all", "sort": "updated", "direction": "desc"},
     cursor_field="updated_at",
-    since_params=lambda since: {"since": _iso(since)},
+    since_params=lambda since: {"since": iso_seconds(since)},
     order="descending",
     stop_at_since=True,
     # /issues lists pull requests too; they have their own stream.
@@ -177,8 +174,8 @@ def split_run_window(params: Mapping[str, Any], body: Any, *, now: datetime | No
     mid = lo + (hi - lo) / 2
     mid = mid.replace(microsecond=0)
     return [
-        {**params, "created": f"{_iso(lo)}..{_iso(mid)}"},
-        {**params, "created": f"{_iso(mid + timedelta(seconds=1))}..{_iso(hi)}"},
+        {**params, "created": f"{iso_seconds(lo)}..{iso_seconds(mid)}"},
+        {**params, "created": f"{iso_seconds(mid + timedelta(seconds=1))}..{iso_seconds(hi)}"},
     ]
 
 
@@ -187,7 +184,7 @@ WORKFLOW_RUNS = _list(
     "repos/{repo}/actions/runs",
     records_path="workflow_runs",
     cursor_field="created_at",
-    since_params=lambda since: {"created": f">={_iso(since)}"},
+    since_params=lambda since: {"created": f">={iso_seconds(since)}"},
     order="descending",
     # A queued or running run changes later: keep the cursor below it so it is read again.
     is_complete=lambda run: str(run.get("status") or "").lower() not in UNFINISHED_RUN_STATUSES,

@@ -17,13 +17,13 @@ honours.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote
 
 from connectors.config import GitLabSource
-from connectors.core.endpoint import Child, Endpoint
+from connectors.core.endpoint import Child, Endpoint, iso_seconds
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError
 from connectors.core.http import RequestStats
@@ -49,12 +49,9 @@ def encode(path: str) -> str:
     return quote(path, safe="")
 
 
-def _iso(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 def _updated_after(since: datetime) -> Mapping[str, Any]:
-    return {"updated_after": _iso(since)}
+    return {"updated_after": iso_seconds(since)}
 
 
 def _list(stream: str, path: str, **kw: Any) -> Endpoint:

@@ -31,13 +31,13 @@ example endpoint with the API's own: path, records_path, primary_key, cursor_fie
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, SecretStr
 
 from connectors.config import BaseUrl, HttpOptions
-from connectors.core.endpoint import Endpoint
+from connectors.core.endpoint import Endpoint, iso_seconds
 from connectors.core.engine import StreamResult
 from connectors.core.errors import FatalError
 from connectors.core.paginators import OffsetPaginator
@@ -70,7 +70,7 @@ def auth_headers(source: @Class@Source):
 
 
 def _updated_since(since: datetime) -> dict[str, str]:
-    return {"updated_since": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {"updated_since": iso_seconds(since)}
 
 
 ITEMS = Endpoint(

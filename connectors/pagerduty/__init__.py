@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 
 from connectors.config import BaseUrl, DeploymentRules, HttpOptions
-from connectors.core.endpoint import Child, Endpoint, format_cursor
+from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError, NotFoundError
 from connectors.core.paginators import OffsetPaginator
@@ -86,9 +86,6 @@ def auth_headers(source: PagerDutySource):
                     "Accept": "application/vnd.pagerduty+json;version=2"}
 
 
-def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
 
 # `total=true`: PagerDuty leaves `total` null unless asked, and the paginator stops at it (or an empty page).
 PAGES = OffsetPaginator(offset_param="offset", limit_param="limit", total_path="total", is_last_path=None)
@@ -102,7 +99,7 @@ INCIDENTS = Endpoint(
     params={"sort_by": "created_at:asc", "total": "true", "time_zone": "UTC"},
     paginator=PAGES,
     max_page_size=MAX_PAGE,
-    window_params=lambda start, end: {"since": _stamp(start), "until": _stamp(end)},
+    window_params=lambda start, end: {"since": iso_seconds(start), "until": iso_seconds(end)},
     order="ascending",
 )
 
