@@ -63,7 +63,6 @@ def token_pool(source: GitHubSource, **app_kw: Any) -> TokenPool:
     return TokenPool(secrets, lambda token: {"Authorization": f"Bearer {token}"})
 
 
-
 def _list(stream: str, path: str, **kw: Any) -> Endpoint:
     """A GitHub list: Link pages of at most 100, conditional on the ETag of the same page last time."""
     return Endpoint(stream=stream, path=path, paginator=LinkHeaderPaginator(), max_page_size=100, conditional=True, **kw)

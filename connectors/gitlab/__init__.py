@@ -49,7 +49,6 @@ def encode(path: str) -> str:
     return quote(path, safe="")
 
 
-
 def _updated_after(since: datetime) -> Mapping[str, Any]:
     return {"updated_after": iso_seconds(since)}
 

@@ -86,7 +86,6 @@ def auth_headers(source: PagerDutySource):
                     "Accept": "application/vnd.pagerduty+json;version=2"}
 
 
-
 # `total=true`: PagerDuty leaves `total` null unless asked, and the paginator stops at it (or an empty page).
 PAGES = OffsetPaginator(offset_param="offset", limit_param="limit", total_path="total", is_last_path=None)
 
