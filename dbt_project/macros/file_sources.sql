@@ -3,11 +3,11 @@
 {% macro file_source_rejected_rows(raw_table) %}
 select
     source_instance,
-    payload ->> '$.kind' as kind,
-    payload ->> '$.file' as file,
-    (payload ->> '$.line')::integer as line,
-    payload ->> '$.reason' as reason,
-    payload -> '$.row' as row_values,
+    {{ json_text('payload', 'kind') }} as kind,
+    {{ json_text('payload', 'file') }} as file,
+    ({{ json_text('payload', 'line') }})::integer as line,
+    {{ json_text('payload', 'reason') }} as reason,
+    {{ json_get('payload', 'row') }} as row_values,
     extracted_at
 from {{ source('raw', raw_table) }}
 {% endmacro %}

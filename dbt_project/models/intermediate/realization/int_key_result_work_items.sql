@@ -35,7 +35,7 @@ field_values as (
     -- number, an option `{value}`, a `{name}`/`{key}` object, or a list of those (each element counts).
     select
         issues.source_instance,
-        issues.payload ->> '$.key' as carrier_key,
+        {{ json_text('issues.payload', 'key') }} as carrier_key,
         field_ids.field,
         unnest(case
             when json_type(issues.payload -> ('$.fields."' || field_ids.field || '"')) = 'ARRAY'
@@ -58,9 +58,9 @@ carrier_values as (
         'field',
         field,
         lower(trim(coalesce(
-            element ->> '$.value',
-            element ->> '$.name',
-            element ->> '$.key',
+            {{ json_text('element', 'value') }},
+            {{ json_text('element', 'name') }},
+            {{ json_text('element', 'key') }},
             case when json_type(element) in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') then element ->> '$' end
         )))
     from field_values

@@ -6,25 +6,25 @@ renamed as (
     select
         record_key as pipeline_id,
         source_instance,
-        coalesce(scope, payload ->> '$.project_slug') as project_slug,
-        (payload ->> '$.number')::bigint as pipeline_number,
-        payload ->> '$.state' as state,
-        payload ->> '$.trigger.type' as trigger_type,
-        nullif(payload ->> '$.trigger.actor.login', '') as actor,
+        coalesce(scope, {{ json_text('payload', 'project_slug') }}) as project_slug,
+        ({{ json_text('payload', 'number') }})::bigint as pipeline_number,
+        {{ json_text('payload', 'state') }} as state,
+        {{ json_text('payload', 'trigger.type') }} as trigger_type,
+        nullif({{ json_text('payload', 'trigger.actor.login') }}, '') as actor,
         -- Pipelines that failed before reading their config (state `errored`) carry no `vcs`, only the
         -- checkout sha among the trigger parameters.
         coalesce(
-            nullif(payload ->> '$.vcs.revision', ''), nullif(payload ->> '$.trigger_parameters.git.checkout_sha', '')
+            nullif({{ json_text('payload', 'vcs.revision') }}, ''), nullif({{ json_text('payload', 'trigger_parameters.git.checkout_sha') }}, '')
         ) as revision,
         coalesce(
-            nullif(payload ->> '$.vcs.branch', ''), nullif(payload ->> '$.trigger_parameters.git.branch', '')
+            nullif({{ json_text('payload', 'vcs.branch') }}, ''), nullif({{ json_text('payload', 'trigger_parameters.git.branch') }}, '')
         ) as branch,
-        nullif(payload ->> '$.vcs.tag', '') as tag,
-        nullif(regexp_extract(payload ->> '$.vcs.origin_repository_url', '([^/:]+/[^/]+?)(\.git)?/?$', 1), '') as vcs_repo,
-        payload ->> '$.vcs.commit.subject' as commit_subject,
-        coalesce(json_array_length(payload -> '$.errors'), 0)::integer as error_count,
-        {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
-        {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+        nullif({{ json_text('payload', 'vcs.tag') }}, '') as tag,
+        nullif(regexp_extract({{ json_text('payload', 'vcs.origin_repository_url') }}, '([^/:]+/[^/]+?)(\.git)?/?$', 1), '') as vcs_repo,
+        {{ json_text('payload', 'vcs.commit.subject') }} as commit_subject,
+        coalesce(json_array_length({{ json_get('payload', 'errors') }}), 0)::integer as error_count,
+        {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
+        {{ to_utc_timestamp(json_text('payload', 'updated_at')) }} as updated_at,
         extracted_at
     from source
 )

@@ -23,22 +23,22 @@ labelled as (
 select
     record_key as issue_id,
     source_instance,
-    coalesce(scope, regexp_extract(payload ->> '$.repository_url', '/repos/([^/]+/[^/]+)$', 1)) as repo,
-    (payload ->> '$.number')::integer as issue_number,
-    payload ->> '$.title' as title,
-    payload ->> '$.body' as body,
-    payload ->> '$.html_url' as url,
-    payload ->> '$.state' as state,
-    payload ->> '$.state_reason' as state_reason,
-    payload ->> '$.user.login' as author,
+    coalesce(scope, regexp_extract({{ json_text('payload', 'repository_url') }}, '/repos/([^/]+/[^/]+)$', 1)) as repo,
+    ({{ json_text('payload', 'number') }})::integer as issue_number,
+    {{ json_text('payload', 'title') }} as title,
+    {{ json_text('payload', 'body') }} as body,
+    {{ json_text('payload', 'html_url') }} as url,
+    {{ json_text('payload', 'state') }} as state,
+    {{ json_text('payload', 'state_reason') }} as state_reason,
+    {{ json_text('payload', 'user.login') }} as author,
     label_names as labels,
     list_has_any(label_names_lower, [
         {%- for name in incident_labels -%}
             '{{ name | lower | replace("'", "''") }}'{{ "," if not loop.last }}
         {%- endfor -%}
     ]::varchar[]) as is_incident,
-    {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
-    {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
-    {{ to_utc_timestamp("payload ->> '$.closed_at'") }} as closed_at,
+    {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
+    {{ to_utc_timestamp(json_text('payload', 'updated_at')) }} as updated_at,
+    {{ to_utc_timestamp(json_text('payload', 'closed_at')) }} as closed_at,
     extracted_at
 from labelled

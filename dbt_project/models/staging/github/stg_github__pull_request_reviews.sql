@@ -6,14 +6,14 @@ select
     record_key as review_id,
     parent_key as pull_request_id,
     source_instance,
-    coalesce(scope, regexp_extract(payload ->> '$.pull_request_url', '/repos/([^/]+/[^/]+)/pulls/', 1)) as repo,
-    (regexp_extract(payload ->> '$.pull_request_url', '/pulls/(\d+)$', 1))::integer as pull_request_number,
-    payload ->> '$.user.login' as reviewer,
+    coalesce(scope, regexp_extract({{ json_text('payload', 'pull_request_url') }}, '/repos/([^/]+/[^/]+)/pulls/', 1)) as repo,
+    (regexp_extract({{ json_text('payload', 'pull_request_url') }}, '/pulls/(\d+)$', 1))::integer as pull_request_number,
+    {{ json_text('payload', 'user.login') }} as reviewer,
     -- GitHub writes states in upper case (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING).
-    upper(payload ->> '$.state') as state,
-    payload ->> '$.author_association' as author_association,
-    payload ->> '$.commit_id' as commit_sha,
+    upper({{ json_text('payload', 'state') }}) as state,
+    {{ json_text('payload', 'author_association') }} as author_association,
+    {{ json_text('payload', 'commit_id') }} as commit_sha,
     -- A PENDING review has not been submitted yet and has no submitted_at.
-    {{ to_utc_timestamp("payload ->> '$.submitted_at'") }} as submitted_at,
+    {{ to_utc_timestamp(json_text('payload', 'submitted_at')) }} as submitted_at,
     extracted_at
 from source

@@ -9,14 +9,14 @@ select
     split_part(record_key, ':', 2) as event_id,
     source_instance,
     scope as repo,
-    payload ->> '$.event' as event,
+    {{ json_text('payload', 'event') }} as event,
     -- A `reviewed` event is the review itself: it has `user` and `submitted_at` but no `actor` or `created_at`.
-    coalesce(payload ->> '$.actor.login', payload ->> '$.user.login') as actor,
-    {{ to_utc_timestamp("coalesce(payload ->> '$.created_at', payload ->> '$.submitted_at')") }} as created_at,
+    coalesce({{ json_text('payload', 'actor.login') }}, {{ json_text('payload', 'user.login') }}) as actor,
+    {{ to_utc_timestamp("coalesce(" ~ json_text('payload', 'created_at') ~ ", " ~ json_text('payload', 'submitted_at') ~ ")") }} as created_at,
     -- A review is requested from a user or from a team; the other one is NULL.
-    payload ->> '$.requested_reviewer.login' as requested_reviewer,
-    payload ->> '$.requested_team.slug' as requested_team,
+    {{ json_text('payload', 'requested_reviewer.login') }} as requested_reviewer,
+    {{ json_text('payload', 'requested_team.slug') }} as requested_team,
     -- Only on `reviewed`; the timeline writes it in lower case, the reviews endpoint in upper case.
-    upper(payload ->> '$.state') as review_state,
+    upper({{ json_text('payload', 'state') }}) as review_state,
     extracted_at
 from source

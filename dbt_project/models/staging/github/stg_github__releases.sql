@@ -5,15 +5,15 @@ with source as (
 select
     record_key as release_id,
     source_instance,
-    coalesce(scope, regexp_extract(payload ->> '$.url', '/repos/([^/]+/[^/]+)/releases/', 1)) as repo,
-    payload ->> '$.tag_name' as tag_name,
-    payload ->> '$.name' as release_name,
-    payload ->> '$.target_commitish' as target_commitish,
-    coalesce((payload ->> '$.draft')::boolean, false) as is_draft,
-    coalesce((payload ->> '$.prerelease')::boolean, false) as is_prerelease,
-    payload ->> '$.author.login' as author,
-    {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
+    coalesce(scope, regexp_extract({{ json_text('payload', 'url') }}, '/repos/([^/]+/[^/]+)/releases/', 1)) as repo,
+    {{ json_text('payload', 'tag_name') }} as tag_name,
+    {{ json_text('payload', 'name') }} as release_name,
+    {{ json_text('payload', 'target_commitish') }} as target_commitish,
+    coalesce(({{ json_text('payload', 'draft') }})::boolean, false) as is_draft,
+    coalesce(({{ json_text('payload', 'prerelease') }})::boolean, false) as is_prerelease,
+    {{ json_text('payload', 'author.login') }} as author,
+    {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
     -- NULL for drafts: a release is public from published_at on.
-    {{ to_utc_timestamp("payload ->> '$.published_at'") }} as published_at,
+    {{ to_utc_timestamp(json_text('payload', 'published_at')) }} as published_at,
     extracted_at
 from source

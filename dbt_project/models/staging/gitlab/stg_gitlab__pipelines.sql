@@ -6,19 +6,19 @@ parsed as (
     select
         record_key as pipeline_id,
         source_instance,
-        coalesce(scope, payload ->> '$.project_id') as project_path,
-        (payload ->> '$.iid')::integer as pipeline_iid,
-        payload ->> '$.sha' as sha,
-        payload ->> '$.ref' as ref,
-        lower(payload ->> '$.status') as status,
-        payload ->> '$.source' as trigger_source,
-        payload ->> '$.web_url' as url,
-        {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
-        {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+        coalesce(scope, {{ json_text('payload', 'project_id') }}) as project_path,
+        ({{ json_text('payload', 'iid') }})::integer as pipeline_iid,
+        {{ json_text('payload', 'sha') }} as sha,
+        {{ json_text('payload', 'ref') }} as ref,
+        lower({{ json_text('payload', 'status') }}) as status,
+        {{ json_text('payload', 'source') }} as trigger_source,
+        {{ json_text('payload', 'web_url') }} as url,
+        {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
+        {{ to_utc_timestamp(json_text('payload', 'updated_at')) }} as updated_at,
         -- Only the single-pipeline endpoint has these; the list leaves them out.
-        {{ to_utc_timestamp("payload ->> '$.started_at'") }} as started_at,
-        {{ to_utc_timestamp("payload ->> '$.finished_at'") }} as finished_at,
-        try_cast(payload ->> '$.duration' as double) as duration_seconds,
+        {{ to_utc_timestamp(json_text('payload', 'started_at')) }} as started_at,
+        {{ to_utc_timestamp(json_text('payload', 'finished_at')) }} as finished_at,
+        try_cast({{ json_text('payload', 'duration') }} as double) as duration_seconds,
         extracted_at
     from source
 )

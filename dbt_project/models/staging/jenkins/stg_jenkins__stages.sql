@@ -9,13 +9,13 @@ parsed as (
         parent_key as build_id,
         coalesce(scope, split_part(parent_key, '#', 1)) as job_full_name,
         try_cast(split_part(parent_key, '#', -1) as bigint) as build_number,
-        payload ->> '$.id' as flow_node_id,
-        payload ->> '$.name' as stage_name,
-        upper(payload ->> '$.status') as status,
-        (payload ->> '$.startTimeMillis')::bigint as started_ms,
-        (payload ->> '$.durationMillis')::bigint as duration_ms,
-        payload ->> '$.error.message' as error_message,
-        payload ->> '$.error.type' as error_type,
+        {{ json_text('payload', 'id') }} as flow_node_id,
+        {{ json_text('payload', 'name') }} as stage_name,
+        upper({{ json_text('payload', 'status') }}) as status,
+        ({{ json_text('payload', 'startTimeMillis') }})::bigint as started_ms,
+        ({{ json_text('payload', 'durationMillis') }})::bigint as duration_ms,
+        {{ json_text('payload', 'error.message') }} as error_message,
+        {{ json_text('payload', 'error.type') }} as error_type,
         extracted_at
     from source
 )

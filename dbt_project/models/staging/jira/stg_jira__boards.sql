@@ -5,8 +5,8 @@ with source as (
 select
     record_key as board_id,
     source_instance,
-    payload ->> '$.name' as board_name,
-    payload ->> '$.type' as board_type,
-    coalesce(payload ->> '$.location.projectKey', scope) as project_key,
+    {{ json_text('payload', 'name') }} as board_name,
+    {{ json_text('payload', 'type') }} as board_type,
+    coalesce({{ json_text('payload', 'location.projectKey') }}, scope) as project_key,
     extracted_at
 from source

@@ -5,8 +5,8 @@ with source as (
 select
     record_key as issue_id,
     source_instance,
-    payload ->> '$.key' as issue_key,
-    payload ->> '$.project' as project_key,
-    {{ to_utc_timestamp("payload ->> '$.missingSince'") }} as missing_since,
+    {{ json_text('payload', 'key') }} as issue_key,
+    {{ json_text('payload', 'project') }} as project_key,
+    {{ to_utc_timestamp(json_text('payload', 'missingSince')) }} as missing_since,
     extracted_at
 from source

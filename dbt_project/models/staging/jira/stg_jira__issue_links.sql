@@ -9,10 +9,10 @@ with source as (
 links as (
     select
         record_key as issue_id,
-        payload ->> '$.key' as issue_key,
+        {{ json_text('payload', 'key') }} as issue_key,
         source_instance,
         unnest(from_json(
-            payload -> '$.fields.issuelinks',
+            {{ json_get('payload', 'fields.issuelinks') }},
             '[{"id": "VARCHAR",
                "type": {"id": "VARCHAR", "name": "VARCHAR", "inward": "VARCHAR", "outward": "VARCHAR"},
                "inwardIssue": {"id": "VARCHAR", "key": "VARCHAR"},

@@ -5,10 +5,10 @@ with source as (
 select
     record_key as project_id,
     source_instance,
-    payload ->> '$.key' as project_key,
-    payload ->> '$.name' as project_name,
-    payload ->> '$.projectTypeKey' as project_type_key,
+    {{ json_text('payload', 'key') }} as project_key,
+    {{ json_text('payload', 'name') }} as project_name,
+    {{ json_text('payload', 'projectTypeKey') }} as project_type_key,
     -- `next-gen` is Jira's old name for team-managed projects, which own their statuses and fields.
-    coalesce((payload ->> '$.style') = 'next-gen' or (payload ->> '$.simplified')::boolean, false) as is_team_managed,
+    coalesce(({{ json_text('payload', 'style') }}) = 'next-gen' or ({{ json_text('payload', 'simplified') }})::boolean, false) as is_team_managed,
     extracted_at
 from source

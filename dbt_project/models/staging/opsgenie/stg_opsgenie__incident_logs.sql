@@ -6,10 +6,10 @@ with source as (
 select
     parent_key as incident_id,
     source_instance,
-    payload ->> '$.offset' as log_offset,
-    payload ->> '$.log' as log,
-    payload ->> '$.type' as log_type,
-    payload ->> '$.owner' as owner,
-    {{ to_utc_timestamp("payload ->> '$.createdAt'") }} as logged_at,
+    {{ json_text('payload', 'offset') }} as log_offset,
+    {{ json_text('payload', 'log') }} as log,
+    {{ json_text('payload', 'type') }} as log_type,
+    {{ json_text('payload', 'owner') }} as owner,
+    {{ to_utc_timestamp(json_text('payload', 'createdAt')) }} as logged_at,
     extracted_at
 from source

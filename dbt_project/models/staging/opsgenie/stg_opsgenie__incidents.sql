@@ -7,20 +7,20 @@ with source as (
 select
     record_key as incident_id,
     source_instance,
-    payload ->> '$.tinyId' as tiny_id,
-    payload ->> '$.message' as message,
-    payload ->> '$.description' as description,
-    lower(payload ->> '$.status') as status,
-    payload ->> '$.priority' as priority,
+    {{ json_text('payload', 'tinyId') }} as tiny_id,
+    {{ json_text('payload', 'message') }} as message,
+    {{ json_text('payload', 'description') }} as description,
+    lower({{ json_text('payload', 'status') }}) as status,
+    {{ json_text('payload', 'priority') }} as priority,
     -- `impactedServices` is what the list answers; `serviceId` is the single service of older answers.
     list_distinct(list_concat(
         coalesce(payload ->> '$.impactedServices[*]', []::varchar[]),
-        case when payload ->> '$.serviceId' is not null then [payload ->> '$.serviceId'] else []::varchar[] end
+        case when {{ json_text('payload', 'serviceId') }} is not null then [{{ json_text('payload', 'serviceId') }}] else []::varchar[] end
     )) as service_ids,
-    payload ->> '$.ownerTeam' as owner_team,
+    {{ json_text('payload', 'ownerTeam') }} as owner_team,
     coalesce(payload ->> '$.tags[*]', []::varchar[]) as tags,
-    payload ->> '$.links.web' as url,
-    {{ to_utc_timestamp("payload ->> '$.createdAt'") }} as created_at,
-    {{ to_utc_timestamp("payload ->> '$.updatedAt'") }} as updated_at,
+    {{ json_text('payload', 'links.web') }} as url,
+    {{ to_utc_timestamp(json_text('payload', 'createdAt')) }} as created_at,
+    {{ to_utc_timestamp(json_text('payload', 'updatedAt')) }} as updated_at,
     extracted_at
 from source

@@ -5,8 +5,8 @@ with source as (
 select
     record_key as service_id,
     source_instance,
-    payload ->> '$.name' as service_name,
-    payload ->> '$.description' as description,
-    payload ->> '$.teamId' as team_id,
+    {{ json_text('payload', 'name') }} as service_name,
+    {{ json_text('payload', 'description') }} as description,
+    {{ json_text('payload', 'teamId') }} as team_id,
     extracted_at
 from source

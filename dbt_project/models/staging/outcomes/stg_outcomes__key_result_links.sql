@@ -10,7 +10,7 @@ links as (
         source_instance,
         record_key as key_result_id,
         unnest(from_json(
-            payload -> '$._throughline.links', '[{"kind": "VARCHAR", "field": "VARCHAR", "value": "VARCHAR"}]'
+            {{ json_get('payload', '_throughline.links') }}, '[{"kind": "VARCHAR", "field": "VARCHAR", "value": "VARCHAR"}]'
         )) as link
     from source
 )

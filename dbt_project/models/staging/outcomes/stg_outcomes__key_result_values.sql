@@ -5,11 +5,11 @@ with source as (
 
 select
     source_instance,
-    payload ->> '$._throughline.key_result_id' as key_result_id,
-    (payload ->> '$._throughline.observed_on')::date as observed_on,
-    (payload ->> '$._throughline.value')::double as value,
-    payload ->> '$._throughline.note' as note,
+    {{ json_text('payload', '_throughline.key_result_id') }} as key_result_id,
+    ({{ json_text('payload', '_throughline.observed_on') }})::date as observed_on,
+    ({{ json_text('payload', '_throughline.value') }})::double as value,
+    {{ json_text('payload', '_throughline.note') }} as note,
     scope as file,
-    (payload ->> '$._throughline.line')::integer as line,
+    ({{ json_text('payload', '_throughline.line') }})::integer as line,
     extracted_at
 from source

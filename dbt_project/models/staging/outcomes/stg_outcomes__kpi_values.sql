@@ -7,14 +7,14 @@ with source as (
 
 select
     source_instance,
-    payload ->> '$._throughline.kpi' as kpi,
-    (payload ->> '$._throughline.observed_on')::date as observed_on,
-    (payload ->> '$._throughline.value')::double as value,
-    payload ->> '$._throughline.unit' as unit,
-    payload ->> '$._throughline.value_stream' as value_stream,
-    payload ->> '$._throughline.product' as product,
-    payload ->> '$._throughline.segment' as segment,
+    {{ json_text('payload', '_throughline.kpi') }} as kpi,
+    ({{ json_text('payload', '_throughline.observed_on') }})::date as observed_on,
+    ({{ json_text('payload', '_throughline.value') }})::double as value,
+    {{ json_text('payload', '_throughline.unit') }} as unit,
+    {{ json_text('payload', '_throughline.value_stream') }} as value_stream,
+    {{ json_text('payload', '_throughline.product') }} as product,
+    {{ json_text('payload', '_throughline.segment') }} as segment,
     scope as file,
-    (payload ->> '$._throughline.line')::integer as line,
+    ({{ json_text('payload', '_throughline.line') }})::integer as line,
     extracted_at
 from source

@@ -5,15 +5,15 @@ with source as (
 
 select
     source_instance,
-    payload ->> '$._throughline.team' as team,
-    (payload ->> '$._throughline.surveyed_on')::date as surveyed_on,
-    payload ->> '$._throughline.dimension' as dimension,
-    (payload ->> '$._throughline.score')::double as score,
-    (payload ->> '$._throughline.scale_min')::double as scale_min,
-    (payload ->> '$._throughline.scale_max')::double as scale_max,
-    (payload ->> '$._throughline.respondents')::integer as respondents,
-    payload ->> '$._throughline.value_stream' as value_stream,
+    {{ json_text('payload', '_throughline.team') }} as team,
+    ({{ json_text('payload', '_throughline.surveyed_on') }})::date as surveyed_on,
+    {{ json_text('payload', '_throughline.dimension') }} as dimension,
+    ({{ json_text('payload', '_throughline.score') }})::double as score,
+    ({{ json_text('payload', '_throughline.scale_min') }})::double as scale_min,
+    ({{ json_text('payload', '_throughline.scale_max') }})::double as scale_max,
+    ({{ json_text('payload', '_throughline.respondents') }})::integer as respondents,
+    {{ json_text('payload', '_throughline.value_stream') }} as value_stream,
     scope as file,
-    (payload ->> '$._throughline.line')::integer as line,
+    ({{ json_text('payload', '_throughline.line') }})::integer as line,
     extracted_at
 from source

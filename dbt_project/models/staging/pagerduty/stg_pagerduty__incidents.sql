@@ -7,17 +7,17 @@ with source as (
 select
     record_key as incident_id,
     source_instance,
-    (payload ->> '$.incident_number')::bigint as incident_number,
-    payload ->> '$.title' as title,
-    payload ->> '$.html_url' as url,
-    lower(payload ->> '$.status') as status,
-    lower(payload ->> '$.urgency') as urgency,
+    ({{ json_text('payload', 'incident_number') }})::bigint as incident_number,
+    {{ json_text('payload', 'title') }} as title,
+    {{ json_text('payload', 'html_url') }} as url,
+    lower({{ json_text('payload', 'status') }}) as status,
+    lower({{ json_text('payload', 'urgency') }}) as urgency,
     -- NULL when the account has no priorities
-    payload ->> '$.priority.summary' as priority,
-    payload ->> '$.service.id' as service_id,
-    payload ->> '$.service.summary' as service_name,
-    {{ to_utc_timestamp("payload ->> '$.created_at'") }} as created_at,
-    {{ to_utc_timestamp("payload ->> '$.resolved_at'") }} as resolved_at,
-    {{ to_utc_timestamp("payload ->> '$.last_status_change_at'") }} as last_status_change_at,
+    {{ json_text('payload', 'priority.summary') }} as priority,
+    {{ json_text('payload', 'service.id') }} as service_id,
+    {{ json_text('payload', 'service.summary') }} as service_name,
+    {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
+    {{ to_utc_timestamp(json_text('payload', 'resolved_at')) }} as resolved_at,
+    {{ to_utc_timestamp(json_text('payload', 'last_status_change_at')) }} as last_status_change_at,
     extracted_at
 from source

@@ -5,8 +5,8 @@ with source as (
 select
     record_key as service_id,
     source_instance,
-    payload ->> '$.name' as service_name,
-    lower(payload ->> '$.status') as status,
-    payload ->> '$.html_url' as url,
+    {{ json_text('payload', 'name') }} as service_name,
+    lower({{ json_text('payload', 'status') }}) as status,
+    {{ json_text('payload', 'html_url') }} as url,
     extracted_at
 from source
