@@ -258,6 +258,43 @@ def summarize(warehouse: Path) -> str:
         con.close()
 
 
+def copy_raw_to_postgres(build: bool = False) -> None:
+    """`throughline copy-raw`: the dbt sources from the DuckDB warehouse into PostgreSQL (docs/DEPLOY.md)."""
+    import psycopg2
+
+    from pipelines.postgres_copy import connection_settings, copy_raw
+    from pipelines.settings import warehouse_path
+
+    settings = connection_settings()
+    try:
+        connection = psycopg2.connect(**settings)
+    except psycopg2.OperationalError as exc:
+        # psycopg2's message names host, port and user, never the password.
+        raise ThroughlineError(
+            f"copy-raw: cannot connect to PostgreSQL at {settings['host']}:{settings['port']} as {settings['user']} "
+            f"(database {settings['dbname']}): {str(exc).strip().splitlines()[0]}; check THROUGHLINE_PG_*"
+        ) from None
+    try:
+        started = time.monotonic()
+        copied = copy_raw(warehouse_path(), connection)
+    finally:
+        connection.close()
+    rows = sum(t.rows for t in copied)
+    print(f"copied {len(copied)} tables ({rows} rows) to {settings['host']}:{settings['port']}/{settings['dbname']} "
+          f"in {time.monotonic() - started:.1f}s", flush=True)
+    if not build:
+        print("next: throughline copy-raw --build, or dbt build --target postgres with the vars of throughline.yml")
+        return
+    from pipelines.dbt_assets import dbt_build_args
+    from pipelines.settings import DBT_PROJECT_DIR
+
+    dbt = Path(sys.executable).parent / "dbt"
+    command = [str(dbt), *dbt_build_args(load_config()), "--target", "postgres",
+               "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+    if subprocess.run(command, check=False).returncode != 0:
+        raise ThroughlineError("dbt build --target postgres failed; its output above names the model")
+
+
 def demo_outcomes_dir(warehouse: Path) -> Path:
     """Where the demo's simulator writes the outcome files DEMO_CONFIG's `outcomes` source reads."""
     return Path(f"{warehouse}-outcomes")
@@ -319,6 +356,12 @@ def main(argv: list[str] | None = None) -> int:
     history_p.add_argument("--window-days", type=float, default=30.0, help="days per window (default 30)")
     history_p.add_argument("--max-windows", type=int, default=None, help="stop after this many windows")
     sub.add_parser("compact", help="rewrite the warehouse into a fresh file, trimming the run report")
+    copy_p = sub.add_parser(
+        "copy-raw",
+        help="copy the raw tables and run report into PostgreSQL (THROUGHLINE_PG_*), for `dbt build --target postgres`",
+    )
+    copy_p.add_argument("--build", action="store_true",
+                        help="then build the marts there: dbt build --target postgres with throughline.yml's vars")
     doctor_p = sub.add_parser(
         "doctor", help="check the config, reach every source with its credentials, check the warehouse"
     )
@@ -342,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
             from pipelines.settings import warehouse_path
 
             print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())
+        elif args.command == "copy-raw":
+            copy_raw_to_postgres(build=args.build)
         elif args.command == "doctor":
             from pipelines.doctor import diagnose, report
 

@@ -36,8 +36,15 @@ _TYPES = {
     "INTEGER": "integer",
     "BIGINT": "bigint",
     "HUGEINT": "numeric",
+    "UBIGINT": "numeric",
+    "UINTEGER": "bigint",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "USMALLINT": "integer",
+    "UTINYINT": "smallint",
     "DOUBLE": "double precision",
     "FLOAT": "real",
+    "INTERVAL": "interval",
 }
 
 ENV = {
@@ -56,28 +63,25 @@ class CopiedTable:
     rows: int
 
 
+# The defaults of dbt_project/profiles.yml's `postgres` output: both read the same variables the same way.
+DEFAULTS = {"host": "localhost", "port": "5432", "user": "throughline", "password": "", "dbname": "throughline"}
+
+
 def connection_settings(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """psycopg2 connection keywords from the environment; a missing one is a ConfigError naming it."""
+    """psycopg2 connection keywords from THROUGHLINE_PG_*, with the profile's defaults."""
     environ = os.environ if environ is None else environ
-    settings = {"port": environ.get(ENV["port"], "5432")}
-    missing = []
-    for key, var in ENV.items():
-        if key == "port":
-            continue
-        if environ.get(var):
-            settings[key] = environ[var]
-        else:
-            missing.append(var)
-    if missing:
-        raise ConfigError(
-            f"copy-raw to PostgreSQL: set {', '.join(missing)} (the same variables the `postgres` target of "
-            "dbt_project/profiles.yml reads; see docs/DEPLOY.md)"
-        )
+    settings = {key: environ.get(var) or DEFAULTS[key] for key, var in ENV.items()}
+    if not settings["port"].isdigit():
+        raise ConfigError(f"copy-raw: {ENV['port']} must be a port number, not {settings['port']!r}")
+    if not settings["password"]:
+        settings.pop("password")  # trust, peer or ~/.pgpass authentication
     return settings
 
 
 def _pg_type(duckdb_type: str, schema: str, table: str, column: str) -> str:
-    pg = _TYPES.get(duckdb_type.upper())
+    if duckdb_type.endswith("[]"):
+        return _pg_type(duckdb_type[:-2], schema, table, column) + "[]"
+    pg = "numeric" if duckdb_type.upper().startswith("DECIMAL") else _TYPES.get(duckdb_type.upper())
     if pg is None:
         raise ConfigError(
             f"copy-raw: {schema}.{table}.{column} has DuckDB type {duckdb_type}, which has no PostgreSQL mapping; "
@@ -90,11 +94,25 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def copy_raw(warehouse: Path, pg_connection, schemas: Iterable[str] = SCHEMAS) -> list[CopiedTable]:
+def _select_expression(column: str, duckdb_type: str) -> str:
+    quoted = _quote(column)
+    if duckdb_type.upper() == "JSON":
+        # JSON text may carry \u0000, which jsonb refuses; it never means anything in these APIs.
+        return f"replace({quoted}::varchar, '\\u0000', '') as {quoted}"
+    if duckdb_type.endswith("[]"):
+        # A list as PostgreSQL's array literal: {"a","b"}, elements quoted and escaped, NULL unquoted.
+        element = "case when e is null then 'NULL' else '\"' || replace(replace(e::varchar, '\\', '\\\\'), '\"', '\\\"') || '\"' end"
+        return f"'{{' || array_to_string(list_transform({quoted}, lambda e: {element}), ',') || '}}' as {quoted}"
+    return quoted
+
+
+def copy_raw(warehouse: Path, pg_connection, schemas: Iterable[str] = SCHEMAS,
+             include_views: bool = False) -> list[CopiedTable]:
     """Replace every table of `schemas` in PostgreSQL with the DuckDB warehouse's rows; returns what was copied.
 
     Rows travel as CSV through COPY (the fastest path psycopg2 has). The warehouse is opened read-only,
-    so a copy can run while no load writes it.
+    so a copy can run while no load writes it. `include_views` copies views' rows as tables too (the
+    portability tests use it to give a model its upstream relations).
     """
     copied: list[CopiedTable] = []
     source = duckdb.connect(str(warehouse), read_only=True)
@@ -102,7 +120,8 @@ def copy_raw(warehouse: Path, pg_connection, schemas: Iterable[str] = SCHEMAS) -
         schema_list = ", ".join(f"'{s}'" for s in schemas)
         tables = source.execute(
             "select table_schema, table_name from information_schema.tables "
-            f"where table_schema in ({schema_list}) and table_type = 'BASE TABLE' order by 1, 2"
+            f"where table_schema in ({schema_list})"
+            + ("" if include_views else " and table_type = 'BASE TABLE'") + " order by 1, 2"
         ).fetchall()
         for schema, table in tables:
             columns = source.execute(
@@ -111,12 +130,7 @@ def copy_raw(warehouse: Path, pg_connection, schemas: Iterable[str] = SCHEMAS) -
                 [schema, table],
             ).fetchall()
             ddl = ", ".join(f"{_quote(c)} {_pg_type(t, schema, table, c)}" for c, t in columns)
-            # JSON text may carry \u0000, which jsonb refuses; it never means anything in these APIs.
-            select = ", ".join(
-                f"replace({_quote(c)}::varchar, '\\u0000', '') as {_quote(c)}" if t.upper() == "JSON"
-                else _quote(c)
-                for c, t in columns
-            )
+            select = ", ".join(_select_expression(c, t) for c, t in columns)
             # DuckDB writes the CSV itself: every value quoted, NULL as an empty unquoted field, which
             # PostgreSQL's CSV reader tells apart from an empty string.
             with tempfile.TemporaryDirectory(prefix="throughline-copy-") as tmp:

@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", required=True, type=Path)
     parser.add_argument("--database", required=True)
     parser.add_argument("--copy", action="store_true", help="copy the warehouse's raw tables first")
+    parser.add_argument("--upstream", action="store_true",
+                        help="copy every staging/intermediate/marts/seeds relation of --warehouse into PostgreSQL "
+                             "as a table first, so --select can build one model on the DuckDB results upstream")
     parser.add_argument("--select", default=None)
     parser.add_argument("--vars", default=None, help="dbt vars as JSON (the DuckDB build's)")
     parser.add_argument("--work-dir", type=Path, default=None)
@@ -176,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.copy:
             copied = copy_raw(args.warehouse, connection)
             print(f"copied {len(copied)} tables, {sum(t.rows for t in copied)} rows")
+        if args.upstream:
+            copied = copy_raw(args.warehouse, connection, SCHEMAS, include_views=True)
+            print(f"copied {len(copied)} upstream relations as tables")
         work_dir = args.work_dir or Path(f"/tmp/throughline-portability-{args.database}")
         work_dir.mkdir(parents=True, exist_ok=True)
         dbt_args = ["build"] + (["--vars", args.vars] if args.vars else []) + (
