@@ -203,30 +203,24 @@ nothing beyond downloading and parsing). Load average (1/5/15 min) before each r
 NOTES = """### Where the connectors' time goes (cProfile: `--profile SOURCE`)
 
 The connector modules themselves hardly appear: the time beyond the plain loop is the raw store's.
-- Jira at scale 3 (4.6 s under the profiler): the 32 pages downloaded and parsed 1.2 s; raw store writes
-  2.8 s in 24 transactions, about 115 ms each: `json.dumps` of every record again 0.55 s, the rest DuckDB
-  inserting ~7 MB of JSON (`payload::JSON`, the primary-key check) and committing.
-- GitHub at scale 1, one repository at a time (19.3 s): 924 requests 9.9 s (1.4 s of it requests reading
-  the proxy settings from the environment again for every request, which the plain loop pays too); raw
-  store writes 5.7 s in 87 transactions; ETag look-ups 3.1 s (794 one-row SELECTs of about 4 ms, on a
-  first load where there is none to find). The writes are mostly ETags: each page's ETag is saved by its
-  own `INSERT OR REPLACE`, about 18 ms apiece on this machine (30 in one statement: 42 ms instead of
-  540 ms), and a page of 100 pull requests brings 300 child pages.
-- A scratch run with RawStore monkeypatched to write a transaction's ETags in one statement (not
-  committed; connectors/core is another engineer's): GitHub's full load at scale 1 went from 19.3 s to
-  9.6 s (best of 2 each, same simulator, same load).
-- GitLab, Jenkins and CircleCI: one write per page (about 50 ms each for a DuckDB commit) is most of the
-  difference; their child lists are not conditional, so no ETags.
+- The two raw store changes the first profile asked for are in (connectors/core/raw.py): a transaction's
+  ETags are written in one statement (one `INSERT OR REPLACE` each cost ~18 ms), and a source's ETags are
+  read once per run into a dict (794 one-row SELECTs of ~4 ms each before). GitHub's full load at scale 3
+  went from 61.4 s (ratio 1.95, load ~11) to 7.2 s (ratio 1.85, load ~3); the ratio moved little because the
+  plain loop got faster on the quieter machine too.
+- Jira at scale 3 (4.1 s under the profiler, 2026-11-26 12:50): raw store writes 2.7 s in 24 transactions,
+  of which 2.2 s inside DuckDB (inserting ~7 MB of JSON: `payload::JSON` validates every document, the
+  primary-key check, the commit) and 0.46 s `json.dumps` of every record again; the 32 pages download and
+  parse in ~0.6 s. That is the 3.6 ratio: a large-document source pays for storing JSON, not for paging.
+- GitLab, Jenkins and CircleCI: one write per page (a DuckDB commit, tens of ms) is most of the difference;
+  their child lists are not conditional, so no ETags.
 - GitHub's connector reads four repositories at once (`max_concurrent_repos`, its own threads and
   sessions), the plain loop one request after another: its ratio is flattered by that overlap.
 
-### Core changes asked for
-- `RawStore._write`: the ETags of a transaction in one statement (`unnest` of three lists, or an Arrow
-  batch as for the records), not one `INSERT OR REPLACE` each.
-- `RawStore.get_etag`: the source instance's ETags read once per run into a dict (kept up to date by
-  `write`), not one query per request.
-- `RawStore._write`: `orjson.dumps` (already locked in requirements.lock) instead of `json.dumps` for the
-  payloads; and `HttpClient`: the environment's proxy settings resolved once per session.
+### Left
+- `RawStore._write`: payloads serialised once (the engine has the page's JSON text) instead of
+  `json.dumps` per record, and fewer, larger transactions for one-page-per-write sources — both change when
+  cursors commit, so they wait for a measured need (a nightly no-change load is ~1 request per stream).
 
 The machine was shared (the load averages above, on 2 cores), which slows the simulator and both loops
 alike; the ratios are the comparison, the absolute rates are low by several times.
