@@ -155,11 +155,13 @@ STAGING_SQL = '''with source as (
 )
 
 -- Rename and cast only (staging is 1:1 with raw); joins and rules belong to intermediate models.
+-- JSON is read through the portable macros (dbt_project/macros/portable/), so the model builds on DuckDB
+-- and PostgreSQL alike.
 select
     record_key as item_id,
     source_instance,
-    payload ->> '$.title' as title,
-    {{ to_utc_timestamp("payload ->> '$.updated_at'") }} as updated_at,
+    {{ json_text('payload', 'title') }} as title,
+    {{ to_utc_timestamp(json_text('payload', 'updated_at')) }} as updated_at,
     extracted_at
 from source
 '''

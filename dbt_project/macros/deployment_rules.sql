@@ -2,7 +2,10 @@
   Deployment rules (throughline.yml `options.deployments` per source, the dbt var `deployment_rules`,
   falling back to `deployment_rule_defaults`) as SQL. A model that applies them joins
   `join_deployment_rules('x.source_instance')` and reads each rule with `deployment_rule('name')`.
-  Regexes are RE2 (DuckDB), matched case-insensitively anywhere in the text.
+  Regexes are matched case-insensitively anywhere in the text: RE2 in DuckDB, PostgreSQL's ARE (with `\b`
+  read as a word boundary) there; globs follow DuckDB's GLOB on both (macros/portable/deployments.sql).
+  One difference remains for environment_pattern: where two alternatives match at the same place, RE2
+  captures the first and ARE the longest (`(prod|production)`); the default's `\b...\b` leaves one choice.
 #}
 
 {% macro _sql_text(value) -%}
@@ -11,7 +14,7 @@
 
 {% macro _sql_text_list(values) -%}
     {%- if values is string -%}{%- set values = [values] -%}{%- endif -%}
-    [{%- for value in values -%}{{ _sql_text(value) }}{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
+    array[{%- for value in values -%}{{ _sql_text(value) }}{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
 {%- endmacro %}
 
 {# One row per configured source plus the '*' row of defaults. #}
@@ -75,13 +78,13 @@
 
 {# TRUE when `text` matches the rule's regex (case-insensitive); FALSE for NULL text. #}
 {% macro matches_deployment_rule(name, text_expression) -%}
-    coalesce(regexp_matches({{ text_expression }}, {{ deployment_rule(name) }}, 'i'), false)
+    coalesce({{ regex_matches(text_expression, deployment_rule(name), 'i') }}, false)
 {%- endmacro %}
 
 {# The environment a job/stage name names (first group of environment_pattern), else the default. #}
 {% macro environment_from_name(name_expression) -%}
     coalesce(
-        nullif(lower(regexp_extract({{ name_expression }}, {{ deployment_rule('environment_pattern') }}, 1, 'i')), ''),
+        nullif(lower({{ regex_extract(name_expression, deployment_rule('environment_pattern'), 1, 'i') }}), ''),
         {{ deployment_rule('default_environment') }}
     )
 {%- endmacro %}
@@ -89,28 +92,28 @@
 {# TRUE when the branch is allowed by the rule's branch globs (empty list: any branch). #}
 {% macro branch_allowed(branch_expression) -%}
     (
-        len({{ deployment_rule('branch_globs') }}) = 0
-        or coalesce(
-            list_bool_or(list_transform({{ deployment_rule('branch_globs') }}, lambda g: {{ branch_expression }} glob g)),
-            false
-        )
+        cardinality({{ deployment_rule('branch_globs') }}) = 0
+        or {{ glob_matches_any(branch_expression, deployment_rule('branch_globs')) }}
     )
 {%- endmacro %}
 
 {# TRUE when the environment is one of the source's production environments (case-insensitive). #}
 {% macro is_production_for_source(environment_expression) -%}
-    coalesce(list_contains({{ deployment_rule('production_environments') }}, lower({{ environment_expression }})), false)
+    coalesce({{ array_has_value(deployment_rule('production_environments'), 'lower(' ~ environment_expression ~ ')') }}, false)
 {%- endmacro %}
 
-{# The service a scope deploys: the first matching `services` glob of the source, else the scope. #}
+{#
+  The service a scope deploys: the first matching `services` glob of the source, else the scope. The alias
+  `scope_services` keeps clear of a model's own `services` (PostgreSQL would not see past it to the outer one).
+#}
 {% macro service_for_scope(source_instance_expression, scope_expression) -%}
     coalesce(
         (
-            select services.service
-            from {{ ref('int_deployment_services') }} as services
-            where services.source_instance in ({{ source_instance_expression }}, '*')
-                and {{ scope_expression }} glob services.scope_glob
-            order by services.source_instance = '*', services.priority
+            select scope_services.service
+            from {{ ref('int_deployment_services') }} as scope_services
+            where scope_services.source_instance in ({{ source_instance_expression }}, '*')
+                and {{ glob_matches(scope_expression, 'scope_services.scope_glob') }}
+            order by scope_services.source_instance = '*', scope_services.priority
             limit 1
         ),
         {{ scope_expression }}

@@ -15,22 +15,22 @@
     {{- return(var(name, defaults[name])) -}}
 {%- endmacro %}
 
-{#- A Jinja list of strings as a DuckDB VARCHAR[] literal. -#}
+{#- A Jinja list of strings as a varchar[] literal (`array[...]`, which DuckDB and PostgreSQL both read). -#}
 {% macro dora_text_list(values) -%}
     {%- if values is string -%}{%- set values = [values] -%}{%- endif -%}
-    [{%- for value in values -%}'{{ value | string | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
+    array[{%- for value in values -%}'{{ value | string | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
 {%- endmacro %}
 
 {#- A Jira field as text: plain text or number, an option `{value}`, a `{name}` object or the first of a list. -#}
 {% macro jira_field_text(field_id) -%}
     {%- if field_id -%}
     coalesce(
-        payload ->> '$.fields.{{ field_id }}.value',
-        payload ->> '$.fields.{{ field_id }}.name',
-        payload ->> '$.fields.{{ field_id }}[0].value',
-        payload ->> '$.fields.{{ field_id }}[0]',
-        case when json_type(payload -> '$.fields.{{ field_id }}') in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
-            then payload ->> '$.fields.{{ field_id }}' end
+        {{ json_text('payload', 'fields.' ~ field_id ~ '.value') }},
+        {{ json_text('payload', 'fields.' ~ field_id ~ '.name') }},
+        {{ json_text('payload', 'fields.' ~ field_id ~ '[0].value') }},
+        {{ json_text('payload', 'fields.' ~ field_id ~ '[0]') }},
+        case when {{ json_kind(json_get('payload', 'fields.' ~ field_id)) }} in ('string', 'number')
+            then {{ json_text('payload', 'fields.' ~ field_id) }} end
     )
     {%- else -%}
     null::varchar
@@ -121,8 +121,8 @@ lead_times as (
         period_start,
         {{ levels }},
         count(*) as lead_time_changes,
-        quantile_cont(lead_time_hours, 0.5) as lead_time_p50_hours,
-        quantile_cont(lead_time_hours, 0.85) as lead_time_p85_hours
+        {{ percentile_cont('lead_time_hours', 0.5) }} as lead_time_p50_hours,
+        {{ percentile_cont('lead_time_hours', 0.85) }} as lead_time_p85_hours
     from lead_time_facts
     group by {{ grouping_sets }}
 ),
@@ -132,7 +132,7 @@ recoveries as (
         period_start,
         {{ levels }},
         count(recovery_hours) as recoveries,
-        quantile_cont(recovery_hours, 0.5) as recovery_time_p50_hours
+        {{ percentile_cont('recovery_hours', 0.5) }} as recovery_time_p50_hours
     from recovery_facts
     group by {{ grouping_sets }}
 ),
@@ -159,39 +159,41 @@ spine as (
         grouping_level,
         team,
         service,
-        unnest(generate_series(
-            min(period_start),
-            (select max(period_start) from active_periods),
-            interval 1 {{ grain }}
-        ))::date as period_start
+        ({{ timestamp_series_rows(
+            'min(period_start)',
+            '(select max(period_start) from active_periods)',
+            "interval '1 " ~ grain ~ "'"
+        ) }})::date as period_start
     from active_periods
     group by grouping_level, team, service
 )
 
+{%- if grain == 'week' %}
+{%- set days_in_period = '7' %}
+{%- else %}
+{%- set days_in_period = "(((spine.period_start + interval '1 month')::date - spine.period_start)::integer)" %}
+{%- endif %}
+
 select
     spine.period_start,
-    {%- if grain == 'week' %}
-    7 as days_in_period,
-    {%- else %}
-    date_diff('day', spine.period_start, (spine.period_start + interval 1 month)::date)::integer as days_in_period,
-    {%- endif %}
+    {{ days_in_period }} as days_in_period,
     spine.grouping_level,
     spine.team,
     spine.service,
     coalesce(deployment_counts.deployments, 0) as deployments,
     coalesce(deployment_counts.deployment_days, 0) as deployment_days,
-    coalesce(deployment_counts.deployments, 0) / days_in_period::double as deployments_per_day,
-    coalesce(deployment_counts.deployment_days, 0) * 7.0 / days_in_period as deployment_days_per_week,
+    coalesce(deployment_counts.deployments, 0) / ({{ days_in_period }})::float8 as deployments_per_day,
+    coalesce(deployment_counts.deployment_days, 0) * 7 / ({{ days_in_period }})::float8 as deployment_days_per_week,
     coalesce(lead_times.lead_time_changes, 0) as lead_time_changes,
     lead_times.lead_time_p50_hours,
     lead_times.lead_time_p85_hours,
     coalesce(deployment_counts.deployment_attempts, 0) as deployment_attempts,
     coalesce(deployment_counts.change_failures, 0) as change_failures,
-    deployment_counts.change_failures / nullif(deployment_counts.deployment_attempts, 0)::double as change_failure_rate,
+    deployment_counts.change_failures / nullif(deployment_counts.deployment_attempts, 0)::float8 as change_failure_rate,
     coalesce(recoveries.recoveries, 0) as recoveries,
     recoveries.recovery_time_p50_hours,
     coalesce(deployment_counts.rework_deployments, 0) as rework_deployments,
-    deployment_counts.rework_deployments / nullif(deployment_counts.deployment_attempts, 0)::double as rework_rate,
+    deployment_counts.rework_deployments / nullif(deployment_counts.deployment_attempts, 0)::float8 as rework_rate,
     coalesce(incident_counts.incidents, 0) as incidents,
     coalesce(incident_counts.unattributed_incidents, 0) as unattributed_incidents
 from spine

@@ -4,7 +4,8 @@
   time is still blocked. See docs/METRICS.md#blocked-time.
 #}
 {% macro is_blocked_status(status_name) -%}
-    coalesce(regexp_matches(lower({{ status_name }}), $$\b(blocked|impeded|impediment|on hold)\b$$), false)
+    {%- set blocked_words %}$$\b(blocked|impeded|impediment|on hold)\b$$ {% endset %}
+    coalesce({{ regex_matches('lower(' ~ status_name ~ ')', blocked_words | trim) }}, false)
 {%- endmacro %}
 
 {#
@@ -37,11 +38,11 @@ axis as (
         team,
         value_stream,
         flow_item_type,
-        unnest(generate_series(
-            date_trunc('{{ period }}', min(created_at)),
-            date_trunc('{{ period }}', max(as_of.as_of_at)),
-            interval 1 {{ period }}
-        ))::date as period_start
+        {{ timestamp_series_rows(
+            "date_trunc('" ~ period ~ "', min(created_at))",
+            "date_trunc('" ~ period ~ "', max(as_of.as_of_at))",
+            "interval '1 " ~ period ~ "'"
+        ) }}::date as period_start
     from items
     cross join as_of
     group by team, value_stream, flow_item_type
@@ -55,14 +56,14 @@ completions as (
         date_trunc('{{ period }}', completed_at)::date as period_start,
         count(*) as completed_items,
         sum(story_points) as completed_story_points,
-        quantile_cont(flow_time_hours, 0.5) as flow_time_p50_hours,
-        quantile_cont(flow_time_hours, 0.85) as flow_time_p85_hours,
-        quantile_cont(flow_time_hours, 0.95) as flow_time_p95_hours,
-        quantile_cont(lead_time_hours, 0.5) as lead_time_p50_hours,
+        {{ percentile_cont('flow_time_hours', 0.5) }} as flow_time_p50_hours,
+        {{ percentile_cont('flow_time_hours', 0.85) }} as flow_time_p85_hours,
+        {{ percentile_cont('flow_time_hours', 0.95) }} as flow_time_p95_hours,
+        {{ percentile_cont('lead_time_hours', 0.5) }} as lead_time_p50_hours,
         sum(active_time_hours) / nullif(sum(flow_time_hours), 0) as flow_efficiency
     from items
     where is_done
-    group by all
+    group by team, value_stream, flow_item_type, date_trunc('{{ period }}', completed_at)::date
 ),
 
 cancellations as (
@@ -74,7 +75,7 @@ cancellations as (
         count(*) as canceled_items
     from items
     where is_canceled
-    group by all
+    group by team, value_stream, flow_item_type, date_trunc('{{ period }}', canceled_at)::date
 ),
 
 load as (
@@ -83,10 +84,10 @@ load as (
         value_stream,
         flow_item_type,
         date_trunc('{{ period }}', day)::date as period_start,
-        avg(wip_items)::double as flow_load_avg,
-        arg_max(wip_items, day) as flow_load_end
+        avg(wip_items)::float8 as flow_load_avg,
+        {{ arg_max('wip_items', 'day') }} as flow_load_end
     from {{ ref('flow_load_daily') }}
-    group by all
+    group by team, value_stream, flow_item_type, date_trunc('{{ period }}', day)::date
 ),
 
 metrics as (
@@ -96,7 +97,7 @@ metrics as (
         axis.value_stream,
         axis.flow_item_type,
         coalesce(completions.completed_items, 0) as flow_velocity,
-        coalesce(completions.completed_story_points, 0)::double as completed_story_points,
+        coalesce(completions.completed_story_points, 0)::float8 as completed_story_points,
         coalesce(cancellations.canceled_items, 0) as canceled_items,
         completions.flow_time_p50_hours,
         completions.flow_time_p85_hours,
@@ -112,8 +113,21 @@ metrics as (
 )
 
 select
-    * rename (period_start as {{ period }}_start),
-    flow_velocity / nullif(sum(flow_velocity) over team_period, 0) as flow_distribution_completed,
+    period_start as {{ period }}_start,
+    team,
+    value_stream,
+    flow_item_type,
+    flow_velocity,
+    completed_story_points,
+    canceled_items,
+    flow_time_p50_hours,
+    flow_time_p85_hours,
+    flow_time_p95_hours,
+    lead_time_p50_hours,
+    flow_efficiency,
+    flow_load_avg,
+    flow_load_end,
+    flow_velocity::float8 / nullif(sum(flow_velocity) over team_period, 0) as flow_distribution_completed,
     flow_load_avg / nullif(sum(flow_load_avg) over team_period, 0) as flow_distribution_load
 from metrics
 window team_period as (partition by period_start, team, value_stream)
@@ -127,9 +141,7 @@ window team_period as (partition by period_start, team, value_stream)
 #}
 {% macro work_items_to_rebuild_only(alias) -%}
     {%- if is_incremental() %}
-    semi join {{ ref('int_work_items_to_rebuild') }} as to_rebuild
-        on to_rebuild.source_instance = {{ alias }}.source_instance
-        and to_rebuild.issue_id = {{ alias }}.issue_id
+    {{ flow_rebuild_join(alias) }}
     {%- endif %}
 {%- endmacro %}
 
@@ -154,13 +166,16 @@ window team_period as (partition by period_start, team, value_stream)
 {%- endmacro %}
 
 {#- The config of the incremental work-item models: delete+insert of the items of int_work_items_to_rebuild
-    (work_items_to_rebuild_only), then delete_vanished_work_items. Used as `config(**work_item_incremental())`. -#}
+    (work_items_to_rebuild_only), then delete_vanished_work_items. Used as `config(**work_item_incremental())`.
+    On PostgreSQL a contract's `varchar` column is `character varying` while the query's strings are `text`,
+    which on_schema_change = 'fail' takes for a changed type; the enforced contracts of the marts check their
+    columns on every run instead, and new columns are still added. -#}
 {% macro work_item_incremental() -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': 'work_item_id',
-        'on_schema_change': 'fail',
+        'on_schema_change': 'append_new_columns' if adapter.type() == 'postgres' else 'fail',
         'post_hook': '{{ delete_vanished_work_items() }}',
     }) }}
 {%- endmacro %}
@@ -172,9 +187,9 @@ window team_period as (partition by period_start, team, value_stream)
     select
         date_trunc('{{ period }}', completed_at)::date as {{ period }}_start,
         {{ dimensions | join(', ') }},
-        quantile_cont(flow_time_hours, 0.85) as flow_time_p85_hours,
+        {{ percentile_cont('flow_time_hours', 0.85) }} as flow_time_p85_hours,
         sum(active_time_hours) / nullif(sum(flow_time_hours), 0) as flow_efficiency
     from {{ ref('work_items') }}
     where is_done
-    group by all
+    group by date_trunc('{{ period }}', completed_at)::date, {{ dimensions | join(', ') }}
 {%- endmacro %}

@@ -12,17 +12,23 @@
   Names are compared in lower case, on word boundaries where a word could hide inside another.
 #}
 {% macro default_flow_state(status_name, status_category_key) -%}
+    {#- patterns as set blocks: literal text, so `\b` and the quotes reach the SQL as written -#}
+    {%- set canceled_words %}$$won['’]?t do|cancel|declined|duplicate|rejected$$ {% endset -%}
+    {%- set waiting_words %}$$\b(blocked|waiting|ready|on hold)\b$$ {% endset -%}
+    {%- set new_names %}$$^(to ?do|open|reopened|backlog|inbox|new)$$ {% endset -%}
+    {%- set done_names %}$$^(done|closed|resolved|released|complete[d]?)$$ {% endset -%}
+    {%- set name = 'lower(' ~ status_name ~ ')' -%}
     case
-        when regexp_matches(lower({{ status_name }}), $$won['’]?t do|cancel|declined|duplicate|rejected$$)
+        when {{ regex_matches(name, canceled_words | trim) }}
             then 'canceled'
         when {{ status_category_key }} = 'new' then 'new'
         when {{ status_category_key }} = 'done' then 'done'
-        when regexp_matches(lower({{ status_name }}), $$\b(blocked|waiting|ready|on hold)\b$$)
+        when {{ regex_matches(name, waiting_words | trim) }}
             then 'waiting'
         when {{ status_category_key }} = 'indeterminate' then 'active'
-        when regexp_matches(lower({{ status_name }}), $$^(to ?do|open|reopened|backlog|inbox|new)$$)
+        when {{ regex_matches(name, new_names | trim) }}
             then 'new'
-        when regexp_matches(lower({{ status_name }}), $$^(done|closed|resolved|released|complete[d]?)$$)
+        when {{ regex_matches(name, done_names | trim) }}
             then 'done'
         else 'active'
     end

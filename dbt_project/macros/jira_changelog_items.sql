@@ -8,8 +8,17 @@
   `issues`: a relation of (source_instance, issue_id): read only those issues' histories. Incremental
   models pass the issues they rebuild; DuckDB does not push a join on the view's issue_id below the JSON
   parsing, so the filter has to sit here, on the raw table.
+  The DuckDB SQL is tuned for 10M histories (one from_json, unnest in the select list); PostgreSQL reads the
+  same fields from jsonb with a lateral jsonb_array_elements.
 #}
 {% macro jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
+    {{ return(adapter.dispatch('jira_changelog_items', 'throughline')(containing, ignore_case, issues)) }}
+{%- endmacro %}
+{% macro default__jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
+    {{ throughline.not_ported('jira_changelog_items') }}
+{%- endmacro %}
+
+{% macro duckdb__jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
 with source as (
     select changelogs.*
     from {{ source('raw', 'jira__changelogs') }} as changelogs
@@ -72,6 +81,48 @@ select
     item."to" as to_value,
     item.toString as to_string
 from items
+{%- endmacro %}
+
+{% macro postgres__jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
+with source as (
+    select changelogs.*
+    from {{ source('raw', 'jira__changelogs') }} as changelogs
+    where true
+    {%- if issues %}
+        and exists (
+            select 1
+            from {{ issues }} as issues
+            where issues.source_instance = changelogs.source_instance
+                and issues.issue_id = changelogs.parent_key
+        )
+    {%- endif %}
+    {%- if containing and ignore_case %}
+        and changelogs.payload::text ~* '{{ containing }}'
+    {%- elif containing %}
+        and strpos(changelogs.payload::text, '{{ containing }}') > 0
+    {%- endif %}
+)
+
+select
+    source.record_key as history_id,
+    items.item_index,
+    source.parent_key as issue_id,
+    source.source_instance,
+    {{ to_utc_timestamp("source.payload ->> 'created'") }} as changed_at,
+    -- Jira sends an empty accountId for deleted or anonymised users.
+    nullif(source.payload #>> '{author,accountId}', '') as author_account_id,
+    items.item ->> 'field' as field,
+    items.item ->> 'fieldtype' as field_type,
+    -- Older histories carry no fieldId (only `field`), so it may be NULL.
+    items.item ->> 'fieldId' as field_id,
+    items.item ->> 'from' as from_value,
+    items.item ->> 'fromString' as from_string,
+    items.item ->> 'to' as to_value,
+    items.item ->> 'toString' as to_string
+from source
+cross join lateral jsonb_array_elements(
+    case when jsonb_typeof(source.payload -> 'items') = 'array' then source.payload -> 'items' end
+) with ordinality as items(item, item_index)
 {%- endmacro %}
 
 

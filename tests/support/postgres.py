@@ -67,7 +67,9 @@ def postgres_server() -> Iterator[PostgresServer]:
         shutil.chown(password_file, "postgres")
     port = _free_port()
     subprocess.run([*prefix, str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "--auth=scram-sha-256",
-                    f"--pwfile={password_file}", "--no-sync"], check=True, capture_output=True)
+                    f"--pwfile={password_file}", "--no-sync",
+                    # Text compares byte by byte, as in DuckDB (docs/DEPLOY.md: ties ordered by key agree).
+                    "--locale=C", "--encoding=UTF8"], check=True, capture_output=True)
     log = root / "server.log"
     subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
                     f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],

@@ -70,7 +70,7 @@ described as (
         -- job called `deploy`); else the default. One after the other, not in one string, so that a
         -- `deploy-staging` job in a `build-test-deploy` workflow deploys to staging, not to test.
         coalesce(
-            nullif(lower(regexp_extract(candidates.name, {{ deployment_rule('environment_pattern') }}, 1, 'i')), ''),
+            nullif(lower({{ regex_extract('candidates.name', deployment_rule('environment_pattern'), 1, 'i') }}), ''),
             {{ environment_from_name('workflows.workflow_name') }}
         ) as environment,
         {{ branch_allowed('pipelines.branch') }} as branch_is_allowed,
@@ -96,7 +96,7 @@ select
     {{ service_for_scope('described.source_instance', 'described.project_slug') }} as service,
     described.repo,
     described.environment,
-    coalesce(list_contains(described.production_environments, described.environment), false) as is_production,
+    coalesce({{ array_has_value('described.production_environments', 'described.environment') }}, false) as is_production,
     case
         when described.source_status = 'success' then 'success'
         when described.source_status in ('failed', 'error', 'infrastructure_fail', 'timedout', 'terminated-unknown')

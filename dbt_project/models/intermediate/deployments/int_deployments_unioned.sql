@@ -2,13 +2,27 @@
 -- template: same columns, same meanings). A deployment reported by two sources (the same service,
 -- environment and sha, started within `deployment_duplicate_window_minutes`) is kept once.
 
+{% set deployment_models = [
+    'int_github__deployments',
+    'int_events__deployments',
+    'int_gitlab__deployments',
+    'int_jenkins__deployments',
+    'int_circleci__deployments',
+] %}
+{# <deployment sources: add each int_<source>__deployments model to the list above> #}
+{% set columns = [
+    'source', 'source_instance', 'deployment_id', 'service', 'repo', 'environment', 'is_production', 'status',
+    'source_status', 'sha', 'ref', 'name', 'url', 'is_rollback', 'is_hotfix', 'created_at', 'started_at',
+    'finished_at',
+] %}
+
 with unioned as (
-    select * from {{ ref('int_github__deployments') }}
-    union all by name select * from {{ ref('int_events__deployments') }}
-    union all by name select * from {{ ref('int_gitlab__deployments') }}
-    union all by name select * from {{ ref('int_jenkins__deployments') }}
-    union all by name select * from {{ ref('int_circleci__deployments') }}
-    -- <deployment sources: add a "union all by name" of each int_<source>__deployments model above this line>
+    {%- for model in deployment_models %}
+    select {{ columns | join(', ') }} from {{ ref(model) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 ranked as (
@@ -17,7 +31,7 @@ ranked as (
         source_instance || ':' || deployment_id as deployment_key,
         -- Which report of a duplicated deployment is kept: one with a final outcome, then GitHub's (its
         -- compare data gives the change set), then the earliest start.
-        [
+        array[
             (status not in ('success', 'failure'))::integer,
             (source <> 'github')::integer
         ] as preference,
@@ -25,29 +39,35 @@ ranked as (
     from unioned
 ),
 
+{%- set better_key = ordering_key([
+    ('preference', 'better.preference'),
+    ('reported_start_at', 'better.reported_start_at'),
+    ('deployment_key', 'better.deployment_key'),
+]) -%}
+{%- set worse_key = ordering_key([
+    ('preference', 'worse.preference'),
+    ('reported_start_at', 'worse.reported_start_at'),
+    ('deployment_key', 'worse.deployment_key'),
+]) %}
 duplicates as (
     -- Each report paired with the best other-source report of the same deployment that it yields to.
     select
         worse.deployment_key,
-        arg_min(
-            better.deployment_key,
-            struct_pack(better.preference, better.reported_start_at, better.deployment_key)
-        ) as kept_as
+        {{ arg_min('better.deployment_key', better_key) }} as kept_as
     from ranked as worse
     inner join ranked as better
         on better.source_instance <> worse.source_instance
         and better.service = worse.service
         and lower(better.environment) = lower(worse.environment)
         and better.sha = worse.sha
-        and abs(date_diff('second', better.reported_start_at, worse.reported_start_at))
+        and abs({{ seconds_between('better.reported_start_at', 'worse.reported_start_at') }})
             <= {{ dora_setting('deployment_duplicate_window_minutes') }} * 60
-        and struct_pack(better.preference, better.reported_start_at, better.deployment_key)
-            < struct_pack(worse.preference, worse.reported_start_at, worse.deployment_key)
+        and {{ better_key }} < {{ worse_key }}
     group by worse.deployment_key
 ),
 
 merged as (
-    select kept_as as deployment_key, list(deployment_key order by deployment_key) as duplicate_keys
+    select kept_as as deployment_key, {{ array_of('deployment_key', 'deployment_key') }} as duplicate_keys
     from duplicates
     group by kept_as
 )
@@ -72,7 +92,7 @@ select
     ranked.created_at,
     ranked.started_at,
     ranked.finished_at,
-    coalesce(merged.duplicate_keys, []::varchar[]) as duplicate_keys
+    coalesce(merged.duplicate_keys, array[]::varchar[]) as duplicate_keys
 from ranked
 left join merged on merged.deployment_key = ranked.deployment_key
 where ranked.deployment_key not in (select deployment_key from duplicates)

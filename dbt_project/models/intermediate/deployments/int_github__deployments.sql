@@ -7,15 +7,18 @@ with statuses as (
         deployment_id,
         -- `inactive` is not an outcome: GitHub sets it on an older deployment when a newer one to the same
         -- environment succeeds, so it is skipped to keep that older deployment's own result.
-        arg_max(state, struct_key) filter (where state <> 'inactive') as final_state,
-        arg_max(created_at, struct_key) filter (where state <> 'inactive') as final_state_at,
+        {{ arg_max_where('state', 'struct_key', "state <> 'inactive'") }} as final_state,
+        {{ arg_max_where('created_at', 'struct_key', "state <> 'inactive'") }} as final_state_at,
         min(created_at) filter (where state = 'in_progress') as first_in_progress_at
     from (
         select
             *,
-            struct_pack(created_at, status_number := try_cast(deployment_status_id as bigint)) as struct_key
+            {{ ordering_key([
+                ('created_at', 'created_at'),
+                ('status_number', try_cast('deployment_status_id', 'bigint')),
+            ]) }} as struct_key
         from {{ ref('stg_github__deployment_statuses') }}
-    )
+    ) as keyed_statuses
     group by source_instance, deployment_id
 )
 

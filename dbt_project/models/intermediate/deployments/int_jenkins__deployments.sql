@@ -14,7 +14,7 @@ builds as (
         -- A multibranch job is named after its branch: the branch when the build has no git action.
         coalesce(
             builds.branch,
-            case when parents.job_class like '%MultiBranchProject' then url_decode(jobs.job_name) end
+            case when parents.job_class like '%MultiBranchProject' then {{ url_decoded('jobs.job_name') }} end
         ) as built_ref
     from {{ ref('stg_jenkins__builds') }} as builds
     left join jobs
@@ -99,7 +99,7 @@ select
     {{ service_for_scope('described.source_instance', 'described.job_full_name') }} as service,
     described.repo,
     described.environment,
-    coalesce(list_contains(described.production_environments, described.environment), false) as is_production,
+    coalesce({{ array_has_value('described.production_environments', 'described.environment') }}, false) as is_production,
     case
         when described.source_status = 'SUCCESS' then 'success'
         when described.source_status in ('FAILED', 'FAILURE', 'UNSTABLE') then 'failure'

@@ -57,17 +57,25 @@ change_sets as (
         shipping.source_instance,
         shipping.service,
         shipping.environment,
-        compare_sets.* exclude (deployment_key),
+        compare_sets.repo,
+        compare_sets.commit_sha,
+        compare_sets.author,
+        compare_sets.author_name,
+        compare_sets.authored_at,
+        compare_sets.committed_at,
+        compare_sets.message_headline,
+        compare_sets.parent_count,
         contributing.deployment_key as compared_in_deployment_key
     from bounded as shipping
     inner join bounded as contributing
         on contributing.service = shipping.service
         and contributing.environment_key = shipping.environment_key
         and contributing.successes_before = shipping.successes_before
-        and struct_pack(at := contributing.ordered_at, k := contributing.deployment_key)
-            <= struct_pack(at := shipping.ordered_at, k := shipping.deployment_key)
+        -- (ordered_at, deployment_key) up to the shipping one's; ordered_at is never NULL (created_at is not)
+        and (contributing.ordered_at < shipping.ordered_at
+            or (contributing.ordered_at = shipping.ordered_at and contributing.deployment_key <= shipping.deployment_key))
     inner join compare_sets on compare_sets.deployment_key = contributing.deployment_key
-    order by shipping.deployment_key, compare_sets.commit_sha, contributing.ordered_at
+    order by shipping.deployment_key, compare_sets.commit_sha, contributing.ordered_at, contributing.deployment_key
 ),
 
 merged_pull_requests as (

@@ -8,7 +8,7 @@
     {{ exceptions.raise_compiler_error(
         "var rework_deployment_kinds: '" ~ kind ~ "' is not one of rollback, hotfix, during_incident") }}
 {%- endfor -%}
-{%- set remediation_window = "to_microseconds((" ~ dora_setting('remediation_window_hours') ~ " * 3600000000)::bigint)" %}
+{%- set remediation_window_hours = dora_setting('remediation_window_hours') %}
 
 with production as (
     select
@@ -22,11 +22,11 @@ with production as (
 sequenced as (
     select
         production.*,
-        max(case when status = 'success' then struct_pack(at := ordered_at, k := deployment_key) end) over (
-            partition by service, environment_key
-            order by ordered_at, deployment_key
-            rows between unbounded preceding and 1 preceding
-        ).k as previous_success_key,
+        {{ dora_latest_key(
+            "status = 'success'", 'ordered_at', 'deployment_key',
+            'partition by service, environment_key order by ordered_at, deployment_key
+            rows between unbounded preceding and 1 preceding'
+        ) }} as previous_success_key,
         lead(deployment_key) over (
             partition by service, environment_key order by ordered_at, deployment_key
         ) as next_key,
@@ -40,10 +40,11 @@ sequenced as (
 
 flagged as (
     select
-        sequenced.* exclude (is_rollback),
+        sequenced.*,
         previous.sha as previous_success_sha,
         -- putting back a sha that succeeded here before, other than the one running just before, puts an
-        -- older version back: a rollback whatever it is called
+        -- older version back: a rollback whatever it is called (is_any_rollback; the source's own flag is
+        -- sequenced.is_rollback)
         sequenced.is_rollback
             or (
                 sequenced.sha is distinct from previous.sha
@@ -54,10 +55,12 @@ flagged as (
                         and earlier.environment_key = sequenced.environment_key
                         and earlier.sha = sequenced.sha
                         and earlier.status = 'success'
-                        and struct_pack(at := earlier.ordered_at, k := earlier.deployment_key)
-                            < struct_pack(at := sequenced.ordered_at, k := sequenced.deployment_key)
+                        -- ordered_at is never NULL (created_at is not)
+                        and (earlier.ordered_at < sequenced.ordered_at
+                            or (earlier.ordered_at = sequenced.ordered_at
+                                and earlier.deployment_key < sequenced.deployment_key))
                 )
-            ) as is_rollback
+            ) as is_any_rollback
     from sequenced
     left join sequenced as previous on previous.deployment_key = sequenced.previous_success_key
 ),
@@ -96,11 +99,11 @@ with_next as (
         on next_deployment.deployment_key = flagged.next_key
         -- the deployment right after this one is a rollback or a hotfix, started soon after it finished:
         -- it was repaired, so this one failed in production even if nobody filed an incident
-        and (next_deployment.is_rollback or next_deployment.is_hotfix)
+        and (next_deployment.is_any_rollback or next_deployment.is_hotfix)
         and flagged.status = 'success'
         -- a rollback put a known-good version back; the fix-forward after it repairs what came before
-        and not flagged.is_rollback
-        and next_deployment.ordered_at <= flagged.finished_at + {{ remediation_window }}
+        and not flagged.is_any_rollback
+        and next_deployment.ordered_at <= {{ add_interval('flagged.finished_at', remediation_window_hours, 'hour') }}
 ),
 
 recoveries as (
@@ -138,7 +141,7 @@ select
     ref,
     name,
     url,
-    is_rollback,
+    is_any_rollback as is_rollback,
     is_hotfix,
     created_at,
     started_at,
@@ -155,7 +158,7 @@ select
     status in ('success', 'failure')
         and (status = 'failure' or incident_count > 0 or remediated_by_key is not null) as is_change_failure,
     {%- set kinds = [] -%}
-    {%- if 'rollback' in rework_kinds %}{% do kinds.append('is_rollback') %}{% endif -%}
+    {%- if 'rollback' in rework_kinds %}{% do kinds.append('is_any_rollback') %}{% endif -%}
     {%- if 'hotfix' in rework_kinds %}{% do kinds.append('is_hotfix') %}{% endif -%}
     {%- if 'during_incident' in rework_kinds %}{% do kinds.append('is_during_incident') %}{% endif %}
     is_during_incident,

@@ -34,7 +34,7 @@ first_responses as (
         source_instance,
         merge_request_id,
         min(created_at) as first_response_at,
-        arg_min(responder, created_at) as first_responder,
+        {{ arg_min('responder', 'created_at') }} as first_responder,
         min(created_at) filter (where is_approval) as approved_at
     from responses
     group by source_instance, merge_request_id

@@ -22,7 +22,7 @@ deployment_aliases as (
         select deployment_key, unnest(duplicate_keys) as duplicate_key
         from {{ ref('int_deployments_unioned') }}
         where is_production
-    )
+    ) as duplicates
 ),
 
 incidents as (
@@ -71,10 +71,10 @@ linked_issue as (
         shipped.deployment_key
     from incidents
     inner join {{ ref('stg_github__pull_requests') }} as pull_requests
-        on regexp_matches(
-            concat_ws(' ', pull_requests.title, pull_requests.head_ref),
-            '(^|[^A-Za-z0-9])' || incidents.caused_by_issue_key || '([^0-9]|$)'
-        )
+        on {{ regex_matches(
+            "concat_ws(' ', pull_requests.title, pull_requests.head_ref)",
+            "'(^|[^A-Za-z0-9])' || incidents.caused_by_issue_key || '([^0-9]|$)'"
+        ) }}
     inner join shipped_commits as shipped
         on shipped.pull_request_key = pull_requests.source_instance || ':' || pull_requests.pull_request_id
     where incidents.caused_by_issue_key is not null
@@ -90,7 +90,7 @@ in_window as (
         on successes.service = incidents.service
         and successes.finished_at <= incidents.started_at
         and successes.finished_at
-            >= incidents.started_at - to_microseconds(({{ dora_setting('incident_attribution_window_hours') }} * 3600000000)::bigint)
+            >= {{ add_interval('incidents.started_at', '-' ~ dora_setting('incident_attribution_window_hours'), 'hour') }}
     order by incidents.incident_key, successes.finished_at desc, successes.deployment_key desc
 )
 

@@ -13,7 +13,7 @@ select
         (
             select mapping.team
             from {{ ref('service_teams') }} as mapping
-            where services.service glob mapping.service_pattern
+            where {{ glob_matches('services.service', 'mapping.service_pattern') }}
             order by length(mapping.service_pattern) desc, mapping.service_pattern
             limit 1
         ),

@@ -4,7 +4,7 @@
 -- The incremental int_jira__issue_status_changes re-parses exactly these issues' histories;
 -- int_work_items_to_rebuild adds the issues whose built rows went stale.
 
-{%- set lookback = "to_microseconds((" ~ var('incremental_lookback_hours') ~ " * 3600000000)::bigint)" %}
+{%- set lookback = flow_hours_interval(var('incremental_lookback_hours')) %}
 
 with reads as (
     select source_instance, record_key as issue_id, extracted_at from {{ source('raw', 'jira__issues') }}

@@ -16,26 +16,14 @@ with status_sightings as (
 
     union all
 
-    select source_instance, status.id, max_by(status.name, changed_at), null, null,
-        null, 3, max(changed_at)
-    from (
-        select
-            source_instance,
-            changed_at,
-            unnest([
-                {'id': from_status_id, 'name': from_status_name},
-                {'id': to_status_id, 'name': to_status_name}
-            ]) as status
-        from {{ ref('int_jira__issue_status_changes') }}
-    ) as changed_statuses
-    group by source_instance, status.id
+    {{ flow_changelog_status_sightings(ref('int_jira__issue_status_changes')) }}
 ),
 
 latest_sightings as (
     select distinct on (source_instance, status_id) *
     from status_sightings
     where status_id is not null
-    order by source_instance, status_id, authority, seen_at desc, status_name, status_category_key
+    order by source_instance, status_id, authority, seen_at desc nulls last, status_name, status_category_key
 ),
 
 statuses as (
@@ -105,7 +93,7 @@ seed_matches as (
         project_statuses.status_id,
         mapping_rows.specificity desc,
         -- equally specific rows for the name and the untranslated name: the displayed name wins
-        (mapping_rows.status_name_key = lower(project_statuses.status_name)) desc,
+        (mapping_rows.status_name_key = lower(project_statuses.status_name)) desc nulls last,
         mapping_rows.flow_state
 )
 

@@ -7,8 +7,8 @@ with issues as (
         issue_id,
         project_key,
         issue_type,
-        list_transform(labels, lambda l: lower(trim(l))) as label_keys,
-        list_transform(components, lambda c: lower(trim(c))) as component_keys,
+        {{ array_map('labels', 'lower(trim(element))') }} as label_keys,
+        {{ array_map('components', 'lower(trim(element))') }} as component_keys,
         epic_key
     from {{ ref('stg_jira__issues') }}
 ),
@@ -26,7 +26,7 @@ type_rules as (
         -- fixed order so an issue labelled both security and tech-debt is always risk
         (match_on = 'issue_type')::integer * 100
             + (3 - ((source_instance <> '*')::integer * 2 + (project_key <> '*')::integer)) * 10
-            + list_position(['risk', 'defect', 'debt', 'feature'], flow_item_type) as precedence
+            + array_position(array['risk', 'defect', 'debt', 'feature'], flow_item_type) as precedence
     from {{ ref('flow_item_type_mapping') }}
 ),
 
@@ -43,7 +43,7 @@ flow_item_types as (
     select
         issue_type_keys.source_instance,
         issue_type_keys.issue_id,
-        arg_min(type_rules.flow_item_type, type_rules.precedence) as flow_item_type
+        {{ arg_min('type_rules.flow_item_type', 'type_rules.precedence') }} as flow_item_type
     from issue_type_keys
     inner join type_rules
         on type_rules.match_on = issue_type_keys.match_on
@@ -59,7 +59,7 @@ last_sprints as (
     select
         sprint_changes.source_instance,
         sprint_changes.issue_id,
-        arg_max(sprints.origin_board_id, sprint_changes.changed_at) as board_id
+        {{ arg_max('sprints.origin_board_id', 'sprint_changes.changed_at') }} as board_id
     from {{ ref('int_jira__issue_sprint_changes') }} as sprint_changes
     inner join {{ ref('stg_jira__sprints') }} as sprints
         on sprints.source_instance = sprint_changes.source_instance
@@ -92,7 +92,7 @@ issue_boards as (
 boards as (
     select distinct on (source_instance, board_id) source_instance, board_id, board_name
     from {{ ref('stg_jira__boards') }}
-    order by source_instance, board_id, extracted_at desc
+    order by source_instance, board_id, extracted_at desc nulls last
 ),
 
 -- Team and value stream ------------------------------------------------------------------------------
@@ -104,7 +104,7 @@ team_rules as (
         lower(trim(match_value)) as match_key,
         team,
         nullif(trim(value_stream), '') as value_stream,
-        list_position(['label', 'component', 'board', 'project'], match_on) * 10
+        array_position(array['label', 'component', 'board', 'project'], match_on) * 10
             + (source_instance = '*')::integer as precedence
     from {{ ref('work_item_team_mapping') }}
 ),
@@ -117,7 +117,7 @@ issue_team_keys as (
     select source_instance, issue_id, 'component', unnest(component_keys) from issues
     union all
     -- a board matches by id or by name
-    select issue_boards.source_instance, issue_boards.issue_id, 'board', unnest([
+    select issue_boards.source_instance, issue_boards.issue_id, 'board', unnest(array[
         lower(issue_boards.board_id), lower(trim(boards.board_name))
     ])
     from issue_boards
@@ -128,19 +128,8 @@ issue_team_keys as (
 ),
 
 teams as (
-    select
-        issue_team_keys.source_instance,
-        issue_team_keys.issue_id,
-        arg_min(
-            {'team': team_rules.team, 'value_stream': team_rules.value_stream},
-            (team_rules.precedence, team_rules.team)
-        ) as rule
-    from issue_team_keys
-    inner join team_rules
-        on team_rules.match_on = issue_team_keys.match_on
-        and team_rules.match_key = issue_team_keys.match_key
-        and team_rules.source_instance in (issue_team_keys.source_instance, '*')
-    group by issue_team_keys.source_instance, issue_team_keys.issue_id
+    -- the rule with the lowest precedence, ties to the alphabetically first team
+    {{ flow_team_rules_chosen() }}
 ),
 
 team_value_streams as (
@@ -159,8 +148,8 @@ select
     issues.source_instance,
     issues.issue_id,
     coalesce(flow_item_types.flow_item_type, 'feature') as flow_item_type,
-    coalesce(teams.rule.team, 'unassigned') as team,
-    coalesce(teams.rule.value_stream, team_value_streams.value_stream, 'unassigned') as value_stream,
+    coalesce(teams.team, 'unassigned') as team,
+    coalesce(teams.value_stream, team_value_streams.value_stream, 'unassigned') as value_stream,
     issue_boards.board_id,
     epics.parent_key as initiative_key
 from issues
@@ -171,7 +160,7 @@ left join teams
     on teams.source_instance = issues.source_instance
     and teams.issue_id = issues.issue_id
 left join team_value_streams
-    on team_value_streams.team = teams.rule.team
+    on team_value_streams.team = teams.team
 left join issue_boards
     on issue_boards.source_instance = issues.source_instance
     and issue_boards.issue_id = issues.issue_id

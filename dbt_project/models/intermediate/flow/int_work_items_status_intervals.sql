@@ -36,7 +36,7 @@ interval_starts as (
         issue_id,
         1 as event_order,
         changed_at,
-        try_cast(history_id as bigint),
+        {{ try_cast('history_id', 'bigint') }},
         history_id,
         item_index,
         to_status_id,

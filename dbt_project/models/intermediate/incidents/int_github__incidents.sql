@@ -15,14 +15,14 @@ select
     incident_issues.url,
     {{ service_for_scope('incident_issues.source_instance', 'incident_issues.repo') }} as service,
     -- a label such as `sev1`, `sev-2`, `severity:high` or `P1`
-    list_filter(incident_issues.labels, lambda label: regexp_matches(label, '^(sev|severity|p[0-4]\b)', 'i'))[1]
+    {{ array_filter('incident_issues.labels', regex_matches('element', "'^(sev|severity|p[0-4]\\b)'", 'i')) }}[1]
         as severity,
     incident_issues.created_at as started_at,
     incident_issues.closed_at as resolved_at,
     incident_issues.source_instance as caused_by_source_instance,
     -- "Caused by deployment 123456" / "Root cause: 1a2b3c4" in the issue text
-    nullif(regexp_extract(incident_issues.body, '(?i)caused by deployment\D{0,5}(\d+)', 1), '') as caused_by_deployment_id,
-    lower(nullif(regexp_extract(incident_issues.body, '(?i)root[ -]?cause\W{0,5}(?:commit\W{0,3})?([0-9a-f]{7,40})\b', 1), ''))
+    nullif({{ regex_extract('incident_issues.body', "'(?i)caused by deployment\\D{0,5}(\\d+)'", 1) }}, '') as caused_by_deployment_id,
+    lower(nullif({{ regex_extract('incident_issues.body', "'(?i)root[ -]?cause\\W{0,5}(?:commit\\W{0,3})?([0-9a-f]{7,40})\\b'", 1) }}, ''))
         as root_cause_sha,
     null::varchar as caused_by_issue_key,
     false as is_rollback

@@ -15,13 +15,13 @@ select
     incidents.url,
     {{ service_for_scope('incidents.source_instance', 'incidents.project_path') }} as service,
     -- GitLab keeps an incident's own severity out of the REST issue; teams label it (`severity::1`, `sev2`, `P1`).
-    list_filter(incidents.labels, lambda label: regexp_matches(label, '^(sev|severity|p[0-4]\b)', 'i'))[1] as severity,
+    {{ array_filter('incidents.labels', regex_matches('element', "'^(sev|severity|p[0-4]\\b)'", 'i')) }}[1] as severity,
     incidents.created_at as started_at,
     case when incidents.state = 'closed' then incidents.closed_at end as resolved_at,
     incidents.source_instance as caused_by_source_instance,
     -- "Caused by deployment 123456" / "Root cause: 1a2b3c4" in the description, as for GitHub incidents
-    nullif(regexp_extract(incidents.description, '(?i)caused by deployment\D{0,5}(\d+)', 1), '') as caused_by_deployment_id,
-    lower(nullif(regexp_extract(incidents.description, '(?i)root[ -]?cause\W{0,5}(?:commit\W{0,3})?([0-9a-f]{7,40})\b', 1), ''))
+    nullif({{ regex_extract('incidents.description', "'(?i)caused by deployment\\D{0,5}(\\d+)'", 1) }}, '') as caused_by_deployment_id,
+    lower(nullif({{ regex_extract('incidents.description', "'(?i)root[ -]?cause\\W{0,5}(?:commit\\W{0,3})?([0-9a-f]{7,40})\\b'", 1) }}, ''))
         as root_cause_sha,
     null::varchar as caused_by_issue_key,
     false as is_rollback

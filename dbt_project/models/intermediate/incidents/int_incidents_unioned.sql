@@ -2,14 +2,28 @@
 -- Attribution to a deployment happens downstream (int_incident_attributions), so a source only
 -- reports what it knows: an explicit causing deployment, a root-cause commit, or neither.
 
+{% set incident_models = [
+    'int_jira__incidents',
+    'int_github__incidents',
+    'int_events__incidents',
+    'int_gitlab__incidents',
+    'int_opsgenie__incidents',
+    'int_pagerduty__incidents',
+] %}
+{# <incident sources: add each int_<source>__incidents model to the list above> #}
+{% set columns = [
+    'source', 'source_instance', 'incident_id', 'display_key', 'title', 'url', 'service', 'severity',
+    'started_at', 'resolved_at', 'caused_by_source_instance', 'caused_by_deployment_id', 'root_cause_sha',
+    'caused_by_issue_key', 'is_rollback',
+] %}
+
 with unioned as (
-    select * from {{ ref('int_jira__incidents') }}
-    union all by name select * from {{ ref('int_github__incidents') }}
-    union all by name select * from {{ ref('int_events__incidents') }}
-    union all by name select * from {{ ref('int_gitlab__incidents') }}
-    union all by name select * from {{ ref('int_opsgenie__incidents') }}
-    union all by name select * from {{ ref('int_pagerduty__incidents') }}
-    -- <incident sources: add a "union all by name" of each int_<source>__incidents model above this line>
+    {%- for model in incident_models %}
+    select {{ columns | join(', ') }} from {{ ref(model) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 )
 
 select

@@ -10,11 +10,8 @@
 with incident_issues as (
     select issues.*
     from {{ ref('stg_jira__issues') }} as issues
-    where list_contains({{ dora_text_list(issue_types | map('lower') | list) }}, lower(issues.issue_type))
-        or list_has_any(
-            {{ dora_text_list(labels | map('lower') | list) }},
-            list_transform(issues.labels, lambda label: lower(label))
-        )
+    where {{ array_has_value(_sql_text_list(issue_types | map('lower') | list), 'lower(issues.issue_type)') }}
+        or {{ arrays_overlap(_sql_text_list(labels | map('lower') | list), array_map('issues.labels', 'lower(element)')) }}
 ),
 
 cause_links as (
@@ -25,7 +22,7 @@ cause_links as (
         issue_id,
         min(other_issue_key) as caused_by_issue_key
     from {{ ref('stg_jira__issue_links') }}
-    where regexp_matches(relationship, '{{ cause_link | replace("'", "''") }}', 'i')
+    where {{ regex_matches('relationship', _sql_text(cause_link), 'i') }}
     group by source_instance, issue_id
 )
 
@@ -39,7 +36,7 @@ select
     coalesce(
         fields.service_field,
         -- a `service:<name>` label, else the first component
-        nullif(regexp_extract(list_aggregate(incident_issues.labels, 'string_agg', ' '), 'service:(\S+)', 1), ''),
+        nullif({{ regex_extract(array_to_text('incident_issues.labels', "' '"), "'service:(\\S+)'", 1) }}, ''),
         incident_issues.components[1]
     ) as service,
     coalesce(fields.severity_field, incident_issues.priority) as severity,

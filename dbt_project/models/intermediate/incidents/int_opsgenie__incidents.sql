@@ -12,18 +12,18 @@ with logs as (
 reopened as (
     select source_instance, incident_id, max(logged_at) as reopened_at
     from logs
-    where regexp_matches(log, '\breopen', 'i')
-    group by all
+    where {{ regex_matches('log', "'\\breopen'", 'i') }}
+    group by source_instance, incident_id
 ),
 
 resolves as (
     select logs.source_instance, logs.incident_id, min(logs.logged_at) as resolved_at
     from logs
     left join reopened using (source_instance, incident_id)
-    where regexp_matches(logs.log, '\b(resolved|closed)\b', 'i')
-        and not regexp_matches(logs.log, '\breopen', 'i')
+    where {{ regex_matches('logs.log', "'\\b(resolved|closed)\\b'", 'i') }}
+        and not {{ regex_matches('logs.log', "'\\breopen'", 'i') }}
         and (reopened.reopened_at is null or logs.logged_at > reopened.reopened_at)
-    group by all
+    group by logs.source_instance, logs.incident_id
 ),
 
 incidents as (
@@ -63,9 +63,11 @@ alerts as (
 ),
 
 unioned as (
-    select * from incidents
-    union all by name
-    select * from alerts
+    select source_instance, incident_id, display_key, title, url, opsgenie_service, severity, started_at, resolved_at
+    from incidents
+    union all
+    select source_instance, incident_id, display_key, title, url, opsgenie_service, severity, started_at, resolved_at
+    from alerts
 )
 
 select

@@ -37,11 +37,7 @@ field_values as (
         issues.source_instance,
         {{ json_text('issues.payload', 'key') }} as carrier_key,
         field_ids.field,
-        unnest(case
-            when json_type(issues.payload -> ('$.fields."' || field_ids.field || '"')) = 'ARRAY'
-                then json_extract(issues.payload -> ('$.fields."' || field_ids.field || '"'), '$[*]')
-            else [issues.payload -> ('$.fields."' || field_ids.field || '"')]
-        end) as element
+        {{ json_elements_or_value_rows(json_get_at_key('issues.payload', 'fields', 'field_ids.field')) }} as element
     from ({{ jira_live_issues() }}) as issues
     cross join field_ids
 ),
@@ -61,7 +57,7 @@ carrier_values as (
             {{ json_text('element', 'value') }},
             {{ json_text('element', 'name') }},
             {{ json_text('element', 'key') }},
-            case when json_type(element) in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE', 'BOOLEAN') then element ->> '$' end
+            {{ json_scalar_text('element') }}
         )))
     from field_values
     where element is not null
@@ -107,9 +103,18 @@ select
     hierarchy.initiative_key,
     matches.key_result_source_instance,
     matches.key_result_id,
-    list_sort(list_distinct(list(matches.link_kind))) as link_kinds
+    {{ distinct_sorted_array('matches.link_kind') }} as link_kinds
 from matches
 inner join hierarchy
     on hierarchy.source_instance = matches.source_instance
     and hierarchy.issue_id = matches.issue_id
-group by all
+group by
+    hierarchy.work_item_id,
+    matches.source_instance,
+    matches.issue_id,
+    hierarchy.issue_key,
+    hierarchy.hierarchy_level,
+    hierarchy.epic_key,
+    hierarchy.initiative_key,
+    matches.key_result_source_instance,
+    matches.key_result_id

@@ -4,6 +4,13 @@
 -- docs/METRICS.md#epics-and-initiatives.
 {%- set epic_types = var('realization_epic_issue_types') | map('lower') | list %}
 {%- set initiative_types = var('realization_initiative_issue_types') | map('lower') | list %}
+{#- the types as SQL text arrays, for `= any(...)` (both dialects; an empty list matches nothing) #}
+{%- set type_arrays = {} %}
+{%- for name, types in [('epic', epic_types), ('initiative', initiative_types)] %}
+    {%- set quoted = [] %}
+    {%- for type in types %}{% do quoted.append("'" ~ type | replace("'", "''") ~ "'") %}{% endfor %}
+    {%- do type_arrays.update({name: 'array[' ~ quoted | join(', ') ~ ']::varchar[]'}) %}
+{%- endfor %}
 
 -- materialized: read by five steps below, and staging parses the raw JSON on every read
 with issues as materialized (
@@ -32,7 +39,7 @@ item_epics as (
 epic_keys as (
     select source_instance, issue_key as epic_key
     from issues
-    where list_contains({{ dora_text_list(epic_types) }}, issue_type_key)
+    where issue_type_key = any({{ type_arrays['epic'] }})
     union
     select source_instance, resolved_epic_key
     from item_epics
@@ -49,7 +56,7 @@ linked_initiatives as (
     inner join issues as others
         on others.source_instance = links.source_instance
         and others.issue_id = links.other_issue_id
-    where list_contains({{ dora_text_list(initiative_types) }}, others.issue_type_key)
+    where others.issue_type_key = any({{ type_arrays['initiative'] }})
     order by links.source_instance, links.issue_key, links.other_issue_key
 ),
 
@@ -70,7 +77,7 @@ epic_initiatives as (
 initiative_keys as (
     select source_instance, issue_key as initiative_key
     from issues
-    where list_contains({{ dora_text_list(initiative_types) }}, issue_type_key)
+    where issue_type_key = any({{ type_arrays['initiative'] }})
     union
     select source_instance, initiative_key
     from epic_initiatives

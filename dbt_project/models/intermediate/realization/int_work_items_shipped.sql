@@ -22,9 +22,7 @@ with shipped_changes as (
 pull_request_keys as (
     select distinct
         source_instance || ':' || pull_request_id as pull_request_key,
-        unnest(regexp_extract_all(
-            upper(concat_ws(' ', title, head_ref)), {{ issue_key_pattern }}, 1
-        )) as issue_key
+        {{ regex_extract_all_rows("upper(concat_ws(' ', title, head_ref))", issue_key_pattern, 1) }} as issue_key
     from {{ ref('stg_github__pull_requests') }}
     where merged_at is not null
 ),
@@ -36,7 +34,7 @@ mentions as (
     from shipped_changes
     inner join pull_request_keys on pull_request_keys.pull_request_key = shipped_changes.pull_request_key
     union all
-    select unnest(regexp_extract_all(upper(message_headline), {{ issue_key_pattern }}, 1)), deployment_key,
+    select {{ regex_extract_all_rows('upper(message_headline)', issue_key_pattern, 1) }}, deployment_key,
         deployment_id, service,
         finished_at, 'commit'
     from shipped_changes

@@ -13,7 +13,7 @@ with as_of as (
 flow_weeks as (
     select week_start, team, value_stream, sum(flow_velocity)::bigint as flow_velocity
     from {{ ref('flow_metrics_weekly') }}
-    group by all
+    group by week_start, team, value_stream
 ),
 
 completions as (
@@ -23,18 +23,18 @@ completions as (
 daily_load as (
     select day, team, value_stream, sum(wip_items)::bigint as wip_items
     from {{ ref('flow_load_daily') }}
-    group by all
+    group by day, team, value_stream
 ),
 
 weekly_load as (
     select
-        date_trunc('week', day)::date as week_start,
+        date_trunc('week', day::timestamp)::date as week_start,
         team,
         value_stream,
-        arg_max(wip_items, day) as wip_items,
-        list(wip_items::double order by day) as wip_daily
+        {{ arg_max('wip_items', 'day') }} as wip_items,
+        {{ array_of('wip_items::float8', 'day') }} as wip_daily
     from daily_load
-    group by all
+    group by date_trunc('week', day::timestamp)::date, team, value_stream
 ),
 
 dora as (
@@ -71,4 +71,4 @@ full outer join dora using (week_start, team, value_stream)
 left join completions using (week_start, team, value_stream)
 left join weekly_load using (week_start, team, value_stream)
 cross join as_of
-where week_start + interval 7 day <= as_of.as_of_at
+where week_start + interval '7 day' <= as_of.as_of_at

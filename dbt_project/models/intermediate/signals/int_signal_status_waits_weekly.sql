@@ -33,11 +33,11 @@ pieces as (
         started_at,
         ended_at,
         as_of_at,
-        unnest(generate_series(
-            date_trunc('week', started_at),
-            date_trunc('week', ended_at - interval 1 microsecond),
-            interval 1 week
-        ))::date as week_start
+        {{ timestamp_series_rows(
+            "date_trunc('week', started_at)",
+            "date_trunc('week', ended_at - interval '1 microsecond')",
+            "interval '1 week'"
+        ) }}::date as week_start
     from intervals
     where ended_at > started_at
 ),
@@ -49,19 +49,22 @@ status_weeks as (
         value_stream,
         coalesce(status_name, '(unknown status)') as status_name,
         flow_state,
-        sum({{ hours_between('greatest(started_at, week_start)', 'least(ended_at, week_start + interval 7 day)') }})
-            as item_hours,
+        -- whole microseconds, summed exactly: a sum of fractional hours depends on the order the rows come
+        -- in, which no two warehouses (nor two parallel runs) share
+        sum({{ microseconds_between(
+            'greatest(started_at, week_start::timestamp)', "least(ended_at, week_start + interval '7 day')"
+        ) }})::bigint as item_microseconds,
         count(distinct work_item_id) as items
     from pieces
     -- complete weeks only, as for the other signals
-    where week_start + interval 7 day <= as_of_at
-    group by all
+    where week_start + interval '7 day' <= as_of_at
+    group by week_start, team, value_stream, coalesce(status_name, '(unknown status)'), flow_state
 ),
 
 team_weeks as (
-    select week_start, team, value_stream, sum(item_hours) as in_progress_hours
+    select week_start, team, value_stream, sum(item_microseconds)::bigint as in_progress_microseconds
     from status_weeks
-    group by all
+    group by week_start, team, value_stream
 ),
 
 team_statuses as (
@@ -76,10 +79,11 @@ select
     team_weeks.value_stream,
     team_statuses.status_name,
     team_statuses.flow_state,
-    coalesce(status_weeks.item_hours, 0) as item_hours,
+    coalesce(status_weeks.item_microseconds, 0)::float8 / 3600000000 as item_hours,
     coalesce(status_weeks.items, 0) as items,
-    team_weeks.in_progress_hours,
-    coalesce(status_weeks.item_hours, 0) / nullif(team_weeks.in_progress_hours, 0) as share
+    team_weeks.in_progress_microseconds::float8 / 3600000000 as in_progress_hours,
+    coalesce(status_weeks.item_microseconds, 0)::float8 / nullif(team_weeks.in_progress_microseconds, 0)::float8
+        as share
 from team_weeks
 inner join team_statuses using (team, value_stream)
 left join status_weeks using (week_start, team, value_stream, status_name, flow_state)

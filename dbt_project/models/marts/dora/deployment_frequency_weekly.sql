@@ -33,7 +33,7 @@ week_spine as (
         source_instance,
         service,
         environment,
-        unnest(generate_series(min(week_start), max(week_start), interval 7 day))::date as week_start
+        ({{ timestamp_series_rows('min(week_start)', 'max(week_start)', "interval '7 day'") }})::date as week_start
     from weekly_counts
     group by source_instance, service, environment
 )

@@ -1,18 +1,21 @@
 -- Each monthly DORA metric rated against every report year of the seed dora_benchmarks.
 -- Definitions: docs/METRICS.md#performance-tiers.
 
+{%- set metric_columns = {
+    'deployment_frequency': 'deployments_per_day',
+    'change_lead_time': 'lead_time_p50_hours',
+    'change_failure_rate': 'change_failure_rate',
+    'failed_deployment_recovery_time': 'recovery_time_p50_hours',
+} %}
+
 with metric_values as (
-    unpivot (
-        select
-            period_start, grouping_level, team, service,
-            deployments_per_day as deployment_frequency,
-            lead_time_p50_hours as change_lead_time,
-            change_failure_rate,
-            recovery_time_p50_hours as failed_deployment_recovery_time
-        from {{ ref('dora_metrics_monthly') }}
-    )
-    on deployment_frequency, change_lead_time, change_failure_rate, failed_deployment_recovery_time
-    into name metric value value
+    -- one row per metric with a value (an unpivot)
+    {%- for metric, column in metric_columns.items() %}
+    select period_start, grouping_level, team, service, '{{ metric }}' as metric, {{ column }} as value
+    from {{ ref('dora_metrics_monthly') }}
+    where {{ column }} is not null
+    {{ 'union all' if not loop.last }}
+    {%- endfor %}
 ),
 
 distances as (
@@ -25,8 +28,8 @@ distances as (
         benchmarks.benchmark,
         benchmarks.benchmark_kind,
         benchmarks.benchmark_source,
-        metric_values.value >= coalesce(benchmarks.lower_bound, '-infinity'::double)
-            and metric_values.value <= coalesce(benchmarks.upper_bound, 'infinity'::double) as is_within_range,
+        metric_values.value >= coalesce(benchmarks.lower_bound, '-infinity'::float8)
+            and metric_values.value <= coalesce(benchmarks.upper_bound, 'infinity'::float8) as is_within_range,
         case
             when metric_values.value < benchmarks.lower_bound then
                 case when benchmarks.unit = 'ratio' then benchmarks.lower_bound - metric_values.value

@@ -61,10 +61,15 @@ first_deployments as (
         service,
         environment as first_deployment_environment,
         deployment_finished_at as first_deployed_at,
-        first_shipped_commit_at,
-        count(distinct lower(environment)) over (partition by pull_request_key) as production_environment_count
+        first_shipped_commit_at
     from deployed
     order by pull_request_key, deployment_finished_at, deployment_key
+),
+
+environment_counts as (
+    select pull_request_key, count(distinct lower(environment)) as production_environment_count
+    from deployed
+    group by pull_request_key
 ),
 
 timeline as (
@@ -88,7 +93,7 @@ timeline as (
         first_deployments.first_deployed_at,
         first_deployments.first_deployment_key,
         first_deployments.first_deployment_environment,
-        coalesce(first_deployments.production_environment_count, 0) as production_environment_count
+        coalesce(environment_counts.production_environment_count, 0) as production_environment_count
     from pull_requests
     left join first_commits
         on first_commits.source_instance = pull_requests.source_instance
@@ -97,6 +102,7 @@ timeline as (
         on first_responses.source_instance = pull_requests.source_instance
         and first_responses.pull_request_id = pull_requests.pull_request_id
     left join first_deployments on first_deployments.pull_request_key = pull_requests.pull_request_key
+    left join environment_counts on environment_counts.pull_request_key = pull_requests.pull_request_key
 )
 
 select

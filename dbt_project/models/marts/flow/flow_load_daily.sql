@@ -41,11 +41,11 @@ wip_days as (
         flow_state,
         wip_started_at,
         as_of_at,
-        unnest(generate_series(
-            started_at::date,
-            coalesce((ended_at - interval 1 day)::date, as_of_at::date),
-            interval 1 day
-        ))::date as day
+        {{ timestamp_series_rows(
+            'started_at::date',
+            "coalesce((ended_at - interval '1 day')::date, as_of_at::date)",
+            "interval '1 day'"
+        ) }}::date as day
     from wip_intervals
     where started_at < as_of_at
 ),
@@ -59,7 +59,7 @@ daily as (
         count(*) as wip_items,
         count(*) filter (where flow_state = 'active') as active_items,
         count(*) filter (where flow_state = 'waiting') as waiting_items,
-        {{ hours_between('min(wip_started_at)', 'least(day + interval 1 day, max(as_of_at))') }}
+        {{ hours_between('min(wip_started_at)', "least(day + interval '1 day', max(as_of_at))") }}
             as oldest_item_age_hours
     from wip_days
     group by team, value_stream, flow_item_type, day
@@ -72,7 +72,8 @@ axis as (
         team,
         value_stream,
         flow_item_type,
-        unnest(generate_series(min(created_at)::date, max(as_of.as_of_at)::date, interval 1 day))::date as day
+        {{ timestamp_series_rows('min(created_at)::date', 'max(as_of.as_of_at)::date', "interval '1 day'") }}::date
+            as day
     from items
     cross join as_of
     group by team, value_stream, flow_item_type

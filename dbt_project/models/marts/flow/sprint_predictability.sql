@@ -23,7 +23,7 @@ membership_changes as (
         sprint_id,
         changed_at,
         change,
-        try_cast(history_id as bigint) as history_number,
+        {{ try_cast('history_id', 'bigint') }} as history_number,
         item_index
     from {{ ref('int_jira__issue_sprint_changes') }}
 ),
@@ -34,19 +34,15 @@ members as (
         sprints.source_instance,
         sprints.sprint_id,
         membership_changes.issue_id,
-        arg_max(
-            membership_changes.change,
-            (membership_changes.changed_at, membership_changes.history_number, membership_changes.item_index)
-        ) filter (where membership_changes.changed_at <= sprints.started_at) = 'added' as is_committed,
-        arg_max(
-            membership_changes.change,
-            (membership_changes.changed_at, membership_changes.history_number, membership_changes.item_index)
-        ) filter (where membership_changes.changed_at <= sprints.ended_at) = 'added' as is_in_sprint_at_end
+        {{ flow_last_membership_change('membership_changes.changed_at <= sprints.started_at') }} = 'added'
+            as is_committed,
+        {{ flow_last_membership_change('membership_changes.changed_at <= sprints.ended_at') }} = 'added'
+            as is_in_sprint_at_end
     from sprints
     inner join membership_changes
         on membership_changes.source_instance = sprints.source_instance
         and membership_changes.sprint_id = sprints.sprint_id
-    group by all
+    group by sprints.source_instance, sprints.sprint_id, membership_changes.issue_id
 ),
 
 member_states as (
@@ -95,7 +91,7 @@ sprint_teams as (
         select source_instance, sprint_id, team, count(*) as items
         from member_states
         where is_committed or is_in_sprint_at_end
-        group by all
+        group by source_instance, sprint_id, team
     ) as team_counts
     order by source_instance, sprint_id, items desc, team
 )
@@ -116,11 +112,11 @@ select
     coalesce(counts.added_items, 0) as added_items,
     coalesce(counts.removed_items, 0) as removed_items,
     coalesce(counts.completed_items, 0) as completed_items,
-    coalesce(counts.committed_story_points, 0)::double as committed_story_points,
-    coalesce(counts.completed_committed_story_points, 0)::double as completed_committed_story_points,
-    coalesce(counts.completed_story_points, 0)::double as completed_story_points,
-    counts.completed_committed_items / nullif(counts.committed_items, 0) as predictability,
-    counts.completed_committed_story_points / nullif(counts.committed_story_points, 0) as story_point_predictability
+    coalesce(counts.committed_story_points, 0)::float8 as committed_story_points,
+    coalesce(counts.completed_committed_story_points, 0)::float8 as completed_committed_story_points,
+    coalesce(counts.completed_story_points, 0)::float8 as completed_story_points,
+    counts.completed_committed_items::float8 / nullif(counts.committed_items, 0) as predictability,
+    counts.completed_committed_story_points::float8 / nullif(counts.committed_story_points, 0) as story_point_predictability
 from sprints
 left join counts
     on counts.source_instance = sprints.source_instance

@@ -1,6 +1,8 @@
 -- Blocking links between work items, with the teams on both ends and how long the blocked item waited.
 -- Definitions: docs/METRICS.md#dependencies.
 
+{%- set block_word %}'\bblock'{% endset %}
+
 with as_of as (
     select {{ flow_as_of() }} as as_of_at
 ),
@@ -18,9 +20,9 @@ blocking_links as (
         case when direction = 'outward' then other_issue_key else issue_key end as blocked_issue_key
     from {{ ref('stg_jira__issue_links') }}
     -- Jira's "Blocks" type (outward "blocks", inward "is blocked by"), under whatever name the instance uses
-    where regexp_matches(lower(link_type), '\bblock')
-        or regexp_matches(lower(relationship), '\bblock')
-    order by source_instance, link_id, direction desc
+    where {{ regex_matches('lower(link_type)', block_word) }}
+        or {{ regex_matches('lower(relationship)', block_word) }}
+    order by source_instance, link_id, direction desc nulls last
 ),
 
 items as (

@@ -10,16 +10,16 @@ with per_stream as (
         -- one failed scope (or the source's `*` error row) makes the stream's part of the run failed
         case when bool_or(status = 'failed') then 'failed' else 'success' end as status,
         count(distinct scope) as scopes,
-        sum(records) as records,
-        sum(new_records) as new_records,
-        sum(updated_records) as updated_records,
-        sum(requests) as requests,
-        sum(retries) as retries,
-        sum(not_modified) as not_modified,
-        sum(rate_limit_waits) as rate_limit_waits,
+        sum(records)::bigint as records,
+        sum(new_records)::bigint as new_records,
+        sum(updated_records)::bigint as updated_records,
+        sum(requests)::bigint as requests,
+        sum(retries)::bigint as retries,
+        sum(not_modified)::bigint as not_modified,
+        sum(rate_limit_waits)::bigint as rate_limit_waits,
         sum(waited_seconds) as waited_seconds,
         sum(seconds) as seconds,
-        string_agg(distinct error, '; ') as error,
+        string_agg(distinct error, '; ' order by error) as error,
         min(started_at) as started_at,
         max(finished_at) as finished_at
     from {{ ref('stg_ops__stream_runs') }}
@@ -58,7 +58,7 @@ select
         partition by per_stream.source_instance, per_stream.stream
     ) as stream_data_as_of,
     row_number() over (
-        partition by per_stream.source_instance, per_stream.stream order by per_stream.started_at desc, per_stream.run_id
+        partition by per_stream.source_instance, per_stream.stream order by per_stream.started_at desc nulls last, per_stream.run_id
     ) = 1 as is_latest_run
 from per_stream
 inner join runs on runs.run_id = per_stream.run_id

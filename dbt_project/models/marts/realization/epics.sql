@@ -43,24 +43,25 @@ effort as (
         count(*) as items,
         count(*) filter (where is_done) as items_done,
         count(*) filter (where is_canceled) as items_canceled,
-        coalesce(sum(story_points) filter (where not is_canceled), 0)::double as story_points,
-        coalesce(sum(story_points) filter (where is_done), 0)::double as story_points_done,
-        coalesce(sum(flow_time_hours), 0)::double as flow_time_hours,
+        coalesce(sum(story_points) filter (where not is_canceled), 0)::float8 as story_points,
+        coalesce(sum(story_points) filter (where is_done), 0)::float8 as story_points_done,
+        coalesce(sum(flow_time_hours), 0)::float8 as flow_time_hours,
         {%- for flow_item_type in flow_item_types %}
         count(*) filter (where flow_item_type = '{{ flow_item_type }}') as {{ flow_item_type }}_items,
-        coalesce(sum(story_points) filter (where flow_item_type = '{{ flow_item_type }}' and not is_canceled), 0)::double
+        coalesce(sum(story_points) filter (where flow_item_type = '{{ flow_item_type }}' and not is_canceled), 0)::float8
             as {{ flow_item_type }}_story_points,
-        coalesce(sum(flow_time_hours) filter (where flow_item_type = '{{ flow_item_type }}'), 0)::double
+        coalesce(sum(flow_time_hours) filter (where flow_item_type = '{{ flow_item_type }}'), 0)::float8
             as {{ flow_item_type }}_flow_time_hours,
         {%- endfor %}
         max(completed_at) as last_item_completed_at,
         -- the team (and value stream) most of its items belong to, then alphabetically: the epic's owner
-        -- when the epic itself is not loaded or not mapped
-        arg_min({'team': team, 'value_stream': value_stream}, (-team_items, team, value_stream)) as items_owner
+        -- when the epic itself is not loaded or not mapped (both never NULL in work_items)
+        {{ min_by_keys('team', ['-team_items', 'team', 'value_stream']) }} as items_owner_team,
+        {{ min_by_keys('value_stream', ['-team_items', 'team', 'value_stream']) }} as items_owner_value_stream
     from (
         select *, count(*) over (partition by source_instance, rollup_epic_key, team, value_stream) as team_items
         from items
-    )
+    ) as items
     group by source_instance, rollup_epic_key
 ),
 
@@ -78,10 +79,11 @@ milestones as (
         epic_key,
         min(first_active_at) as first_started_at,
         min(first_shipped_at) as first_shipped_at,
-        arg_min(
-            {'id': first_shipped_deployment_id, 'key': first_shipped_deployment_key},
-            (first_shipped_at, first_shipped_deployment_key)
-        ) filter (where first_shipped_at is not null) as first_shipped_deployment
+        -- a shipped work item always has both (int_work_items_shipped)
+        {{ min_by_keys('first_shipped_deployment_id', ['first_shipped_at', 'first_shipped_deployment_key'],
+            'first_shipped_at is not null') }} as first_shipped_deployment_id,
+        {{ min_by_keys('first_shipped_deployment_key', ['first_shipped_at', 'first_shipped_deployment_key'],
+            'first_shipped_at is not null') }} as first_shipped_deployment_key
     from members
     group by source_instance, epic_key
 ),
@@ -94,24 +96,29 @@ epics as (
         epic_issues.issue_id is not null as is_epic_loaded,
         epic_issues.summary,
         epic_issues.rollup_initiative_key as initiative_key,
-        coalesce(
-            case when epic_issues.team <> 'unassigned'
-                then {'team': epic_issues.team, 'value_stream': epic_issues.value_stream} end,
-            effort.items_owner,
-            {'team': 'unassigned', 'value_stream': 'unassigned'}
-        ) as owner,
+        -- the epic's own team, else its items' owner, else unassigned: team and value stream as a pair
+        case
+            when epic_issues.team <> 'unassigned' then epic_issues.team
+            when effort.epic_key is not null then effort.items_owner_team
+            else 'unassigned'
+        end as team,
+        case
+            when epic_issues.team <> 'unassigned' then epic_issues.value_stream
+            when effort.epic_key is not null then effort.items_owner_value_stream
+            else 'unassigned'
+        end as value_stream,
         epic_issues.status_name,
         epic_issues.flow_state,
         coalesce(effort.items, 0) as items,
         coalesce(effort.items_done, 0) as items_done,
         coalesce(effort.items_canceled, 0) as items_canceled,
-        coalesce(effort.story_points, 0)::double as story_points,
-        coalesce(effort.story_points_done, 0)::double as story_points_done,
-        coalesce(effort.flow_time_hours, 0)::double as flow_time_hours,
+        coalesce(effort.story_points, 0)::float8 as story_points,
+        coalesce(effort.story_points_done, 0)::float8 as story_points_done,
+        coalesce(effort.flow_time_hours, 0)::float8 as flow_time_hours,
         {%- for flow_item_type in flow_item_types %}
         coalesce(effort.{{ flow_item_type }}_items, 0) as {{ flow_item_type }}_items,
-        coalesce(effort.{{ flow_item_type }}_story_points, 0)::double as {{ flow_item_type }}_story_points,
-        coalesce(effort.{{ flow_item_type }}_flow_time_hours, 0)::double as {{ flow_item_type }}_flow_time_hours,
+        coalesce(effort.{{ flow_item_type }}_story_points, 0)::float8 as {{ flow_item_type }}_story_points,
+        coalesce(effort.{{ flow_item_type }}_flow_time_hours, 0)::float8 as {{ flow_item_type }}_flow_time_hours,
         {%- endfor %}
         epic_issues.created_at,
         milestones.first_started_at,
@@ -122,8 +129,8 @@ epics as (
                 then effort.last_item_completed_at
         end as completed_at,
         milestones.first_shipped_at,
-        milestones.first_shipped_deployment.id as first_shipped_deployment_id,
-        milestones.first_shipped_deployment.key as first_shipped_deployment_key
+        milestones.first_shipped_deployment_id,
+        milestones.first_shipped_deployment_key
     from epic_keys
     left join epic_issues
         on epic_issues.source_instance = epic_keys.source_instance
@@ -137,9 +144,7 @@ epics as (
 )
 
 select
-    * exclude (owner),
-    owner.team as team,
-    owner.value_stream as value_stream,
+    *,
     date_trunc('month', first_shipped_at)::date as shipped_month,
     {{ hours_between('created_at', 'first_shipped_at') }} as time_to_market_hours,
     {{ hours_between('first_started_at', 'first_shipped_at') }} as started_to_shipped_hours

@@ -39,22 +39,24 @@ rolled_up as (
         count(completed_at) as epics_completed,
         count(first_shipped_at) as epics_shipped,
         {%- for column in summed %}
-        sum({{ column }})::{{ 'bigint' if column.endswith('items') or column.startswith('items') else 'double' }}
+        sum({{ column }})::{{ 'bigint' if column.endswith('items') or column.startswith('items') else 'float8' }}
             as {{ column }},
         {%- endfor %}
         min(first_started_at) as first_started_at,
         max(completed_at) as last_epic_completed_at,
         min(first_shipped_at) as first_shipped_at,
-        arg_min(
-            {'id': first_shipped_deployment_id, 'key': first_shipped_deployment_key},
-            (first_shipped_at, first_shipped_deployment_key)
-        ) filter (where first_shipped_at is not null) as first_shipped_deployment,
+        -- a shipped epic always has both, an epic's team and value stream are never NULL (epics)
+        {{ min_by_keys('first_shipped_deployment_id', ['first_shipped_at', 'first_shipped_deployment_key'],
+            'first_shipped_at is not null') }} as first_shipped_deployment_id,
+        {{ min_by_keys('first_shipped_deployment_key', ['first_shipped_at', 'first_shipped_deployment_key'],
+            'first_shipped_at is not null') }} as first_shipped_deployment_key,
         -- the owner of most of its epics, then alphabetically
-        arg_min({'team': team, 'value_stream': value_stream}, (-team_epics, team, value_stream)) as epics_owner
+        {{ min_by_keys('team', ['-team_epics', 'team', 'value_stream']) }} as epics_owner_team,
+        {{ min_by_keys('value_stream', ['-team_epics', 'team', 'value_stream']) }} as epics_owner_value_stream
     from (
         select *, count(*) over (partition by source_instance, initiative_key, team, value_stream) as team_epics
         from epics
-    )
+    ) as epics
     group by source_instance, initiative_key
 ),
 
@@ -65,12 +67,17 @@ initiatives as (
         initiative_issues.issue_id as initiative_issue_id,
         initiative_issues.issue_id is not null as is_initiative_loaded,
         initiative_issues.summary,
-        coalesce(
-            case when initiative_issues.team <> 'unassigned'
-                then {'team': initiative_issues.team, 'value_stream': initiative_issues.value_stream} end,
-            rolled_up.epics_owner,
-            {'team': 'unassigned', 'value_stream': 'unassigned'}
-        ) as owner,
+        -- its own team, else its epics' owner, else unassigned: team and value stream as a pair
+        case
+            when initiative_issues.team <> 'unassigned' then initiative_issues.team
+            when rolled_up.initiative_key is not null then rolled_up.epics_owner_team
+            else 'unassigned'
+        end as team,
+        case
+            when initiative_issues.team <> 'unassigned' then initiative_issues.value_stream
+            when rolled_up.initiative_key is not null then rolled_up.epics_owner_value_stream
+            else 'unassigned'
+        end as value_stream,
         initiative_issues.status_name,
         initiative_issues.flow_state,
         coalesce(rolled_up.epics, 0) as epics,
@@ -86,14 +93,15 @@ initiatives as (
             when initiative_issues.issue_id is not null then initiative_issues.completed_at
             when rolled_up.epics_completed = rolled_up.epics then rolled_up.last_epic_completed_at
         end as completed_at,
-        -- the initiative's own key named by shipped code counts like its epics' work
+        -- the initiative's own key named by shipped code counts like its epics' work: the earlier shipment,
+        -- its time, deployment id and key taken together
+        {%- for field in ['first_shipped_at', 'first_shipped_deployment_id', 'first_shipped_deployment_key'] %}
         case
             when initiative_issues.first_shipped_at <= rolled_up.first_shipped_at or rolled_up.first_shipped_at is null
-                then {'shipped_at': initiative_issues.first_shipped_at, 'id': initiative_issues.first_shipped_deployment_id,
-                    'key': initiative_issues.first_shipped_deployment_key}
-            else {'shipped_at': rolled_up.first_shipped_at, 'id': rolled_up.first_shipped_deployment.id,
-                'key': rolled_up.first_shipped_deployment.key}
-        end as first_shipment
+                then initiative_issues.{{ field }}
+            else rolled_up.{{ field }}
+        end as {{ field }}{{ ',' if not loop.last }}
+        {%- endfor %}
     from initiative_keys
     left join initiative_issues
         on initiative_issues.source_instance = initiative_keys.source_instance
@@ -104,13 +112,8 @@ initiatives as (
 )
 
 select
-    * exclude (owner, first_shipment),
-    owner.team as team,
-    owner.value_stream as value_stream,
-    first_shipment.shipped_at as first_shipped_at,
-    first_shipment.id as first_shipped_deployment_id,
-    first_shipment.key as first_shipped_deployment_key,
-    date_trunc('month', first_shipment.shipped_at)::date as shipped_month,
-    {{ hours_between('created_at', 'first_shipment.shipped_at') }} as time_to_market_hours,
-    {{ hours_between('first_started_at', 'first_shipment.shipped_at') }} as started_to_shipped_hours
+    *,
+    date_trunc('month', first_shipped_at)::date as shipped_month,
+    {{ hours_between('created_at', 'first_shipped_at') }} as time_to_market_hours,
+    {{ hours_between('first_started_at', 'first_shipped_at') }} as started_to_shipped_hours
 from initiatives

@@ -28,7 +28,7 @@ shares as (
         completed.flow_item_type,
         coalesce(objectives.objective_id, 'unlinked') as objective_id,
         coalesce(objectives.objective, 'unlinked') as objective,
-        1.0 / count(*) over (partition by completed.work_item_id) as weight,
+        1.0::float8 / count(*) over (partition by completed.work_item_id) as weight,
         completed.story_points,
         completed.flow_time_hours,
         completed.active_time_hours
@@ -43,12 +43,12 @@ grouped as (
         flow_item_type,
         objective_id,
         objective,
-        sum(weight)::double as completed_items,
-        coalesce(sum(weight * story_points), 0)::double as completed_story_points,
-        coalesce(sum(weight * flow_time_hours), 0)::double as flow_time_hours,
-        coalesce(sum(weight * active_time_hours), 0)::double as active_time_hours
+        sum(weight)::float8 as completed_items,
+        coalesce(sum(weight * story_points), 0)::float8 as completed_story_points,
+        coalesce(sum(weight * flow_time_hours), 0)::float8 as flow_time_hours,
+        coalesce(sum(weight * active_time_hours), 0)::float8 as active_time_hours
     from shares
-    group by all
+    group by month_start, value_stream, flow_item_type, objective_id, objective
 )
 
 select

@@ -29,7 +29,7 @@ as_of as (
 check_in_spans as (
     select source_instance, key_result_id, min(observed_on) as first_check_in_on, max(observed_on) as last_check_in_on
     from check_ins
-    group by all
+    group by source_instance, key_result_id
 ),
 
 bounds as (
@@ -50,9 +50,8 @@ weeks as (
     select
         source_instance,
         key_result_id,
-        unnest(generate_series(
-            date_trunc('week', first_on), date_trunc('week', last_on), interval 1 week
-        ))::date as week_start
+        {{ timestamp_series_rows("date_trunc('week', first_on::timestamp)", "date_trunc('week', last_on::timestamp)",
+            "interval '1 week'") }}::date as week_start
     from bounds
     where first_on <= last_on
 ),
@@ -73,11 +72,12 @@ latest_observations as (
         observations.value, observations.observed_on
     from week_ends
     cross join (values ('check_in'), ('kpi')) as kinds (actual_source)
-    asof left join observations
-        on observations.source_instance = week_ends.source_instance
+    {{ latest_at_or_before_left_join(
+        'observations', 'observations',
+        'observations.source_instance = week_ends.source_instance
         and observations.key_result_id = week_ends.key_result_id
-        and observations.actual_source = kinds.actual_source
-        and observations.observed_on <= week_ends.week_end
+        and observations.actual_source = kinds.actual_source',
+        'observed_on', 'week_ends.week_end') }}
 ),
 
 actuals as (
@@ -86,12 +86,13 @@ actuals as (
         source_instance,
         key_result_id,
         week_start,
-        arg_min(
-            {'value': value, 'observed_on': observed_on, 'actual_source': actual_source},
-            actual_source <> 'check_in'
-        ) filter (where value is not null) as actual
+        -- an observation found has its day and kind: the three come from the same row
+        {%- for column in ['value', 'observed_on', 'actual_source'] %}
+        {{ min_by_keys(column, ["actual_source <> 'check_in'"], 'value is not null') }} as actual_{{ column }}
+            {{- ',' if not loop.last }}
+        {%- endfor %}
     from latest_observations
-    group by all
+    group by source_instance, key_result_id, week_start
 ),
 
 linked_issues as (
@@ -135,49 +136,44 @@ delivered as (
         (select coalesce(sum(story_points), 0) from items_done
          where items_done.source_instance = week_ends.source_instance
             and items_done.key_result_id = week_ends.key_result_id
-            and items_done.done_on <= week_ends.week_end)::double as story_points_done_towards,
+            and items_done.done_on <= week_ends.week_end)::float8 as story_points_done_towards,
         (select count(*) from epics_shipped
          where epics_shipped.source_instance = week_ends.source_instance
             and epics_shipped.key_result_id = week_ends.key_result_id
             and epics_shipped.shipped_on <= week_ends.week_end) as epics_shipped_towards
     from week_ends
-),
-
-progress as (
-    select
-        week_ends.week_start,
-        week_ends.week_end,
-        key_results.source_instance,
-        key_results.objective_id,
-        key_results.objective,
-        key_results.key_result_id,
-        key_results.key_result,
-        key_results.team,
-        key_results.value_stream,
-        key_results.kpi,
-        key_results.unit,
-        key_results.baseline,
-        key_results.target,
-        key_results.start_on,
-        key_results.due_on,
-        actuals.actual.value as actual,
-        actuals.actual.observed_on as actual_observed_on,
-        actuals.actual.actual_source as actual_source,
-        delivered.items_done_towards,
-        delivered.story_points_done_towards,
-        delivered.epics_shipped_towards
-    from week_ends
-    inner join actuals using (source_instance, key_result_id, week_start)
-    inner join delivered using (source_instance, key_result_id, week_start)
-    inner join key_results
-        on key_results.source_instance = week_ends.source_instance
-        and key_results.key_result_id = week_ends.key_result_id
 )
 
 select
-    * exclude (week_end),
-    (actual - baseline) / nullif(target - baseline, 0) as attainment,
-    case when start_on is not null and due_on > start_on then
-        least(greatest(date_diff('day', start_on, week_end) / date_diff('day', start_on, due_on), 0), 1)::double
+    week_ends.week_start,
+    key_results.source_instance,
+    key_results.objective_id,
+    key_results.objective,
+    key_results.key_result_id,
+    key_results.key_result,
+    key_results.team,
+    key_results.value_stream,
+    key_results.kpi,
+    key_results.unit,
+    key_results.baseline,
+    key_results.target,
+    key_results.start_on,
+    key_results.due_on,
+    actuals.actual_value as actual,
+    actuals.actual_observed_on,
+    actuals.actual_actual_source as actual_source,
+    delivered.items_done_towards,
+    delivered.story_points_done_towards,
+    delivered.epics_shipped_towards,
+    (actuals.actual_value - key_results.baseline) / nullif(key_results.target - key_results.baseline, 0) as attainment,
+    case when key_results.start_on is not null and key_results.due_on > key_results.start_on then
+        least(greatest(
+            (week_ends.week_end - key_results.start_on)::float8 / (key_results.due_on - key_results.start_on), 0
+        ), 1)::float8
     end as expected_attainment
-from progress
+from week_ends
+inner join actuals using (source_instance, key_result_id, week_start)
+inner join delivered using (source_instance, key_result_id, week_start)
+inner join key_results
+    on key_results.source_instance = week_ends.source_instance
+    and key_results.key_result_id = week_ends.key_result_id

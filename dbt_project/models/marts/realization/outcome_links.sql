@@ -36,9 +36,9 @@ links as (
         work_key,
         key_result_source_instance,
         key_result_id,
-        array_to_string(list_sort(list_distinct(flatten(list(link_kinds)))), ', ') as link_kinds
+        array_to_string({{ distinct_sorted_array_elements('link_kinds') }}, ', ') as link_kinds
     from work_links
-    group by all
+    group by source_instance, work_level, work_key, key_result_source_instance, key_result_id
 ),
 
 key_results as (
@@ -115,7 +115,8 @@ windows as (
         on series.key_result_source_instance = linked.key_result_source_instance
         and series.key_result_id = linked.key_result_id
     where linked.shipped_on is not null
-    group by all
+    group by linked.work_level, linked.source_instance, linked.work_key, linked.key_result_source_instance,
+        linked.key_result_id
 ),
 
 shipped_series as (
@@ -133,14 +134,18 @@ concurrent as (
         count(*) over (
             partition by work_level, kpi_source_instance, kpi, kpi_value_stream, kpi_product
             order by shipped_on
-            range between interval {{ window_days }} days preceding and interval {{ window_days - 1 }} days following
+            range between interval '{{ window_days }} days' preceding and interval '{{ window_days - 1 }} days' following
         ) - 1 as others_shipped_in_windows
     from shipped_series
 ),
 
 measured as (
     select
-        linked.*,
+        {%- for column in ['work_level', 'source_instance', 'work_key', 'summary', 'team', 'value_stream',
+            'objective_id', 'objective', 'key_result_source_instance', 'key_result_id', 'key_result', 'link_kinds',
+            'kpi', 'kpi_source_instance', 'kpi_value_stream', 'kpi_product', 'unit', 'first_shipped_at'] %}
+        linked.{{ column }},
+        {%- endfor %}
         {{ window_days }} as window_days,
         windows.kpi_before,
         windows.kpi_after,
@@ -154,7 +159,11 @@ measured as (
             and windows.last_observed_on >= linked.shipped_on + {{ window_days - 1 }},
             false
         ) as is_window_complete,
-        coalesce(concurrent.others_shipped_in_windows, 0) as others_shipped_in_windows
+        coalesce(concurrent.others_shipped_in_windows, 0) as others_shipped_in_windows,
+        case when linked.first_shipped_at is not null then linked.shipped_on - {{ window_days }} end
+            as before_window_start,
+        case when linked.first_shipped_at is not null then linked.shipped_on + {{ window_days - 1 }} end
+            as after_window_end
     from linked
     left join windows using (work_level, source_instance, work_key, key_result_source_instance, key_result_id)
     left join concurrent
@@ -168,9 +177,7 @@ measured as (
 )
 
 select
-    * exclude (shipped_on),
-    case when first_shipped_at is not null then shipped_on - {{ window_days }} end as before_window_start,
-    case when first_shipped_at is not null then shipped_on + {{ window_days - 1 }} end as after_window_end,
+    *,
     concat_ws('; ',
         'correlation, not proof',
         case

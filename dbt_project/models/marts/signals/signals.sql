@@ -8,12 +8,26 @@ with metrics as (
 
 team_rules as (
     -- each team gets every rule and metric once: its own row if it has one, else the `*` row
-    select teams.team, rules.* exclude (team)
-    from (select distinct team from metrics) as teams
-    inner join {{ ref('signal_rules') }} as rules on rules.team in (teams.team, '*')
-    qualify row_number() over (
-        partition by teams.team, rules.rule, rules.metric order by rules.team = '*'
-    ) = 1
+    select team, rule, metric, enabled, threshold, window_weeks, min_samples, direction, severity, recommendation
+    from (
+        select
+            teams.team,
+            rules.rule,
+            rules.metric,
+            rules.enabled,
+            rules.threshold,
+            rules.window_weeks,
+            rules.min_samples,
+            rules.direction,
+            rules.severity,
+            rules.recommendation,
+            row_number() over (
+                partition by teams.team, rules.rule, rules.metric order by rules.team = '*'
+            ) as preference
+        from (select distinct team from metrics) as teams
+        inner join {{ ref('signal_rules') }} as rules on rules.team in (teams.team, '*')
+    ) as ranked_rules
+    where preference = 1
 ),
 
 enabled_rules as (
@@ -21,24 +35,14 @@ enabled_rules as (
 ),
 
 series as (
-    -- one row per week and metric with a value (UNPIVOT leaves NULLs out), for the control limits
-    unpivot (
-        select
-            week_start,
-            team,
-            value_stream,
-            flow_velocity::double as flow_velocity,
-            flow_time_p85_hours,
-            flow_efficiency,
-            wip_items::double as wip_items,
-            change_lead_time_p50_hours,
-            deployments::double as deployments,
-            change_failure_rate
-        from metrics
-    )
-    on flow_velocity, flow_time_p85_hours, flow_efficiency, wip_items, change_lead_time_p50_hours,
-        deployments, change_failure_rate
-    into name metric value value
+    -- one row per week and metric with a value, for the control limits
+    {%- for metric in ['flow_velocity', 'flow_time_p85_hours', 'flow_efficiency', 'wip_items',
+                       'change_lead_time_p50_hours', 'deployments', 'change_failure_rate'] %}
+    {% if not loop.first %}union all {% endif -%}
+    select week_start, team, value_stream, '{{ metric }}'::varchar as metric, {{ metric }}::float8 as value
+    from metrics
+    where {{ metric }} is not null
+    {%- endfor %}
 ),
 
 status_shares as (
@@ -50,7 +54,7 @@ all_series as (
     select week_start, team, value_stream, metric, null::varchar as status_name, value, null::bigint as items
     from series
     union all
-    select week_start, team, value_stream, 'status_share', status_name, sum(share), sum(items)
+    select week_start, team, value_stream, 'status_share', status_name, sum(share), sum(items)::bigint
     from status_shares
     group by week_start, team, value_stream, status_name
 ),
@@ -77,7 +81,7 @@ trailing_stats as (
         avg(previous.value) as mean,
         stddev_samp(previous.value) as sigma,
         count(previous.value) as samples,
-        list(previous.value order by previous.week_start) as history
+        {{ array_of('previous.value', 'previous.week_start') }} as history
     from all_series as current_week
     inner join enabled_rules as rules
         on rules.rule in ('control_limits', 'bottleneck')
@@ -90,7 +94,21 @@ trailing_stats as (
         and previous.status_name is not distinct from current_week.status_name
         and previous.week_start >= current_week.week_start - rules.window_weeks * 7
         and previous.week_start < current_week.week_start
-    group by all
+    group by
+        current_week.week_start,
+        current_week.team,
+        current_week.value_stream,
+        current_week.metric,
+        current_week.status_name,
+        current_week.value,
+        current_week.items,
+        rules.rule,
+        rules.threshold,
+        rules.window_weeks,
+        rules.min_samples,
+        rules.direction,
+        rules.severity,
+        rules.recommendation
 ),
 
 -- control_limits: the week's value outside mean +- k sigma of its previous N weeks
@@ -117,12 +135,14 @@ control_limits as (
         side as direction,
         value,
         case side when 'above' then mean + threshold * sigma else mean - threshold * sigma end as limit_value,
-        format(
-            '{} is {} its control limits {}..{} (mean {} ± {} × sigma {} of the previous {} weeks: {})',
-            round(value, 2), side, round(mean - threshold * sigma, 2), round(mean + threshold * sigma, 2),
-            round(mean, 2), threshold, round(sigma, 2), samples,
-            array_to_string(list_transform(history, lambda v: round(v, 2)::varchar), ', ')
-        ) as evidence,
+        {{ float_text(round_half_away('value', 2)) }} || ' is ' || side || ' its control limits '
+            || {{ float_text(round_half_away('mean - threshold * sigma', 2)) }} || '..'
+            || {{ float_text(round_half_away('mean + threshold * sigma', 2)) }}
+            || ' (mean ' || {{ float_text(round_half_away('mean', 2)) }} || ' ± ' || {{ float_text('threshold') }}
+            || ' × sigma ' || {{ float_text(round_half_away('sigma', 2)) }}
+            || ' of the previous ' || samples::varchar || ' weeks: '
+            || array_to_string({{ array_map('history', float_text(round_half_away('element', 2))) }}, ', ') || ')'
+            as evidence,
         history as evidence_values,
         severity,
         recommendation
@@ -141,13 +161,12 @@ wip_limit as (
         'wip_items' as metric,
         null::varchar as status_name,
         'above' as direction,
-        metrics.wip_items::double as value,
+        metrics.wip_items::float8 as value,
         rules.threshold as limit_value,
-        format(
-            '{} items in progress at the end of the week, limit {}; at the end of each day: {}',
-            metrics.wip_items, rules.threshold,
-            array_to_string(list_transform(metrics.wip_daily, lambda v: v::bigint::varchar), ', ')
-        ) as evidence,
+        metrics.wip_items::varchar || ' items in progress at the end of the week, limit '
+            || {{ float_text('rules.threshold') }} || '; at the end of each day: '
+            || array_to_string({{ array_map('metrics.wip_daily', 'element::bigint::varchar') }}, ', ')
+            as evidence,
         metrics.wip_daily as evidence_values,
         rules.severity,
         rules.recommendation
@@ -165,8 +184,10 @@ efficiency_drops as (
         team,
         value_stream,
         flow_efficiency,
+        -- lower by more than the last digits of a ratio of float sums, which depend on the order the
+        -- warehouse added the items in (1.0 may come out as 0.9999999999999999)
         coalesce(
-            flow_efficiency < lag(flow_efficiency) over (partition by team, value_stream order by week_start),
+            flow_efficiency < lag(flow_efficiency) over (partition by team, value_stream order by week_start) - 1e-9,
             false
         ) as is_drop
     from metrics
@@ -185,7 +206,7 @@ efficiency_streaks as (
     select
         *,
         row_number() over (partition by team, value_stream, run_id order by week_start) - 1 as drops_in_a_row,
-        list(flow_efficiency) over (
+        {{ array_of('flow_efficiency') }} over (
             partition by team, value_stream, run_id order by week_start
         ) as run_values
     from efficiency_runs
@@ -201,12 +222,11 @@ efficiency_falling as (
         null::varchar as status_name,
         'below' as direction,
         streaks.flow_efficiency as value,
-        list_extract(streaks.run_values, -2) as limit_value,
-        format(
-            'flow efficiency fell {} weeks in a row: {}',
-            streaks.drops_in_a_row,
-            array_to_string(list_transform(streaks.run_values, lambda v: round(v, 2)::varchar), ' -> ')
-        ) as evidence,
+        -- the week before (the run holds drops_in_a_row + 1 weeks)
+        streaks.run_values[streaks.drops_in_a_row::integer] as limit_value,
+        'flow efficiency fell ' || streaks.drops_in_a_row::varchar || ' weeks in a row: '
+            || array_to_string({{ array_map('streaks.run_values', float_text(round_half_away('element', 2))) }}, ' -> ')
+            as evidence,
         streaks.run_values as evidence_values,
         rules.severity,
         rules.recommendation
@@ -230,8 +250,8 @@ cfr_weeks as (
         rules.window_weeks,
         rules.severity,
         rules.recommendation,
-        sum(previous.change_failures) as baseline_failures,
-        sum(previous.deployment_attempts) as baseline_attempts
+        sum(previous.change_failures)::bigint as baseline_failures,
+        sum(previous.deployment_attempts)::bigint as baseline_attempts
     from metrics as current_week
     inner join enabled_rules as rules
         on rules.rule = 'cfr_spike' and rules.metric = 'change_failure_rate' and rules.team = current_week.team
@@ -241,7 +261,17 @@ cfr_weeks as (
         and previous.week_start >= current_week.week_start - rules.window_weeks * 7
         and previous.week_start < current_week.week_start
     where current_week.deployment_attempts >= rules.min_samples
-    group by all
+    group by
+        current_week.week_start,
+        current_week.team,
+        current_week.value_stream,
+        current_week.change_failures,
+        current_week.deployment_attempts,
+        current_week.change_failure_rate,
+        rules.threshold,
+        rules.window_weeks,
+        rules.severity,
+        rules.recommendation
 ),
 
 cfr_spike as (
@@ -254,20 +284,20 @@ cfr_spike as (
         null::varchar as status_name,
         'above' as direction,
         change_failure_rate as value,
-        baseline_failures / baseline_attempts::double + threshold as limit_value,
-        format(
-            '{} of {} deployments were change failures ({}%) against {} of {} ({}%) over the previous {} weeks',
-            change_failures, deployment_attempts, round(100 * change_failure_rate),
-            baseline_failures, baseline_attempts, round(100 * baseline_failures / baseline_attempts::double),
-            window_weeks
-        ) as evidence,
-        [change_failures, deployment_attempts, baseline_failures, baseline_attempts]::double[] as evidence_values,
+        baseline_failures / baseline_attempts::float8 + threshold as limit_value,
+        change_failures::varchar || ' of ' || deployment_attempts::varchar || ' deployments were change failures ('
+            || {{ float_text(round_half_away('100 * change_failure_rate')) }} || '%) against '
+            || baseline_failures::varchar || ' of ' || baseline_attempts::varchar || ' ('
+            || {{ float_text(round_half_away('100 * baseline_failures / baseline_attempts::float8')) }}
+            || '%) over the previous ' || window_weeks::varchar || ' weeks'
+            as evidence,
+        array[change_failures, deployment_attempts, baseline_failures, baseline_attempts]::float8[] as evidence_values,
         severity,
         recommendation
     from cfr_weeks
     -- no attempts before: no baseline to spike from
     where baseline_attempts > 0
-        and change_failure_rate >= baseline_failures / baseline_attempts::double + threshold
+        and change_failure_rate >= baseline_failures / baseline_attempts::float8 + threshold
 ),
 
 -- bottleneck: where items wait longest. `waiting_share`: the waiting status (a queue) holding the largest
@@ -275,13 +305,18 @@ cfr_spike as (
 -- status mapped to active) whose share rose furthest above its own control limit
 
 longest_waits as (
-    select *
-    from status_shares
-    where flow_state = 'waiting' and items > 0
-    -- ties: the status name decides, so a rebuild picks the same one
-    qualify row_number() over (
-        partition by week_start, team, value_stream order by item_hours desc, status_name
-    ) = 1
+    select week_start, team, value_stream, status_name, item_hours, items, in_progress_hours, share
+    from (
+        select
+            *,
+            -- ties: the status name decides, so a rebuild picks the same one
+            row_number() over (
+                partition by week_start, team, value_stream order by item_hours desc nulls last, status_name
+            ) as longest
+        from status_shares
+        where flow_state = 'waiting' and items > 0
+    ) as ranked_waits
+    where longest = 1
 ),
 
 waiting_share as (
@@ -295,12 +330,12 @@ waiting_share as (
         'above' as direction,
         waits.share as value,
         rules.threshold as limit_value,
-        format(
-            '{} of {} in-progress item-hours ({}%) were spent waiting in {} ({} items)',
-            round(waits.item_hours, 1), round(waits.in_progress_hours, 1), round(100 * waits.share),
-            waits.status_name, waits.items
-        ) as evidence,
-        [waits.item_hours, waits.in_progress_hours, waits.items]::double[] as evidence_values,
+        {{ float_text(round_half_away('waits.item_hours', 1)) }} || ' of '
+            || {{ float_text(round_half_away('waits.in_progress_hours', 1)) }} || ' in-progress item-hours ('
+            || {{ float_text(round_half_away('100 * waits.share')) }} || '%) were spent waiting in '
+            || waits.status_name || ' (' || waits.items::varchar || ' items)'
+            as evidence,
+        array[waits.item_hours, waits.in_progress_hours, waits.items]::float8[] as evidence_values,
         rules.severity,
         replace(rules.recommendation, '{status}', waits.status_name) as recommendation
     from longest_waits as waits
@@ -314,31 +349,53 @@ status_share as (
         week_start,
         team,
         value_stream,
-        'bottleneck' as rule,
-        'status_share' as metric,
+        rule,
+        metric,
         status_name,
-        'above' as direction,
+        direction,
         value,
-        mean + threshold * sigma as limit_value,
-        format(
-            '{}% of the in-progress item-hours were in {} ({} items); its control limit is {}% (mean {}% ± {} × sigma {}% of the previous {} weeks: {})',
-            round(100 * value), status_name, items, round(100 * (mean + threshold * sigma)), round(100 * mean),
-            threshold, round(100 * sigma), samples,
-            array_to_string(list_transform(history, lambda v: round(100 * v)::varchar || '%'), ', ')
-        ) as evidence,
-        history as evidence_values,
+        limit_value,
+        evidence,
+        evidence_values,
         severity,
-        replace(recommendation, '{status}', status_name) as recommendation
-    from trailing_stats
-    -- a status needs half the window of history, and enough items in it this week to be more than one stuck item
-    where rule = 'bottleneck'
-        and samples * 2 >= window_weeks
-        and items >= min_samples
-        and value > mean + threshold * sigma
-    -- one status per week: the one furthest above its limit
-    qualify row_number() over (
-        partition by week_start, team, value_stream order by value - (mean + threshold * sigma) desc, status_name
-    ) = 1
+        recommendation
+    from (
+        select
+            week_start,
+            team,
+            value_stream,
+            'bottleneck' as rule,
+            'status_share' as metric,
+            status_name,
+            'above' as direction,
+            value,
+            mean + threshold * sigma as limit_value,
+            {{ float_text(round_half_away('100 * value')) }} || '% of the in-progress item-hours were in '
+                || status_name || ' (' || items::varchar || ' items); its control limit is '
+                || {{ float_text(round_half_away('100 * (mean + threshold * sigma)')) }} || '% (mean '
+                || {{ float_text(round_half_away('100 * mean')) }} || '% ± ' || {{ float_text('threshold') }}
+                || ' × sigma ' || {{ float_text(round_half_away('100 * sigma')) }} || '% of the previous '
+                || samples::varchar || ' weeks: '
+                || array_to_string(
+                    {{ array_map('history', float_text(round_half_away('100 * element')) ~ " || '%'") }}, ', '
+                )
+                || ')' as evidence,
+            history as evidence_values,
+            severity,
+            replace(recommendation, '{status}', status_name) as recommendation,
+            -- one status per week: the one furthest above its limit
+            row_number() over (
+                partition by week_start, team, value_stream
+                order by value - (mean + threshold * sigma) desc nulls last, status_name
+            ) as furthest
+        from trailing_stats
+        -- a status needs half the window of history, and enough items in it this week to be more than one stuck item
+        where rule = 'bottleneck'
+            and samples * 2 >= window_weeks
+            and items >= min_samples
+            and value > mean + threshold * sigma
+    ) as ranked_statuses
+    where furthest = 1
 )
 
 select
@@ -356,10 +413,11 @@ select
     severity,
     recommendation
 from (
+    -- every rule's CTE has the same columns in the same order
     select * from control_limits
-    union all by name select * from wip_limit
-    union all by name select * from efficiency_falling
-    union all by name select * from cfr_spike
-    union all by name select * from waiting_share
-    union all by name select * from status_share
-)
+    union all select * from wip_limit
+    union all select * from efficiency_falling
+    union all select * from cfr_spike
+    union all select * from waiting_share
+    union all select * from status_share
+) as fired

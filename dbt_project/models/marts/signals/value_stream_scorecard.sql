@@ -20,7 +20,7 @@ flow_counts as (
         coalesce(sum(flow_velocity) filter (where flow_item_type = 'risk'), 0) as risk_items,
         coalesce(sum(flow_velocity) filter (where flow_item_type = 'debt'), 0) as debt_items
     from {{ ref('flow_metrics_monthly') }}
-    group by all
+    group by month_start, value_stream
 ),
 
 flow_times as (
@@ -28,13 +28,16 @@ flow_times as (
 ),
 
 flow_load as (
-    select date_trunc('month', day)::date as month_start, value_stream, avg(wip_items)::double as flow_load_avg
+    select
+        date_trunc('month', day::timestamp)::date as month_start,
+        value_stream,
+        avg(wip_items)::float8 as flow_load_avg
     from (
         select day, value_stream, sum(wip_items) as wip_items
         from {{ ref('flow_load_daily') }}
-        group by all
-    )
-    group by all
+        group by day, value_stream
+    ) as daily_load
+    group by date_trunc('month', day::timestamp)::date, value_stream
 ),
 
 -- DORA: the team rows of dora_metrics_monthly, each team in its value stream ----------------------------
@@ -50,29 +53,29 @@ dora_counts as (
     from {{ ref('dora_metrics_monthly') }} as dora
     left join team_streams on team_streams.team = dora.team
     where dora.grouping_level = 'team'
-    group by all
+    group by 1, 2
 ),
 
 lead_times as (
     select
         date_trunc('month', changes.first_deployed_at)::date as month_start,
         coalesce(team_streams.value_stream, 'unassigned') as value_stream,
-        quantile_cont(changes.lead_time_hours, 0.5) as change_lead_time_p50_hours
+        {{ percentile_cont('changes.lead_time_hours', 0.5) }} as change_lead_time_p50_hours
     from {{ ref('pull_request_cycle_times') }} as changes
     left join team_streams on team_streams.team = changes.team
     where changes.first_deployed_at is not null and changes.lead_time_hours is not null
-    group by all
+    group by 1, 2
 ),
 
 recoveries as (
     select
         date_trunc('month', deployments.failure_started_at)::date as month_start,
         coalesce(team_streams.value_stream, 'unassigned') as value_stream,
-        quantile_cont(deployments.recovery_hours, 0.5) as recovery_time_p50_hours
+        {{ percentile_cont('deployments.recovery_hours', 0.5) }} as recovery_time_p50_hours
     from {{ ref('deployments') }} as deployments
     left join team_streams on team_streams.team = deployments.team
     where deployments.is_change_failure and deployments.failure_started_at is not null
-    group by all
+    group by 1, 2
 ),
 
 -- team: survey scores on a 0..1 scale, weighted by respondents ----------------------------------------
@@ -97,7 +100,7 @@ survey_scores as (
             as survey_score,
         sum(respondents) as survey_respondents
     from surveys
-    group by all
+    group by month_start, value_stream
 ),
 
 -- realization ----------------------------------------------------------------------------------------
@@ -107,10 +110,10 @@ shipped_epics as (
         shipped_month as month_start,
         value_stream,
         count(*) as epics_shipped,
-        quantile_cont(time_to_market_hours, 0.5) as time_to_market_p50_hours
+        {{ percentile_cont('time_to_market_hours', 0.5) }} as time_to_market_p50_hours
     from {{ ref('epics') }}
     where shipped_month is not null
-    group by all
+    group by shipped_month, value_stream
 ),
 
 kpi_movements as (
@@ -119,29 +122,35 @@ kpi_movements as (
         date_trunc('month', links.first_shipped_at)::date as month_start,
         links.value_stream,
         count(*) as kpi_links_measured,
-        avg(case when sign(links.kpi_change) = sign(key_results.target - key_results.baseline) then 1.0 else 0.0 end)
-            as kpi_towards_target_share
+        avg(
+            case when sign(links.kpi_change) = sign(key_results.target - key_results.baseline) then 1.0 else 0.0 end
+        )::float8 as kpi_towards_target_share
     from {{ ref('outcome_links') }} as links
     inner join {{ ref('stg_outcomes__key_results') }} as key_results
         on key_results.source_instance = links.key_result_source_instance
         and key_results.key_result_id = links.key_result_id
     where links.work_level = 'epic' and links.kpi_change is not null
-    group by all
+    group by 1, 2
 ),
 
 key_result_months as (
     -- each key result as it stood in the last week starting in the month
-    select
-        date_trunc('month', progress.week_start)::date as month_start,
-        coalesce(progress.value_stream, team_streams.value_stream, 'unassigned') as value_stream,
-        progress.attainment,
-        progress.expected_attainment
-    from {{ ref('okr_progress') }} as progress
-    left join team_streams on team_streams.team = progress.team
-    qualify row_number() over (
-        partition by progress.source_instance, progress.key_result_id, date_trunc('month', progress.week_start)
-        order by progress.week_start desc
-    ) = 1
+    select month_start, value_stream, attainment, expected_attainment
+    from (
+        select
+            date_trunc('month', progress.week_start::timestamp)::date as month_start,
+            coalesce(progress.value_stream, team_streams.value_stream, 'unassigned') as value_stream,
+            progress.attainment,
+            progress.expected_attainment,
+            row_number() over (
+                partition by progress.source_instance, progress.key_result_id,
+                    date_trunc('month', progress.week_start::timestamp)
+                order by progress.week_start desc nulls last
+            ) as latest
+        from {{ ref('okr_progress') }} as progress
+        left join team_streams on team_streams.team = progress.team
+    ) as ranked_progress
+    where latest = 1
 ),
 
 key_result_attainment as (
@@ -152,7 +161,7 @@ key_result_attainment as (
         avg(attainment) as key_result_attainment_avg,
         count(*) filter (where attainment < expected_attainment) as key_results_behind_plan
     from key_result_months
-    group by all
+    group by month_start, value_stream
 ),
 
 axis as (
@@ -173,22 +182,22 @@ select
     flow_times.flow_time_p85_hours,
     flow_times.flow_efficiency,
     coalesce(flow_load.flow_load_avg, 0) as flow_load_avg,
-    flow_counts.feature_items / nullif(flow_counts.flow_velocity, 0)::double as feature_share,
-    flow_counts.defect_items / nullif(flow_counts.flow_velocity, 0)::double as defect_share,
-    flow_counts.risk_items / nullif(flow_counts.flow_velocity, 0)::double as risk_share,
-    flow_counts.debt_items / nullif(flow_counts.flow_velocity, 0)::double as debt_share,
+    flow_counts.feature_items / nullif(flow_counts.flow_velocity, 0)::float8 as feature_share,
+    flow_counts.defect_items / nullif(flow_counts.flow_velocity, 0)::float8 as defect_share,
+    flow_counts.risk_items / nullif(flow_counts.flow_velocity, 0)::float8 as risk_share,
+    flow_counts.debt_items / nullif(flow_counts.flow_velocity, 0)::float8 as debt_share,
     coalesce(dora_counts.deployments, 0)::bigint as deployments,
     coalesce(dora_counts.deployments, 0)
-        / date_diff('day', axis.month_start, (axis.month_start + interval 1 month)::date)::double
+        / (((axis.month_start + interval '1 month')::date - axis.month_start))::float8
         as deployments_per_day,
     lead_times.change_lead_time_p50_hours,
     coalesce(dora_counts.deployment_attempts, 0)::bigint as deployment_attempts,
-    dora_counts.change_failures / nullif(dora_counts.deployment_attempts, 0)::double as change_failure_rate,
+    dora_counts.change_failures / nullif(dora_counts.deployment_attempts, 0)::float8 as change_failure_rate,
     recoveries.recovery_time_p50_hours,
-    dora_counts.rework_deployments / nullif(dora_counts.deployment_attempts, 0)::double as rework_rate,
+    dora_counts.rework_deployments / nullif(dora_counts.deployment_attempts, 0)::float8 as rework_rate,
     survey_scores.survey_score,
     survey_scores.survey_respondents::bigint as survey_respondents,
-    coalesce(shipped_epics.epics_shipped, 0) as epics_shipped,
+    coalesce(shipped_epics.epics_shipped, 0)::bigint as epics_shipped,
     shipped_epics.time_to_market_p50_hours,
     coalesce(kpi_movements.kpi_links_measured, 0)::bigint as kpi_links_measured,
     kpi_movements.kpi_towards_target_share,

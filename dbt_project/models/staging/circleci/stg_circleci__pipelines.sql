@@ -20,9 +20,10 @@ renamed as (
             nullif({{ json_text('payload', 'vcs.branch') }}, ''), nullif({{ json_text('payload', 'trigger_parameters.git.branch') }}, '')
         ) as branch,
         nullif({{ json_text('payload', 'vcs.tag') }}, '') as tag,
-        nullif(regexp_extract({{ json_text('payload', 'vcs.origin_repository_url') }}, '([^/:]+/[^/]+?)(\.git)?/?$', 1), '') as vcs_repo,
+        -- Both quantifiers of the group are lazy: PostgreSQL gives a group the greediness of its first one.
+        nullif({{ regex_extract(json_text('payload', 'vcs.origin_repository_url'), "'([^/:]+?/[^/]+?)(\.git)?/?$'", 1) }}, '') as vcs_repo,
         {{ json_text('payload', 'vcs.commit.subject') }} as commit_subject,
-        coalesce(json_array_length({{ json_get('payload', 'errors') }}), 0)::integer as error_count,
+        coalesce({{ json_array_count(json_get('payload', 'errors')) }}, 0)::integer as error_count,
         {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
         {{ to_utc_timestamp(json_text('payload', 'updated_at')) }} as updated_at,
         extracted_at
@@ -34,7 +35,7 @@ select
     source_instance,
     project_slug,
     -- `gh/acme/checkout` builds acme/checkout: the repository, named as GitHub and GitLab sources name it.
-    coalesce(vcs_repo, regexp_extract(project_slug, '^[^/]+/(.+)$', 1)) as repo,
+    coalesce(vcs_repo, {{ regex_extract('project_slug', "'^[^/]+/(.+)$'", 1) }}) as repo,
     pipeline_number,
     state,
     trigger_type,

@@ -6,7 +6,7 @@ select
     record_key as deployment_status_id,
     parent_key as deployment_id,
     source_instance,
-    coalesce(scope, regexp_extract({{ json_text('payload', 'repository_url') }}, '/repos/([^/]+/[^/]+)$', 1)) as repo,
+    coalesce(scope, {{ regex_extract(json_text('payload', 'repository_url'), "'/repos/([^/]+/[^/]+)$'", 1) }}) as repo,
     {{ json_text('payload', 'state') }} as state,
     {{ json_text('payload', 'environment') }} as environment,
     {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,

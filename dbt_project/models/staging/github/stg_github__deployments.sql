@@ -5,7 +5,7 @@ with source as (
 select
     record_key as deployment_id,
     source_instance,
-    coalesce(scope, regexp_extract({{ json_text('payload', 'repository_url') }}, '/repos/([^/]+/[^/]+)$', 1)) as repo,
+    coalesce(scope, {{ regex_extract(json_text('payload', 'repository_url'), "'/repos/([^/]+/[^/]+)$'", 1) }}) as repo,
     {{ json_text('payload', 'sha') }} as sha,
     {{ json_text('payload', 'ref') }} as ref,
     {{ json_text('payload', 'environment') }} as environment,

@@ -6,8 +6,8 @@ select
     record_key as review_id,
     parent_key as pull_request_id,
     source_instance,
-    coalesce(scope, regexp_extract({{ json_text('payload', 'pull_request_url') }}, '/repos/([^/]+/[^/]+)/pulls/', 1)) as repo,
-    (regexp_extract({{ json_text('payload', 'pull_request_url') }}, '/pulls/(\d+)$', 1))::integer as pull_request_number,
+    coalesce(scope, {{ regex_extract(json_text('payload', 'pull_request_url'), "'/repos/([^/]+/[^/]+)/pulls/'", 1) }}) as repo,
+    ({{ regex_extract(json_text('payload', 'pull_request_url'), "'/pulls/(\d+)$'", 1) }})::integer as pull_request_number,
     {{ json_text('payload', 'user.login') }} as reviewer,
     -- GitHub writes states in upper case (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED, PENDING).
     upper({{ json_text('payload', 'state') }}) as state,

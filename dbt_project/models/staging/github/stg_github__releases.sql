@@ -5,7 +5,7 @@ with source as (
 select
     record_key as release_id,
     source_instance,
-    coalesce(scope, regexp_extract({{ json_text('payload', 'url') }}, '/repos/([^/]+/[^/]+)/releases/', 1)) as repo,
+    coalesce(scope, {{ regex_extract(json_text('payload', 'url'), "'/repos/([^/]+/[^/]+)/releases/'", 1) }}) as repo,
     {{ json_text('payload', 'tag_name') }} as tag_name,
     {{ json_text('payload', 'name') }} as release_name,
     {{ json_text('payload', 'target_commitish') }} as target_commitish,

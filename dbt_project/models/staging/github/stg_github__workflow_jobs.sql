@@ -6,7 +6,7 @@ select
     record_key as job_id,
     coalesce(parent_key, {{ json_text('payload', 'run_id') }}) as run_id,
     source_instance,
-    coalesce(scope, regexp_extract({{ json_text('payload', 'run_url') }}, '/repos/([^/]+/[^/]+)/actions/runs/', 1)) as repo,
+    coalesce(scope, {{ regex_extract(json_text('payload', 'run_url'), "'/repos/([^/]+/[^/]+)/actions/runs/'", 1) }}) as repo,
     {{ json_text('payload', 'name') }} as job_name,
     {{ json_text('payload', 'workflow_name') }} as workflow_name,
     ({{ json_text('payload', 'run_attempt') }})::integer as run_attempt,

@@ -29,9 +29,35 @@ parsed as (
     from source
 )
 
-select * from parsed
+select
+    deployment_id,
+    source_instance,
+    project_path,
+    deployment_iid,
+    environment_id,
+    environment,
+    status,
+    sha,
+    ref,
+    deployer,
+    job_id,
+    job_name,
+    job_stage,
+    job_status,
+    job_url,
+    created_at,
+    updated_at,
+    finished_at,
+    job_started_at,
+    extracted_at
 -- The raw table holds one row per deployment id; a raw table filled another way (a DevLake export keeps
 -- a deployment once per status it was seen in) may hold several: the latest update is the deployment.
-qualify row_number() over (
-    partition by source_instance, deployment_id order by updated_at desc nulls last, extracted_at desc
-) = 1
+from (
+    select
+        *,
+        row_number() over (
+            partition by source_instance, deployment_id order by updated_at desc nulls last, extracted_at desc nulls last
+        ) as version_rank
+    from parsed
+) as versions
+where version_rank = 1

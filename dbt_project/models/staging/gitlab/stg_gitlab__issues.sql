@@ -13,7 +13,7 @@ select
     -- `issue_type` is the REST field; `type` (upper case) is the newer work-item type and all some exports have.
     lower(coalesce({{ json_text('payload', 'issue_type') }}, {{ json_text('payload', 'type') }})) as issue_type,
     lower(coalesce({{ json_text('payload', 'issue_type') }}, {{ json_text('payload', 'type') }})) = 'incident' as is_incident,
-    coalesce((payload ->> '$.labels[*]'), []::varchar[]) as labels,
+    coalesce({{ json_wildcard_texts('payload', 'labels') }}, array[]::varchar[]) as labels,
     {{ json_text('payload', 'author.username') }} as author,
     {{ json_text('payload', 'web_url') }} as url,
     {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,

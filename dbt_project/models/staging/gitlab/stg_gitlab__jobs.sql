@@ -18,6 +18,6 @@ select
     {{ to_utc_timestamp(json_text('payload', 'created_at')) }} as created_at,
     {{ to_utc_timestamp(json_text('payload', 'started_at')) }} as started_at,
     {{ to_utc_timestamp(json_text('payload', 'finished_at')) }} as finished_at,
-    try_cast({{ json_text('payload', 'duration') }} as double) as duration_seconds,
+    {{ try_cast(json_text('payload', 'duration'), 'float8') }} as duration_seconds,
     extracted_at
 from source

@@ -18,14 +18,35 @@ parsed as (
         -- Only the single-pipeline endpoint has these; the list leaves them out.
         {{ to_utc_timestamp(json_text('payload', 'started_at')) }} as started_at,
         {{ to_utc_timestamp(json_text('payload', 'finished_at')) }} as finished_at,
-        try_cast({{ json_text('payload', 'duration') }} as double) as duration_seconds,
+        {{ try_cast(json_text('payload', 'duration'), 'float8') }} as duration_seconds,
         extracted_at
     from source
 )
 
-select * from parsed
+select
+    pipeline_id,
+    source_instance,
+    project_path,
+    pipeline_iid,
+    sha,
+    ref,
+    status,
+    trigger_source,
+    url,
+    created_at,
+    updated_at,
+    started_at,
+    finished_at,
+    duration_seconds,
+    extracted_at
 -- The raw table holds one row per pipeline id; a raw table filled another way (a DevLake export keeps
 -- a pipeline once per status it was seen in) may hold several: the latest update is the pipeline.
-qualify row_number() over (
-    partition by source_instance, pipeline_id order by updated_at desc nulls last, extracted_at desc
-) = 1
+from (
+    select
+        *,
+        row_number() over (
+            partition by source_instance, pipeline_id order by updated_at desc nulls last, extracted_at desc nulls last
+        ) as version_rank
+    from parsed
+) as versions
+where version_rank = 1

@@ -17,10 +17,10 @@ parsed as (
         ({{ json_text('payload', 'duration') }})::bigint as duration_ms,
         -- The git plugin's BuildData action; a pipeline that also checks out a shared library has several,
         -- the job's own checkout first.
-        (payload ->> '$.actions[*].lastBuiltRevision.SHA1')[1] as sha,
-        (payload ->> '$.actions[*].lastBuiltRevision.branch[0].name')[1] as revision_branch,
-        (payload ->> '$.actions[*].remoteUrls[0]')[1] as remote_url,
-        (payload ->> '$.actions[*].causes[0].shortDescription')[1] as cause,
+        {{ json_wildcard_first_text('payload', 'actions', 'lastBuiltRevision.SHA1') }} as sha,
+        {{ json_wildcard_first_text('payload', 'actions', 'lastBuiltRevision.branch[0].name') }} as revision_branch,
+        {{ json_wildcard_first_text('payload', 'actions', 'remoteUrls[0]') }} as remote_url,
+        {{ json_wildcard_first_text('payload', 'actions', 'causes[0].shortDescription') }} as cause,
         extracted_at
     from source
 )
@@ -35,15 +35,16 @@ select
     full_display_name,
     result,
     is_running,
-    make_timestamp(started_ms * 1000) as started_at,
-    case when not is_running then make_timestamp((started_ms + duration_ms) * 1000) end as finished_at,
-    case when not is_running then duration_ms / 3600000.0 end as duration_hours,
+    {{ epoch_ms_to_timestamp('started_ms') }} as started_at,
+    case when not is_running then {{ epoch_ms_to_timestamp('started_ms + duration_ms') }} end as finished_at,
+    case when not is_running then duration_ms::float8 / 3600000 end as duration_hours,
     sha,
     -- The git plugin names a freestyle checkout's branch `refs/remotes/origin/main`; multibranch jobs `main`.
-    regexp_replace(revision_branch, '^(refs/remotes/[^/]+/|refs/heads/|origin/)', '') as branch,
+    {{ regex_replace('revision_branch', "'^(refs/remotes/[^/]+/|refs/heads/|origin/)'", "''", flags='') }} as branch,
     remote_url,
     -- owner/name of the remote (https://host/owner/name.git or git@host:owner/name.git).
-    nullif(regexp_extract(remote_url, '[:/]([^/:]+/[^/]+?)(\.git)?/?$', 1), '') as repo,
+    -- Both quantifiers of the group are lazy: PostgreSQL gives a group the greediness of its first one.
+    nullif({{ regex_extract('remote_url', "'[:/]([^/:]+?/[^/]+?)(\.git)?/?$'", 1) }}, '') as repo,
     cause,
     extracted_at
 from parsed

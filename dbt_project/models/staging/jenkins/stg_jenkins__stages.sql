@@ -8,7 +8,7 @@ parsed as (
         source_instance,
         parent_key as build_id,
         coalesce(scope, split_part(parent_key, '#', 1)) as job_full_name,
-        try_cast(split_part(parent_key, '#', -1) as bigint) as build_number,
+        {{ try_cast("split_part(parent_key, '#', -1)", 'bigint') }} as build_number,
         {{ json_text('payload', 'id') }} as flow_node_id,
         {{ json_text('payload', 'name') }} as stage_name,
         upper({{ json_text('payload', 'status') }}) as status,
@@ -29,13 +29,13 @@ select
     flow_node_id,
     stage_name,
     status,
-    make_timestamp(started_ms * 1000) as started_at,
+    {{ epoch_ms_to_timestamp('started_ms') }} as started_at,
     -- A stage that is running, waiting for input or was never run has no end yet.
     case
         when status not in ('IN_PROGRESS', 'PAUSED_PENDING_INPUT', 'NOT_EXECUTED')
-            then make_timestamp((started_ms + duration_ms) * 1000)
+            then {{ epoch_ms_to_timestamp('started_ms + duration_ms') }}
     end as finished_at,
-    duration_ms / 3600000.0 as duration_hours,
+    duration_ms::float8 / 3600000 as duration_hours,
     error_message,
     error_type,
     extracted_at

@@ -18,7 +18,7 @@ select
     {{ json_text('payload', 'key') }} as issue_key,
     source_instance,
     -- The browse page, from the issue's API URL (https://site/rest/api/3/issue/10001).
-    regexp_replace({{ json_text('payload', 'self') }}, '/rest/api/[0-9]+/issue/.*$', '') || '/browse/' || ({{ json_text('payload', 'key') }})
+    {{ regex_replace(json_text('payload', 'self'), "'/rest/api/[0-9]+/issue/.*$'", "''", flags='') }} || '/browse/' || ({{ json_text('payload', 'key') }})
         as url,
     nullif(trim({{ jira_field_text(fields.get('service')) }}), '') as service_field,
     nullif(trim({{ jira_field_text(fields.get('severity')) }}), '') as severity_field,

@@ -11,13 +11,13 @@ links as (
         record_key as issue_id,
         {{ json_text('payload', 'key') }} as issue_key,
         source_instance,
-        unnest(from_json(
-            {{ json_get('payload', 'fields.issuelinks') }},
+        {{ json_object_rows(
+            json_get('payload', 'fields.issuelinks'),
             '[{"id": "VARCHAR",
                "type": {"id": "VARCHAR", "name": "VARCHAR", "inward": "VARCHAR", "outward": "VARCHAR"},
                "inwardIssue": {"id": "VARCHAR", "key": "VARCHAR"},
                "outwardIssue": {"id": "VARCHAR", "key": "VARCHAR"}}]'
-        )) as link
+        ) }} as link
     from source
 )
 
@@ -25,12 +25,16 @@ select
     source_instance,
     issue_id,
     issue_key,
-    link.id as link_id,
-    link.type.id as link_type_id,
-    link.type.name as link_type,
+    {{ json_object_field('link', 'id') }} as link_id,
+    {{ json_object_field('link', 'type.id') }} as link_type_id,
+    {{ json_object_field('link', 'type.name') }} as link_type,
     -- `outwardIssue` present: this issue is the link's source ("blocks" the other one).
-    case when link.outwardIssue.id is not null then 'outward' else 'inward' end as direction,
-    case when link.outwardIssue.id is not null then link.type.outward else link.type.inward end as relationship,
-    coalesce(link.outwardIssue.id, link.inwardIssue.id) as other_issue_id,
-    coalesce(link.outwardIssue.key, link.inwardIssue.key) as other_issue_key
+    case when {{ json_object_field('link', 'outwardIssue.id') }} is not null then 'outward' else 'inward' end as direction,
+    case when {{ json_object_field('link', 'outwardIssue.id') }} is not null
+        then {{ json_object_field('link', 'type.outward') }} else {{ json_object_field('link', 'type.inward') }} end
+        as relationship,
+    coalesce({{ json_object_field('link', 'outwardIssue.id') }}, {{ json_object_field('link', 'inwardIssue.id') }})
+        as other_issue_id,
+    coalesce({{ json_object_field('link', 'outwardIssue.key') }}, {{ json_object_field('link', 'inwardIssue.key') }})
+        as other_issue_key
 from links

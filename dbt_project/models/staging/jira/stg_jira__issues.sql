@@ -1,7 +1,8 @@
 -- Deleted or moved-away issues are already left out by jira_live_issues() (see the macro).
--- Every fixed path is read in ONE json_extract_string call: each `->>` parses the whole issue again, and
--- this view is read by half a dozen models, so at a million issues parsing was most of their cost. The
--- list is indexed by the names below (1-based, as DuckDB lists are).
+-- Every fixed path is read through jira_parsed_paths (macros/portable/jira.sql): on DuckDB in ONE
+-- json_extract_string call, since each `->>` parses the whole issue again and this view is read by half a
+-- dozen models, so at a million issues parsing was most of their cost. `at` and `json_at` name the SQL of
+-- each path.
 {%- set paths = [
     'key', 'fields.project.key', 'fields.project.id', 'fields.issuetype.name', 'fields.summary',
     'fields.status.id', 'fields.status.name', 'fields.status.statusCategory.key', 'fields.priority.name',
@@ -11,20 +12,16 @@
     'fields.reporter.accountId', 'fields.reporter.key', 'fields.resolution.name', 'fields.created',
     'fields.updated', 'fields.resolutiondate', 'fields.' ~ var("jira_story_points_field"),
 ] %}
-{%- set at = {} %}{% for path in paths %}{% do at.update({path: 'fields[' ~ loop.index ~ ']'}) %}{% endfor %}
+{%- set json_paths = ['fields.labels', 'fields.components', 'fields.fixVersions', '_throughline'] %}
+{%- set refs = jira_parsed_path_refs(paths, json_paths) %}
+{%- set at = refs.text %}{% set json_at = refs.json %}
 
 with source as (
     {{ jira_live_issues() }}
 ),
 
 parsed as (
-    select
-        *,
-        json_extract_string(payload, [{% for path in paths %}'$.{{ path }}'{{ ", " if not loop.last }}{% endfor %}])
-            as fields,
-        json_extract(payload, ['$.fields.labels', '$.fields.components', '$.fields.fixVersions', '$._throughline'])
-            as lists
-    from source
+    {{ jira_parsed_paths('source', paths, json_paths) }}
 )
 
 select
@@ -39,21 +36,15 @@ select
     {{ at['fields.status.name'] }} as status_name,
     {{ at['fields.status.statusCategory.key'] }} as status_category_key,
     {{ at['fields.priority.name'] }} as priority,
-    coalesce(from_json(lists[1], '["VARCHAR"]'), []::varchar[]) as labels,
-    coalesce(
-        list_transform(from_json(lists[2], '[{"name": "VARCHAR"}]'), lambda c: c.name),
-        []::varchar[]
-    ) as components,
-    coalesce(
-        list_transform(from_json(lists[3], '[{"name": "VARCHAR"}]'), lambda v: v.name),
-        []::varchar[]
-    ) as fix_versions,
+    coalesce({{ json_text_array(json_at['fields.labels']) }}, array[]::varchar[]) as labels,
+    coalesce({{ json_array_field_texts(json_at['fields.components'], 'name') }}, array[]::varchar[]) as components,
+    coalesce({{ json_array_field_texts(json_at['fields.fixVersions'], 'name') }}, array[]::varchar[]) as fix_versions,
     {{ at['fields.parent.key'] }} as parent_key,
     -- Epics: company-managed projects long used the "Epic Link" custom field (its id found by name
     -- through /field, noted by the connector); Jira now writes the epic as `parent` (hierarchy level 1).
     coalesce(
         case when {{ at['_throughline.epicLinkField'] }} is not null
-            then payload ->> ('$.fields.' || {{ at['_throughline.epicLinkField'] }}) end,
+            then {{ json_text_at_key('payload', 'fields', at['_throughline.epicLinkField']) }} end,
         case
             when {{ at['fields.parent.fields.issuetype.hierarchyLevel'] }} = '1'
                 or {{ at['fields.parent.fields.issuetype.name'] }} = 'Epic'
@@ -65,11 +56,11 @@ select
     -- loaded before the connector noted its fields. A number may arrive as text; anything else is not points.
     coalesce(
         case when {{ at['_throughline.storyPointsFields[0]'] }} is not null
-            then try_cast(payload ->> ('$.fields.' || {{ at['_throughline.storyPointsFields[0]'] }}) as double) end,
+            then {{ try_cast(json_text_at_key('payload', 'fields', at['_throughline.storyPointsFields[0]']), 'double') }} end,
         case when {{ at['_throughline.storyPointsFields[1]'] }} is not null
-            then try_cast(payload ->> ('$.fields.' || {{ at['_throughline.storyPointsFields[1]'] }}) as double) end,
-        case when lists[4] is null
-            then try_cast({{ at['fields.' ~ var("jira_story_points_field")] }} as double) end
+            then {{ try_cast(json_text_at_key('payload', 'fields', at['_throughline.storyPointsFields[1]']), 'double') }} end,
+        case when {{ json_at['_throughline'] }} is null
+            then {{ try_cast(at['fields.' ~ var("jira_story_points_field")], 'double') }} end
     ) as story_points,
     -- People as account ids only (Data Center users have a `key` instead); names stay out of staging.
     coalesce({{ at['fields.assignee.accountId'] }}, {{ at['fields.assignee.key'] }}) as assignee_account_id,

@@ -14,9 +14,9 @@ items as (
         item_index,
         changed_at,
         author_account_id,
-        list_filter(list_transform(string_split(coalesce(from_value, ''), ','), lambda s: trim(s)), lambda s: s <> '')
+        {{ array_filter(array_map(split_text("coalesce(from_value, '')", "','"), 'trim(element)'), "element <> ''") }}
             as from_sprint_ids,
-        list_filter(list_transform(string_split(coalesce(to_value, ''), ','), lambda s: trim(s)), lambda s: s <> '')
+        {{ array_filter(array_map(split_text("coalesce(to_value, '')", "','"), 'trim(element)'), "element <> ''") }}
             as to_sprint_ids
     from changelog_items
     -- the agile plugin's custom field; Jira names it "Sprint" in changelog items
@@ -26,8 +26,8 @@ items as (
 changes as (
     select
         *,
-        list_filter(to_sprint_ids, lambda s: not list_contains(from_sprint_ids, s)) as added,
-        list_filter(from_sprint_ids, lambda s: not list_contains(to_sprint_ids, s)) as removed
+        {{ array_filter('to_sprint_ids', 'not ' ~ array_has_value('from_sprint_ids', 'element')) }} as added,
+        {{ array_filter('from_sprint_ids', 'not ' ~ array_has_value('to_sprint_ids', 'element')) }} as removed
     from items
 )
 

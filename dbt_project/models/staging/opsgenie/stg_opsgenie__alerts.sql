@@ -1,5 +1,20 @@
 with source as (
     select * from {{ source('raw', 'opsgenie__alerts') }}
+),
+
+tagged as (
+    select
+        *,
+        coalesce({{ json_wildcard_texts('payload', 'tags') }}, array[]::varchar[]) as tags
+    from source
+),
+
+service_tagged as (
+    select
+        *,
+        -- the team's convention, as for Jira labels: a `service:<name>` tag names the affected service
+        ({{ array_filter('tags', "starts_with(lower(element), 'service:')") }})[1] as first_service_tag
+    from tagged
 )
 
 -- Rename and cast only (staging is 1:1 with raw).
@@ -10,17 +25,15 @@ select
     {{ json_text('payload', 'message') }} as message,
     lower({{ json_text('payload', 'status') }}) as status,
     {{ json_text('payload', 'priority') }} as priority,
-    coalesce(payload ->> '$.tags[*]', []::varchar[]) as tags,
-    -- the team's convention, as for Jira labels: a `service:<name>` tag names the affected service
-    nullif(regexp_extract(
-        list_filter(coalesce(payload ->> '$.tags[*]', []::varchar[]), lambda tag: starts_with(lower(tag), 'service:'))[1],
-        '^[^:]*:\s*(.*)$', 1
-    ), '') as service_tag,
+    tags,
+    nullif({{ regex_extract('first_service_tag', "'^[^:]*:\s*(.*)$'", 1) }}, '') as service_tag,
     {{ json_text('payload', 'integration.name') }} as integration,
     {{ to_utc_timestamp(json_text('payload', 'createdAt')) }} as created_at,
     {{ to_utc_timestamp(json_text('payload', 'updatedAt')) }} as updated_at,
     -- `report.closeTime` is how long after its creation the alert was closed, in milliseconds
-    {{ to_utc_timestamp(json_text('payload', 'createdAt')) }}
-        + to_milliseconds(try_cast({{ json_text('payload', 'report.closeTime') }} as bigint)) as closed_at,
+    {{ add_milliseconds(
+        to_utc_timestamp(json_text('payload', 'createdAt')),
+        try_cast(json_text('payload', 'report.closeTime'), 'bigint')
+    ) }} as closed_at,
     extracted_at
-from source
+from service_tagged

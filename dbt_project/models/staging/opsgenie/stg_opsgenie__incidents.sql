@@ -13,12 +13,12 @@ select
     lower({{ json_text('payload', 'status') }}) as status,
     {{ json_text('payload', 'priority') }} as priority,
     -- `impactedServices` is what the list answers; `serviceId` is the single service of older answers.
-    list_distinct(list_concat(
-        coalesce(payload ->> '$.impactedServices[*]', []::varchar[]),
-        case when {{ json_text('payload', 'serviceId') }} is not null then [{{ json_text('payload', 'serviceId') }}] else []::varchar[] end
-    )) as service_ids,
+    {{ distinct_texts("array_cat(
+        coalesce(" ~ json_wildcard_texts('payload', 'impactedServices') ~ ", array[]::varchar[]),
+        case when " ~ json_text('payload', 'serviceId') ~ " is not null then array[" ~ json_text('payload', 'serviceId') ~ "] else array[]::varchar[] end
+    )") }} as service_ids,
     {{ json_text('payload', 'ownerTeam') }} as owner_team,
-    coalesce(payload ->> '$.tags[*]', []::varchar[]) as tags,
+    coalesce({{ json_wildcard_texts('payload', 'tags') }}, array[]::varchar[]) as tags,
     {{ json_text('payload', 'links.web') }} as url,
     {{ to_utc_timestamp(json_text('payload', 'createdAt')) }} as created_at,
     {{ to_utc_timestamp(json_text('payload', 'updatedAt')) }} as updated_at,

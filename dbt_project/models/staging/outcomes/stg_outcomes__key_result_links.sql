@@ -9,16 +9,16 @@ links as (
     select
         source_instance,
         record_key as key_result_id,
-        unnest(from_json(
-            {{ json_get('payload', '_throughline.links') }}, '[{"kind": "VARCHAR", "field": "VARCHAR", "value": "VARCHAR"}]'
-        )) as link
+        {{ json_object_rows(
+            json_get('payload', '_throughline.links'), '[{"kind": "VARCHAR", "field": "VARCHAR", "value": "VARCHAR"}]'
+        ) }} as link
     from source
 )
 
 select
     source_instance,
     key_result_id,
-    link.kind as link_kind,
-    link.field as field,
-    link.value as link_value
+    {{ json_object_field('link', 'kind') }} as link_kind,
+    {{ json_object_field('link', 'field') }} as field,
+    {{ json_object_field('link', 'value') }} as link_value
 from links

@@ -9,7 +9,7 @@ select
     source_instance,
     {{ json_text('payload', '_throughline.kpi') }} as kpi,
     ({{ json_text('payload', '_throughline.observed_on') }})::date as observed_on,
-    ({{ json_text('payload', '_throughline.value') }})::double as value,
+    ({{ json_text('payload', '_throughline.value') }})::float8 as value,
     {{ json_text('payload', '_throughline.unit') }} as unit,
     {{ json_text('payload', '_throughline.value_stream') }} as value_stream,
     {{ json_text('payload', '_throughline.product') }} as product,
