@@ -93,28 +93,17 @@ matches as (
         and links.link_value_key = issue_keys.link_value_key
 )
 
+{%- set pair = [
+    'hierarchy.work_item_id', 'matches.source_instance', 'matches.issue_id', 'hierarchy.issue_key',
+    'hierarchy.hierarchy_level', 'hierarchy.epic_key', 'hierarchy.initiative_key',
+    'matches.key_result_source_instance', 'matches.key_result_id',
+] %}
+
 select
-    hierarchy.work_item_id,
-    matches.source_instance,
-    matches.issue_id,
-    hierarchy.issue_key,
-    hierarchy.hierarchy_level,
-    hierarchy.epic_key,
-    hierarchy.initiative_key,
-    matches.key_result_source_instance,
-    matches.key_result_id,
+    {{ pair | join(',\n    ') }},
     {{ distinct_sorted_array('matches.link_kind') }} as link_kinds
 from matches
 inner join hierarchy
     on hierarchy.source_instance = matches.source_instance
     and hierarchy.issue_id = matches.issue_id
-group by
-    hierarchy.work_item_id,
-    matches.source_instance,
-    matches.issue_id,
-    hierarchy.issue_key,
-    hierarchy.hierarchy_level,
-    hierarchy.epic_key,
-    hierarchy.initiative_key,
-    matches.key_result_source_instance,
-    matches.key_result_id
+group by {{ pair | join(', ') }}

@@ -97,16 +97,8 @@ epics as (
         epic_issues.summary,
         epic_issues.rollup_initiative_key as initiative_key,
         -- the epic's own team, else its items' owner, else unassigned: team and value stream as a pair
-        case
-            when epic_issues.team <> 'unassigned' then epic_issues.team
-            when effort.epic_key is not null then effort.items_owner_team
-            else 'unassigned'
-        end as team,
-        case
-            when epic_issues.team <> 'unassigned' then epic_issues.value_stream
-            when effort.epic_key is not null then effort.items_owner_value_stream
-            else 'unassigned'
-        end as value_stream,
+        {{ owner_team_and_value_stream('epic_issues', 'effort.epic_key is not null', 'effort.items_owner_team',
+                                       'effort.items_owner_value_stream') }},
         epic_issues.status_name,
         epic_issues.flow_state,
         coalesce(effort.items, 0) as items,

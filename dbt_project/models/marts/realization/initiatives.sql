@@ -68,16 +68,8 @@ initiatives as (
         initiative_issues.issue_id is not null as is_initiative_loaded,
         initiative_issues.summary,
         -- its own team, else its epics' owner, else unassigned: team and value stream as a pair
-        case
-            when initiative_issues.team <> 'unassigned' then initiative_issues.team
-            when rolled_up.initiative_key is not null then rolled_up.epics_owner_team
-            else 'unassigned'
-        end as team,
-        case
-            when initiative_issues.team <> 'unassigned' then initiative_issues.value_stream
-            when rolled_up.initiative_key is not null then rolled_up.epics_owner_value_stream
-            else 'unassigned'
-        end as value_stream,
+        {{ owner_team_and_value_stream('initiative_issues', 'rolled_up.initiative_key is not null',
+                                       'rolled_up.epics_owner_team', 'rolled_up.epics_owner_value_stream') }},
         initiative_issues.status_name,
         initiative_issues.flow_state,
         coalesce(rolled_up.epics, 0) as epics,

@@ -62,22 +62,16 @@ all_series as (
 -- trailing statistics: each week's value against mean and sigma of the same series over the previous N
 -- weeks (control_limits, and bottleneck / status_share)
 
+{#- the week and rule a trailing window is grouped by (selected and grouped alike) -#}
+{%- set trailing_keys = [
+    'current_week.week_start', 'current_week.team', 'current_week.value_stream', 'current_week.metric',
+    'current_week.status_name', 'current_week.value', 'current_week.items', 'rules.rule', 'rules.threshold',
+    'rules.window_weeks', 'rules.min_samples', 'rules.direction', 'rules.severity', 'rules.recommendation',
+] %}
+
 trailing_stats as (
     select
-        current_week.week_start,
-        current_week.team,
-        current_week.value_stream,
-        current_week.metric,
-        current_week.status_name,
-        current_week.value,
-        current_week.items,
-        rules.rule,
-        rules.threshold,
-        rules.window_weeks,
-        rules.min_samples,
-        rules.direction,
-        rules.severity,
-        rules.recommendation,
+        {{ trailing_keys | join(',\n        ') }},
         avg(previous.value) as mean,
         stddev_samp(previous.value) as sigma,
         count(previous.value) as samples,
@@ -94,21 +88,7 @@ trailing_stats as (
         and previous.status_name is not distinct from current_week.status_name
         and previous.week_start >= current_week.week_start - rules.window_weeks * 7
         and previous.week_start < current_week.week_start
-    group by
-        current_week.week_start,
-        current_week.team,
-        current_week.value_stream,
-        current_week.metric,
-        current_week.status_name,
-        current_week.value,
-        current_week.items,
-        rules.rule,
-        rules.threshold,
-        rules.window_weeks,
-        rules.min_samples,
-        rules.direction,
-        rules.severity,
-        rules.recommendation
+    group by {{ trailing_keys | join(', ') }}
 ),
 
 -- control_limits: the week's value outside mean +- k sigma of its previous N weeks
@@ -238,18 +218,15 @@ efficiency_falling as (
 
 -- cfr_spike: the week's change fail rate at least `threshold` above the previous N weeks' rate
 
+{%- set cfr_keys = [
+    'current_week.week_start', 'current_week.team', 'current_week.value_stream', 'current_week.change_failures',
+    'current_week.deployment_attempts', 'current_week.change_failure_rate', 'rules.threshold', 'rules.window_weeks',
+    'rules.severity', 'rules.recommendation',
+] %}
+
 cfr_weeks as (
     select
-        current_week.week_start,
-        current_week.team,
-        current_week.value_stream,
-        current_week.change_failures,
-        current_week.deployment_attempts,
-        current_week.change_failure_rate,
-        rules.threshold,
-        rules.window_weeks,
-        rules.severity,
-        rules.recommendation,
+        {{ cfr_keys | join(',\n        ') }},
         sum(previous.change_failures)::bigint as baseline_failures,
         sum(previous.deployment_attempts)::bigint as baseline_attempts
     from metrics as current_week
@@ -261,17 +238,7 @@ cfr_weeks as (
         and previous.week_start >= current_week.week_start - rules.window_weeks * 7
         and previous.week_start < current_week.week_start
     where current_week.deployment_attempts >= rules.min_samples
-    group by
-        current_week.week_start,
-        current_week.team,
-        current_week.value_stream,
-        current_week.change_failures,
-        current_week.deployment_attempts,
-        current_week.change_failure_rate,
-        rules.threshold,
-        rules.window_weeks,
-        rules.severity,
-        rules.recommendation
+    group by {{ cfr_keys | join(', ') }}
 ),
 
 cfr_spike as (
