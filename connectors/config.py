@@ -669,12 +669,27 @@ class RetentionConfig(_Strict):
     run_report_days: int = Field(400, ge=1, description="Run-report rows (ops.stream_runs) kept this many days.")
 
 
+class ExtractionConfig(_Strict):
+    """How extraction is spread over processes (pipelines/sharded_assets.py, docs/DEPLOY.md)."""
+
+    mode: Literal["single", "sharded"] = Field(
+        "single",
+        description="single: one step per source type and group writes the warehouse. sharded: one Dagster "
+        "partition per source and scope (Jira project, repository, ...), each into its own shard file, so "
+        "partitions run in parallel; one merge step per group then writes the warehouse.",
+    )
+    shards_path: str | None = Field(
+        None, description="Folder of the shard files (a volume every worker mounts); default: <warehouse dir>/shards."
+    )
+
+
 class ThroughlineConfig(_Strict):
     warehouse: WarehouseConfig = WarehouseConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     alerts: AlertsConfig = AlertsConfig()
     freshness: FreshnessConfig = FreshnessConfig()
     retention: RetentionConfig = RetentionConfig()
+    extraction: ExtractionConfig = ExtractionConfig()
 
     @model_validator(mode="before")
     @classmethod

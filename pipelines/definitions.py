@@ -10,14 +10,28 @@ from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
 from pipelines.run_report import build_run_report_asset
 from pipelines.compact import compact as compact_file
 from pipelines.publish import publish_assets
-from pipelines.settings import WRITER_POOL, retention_config, schedule_config
+from pipelines.settings import WRITER_POOL, extraction_config, retention_config, schedule_config
 
-raw_assets = build_raw_assets()
+landing_assets: list[dg.AssetsDefinition] = []
+landing_jobs: list = []
+landing_schedules: list = []
+if extraction_config().mode == "sharded":
+    # Partitioned landing assets fan extraction out; the raw keys become merges (pipelines/sharded_assets.py).
+    from pipelines.sharded_assets import build_sharded_assets, landing_jobs as build_landing_jobs
+    from pipelines.sharded_assets import landing_schedules as build_landing_schedules
+
+    landing_assets, raw_assets = build_sharded_assets()
+    landing_jobs = build_landing_jobs(landing_assets)
+    landing_schedules = build_landing_schedules(landing_assets, schedule_config().cron, schedule_config().timezone)
+else:
+    raw_assets = build_raw_assets()
 raw_keys = [key for assets in raw_assets for key in assets.keys]
 
 nightly = dg.define_asset_job(
     "nightly",
-    selection=dg.AssetSelection.all(),
+    # A job runs one partition: the partitioned landing assets run in their own jobs (backfills), before it.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.groups("landing") if landing_assets
+    else dg.AssetSelection.all(),
     description="Extract every configured source into raw, then build and test every dbt model.",
 )
 
@@ -48,11 +62,12 @@ def running_schedule(name: str, job, cron: str) -> dg.ScheduleDefinition:
 
 
 defs = dg.Definitions(
-    assets=[*raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets()],
-    jobs=[nightly, compact],
+    assets=[*landing_assets, *raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets()],
+    jobs=[nightly, compact, *landing_jobs],
     schedules=[
         running_schedule("nightly_schedule", nightly, schedule_config().cron),
         running_schedule("compact_schedule", compact, retention_config().compact_cron),
+        *landing_schedules,
     ],
     sensors=[
         alert_on_failed_run,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from connectors.config import RetentionConfig, ScheduleConfig, config_path
+from connectors.config import ExtractionConfig, RetentionConfig, ScheduleConfig, config_path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -54,3 +54,11 @@ def retention_config() -> RetentionConfig:
         return RetentionConfig.model_validate(raw_config_section("retention"))
     except ValueError:
         return RetentionConfig()  # reported by `throughline check-config`
+
+
+def extraction_config() -> ExtractionConfig:
+    """Read at definitions load: the mode decides which raw assets exist."""
+    try:
+        return ExtractionConfig.model_validate(raw_config_section("extraction"))
+    except ValueError:
+        return ExtractionConfig()  # reported by `throughline check-config`

@@ -1,0 +1,385 @@
+"""Sharded extraction (`extraction: {mode: sharded}`): one Dagster partition per source and scope, merged by
+the one warehouse writer.
+
+DuckDB allows one writing process, so the single mode reads every source inside the writer pool. Here each
+partition (a Jira project, a repository, ...) is read by the same `SourceType.extract`, narrowed to its one
+scope, into its own shard file `<shards>/<source>/<group>/<scope slug>.duckdb`. No two partitions share a
+file, so a backfill's runs can go to other processes or pods (multiprocess, Kubernetes, Celery executors).
+Each shard is a small warehouse of its own, with its own cursors and ETags: a cursor still advances only
+with the rows it covers, and each scope stays incremental.
+
+The raw assets keep their keys (dbt sources map to them) and become merge steps in the writer pool: for
+every shard, in one transaction of the warehouse, the rows of that (source, scope) are replaced by the
+shard's. Merging a shard twice gives the same tables.
+
+One shard per group as well as per scope: two groups of one partition are two steps, which the
+multiprocess executor may run at once, and a DuckDB file has one writer.
+"""
+
+import hashlib
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+import duckdb
+import yaml
+
+from connectors.config import config_path
+from connectors.core.engine import StreamResult
+from connectors.core.errors import ThroughlineError
+from connectors.core.raw import ETAG_TABLE, RAW_SCHEMA, STATE_TABLE, STREAM_RUNS_TABLE, RawStore, raw_table
+from connectors.core.source import SourceType
+from connectors.registry import source_types
+from pipelines.monitoring import raw_freshness
+from pipelines.raw_assets import raw_key, stream_metadata, stream_of
+from pipelines.resources import ThroughlineResource
+from pipelines.run_report import SourceRun, _COLUMNS as RUN_REPORT_COLUMNS, utc_now, write_rows
+from pipelines.settings import WRITER_POOL
+
+LANDING_GROUP = "landing"
+
+# Per source type: the scope list a partition narrows to, and the scope keys that make that list incomplete.
+# Repositories of an org or projects of a GitLab group are only found at run time, with credentials, so they
+# cannot be partition keys: such a source is one partition. Jenkins is one partition per source: its rows'
+# scope is the job full name, found by walking folders, so no configured list names them.
+SCOPE_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "jira": ("projects", ()),
+    "github": ("repos", ("org",)),
+    "gitlab": ("projects", ("groups",)),
+    "circleci": ("projects", ("org",)),
+}
+# Groups that read instance-wide lists (Jira statuses, fields, the project list): one partition per source, or
+# every scope's shard would store the same instance-wide rows again.
+SOURCE_LEVEL_GROUPS = {("jira", "statuses"), ("jira", "projects")}
+
+
+@dataclass(frozen=True)
+class Partition:
+    source: str
+    scope: str | None  # None: the whole source
+
+    @property
+    def key(self) -> str:
+        # Source names are [a-z0-9_-]: the first ':' always ends the name.
+        return self.source if self.scope is None else f"{self.source}:{self.scope}"
+
+    @classmethod
+    def of_key(cls, key: str) -> "Partition":
+        source, _, scope = key.partition(":")
+        return cls(source, scope or None)
+
+
+def landing_key(source_type: str, group: str) -> dg.AssetKey:
+    return dg.AssetKey([LANDING_GROUP, f"{source_type}__{group}"])
+
+
+def partitions_of(source_type: str, group: str, source: dict[str, Any]) -> list[Partition]:
+    """The partitions of one configured source (its `type`, `name` and `scope` as written) for one group."""
+    name = source["name"]
+    listed = SCOPE_LISTS.get(source_type)
+    scope = source.get("scope") if isinstance(source.get("scope"), dict) else {}
+    if listed is None or (source_type, group) in SOURCE_LEVEL_GROUPS:
+        return [Partition(name, None)]
+    field, found_at_run_time = listed
+    values = scope.get(field) or []
+    if any(scope.get(k) for k in found_at_run_time) or not isinstance(values, list) or not values:
+        return [Partition(name, None)]
+    return [Partition(name, str(v)) for v in dict.fromkeys(values)]
+
+
+def configured_sources() -> list[dict[str, Any]]:
+    """`sources:` of throughline.yml as written: definitions load without credentials (as the schedule does)."""
+    path = config_path()
+    try:
+        data = yaml.safe_load(path.read_text()) if path.exists() else {}
+    except yaml.YAMLError:
+        return []  # the run reports the YAML error with the file name and line
+    sources = (data or {}).get("sources") if isinstance(data, dict) else None
+    return [s for s in sources or [] if isinstance(s, dict) and isinstance(s.get("type"), str)
+            and isinstance(s.get("name"), str)]
+
+
+def described(source) -> dict[str, Any]:
+    """A validated source in the shape `partitions_of` reads (no credentials in it)."""
+    scope = getattr(source, "scope", None)
+    return {"type": source.type, "name": source.name, "scope": scope.model_dump() if scope is not None else {}}
+
+
+def narrowed(source_type: str, source, partition: Partition):
+    """The source config reading only the partition's scope."""
+    if partition.scope is None:
+        return source
+    field, _ = SCOPE_LISTS[source_type]
+    return source.model_copy(update={"scope": source.scope.model_copy(update={field: [partition.scope]})})
+
+
+def shards_root(config, warehouse: Path) -> Path:
+    configured = config.extraction.shards_path
+    return Path(configured).expanduser().resolve() if configured else warehouse.parent / "shards"
+
+
+def shard_path(root: Path, group: str, partition: Partition) -> Path:
+    if partition.scope is None:
+        name = "_source"
+    else:
+        # Readable, and unique: `acme/web` and `acme_web` are different scopes.
+        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", partition.scope).strip("_")
+        name = f"{slug}-{hashlib.sha1(partition.scope.encode()).hexdigest()[:8]}"
+    return root / partition.source / group / f"{name}.duckdb"
+
+
+def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys: list[str]) -> dg.AssetsDefinition:
+    st = source_type.name
+
+    @dg.asset(
+        key=landing_key(st, group),
+        partitions_def=dg.StaticPartitionsDefinition(keys),
+        group_name=LANDING_GROUP,
+        kinds={"duckdb", st},
+        description=f"{st} {group.replace('_', ' ')} of one source and scope, in its own shard file "
+        f"(merged into raw by the raw/{st}__* assets).",
+    )
+    def land(context: AssetExecutionContext, throughline: ThroughlineResource) -> dg.MaterializeResult:
+        partition = Partition.of_key(context.partition_key)
+        config = throughline.config()
+        source = next((s for s in config.sources_of(st) if s.name == partition.source), None)
+        if source is None or partition not in partitions_of(st, group, described(source)):
+            raise dg.Failure(
+                description=f"partition '{partition.key}' is no longer in throughline.yml (the code location "
+                "reads the partitions at load: reload it after changing sources)",
+                allow_retries=False,
+            )
+        path = shard_path(shards_root(config, throughline.warehouse()), group, partition)
+        results: list[StreamResult] = []
+        error = None
+        with RawStore(path) as store:
+            for stream in streams:
+                store.ensure_table(raw_table(st, stream))
+            source_run = SourceRun.start(store, context.run_id, st, source.name, group)
+            try:
+                results = source_type.extract(group, narrowed(st, source, partition), store)
+            except (ThroughlineError, ValueError) as exc:
+                error = str(exc)  # what was committed before the failure stays in the shard
+                context.log.error(f"{st} '{partition.key}' ({group}): {exc}")
+            write_rows(store, source_run.rows(store, results, error))
+            # The merge copies these rows; compaction trims only the warehouse, so the shard trims its own.
+            cutoff = utc_now() - timedelta(days=config.retention.run_report_days)
+            with store.lock:
+                store.con.execute(f"DELETE FROM {STREAM_RUNS_TABLE} WHERE started_at < ?", [cutoff])
+        if error:
+            raise dg.Failure(description=f"{st} '{partition.key}' failed while reading {group}: {error}",
+                             allow_retries=False)
+        by_stream: dict[str, list[StreamResult]] = defaultdict(list)
+        for result in results:
+            by_stream[stream_of(result.table, st)].append(result)
+        return dg.MaterializeResult(metadata={
+            "shard": dg.MetadataValue.path(str(path)),
+            **{f"{stream}_records": dg.MetadataValue.int(sum(r.records for r in by_stream[stream]))
+               for stream in streams},
+            **stream_metadata(results),
+        })
+
+    return land
+
+
+_MERGE_COLUMNS = ("parent_key", "scope", "cursor_value", "payload", "extracted_at")
+
+
+def merge_shard(store: RawStore, path: Path, partition: Partition, group: str, tables: list[str]) -> dict[str, int]:
+    """Replace the partition's rows of each table with the shard's, copy its state and run report: one
+    transaction of the warehouse. Returns per table the shard rows whose scope is not the partition's.
+
+    Rows are owned by a partition through their scope: a whole-source partition owns all the source's rows;
+    a scope's partition owns the rows of its scope. Rows of a scope's shard with another scope (none of the
+    built-in per-scope groups writes one) are upserted and never deleted: no single shard holds all of them.
+    On a key clash the newer read wins, as in the single mode (an issue moved between two configured
+    projects is in both projects' shards; the later read is its current project).
+    """
+    alias = "shard"
+    con = store.con
+    with store.lock:
+        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {alias} (READ_ONLY)")
+        try:
+            present = {name for (name,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
+                [alias, RAW_SCHEMA]).fetchall()}
+            foreign: dict[str, int] = {}
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for table in tables:
+                    if table not in present:
+                        continue
+                    if partition.scope is None:
+                        con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ?", [partition.source])
+                    else:
+                        con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? AND scope = ?",
+                                    [partition.source, partition.scope])
+                        foreign[table] = con.execute(
+                            f"SELECT count(*) FROM {alias}.{RAW_SCHEMA}.{table} "
+                            "WHERE source_instance = ? AND scope IS DISTINCT FROM ?",
+                            [partition.source, partition.scope]).fetchone()[0]
+                    updates = ", ".join(f"{c} = excluded.{c}" for c in _MERGE_COLUMNS)
+                    con.execute(
+                        f"""INSERT INTO {RAW_SCHEMA}.{table}
+                            SELECT * FROM {alias}.{RAW_SCHEMA}.{table} WHERE source_instance = ?
+                            ON CONFLICT (source_instance, record_key) DO UPDATE SET {updates}
+                            WHERE excluded.extracted_at >= {RAW_SCHEMA}.{table}.extracted_at""",
+                        [partition.source],
+                    )
+                # The shard's cursors are the ones in use; copied so that a switch back to the single mode
+                # continues incrementally instead of reloading from start_date.
+                for state in (STATE_TABLE, ETAG_TABLE):
+                    con.execute(f"INSERT OR REPLACE INTO {state} SELECT * FROM {alias}.{state} WHERE source_instance = ?",
+                                [partition.source])
+                # A landing run reads one partition, so (run, source, group) names this shard's rows exactly.
+                columns = ", ".join(RUN_REPORT_COLUMNS)
+                con.execute(
+                    f"""DELETE FROM {STREAM_RUNS_TABLE} WHERE source_instance = ? AND extraction_group = ?
+                        AND run_id IN (SELECT run_id FROM {alias}.{STREAM_RUNS_TABLE})""",
+                    [partition.source, group])
+                con.execute(
+                    f"""INSERT INTO {STREAM_RUNS_TABLE} ({columns}) SELECT {columns} FROM {alias}.{STREAM_RUNS_TABLE}
+                        WHERE source_instance = ? AND extraction_group = ?""",
+                    [partition.source, group])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            con.execute(f"DETACH {alias}")
+    return foreign
+
+
+def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed: bool) -> dg.AssetsDefinition:
+    st = source_type.name
+    specs = [
+        dg.AssetSpec(
+            key=raw_key(st, stream),
+            group_name="raw",
+            kinds={"duckdb", st},
+            deps=[landing_key(st, group)] if landed else [],
+            description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table "
+            f"raw.{raw_table(st, stream)}), merged from the shards of landing/{st}__{group}.",
+            freshness_policy=raw_freshness(),
+        )
+        for stream in streams
+    ]
+
+    @dg.multi_asset(name=f"merge_{st}__{group}", specs=specs, pool=WRITER_POOL, can_subset=False)
+    def merge(context: AssetExecutionContext, throughline: ThroughlineResource):
+        config = throughline.config()
+        root = shards_root(config, throughline.warehouse())
+        tables = [raw_table(st, stream) for stream in streams]
+        merged, missing, busy = [], [], []
+        foreign: dict[str, int] = defaultdict(int)
+        with RawStore(throughline.warehouse()) as store:
+            for table in tables:  # empty tables still let dbt build when a type is not configured
+                store.ensure_table(table)
+            for source in config.sources_of(st):
+                for partition in partitions_of(st, group, described(source)):
+                    path = shard_path(root, group, partition)
+                    if not path.exists():
+                        missing.append(partition.key)  # never landed: its rows in the warehouse stay
+                        continue
+                    try:
+                        counts = merge_shard(store, path, partition, group, tables)
+                    except duckdb.IOException as exc:
+                        if "lock" not in str(exc).lower():
+                            raise
+                        # A landing run still writes it: the last merged state stays, the next merge takes it.
+                        busy.append(partition.key)
+                        continue
+                    merged.append(partition.key)
+                    for table, n in counts.items():
+                        foreign[table] += n
+            rows = {table: dict(store.con.execute(
+                f"SELECT source_instance, count(*) FROM {RAW_SCHEMA}.{table} GROUP BY 1").fetchall())
+                for table in tables}
+        for what, keys in (("never landed", missing), ("in use by a landing run", busy)):
+            if keys:
+                context.log.warning(f"{st} {group}: shards {what}, not merged: {', '.join(keys)}")
+        for stream, table in zip(streams, tables):
+            yield dg.MaterializeResult(asset_key=raw_key(st, stream), metadata={
+                "shards_merged": dg.MetadataValue.json(merged),
+                "shards_not_merged": dg.MetadataValue.json(missing + busy),
+                "rows_by_source": dg.MetadataValue.json(rows[table]),
+                "rows_of_other_scopes": dg.MetadataValue.int(foreign.get(table, 0)),
+            })
+
+    return merge
+
+
+def build_sharded_assets(sources: list[dict[str, Any]] | None = None
+                         ) -> tuple[list[dg.AssetsDefinition], list[dg.AssetsDefinition]]:
+    """(landing assets, merge assets), the latter under the raw keys; a type without configured sources
+    has merge assets only (they create its empty tables)."""
+    sources = configured_sources() if sources is None else sources
+    landing, merges = [], []
+    for source_type in source_types().values():
+        of_type = [s for s in sources if s["type"] == source_type.name]
+        for group, streams in source_type.groups.items():
+            keys = [p.key for s in of_type for p in partitions_of(source_type.name, group, s)]
+            if keys:
+                landing.append(_landing(source_type, group, streams, keys))
+            merges.append(_merge(source_type, group, streams, bool(keys)))
+    return landing, merges
+
+
+def _landing_job_keys(landing: list[dg.AssetsDefinition]) -> dict[str, tuple[list[dg.AssetKey], list[str]]]:
+    """Job name -> (landing asset keys, partition keys): one job per source type and kind of partition (per
+    scope, per source), whose assets share their partitions."""
+    jobs: dict[str, tuple[list[dg.AssetKey], list[str]]] = {}
+    for assets in landing:
+        st, group = assets.key.path[-1].split("__", 1)
+        kind = "sources" if (st, group) in SOURCE_LEVEL_GROUPS or SCOPE_LISTS.get(st) is None else "scopes"
+        keys, _ = jobs.setdefault(f"landing_{st}__{kind}", ([], assets.partitions_def.get_partition_keys()))
+        keys.append(assets.key)
+    return dict(sorted(jobs.items()))
+
+
+def landing_jobs(landing: list[dg.AssetsDefinition]) -> list:
+    """One run reads every group of one partition, its groups as parallel steps under the multiprocess
+    executor; a backfill of every partition fans out over runs (pods with the Kubernetes run launcher)."""
+    return [
+        dg.define_asset_job(name, selection=dg.AssetSelection.assets(*keys),
+                            description="Read one partition (source and scope) into its shard files.")
+        for name, (keys, _) in _landing_job_keys(landing).items()
+    ]
+
+
+# Queued runs start by priority: the landing runs of a night go before its `nightly` (merges and dbt).
+LANDING_PRIORITY = "10"
+
+
+def landing_schedules(landing: list[dg.AssetsDefinition], cron: str, timezone: str) -> list[dg.ScheduleDefinition]:
+    """Every partition of every landing job at `cron`, one run each."""
+
+    def schedule(name: str, partitions: list[str]) -> dg.ScheduleDefinition:
+        def requests(context: dg.ScheduleEvaluationContext):
+            tick = context.scheduled_execution_time.isoformat() if context.scheduled_execution_time else ""
+            for key in partitions:
+                yield dg.RunRequest(run_key=f"{key}@{tick}", partition_key=key, tags={"dagster/priority": LANDING_PRIORITY})
+
+        return dg.ScheduleDefinition(
+            name=f"{name}_schedule", job_name=name, cron_schedule=cron, execution_timezone=timezone,
+            execution_fn=requests, default_status=dg.DefaultScheduleStatus.RUNNING,
+        )
+
+    return [schedule(name, partitions) for name, (_, partitions) in _landing_job_keys(landing).items()]
+
+
+def sharded_job(name: str):
+    """A landing job (or `merge`: every merge asset) rebuilt from throughline.yml alone, outside the code
+    location: `dg.build_reconstructable_job("pipelines.sharded_assets", "sharded_job", reconstructable_args=
+    (name,))` runs it from a script with the multiprocess executor, each step process rebuilding it."""
+    landing, merges = build_sharded_assets()
+    merge = dg.define_asset_job("merge", selection=dg.AssetSelection.assets(*[k for a in merges for k in a.keys]))
+    return dg.Definitions(
+        assets=[*landing, *merges], jobs=[*landing_jobs(landing), merge],
+        resources={"throughline": ThroughlineResource()},
+    ).resolve_job_def(name)
