@@ -709,6 +709,16 @@ class ThroughlineConfig(_Strict):
             seen.add(source.name)
         return self
 
+    @model_validator(mode="after")
+    def _sharded_partition_keys(self) -> ThroughlineConfig:
+        if self.extraction.mode != "sharded":
+            return self
+        from connectors.partitions import described, partition_key_problems  # late: it reads the registry
+
+        if problems := partition_key_problems([described(s) for s in self.sources]):
+            raise ValueError("extraction.mode sharded: " + "; ".join(problems))
+        return self
+
     def sources_of(self, source_type: str) -> list[Any]:
         return [s for s in self.sources if s.type == source_type]
 

@@ -15,14 +15,16 @@ from pipelines.settings import WRITER_POOL, extraction_config, retention_config,
 landing_assets: list[dg.AssetsDefinition] = []
 landing_jobs: list = []
 landing_schedules: list = []
+landing_sensors: list = []
 if extraction_config().mode == "sharded":
     # Partitioned landing assets fan extraction out; the raw keys become merges (pipelines/sharded_assets.py).
-    from pipelines.sharded_assets import build_sharded_assets, landing_jobs as build_landing_jobs
-    from pipelines.sharded_assets import landing_schedules as build_landing_schedules
+    from pipelines import sharded_assets as sharded
 
-    landing_assets, raw_assets = build_sharded_assets()
-    landing_jobs = build_landing_jobs(landing_assets)
-    landing_schedules = build_landing_schedules(landing_assets, schedule_config().cron, schedule_config().timezone)
+    landing_assets, raw_assets = sharded.build_sharded_assets()
+    landing_jobs = sharded.landing_jobs(landing_assets)
+    landing_schedules = sharded.landing_schedules(landing_assets, schedule_config().cron, schedule_config().timezone)
+    # The nightly starts when the landing runs are over (the sensor), not at the cron alongside them.
+    landing_sensors = [sharded.nightly_after_landing(sharded.landing_job_names(landing_assets))]
 else:
     raw_assets = build_raw_assets()
 raw_keys = [key for assets in raw_assets for key in assets.keys]
@@ -65,13 +67,14 @@ defs = dg.Definitions(
     assets=[*landing_assets, *raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets()],
     jobs=[nightly, compact, *landing_jobs],
     schedules=[
-        running_schedule("nightly_schedule", nightly, schedule_config().cron),
+        *([] if landing_sensors else [running_schedule("nightly_schedule", nightly, schedule_config().cron)]),
         running_schedule("compact_schedule", compact, retention_config().compact_cron),
         *landing_schedules,
     ],
     sensors=[
         alert_on_failed_run,
         alert_on_stale_data,
+        *landing_sensors,
     ],
     resources={"throughline": ThroughlineResource(), "dbt": dbt_resource()},
 )

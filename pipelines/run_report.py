@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from connectors.core.engine import StreamResult
 from connectors.core.raw import STREAM_RUNS_TABLE, RawStore
 
-_COLUMNS = (
+COLUMNS = (
     "run_id", "source_type", "source_instance", "extraction_group", "stream", "scope", "status", "records",
     "new_records", "updated_records", "requests", "retries", "not_modified", "rate_limit_waits",
     "waited_seconds", "cursor_before", "cursor_after", "seconds", "error", "started_at", "finished_at",
@@ -75,10 +75,10 @@ class SourceRun:
 def write_rows(store: RawStore, rows: list[tuple]) -> None:
     if not rows:
         return
-    placeholders = ", ".join("?" for _ in _COLUMNS)
+    placeholders = ", ".join("?" for _ in COLUMNS)
     with store.lock:
         store.con.executemany(
-            f"INSERT INTO {STREAM_RUNS_TABLE} ({', '.join(_COLUMNS)}) VALUES ({placeholders})", rows
+            f"INSERT INTO {STREAM_RUNS_TABLE} ({', '.join(COLUMNS)}) VALUES ({placeholders})", rows
         )
 
 

@@ -17,10 +17,10 @@ multiprocess executor may run at once, and a DuckDB file has one writer.
 """
 
 import hashlib
+import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,65 +31,23 @@ import yaml
 
 from connectors.config import config_path
 from connectors.core.engine import StreamResult
-from connectors.core.errors import ThroughlineError
+from connectors.core.errors import ConfigError, ThroughlineError
 from connectors.core.raw import ETAG_TABLE, RAW_SCHEMA, STATE_TABLE, STREAM_RUNS_TABLE, RawStore, raw_table
 from connectors.core.source import SourceType
+from connectors.partitions import (
+    SCOPE_LISTS, SOURCE_LEVEL_GROUPS, Partition, described, narrowed, partition_key_problems, partitions_of,
+)
 from connectors.registry import source_types
 from pipelines.monitoring import raw_freshness
 from pipelines.raw_assets import raw_key, stream_metadata, stream_of
 from pipelines.resources import ThroughlineResource
-from pipelines.run_report import SourceRun, _COLUMNS as RUN_REPORT_COLUMNS, utc_now, write_rows
+from pipelines.run_report import COLUMNS as RUN_REPORT_COLUMNS, SourceRun, utc_now, write_rows
 from pipelines.settings import WRITER_POOL
 
 LANDING_GROUP = "landing"
 
-# Per source type: the scope list a partition narrows to, and the scope keys that make that list incomplete.
-# Repositories of an org or projects of a GitLab group are only found at run time, with credentials, so they
-# cannot be partition keys: such a source is one partition. Jenkins is one partition per source: its rows'
-# scope is the job full name, found by walking folders, so no configured list names them.
-SCOPE_LISTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "jira": ("projects", ()),
-    "github": ("repos", ("org",)),
-    "gitlab": ("projects", ("groups",)),
-    "circleci": ("projects", ("org",)),
-}
-# Groups that read instance-wide lists (Jira statuses, fields, the project list): one partition per source, or
-# every scope's shard would store the same instance-wide rows again.
-SOURCE_LEVEL_GROUPS = {("jira", "statuses"), ("jira", "projects")}
-
-
-@dataclass(frozen=True)
-class Partition:
-    source: str
-    scope: str | None  # None: the whole source
-
-    @property
-    def key(self) -> str:
-        # Source names are [a-z0-9_-]: the first ':' always ends the name.
-        return self.source if self.scope is None else f"{self.source}:{self.scope}"
-
-    @classmethod
-    def of_key(cls, key: str) -> "Partition":
-        source, _, scope = key.partition(":")
-        return cls(source, scope or None)
-
-
 def landing_key(source_type: str, group: str) -> dg.AssetKey:
     return dg.AssetKey([LANDING_GROUP, f"{source_type}__{group}"])
-
-
-def partitions_of(source_type: str, group: str, source: dict[str, Any]) -> list[Partition]:
-    """The partitions of one configured source (its `type`, `name` and `scope` as written) for one group."""
-    name = source["name"]
-    listed = SCOPE_LISTS.get(source_type)
-    scope = source.get("scope") if isinstance(source.get("scope"), dict) else {}
-    if listed is None or (source_type, group) in SOURCE_LEVEL_GROUPS:
-        return [Partition(name, None)]
-    field, found_at_run_time = listed
-    values = scope.get(field) or []
-    if any(scope.get(k) for k in found_at_run_time) or not isinstance(values, list) or not values:
-        return [Partition(name, None)]
-    return [Partition(name, str(v)) for v in dict.fromkeys(values)]
 
 
 def configured_sources() -> list[dict[str, Any]]:
@@ -102,20 +60,6 @@ def configured_sources() -> list[dict[str, Any]]:
     sources = (data or {}).get("sources") if isinstance(data, dict) else None
     return [s for s in sources or [] if isinstance(s, dict) and isinstance(s.get("type"), str)
             and isinstance(s.get("name"), str)]
-
-
-def described(source) -> dict[str, Any]:
-    """A validated source in the shape `partitions_of` reads (no credentials in it)."""
-    scope = getattr(source, "scope", None)
-    return {"type": source.type, "name": source.name, "scope": scope.model_dump() if scope is not None else {}}
-
-
-def narrowed(source_type: str, source, partition: Partition):
-    """The source config reading only the partition's scope."""
-    if partition.scope is None:
-        return source
-    field, _ = SCOPE_LISTS[source_type]
-    return source.model_copy(update={"scope": source.scope.model_copy(update={field: [partition.scope]})})
 
 
 def shards_root(config, warehouse: Path) -> Path:
@@ -319,6 +263,9 @@ def build_sharded_assets(sources: list[dict[str, Any]] | None = None
     """(landing assets, merge assets), the latter under the raw keys; a type without configured sources
     has merge assets only (they create its empty tables)."""
     sources = configured_sources() if sources is None else sources
+    if problems := partition_key_problems(sources):
+        # Raised before Dagster's own check, whose message names neither the source nor the fix.
+        raise ConfigError("extraction.mode sharded: " + "\n  ".join(problems))
     landing, merges = [], []
     for source_type in source_types().values():
         of_type = [s for s in sources if s["type"] == source_type.name]
@@ -383,3 +330,72 @@ def sharded_job(name: str):
         assets=[*landing, *merges], jobs=[*landing_jobs(landing), merge],
         resources={"throughline": ThroughlineResource()},
     ).resolve_job_def(name)
+
+
+_IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED,
+                dg.DagsterRunStatus.CANCELING]
+_FINISHED = [dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED]
+# Tags of the nightly run the sensor starts: the landing runs it merges, and those of them that failed.
+LANDING_RUNS_TAG = "throughline/landing_runs"
+LANDING_FAILED_TAG = "throughline/landing_failed"
+
+
+def nightly_after_landing(landing_job_names: list[str], nightly_job_name: str = "nightly") -> dg.SensorDefinition:
+    """Starts `nightly` (merges, dbt, publish) once a round of landing runs is over, in place of its schedule.
+
+    A round is over when a landing run finished since the last nightly this sensor requested and none is
+    queued, starting or running. The cursor is the newest end time covered (and the runs that ended at that
+    very time), so each finished landing run is covered by one nightly; the run key says the same to the daemon.
+    A failed partition does not hold the others back: its shard keeps its last state (the merge skips a
+    missing shard) and the nightly's tags name it.
+    """
+
+    @dg.sensor(
+        name="nightly_after_landing",
+        job_name=nightly_job_name,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Sharded mode: starts the nightly job (merge shards, dbt, publish) once no landing run is "
+        "queued or running and at least one finished since the last nightly it started.",
+    )
+    def sensor(context: dg.SensorEvaluationContext):
+        cursor = json.loads(context.cursor) if context.cursor else {"end": 0.0, "ids": []}
+        instance = context.instance
+        # The storage filters on update times: a finished run's is its end or later (a minute for rounding).
+        since = datetime.fromtimestamp(max(cursor["end"] - 60, 0), tz=UTC)
+        covered = set(cursor["ids"])
+
+        def new(record) -> bool:
+            end = record.end_time
+            return end is not None and (end > cursor["end"] or end == cursor["end"]
+                                        and record.dagster_run.run_id not in covered)
+
+        finished, busy = [], 0
+        for job in landing_job_names:
+            busy += instance.get_runs_count(dg.RunsFilter(job_name=job, statuses=_IN_PROGRESS))
+            finished += filter(new, instance.get_run_records(
+                dg.RunsFilter(job_name=job, statuses=_FINISHED, updated_after=since)))
+        if not finished:
+            return dg.SkipReason("no landing run finished since the last nightly")
+        if busy:
+            return dg.SkipReason(f"{busy} landing run(s) queued or running; {len(finished)} finished: waiting")
+        end = max(r.end_time for r in finished)
+        ids = sorted(r.dagster_run.run_id for r in finished)
+        failed = sorted(f"{r.dagster_run.job_name}[{r.dagster_run.tags.get('dagster/partition', '')}]"
+                        for r in finished if r.dagster_run.status != dg.DagsterRunStatus.SUCCESS)
+        return dg.SensorResult(
+            run_requests=[dg.RunRequest(
+                run_key="landing:" + hashlib.sha1(" ".join(ids).encode()).hexdigest()[:16],
+                tags={LANDING_RUNS_TAG: str(len(ids)), **({LANDING_FAILED_TAG: ", ".join(failed)} if failed else {})},
+            )],
+            # Runs already covered that ended at that time stay in it: a later one may end at the same time.
+            cursor=json.dumps({"end": end, "ids": sorted(
+                {r.dagster_run.run_id for r in finished if r.end_time == end}
+                | (covered if end == cursor["end"] else set()))}),
+        )
+
+    return sensor
+
+
+def landing_job_names(landing: list[dg.AssetsDefinition]) -> list[str]:
+    return list(_landing_job_keys(landing))

@@ -1,8 +1,9 @@
 """Sharded extraction (pipelines/sharded_assets.py) against a single-mode load of the same organisation.
 
 The tiny org grows a second Jira project (OPS) and a second repository (acme/web), so two sources have two
-scopes each. Landing runs go two at a time, each with the multiprocess executor; the merges then write the
-warehouse. The raw tables must hold what a single-mode load holds, and a second round changes nothing.
+scopes each. Landing runs go two at a time, in two processes (as runs of a backfill go to other processes or
+pods); the merges then write the warehouse. The raw tables must hold what a single-mode load holds, and a
+second round changes nothing.
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ def env(tmp_path_factory, sim):
     (root / "sharded.yml").write_text("extraction: {mode: sharded}\n" + single)
     mp = pytest.MonkeyPatch()
     mp.setenv("E2E_TOKEN", TOKEN)
-    use(root, "sharded")  # through os.environ; the monkeypatch restores both variables at the end
-    mp.setenv("THROUGHLINE_CONFIG", os.environ["THROUGHLINE_CONFIG"])
-    mp.setenv("THROUGHLINE_WAREHOUSE", os.environ["THROUGHLINE_WAREHOUSE"])
-    mp.setenv("DAGSTER_HOME", os.environ.get("DAGSTER_HOME", ""))  # restored at the end; set by `instance`
+    # Saved before `use` and `instance` set them through os.environ, so that the end restores the values the
+    # later tests found (a setenv after `use` saved, and left behind, this module's paths; a delenv of an
+    # unset variable saves nothing).
+    for name in ("THROUGHLINE_CONFIG", "THROUGHLINE_WAREHOUSE", "DAGSTER_HOME"):
+        mp.setenv(name, "")
+    use(root, "sharded")
     yield root
     mp.undo()
 
@@ -95,31 +98,55 @@ def single_load(env):
     return raw_rows(env / "single.duckdb")
 
 
-# Both github partitions first: seven steps each, so the two runs surely overlap.
-RUNS = [("landing_github__scopes", "tiny-github:acme/checkout"), ("landing_github__scopes", "tiny-github:acme/web"),
-        ("landing_jira__scopes", "tiny-jira:FLOW"), ("landing_jira__scopes", "tiny-jira:OPS"),
-        ("landing_jira__sources", "tiny-jira")]
+# Both github partitions first, started together (the barrier) in the pool's two processes, so the two runs
+# surely overlap. Each run executes in process, but for the jira source partition: its two groups are two
+# steps of the multiprocess executor, each process rebuilding the job (build_reconstructable_job) and writing
+# its own shard at once; one such run proves that as well as all of them, at a tenth of the process starts.
+RUNS = [("landing_github__scopes", "tiny-github:acme/checkout", False, True),
+        ("landing_github__scopes", "tiny-github:acme/web", False, True),
+        ("landing_jira__scopes", "tiny-jira:FLOW", False, False),
+        ("landing_jira__scopes", "tiny-jira:OPS", False, False),
+        ("landing_jira__sources", "tiny-jira", True, False)]
+_start_together = None
 
 
-def land(job_partition: tuple[str, str, bool]) -> tuple[str, str]:
+def _worker(barrier) -> None:
+    global _start_together
+    _start_together = barrier
+
+
+def land(run: tuple[dict[str, str], str, str, bool, bool]) -> tuple[str, str]:
     """One landing run, in a process of its own (Dagster's run logging is not safe for two runs in the threads
-    of one process): with the multiprocess executor, or in process (the second round, to keep the test short)."""
-    job, partition, multiprocess = job_partition
+    of one process). The environment comes with it: the pool's processes outlive a test's variables."""
+    env, job, partition, multiprocess, together = run
+    os.environ.update(env)
     job_def = dg.build_reconstructable_job("pipelines.sharded_assets", "sharded_job", reconstructable_args=(job,))
     executor = {"multiprocess": {"max_concurrent": 2}} if multiprocess else {"in_process": {}}
     config = {"execution": {"config": executor}}
+    if together:
+        _start_together.wait(timeout=300)
     with dg.DagsterInstance.get() as instance:
         with dg.execute_job(job_def, instance, run_config=config, tags={"dagster/partition": partition}) as result:
             assert result.success, partition
             return result.run_id, partition
 
 
-def sharded_round(env, instance, multiprocess: bool = True) -> list[tuple[str, float, float]]:
-    """Every landing partition, two runs at a time with two steps each, then the merges.
-    Returns (partition, step start, step end) of every landing step, from the event log."""
+@pytest.fixture(scope="module")
+def pool():
+    """Two processes for the landing runs of both rounds (each process start imports Dagster)."""
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=2, mp_context=spawn, initializer=_worker,
+                             initargs=(spawn.Barrier(2),)) as executor:
+        yield executor
+
+
+def sharded_round(env, instance, pool, multiprocess: bool = True) -> list[tuple[str, float, float]]:
+    """Every landing partition, two runs at a time, then the merges. Returns (partition, step start, step
+    end) of every landing step, from the event log."""
     use(env, "sharded")
-    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        runs = list(pool.map(land, [(*run, multiprocess) for run in RUNS]))
+    variables = {k: os.environ[k] for k in ("THROUGHLINE_CONFIG", "THROUGHLINE_WAREHOUSE", "DAGSTER_HOME", "E2E_TOKEN")}
+    runs = list(pool.map(land, [(variables, job, partition, multiprocess and mp, together)
+                                for job, partition, mp, together in RUNS]))
     merged = sharded_job("merge").execute_in_process(instance=instance)
     assert merged.success
     steps = []
@@ -141,8 +168,8 @@ def instance(env):
 
 
 @pytest.fixture(scope="module")
-def first_round(env, instance, single_load):
-    return sharded_round(env, instance)
+def first_round(env, instance, single_load, pool):
+    return sharded_round(env, instance, pool)
 
 
 def test_partitions_are_the_configured_scopes(env, first_round):
@@ -184,8 +211,8 @@ def test_run_report_rows_of_the_shards_are_merged(env, first_round):
     assert rows == [("FLOW", 5, 5, "success"), ("OPS", 2, 2, "success")]
 
 
-def test_second_round_and_remerge_change_nothing(env, instance, single_load, first_round):
-    sharded_round(env, instance, multiprocess=False)
+def test_second_round_and_remerge_change_nothing(env, instance, single_load, first_round, pool):
+    sharded_round(env, instance, pool, multiprocess=False)
     assert raw_rows(env / "sharded.duckdb") == single_load
     before = query(env / "sharded.duckdb", "SELECT * FROM raw.jira__changelogs ORDER BY record_key")
     assert sharded_job("merge").execute_in_process(instance=instance).success
