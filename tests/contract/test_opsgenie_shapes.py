@@ -53,9 +53,10 @@ STAGING_MODEL = {"incidents": "stg_opsgenie__incidents", "incident_logs": "stg_o
 
 
 def fields_read(stream: str) -> set[str]:
-    """The top-level payload fields a staging model reads (`payload ->> '$.links.web'` reads `links`)."""
+    """The top-level payload fields a staging model reads through the portable JSON macros
+    (`json_text('payload', 'links.web')` reads `links`)."""
     sql = (STAGING / f"{STAGING_MODEL[stream]}.sql").read_text()
-    return set(re.findall(r"'\$\.(\w+)", sql))
+    return set(re.findall(r"json_(?:text|get|wildcard_texts|wildcard_first_text)\('payload', '(\w+)", sql))
 
 
 @pytest.mark.parametrize("stream", sorted(DOCUMENTED))

@@ -51,8 +51,8 @@ def config(sim, token="good", **options):
 
 
 def payload_paths(sql_file: Path) -> set[str]:
-    """The JSON paths a staging view reads (`payload ->> '$.a.b'`)."""
-    return set(re.findall(r"payload ->> '\$\.([\w.]+)'", sql_file.read_text()))
+    """The JSON paths a staging view reads through the portable macros (`json_text('payload', 'a.b')`)."""
+    return set(re.findall(r"json_(?:text|get)\('payload', '([\w.]+)'\)", sql_file.read_text()))
 
 
 def has_path(record: dict, path: str) -> bool:
