@@ -15,3 +15,13 @@
             else 'unassigned'
         end as value_stream
 {%- endmacro %}
+
+{#
+  When an epic or initiative shipped and how long it took, from its created_at, first_started_at and
+  first_shipped_at columns (docs/METRICS.md#realization-metrics, "Time to market").
+#}
+{% macro shipping_times() -%}
+    date_trunc('month', first_shipped_at)::date as shipped_month,
+    {{ hours_between('created_at', 'first_shipped_at') }} as time_to_market_hours,
+    {{ hours_between('first_started_at', 'first_shipped_at') }} as started_to_shipped_hours
+{%- endmacro %}

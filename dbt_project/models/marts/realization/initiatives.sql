@@ -105,7 +105,5 @@ initiatives as (
 
 select
     *,
-    date_trunc('month', first_shipped_at)::date as shipped_month,
-    {{ hours_between('created_at', 'first_shipped_at') }} as time_to_market_hours,
-    {{ hours_between('first_started_at', 'first_shipped_at') }} as started_to_shipped_hours
+    {{ shipping_times() }}
 from initiatives

@@ -2,6 +2,12 @@
 -- signal_rules that fired, with the value, the limit it crossed, the values behind it and a
 -- recommendation. Rules and their limits: docs/METRICS.md#signals.
 
+{#- The columns of a fired signal, in order: every rule's CTE selects them so (they are unioned by position). -#}
+{%- set signal_columns = [
+    'week_start', 'team', 'value_stream', 'rule', 'metric', 'status_name', 'direction', 'value', 'limit_value',
+    'evidence', 'evidence_values', 'severity', 'recommendation',
+] %}
+
 with metrics as (
     select * from {{ ref('int_signal_metrics_weekly') }}
 ),
@@ -312,20 +318,7 @@ waiting_share as (
 ),
 
 status_share as (
-    select
-        week_start,
-        team,
-        value_stream,
-        rule,
-        metric,
-        status_name,
-        direction,
-        value,
-        limit_value,
-        evidence,
-        evidence_values,
-        severity,
-        recommendation
+    select {{ signal_columns | join(', ') }}
     from (
         select
             week_start,
@@ -366,21 +359,11 @@ status_share as (
 )
 
 select
-    week_start,
-    team,
-    value_stream,
-    rule,
-    metric,
-    status_name,
-    direction,
-    value,
-    limit_value as "limit",
-    evidence,
-    evidence_values,
-    severity,
-    recommendation
+    {%- for column in signal_columns %}
+    {{ column }}{{ ' as "limit"' if column == 'limit_value' }}{{ ',' if not loop.last }}
+    {%- endfor %}
 from (
-    -- every rule's CTE has the same columns in the same order
+    -- every rule's CTE has the same columns in the same order (signal_columns)
     select * from control_limits
     union all select * from wip_limit
     union all select * from efficiency_falling
