@@ -6,9 +6,12 @@ Credentials are written as ``${ENV_VAR}`` references and resolved here; the reso
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import tempfile
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlparse
@@ -27,6 +30,7 @@ from pydantic import (
 )
 
 from connectors.core.errors import ConfigError
+from connectors.core.http import DEADLINE_TIMEOUTS, DEFAULT_MAX_TOTAL_WAIT_SECONDS
 
 CONFIG_ENV_VAR = "THROUGHLINE_CONFIG"
 DEFAULT_CONFIG_PATH = "throughline.yml"
@@ -61,13 +65,50 @@ class HttpOptions(_Strict):
     start_date: str | None = Field(
         None, description="First load reads from this date (YYYY-MM-DD); later loads are incremental."
     )
+    max_total_wait_seconds: float = Field(
+        DEFAULT_MAX_TOTAL_WAIT_SECONDS, gt=0,
+        description="Most time one extraction step of the source may spend waiting (retry backoff, rate-limit "
+        "sleeps, answers that were slow or never came); past it the source stops, keeping what it read.",
+    )
+    request_deadline_seconds: float | None = Field(
+        None, gt=0,
+        description="Most time one request may take in all, however the server paces its bytes (the timeout "
+        f"only bounds one silence); default: {DEADLINE_TIMEOUTS:g} x timeout_seconds. Past it the request is retried.",
+    )
+    ca_bundle: str | None = Field(
+        None,
+        description="PEM file of the CA that signed the server's certificate (a private or corporate CA); "
+        "default: the system's CAs, or REQUESTS_CA_BUNDLE.",
+    )
 
-    @field_validator("start_date")
+    @field_validator("start_date", mode="before")
     @classmethod
-    def _date(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            raise ValueError(f"'{value}' is not a date; write it as YYYY-MM-DD")
+    def _date(cls, value: Any) -> Any:
+        if isinstance(value, date):
+            return value.isoformat()  # YAML read by another loader turns 2024-01-01 into a date
+        if isinstance(value, str):
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+                    raise ValueError("not in the form YYYY-MM-DD")
+                date.fromisoformat(value)
+            except ValueError as exc:
+                raise ValueError(f"'{value}' is not a date ({exc}); write it as YYYY-MM-DD, e.g. 2024-02-29") from None
         return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _bundle_path(cls, value: str | None) -> str | None:
+        return str(Path(value).expanduser()) if value else None  # requests does not expand ~
+
+    @model_validator(mode="after")
+    def _deadline_after_timeout(self) -> HttpOptions:
+        if self.request_deadline_seconds is not None and self.request_deadline_seconds < self.timeout_seconds:
+            raise ValueError(
+                f"request_deadline_seconds ({self.request_deadline_seconds:g}) is shorter than timeout_seconds "
+                f"({self.timeout_seconds:g}): every slow answer would be cut; raise it, or leave it out (default "
+                f"{DEADLINE_TIMEOUTS:g} x timeout_seconds)"
+            )
+        return self
 
 
 class DeploymentRules(_Strict):
@@ -314,6 +355,16 @@ class GitHubOptions(HttpOptions):
         description="Issues with one of these labels (case-insensitive) are incidents (passed to dbt as the "
         "var github_incident_labels).",
     )
+
+    @model_validator(mode="after")
+    def _waits_fit(self) -> GitHubOptions:
+        if self.max_rate_limit_wait_seconds > self.max_total_wait_seconds:
+            raise ValueError(
+                f"max_rate_limit_wait_seconds ({self.max_rate_limit_wait_seconds:g}) is longer than "
+                f"max_total_wait_seconds ({self.max_total_wait_seconds:g}), so a rate-limit wait it allows would "
+                "stop the source anyway: raise max_total_wait_seconds or lower max_rate_limit_wait_seconds"
+            )
+        return self
 
 
 class GitHubSource(_Strict):
@@ -696,7 +747,8 @@ class ThroughlineConfig(_Strict):
     def _empty_sections(cls, data: Any) -> Any:
         # A section whose keys are all commented out (`alerts:` alone) is YAML null: its defaults apply.
         if isinstance(data, dict):
-            return {k: ({} if v is None and k != "sources" else v) for k, v in data.items()}
+            # `sources:` with every entry commented out is no list either; check_config says none is configured.
+            return {k: (([] if k == "sources" else {}) if v is None else v) for k, v in data.items()}
         return data
     sources: list[Source] = Field(default_factory=list)
 
@@ -751,21 +803,25 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV_VAR, DEFAULT_CONFIG_PATH))
 
 
-def _expand(value: Any, where: list[str], env: Mapping[str, str], problems: list[str], raw: Mapping[str, Any]) -> Any:
+def _expand(
+    value: Any, where: list[str], env: Mapping[str, str], problems: list[tuple[tuple[str, ...], str]]
+) -> Any:
     if isinstance(value, dict):
-        return {k: _expand(v, [*where, str(k)], env, problems, raw) for k, v in value.items()}
+        return {k: _expand(v, [*where, str(k)], env, problems) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand(v, [*where, str(i)], env, problems, raw) for i, v in enumerate(value)]
+        return [_expand(v, [*where, str(i)], env, problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
+        if env.get(name):
             return env[name]
-        if default is not None:
+        if default is not None:  # as in the shell, ${VAR:-x} also stands in for a variable set but empty
             return default
-        problems.append(_describe(where, f"environment variable {name} is not set; export it before running", raw))
+        problems.append((tuple(where), f"environment variable {name} is not set; export it before running"
+                         if name not in env else
+                         f"environment variable {name} is set but empty; export its value before running"))
         return ""
 
     return _ENV_REF.sub(substitute, value)
@@ -797,22 +853,60 @@ def _describe(loc: list[str] | tuple[Any, ...], message: str, raw: Mapping[str, 
     return f"field '{'.'.join(parts) or '(top level)'}': {message}"
 
 
-def parse_config(raw: Mapping[str, Any], *, origin: str = "throughline.yml", env: Mapping[str, str] | None = None):
-    """Validate a loaded YAML mapping; every problem is reported at once, each on its own line."""
-    env = os.environ if env is None else env
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{origin}: the file must be a mapping with a 'sources' list")
-    problems: list[str] = []
-    expanded = _expand(dict(raw), [], env, problems, raw)
-    if problems:
-        raise ConfigError(f"{origin}: " + "\n  ".join(["cannot resolve credentials:", *problems]))
+def _where(loc: tuple[Any, ...] | list[Any], raw: Mapping[str, Any] | None) -> tuple[str, ...]:
+    """A location without the union tag pydantic puts after a source's index: comparable with _expand's."""
+    parts = [str(p) for p in loc]
+    if len(parts) >= 3 and parts[0] == "sources" and parts[1].isdigit():
+        if parts[2] == _source_type_of(raw, int(parts[1])):
+            del parts[2]
+    return tuple(parts)
+
+
+def _cross_checks(raw: Mapping[str, Any]) -> list[str]:
+    """Mistakes between sections, found on the raw file so they are reported with every other problem."""
+    names = [s.get("name") for s in raw.get("sources") or [] if isinstance(s, dict)]
+    freshness = raw.get("freshness") if isinstance(raw.get("freshness"), dict) else {}
+    limits = freshness.get("sources") if isinstance(freshness.get("sources"), dict) else {}
+    return [
+        f"field 'freshness.sources.{name}': no source is named '{name}', so this limit applies to nothing; "
+        f"use one of the names under sources ({', '.join(map(str, names)) or 'none configured'})"
+        for name in limits if name not in names
+    ]
+
+
+def _problems(raw: Mapping[str, Any], env: Mapping[str, str]):
+    """(the validated config, or None; one line per problem, every problem of the file at once)."""
+    unresolved: list[tuple[tuple[str, ...], str]] = []
+    expanded = _expand(dict(raw), [], env, unresolved)
+    lines = [_describe(list(loc), message, raw) for loc, message in unresolved]
+    lines += _cross_checks(raw)
     try:
-        return _config_model().model_validate(expanded)
+        config = _config_model().model_validate(expanded)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors(include_url=False, include_input=False):
-            message = err["msg"]
+        config = None
+        errors = exc.errors(include_url=False, include_input=False)
+        # A misspelt key is one mistake, not "unknown key" plus "required but missing": say what was meant.
+        missing = {_where(e["loc"], raw) for e in errors if e["type"] == "missing"}
+        meant: dict[tuple[str, ...], str] = {}
+        for err in errors:
+            where = _where(err["loc"], raw)
             if err["type"] == "extra_forbidden":
+                siblings = [m[-1] for m in missing if m[:-1] == where[:-1]]
+                if close := difflib.get_close_matches(where[-1], siblings, n=1):
+                    meant[where] = close[0]
+                    missing.discard((*where[:-1], close[0]))
+        for err in errors:
+            where = _where(err["loc"], raw)
+            if err["type"] == "missing" and where not in missing:
+                continue  # reported as the misspelling above
+            # A field whose variable is missing holds "" for now: what pydantic then says of it (or of the
+            # block around it, e.g. "give a token") is that same mistake again.
+            if any(loc[:len(where)] == where and len(where) > 2 or where[:len(loc)] == loc for loc, _ in unresolved):
+                continue
+            message = err["msg"]
+            if err["type"] == "extra_forbidden" and where in meant:
+                message = f"unknown key; did you mean '{meant[where]}'? (see throughline.example.yml)"
+            elif err["type"] == "extra_forbidden":
                 message = "unknown key; remove it or fix its spelling (see throughline.example.yml)"
             elif err["type"] == "missing":
                 message = "required but missing"
@@ -823,18 +917,119 @@ def parse_config(raw: Mapping[str, Any], *, origin: str = "throughline.yml", env
             elif message.startswith("Value error, "):
                 message = message[len("Value error, ") :]
             lines.append(_describe(err["loc"], message, raw))
-        raise ConfigError(f"{origin} is not valid:\n  " + "\n  ".join(lines)) from None
+    return (None if lines else config), lines
 
 
-def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None):
-    path = Path(path) if path is not None else config_path()
+def parse_config(raw: Mapping[str, Any], *, origin: str = "throughline.yml", env: Mapping[str, str] | None = None):
+    """Validate a loaded YAML mapping; every problem is reported at once, each on its own line."""
+    env = os.environ if env is None else env
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{origin}: the file must be a mapping with a 'sources' list")
+    config, lines = _problems(raw, env)
+    if lines:
+        raise ConfigError(f"{origin} is not valid:\n  " + "\n  ".join(lines))
+    return config
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML without implicit timestamps: `start_date: 2024-02-30` stays text for the date check to explain,
+    where PyYAML's own date parsing would crash with a bare ValueError."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def read_yaml(text: str) -> Any:
+    """throughline.yml's text as data; dates stay strings. Raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+
+
+def _read(path: Path) -> Any:
     if not path.exists():
         raise ConfigError(
             f"no configuration at {path}: copy throughline.example.yml to throughline.yml, "
             f"or point {CONFIG_ENV_VAR} at your file"
         )
+    if path.is_dir():
+        raise ConfigError(f"{path} is a directory: point {CONFIG_ENV_VAR} at the throughline.yml inside it")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        return read_yaml(path.read_text())
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(raw, origin=str(path), env=env)
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        text = " ".join(str(problem or exc).split())  # PyYAML's own text spans lines and quotes the source
+        raise ConfigError(f"{path}: not valid YAML{where}: {text}; check the indentation and quoting there") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.__class__.__name__}: {exc}); check its permissions") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None):
+    path = Path(path) if path is not None else config_path()
+    return parse_config(_read(path) or {}, origin=str(path), env=env)
+
+
+def warehouse_problems(path: Path, *, named_by: str = "field 'warehouse.path'") -> list[str]:
+    """Why the run could not create or write the DuckDB file at ``path`` (nothing is created here)."""
+    path = Path(path).expanduser()
+    where = f"{named_by}: {path}"
+    if path.is_dir():
+        return [f"{where} is a directory; give a file inside it, e.g. {path / 'throughline.duckdb'}"]
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return [f"{where} cannot be created: {existing} is a file, not a directory; choose another path"]
+    # DuckDB writes its write-ahead log beside the file: the directory must take new files, and the file (if
+    # there) must open for writing. A probe says so where permission bits would not (root, a read-only mount).
+    probe = existing
+    try:
+        with tempfile.TemporaryFile(dir=existing, prefix=".throughline-probe-"):
+            pass
+        if path.exists():
+            probe = path
+            with path.open("ab"):
+                pass
+    except OSError as exc:
+        return [f"{where} is not writable by this user ({exc.strerror or exc.__class__.__name__}: {probe}); "
+                "fix the permissions or choose another path"]
+    return []
+
+
+def check_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    warehouse: str | os.PathLike[str] | None = None,
+):
+    """What `throughline check-config` and `throughline run` check before any request: the file as
+    load_config does, plus what only shows on this machine (at least one source, a warehouse path the run
+    can write, CA bundles that exist). Every problem at once, one line each; returns the config."""
+    env = os.environ if env is None else env
+    path = Path(path) if path is not None else config_path()
+    raw = _read(path)
+    if raw is None:
+        raise ConfigError(f"{path} is empty: add a `sources:` list (copy the blocks you need from "
+                          "throughline.example.yml)")
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: the file must be a mapping with a 'sources' list")
+    config, lines = _problems(raw, env)
+    if not raw.get("sources"):
+        lines.append("field 'sources': no source is configured, so a run would read nothing; add at least one "
+                     "(see throughline.example.yml)")
+    for index, source in enumerate(raw.get("sources") if isinstance(raw.get("sources"), list) else []):
+        options = source.get("options") if isinstance(source, dict) else None
+        bundle = options.get("ca_bundle") if isinstance(options, dict) else None
+        if isinstance(bundle, str) and "${" not in bundle and not Path(bundle).expanduser().is_file():
+            lines.append(_describe(["sources", str(index), "options", "ca_bundle"],
+                                   f"{bundle} is not a file; give the path of the CA's PEM file", raw))
+    section = raw.get("warehouse") if isinstance(raw.get("warehouse"), dict) else {}
+    if warehouse:
+        lines += warehouse_problems(Path(warehouse), named_by="environment variable THROUGHLINE_WAREHOUSE")
+    elif "${" not in str(section.get("path") or ""):  # a path from a variable: its resolution is checked above
+        lines += warehouse_problems(Path(str(section.get("path") or WarehouseConfig().path)))
+    if lines:
+        raise ConfigError(f"{path} is not valid:\n  " + "\n  ".join(lines))
+    return config

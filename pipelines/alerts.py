@@ -6,6 +6,7 @@ never raised: an unreachable webhook must not turn a good run into a failed one.
 """
 
 import logging
+import re
 import smtplib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ import requests
 from pydantic import BaseModel, SecretStr
 
 from connectors.config import AlertsConfig, ThroughlineConfig
+from connectors.core.raw import STREAM_RUNS_TABLE, open_warehouse
 
 log = logging.getLogger(__name__)
 REDACTED = "***"
@@ -25,11 +27,13 @@ class Problem:
     error: str
     source: str | None = None
     asset: str | None = None
+    scope: str | None = None
 
     def line(self) -> str:
         where = ", ".join(part for part in (
             f"source '{self.source}'" if self.source else "",
             f"asset {self.asset}" if self.asset else "",
+            f"scope '{self.scope}'" if self.scope else "",
         ) if part)
         return f"- {where + ': ' if where else ''}{self.error}"
 
@@ -107,14 +111,36 @@ def send_alert(alert: Alert, config: ThroughlineConfig, *, timeout: float = 15.0
 
 
 def _post(channel: str, url: SecretStr, payload: dict, timeout: float, secrets: list[str]) -> list[str]:
+    """POST to a webhook. A failure names the channel and the HTTP status or the kind of error only: the
+    webhook URL is the secret (its path), and requests puts it in its exception texts and the server may
+    echo it in its body, so neither is ever quoted."""
     try:
         response = requests.post(url.get_secret_value(), json=payload, timeout=timeout)
+    except requests.Timeout:
+        return [f"alert to {channel} not delivered: no answer within {timeout:g} s; check the network to the "
+                f"webhook's host"]
     except requests.RequestException as exc:
-        return [redact(f"alert to {channel} not delivered: {type(exc).__name__}: {exc}", secrets)]
+        return [f"alert to {channel} not delivered: {_cause_of(exc)}; check alerts.{channel.lower()}.webhook_url "
+                f"and the network"]
     if response.status_code >= 300:
-        body = response.text[:200]
-        return [redact(f"alert to {channel} not delivered: HTTP {response.status_code} {body}", secrets)]
+        return [f"alert to {channel} not delivered: HTTP {response.status_code} {response.reason or ''}".rstrip()
+                + f"; check alerts.{channel.lower()}.webhook_url (a revoked webhook answers 403, 404 or 410)"]
     return []
+
+
+def _cause_of(exc: BaseException) -> str:
+    """What went wrong with a connection, without the exception texts (they quote the URL): the class names
+    down the chain, e.g. `ConnectionError (ConnectionRefusedError)`."""
+    inner, depth = exc, 0
+    while depth < 8:
+        nested = getattr(inner, "reason", None)
+        if not isinstance(nested, BaseException):
+            nested = inner.args[0] if inner.args and isinstance(inner.args[0], BaseException) else None
+        nested = nested or inner.__cause__ or inner.__context__
+        if nested is None:
+            break
+        inner, depth = nested, depth + 1
+    return f"{type(exc).__name__} ({type(inner).__name__})" if inner is not exc else type(exc).__name__
 
 
 def _mail(email, subject: str, text: str, timeout: float, secrets: list[str]) -> list[str]:
@@ -131,8 +157,10 @@ def _mail(email, subject: str, text: str, timeout: float, secrets: list[str]) ->
                 smtp.login(email.username, email.password.get_secret_value() if email.password else "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
+        # The class and SMTP code only: a server's reply may quote the login.
+        code = f" {exc.smtp_code}" if isinstance(exc, smtplib.SMTPResponseException) else ""
         return [redact(f"alert by e-mail via {email.smtp_host}:{email.smtp_port} not delivered: "
-                       f"{type(exc).__name__}: {exc}", secrets)]
+                       f"{_cause_of(exc)}{code}", secrets)]
     return []
 
 
@@ -154,41 +182,105 @@ def problems_from_events(events) -> list[Problem]:
     return problems
 
 
+# The first line of a step failure that lists failed scopes, one "<source> [<scope>]: <error>" line each
+# (the sharded landing steps), or one "<source> [<scope>] <asset>: <error>" line each (ops/run_outcome).
+_SCOPE_LINE = re.compile(r"^(?P<source>[a-z0-9][a-z0-9_-]*)(?: \[(?P<scope>[^\]]*)\])?(?: (?P<asset>raw/\S+))?: (?P<error>.*)$")
+
+
+def scope_line(source: str, scope: str | None, asset: str | None, error: str) -> str:
+    return f"{source}{f' [{scope}]' if scope else ''}{f' {asset}' if asset else ''}: {error}"
+
+
 def _step_problems(step_key: str, message: str) -> list[Problem]:
-    # Extract steps fail with "N <type> source(s) failed while reading <group>:" and one
-    # "<source name>: <error>" line per source (pipelines/raw_assets.py): one problem per source.
+    # Steps that fail for sources or scopes say "... failed while reading ..." (or "... scope(s) of this run
+    # failed") on the first line, then one line per source or scope: one problem per line.
     lines = [line for line in message.strip().splitlines() if line.strip()]
     asset = step_key.replace("extract_", "raw/", 1) if step_key.startswith("extract_") else step_key
-    if lines and "source(s) failed while reading" in lines[0]:
+    asset = asset.replace("landing__", "landing/", 1) if asset.startswith("landing__") else asset
+    if lines and ("failed while reading" in lines[0] or "of this run failed" in lines[0]):
         problems = []
         for line in lines[1:]:
-            source, _, error = line.partition(": ")
-            problems.append(Problem(error=error.strip() or line, source=source.strip(), asset=asset))
+            match = _SCOPE_LINE.match(line.strip())
+            if match is None:
+                source, _, error = line.partition(": ")
+                problems.append(Problem(error=error.strip() or line, source=source.strip(), asset=asset))
+                continue
+            problems.append(Problem(error=match["error"].strip(), source=match["source"],
+                                    asset=match["asset"] or asset, scope=match["scope"] or None))
         if problems:
             return problems
     return [Problem(error=lines[0] if lines else "failed without a message", asset=asset)]
 
 
-def stale_streams(warehouse, config: ThroughlineConfig, now) -> list[Problem]:
-    """Configured sources whose newest successful read is older than their freshness limit.
-
-    Reads the run report (ops.stream_runs); a source with no successful read at all is stale too.
-    """
-    from connectors.core.raw import STREAM_RUNS_TABLE, open_warehouse
-
+def _report(warehouse, *queries: tuple[str, list]) -> list[list[tuple]]:
+    """The answers of queries over the run report, each [] while the warehouse has no report yet."""
     con = open_warehouse(warehouse, read_only=True)
     try:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops' AND table_name = 'stream_runs'"
         ).fetchall()[0][0]
-        rows = con.execute(
-            f"SELECT source_instance, max(finished_at) FROM {STREAM_RUNS_TABLE} "
-            "WHERE status = 'success' GROUP BY source_instance"
-        ).fetchall() if exists else []
+        return [con.execute(sql, params).fetchall() if exists else [] for sql, params in queries]
     finally:
         con.close()
+
+
+def failed_scopes(warehouse, run_id: str) -> list[Problem]:
+    """Every failed source, stream and scope of one run, from the run report (ops.stream_runs), with what the
+    failed read cost; [] when the warehouse has no report yet."""
+    [rows] = _report(warehouse, (
+        f"""SELECT source_instance, source_type, extraction_group, stream, scope, error, requests, retries
+            FROM {STREAM_RUNS_TABLE} WHERE run_id = ? AND status = 'failed' AND error IS NOT NULL
+            ORDER BY source_instance, stream, scope NULLS FIRST""", [run_id]))
+    return [
+        # a whole source's failure (stream `*`) is named by its step's asset, raw/<type>__<group>
+        Problem(source=source, asset=f"raw/{stream}" if stream != "*" else f"raw/{source_type}__{group}",
+                scope=scope if scope not in (None, "*") else None,
+                error=f"{error} ({requests} request(s), {retries} retries)")
+        for source, source_type, group, stream, scope, error, requests, retries in rows
+    ]
+
+
+def run_problems(events, warehouse, run_id: str) -> list[Problem]:
+    """The problems of a run: its failed steps and mart tests, and every failed scope of its run report
+    (also when dbt failed and the last step, which lists them, did not run). Each is named once."""
+    problems = problems_from_events(events)
+    try:
+        reported = failed_scopes(warehouse, run_id)
+    except Exception as exc:  # noqa: BLE001 - the warehouse may be held by the next run; the steps still say
+        log.warning("run report not read for the alert: %s", type(exc).__name__)
+        reported = []
+    named = {(p.source, p.asset, p.scope) for p in problems}
+    return problems + [p for p in reported if (p.source, p.asset, p.scope) not in named]
+
+
+def stale_streams(warehouse, config: ThroughlineConfig, now) -> list[Problem]:
+    """Configured sources, and scopes of a fresh source, whose newest successful read is older than their
+    freshness limit.
+
+    Reads the run report (ops.stream_runs); a source with no successful read at all is stale too. A scope
+    (repository, project ...) is looked at per extraction group when the source's latest run read it: a
+    scope that keeps failing while the rest of its source loads goes stale on its own.
+    """
+    rows, scopes = _report(
+        warehouse,
+        (f"SELECT source_instance, max(finished_at) FROM {STREAM_RUNS_TABLE} "
+         "WHERE status = 'success' GROUP BY source_instance", []),
+        (f"""WITH latest AS (
+                    SELECT source_instance, arg_max(run_id, finished_at) AS run_id
+                    FROM {STREAM_RUNS_TABLE} GROUP BY source_instance
+                ), read_last AS (
+                    SELECT DISTINCT r.source_instance, r.extraction_group, r.scope
+                    FROM {STREAM_RUNS_TABLE} r JOIN latest USING (source_instance, run_id)
+                    WHERE r.scope IS NOT NULL AND r.scope <> '*'
+                )
+                SELECT k.source_instance, k.extraction_group, k.scope,
+                       max(r.finished_at) FILTER (WHERE r.status = 'success')
+                FROM read_last k JOIN {STREAM_RUNS_TABLE} r USING (source_instance, extraction_group, scope)
+                GROUP BY ALL ORDER BY 1, 2, 3""", []),
+    )
     latest = dict(rows)
     problems = []
+    fresh = set()
     for source in config.sources:
         limit = config.freshness.limit_for(source.name)
         last = latest.get(source.name)
@@ -200,6 +292,21 @@ def stale_streams(warehouse, config: ThroughlineConfig, now) -> list[Problem]:
             problems.append(Problem(
                 source=source.name,
                 error=f"data is {age_hours:.1f} h old (last successful read {last:%Y-%m-%d %H:%M} UTC), "
+                f"over its freshness limit of {limit:g} h",
+            ))
+        else:
+            fresh.add(source.name)
+    for source_name, group, scope, last in scopes:
+        if source_name not in fresh:
+            continue  # the source as a whole is already named
+        limit = config.freshness.limit_for(source_name)
+        if last is None:
+            problems.append(Problem(source=source_name, scope=scope,
+                                    error=f"{group}: never read successfully; its last run failed (see the run report)"))
+        elif (age_hours := (now - last).total_seconds() / 3600) > limit:
+            problems.append(Problem(
+                source=source_name, scope=scope,
+                error=f"{group}: data is {age_hours:.1f} h old (last successful read {last:%Y-%m-%d %H:%M} UTC), "
                 f"over its freshness limit of {limit:g} h",
             ))
     return problems

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import duckdb
 
 from connectors.config import CONFIG_ENV_VAR, load_config
 from connectors.core.errors import ThroughlineError
+from pipelines.processes import alive, hold_warehouse, kill_marked, start_reaper, stop_reaper
 from pipelines.settings import PROJECT_ROOT, WAREHOUSE_ENV_VAR
 
 DEMO_TOKEN_VAR = "THROUGHLINE_DEMO_TOKEN"
@@ -93,16 +95,6 @@ RUN_PID_TAG = "throughline/pid"
 RUN_HOST_TAG = "throughline/host"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_stale_runs(instance) -> list[str]:
     """Mark runs of this CLI whose process is gone as failed, and free their writer-pool slots.
 
@@ -122,7 +114,9 @@ def release_stale_runs(instance) -> list[str]:
     for record in records:
         run = record.dagster_run
         pid = int(run.tags.get(RUN_PID_TAG, "0") or 0)
-        if pid and pid != os.getpid() and not _alive(pid):
+        if pid and pid != os.getpid() and not alive(pid):
+            # Its dbt (or any child) may outlive it with the warehouse open, if its reaper died with it.
+            kill_marked(pid)
             instance.report_run_failed(run, message=f"its process {pid} ended before the run did; marked failed by `throughline`")
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             released.append(run.run_id)
@@ -130,7 +124,21 @@ def release_stale_runs(instance) -> list[str]:
 
 
 def run_nightly(log_level: str = "INFO") -> None:
-    """Execute the nightly job in this process, against the configured sources and warehouse."""
+    """Execute the nightly job in this process, against the configured sources and warehouse.
+
+    The run owns the warehouse from start to end (a second run stops at once), and its children die with it.
+    """
+    from pipelines.settings import warehouse_path
+
+    with hold_warehouse(warehouse_path(), "run"):
+        start_reaper()
+        try:
+            _run_nightly(log_level)
+        finally:
+            stop_reaper()
+
+
+def _run_nightly(log_level: str) -> None:
     import dagster as dg
 
     from pipelines.definitions import defs
@@ -147,11 +155,15 @@ def run_nightly(log_level: str = "INFO") -> None:
     alert_after_run(result)
     if not result.success:
         failures = [
-            event.step_failure_data.error.message.strip()
+            _DAGSTER_FAILURE.sub("", event.step_failure_data.error.message.strip())
             for event in result.all_events
             if event.is_step_failure and event.step_failure_data and event.step_failure_data.error
         ]
         raise ThroughlineError("nightly run failed:\n" + "\n".join(failures or ["see the Dagster logs above"]))
+
+
+# The class name Dagster puts before a step's own failure description: noise in a one-screen error.
+_DAGSTER_FAILURE = re.compile(r"^dagster\._core\.definitions\.events\.Failure: ")
 
 
 def alert_after_run(result) -> None:
@@ -161,11 +173,11 @@ def alert_after_run(result) -> None:
     """
     from datetime import UTC, datetime
 
-    from pipelines.alerts import Alert, problems_from_events, send_alert, stale_streams
+    from pipelines.alerts import Alert, run_problems, send_alert, stale_streams
     from pipelines.settings import warehouse_path
 
     config = load_config()
-    problems = problems_from_events(result.all_events)
+    problems = run_problems(result.all_events, warehouse_path(), result.run_id)
     if problems or not result.success:
         send_alert(Alert(f"Throughline: nightly run {result.run_id[:8]} failed", problems), config)
     try:
@@ -374,17 +386,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "check-config":
-            config = load_config(args.path)
+            from connectors.config import check_config
+
+            # What the run will open: THROUGHLINE_WAREHOUSE wins over warehouse.path (pipelines/settings.py).
+            config = check_config(args.path, warehouse=os.environ.get(WAREHOUSE_ENV_VAR))
             print(f"ok: {len(config.sources)} source(s): " + ", ".join(f"{s.name} ({s.type})" for s in config.sources))
         elif args.command == "run":
             run_nightly()
         elif args.command == "history":
-            run_history(args)
+            from pipelines.settings import warehouse_path
+
+            with hold_warehouse(warehouse_path(), "history"):
+                run_history(args)
         elif args.command == "compact":
             from pipelines.compact import compact
             from pipelines.settings import warehouse_path
 
-            print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())
+            with hold_warehouse(warehouse_path(), "compact"):
+                print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())
         elif args.command == "copy-raw":
             copy_raw_to_postgres(build=args.build)
         elif args.command == "doctor":

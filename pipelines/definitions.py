@@ -7,9 +7,9 @@ from pipelines.dbt_assets import dbt_models, dbt_resource
 from pipelines.raw_assets import build_raw_assets
 from pipelines.resources import ThroughlineResource
 from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
-from pipelines.run_report import build_run_report_asset
+from pipelines.run_report import build_run_outcome_asset, build_run_report_asset
 from pipelines.compact import compact as compact_file
-from pipelines.publish import publish_assets
+from pipelines.publish import PUBLISHED_KEY, publish_assets
 from pipelines.settings import WRITER_POOL, extraction_config, retention_config, schedule_config
 
 landing_assets: list[dg.AssetsDefinition] = []
@@ -64,7 +64,9 @@ def running_schedule(name: str, job, cron: str) -> dg.ScheduleDefinition:
 
 
 defs = dg.Definitions(
-    assets=[*landing_assets, *raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets()],
+    assets=[*landing_assets, *raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets(),
+            # last: fails the run for the scopes that failed to read, after the marts were built from the rest
+            build_run_outcome_asset([PUBLISHED_KEY, dg.AssetKey(["ops", "stream_runs"])])],
     jobs=[nightly, compact, *landing_jobs],
     schedules=[
         *([] if landing_sensors else [running_schedule("nightly_schedule", nightly, schedule_config().cron)]),

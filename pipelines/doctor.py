@@ -52,7 +52,7 @@ def _warehouse(path: Path, config, now: datetime) -> list[Finding]:
     ]
     findings.append(_published(path))
     stale = stale_streams(path, config, now)
-    findings += [Finding("fail", f"{p.source}: freshness", p.error) for p in stale]
+    findings += [Finding("fail", f"{p.source}{f' {p.scope}' if p.scope else ''}: freshness", p.error) for p in stale]
     if not stale and config.sources:
         findings.append(Finding("ok", "freshness", "every source read within its limit"))
     return findings

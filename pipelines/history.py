@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from connectors.core.raw import RAW_SCHEMA, RawStore
 from connectors.core.source import windows
 from connectors.registry import source_types
-from pipelines.run_report import SourceRun, write_rows
+from pipelines.run_report import read_source
 
 HISTORY_TABLE = f"{RAW_SCHEMA}._history"
 
@@ -139,12 +139,7 @@ def load_history(
 
 
 def _read(store: RawStore, source, source_type, group: str, run_id: str, read) -> list:
-    """Run one read and write its run-report rows, also when it fails (then re-raise)."""
-    source_run = SourceRun.start(store, run_id, source_type.name, source.name, group)
-    try:
-        results = read()
-    except BaseException as exc:
-        write_rows(store, source_run.rows(store, [], str(exc) or type(exc).__name__))
-        raise
-    write_rows(store, source_run.rows(store, results, None))
+    """Run one read and write its run-report rows, also when it fails (then re-raise: a history load stops
+    at its first failure and resumes from there when run again)."""
+    results, _ = read_source(store, run_id, source_type.name, source.name, group, read, reraise=True)
     return results

@@ -11,7 +11,7 @@ import dagster as dg
 
 from connectors.config import FreshnessConfig, load_config
 from connectors.core.errors import ThroughlineError
-from pipelines.alerts import Alert, problems_from_events, send_alert, stale_streams
+from pipelines.alerts import Alert, run_problems, send_alert, stale_streams
 from pipelines.cli import RUN_PID_TAG
 from pipelines.settings import raw_config_section, warehouse_path
 
@@ -53,7 +53,7 @@ def alert_on_failed_run(context: dg.RunFailureSensorContext):
         context.log.error(f"cannot alert: {exc}")
         return
     events = [entry.dagster_event for entry in context.instance.all_logs(run.run_id)]
-    problems = problems_from_events(events)
+    problems = run_problems(events, warehouse_path(), run.run_id)
     send_alert(Alert(f"Throughline: run {run.run_id[:8]} of job {run.job_name} failed", problems), config)
 
 

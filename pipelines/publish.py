@@ -21,6 +21,7 @@ Layout under the published directory (default: the warehouse's folder):
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from dagster import AssetExecutionContext
 import duckdb
 
 from connectors.core.errors import ThroughlineError
+from pipelines.processes import alive
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
 
@@ -83,6 +85,7 @@ def publish_marts(
     out_dir.mkdir(parents=True, exist_ok=True)
     parquet_root = out_dir / PARQUET_DIR
     parquet_root.mkdir(exist_ok=True)
+    remove_leftovers(out_dir)
     target = out_dir / PUBLISHED_FILE
     # A unique name per attempt: a crashed attempt's leftover never collides with the next one.
     stamp = f"{os.getpid()}.{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
@@ -152,6 +155,23 @@ def publish_marts(
     manifest_tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(manifest_tmp, parquet_root / MANIFEST_FILE)
     return Published(duckdb_file=target, parquet_dir=parquet_root, row_counts=counts)
+
+
+# The staged files of one attempt: `.<name>.<pid>.<UTC stamp>.tmp` (and DuckDB's `.wal` beside one).
+_STAGED = re.compile(r"^\..+\.(?P<pid>\d+)\.\d{8}T\d{12}\.tmp(\.wal)?$")
+
+
+def remove_leftovers(out_dir: Path) -> list[Path]:
+    """Delete the staged files of attempts whose process is gone (a publish killed half way): they were never
+    swapped in, so no reader has them open, and without this each crash would leave a copy of the marts."""
+    removed = []
+    for folder in [out_dir, *((out_dir / PARQUET_DIR).glob("*/")), out_dir / PARQUET_DIR]:
+        for path in folder.glob(".*.tmp*") if folder.is_dir() else []:
+            match = _STAGED.match(path.name)
+            if match and not alive(int(match["pid"])):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def mart_descriptions(manifest: dict) -> dict[str, tuple[str, dict[str, str]]]:

@@ -12,13 +12,13 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from connectors.core.engine import StreamResult
-from connectors.core.errors import ThroughlineError
 from connectors.core.raw import RawStore, raw_table
 from connectors.core.source import SourceType
 from connectors.registry import source_types
+from pipelines.alerts import scope_line
 from pipelines.monitoring import raw_freshness
 from pipelines.resources import ThroughlineResource
-from pipelines.run_report import SourceRun, write_rows
+from pipelines.run_report import RUN_OUTCOME_KEY, read_source
 from pipelines.settings import WRITER_POOL
 
 
@@ -57,37 +57,48 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
     def extract(context: AssetExecutionContext, throughline: ThroughlineResource):
         config = throughline.config()
         by_stream: dict[str, list[StreamResult]] = defaultdict(list)
-        failures: list[str] = []
+        failures: list[dict] = []
         with RawStore(throughline.warehouse()) as store:
             for stream in streams:  # empty tables still let dbt build when a type is not configured
                 store.ensure_table(raw_table(st, stream))
             for source in config.sources_of(st):
-                source_run = SourceRun.start(store, context.run_id, st, source.name, group)
-                results: list[StreamResult] = []
-                error = None
-                try:
-                    results = source_type.extract(group, source, store)
-                    for result in results:
-                        by_stream[stream_of(result.table, st)].append(result)
-                        for child, n in result.child_records.items():
-                            by_stream[child].append(
-                                StreamResult(result.source_instance, raw_table(st, child), result.scope, records=n)
-                            )
-                except (ThroughlineError, ValueError) as exc:
-                    # Other instances still load; what this one committed before failing stays.
-                    error = str(exc)
-                    context.log.error(f"{st} source '{source.name}' ({group}): {exc}")
-                    failures.append(f"{source.name}: {exc}")
-                write_rows(store, source_run.rows(store, results, error))
-        if failures:
+                # A failed scope or source is recorded in the run report and the run fails at its end
+                # (ops/run_outcome); what landed is materialized, so dbt and publish build from it.
+                results, failed = read_source(store, context.run_id, st, source.name, group,
+                                              lambda source=source: source_type.extract(group, source, store))
+                for result in results:
+                    by_stream[stream_of(result.table, st)].append(result)
+                    for child, n in result.child_records.items():
+                        by_stream[child].append(
+                            StreamResult(result.source_instance, raw_table(st, child), result.scope, records=n)
+                        )
+                for f in failed:
+                    where = f" scope '{f.scope}'" if f.scope else ""
+                    context.log.error(f"{st} source '{source.name}'{where} ({group}): {f.error}")
+                    failures.append({"source": source.name, "scope": f.scope or "", "stream": f.result.table,
+                                     "requests": f.result.stats.requests, "retries": f.result.stats.retries,
+                                     "error": f.error})
+        for stream in streams:
+            yield dg.MaterializeResult(
+                asset_key=raw_key(st, stream),
+                metadata={**stream_metadata(by_stream[stream]), "failed_scopes": dg.MetadataValue.json(failures)},
+            )
+        if failures and not reported_later(context):
+            # Materialized on its own (not in the nightly): no later step says what failed, so this one does.
             raise dg.Failure(
-                description=f"{len(failures)} {st} source(s) failed while reading {group}:\n" + "\n".join(failures),
+                description=f"{len(failures)} {st} source(s) or scope(s) failed while reading {group}:\n"
+                + "\n".join(scope_line(f["source"], f["scope"] or None, None, f["error"]) for f in failures),
                 allow_retries=False,
             )
-        for stream in streams:
-            yield dg.MaterializeResult(asset_key=raw_key(st, stream), metadata=stream_metadata(by_stream[stream]))
 
     return extract
+
+
+def reported_later(context: AssetExecutionContext) -> bool:
+    """Whether this run ends with ops/run_outcome, which fails the run for every failed scope."""
+    key = dg.AssetKey(list(RUN_OUTCOME_KEY))
+    selected = context.dagster_run.asset_selection  # empty (not None) when the whole job runs
+    return key in (selected or context.job_def.asset_layer.executable_asset_keys)
 
 
 def stream_of(table: str, source_type: str) -> str:

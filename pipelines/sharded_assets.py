@@ -31,17 +31,18 @@ import yaml
 
 from connectors.config import config_path
 from connectors.core.engine import StreamResult
-from connectors.core.errors import ConfigError, ThroughlineError
+from connectors.core.errors import ConfigError
 from connectors.core.raw import ETAG_TABLE, RAW_SCHEMA, STATE_TABLE, STREAM_RUNS_TABLE, RawStore, raw_table
 from connectors.core.source import SourceType
 from connectors.partitions import (
     SCOPE_LISTS, SOURCE_LEVEL_GROUPS, Partition, described, narrowed, partition_key_problems, partitions_of,
 )
 from connectors.registry import source_types
+from pipelines.alerts import scope_line
 from pipelines.monitoring import raw_freshness
 from pipelines.raw_assets import raw_key, stream_metadata, stream_of
 from pipelines.resources import ThroughlineResource
-from pipelines.run_report import COLUMNS as RUN_REPORT_COLUMNS, SourceRun, utc_now, write_rows
+from pipelines.run_report import COLUMNS as RUN_REPORT_COLUMNS, read_source, utc_now
 from pipelines.settings import WRITER_POOL
 
 LANDING_GROUP = "landing"
@@ -99,25 +100,24 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
                 allow_retries=False,
             )
         path = shard_path(shards_root(config, throughline.warehouse()), group, partition)
-        results: list[StreamResult] = []
-        error = None
         with RawStore(path) as store:
             for stream in streams:
                 store.ensure_table(raw_table(st, stream))
-            source_run = SourceRun.start(store, context.run_id, st, source.name, group)
-            try:
-                results = source_type.extract(group, narrowed(st, source, partition), store)
-            except (ThroughlineError, ValueError) as exc:
-                error = str(exc)  # what was committed before the failure stays in the shard
-                context.log.error(f"{st} '{partition.key}' ({group}): {exc}")
-            write_rows(store, source_run.rows(store, results, error))
+            # What was committed before a failure stays in the shard, and the merge takes it.
+            results, failed = read_source(store, context.run_id, st, source.name, group,
+                                          lambda: source_type.extract(group, narrowed(st, source, partition), store))
             # The merge copies these rows; compaction trims only the warehouse, so the shard trims its own.
             cutoff = utc_now() - timedelta(days=config.retention.run_report_days)
             with store.lock:
                 store.con.execute(f"DELETE FROM {STREAM_RUNS_TABLE} WHERE started_at < ?", [cutoff])
-        if error:
-            raise dg.Failure(description=f"{st} '{partition.key}' failed while reading {group}: {error}",
-                             allow_retries=False)
+        if failed:
+            # One line per failed scope, in the shape the alert reads (pipelines/alerts.py, _step_problems); the
+            # merge still takes what the shard holds, so the nightly builds from it.
+            raise dg.Failure(
+                description=f"{len(failed)} {st} scope(s) failed while reading {group}:\n" + "\n".join(
+                    scope_line(source.name, f.scope, None, f.error) for f in failed),
+                allow_retries=False,
+            )
         by_stream: dict[str, list[StreamResult]] = defaultdict(list)
         for result in results:
             by_stream[stream_of(result.table, st)].append(result)

@@ -31,7 +31,7 @@ from connectors.core.errors import FatalError
 from connectors.core.http import RequestStats
 from connectors.core.paginators import SinglePage, TokenPaginator
 from connectors.core.raw import CursorUpdate, RawRecord, raw_table
-from connectors.core.source import Finding, SourceType, engine_for, probe_client
+from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
 
 log = logging.getLogger(__name__)
 
@@ -163,14 +163,16 @@ def extract(group: str, source: CircleCISource, store, **client_kw) -> list[Stre
     engine = engine_for(source, store, auth_headers(source), **client_kw)
     for stream in SOURCE.groups[group]:
         store.ensure_table(raw_table(SOURCE.name, stream))
-    results: list[StreamResult] = []
-    for slug in resolve_projects(engine, source):
+
+    def project(slug: str) -> list[StreamResult]:
         # Workflows written from here on were read by this run; older unfinished ones are re-checked.
         started = datetime.now(UTC)
-        results.append(engine.run(PIPELINES, scope=slug, path_vars={"slug": slug}, children=(WORKFLOWS_CHILD,)))
-        results.append(recheck_unfinished(engine, source, slug, started))
-        results.append(read_jobs(engine, source, slug))
-    return results
+        return [engine.run(PIPELINES, scope=slug, path_vars={"slug": slug}, children=(WORKFLOWS_CHILD,)),
+                recheck_unfinished(engine, source, slug, started),
+                read_jobs(engine, source, slug)]
+
+    # A project that fails (403, deleted) costs only its own streams; the others are read.
+    return each_scope(source, engine.table(PIPELINES), resolve_projects(engine, source), project, engine.client)
 
 
 def check(source: CircleCISource, **client_kw) -> list[Finding]:

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import email.utils
+import errno
+import http.client
 import json
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -13,20 +17,92 @@ from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import requests
+import urllib3
 
 from connectors.core.errors import (
     AuthError,
     BadRequestError,
+    CertificateError,
     FatalError,
+    ForeignHostError,
     NotFoundError,
     RateLimitExhaustedError,
     RetriesExhaustedError,
     RetryableError,
+    WaitLimitError,
 )
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # GitHub: "wait at least one minute" after a secondary limit that names no Retry-After; doubled per repeat.
 SECONDARY_LIMIT_WAIT_SECONDS = 60.0
+REDIRECT_STATUS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+# Without options.request_deadline_seconds an answer may take this many read timeouts in all.
+DEADLINE_TIMEOUTS = 4.0
+DEFAULT_MAX_TOTAL_WAIT_SECONDS = 1800.0
+_READ_CHUNK = 65536
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL with the default port filled in: what credentials are bound to."""
+    parsed = urlparse(url)
+    scheme = parsed.scheme.lower()
+    try:
+        port = parsed.port
+    except ValueError:  # a port that is not a number: no origin of ours has one
+        port = -1
+    return scheme, (parsed.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+def origin_text(url: str) -> str:
+    """scheme://host[:port], never the user info, path or query (which may carry a secret)."""
+    scheme, host, port = origin(url)
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port == (443 if scheme == "https" else 80) else f":{port}")
+
+
+def _host(url: str) -> str:
+    """host[:port] as the URL names it, for messages."""
+    parsed = urlparse(url)
+    host = parsed.hostname or "(no host)"
+    try:
+        return f"{host}:{parsed.port}" if parsed.port else host
+    except ValueError:
+        return host
+
+
+def _causes(exc: BaseException):
+    """The exception and everything it wraps: requests wraps urllib3, which wraps socket and ssl errors."""
+    seen: set[int] = set()
+    queue: list[BaseException] = [exc]
+    while queue:
+        error = queue.pop(0)
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        queue += [a for a in getattr(error, "args", ()) if isinstance(a, BaseException)]
+        queue += [v for v in (getattr(error, "reason", None), error.__cause__, error.__context__)
+                  if isinstance(v, BaseException)]
+
+
+def network_cause(exc: BaseException, url: str) -> str:
+    """One line naming the host and what went wrong, from the exceptions requests wraps; no URL, no header."""
+    host = _host(url)
+    for error in _causes(exc):
+        if isinstance(error, socket.gaierror) or type(error).__name__ == "NameResolutionError":
+            return f"the host name {host} does not resolve (DNS lookup failed): check base_url and the network's DNS"
+        if isinstance(error, ConnectionRefusedError):
+            return (f"{host} refused the connection (nothing listens there): check base_url's host and port, "
+                    "and that the service is up")
+        if isinstance(error, (ConnectionResetError, ConnectionAbortedError, BrokenPipeError,
+                              http.client.RemoteDisconnected)):
+            return f"{host} closed the connection without a complete answer (connection reset)"
+        if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+            return f"no route to {host} (network unreachable): check the network, proxy or VPN"
+        if isinstance(error, ssl.SSLError):
+            return f"the TLS handshake with {host} failed ({error.reason or error.strerror or 'ssl error'})"
+    return f"could not talk to {host} ({type(exc).__name__})"
 
 
 @dataclass
@@ -163,6 +239,12 @@ class TokenPool:
                 quota.reset = self._clock() + SECONDARY_LIMIT_WAIT_SECONDS  # no usable reset: try in a minute
 
 
+def _discard(response: requests.Response) -> None:
+    """Drop an answer whose body will not be read (its connection is closed, not reused)."""
+    if response.raw is not None:
+        response.close()
+
+
 def _server_message(response: requests.Response) -> str:
     try:
         body = response.json()
@@ -198,9 +280,14 @@ class HttpClient:
         user_agent: str = "throughline/0.1",
         tokens: TokenPool | None = None,
         max_rate_limit_wait_seconds: float = 900.0,
+        max_total_wait_seconds: float = DEFAULT_MAX_TOTAL_WAIT_SECONDS,
+        request_deadline_seconds: float | None = None,
+        ca_bundle: str | None = None,
     ):
         self.source = source
         self.base_url = base_url.rstrip("/") + "/"
+        # Credentials are bound to this scheme, host and port; nothing is requested anywhere else.
+        self.origin = origin(self.base_url)
         self._auth_headers = auth_headers
         self.timeout_seconds = timeout_seconds
         self.retry = retry
@@ -212,6 +299,13 @@ class HttpClient:
         self.tokens = tokens
         self.max_rate_limit_wait_seconds = max_rate_limit_wait_seconds
         self._secondary_hits = 0
+        # Everything this client spent not getting answers (backoff, rate-limit sleeps, attempts that failed,
+        # slow ones included) counts against one budget, so a sick server cannot hold a run for hours.
+        self.max_total_wait_seconds = max_total_wait_seconds
+        self.waited_total = 0.0
+        self.request_deadline_seconds = request_deadline_seconds or DEADLINE_TIMEOUTS * timeout_seconds
+        # Given per request: requests lets REQUESTS_CA_BUNDLE override a session's own `verify`.
+        self.ca_bundle = ca_bundle
 
     def url(self, path_or_url: str) -> str:
         if path_or_url.startswith(("http://", "https://")):
@@ -234,17 +328,30 @@ class HttpClient:
         stats = stats if stats is not None else RequestStats()
         url = self.url(path_or_url)
         what = f"{self.source}: GET {urlparse(url).path}"
+        if origin(url) != self.origin:
+            # A next-page link (Link header, or a URL in the body) naming another host: credentials would go
+            # with it, so it is not followed.
+            raise ForeignHostError(
+                f"{what}: refused to follow a link to {origin_text(url)}, which is not the configured host "
+                f"{origin_text(self.base_url)} of source '{self.source}' (base_url); credentials are sent only "
+                f"there, and nothing was sent to {origin_text(url)}. If the service moved, set base_url in "
+                "throughline.yml; otherwise the server, or a proxy in front of it, names the wrong host in its links"
+            )
         attempt = 0
         while True:
+            started = None
             try:
                 token = self._token_for(what, stats)
                 stats.requests += 1
+                started = time.monotonic()
                 body, response = self._attempt(url, params, what, token, headers)
                 self._secondary_hits = 0
                 if response.status_code == 304:
                     stats.not_modified += 1
                 return body, response
             except RetryableError as exc:
+                if started is not None:
+                    self.waited_total += time.monotonic() - started  # the failed attempt's time was waiting too
                 if attempt >= self.retry.max_retries:
                     raise RetriesExhaustedError(
                         f"{what} still failing after {attempt} retries ({exc}); the source may be down "
@@ -270,9 +377,22 @@ class HttpClient:
                     # retry. Beyond that it is implausible (a clock far off): the longest backoff it is.
                     if exc.wait_seconds is None or wait > self.max_rate_limit_wait_seconds:
                         wait = min(wait, self.retry.max_backoff_seconds)
+                self._spend(wait, what, str(exc))
                 stats.count_retry(exc.reason, wait)
                 self._sleep(wait)
                 attempt += 1
+
+    def _spend(self, wait: float, what: str, cause: str) -> None:
+        """Count a wait against options.max_total_wait_seconds, or stop the source if it would pass it."""
+        if self.waited_total + wait > self.max_total_wait_seconds:
+            raise WaitLimitError(
+                f"{what}: source '{self.source}' has waited {self.waited_total:.0f} s in this step (retry backoff, "
+                f"rate-limit waits, answers that were slow or never came) and the next wait of {wait:.0f} s "
+                f"(after {cause}) would pass options.max_total_wait_seconds ({self.max_total_wait_seconds:.0f} s), "
+                "so the source stopped instead; everything read so far is saved: rerun when the source is "
+                "healthy, or raise options.max_total_wait_seconds"
+            )
+        self.waited_total += wait
 
     def _token_for(self, what: str, stats: RequestStats) -> int | None:
         """The pool position to send with, after sleeping to a reset if every token is spent."""
@@ -291,6 +411,7 @@ class HttpClient:
             )
         # One second past the reset: the server's clock and ours may differ by a little.
         wait += 1.0
+        self._spend(wait, what, f"the rate limit of every token ({len(self.tokens)}) was used up")
         stats.rate_limit_waits += 1
         stats.waited_seconds += wait
         self._sleep(wait)
@@ -310,16 +431,36 @@ class HttpClient:
             headers.update(self.tokens.headers(token))
         if extra_headers:
             headers.update(extra_headers)
-        try:
-            response = self.session.get(url, params=params, headers=headers, timeout=self.timeout_seconds)
-        except requests.Timeout:
-            raise RetryableError("timeout", f"no answer within {self.timeout_seconds}s") from None
-        except requests.ConnectionError as exc:
-            raise RetryableError("connection error", type(exc).__name__) from None
-        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
-            # The connection dropped part-way through the body (fewer bytes than Content-Length, a cut
-            # chunked stream): the page is incomplete, so it is read again like any network fault.
-            raise RetryableError("truncated response", type(exc).__name__) from None
+        deadline = time.monotonic() + self.request_deadline_seconds
+        # Redirects are followed here, not by requests: requests drops Authorization on a host change but
+        # sends every other header (PRIVATE-TOKEN, Circle-Token) on, and follows https -> http.
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(url, params, headers)
+            location = response.headers.get("Location")
+            if response.status_code not in REDIRECT_STATUS or not location:
+                break
+            _discard(response)
+            target = urljoin(url, location)
+            if origin(target) != self.origin:
+                # Refused rather than followed without credentials: a JSON API answered by a host nobody
+                # configured is not the source (a moved service needs base_url changed, anything else is
+                # a misconfigured proxy or an attack), and without the token it would only answer 401.
+                downgrade = " (down from https to plain http)" if (self.origin[0], origin(target)[0]) == (
+                    "https", "http") else ""
+                raise ForeignHostError(
+                    f"{what} was redirected ({response.status_code}) to {origin_text(target)}{downgrade}, which is "
+                    f"not the configured host {origin_text(self.base_url)} of source '{self.source}' (base_url); "
+                    f"credentials are sent only there, so the redirect was not followed and nothing was sent to "
+                    f"{origin_text(target)}. If the service moved, set base_url in throughline.yml; otherwise "
+                    "check the server or the proxy in front of it"
+                )
+            url, params = target, None  # the Location is the whole next URL, its query included
+        else:
+            raise FatalError(
+                f"{what} was redirected more than {MAX_REDIRECTS} times on {origin_text(self.base_url)}: "
+                "check base_url and the server's redirect rules"
+            )
+        self._read_body(response, deadline, url)
 
         status = response.status_code
         if token is not None and self.tokens is not None:
@@ -365,3 +506,81 @@ class HttpClient:
         except ValueError:
             # A truncated page is a network fault far more often than a server bug: read it again.
             raise RetryableError("malformed json", "response body is not complete JSON") from None
+
+    def _send(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str]) -> requests.Response:
+        """One GET, its body left unread (read under the deadline by _read_body)."""
+        verify = {"verify": self.ca_bundle} if self.ca_bundle else {}
+        try:
+            return self.session.get(url, params=params, headers=headers, timeout=self.timeout_seconds,
+                                    allow_redirects=False, stream=True, **verify)
+        except requests.exceptions.SSLError as exc:
+            raise self._tls_failure(exc, url) from None
+        except requests.ConnectTimeout:
+            raise RetryableError("timeout", f"no connection to {_host(url)} within {self.timeout_seconds:g}s") from None
+        except requests.Timeout:
+            raise RetryableError("timeout", f"{_host(url)} did not answer within {self.timeout_seconds:g}s") from None
+        except requests.ConnectionError as exc:
+            raise RetryableError("connection error", network_cause(exc, url)) from None
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise RetryableError("truncated response", f"the answer of {_host(url)} was cut off") from None
+
+    def _tls_failure(self, exc: BaseException, url: str) -> Exception:
+        host = _host(url)
+        for error in _causes(exc):
+            if isinstance(error, ssl.SSLCertVerificationError) or type(error).__name__ == "CertificateError":
+                reason = getattr(error, "verify_message", None) or str(error)
+                return CertificateError(
+                    f"{self.source}: the TLS certificate of {host} was refused (certificate verify failed: {reason}); "
+                    "not retried, as waiting does not change a certificate. If the server's certificate comes from "
+                    f"a private or corporate CA, give that CA's PEM file as options.ca_bundle of source "
+                    f"'{self.source}' (or set REQUESTS_CA_BUNDLE); an expired certificate or one issued for another "
+                    "name must be fixed on the server, or base_url corrected"
+                )
+            if isinstance(error, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(error):
+                return FatalError(
+                    f"{self.source}: {host} does not speak TLS (ssl: wrong version number): base_url of source "
+                    f"'{self.source}' says https, but the port answers plain http, or a proxy is in the way"
+                )
+        return RetryableError("connection error", network_cause(exc, url))
+
+    def _read_body(self, response: requests.Response, deadline: float, url: str) -> None:
+        """Read the body under the request's deadline: a read timeout bounds one silence only, so a server
+        dripping a byte every few seconds would otherwise hold the request for ever."""
+        raw = response.raw
+        if not hasattr(raw, "read1"):
+            return  # a session whose answers already hold their body (test doubles, other adapters)
+        chunks: list[bytes] = []
+        complete = False
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise self._deadline_error(url, sum(map(len, chunks)))
+                sock = getattr(getattr(raw, "_connection", None), "sock", None)
+                if sock is not None:
+                    # No single read may outlast the deadline (urllib3 resets the timeout on reuse).
+                    sock.settimeout(max(0.01, min(self.timeout_seconds, left)))
+                chunk = raw.read1(_READ_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            complete = True
+        except (urllib3.exceptions.ReadTimeoutError, socket.timeout):
+            if time.monotonic() >= deadline - 0.05:
+                raise self._deadline_error(url, sum(map(len, chunks))) from None
+            raise RetryableError(
+                "timeout", f"{_host(url)} stopped sending mid-answer for {self.timeout_seconds:g}s") from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError):
+            # The connection dropped part-way through the body (fewer bytes than Content-Length, a cut
+            # chunked stream): the page is incomplete, so it is read again like any network fault.
+            raise RetryableError("truncated response", f"the answer of {_host(url)} was cut off") from None
+        finally:
+            if not complete:
+                _discard(response)
+        response._content = b"".join(chunks)
+        response._content_consumed = True
+
+    def _deadline_error(self, url: str, received: int) -> RetryableError:
+        return RetryableError(
+            "deadline", f"{_host(url)} had sent {received} bytes and was still sending after "
+            f"{self.request_deadline_seconds:g}s (options.request_deadline_seconds)")

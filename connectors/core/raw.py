@@ -6,13 +6,16 @@ covers, and a kill between two batches loses at most the batch being written (re
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -25,6 +28,17 @@ STATE_TABLE = f"{RAW_SCHEMA}._state"
 # matching If-None-Match with 304, which costs no rate limit). Kept beside the data they describe so a
 # new warehouse never trusts an ETag whose records it does not hold.
 ETAG_TABLE = f"{RAW_SCHEMA}._etags"
+# Child reads that failed past the retries (a PR's reviews answering 503 all night): the parent was stored
+# and its cursor moved on, so only this ledger remembers that the read is still owed. The next run reads
+# these first; a row leaves in the same transaction as the records that settle it.
+OWED_TABLE = f"{RAW_SCHEMA}._owed_reads"
+# Child objects the source says are gone (404/410: deleted, or not visible to the token): not asked again
+# while their parent is unchanged (parent_cursor), so a deleted object costs one request, not one a night.
+GONE_TABLE = f"{RAW_SCHEMA}._gone_objects"
+# Records that could not be stored (no key, a lone UTF-16 surrogate, a bad timestamp, null where the
+# connector needs an object): kept out of the stream so the rest of their page lands, and shown here with
+# the reason. A row leaves when the same record is later stored.
+REJECTS_TABLE = f"{RAW_SCHEMA}._rejected_records"
 # What each extraction did, one row per run, source instance, stream and scope (the run report). In its
 # own schema because it is not an API object: the raw layer's seven-column contract stays exact.
 OPS_SCHEMA = "ops"
@@ -77,6 +91,74 @@ class RawRecord:
     parent_key: str | None = None
     scope: str | None = None
     cursor_value: str | None = None
+    # The payload as JSON text when the caller already made it (the engine checks each record is storable
+    # that way): written as it is instead of being serialized a second time.
+    payload_json: str | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class OwedRead:
+    """A child read still owed: ``request`` is what to ask again (the engine stores {"path": ...})."""
+
+    stream: str
+    scope: str
+    parent_key: str
+    request: dict
+    reason: str
+    attempts: int
+    first_owed_at: datetime
+
+
+@dataclass(frozen=True)
+class GoneObject:
+    stream: str
+    scope: str
+    parent_key: str
+    parent_cursor: str | None
+    reason: str
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A record kept out of ``stream``: ``record_key`` None when the record has none."""
+
+    stream: str
+    scope: str | None
+    record_key: str | None
+    reason: str
+    payload: Any
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_json(payload: Any) -> str:
+    """``payload`` as JSON text any JSON reader accepts: a lone UTF-16 surrogate (half of an emoji cut by
+    the source) becomes U+FFFD. For rejected records, whose original could not be stored."""
+    return _SURROGATE.sub("\ufffd", json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def lone_surrogate_at(value: Any, path: str = "") -> str | None:
+    """The dotted path of the first string (or object key) holding a lone UTF-16 surrogate, else None.
+    Python keeps such a character from a JSON escape (\\ud800), but it has no UTF-8 form: DuckDB (and
+    PostgreSQL) refuse the whole batch it is in."""
+    if isinstance(value, str):
+        return (path or "(the value)") if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return here
+            found = lone_surrogate_at(item, here)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = lone_surrogate_at(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -128,6 +210,45 @@ class RawStore:
                 PRIMARY KEY (source_instance, request)
             )"""
         )
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {OWED_TABLE} (
+                source_instance VARCHAR NOT NULL,
+                stream VARCHAR NOT NULL,
+                scope VARCHAR NOT NULL,
+                parent_key VARCHAR NOT NULL,
+                request JSON NOT NULL,
+                reason VARCHAR NOT NULL,
+                attempts INTEGER NOT NULL,
+                first_owed_at TIMESTAMP NOT NULL,
+                last_owed_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (source_instance, stream, parent_key)
+            )"""
+        )
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {GONE_TABLE} (
+                source_instance VARCHAR NOT NULL,
+                stream VARCHAR NOT NULL,
+                scope VARCHAR NOT NULL,
+                parent_key VARCHAR NOT NULL,
+                parent_cursor VARCHAR,
+                reason VARCHAR NOT NULL,
+                recorded_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (source_instance, stream, parent_key)
+            )"""
+        )
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {REJECTS_TABLE} (
+                source_instance VARCHAR NOT NULL,
+                stream VARCHAR NOT NULL,
+                scope VARCHAR,
+                record_key VARCHAR,
+                reject_key VARCHAR NOT NULL,
+                reason VARCHAR NOT NULL,
+                payload JSON NOT NULL,
+                rejected_at TIMESTAMP NOT NULL,
+                PRIMARY KEY (source_instance, stream, reject_key)
+            )"""
+        )
         self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS_SCHEMA}")
         self.con.execute(STREAM_RUNS_DDL)
         self._known: set[str] = set()
@@ -139,6 +260,13 @@ class RawStore:
         # here. Re-entrant because write() calls ensure_table().
         self.lock = threading.RLock()
         self._etags: dict[str, dict[str, str]] = {}  # source instance -> request -> ETag (get_etag)
+        # (source instance, stream) -> keys of its rejected records: a write clears the ones it stores without
+        # a query per page (the table is small and almost always empty).
+        self._rejected: dict[tuple[str, str], set[str]] = {}
+        for source_instance, stream, key in self.con.execute(
+            f"SELECT source_instance, stream, record_key FROM {REJECTS_TABLE} WHERE record_key IS NOT NULL"
+        ).fetchall():
+            self._rejected.setdefault((source_instance, stream), set()).add(key)
 
     def __enter__(self) -> RawStore:
         return self
@@ -203,15 +331,22 @@ class RawStore:
         cursor: CursorUpdate | None = None,
         etags: Iterable[tuple[str, str, str]] = (),
         replace_children: Iterable[tuple[str, str, list[str]]] = (),
+        *,
+        settled: Iterable[tuple[str, str, str]] = (),
+        rejected: Iterable[tuple[str, RejectedRecord]] = (),
     ) -> int:
         """Upsert several (table, source_instance, records) batches, a cursor and the ETags of the pages
         those records came from ((source_instance, request, etag)) in one transaction.
 
         ``replace_children`` (table, source_instance, parent keys): the rows of those parents are deleted
-        first, so the batches hold their whole current set of children.
+        first, so the batches hold their whole current set of children. ``settled`` (source_instance,
+        stream, parent_key): owed reads these records pay (or children once gone that were read again), removed
+        from the ledgers in the same transaction, so a crash can neither lose an owed read nor keep a paid one. ``rejected`` (source_instance,
+        record): records of these pages kept out, recorded with them.
         """
         with self.lock:
-            return self._write(list(batches), cursor, list(etags), list(replace_children))
+            return self._write(list(batches), cursor, list(etags), list(replace_children), list(settled),
+                               list(rejected))
 
     def _write(
         self,
@@ -219,10 +354,13 @@ class RawStore:
         cursor: CursorUpdate | None,
         etags: list[tuple[str, str, str]],
         replace_children: list[tuple[str, str, list[str]]],
+        settled: list[tuple[str, str, str]] = (),
+        rejected: list[tuple[str, RejectedRecord]] = (),
     ) -> int:
         written = 0
         pending_counts: dict[tuple[str, str, str | None], list[int]] = {}
         now = datetime.now(UTC).replace(tzinfo=None)
+        cleared: list[tuple[str, str, set[str]]] = []  # rejects the batches replace with a stored record
         self.con.execute("BEGIN TRANSACTION")
         try:
             for table, source_instance, parent_keys in replace_children:
@@ -246,7 +384,8 @@ class RawStore:
                         "parent_key": [r.parent_key for r in latest.values()],
                         "scope": [r.scope for r in latest.values()],
                         "cursor_value": [r.cursor_value for r in latest.values()],
-                        "payload": [json.dumps(r.payload, separators=(",", ":")) for r in latest.values()],
+                        "payload": [r.payload_json if r.payload_json is not None
+                                    else json.dumps(r.payload, separators=(",", ":")) for r in latest.values()],
                         "extracted_at": [now] * len(latest),
                     },
                     schema=_COLUMNS,
@@ -279,6 +418,15 @@ class RawStore:
                     counts[0] += 1
                     counts[1] -= 1
                 written += len(latest)
+                stream = table.split("__", 1)[-1]
+                fixed = self._rejected.get((source_instance, stream), set()).intersection(latest)
+                if fixed:
+                    self.con.execute(
+                        f"DELETE FROM {REJECTS_TABLE} WHERE source_instance = ? AND stream = ? "
+                        "AND record_key IN (SELECT unnest(?::VARCHAR[]))",
+                        [source_instance, stream, sorted(fixed)],
+                    )
+                    cleared.append((source_instance, stream, fixed))
             if cursor is not None:
                 self.con.execute(
                     f"INSERT OR REPLACE INTO {STATE_TABLE} VALUES (?, ?, ?, ?, ?)",
@@ -293,6 +441,24 @@ class RawStore:
                     [v for (source_instance, request), etag in latest_etags.items()
                      for v in (source_instance, request, etag, now)],
                 )
+            for source_instance, stream, parent_key in settled:
+                for ledger in (OWED_TABLE, GONE_TABLE):  # read after all: neither owed nor gone any more
+                    self.con.execute(
+                        f"DELETE FROM {ledger} WHERE source_instance = ? AND stream = ? AND parent_key = ?",
+                        [source_instance, stream, parent_key],
+                    )
+            added: list[tuple[str, str, str]] = []
+            for source_instance, reject in rejected:
+                payload = storable_json(reject.payload)
+                reject_key = reject.record_key if reject.record_key is not None else (
+                    "sha256:" + hashlib.sha256(payload.encode()).hexdigest()[:16])
+                self.con.execute(
+                    f"INSERT OR REPLACE INTO {REJECTS_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [source_instance, reject.stream, reject.scope, _storable_text(reject.record_key), reject_key,
+                     _storable_text(reject.reason), payload, now],
+                )
+                if reject.record_key is not None:
+                    added.append((source_instance, reject.stream, reject.record_key))
             self.con.execute("COMMIT")
             for (source_instance, request), etag in latest_etags.items():
                 if source_instance in self._etags:
@@ -301,7 +467,100 @@ class RawStore:
                 total = self.write_counts.setdefault(key, [0, 0])
                 total[0] += new
                 total[1] += updated
+            for source_instance, stream, keys in cleared:
+                self._rejected[(source_instance, stream)] -= keys
+            for source_instance, stream, key in added:
+                self._rejected.setdefault((source_instance, stream), set()).add(key)
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         return written
+
+    # ------------------------------------------------------------------ the ledger of owed child reads
+
+    def owe(self, source_instance: str, stream: str, scope: str, parent_key: str, request: dict, reason: str) -> None:
+        """Record (or count again) a child read that failed past the retries. ``reason`` is an error
+        message built from names and paths, never from headers, so it holds no secret."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self.lock:
+            self.con.execute(
+                f"""INSERT INTO {OWED_TABLE} VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+                    ON CONFLICT (source_instance, stream, parent_key) DO UPDATE SET
+                        scope = excluded.scope, request = excluded.request, reason = excluded.reason,
+                        attempts = {OWED_TABLE}.attempts + 1, last_owed_at = excluded.last_owed_at""",
+                [source_instance, stream, scope, parent_key, json.dumps(request, default=str),
+                 _storable_text(reason)[:1000], now, now],
+            )
+
+    def owed(self, source_instance: str, stream: str, scope: str | None = None) -> list[OwedRead]:
+        """The reads owed for ``stream`` (of one scope, or all), oldest first."""
+        with self.lock:
+            rows = self.con.execute(
+                f"""SELECT stream, scope, parent_key, request, reason, attempts, first_owed_at FROM {OWED_TABLE}
+                    WHERE source_instance = ? AND stream = ? AND (? IS NULL OR scope = ?)
+                    ORDER BY first_owed_at, parent_key""",
+                [source_instance, stream, scope, scope],
+            ).fetchall()
+        return [OwedRead(s, sc, k, json.loads(req), reason, attempts, first.replace(tzinfo=UTC))
+                for s, sc, k, req, reason, attempts, first in rows]
+
+    def settle(self, source_instance: str, stream: str, parent_key: str) -> None:
+        """Remove one owed read without writing records (e.g. its parent is gone)."""
+        self.write([], settled=[(source_instance, stream, parent_key)])
+
+    def gone(self, source_instance: str, stream: str, scope: str, parent_key: str, reason: str,
+             parent_cursor: str | None = None) -> None:
+        """Record that the children ``stream`` of ``parent_key`` are gone at the source (404/410) and settle
+        any read owed for them. With ``parent_cursor`` (the parent's cursor value when it was found gone),
+        is_gone holds only while the parent is unchanged: a parent that changes is asked again."""
+        now = datetime.now(UTC).replace(tzinfo=None)
+        with self.lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.execute(
+                    f"INSERT OR REPLACE INTO {GONE_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [source_instance, stream, scope, parent_key, parent_cursor, _storable_text(reason)[:1000], now],
+                )
+                self.con.execute(
+                    f"DELETE FROM {OWED_TABLE} WHERE source_instance = ? AND stream = ? AND parent_key = ?",
+                    [source_instance, stream, parent_key],
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    def is_gone(self, source_instance: str, stream: str, parent_key: str, parent_cursor: str | None = None) -> bool:
+        """Whether ``parent_key``'s ``stream`` is recorded gone (and, given ``parent_cursor``, the parent has
+        not changed since)."""
+        with self.lock:
+            row = self.con.execute(
+                f"SELECT parent_cursor FROM {GONE_TABLE} WHERE source_instance = ? AND stream = ? AND parent_key = ?",
+                [source_instance, stream, parent_key],
+            ).fetchone()
+        return row is not None and (row[0] is None or parent_cursor is None or row[0] == parent_cursor)
+
+    def gone_objects(
+        self, source_instance: str, stream: str | None = None, scope: str | None = None
+    ) -> list[GoneObject]:
+        with self.lock:
+            rows = self.con.execute(
+                f"""SELECT stream, scope, parent_key, parent_cursor, reason, recorded_at FROM {GONE_TABLE}
+                    WHERE source_instance = ? AND (? IS NULL OR stream = ?) AND (? IS NULL OR scope = ?)
+                    ORDER BY stream, scope, parent_key""",
+                [source_instance, stream, stream, scope, scope],
+            ).fetchall()
+        return [GoneObject(s, sc, k, c, reason, at.replace(tzinfo=UTC)) for s, sc, k, c, reason, at in rows]
+
+    def rejected_records(self, source_instance: str, stream: str | None = None) -> list[RejectedRecord]:
+        with self.lock:
+            rows = self.con.execute(
+                f"""SELECT stream, scope, record_key, reason, payload FROM {REJECTS_TABLE}
+                    WHERE source_instance = ? AND (? IS NULL OR stream = ?) ORDER BY stream, reject_key""",
+                [source_instance, stream, stream],
+            ).fetchall()
+        return [RejectedRecord(s, sc, k, reason, json.loads(p)) for s, sc, k, reason, p in rows]
+
+
+def _storable_text(text: str | None) -> str | None:
+    return None if text is None else _SURROGATE.sub("\ufffd", text)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
 from connectors.config import _Strict
 from connectors.core.engine import Engine, RunOptions, StreamResult
-from connectors.core.http import HttpClient, RetryPolicy
+from connectors.core.errors import (
+    AuthError, ConfigError, RateLimitExhaustedError, ThroughlineError, WarehouseLockedError,
+)
+from connectors.core.http import HttpClient, RequestStats, RetryPolicy
 from connectors.core.raw import RawStore
 
 
@@ -110,3 +114,132 @@ def windows(since: datetime, until: datetime, size: timedelta) -> list[tuple[dat
         out.append((start, end))
         start = end
     return out
+
+
+@dataclass
+class FailedScope:
+    """A scope (repository, project, job ...) whose read failed. ``result`` is what its failing stream did
+    before the failure: records committed, requests and retries made (the run report shows them)."""
+
+    scope: str | None
+    error: str
+    result: StreamResult
+
+
+@dataclass
+class Extraction:
+    """Everything one extract call did when some of its scopes failed: the streams read whole (``results``)
+    and the scopes that failed (``failed``). It rides on the raised error as ``exc.extraction``."""
+
+    results: list[StreamResult] = field(default_factory=list)
+    failed: list[FailedScope] = field(default_factory=list)
+
+
+def extraction_of(exc: BaseException) -> Extraction | None:
+    """The Extraction an extract call attached to the error it raised, if any."""
+    found = getattr(exc, "extraction", None)
+    return found if isinstance(found, Extraction) else None
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The error itself, or the one an engine wrapper (a failure carrying a partial result) stands for."""
+    cause = getattr(exc, "cause", None)
+    return cause if isinstance(cause, BaseException) else exc
+
+
+def _partial(exc: BaseException) -> StreamResult | None:
+    result = getattr(exc, "result", None)
+    return result if isinstance(result, StreamResult) else None
+
+
+def stops_the_source(exc: BaseException) -> bool:
+    """Errors that every further scope of the source would meet too: a refused token (401), spent quotas,
+    a warehouse held by another process, a wrong config. 403 and 404 are about one scope and do not stop."""
+    cause = _cause(exc)
+    if isinstance(cause, RateLimitExhaustedError | WarehouseLockedError | ConfigError):
+        return True
+    return isinstance(cause, AuthError) and (getattr(cause, "status", None) == 401 or "(401 " in str(cause))
+
+
+@contextmanager
+def metered(client: HttpClient) -> Iterator[RequestStats]:
+    """Counts every request of ``client`` while open (also those of a stream that then fails and whose own
+    counts are lost with it), so a failed scope still reports what it cost."""
+    tally = RequestStats()
+    inner = client.get_json
+
+    def get_json(*args, **kwargs):
+        stats = kwargs.get("stats")
+        before = (stats.requests, stats.retries, stats.not_modified, stats.rate_limit_waits,
+                  stats.waited_seconds) if stats is not None else None
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            if stats is not None:
+                tally.requests += stats.requests - before[0]
+                tally.retries += stats.retries - before[1]
+                tally.not_modified += stats.not_modified - before[2]
+                tally.rate_limit_waits += stats.rate_limit_waits - before[3]
+                tally.waited_seconds += stats.waited_seconds - before[4]
+            else:
+                tally.requests += 1
+
+    client.get_json = get_json
+    try:
+        yield tally
+    finally:
+        del client.get_json  # the class's method again
+
+
+def failed_scope(source_instance: str, table: str, scope: str | None, exc: BaseException,
+                 cost: RequestStats | None = None) -> FailedScope:
+    """The FailedScope of an error: the engine's partial result when it gave one, else what the meter counted."""
+    result = _partial(exc) or StreamResult(source_instance, table, scope)
+    cost = cost if cost is not None else getattr(exc, "cost", None)  # counted where the scope was read
+    if cost is not None and result.stats.requests < cost.requests:
+        result.stats = cost
+    return FailedScope(scope, str(_cause(exc)), result)
+
+
+def each_scope(source, table: str, scopes: Iterable[str], read: Callable[[str], list[StreamResult]],
+               client: HttpClient | None = None, done: Iterable[StreamResult] = ()) -> list[StreamResult]:
+    """``read(scope)`` for every scope in turn; a scope that fails costs only its own streams.
+
+    Every failure is collected; once all scopes were tried, the first failure is raised with its own type
+    (callers reading one scope keep catching AuthError, NotFoundError ...) and ``.extraction`` holding every
+    result and every failed scope. An error that would stop every other scope too (``stops_the_source``)
+    ends the loop: the scopes not tried are failed with it. ``table`` names the failed stream when the
+    engine gave no partial result; ``done`` are results the caller read before the loop.
+    """
+    results: list[StreamResult] = list(done)
+    failed: list[FailedScope] = []
+    errors: list[BaseException] = []
+    pending = list(scopes)
+    for i, scope in enumerate(pending):
+        with metered(client) if client is not None else _no_meter() as cost:
+            try:
+                results += read(scope)
+                continue
+            except (ThroughlineError, ValueError) as exc:  # ValueError: a payload the connector cannot read
+                errors.append(exc)
+                failed.append(failed_scope(source.name, table, scope, exc, cost))
+        if stops_the_source(errors[-1]):
+            for rest in pending[i + 1:]:
+                failed.append(FailedScope(rest, f"not read: the source stopped at '{scope}' ({failed[-1].error})",
+                                          StreamResult(source.name, table, rest)))
+            break
+    if errors:
+        raise_with(errors[0], Extraction(results, failed))
+    return results
+
+
+@contextmanager
+def _no_meter() -> Iterator[None]:
+    yield None
+
+
+def raise_with(exc: BaseException, extraction: Extraction):
+    """Raise the error as it was raised (an engine's StreamFailed is also of its cause's class), carrying
+    ``extraction``."""
+    exc.extraction = extraction
+    raise exc

@@ -2,8 +2,9 @@
 
 Streams per repository: the repository itself, pull requests with their reviews, commits and timeline
 events (review requests, reviews, comments), commits on the default branch, deployments with their
-statuses and the commits each production deployment shipped (compare API), releases, tags, issues, and
-Actions workflow runs with their jobs.
+statuses and the commits each production deployment shipped (compare API; for an environment's first
+deployment the deployed sha's history), releases, tags, issues, and Actions workflow runs with their jobs.
+Change sets are owed until read, across failed and killed runs (docs/sources/github.md).
 
 Cost: every list page is a conditional request (the ETag of the same page last time), and every
 newest-first list stops at the saved cursor, so a nightly run over an unchanged repository spends one
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -21,13 +23,17 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from connectors.config import GitHubSource
-from connectors.core.endpoint import Child, Endpoint, iso_seconds, parse_timestamp
+from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds, parse_timestamp
 from connectors.core.engine import Engine, StreamResult, utc_now
-from connectors.core.errors import FatalError, NotFoundError
+from connectors.core.errors import BadRequestError, FatalError, NotFoundError, RetriesExhaustedError, ThroughlineError
 from connectors.core.http import RequestStats, TokenPool
 from connectors.core.paginators import LinkHeaderPaginator
-from connectors.core.raw import RawRecord, RawStore, raw_table
-from connectors.core.source import Finding, SourceType, engine_for, probe_client
+from connectors.core.raw import (
+    GONE_TABLE, OWED_TABLE, CursorUpdate, RawRecord, RawStore, RejectedRecord, lone_surrogate_at, raw_table,
+)
+from connectors.core.source import (
+    Finding, SourceType, each_scope, engine_for, metered, probe_client, stops_the_source,
+)
 from connectors.github.app import AppInstallationToken
 
 log = logging.getLogger(__name__)
@@ -85,9 +91,10 @@ PULL_REQUEST_REVIEWS = _list("pull_request_reviews", "repos/{repo}/pulls/{number
 # The PR's conversation, for review requests and the first response to them. Keyed with the PR id since
 # reviews, comments and issue events are separate id sequences on GitHub. Events without an id cannot be
 # told apart on a rerun; of those, `committed` repeats pull_request_commits and the rest (cross-references,
-# line comments) say nothing about review.
+# line comments) say nothing about review. A list element that is not an object is passed on, for the
+# engine to refuse with its reason rather than fail the page.
 PULL_REQUEST_TIMELINE_EVENTS = _list("pull_request_timeline_events", "repos/{repo}/issues/{number}/timeline",
-                                     keep=lambda event: event.get("id") is not None)
+                                     keep=lambda event: not isinstance(event, Mapping) or event.get("id") is not None)
 
 # One commit can belong to several PRs (a branch merged twice, a cherry-pick): the key is PR id + sha.
 PULL_REQUEST_COMMITS = _list("pull_request_commits", "repos/{repo}/pulls/{number}/commits", primary_key="sha")
@@ -121,6 +128,11 @@ COMPARE_COMMITS = Endpoint(stream="compare_commits", path="repos/{repo}/compare/
                            records_path="commits", primary_key="sha", paginator=LinkHeaderPaginator(),
                            max_page_size=100)
 
+# The first production deployment of an environment has no previous sha to compare with: what it shipped is
+# the deployed sha's history back to start_date (all of it without one), stored in the same rows.
+SHA_HISTORY = Endpoint(stream="compare_commits", path="repos/{repo}/commits", primary_key="sha",
+                       paginator=LinkHeaderPaginator(), max_page_size=100)
+
 RELEASES = _list("releases", "repos/{repo}/releases", cursor_field="created_at", order="descending",
                  stop_at_since=True)
 
@@ -137,7 +149,7 @@ ISSUES = _list(
     order="descending",
     stop_at_since=True,
     # /issues lists pull requests too; they have their own stream.
-    keep=lambda issue: "pull_request" not in issue,
+    keep=lambda issue: not isinstance(issue, Mapping) or "pull_request" not in issue,
 )
 
 
@@ -235,59 +247,191 @@ def resolve_repos(engine: Engine, source: GitHubSource) -> list[str]:
     return list(dict.fromkeys(repos))
 
 
-def _previous_deployments(store: RawStore, source: GitHubSource, repo: str, since: datetime) -> list[tuple]:
-    """(deployment id, sha, previous sha of the same environment) for production deployments written
-    by this run, from the raw table (which also holds the earlier deployments the comparison needs)."""
+# The stream the ledger (owed and gone reads) and the registration mark in raw._state file change sets under.
+CHANGE_SET_STREAM = COMPARE_COMMITS.stream
+
+
+def _previous_deployments(store: RawStore, source: GitHubSource, repo: str) -> tuple[list[tuple], datetime | None]:
+    """The production deployments of the repository whose change set is still to be put in the ledger, as
+    (deployment id, sha, previous sha of its environment or None for the environment's first), and the
+    creation time of its newest deployment (the next registration mark)."""
     environments = [e.lower() for e in source.options.deployments.production_environments]
     with store.lock:
-        return _previous_deployment_rows(store, source, repo, since, environments)
+        return _previous_deployment_rows(store, source, repo, environments)
 
 
-def _previous_deployment_rows(store: RawStore, source: GitHubSource, repo: str, since: datetime,
-                              environments: list[str]) -> list[tuple]:
+def _previous_deployment_rows(store: RawStore, source: GitHubSource, repo: str,
+                              environments: list[str]) -> tuple[list[tuple], datetime | None]:
+    """One query per repository (DuckDB keeps no index to probe), over every deployment any run stored.
+
+    A deployment created after the registration mark is new, whatever run stored it (one that died before
+    registering leaves its deployments here). At or before the mark every deployment was registered, so one
+    without change-set rows that is neither owed nor gone was read and shipped nothing (a rollback): it is
+    not asked again. Without a mark (a first run, or the state reset) every deployment without rows is
+    registered, which also picks up those a run older than the ledger never compared.
+    """
+    mark = store.get_cursor(source.name, CHANGE_SET_STREAM, repo)
     rows = store.con.execute(
         f"""
         WITH d AS (
             SELECT record_key AS id, payload->>'$.sha' AS sha, lower(payload->>'$.environment') AS environment,
-                   payload->>'$.created_at' AS created_at, extracted_at
+                   TRY_CAST(payload->>'$.created_at' AS TIMESTAMPTZ) AS created_at,
+                   TRY_CAST(record_key AS BIGINT) AS number
             FROM raw.{raw_table('github', 'deployments')}
             WHERE source_instance = ? AND scope = ?
         ), ordered AS (
-            SELECT *, lag(sha) OVER (PARTITION BY environment ORDER BY created_at, id::BIGINT) AS previous_sha
+            SELECT *, lag(sha) OVER (PARTITION BY environment ORDER BY created_at, number, id) AS previous_sha
             FROM d
+        ), known AS (
+            SELECT parent_key FROM raw.{raw_table('github', 'compare_commits')}
+            WHERE source_instance = ? AND scope = ? AND parent_key IS NOT NULL
+            UNION ALL
+            SELECT parent_key FROM {OWED_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?
+            UNION ALL
+            SELECT parent_key FROM {GONE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?
+        ), new AS (
+            SELECT * FROM ordered
+            WHERE environment IN (SELECT unnest(?::VARCHAR[])) AND sha IS NOT NULL AND created_at IS NOT NULL
+              AND (previous_sha IS NULL OR previous_sha <> sha)
+              AND (?::TIMESTAMPTZ IS NULL OR created_at > ?::TIMESTAMPTZ)
+              AND id NOT IN (SELECT parent_key FROM known)
         )
-        SELECT id, sha, previous_sha FROM ordered
-        WHERE extracted_at >= ? AND environment IN (SELECT unnest(?::VARCHAR[]))
-          AND previous_sha IS NOT NULL AND previous_sha <> sha
-          AND id NOT IN (SELECT DISTINCT parent_key FROM raw.{raw_table('github', 'compare_commits')}
-                         WHERE source_instance = ? AND parent_key IS NOT NULL)
-        ORDER BY created_at, id::BIGINT
+        -- The newest creation time rides on every row, and on a row of its own when nothing is new.
+        SELECT newest.us, new.id, new.sha, new.previous_sha
+        FROM (SELECT epoch_us(max(created_at)) AS us FROM d) AS newest LEFT JOIN new ON true
+        ORDER BY new.created_at, new.number, new.id
         """,
-        [source.name, repo, since.replace(tzinfo=None), environments, source.name],
+        [source.name, repo, source.name, repo, source.name, CHANGE_SET_STREAM, repo,
+         source.name, CHANGE_SET_STREAM, repo, environments, mark, mark],
     ).fetchall()
-    return rows
+    newest = datetime.fromtimestamp(rows[0][0] / 1e6, UTC) if rows and rows[0][0] is not None else None
+    return [row[1:] for row in rows if row[1] is not None], newest
 
 
-def read_compare_commits(engine: Engine, source: GitHubSource, repo: str, since: datetime) -> StreamResult:
-    """The commits each production deployment read in this run shipped, paged from the compare API."""
-    result = StreamResult(source.name, engine.table(COMPARE_COMMITS), repo)
-    engine.store.ensure_table(result.table)
-    for deployment_id, sha, previous_sha in _previous_deployments(engine.store, source, repo, since):
-        path = COMPARE_COMMITS.path.format(repo=repo, base=previous_sha, head=sha)
-        params = COMPARE_COMMITS.paginator.first_params(100)
-        records: list[RawRecord] = []
+def _change_set_request(previous_sha: str | None, sha: str, start: datetime | None) -> dict:
+    """What the ledger keeps of an owed change set: enough to make the read without the raw tables."""
+    if previous_sha is not None:
+        return {"base": previous_sha, "head": sha}
+    return {"sha": sha, "since": iso_seconds(start) if start is not None else None}
+
+
+def _read_change_set(engine: Engine, repo: str, deployment_id: str, request: Mapping[str, Any],
+                     result: StreamResult) -> tuple[list[RawRecord], list[RejectedRecord]]:
+    """The commits one deployment shipped, every page of them (nothing is written until all are read), and
+    the entries that cannot be stored (no sha, a lone UTF-16 surrogate in a message): refused, not fatal."""
+    if "base" in request:
+        endpoint = COMPARE_COMMITS
+        path = COMPARE_COMMITS.path.format(repo=repo, base=request["base"], head=request["head"])
+        params: dict[str, Any] = COMPARE_COMMITS.paginator.first_params(100)
+    else:
+        endpoint = SHA_HISTORY
+        path = SHA_HISTORY.path.format(repo=repo)
+        params = {"sha": request["sha"], **SHA_HISTORY.paginator.first_params(100)}
+        if request.get("since"):
+            params["since"] = request["since"]
+    records: list[RawRecord] = []
+    rejected: list[RejectedRecord] = []
+    for page in engine.pages(endpoint, path, params, result.stats, 100):
+        result.pages += 1
+        for commit in page:
+            sha = commit.get("sha") if isinstance(commit, Mapping) else None
+            key = f"{deployment_id}:{sha}" if isinstance(sha, str) and sha else None
+            bad = "a commit without a sha" if key is None else lone_surrogate_at(commit)
+            if bad is None:
+                records.append(RawRecord(key, commit, deployment_id, repo))
+            else:
+                reason = bad if key is None else f"a lone UTF-16 surrogate at {bad}"
+                rejected.append(RejectedRecord(CHANGE_SET_STREAM, repo, key, f"deployment {deployment_id}: {reason}",
+                                               commit))
+    return records, rejected
+
+
+def _describe(deployment_id: str, request: Mapping[str, Any]) -> str:
+    if "base" in request:
+        return f"deployment {deployment_id} compares {str(request['base'])[:12]}...{str(request['head'])[:12]}"
+    return f"deployment {deployment_id} (its environment's first) lists the history of {str(request['sha'])[:12]}"
+
+
+def _read_owed_change_sets(engine: Engine, source: GitHubSource, repo: str, result: StreamResult,
+                           skip: set[str]) -> list[tuple[str, RetriesExhaustedError]]:
+    """Make every change-set read the ledger holds for the repository (but ``skip``), oldest owed first; each
+    lands with its settlement in one transaction. A read that keeps failing stays owed (its attempts counted)
+    and is returned while the others go on; a sha GitHub no longer has is recorded as gone, not asked again."""
+    store = engine.store
+    failed: list[tuple[str, RetriesExhaustedError]] = []
+    for read in store.owed(source.name, CHANGE_SET_STREAM, repo):
+        if read.parent_key in skip or not ({"base", "sha"} & set(read.request)):
+            continue  # (a request this code did not write is not its to make)
+        what = _describe(read.parent_key, read.request)
         try:
-            for page in engine.pages(COMPARE_COMMITS, path, params, result.stats, 100):
-                result.pages += 1
-                records += [RawRecord(f"{deployment_id}:{c['sha']}", c, str(deployment_id), repo) for c in page]
-        except NotFoundError:
-            # A force-push can delete a deployed sha; the change set is then unknowable without a clone.
-            log.warning("%s %s: deployment %s compares %s...%s, which GitHub no longer has; skipped",
-                        source.name, repo, deployment_id, previous_sha[:12], sha[:12])
+            records, rejected = _read_change_set(engine, repo, read.parent_key, read.request, result)
+        except (NotFoundError, BadRequestError) as exc:
+            # A force-push can delete a deployed sha: the change set is then unknowable without a clone.
+            log.warning("%s %s: %s, which GitHub no longer has (%s); recorded as gone and not asked again",
+                        source.name, repo, what, type(exc).__name__)
+            store.gone(source.name, CHANGE_SET_STREAM, repo, read.parent_key, f"{what}: {exc}")
+            result.gone += 1
             continue
-        engine.store.write([(result.table, source.name, records)])
+        except RetriesExhaustedError as exc:
+            log.warning("%s %s: %s failed (%s); it stays owed and is read first next run", source.name, repo, what, exc)
+            store.owe(source.name, CHANGE_SET_STREAM, repo, read.parent_key, dict(read.request), str(exc))
+            failed.append((read.parent_key, exc))
+            continue
+        store.write([(result.table, source.name, records)], settled=[(source.name, CHANGE_SET_STREAM, read.parent_key)],
+                    rejected=[(source.name, r) for r in rejected])
         result.records += len(records)
+        result.rejected += len(rejected)
+    return failed
+
+
+def read_compare_commits(engine: Engine, source: GitHubSource, repo: str, result: StreamResult | None = None,
+                         failed: list[tuple[str, RetriesExhaustedError]] | None = None) -> StreamResult:
+    """The change set of every production deployment of the repository that has none yet.
+
+    Each deployment stored (by this run or one that died) since the last registration is put in the ledger
+    of owed reads, then every owed read is made: the compare with the previous deployment of its environment,
+    or for an environment's first deployment the deployed sha's history back to `start_date`. A read that
+    failed past its retries (here, or earlier in the run: ``failed``) stays owed, and the group fails once all
+    the others are read and committed.
+    """
+    started = time.monotonic()
+    result = result or StreamResult(source.name, engine.table(COMPARE_COMMITS), repo)
+    failed = list(failed or [])
+    store = engine.store
+    store.ensure_table(result.table)
+    new, newest = _previous_deployments(store, source, repo)
+    result.cursor_before = store.get_cursor(source.name, CHANGE_SET_STREAM, repo)
+    for deployment_id, sha, previous_sha in new:
+        store.owe(source.name, CHANGE_SET_STREAM, repo, deployment_id,
+                  _change_set_request(previous_sha, sha, engine.options.start_date), "production deployment")
+    if newest is not None:
+        # Only once every deployment up to it is owed: a crash before this line registers them again.
+        store.write([], CursorUpdate(source.name, CHANGE_SET_STREAM, repo, format_cursor(newest)))
+    result.cursor_after = store.get_cursor(source.name, CHANGE_SET_STREAM, repo)
+    failed += _read_owed_change_sets(engine, source, repo, result, {key for key, _ in failed})
+    result.seconds += time.monotonic() - started
+    result.owed = len(failed)
+    if failed:
+        shown = ", ".join(key for key, _ in failed[:5]) + (f" and {len(failed) - 5} more" if len(failed) > 5 else "")
+        error = RetriesExhaustedError(
+            f"{source.name} {repo}: the change sets of {len(failed)} deployment(s) ({shown}) could not be read "
+            f"({failed[0][1]}); the other deployments and change sets are saved, and these stay owed: the next "
+            f"run reads them first"
+        )
+        error.result = result  # what the failed stream did, for the run report
+        raise error
     return result
+
+
+def _read_deployments(engine: Engine, source: GitHubSource, repo: str) -> list[StreamResult]:
+    change_sets = StreamResult(source.name, engine.table(COMPARE_COMMITS), repo)
+    engine.store.ensure_table(change_sets.table)
+    # What earlier runs left owed comes first, so a deployments list failing today does not hold it back.
+    started = time.monotonic()
+    failed = _read_owed_change_sets(engine, source, repo, change_sets, set())
+    change_sets.seconds += time.monotonic() - started
+    deployments = engine.run(DEPLOYMENTS, scope=repo, path_vars={"repo": repo}, children=(statuses_child(repo),))
+    return [deployments, read_compare_commits(engine, source, repo, change_sets, failed)]
 
 
 def _extract_repo(group: str, engine: Engine, source: GitHubSource, repo: str) -> list[StreamResult]:
@@ -297,9 +441,7 @@ def _extract_repo(group: str, engine: Engine, source: GitHubSource, repo: str) -
     if group == "commits":
         return [engine.run(COMMITS, scope=repo, path_vars=at)]
     if group == "deployments":
-        started = datetime.now(UTC) - timedelta(seconds=1)
-        deployments = engine.run(DEPLOYMENTS, scope=repo, path_vars=at, children=(statuses_child(repo),))
-        return [deployments, read_compare_commits(engine, source, repo, started)]
+        return _read_deployments(engine, source, repo)
     if group == "releases":
         return [engine.run(RELEASES, scope=repo, path_vars=at), engine.run(TAGS, scope=repo, path_vars=at)]
     if group == "issues":
@@ -309,12 +451,18 @@ def _extract_repo(group: str, engine: Engine, source: GitHubSource, repo: str) -
     raise ValueError(f"github has no extraction group '{group}'")
 
 
+class _Stopped(ThroughlineError):
+    """A repository not started because another one met an error that stops the whole source."""
+
+
 def extract(group: str, source: GitHubSource, store: RawStore, **client_kw) -> list[StreamResult]:
     """Read one group for every repository of the source, up to `options.max_concurrent_repos` at once.
 
     Repositories are independent, and a run over many is mostly waiting on the network, so each worker
     thread reads whole repositories with its own HTTP session; the token pool is shared (it counts every
     request under its lock) and the raw store serializes writes. Results come back in repository order.
+    A repository that fails costs only its own streams: the others are read, then the first failure is
+    raised carrying every result and every failed repository (connectors/core/source.py, each_scope).
     """
     if group not in SOURCE.groups:
         raise ValueError(f"github has no extraction group '{group}'")
@@ -328,33 +476,58 @@ def extract(group: str, source: GitHubSource, store: RawStore, **client_kw) -> l
         return engine
 
     engine = new_engine()
+    table = raw_table("github", SOURCE.groups[group][0])  # a failed repository's stream, if the engine names none
     if group == "repositories":
-        return _extract_repositories(engine, source)
+        def only(org: str | None, repos: list[str]) -> GitHubSource:
+            return source.model_copy(update={"scope": source.scope.model_copy(update={"org": org, "repos": repos})})
+
+        # The org listing first (its failure fails the source), then each listed repository as its own scope.
+        listed = _extract_repositories(engine, only(source.scope.org, [])) if source.scope.org else []
+        return each_scope(source, table, source.scope.repos,
+                          lambda repo: _extract_repositories(engine, only(None, [repo])), engine.client, done=listed)
     repos = resolve_repos(engine, source)
     workers = min(source.options.max_concurrent_repos, len(repos))
     if workers <= 1:
-        return [result for repo in repos for result in _extract_repo(group, engine, source, repo)]
+        return each_scope(source, table, repos, lambda repo: _extract_repo(group, engine, source, repo), engine.client)
 
     local = threading.local()
+    stop = threading.Event()
 
     def read(repo: str) -> list[StreamResult]:
         if not hasattr(local, "engine"):
             local.engine = new_engine()  # requests.Session is not safe to share between threads
-        return _extract_repo(group, local.engine, source, repo)
+        if stop.is_set():
+            raise _Stopped()
+        with metered(local.engine.client) as cost:
+            try:
+                return _extract_repo(group, local.engine, source, repo)
+            except (ThroughlineError, ValueError) as exc:
+                if stops_the_source(exc):
+                    stop.set()  # a refused token or spent quota: repositories not started are not tried
+                exc.cost = cost
+                raise
 
+    # Each repository is one scope: its failure is collected, the others are read (each commits what it
+    # read); results and failures keep repository order, as in a sequential run.
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"github-{source.name}") as pool:
         futures = [pool.submit(read, repo) for repo in repos]
-        results: list[StreamResult] = []
-        try:
-            for future in futures:
-                results += future.result()
-        except BaseException:
-            # The first failure in repository order is the one reported, as in a sequential run; repos
-            # not started yet are skipped and those in flight finish (each commits what it read).
-            for future in futures:
-                future.cancel()
-            raise
-    return results
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except (ThroughlineError, ValueError) as exc:
+                outcomes.append(exc)
+
+    def replay(repo: str) -> list[StreamResult]:
+        outcome = outcomes[repos.index(repo)]
+        if isinstance(outcome, _Stopped):
+            first = next(o for o in outcomes if isinstance(o, BaseException) and stops_the_source(o))
+            raise first
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return each_scope(source, table, repos, replay)
 
 
 def extract_window(group: str, source: GitHubSource, store: RawStore, start: datetime, end: datetime,

@@ -1,7 +1,8 @@
 """GitLab (gitlab.com and self-managed) REST v4 as endpoint descriptions.
 
 Streams per project: the project itself, merge requests with their commits and notes (first response to
-review), pipelines, jobs, environments, deployments, and issues of type `incident`.
+review), pipelines, jobs, environments, deployments with the merge requests each successful production
+deployment shipped, and issues of type `incident`.
 
 Paging: offset lists name the next page in `X-Next-Page` (empty on the last); the project jobs list
 uses keyset pagination (`pagination=keyset`, the next page only in `Link`), which never slows down or
@@ -28,8 +29,8 @@ from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError
 from connectors.core.http import RequestStats
 from connectors.core.paginators import NextPageHeaderPaginator
-from connectors.core.raw import RawRecord
-from connectors.core.source import Finding, SourceType, engine_for, probe_client
+from connectors.core.raw import RawRecord, raw_table
+from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
 
 API = "api/v4"
 # Job statuses that will still change; `manual` is left out on purpose: a manual job nobody plays would
@@ -90,6 +91,14 @@ ENVIRONMENTS = _list("environments", "projects/{project}/environments")
 
 DEPLOYMENTS = _updated_list("deployments", "projects/{project}/deployments")
 
+# The merge requests GitLab tracked as shipped by a deployment ("list of merge requests associated with a
+# deployment"): when a deployment succeeds GitLab links the merge requests whose commits lie between the
+# previous successful deployment of the environment and the deployed sha (for an environment's first
+# deployment, every merge request merged into the deployed branch). An MR shipped to two environments is
+# linked to a deployment of each, hence the deployment id in the key.
+DEPLOYMENT_MERGE_REQUESTS = _list("deployment_merge_requests",
+                                  "projects/{project}/deployments/{deployment_id}/merge_requests")
+
 
 def issues_endpoint(source: GitLabSource) -> Endpoint:
     params: dict[str, Any] = {"scope": "all", "state": "all"}
@@ -121,15 +130,60 @@ def stored_merge_requests(engine: Engine, source: GitLabSource, project: str) ->
     night and finds nothing. Empty when the stream has no cursor (a first load, or state reset to reload:
     then every list is read).
     """
+    return _stored_versions(engine, source, project, MERGE_REQUESTS)
+
+
+def _stored_versions(engine: Engine, source: GitLabSource, project: str,
+                     endpoint: Endpoint) -> frozenset[tuple[str, str]]:
+    """(id, updated_at) of the project's stored records of ``endpoint``; empty without a cursor."""
     store = engine.store
-    if store.get_cursor(source.name, MERGE_REQUESTS.stream, project) is None:
+    if store.get_cursor(source.name, endpoint.stream, project) is None:
         return frozenset()
     with store.lock:
         rows = store.con.execute(
-            f"SELECT record_key, payload ->> '$.updated_at' FROM raw.{engine.table(MERGE_REQUESTS)} "
+            f"SELECT record_key, payload ->> '$.updated_at' FROM raw.{engine.table(endpoint)} "
             "WHERE source_instance = ? AND scope = ?", [source.name, project],
         ).fetchall()
     return frozenset((key, updated) for key, updated in rows if updated is not None)
+
+
+def deployment_children(project: str, production: frozenset[str],
+                        unchanged: frozenset[tuple[str, str]] = frozenset()) -> tuple[Child, ...]:
+    """The shipped merge requests of each successful production deployment read. ``production`` holds the
+    production environment names (lower case); ``unchanged`` the (id, updated_at) of deployments stored with
+    their merge requests, not asked again (finishing bumps a deployment's updated_at, so a deployment that
+    became successful since is read)."""
+    path_vars = lambda deployment: {"project": encode(project), "deployment_id": deployment["id"]}  # noqa: E731
+
+    def embedded(deployment: Mapping[str, Any]) -> tuple[list[dict], bool]:
+        # GitLab links merge requests to successful deployments only; "complete with no records" asks nothing.
+        environment = str((deployment.get("environment") or {}).get("name") or "").lower()
+        if str(deployment.get("status") or "").lower() != "success" or environment not in production:
+            return [], True
+        return [], (str(deployment.get("id")), str(deployment.get("updated_at"))) in unchanged
+
+    return (Child(DEPLOYMENT_MERGE_REQUESTS, path_vars=path_vars, embedded=embedded, key_with_parent=True),)
+
+
+def production_environments(engine: Engine, source: GitLabSource, project: str) -> frozenset[str]:
+    """The project's production environments, lower case: those `options.deployments.production_environments`
+    names, and those GitLab files under the production tier (read just before, with the environments), as
+    int_gitlab__deployments counts them."""
+    named = {e.strip().lower() for e in source.options.deployments.production_environments if e.strip()}
+    store = engine.store
+    with store.lock:
+        store.ensure_table(engine.table(ENVIRONMENTS))
+        rows = store.con.execute(
+            f"SELECT lower(payload ->> '$.name') FROM raw.{engine.table(ENVIRONMENTS)} "
+            "WHERE source_instance = ? AND scope = ? AND payload ->> '$.tier' = 'production'", [source.name, project],
+        ).fetchall()
+    return frozenset(named | {name for (name,) in rows if name})
+
+
+def stored_deployments(engine: Engine, source: GitLabSource, project: str) -> frozenset[tuple[str, str]]:
+    """(id, updated_at) of the project's stored deployments, whose shipped merge requests were read with them
+    (see stored_merge_requests); empty without a cursor (a first load or a reload reads every list)."""
+    return _stored_versions(engine, source, project, DEPLOYMENTS)
 
 
 def _picked(project: Mapping[str, Any], source: GitLabSource) -> bool:
@@ -183,8 +237,10 @@ def _extract_project(group: str, engine: Engine, source: GitLabSource, project: 
     if group == "jobs":
         return [engine.run(JOBS, scope=project, path_vars=at)]
     if group == "deployments":
-        return [engine.run(ENVIRONMENTS, scope=project, path_vars=at),
-                engine.run(DEPLOYMENTS, scope=project, path_vars=at)]
+        environments = engine.run(ENVIRONMENTS, scope=project, path_vars=at)
+        children = deployment_children(project, production_environments(engine, source, project),
+                                       stored_deployments(engine, source, project))
+        return [environments, engine.run(DEPLOYMENTS, scope=project, path_vars=at, children=children)]
     if group == "issues":
         return [engine.run(issues_endpoint(source), scope=project, path_vars=at)]
     raise ValueError(f"gitlab has no extraction group '{group}'")
@@ -197,8 +253,10 @@ def extract(group: str, source: GitLabSource, store, **client_kw) -> list[Stream
     engine = engine_for(source, store, auth_headers(source), **client_kw)
     if group == "projects":
         return _extract_projects(engine, source)
-    return [result for project in resolve_projects(engine, source)
-            for result in _extract_project(group, engine, source, project)]
+    # A project that fails (403, deleted) costs only its own streams; the others are read (source.each_scope).
+    table = raw_table("gitlab", SOURCE.groups[group][0])  # a failed project's stream, if the engine names none
+    return each_scope(source, table, resolve_projects(engine, source),
+                      lambda project: _extract_project(group, engine, source, project), engine.client)
 
 
 def check(source: GitLabSource, **client_kw) -> list[Finding]:
@@ -238,7 +296,7 @@ SOURCE = SourceType(
         "merge_requests": ("merge_requests", "merge_request_commits", "merge_request_notes"),
         "pipelines": ("pipelines",),
         "jobs": ("jobs",),
-        "deployments": ("environments", "deployments"),
+        "deployments": ("environments", "deployments", "deployment_merge_requests"),
         "issues": ("issues",),
     },
     extract=extract,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
@@ -30,7 +31,7 @@ from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import AuthError, FatalError, NotFoundError
 from connectors.core.paginators import SinglePage, TreeRangePaginator
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore
-from connectors.core.source import Finding, SourceType, engine_for, probe_client
+from connectors.core.source import Finding, SourceType, each_scope, engine_for, extraction_of, probe_client
 
 log = logging.getLogger(__name__)
 
@@ -199,20 +200,28 @@ def extract(group: str, source: JenkinsSource, store: RawStore, **client_kw) -> 
     jobs_result = StreamResult(source.name, engine.table(JOBS), ",".join(source.scope.folders) or "/")
     store.ensure_table(jobs_result.table)
     try:
-        jobs = walk_jobs(engine, source, jobs_result)
-        results = [jobs_result]
-        for job in jobs:
+        jobs = {job["fullName"]: job for job in walk_jobs(engine, source, jobs_result)}
+
+        def builds(name: str) -> list[StreamResult]:
             try:
-                results.append(read_builds(engine, source, job, engine.options.start_date))
+                return [read_builds(engine, source, jobs[name], engine.options.start_date)]
             except NotFoundError:
-                log.warning("%s: job '%s' disappeared while it was read; skipped", source.name, job["fullName"])
+                log.warning("%s: job '%s' disappeared while it was read; skipped", source.name, name)
+                return []
+
+        # A job that fails (403 on its folder, a server error past the retries) costs only its own builds.
+        results = each_scope(source, engine.table(BUILDS), list(jobs), builds, engine.client, done=[jobs_result])
     except AuthError as exc:
         refused = str(exc).split(": check the credentials", 1)[0]
-        raise AuthError(
+        error = AuthError(
             f"{refused}: check auth.user and auth.api_token of source '{source.name}' in throughline.yml (the "
             f"token is the user's own, from JENKINS_URL/me/configure > API Token), and that the user has "
             f"Overall/Read and Job/Read"
-        ) from None
+        )
+        if (extraction := extraction_of(exc)) is not None:  # the jobs read before and after the refused one
+            extraction.failed = [replace(f, error=str(error)) if f.error == str(exc) else f for f in extraction.failed]
+            error.extraction = extraction
+        raise error from None
     return results
 
 

@@ -25,7 +25,7 @@ from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import BadRequestError, FatalError, NotFoundError
 from connectors.core.paginators import OffsetPaginator, SinglePage, TokenPaginator
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore, raw_table
-from connectors.core.source import Finding, SourceType, engine_for, probe_client
+from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
 
 # Only what the models read, plus what users add: the enhanced search returns no fields unless asked.
 BASE_FIELDS = (
@@ -363,25 +363,28 @@ def extract(group: str, source: JiraSource, store: RawStore, *, now: datetime | 
     if group == "projects":
         projects, projects_result = read_whole(engine, projects_endpoint(source), "*")
         _, fields_result = read_whole(engine, fields_endpoint(source), "*")
-        results = [projects_result, fields_result]
         seen = {p.get("key", "").upper() for p in projects} | {str(p.get("id")) for p in projects}
-        missing = [p for p in source.scope.projects if p.upper() not in seen]
-        if missing:
-            named = ", ".join(f"'{p}'" for p in missing)
-            raise FatalError(
-                f"source '{source.name}': Jira project {named} does not exist or the token cannot browse it. "
-                f"Fix scope.projects of source '{source.name}' in throughline.yml, or give the token's user "
-                f"the Browse Projects permission."
-            )
-        for project in source.scope.projects:
-            results.append(engine.run(boards_endpoint(project), scope=project, children=(sprints_child(),)))
-        return results
+
+        def boards(project: str) -> list[StreamResult]:
+            if project.upper() not in seen:  # a missing project fails alone: the others' boards are read
+                raise FatalError(
+                    f"source '{source.name}': Jira project '{project}' does not exist or the token cannot browse "
+                    f"it. Fix scope.projects of source '{source.name}' in throughline.yml, or give the token's "
+                    f"user the Browse Projects permission."
+                )
+            return [engine.run(boards_endpoint(project), scope=project, children=(sprints_child(),))]
+
+        return each_scope(source, raw_table("jira", "boards"), source.scope.projects, boards, engine.client,
+                          done=[projects_result, fields_result])
     if group == "issues":
         tz = user_time_zone(engine, source)
         custom = discover_fields(field_list(engine, source), source.options.story_points_field)
-        results = [run_issues(engine, source, project, tz, custom) for project in source.scope.projects]
-        now = now or datetime.now(UTC)
         store.ensure_table(raw_table("jira", RECONCILE_STREAM))  # staging reads it before any tombstone
+        # A project that failed raises here, after the others were read: no reconciliation then, since a
+        # project that could not be listed would make every one of its issues look deleted.
+        results = each_scope(source, raw_table("jira", "issues"), source.scope.projects,
+                             lambda project: [run_issues(engine, source, project, tz, custom)], engine.client)
+        now = now or datetime.now(UTC)
         if reconcile_due(store, source, now):
             results.append(reconcile(engine, source, now))
         return results

@@ -33,7 +33,10 @@ from connectors.core.endpoint import Child, Endpoint
 from connectors.core.engine import StreamResult
 from connectors.core.errors import FatalError
 from connectors.core.paginators import NextUrlPaginator, dig
-from connectors.core.source import Finding, SourceConfig, SourceType, StrictModel, engine_for, probe_client
+from connectors.core.raw import raw_table
+from connectors.core.source import (
+    Finding, SourceConfig, SourceType, StrictModel, each_scope, engine_for, probe_client,
+)
 
 # The whole account is one scope.
 SCOPE = "all"
@@ -183,7 +186,10 @@ def extract(group: str, source: OpsgenieSource, store, **client_kw) -> list[Stre
     """Read one group of streams; ``client_kw`` reaches the HTTP client (tests pass ``sleep``)."""
     if group not in SOURCE.groups:
         raise ValueError(f"opsgenie has no extraction group '{group}'")
-    return _run(engine_for(source, store, auth_headers(source), **client_kw), group, source)
+    engine = engine_for(source, store, auth_headers(source), **client_kw)
+    # One scope, through the shared loop all the same: a failure then carries what it cost (run report).
+    return each_scope(source, raw_table(SOURCE.name, SOURCE.groups[group][0]), [SCOPE],
+                      lambda _: _run(engine, group, source), engine.client)
 
 
 def extract_window(group: str, source: OpsgenieSource, store, start: datetime, end: datetime,

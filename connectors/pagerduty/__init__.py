@@ -31,7 +31,7 @@ from connectors.core.errors import FatalError, NotFoundError
 from connectors.core.paginators import OffsetPaginator
 from connectors.core.raw import RawStore
 from connectors.core.source import (
-    Finding, SourceConfig, SourceType, StrictModel, engine_for, probe_client, windows,
+    Finding, SourceConfig, SourceType, StrictModel, each_scope, engine_for, probe_client, windows,
 )
 
 # The whole account is one scope; services filter it through `options.service_ids` instead.
@@ -182,13 +182,19 @@ def extract(group: str, source: PagerDutySource, store: RawStore, **client_kw) -
         raise ValueError(f"pagerduty has no extraction group '{group}'")
     engine = engine_for(source, store, auth_headers(source), **client_kw)
     if group == "services":
-        return [engine.run(SERVICES, scope=SCOPE)]
-    started = datetime.now(UTC)
-    cursor = store.get_cursor(source.name, INCIDENTS.stream, SCOPE)
-    since = engine.since(cursor) or started - timedelta(days=source.options.first_load_days)
-    results = read_windows(engine, source, since, started)
-    results += recheck_open(engine, source, started)  # after the windows: skips what they just read
-    return [one_result(results, source, engine.table(INCIDENTS))]
+        return each_scope(source, engine.table(SERVICES), [SCOPE], lambda _: [engine.run(SERVICES, scope=SCOPE)],
+                          engine.client)
+
+    def incidents(_: str) -> list[StreamResult]:
+        started = datetime.now(UTC)
+        cursor = store.get_cursor(source.name, INCIDENTS.stream, SCOPE)
+        since = engine.since(cursor) or started - timedelta(days=source.options.first_load_days)
+        results = read_windows(engine, source, since, started)
+        results += recheck_open(engine, source, started)  # after the windows: skips what they just read
+        return [one_result(results, source, engine.table(INCIDENTS))]
+
+    # One scope, through the shared loop all the same: a failure then carries what it cost (run report).
+    return each_scope(source, engine.table(INCIDENTS), [SCOPE], incidents, engine.client)
 
 
 def extract_window(group: str, source: PagerDutySource, store: RawStore, start: datetime, end: datetime,

@@ -6,20 +6,26 @@ demo-sized (500 issues, about 120 pull requests, 70 deployments, 400 workflow ru
 (scale=2000 is about a million issues), and pull requests, deployments and runs grow with it.
 
 Teams (value streams), their Jira project and repository:
-  PAY  Payments  acme/payments-api    To Do -> In Progress -> In Review -> Done; releases per deploy
-  CHK  Checkout  acme/checkout-web    same workflow, the most deployments and the most failures
-  PLAT Platform  acme/platform-infra  Backlog -> In Progress -> Done, In Review for a third of items
-plus acme/legacy-billing: archived, three old commits, nothing else.
+  PAY  Payments  acme/payments-api    To Do -> In Progress -> Ready for Review -> In Review -> Ready for QA
+                                      -> In QA -> Ready to Deploy -> Done (QA for 70%); releases per deploy
+  CHK  Checkout  acme/checkout-web    the same without QA; the most deployments and the most failures
+  PLAT Platform  acme/platform-infra  Backlog -> In Progress -> Ready to Deploy -> Done, reviewed (Ready for
+                                      Review -> In Review) for a third of items
+plus acme/payments-api-worker, the Payments service's second repository (a few PRs and deployments), and
+acme/legacy-billing: archived, three old commits, nothing else.
 
 What the history contains, so that every metric has something to find:
   * Epics (4%) spanning weeks, with children (``parent``); Stories, Bugs, Tasks; some still open at the
     anchor (in every status), some never started.
-  * Back-and-forth: review -> In Progress rework, Blocked stints, Done -> In Progress reopenings,
-    cancellations to "Won't Do" (category done, resolution "Won't Do").
+  * Queues: the "Ready ..." statuses, where finished work waits for review, QA or the release; done items
+    spend about a third of their flow time active.
+  * Back-and-forth: review -> In Progress rework, QA rejections, Blocked stints, Done -> In Progress
+    reopenings, cancellations to "Won't Do" (category done, resolution "Won't Do").
   * Changelogs that are more than status changes: assignee, story points, labels, rank edits, histories
     with several items; and about 1 issue in 150 with 95-160 histories, so that embedded changelogs are
     truncated and must be paged.
-  * Pull requests whose title/body/branch carry the Jira key, opened before review and merged at Done, with
+  * Pull requests whose title/body/branch carry the Jira key, opened when the item enters the review queue
+    and merged when it is Ready to Deploy, with
     commits, CHANGES_REQUESTED/APPROVED reviews; drafts and open PRs for work in progress; closed-unmerged
     PRs for cancelled work; dependabot PRs with no key.
   * Merges deploy in batches: staging, then production hours later. Production deployments fail at a
@@ -27,6 +33,13 @@ What the history contains, so that every metric has something to find:
     restored either by a rollback deployment of the last good sha or by a hotfix PR deployed straight to
     production. As on GitHub, a new successful deployment to an environment adds an ``inactive`` status
     to the previous successful one, so "latest status" is not "outcome".
+  * Situations that break naive metrics (issue 18): rollbacks after failed deployments followed by the
+    fix-forward; a rollback on checkout-web followed by a roll-forward (the rolled-back sha redeployed);
+    every repository's first production deployment ships merged PRs; about one merged PR in ten gets a
+    review comment a day after its merge (two worker PRs get their first one then); the worker's first
+    production deployment keeps receiving `success` statuses weekly for five weeks; a failed worker
+    deployment is followed by a payments-api deployment of the same service; incident titles name the
+    failed deployment's short sha ("errors after deploy 22323ae").
   * Actions runs: CI on every PR push and main commit (some failures, some re-run attempts whose
     ``run_started_at`` is later than ``created_at``), a Deploy run per deployment; runs still going at the
     anchor are ``in_progress`` with no conclusion.
@@ -128,6 +141,11 @@ TEAMS = (
          ("the cluster", "CI", "staging", "the VPN", "the log pipeline")),
 )
 ARCHIVED_REPO = "acme/legacy-billing"
+# A second repository of the Payments service (see _GitHubBuilder._plan_worker).
+WORKER_REPO = "acme/payments-api-worker"
+# Situations real histories hold, each on its own random stream (issue 18).
+POST_MERGE_COMMENT_SHARE = 0.1  # merged PRs a reviewer comments on a day after the merge
+ROLL_FORWARD_TEAM = "CHK"  # the team whose history holds a rollback followed by a roll-forward
 _TYPE_WEIGHTS = (("Story", 0.5), ("Bug", 0.25), ("Task", 0.21))  # the remaining 4% are epics
 _EPIC_SHARE = 0.04
 _PRIORITIES = (("Medium", 0.55), ("High", 0.2), ("Low", 0.15), ("Highest", 0.05), ("Lowest", 0.05))
@@ -167,18 +185,37 @@ class Plant:
         return start <= ms < start + self.weeks * 7 * MS_PER_DAY
 
 
-# A bottleneck in review: Payments items entering In Review in these weeks wait this much longer there.
+# A bottleneck in review: Payments items entering Ready for Review in these weeks wait this much longer there
+# before a reviewer picks them up.
 REVIEW_BOTTLENECK = Plant("PAY", 8, 4)
-REVIEW_EXTRA_WAIT = 3 * WORK_DAY
+REVIEW_EXTRA_WAIT = 5 * WORK_DAY
 # A WIP surge: in these weeks Checkout starts its waiting backlog and every new item at once, and what it
 # starts needs this many times the usual effort, so work in progress piles up (and drains for weeks after).
 WIP_SURGE = Plant("CHK", 14, 4)
-WIP_EFFORT_FACTOR = 14.0
+WIP_EFFORT_FACTOR = 8.0
 WIP_SURGE_WAIT_FACTOR = 0.1
 # A change-fail-rate spike: in these weeks every Platform merge deploys, this share of the deployments fails,
 # and each failure is rolled back and its change deployed again a few hours later.
 CFR_SPIKE = Plant("PLAT", 19, 3)
 CFR_SPIKE_FAILURE_RATE = 0.7
+
+# Queues: statuses where finished work waits for the next hand-off (review, QA, the release), in the workflow
+#   In Progress -> Ready for Review -> In Review -> [Ready for QA -> In QA] -> Ready to Deploy -> Done
+# (QA for the teams with `QA_SHARE`). The waits are drawn from their own stream (`{seed}:queues:{team}`), so
+# every other draw is what it was before queues existed; their medians (working days) put the share of flow
+# time spent active in the band real teams report (about 15-40%; tests/simulator/test_generator.py).
+QUEUE_STATUSES = (
+    ("Ready for Review", "indeterminate", 10006),
+    ("Ready for QA", "indeterminate", 10007),
+    ("In QA", "indeterminate", 10008),
+    ("Ready to Deploy", "indeterminate", 10009),
+)
+QUEUE_MEDIAN_DAYS = {"Ready for Review": 2.0, "Ready for QA": 2.0, "Ready to Deploy": 3.0}  # a weekly release train
+# Checkout deploys most often, so its work waits least for a release.
+TEAM_QUEUE_MEDIAN_DAYS = {"CHK": {"Ready to Deploy": 0.5}}
+QA_MEDIAN_DAYS = 0.3  # active testing in In QA
+QA_SHARE = {"PAY": 0.7}  # per team: share of reviewed items that then go through QA
+QA_REJECT = 0.1  # In QA -> In Progress: the tester sends it back
 
 
 def generate_org(seed: int = 7, scale: int = 1) -> Org:
@@ -203,8 +240,9 @@ def generate_org(seed: int = 7, scale: int = 1) -> Org:
 
 def _generate(seed: int, scale: int) -> Org:
     org = Org()
-    # PLAT's workflow starts in Backlog rather than To Do: the status mapping must handle two workflows.
-    for name, category, ident in (*WORKFLOW_STATUSES, ("Backlog", "new", 10005)):
+    # PLAT's workflow starts in Backlog rather than To Do: the status mapping must handle two workflows. The
+    # queue statuses (QUEUE_STATUSES) are where items wait between hand-offs, as on real boards.
+    for name, category, ident in (*WORKFLOW_STATUSES, ("Backlog", "new", 10005), *QUEUE_STATUSES):
         org.jira_add_status(name, category, ident)
     sprints = {}
     for team in TEAMS:
@@ -248,7 +286,7 @@ def _planted_facts(jira: _JiraBuilder, github: _GitHubBuilder) -> dict:
                 "repo": attempt["attempt"].repo,
             }
     return {
-        "review_bottleneck": {**weeks(REVIEW_BOTTLENECK), "status": "In Review",
+        "review_bottleneck": {**weeks(REVIEW_BOTTLENECK), "status": "Ready for Review",
                               "extra_wait_working_hours": REVIEW_EXTRA_WAIT / MS_PER_HOUR},
         "wip_surge": {**weeks(WIP_SURGE), "effort_factor": WIP_EFFORT_FACTOR},
         "cfr_spike": {**weeks(CFR_SPIKE), "service": names[CFR_SPIKE.team].repo,
@@ -404,6 +442,7 @@ class _JiraBuilder:
         # every other issue as it was.
         main_rng = rng
         initiative_rng = random.Random(f"{self.seed}:initiatives:{team.key}")
+        queue_rng = random.Random(f"{self.seed}:queues:{team.key}")
         initiatives: list[str] = []
 
         for i, (c_w, typ, ident) in enumerate(zip(created, types, ids)):
@@ -422,7 +461,7 @@ class _JiraBuilder:
                 theme = rng.choice(("revamp", "hardening", "v2", "migration"))
                 summary = f"{rng.choice(team.areas).capitalize()} {theme}"
             else:
-                moves_w = self._walk(rng, team, typ, c_w)
+                moves_w = self._walk(rng, queue_rng, team, typ, c_w)
                 summary = self._summary(rng, team, typ)
             moves = [(wall(t), s) for t, s in moves_w if t < WORK_END]
             reporter = people[rng.randrange(len(people))]
@@ -564,8 +603,11 @@ class _JiraBuilder:
                 out.append(IssueWork(team, key, summary, typ, _login(assignee["displayName"]), moves))
         return out
 
-    def _walk(self, rng: random.Random, team: Team, typ: str, t: float) -> list[tuple[float, str]]:
-        """One item's journey through the workflow, in working time; cut at the anchor by the caller."""
+    def _walk(self, rng: random.Random, qrng: random.Random, team: Team, typ: str,
+              t: float) -> list[tuple[float, str]]:
+        """One item's journey through the workflow, in working time; cut at the anchor by the caller.
+
+        ``rng`` draws what the workflow drew before it had queues; ``qrng`` draws the queues and QA."""
         moves: list[tuple[float, str]] = []
         r = rng.random()
         if r < 0.1:
@@ -603,11 +645,14 @@ class _JiraBuilder:
             if rng.random() < 0.02:
                 moves.append((t, "Won't Do"))
                 return moves
-            if rng.random() < team.review_share:
+            reviewed = rng.random() < team.review_share
+            if reviewed:
                 while True:
-                    moves.append((t, "In Review"))
+                    moves.append((t, "Ready for Review"))
                     if team.key == REVIEW_BOTTLENECK.team and REVIEW_BOTTLENECK.covers(t):
-                        t += REVIEW_EXTRA_WAIT  # planted: nobody reviews in these weeks
+                        t += REVIEW_EXTRA_WAIT  # planted: nobody picks reviews up in these weeks
+                    t += self._queue_wait(qrng, team, "Ready for Review")
+                    moves.append((t, "In Review"))
                     t += rng.lognormvariate(math.log(0.4 * WORK_DAY), 0.8)
                     reviews += 1
                     if reviews <= 2 and rng.random() < 0.2:
@@ -615,6 +660,19 @@ class _JiraBuilder:
                         t += rng.lognormvariate(math.log(0.5 * WORK_DAY), 0.6)
                         continue
                     break
+            if reviewed and qrng.random() < QA_SHARE.get(team.key, 0.0):
+                while True:
+                    moves.append((t, "Ready for QA"))
+                    t += self._queue_wait(qrng, team, "Ready for QA")
+                    moves.append((t, "In QA"))
+                    t += qrng.lognormvariate(math.log(QA_MEDIAN_DAYS * WORK_DAY), 0.6)
+                    if qrng.random() < QA_REJECT:
+                        moves.append((t, "In Progress"))  # the tester found a defect
+                        t += qrng.lognormvariate(math.log(0.3 * WORK_DAY), 0.6)
+                        continue
+                    break
+            moves.append((t, "Ready to Deploy"))
+            t += self._queue_wait(qrng, team, "Ready to Deploy")
             moves.append((t, "Done"))
             if not reopened and rng.random() < 0.05:
                 reopened = True
@@ -623,6 +681,11 @@ class _JiraBuilder:
                 median *= 0.5
                 continue
             return moves
+
+    @staticmethod
+    def _queue_wait(qrng: random.Random, team: Team, status: str) -> float:
+        days = TEAM_QUEUE_MEDIAN_DAYS.get(team.key, {}).get(status, QUEUE_MEDIAN_DAYS[status])
+        return qrng.lognormvariate(math.log(days * WORK_DAY), 0.8)
 
     @staticmethod
     def _walk_epic(rng: random.Random, t: float) -> tuple[list[tuple[float, str]], float]:
@@ -736,6 +799,11 @@ class _Deployment:
     status_ids: list[int] = field(default_factory=list)
 
 
+def _terminal(dep: _Deployment) -> tuple[str, int] | None:
+    """A deployment's first terminal status (success, failure or error): its outcome and when it finished."""
+    return next((st for st in dep.statuses if st[0] in ("success", "failure", "error")), None)
+
+
 @dataclass
 class _Run:
     repo: str
@@ -788,6 +856,11 @@ class _GitHubBuilder:
             self._plan_pulls(rng, plan, [w for w in self.work if w.team is team])
             self._plan_dependabot(rng, plan)
             self._simulate_delivery(rng, plan)
+            # Situations added on their own random streams, so that every earlier draw stays as it was.
+            self._plan_post_merge_comments(plan)
+            if team.key == ROLL_FORWARD_TEAM:
+                self._plan_roll_forward(plan)
+            self._mark_inactive(plan)
             self._plan_runs(rng, plan)
             plans.append(plan)
         legacy = org.github_add_repo(ARCHIVED_REPO, archived=True, description="Old billing monolith",
@@ -797,6 +870,12 @@ class _GitHubBuilder:
                                        ("README: moved to payments-api", "2025-03-04T10:00:00Z"))):
             org.github_add_commit(ARCHIVED_REPO, msg, at, author="mara-rossi")
         legacy.repo["updated_at"] = "2025-03-04T10:00:00Z"
+        org.github_add_repo(WORKER_REPO, description="Payments background worker (deploys into acme/payments-api)",
+                            language="Go", created_at="2024-06-03T10:00:00Z")
+        worker = self._plan_worker(plans[0])
+        self._mark_inactive(worker)
+        self._plan_runs(random.Random(f"{self.seed}:github:worker"), worker)
+        plans.append(worker)
         self._assign_ids(plans)
         for plan in plans:
             self._materialize(plan)
@@ -810,12 +889,14 @@ class _GitHubBuilder:
         for w in items:
             moves = w.moves
             starts = [t for t, s in moves if s == "In Progress"]
-            dones = [t for t, s in moves if s == "Done"]
-            reviews_in = [t for t, s in moves if s == "In Review"]
+            # Work is merged when it is ready to deploy (after review and QA) and opened for review when it
+            # enters the review queue.
+            dones = [t for t, s in moves if s == "Ready to Deploy"]
+            reviews_in = [t for t, s in moves if s == "Ready for Review"]
             cancelled = moves[-1][0] if moves[-1][1] == "Won't Do" else None
             start = starts[0]
             first_done = dones[0] if dones else None
-            # The first PR covers the work up to the first Done; a reopened item gets a follow-up PR.
+            # The first PR covers the work up to the first merge; a reopened item gets a follow-up PR.
             window_end = first_done if first_done is not None else (cancelled or ANCHOR_MS)
             in_window = [t for t in reviews_in if t <= window_end]
             if in_window:
@@ -842,7 +923,7 @@ class _GitHubBuilder:
                 if s == "In Progress" and i > 0 and moves[i - 1][1] == "In Review" and t <= window_end:
                     pull.reviews.append(("CHANGES_REQUESTED", t - rng.randint(0, 30 * MS_PER_MINUTE),
                                          rng.choice(reviewers)))
-                    nxt = next((t2 for t2, s2 in moves[i + 1:] if s2 in ("In Review", "Done")), None)
+                    nxt = next((t2 for t2, s2 in moves[i + 1:] if s2 in ("Ready for Review", "Ready to Deploy")), None)
                     if nxt is not None and nxt > t:
                         pull.commits.append((f"{w.key} address review comments", t + (nxt - t) // 2))
             if first_done is not None:
@@ -910,7 +991,6 @@ class _GitHubBuilder:
         plan.main.append((root, START_MS - 30 * MS_PER_DAY, "mara-rossi", None))
         head = root
         last_good: dict[str, str] = {"production": root, "staging": root}
-        last_success: dict[str, _Deployment | None] = {"production": None, "staging": None}
         last_prod_at = START_MS
         release_minor, release_patch = 0, 0
         position = {root: 0}  # sha -> its index in plan.main: a deployment of it ships everything up to there
@@ -939,7 +1019,7 @@ class _GitHubBuilder:
                 sha = payload
                 ok = rng.random() < 0.95
                 dep = self._deploy(rng, plan, "staging", sha, at, "success" if ok else "failure",
-                                   rng.randint(3, 8) * MS_PER_MINUTE, "Deploy to staging", last_success)
+                                   rng.randint(3, 8) * MS_PER_MINUTE, "Deploy to staging")
                 if ok and dep.statuses[-1][0] == "success":
                     push(dep.statuses[-1][1] + rng.randint(30 * MS_PER_MINUTE, 6 * MS_PER_HOUR), "production",
                          (sha, None, "Deploy to production"))
@@ -954,7 +1034,7 @@ class _GitHubBuilder:
                         rate = CFR_SPIKE_FAILURE_RATE  # planted: a bad few weeks for this service
                     outcome = "failure" if r < rate * 0.8 else ("error" if r < rate else "success")
                 dep = self._deploy(rng, plan, "production", sha, at, outcome, rng.randint(5, 25) * MS_PER_MINUTE,
-                                   description, last_success)
+                                   description)
                 final, final_at = dep.statuses[-1]
                 upto = position[sha]
                 for k in range(attempted + 1, upto + 1):
@@ -1015,10 +1095,105 @@ class _GitHubBuilder:
         if team.key == "CHK":
             # A deployment still running at the anchor, so "in progress" is in the data at every scale.
             self._deploy(rng, plan, "production", head, ANCHOR_MS - 6 * MS_PER_MINUTE, "success",
-                         20 * MS_PER_MINUTE, "Deploy to production", last_success)
+                         20 * MS_PER_MINUTE, "Deploy to production")
+
+    def _plan_post_merge_comments(self, plan: _RepoPlan) -> None:
+        """Reviewers who read a change after it was merged: a COMMENTED review a day after the merge."""
+        rng = random.Random(f"{self.seed}:post-merge:{plan.team.key}")
+        people = [_login(p) for p in plan.team.people]
+        for pull in plan.pulls:
+            if pull.merged is None or pull.issue_key is None or rng.random() >= POST_MERGE_COMMENT_SHARE:
+                continue
+            at = pull.merged + MS_PER_DAY + rng.randint(0, 4 * MS_PER_HOUR)
+            if at < ANCHOR_MS:
+                pull.reviews.append(("COMMENTED", at, rng.choice([p for p in people if p != pull.author])))
+
+    def _plan_roll_forward(self, plan: _RepoPlan) -> None:
+        """A rollback that turned out not to be needed: X succeeds, errors appear, the team rolls back to the
+        sha before X, finds the cause elsewhere and redeploys X (a roll-forward: a sha that succeeded before).
+        Nothing opens an incident: the canary's error rate triggered the rollback."""
+        rng = random.Random(f"{self.seed}:roll-forward:{plan.team.key}")
+        prod = sorted((d for d in plan.deployments if d.environment == "production"), key=lambda d: d.created)
+        candidates = []
+        for i, dep in enumerate(prod[1:-1], start=1):
+            done = _terminal(dep)
+            before = [p for p in prod[:i] if (_terminal(p) or ("", 0))[0] == "success"]
+            if (done is None or done[0] != "success" or dep.description != "Deploy to production" or not before
+                    or before[-1].sha == dep.sha or prod[i + 1].created < done[1] + 12 * MS_PER_HOUR):
+                continue
+            candidates.append((dep, done[1], before[-1].sha))
+        dep, done_at, previous_sha = rng.choice(candidates)
+        rollback_at = done_at + rng.randint(60, 120) * MS_PER_MINUTE
+        rollback = self._deploy(rng, plan, "production", previous_sha, rollback_at, "success",
+                                rng.randint(4, 8) * MS_PER_MINUTE, "Rollback")
+        forward_at = _terminal(rollback)[1] + rng.randint(3 * MS_PER_HOUR, 5 * MS_PER_HOUR)
+        self._deploy(rng, plan, "production", dep.sha, forward_at, "success", rng.randint(5, 10) * MS_PER_MINUTE,
+                     f"Roll forward to {dep.sha[:7]}")
+
+    def _plan_worker(self, api: _RepoPlan) -> _RepoPlan:
+        """acme/payments-api-worker: a second repository deploying the Payments service (the demo config maps
+        it to the service acme/payments-api through `services`). Its history, on its own random stream:
+          * eight pull requests; two are merged without a review and get their first review comment a day
+            after the merge;
+          * its first production deployment ships the first two merged PRs (the deployed sha is PR 2's merge
+            commit) and keeps receiving `success` statuses weekly until the next deployment of the worker
+            (a long-lived status history);
+          * a failed worker deployment three hours before a successful payments-api production deployment
+            (no other deployment of either repository in between), then the worker's fix-forward the next
+            day shipping the failed deployment's change with the fix."""
+        rng = random.Random(f"{self.seed}:worker")
+        team = TEAMS[0]
+        people = [_login(p) for p in team.people]
+        plan = _RepoPlan(team, WORKER_REPO)
+        plan.main.append((sha_of(WORKER_REPO, "initial"), START_MS - 20 * MS_PER_DAY, people[0], None))
+        prod = sorted((d for d in api.deployments if d.environment == "production"), key=lambda d: d.created)
+        anchor = next(d for i, d in enumerate(prod) if i > 0 and (_terminal(d) or ("", 0))[0] == "success"
+                      and d.description == "Deploy to production" and wall(10 * 5 * WORK_DAY) <= d.created
+                      and prod[i - 1].created < d.created - 8 * MS_PER_HOUR)
+        failed_at = anchor.created - 3 * MS_PER_HOUR
+        merges = [wall((week * 5 + rng.randint(0, 4)) * WORK_DAY + rng.randint(1, 8) * MS_PER_HOUR)
+                  for week in (2, 3, 6, 8)]
+        merges += [failed_at - 2 * MS_PER_HOUR, anchor.created + 20 * MS_PER_HOUR]
+        merges += [wall((week * 5 + rng.randint(0, 4)) * WORK_DAY + rng.randint(1, 8) * MS_PER_HOUR)
+                   for week in (22, 24)]
+        topics = ("retry payout webhooks", "batch ledger exports", "idempotent refund jobs", "dead-letter queue",
+                  "settlement report", "graceful shutdown", "backoff on card gateway errors", "metrics for job lag")
+        pulls = []
+        for k, (merged, topic) in enumerate(zip(merges, topics)):
+            author = people[rng.randrange(len(people))]
+            created = merged - rng.randint(2 * MS_PER_HOUR, 2 * MS_PER_DAY)
+            pull = _Pull(WORKER_REPO, created, f"Worker: {topic}", f"Worker change: {topic}.",
+                         f"worker/{topic.replace(' ', '-')}", author,
+                         [(f"Worker: {topic}", created - rng.randint(10, 120) * MS_PER_MINUTE)])
+            reviewer = rng.choice([p for p in people if p != author])
+            if k in (1, 6):  # merged by its author; a reviewer reads it the next day
+                pull.reviews.append(("COMMENTED", merged + MS_PER_DAY, reviewer))
+            else:
+                pull.reviews.append(("APPROVED", merged - rng.randint(5, 60) * MS_PER_MINUTE, reviewer))
+            pull.merged = pull.closed = merged
+            pull.merge_sha = f"{rng.getrandbits(160):040x}"
+            plan.main.append((pull.merge_sha, merged, author, pull))
+            pulls.append(pull)
+        plan.pulls = pulls
+
+        def deploy(pull: _Pull, at: int, outcome: str, description: str = "Deploy to production") -> _Deployment:
+            return self._deploy(rng, plan, "production", pull.merge_sha, at, outcome,
+                                rng.randint(5, 10) * MS_PER_MINUTE, description)
+
+        first = deploy(pulls[1], pulls[1].merged + 90 * MS_PER_MINUTE, "success")
+        second_at = pulls[3].merged + 2 * MS_PER_HOUR
+        at = _terminal(first)[1] + 7 * MS_PER_DAY
+        while at < second_at:
+            first.statuses.append(("success", at))  # a health check re-reports the deployment every week
+            at += 7 * MS_PER_DAY
+        deploy(pulls[3], second_at, "success")
+        deploy(pulls[4], failed_at, "failure")
+        deploy(pulls[5], pulls[5].merged + MS_PER_HOUR, "success")
+        deploy(pulls[7], pulls[7].merged + 2 * MS_PER_HOUR, "success")
+        return plan
 
     def _deploy(self, rng: random.Random, plan: _RepoPlan, env: str, sha: str, at: int, outcome: str,
-                duration: int, description: str, last_success: dict[str, _Deployment | None]) -> _Deployment:
+                duration: int, description: str) -> _Deployment:
         statuses = []
         if rng.random() < 0.3:
             statuses.append(("queued", at))
@@ -1028,13 +1203,23 @@ class _GitHubBuilder:
             statuses.append((outcome, done_at))
         dep = _Deployment(plan.full_name, env, sha, at, statuses, description)
         plan.deployments.append(dep)
-        if statuses[-1][0] == "success":
-            previous = last_success[env]
-            if previous is not None:
-                # GitHub marks the previous successful deployment to the environment inactive.
-                previous.statuses.append(("inactive", max(done_at, previous.statuses[-1][1]) + 1000))
-            last_success[env] = dep
         return dep
+
+    @staticmethod
+    def _mark_inactive(plan: _RepoPlan) -> None:
+        """GitHub marks the previous successful deployment to an environment inactive when a new one succeeds.
+
+        Done once every deployment of the repository is planned, so that situations added afterwards (a
+        roll-forward) get their statuses right too."""
+        last_success: dict[str, _Deployment] = {}
+        for dep in sorted(plan.deployments, key=lambda d: d.created):
+            done = _terminal(dep)
+            if done is None or done[0] != "success":
+                continue
+            previous = last_success.get(dep.environment)
+            if previous is not None:
+                previous.statuses.append(("inactive", max(done[1], previous.statuses[-1][1]) + 1000))
+            last_success[dep.environment] = dep
 
     def _plan_runs(self, rng: random.Random, plan: _RepoPlan) -> None:
         for pull in plan.pulls:
@@ -1068,8 +1253,8 @@ class _GitHubBuilder:
                                   "failure" if rng.random() < 0.1 else "success", message="Weekly security scan"))
             friday += 7 * MS_PER_DAY
         for dep in plan.deployments:
-            final = [st for st in dep.statuses if st[0] != "inactive"][-1]
-            if final[0] in ("queued", "in_progress"):
+            final = _terminal(dep)  # the first: a status re-posted for months does not stretch the run
+            if final is None:
                 conclusion, duration = "", 0
             else:
                 conclusion = "success" if final[0] == "success" else "failure"

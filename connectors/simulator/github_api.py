@@ -10,6 +10,10 @@ Shapes follow the recorded real objects in ../shared/fixtures/devlake/github. Be
     must narrow its ``created`` window;
   * ``/issues`` lists pull requests too (with a ``pull_request`` key), as GitHub does;
   * a renamed repository (``Org.github_rename_repo``) answers its old name with 301 to the new one;
+  * ``/commits?sha=`` lists that sha's history, newest first, within ``since``/``until`` (committer date,
+    both inclusive); ``/compare/{base}...{head}`` lists the commits reachable from head and not from base,
+    oldest first (250 unpaged, else per page), empty when head is behind, and a sha the repository does not
+    have is 404 ``Not Found`` (a deployed sha force-pushed away);
   * ``/issues/{n}/timeline`` of a PR holds ``review_requested`` and ``reviewed`` events derived from its
     reviews and requested reviewers (see ``_pull_timeline``); ``/tags`` lists ``RepoStore.tags``;
   * (in server.py) every 200 carries an ``ETag``; a matching ``If-None-Match`` gets 304 with the same
@@ -246,8 +250,15 @@ class GitHubApi:
         if "..." not in basehead:
             raise ApiError(404, "Not Found")
         base_ref, head_ref = basehead.split("...", 1)
-        base = self._resolve_ref(store, index, base_ref)
-        head = self._resolve_ref(store, index, head_ref)
+        try:
+            base = self._resolve_ref(store, index, base_ref)
+            head = self._resolve_ref(store, index, head_ref)
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            # Unlike /commits?sha=, a compare naming a sha the repository does not have (force-pushed
+            # away) says only "Not Found".
+            raise ApiError(404, "Not Found") from None
         ahead, behind = max(0, head - base), max(0, base - head)
         between = store.commits[base + 1:head + 1] if head > base else []
         if req.arg("per_page") is None and req.arg("page") is None:

@@ -12,6 +12,8 @@ deterministic as the Org: each repository ``acme/<name>`` with commits has an in
   * deployments: one per GitHub deployment, an hour later, same environment and outcome, of the latest
     GitLab commit at that time; after the first failed production deployment a ``rollback-production``
     redeploys the last good production sha 30 minutes after the failure (10 minutes long, success);
+  * the merge requests of a deployment (``/deployments/:id/merge_requests``): for a successful one, those
+    merged since the previous successful deployment of the environment up to its sha, as GitLab links them;
   * environments: one per environment deployed to (tier production for production, staging otherwise);
   * issues: an incident per failed production deployment (10 minutes after it failed, closed when the
     next successful production deployment finished) and one ordinary issue per project.
@@ -261,6 +263,27 @@ class GitLabData:
                            labels=["incident", "severity::2"], description=f"Caused by deployment {dep['id']}.")
 
     @staticmethod
+    def shipped_merge_requests(project: GitLabProject, deployment: dict) -> list[dict]:
+        """What GitLab links to a deployment when it succeeds: the merge requests merged since the previous
+        successful deployment of the environment up to the deployed sha (the main branch is linear here, so
+        "in the sha's history" is "merged by the time of that commit"); for the environment's first
+        successful deployment every MR merged up to its sha. A rollback (an older sha) ships none; a failed
+        or unfinished deployment has none linked."""
+        if deployment["status"] != "success":
+            return []
+        commit_at = {c["id"]: parse_ms(c["created_at"]) for c in project.commits}
+        environment = deployment["environment"]["name"]
+        earlier = [d for d in project.deployments
+                   if d["environment"]["name"] == environment and d["status"] == "success"
+                   and d["iid"] < deployment["iid"]]
+        upper = commit_at.get(deployment["sha"])
+        if upper is None:
+            return []
+        lower = commit_at.get(earlier[-1]["sha"]) if earlier else None
+        return [mr for mr in project.merge_requests.values() if mr["merged_at"] is not None
+                and parse_ms(mr["merged_at"]) <= upper and (lower is None or parse_ms(mr["merged_at"]) > lower)]
+
+    @staticmethod
     def _sha_at(project: GitLabProject, at: int) -> str:
         shas = [c["id"] for c in project.commits if parse_ms(c["created_at"]) <= at]
         return shas[-1] if shas else project.commits[0]["id"]
@@ -392,6 +415,7 @@ class GitLabApi:
         r.add("GET", project + "/jobs", self.jobs)
         r.add("GET", project + "/environments", self.environments)
         r.add("GET", project + "/deployments", self.deployments)
+        r.add("GET", project + "/deployments/{deployment_id}/merge_requests", self.deployment_merge_requests)
         r.add("GET", project + "/issues", self.issues)
 
     # ------------------------------------------------------------------ front door
@@ -581,6 +605,14 @@ class GitLabApi:
             items = [d for d in items if d["status"] == req.arg("status")]
         return self._paged(req, self._ordered(req, items, default_order="id", default_sort="asc",
                                               orders=("id", "iid", "created_at", "updated_at", "finished_at", "ref")))
+
+    def deployment_merge_requests(self, req: Request) -> Response:
+        project = self._project(req)
+        try:
+            deployment = next(d for d in project.deployments if d["id"] == int(req.params["deployment_id"]))
+        except (StopIteration, ValueError):
+            raise ApiError(404, "404 Deployment Not Found") from None
+        return self._paged(req, self._ordered(req, self.data.shipped_merge_requests(project, deployment)))
 
     def issues(self, req: Request) -> Response:
         project = self._project(req)

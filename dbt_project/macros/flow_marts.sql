@@ -18,17 +18,38 @@
 {%- endmacro %}
 
 {#
+  The time the flow marts' Jira data is complete to (docs/METRICS.md#source-coverage): the newest successful
+  read of raw.jira__issues of the Jira source that is furthest behind; the as-of time when the run report holds
+  no read (raw tables loaded by other means, as in tests).
+#}
+{% macro flow_data_complete_to() -%}
+    {{ data_complete_to('jira__issues', flow_as_of()) }}
+{%- endmacro %}
+
+{#
+  Flow efficiency of a group of work items (an aggregate): their active time over their flow time, summed
+  in whole microseconds so the sums are exact and the ratio never exceeds 1 (each item's active time is at
+  most its flow time). work_items' hours are whole microseconds / 3.6e9, so rounding them back is exact.
+#}
+{% macro flow_efficiency_of_items() -%}
+    sum(round(active_time_hours * 3600000000)::bigint)::float8
+        / nullif(sum(round(flow_time_hours * 3600000000)::bigint), 0)::float8
+{%- endmacro %}
+
+{#
   flow_metrics_weekly and flow_metrics_monthly: one query, the period ('week' or 'month') its only
   difference. Periods are calendar periods in UTC (weeks start Monday). Definitions:
   docs/METRICS.md#flow-metrics-per-period.
 #}
 {% macro flow_metrics_by_period(period) -%}
 with as_of as (
-    select {{ flow_as_of() }} as as_of_at
+    select {{ flow_as_of() }} as as_of_at, {{ flow_data_complete_to() }} as data_complete_to
 ),
 
 items as (
+    -- flow items only: containers and sub-tasks (docs/METRICS.md#flow-items) stay in work_items
     select * from {{ ref('work_items') }}
+    where is_flow_item
 ),
 
 axis as (
@@ -60,7 +81,7 @@ completions as (
         {{ percentile_cont('flow_time_hours', 0.85) }} as flow_time_p85_hours,
         {{ percentile_cont('flow_time_hours', 0.95) }} as flow_time_p95_hours,
         {{ percentile_cont('lead_time_hours', 0.5) }} as lead_time_p50_hours,
-        sum(active_time_hours) / nullif(sum(flow_time_hours), 0) as flow_efficiency
+        {{ flow_efficiency_of_items() }} as flow_efficiency
     from items
     where is_done
     group by team, value_stream, flow_item_type, date_trunc('{{ period }}', completed_at)::date
@@ -105,8 +126,15 @@ metrics as (
         completions.lead_time_p50_hours,
         completions.flow_efficiency,
         coalesce(load.flow_load_avg, 0) as flow_load_avg,
-        coalesce(load.flow_load_end, 0) as flow_load_end
+        coalesce(load.flow_load_end, 0) as flow_load_end,
+        as_of.data_complete_to,
+        -- a period the Jira data does not cover to its end yet (the current one, or one after a failed
+        -- load) may still gain completions: "no data yet" rather than "no work done"
+        coalesce(
+            {{ add_interval('axis.period_start::timestamp', 1, period) }} <= as_of.data_complete_to, false
+        ) as is_period_complete
     from axis
+    cross join as_of
     left join completions using (team, value_stream, flow_item_type, period_start)
     left join cancellations using (team, value_stream, flow_item_type, period_start)
     left join load using (team, value_stream, flow_item_type, period_start)
@@ -128,7 +156,9 @@ select
     flow_load_avg,
     flow_load_end,
     flow_velocity::float8 / nullif(sum(flow_velocity) over team_period, 0) as flow_distribution_completed,
-    flow_load_avg / nullif(sum(flow_load_avg) over team_period, 0) as flow_distribution_load
+    flow_load_avg / nullif(sum(flow_load_avg) over team_period, 0) as flow_distribution_load,
+    data_complete_to,
+    is_period_complete
 from metrics
 window team_period as (partition by period_start, team, value_stream)
 {%- endmacro %}
@@ -167,15 +197,16 @@ window team_period as (partition by period_start, team, value_stream)
 
 {#- The config of the incremental work-item models: delete+insert of the items of int_work_items_to_rebuild
     (work_items_to_rebuild_only), then delete_vanished_work_items. Used as `config(**work_item_incremental())`.
-    On PostgreSQL a contract's `varchar` column is `character varying` while the query's strings are `text`,
-    which on_schema_change = 'fail' takes for a changed type; the enforced contracts of the marts check their
-    columns on every run instead, and new columns are still added. -#}
+    New columns are appended to a warehouse built before them, and int_work_items_to_rebuild then rebuilds
+    every item, so an upgrade needs no full refresh (on PostgreSQL, 'fail' would also take a contract's
+    `character varying` for a change from the query's `text`); the enforced contracts of the marts check
+    their columns on every run. -#}
 {% macro work_item_incremental() -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'delete+insert',
         'unique_key': 'work_item_id',
-        'on_schema_change': 'append_new_columns' if adapter.type() == 'postgres' else 'fail',
+        'on_schema_change': 'append_new_columns',
         'post_hook': '{{ delete_vanished_work_items() }}',
     }) }}
 {%- endmacro %}
@@ -188,8 +219,18 @@ window team_period as (partition by period_start, team, value_stream)
         date_trunc('{{ period }}', completed_at)::date as {{ period }}_start,
         {{ dimensions | join(', ') }},
         {{ percentile_cont('flow_time_hours', 0.85) }} as flow_time_p85_hours,
-        sum(active_time_hours) / nullif(sum(flow_time_hours), 0) as flow_efficiency
+        {{ flow_efficiency_of_items() }} as flow_efficiency
     from {{ ref('work_items') }}
-    where is_done
+    where is_done and is_flow_item
     group by date_trunc('{{ period }}', completed_at)::date, {{ dimensions | join(', ') }}
+{%- endmacro %}
+
+{# `values` (a list of strings) as the items of an SQL `in (...)` list of text literals; `null` (matching
+   nothing) when empty. #}
+{% macro sql_text_list(values) -%}
+    {%- if values -%}
+        {%- for value in values %}'{{ value | replace("'", "''") }}'{{ ", " if not loop.last }}{% endfor -%}
+    {%- else -%}
+        null
+    {%- endif -%}
 {%- endmacro %}

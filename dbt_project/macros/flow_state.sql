@@ -5,7 +5,8 @@
      (Jira puts "Won't Do" in the done category, but nothing was delivered);
   2. the To Do and Done categories decide next: "Ready for Development" in To Do is not started yet;
   3. in the In Progress category (or without one), a name that says the work is stuck or queued means
-     waiting, anything else active;
+     waiting ("Ready for QA", "Awaiting Review", "In Queue"), anything else active ("In Review", "In QA":
+     someone works there);
   4. a status without a usable category (a deleted status seen only in the changelog, or Jira's
      "No category") is read from common English names, else counted as active, the usual case for
      custom workflow steps.
@@ -14,7 +15,7 @@
 {% macro default_flow_state(status_name, status_category_key) -%}
     {#- patterns as set blocks: literal text, so `\b` and the quotes reach the SQL as written -#}
     {%- set canceled_words %}$$won['’]?t do|cancel|declined|duplicate|rejected$$ {% endset -%}
-    {%- set waiting_words %}$$\b(blocked|waiting|ready|on hold)\b$$ {% endset -%}
+    {%- set waiting_words %}$$\b(blocked|waiting|awaiting|ready|queued?|pending|on hold)\b$$ {% endset -%}
     {%- set new_names %}$$^(to ?do|open|reopened|backlog|inbox|new)$$ {% endset -%}
     {%- set done_names %}$$^(done|closed|resolved|released|complete[d]?)$$ {% endset -%}
     {%- set name = 'lower(' ~ status_name ~ ')' -%}

@@ -4,6 +4,7 @@ what a nightly run costs, rate limits (primary and secondary, several tokens) an
 from __future__ import annotations
 
 import time
+from urllib.parse import parse_qsl
 
 import pytest
 import requests
@@ -11,6 +12,7 @@ import requests
 from connectors import github
 from connectors.config import parse_config
 from connectors.core.errors import AuthError, RateLimitExhaustedError
+from connectors.core.http import HttpClient
 from connectors.core.raw import RawStore
 from connectors.core.source import engine_for
 from connectors.simulator.model import Org
@@ -75,9 +77,10 @@ def test_every_stream_arrives_whole_over_link_pages(sim, store):
     assert keys(store, "workflow_runs") == ["201", "202", "203"]
     assert keys(store, "workflow_jobs") == sorted(
         str(j["id"]) for r in repo.runs for j in sim.org.github_jobs(REPO, r))
-    # Pages of 2 through Link: 3 PRs -> 2 pages (+ reviews and commits of each PR, 100 at a time); 6 commits -> 3.
+    # Pages of 2 through Link: 3 PRs -> 2 pages (+ reviews and commits of each PR, 100 at a time); 6 commits -> 3,
+    # and one more /commits?sha= for the history of the first production deployment (101: 2 commits, 1 page).
     assert settled_count(sim, f"/github/repos/{REPO}/pulls") == 2 + 3 + 3
-    assert settled_count(sim, f"/github/repos/{REPO}/commits") == 3
+    assert settled_count(sim, f"/github/repos/{REPO}/commits") == 3 + 1
 
 
 def test_production_change_sets_come_from_the_compare_api(sim, store):
@@ -86,12 +89,18 @@ def test_production_change_sets_come_from_the_compare_api(sim, store):
         "SELECT parent_key, payload->>'$.commit.message' FROM raw.github__compare_commits ORDER BY parent_key, "
         "payload->>'$.commit.committer.date'").fetchall()
     # scenarios.tiny_org: production 101 (c1), 103 (c3), 104 (c4), 105 (c5); staging 102 is another environment.
+    # 101 is production's first deployment: its change set is c1's history since start_date (2026-01-01).
     assert rows == [
+        ("101", "Initial commit"), ("101", "Cart page skeleton"),
         ("103", "Tweak checkout copy"), ("103", "Switch payment provider"),
         ("104", "FLOW-1 add cart (#1)"),
         ("105", "FLOW-2 fix tax (#2)"),
     ]
     assert settled_count(sim, f"/github/repos/{REPO}/compare/") == 3
+    settled_count(sim, "/github")
+    histories = [dict(parse_qsl(r.query)) for r in sim.requests
+                 if r.path == f"/github/repos/{REPO}/commits" and "sha=" in r.query]
+    assert histories == [{"sha": sim.org.repos[REPO].commits[1]["sha"], "since": "2026-01-01T00:00:00Z", "per_page": "100"}]
 
 
 def test_nightly_run_on_an_unchanged_repo_costs_one_free_request_per_stream(sim, store):
@@ -147,6 +156,49 @@ def test_a_new_production_deployment_reads_only_what_changed(sim, store):
         "SELECT payload->>'$.sha' FROM raw.github__compare_commits WHERE parent_key = '106'").fetchall() == [(c6["sha"],)]
 
 
+def test_an_environments_first_deployment_ships_its_shas_history_since_start_date(sim, store):
+    config = source(sim.url, start_date="2026-01-06")
+    c = [commit["sha"] for commit in sim.org.repos[REPO].commits]
+    # tiny_org commits: c0 01-02, c1 01-05 14:00, c2 01-06 14:00, c3 01-07, c4 01-08, c5 01-12 (committer dates).
+    # Production's first deployment, 101 (c1), has no history on or after 2026-01-06: read once, empty.
+    github.extract("deployments", config, store)
+    assert sorted(keys(store, "compare_commits")) == sorted(["103:" + c[2], "103:" + c[3], "104:" + c[4], "105:" + c[5]])
+    # The first deployment to `live` (production too) ships c5's history since 2026-01-06: c5, c4, c3, c2.
+    sim.org.github_add_deployment(REPO, "live", "2026-01-14T11:00Z", sha=c[5], deployment_id=106)
+    settled_count(sim, "/github")
+    sim.reset_stats()
+    github.extract("deployments", config, store)
+    rows = store.con.execute("SELECT record_key, parent_key, scope FROM raw.github__compare_commits "
+                             "WHERE parent_key = '106'").fetchall()
+    assert sorted(rows) == sorted((f"106:{sha}", "106", REPO) for sha in c[2:6])
+    settled_count(sim, "/github")
+    assert [dict(parse_qsl(r.query)) for r in sim.requests if r.path.endswith("/commits")] == [
+        {"sha": c[5], "since": "2026-01-06T00:00:00Z", "per_page": "100"}]  # 101 is not asked again
+    assert settled_count(sim, f"/github/repos/{REPO}/compare/") == 0
+
+
+def test_a_change_set_commit_that_cannot_be_stored_is_refused_and_the_rest_lands(sim, store, monkeypatch):
+    real = HttpClient.get_json
+
+    def half_an_emoji(self, path, params=None, **kw):
+        """Cuts an emoji in c2's message as GitHub sent it (the simulator cannot serve one)."""
+        body, response = real(self, path, params, **kw)
+        for commit in body.get("commits", []) if isinstance(body, dict) else []:
+            if commit["commit"]["message"] == "Tweak checkout copy":
+                commit["commit"]["message"] = "Tweak \ud800 copy"
+        return body, response
+
+    monkeypatch.setattr(HttpClient, "get_json", half_an_emoji)
+    c = sim.org.repos[REPO].commits
+    [_, compare] = github.extract("deployments", source(sim.url), store)
+    # 103 compares c1...c3: c3 lands, c2 is refused; the change set is settled all the same.
+    assert sorted(k for k in keys(store, "compare_commits") if k.startswith("103:")) == ["103:" + c[3]["sha"]]
+    assert compare.records == 5 and compare.rejected == 1
+    [rejected] = store.rejected_records("g", "compare_commits")
+    assert rejected.record_key == "103:" + c[2]["sha"] and "deployment 103" in rejected.reason
+    assert "commit.message" in rejected.reason and store.owed("g", "compare_commits") == []
+
+
 def test_bad_token_is_one_clear_error_without_the_token(sim, store):
     with pytest.raises(AuthError) as err:
         github.extract("pull_requests", source(sim.url, token="ghp_revoked_secret"), store)
@@ -185,9 +237,10 @@ def test_all_tokens_spent_stops_cleanly_with_state_saved(store):
         with pytest.raises(RateLimitExhaustedError) as err:
             load_all(config, store)
         # Requests were spread over both tokens until both were spent (20 answered: repository 1, pull
-        # requests 1 + 3 x reviews/commits/timeline, commits 1, deployments 1 + 5 statuses, 2 of the 3
-        # compares). The last answers on each token said 0 remaining, so the third compare is not even
-        # sent: the deployments group stops instead of waiting an hour.
+        # requests 1 + 3 x reviews/commits/timeline, commits 1, deployments 1 + 5 statuses, the history of
+        # the first production deployment and the first of 3 compares). The last answers on each token said
+        # 0 remaining, so the second compare is not even sent: the deployments group stops instead of
+        # waiting an hour.
         assert sim.rate_limit_remaining("a") == sim.rate_limit_remaining("b") == 0
         assert settled_count(sim, "/github", status=200) == 20 and settled_count(sim, "/github", status=403) == 0
     message = str(err.value)
@@ -349,6 +402,26 @@ def test_timeline_events_without_an_id_are_not_stored():
     # `committed` events repeat pull_request_commits and have no id to key a rerun on.
     page = [{"event": "committed", "sha": "abc"}, {"id": 7, "event": "commented"}, {"event": "cross-referenced"}]
     assert github.PULL_REQUEST_TIMELINE_EVENTS.records_of(page) == [{"id": 7, "event": "commented"}]
+
+
+def test_a_pr_whose_user_head_or_base_is_null_lands_with_the_rest(sim, store):
+    # A deleted account leaves `user` null; a deleted fork leaves `head` (and in recorded data `base`) null.
+    # Nothing in the connector reads them: the PR, its reviews, commits and timeline land like any other.
+    repo = sim.org.repos[REPO]
+    repo.pulls[1].update(user=None, head=None)
+    repo.pulls[2]["base"] = None
+    sim.org.invalidate()
+    [result] = github.extract("pull_requests", source(sim.url), store)
+    assert result.records == 3 and result.child_records == {
+        "pull_request_reviews": 2, "pull_request_commits": 4, "pull_request_timeline_events": 4}
+    assert store.con.execute("SELECT count(*) FROM raw.github__pull_requests WHERE json_type(payload, '$.user') = "
+                             "'NULL' OR json_type(payload, '$.base') = 'NULL'").fetchone() == (2,)
+
+
+def test_a_list_element_that_is_not_an_object_reaches_the_engine_rather_than_failing_a_filter():
+    # The engine refuses such a record with its reason; a `keep` must not raise on it first.
+    assert github.PULL_REQUEST_TIMELINE_EVENTS.records_of([None, {"id": 7}]) == [None, {"id": 7}]
+    assert github.ISSUES.records_of([None, {"id": 1, "pull_request": {}}, {"id": 2}]) == [None, {"id": 2}]
 
 
 def two_repo_org() -> Org:

@@ -158,8 +158,12 @@ def test_incremental_run_reads_new_and_finished_deployments(sim, store):
     new = data.add_deployment(PROJECT, "production", "2026-01-20T11:00:00Z", finished_at="2026-01-20T11:08:00Z")
     sim.reset_stats()
     [_, result] = gitlab.extract("deployments", config, store)
-    # Asked from 07:00 (cursor minus 3 h): only the finished one and the new one are listed.
-    assert result.records == 2 and sim.request_count(API + "/deployments") == 1
+    # Asked from 07:00 (cursor minus 3 h): only the finished one and the new one are listed, in one request;
+    # the new one succeeded in production, so its shipped merge requests are asked (one more request, under
+    # the same path prefix); the failed one has none to ask for.
+    assert result.records == 2 and sim.request_count(API + "/deployments") == 2
+    assert sim.request_count(API + "/deployments/") == 1
+    assert sim.request_count(f"{API}/deployments/{new['id']}/merge_requests") == 1
     status = dict(store.con.execute(
         "SELECT record_key, payload->>'$.status' FROM raw.gitlab__deployments").fetchall())
     assert status[str(running["id"])] == "failed" and status[str(new["id"])] == "success"
@@ -202,3 +206,35 @@ def test_unchanged_merge_requests_keep_their_children_without_a_request(sim, sto
     assert sim.request_count(API + f"/merge_requests/{iid}/") == 2  # commits and notes of that one only
     assert sim.request_count(API + "/merge_requests/") == 2
     assert keys(store, "merge_request_notes") == sorted([*notes, str(note["id"])])
+
+
+def test_successful_production_deployments_bring_the_merge_requests_they_shipped(sim, store):
+    # tiny_org's acme/checkout-infra (module docstring of connectors/simulator/gitlab_api.py): deployments
+    # iid 1 prod success, 2 staging success, 3 prod failed, 4 prod rollback to iid 1's sha, 5 and 6 prod
+    # success. Only the successful production ones are asked for their merge requests: 1, 4, 5, 6.
+    config = source(sim.url)
+    gitlab.extract("deployments", config, store)
+    project = truth(sim)
+    by_iid = {d["iid"]: d for d in project.deployments}
+    asked = sorted(d["iid"] for d in project.deployments
+                   if sim.request_count(f"{API}/deployments/{d['id']}/merge_requests"))
+    assert asked == [1, 4, 5, 6]
+    rows = store.con.execute("""SELECT record_key, parent_key, scope, payload->>'$.iid' FROM raw.gitlab__deployment_merge_requests
+        ORDER BY record_key""").fetchall()
+    shipped = {(d["id"], mr["id"], mr["iid"]) for d in project.deployments
+               for mr in sim.mounts["gitlab"].data.shipped_merge_requests(project, d)}
+    assert sorted(rows) == sorted((f"{did}:{mid}", str(did), PROJECT, str(iid)) for did, mid, iid in shipped)
+    # The rollback (iid 4) redeploys an older sha: GitLab links nothing to it.
+    assert sim.mounts["gitlab"].data.shipped_merge_requests(project, by_iid[4]) == []
+    # By hand: MR !1 merged 01-08 12:30, the time of the commit iid 5 deploys (01-08 12:30; the previous
+    # success, iid 4, runs the 01-05 14:30 commit): shipped by iid 5. MR !2 merged 01-12 09:30 = the commit of
+    # iid 6: shipped by iid 6. Iid 1 (the first, 01-05 14:30) precedes both merges; !3 is still open.
+    assert {(by_iid_of(project, did), iid) for did, _, iid in shipped} == {(5, 1), (6, 2)}
+    # A rerun lists the latest deployments again (lookback); unchanged, they are not asked again.
+    sim.reset_stats()
+    gitlab.extract("deployments", config, store)
+    assert sim.request_count(API + "/deployments/") == 0
+
+
+def by_iid_of(project, deployment_id: int) -> int:
+    return next(d["iid"] for d in project.deployments if d["id"] == deployment_id)

@@ -89,7 +89,10 @@ def test_github_commits_by_window_and_other_streams_read_once(sim, tmp_path):
                                 window=timedelta(days=4), now=datetime(2026, 1, 13, tzinfo=UTC))
         assert [(p.group, p.records_window, p.windows_done, p.windows_total) for p in progress] == [
             ("commits", 1, 1, 3), ("commits", 4, 2, 3), ("commits", 1, 3, 3)]
-        assert sim.request_count("/github/repos/acme/checkout/commits") == 3
+        commit_lists = [r for r in sim.requests if r.path == "/github/repos/acme/checkout/commits"]
+        # one request per window; the fourth is the deployments group's first production deployment, whose
+        # change set is its sha's history (`sha=`), read once like the other streams
+        assert len(commit_lists) == 4 and sum("sha=" in r.query for r in commit_lists) == 1
         pull_lists = [r for r in sim.requests if r.path == "/github/repos/acme/checkout/pulls"]
         assert len(pull_lists) == 1  # not windowed: read whole, once
         assert store.con.execute("SELECT count(*) FROM raw.github__commits").fetchall() == [(6,)]

@@ -6,9 +6,10 @@ rate limits announced by `ratelimit-*` headers, not Retry-After).
 There are no recorded PagerDuty answers in ../shared/fixtures: the shapes follow PagerDuty's API reference
 (incident, log entry and service objects, the list envelope).
 
-The generated Org (seed 7) has 10 incident issues on its 3 live repositories (2 payments-api, 1
-checkout-web, 7 platform-infra); the simulator mirrors each as a PagerDuty incident of the service named
-after the repository, so the connector must store 10 incidents, each with its log entries, and 3 services.
+The generated Org (seed 7) has 16 incident issues on its live repositories (3 payments-api, 2
+checkout-web, 11 platform-infra; payments-api-worker has none); the simulator mirrors each as a PagerDuty
+incident of the service named after the repository, so the connector must store 16 incidents, each with
+its log entries, and 4 services (one per repository, the worker's included).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def test_what_the_connector_stores_has_every_path_staging_reads(sim, store):
     pagerduty.extract("services", config(sim), store)
     api = sim.mounts["pagerduty"]
     assert_each_record_once(store, "pagerduty__incidents", list(api.incidents))
-    assert len(api.incidents) == 10 and len(raw_keys(store, "pagerduty__services")) == 3
+    assert len(api.incidents) == 16 and len(raw_keys(store, "pagerduty__services")) == 4
     for table, sql in (("incidents", "stg_pagerduty__incidents.sql"), ("log_entries", "stg_pagerduty__log_entries.sql"),
                        ("services", "stg_pagerduty__services.sql")):
         paths = payload_paths(STAGING / sql)
@@ -100,7 +101,7 @@ def test_the_simulator_refuses_a_range_over_six_months_and_gives_total_only_when
     page = requests.get(url, params={"date_range": "all", "limit": 2}, headers=auth, timeout=10).json()
     assert page["total"] is None and page["more"] is True and len(page["incidents"]) == 2
     counted = requests.get(url, params={"date_range": "all", "total": "true"}, headers=auth, timeout=10).json()
-    assert counted["total"] == 10 and counted["more"] is False
+    assert counted["total"] == 16 and counted["more"] is False
 
 
 def test_a_rate_limit_without_retry_after_waits_for_ratelimit_reset(sim, store):

@@ -28,10 +28,13 @@ them against the previous deployment of the environment, whatever its outcome):
   A3 3003 eu 01-14 09:45-10:00 success d9     compare [d9]
   plus a staging deployment 2020 (01-06, success): not production, in no mart.
 
-Change set = union of the compare sets of every deployment since the previous SUCCESS of the same service
-and environment, up to and including this one:
-  S2 {m1} = 1; S3 = S2's + S3's = {m1, p2a, m2} = 3 (overlaps S2's: the failed deployment's commit ships
-  with S3); S4 = 10; S5 = 0; S6 = 11; U2 = 14; A2 = 1; A3 = 1; S1, U1, A1 = 0.
+Change set (docs/METRICS.md#deployment-changes): per repository and environment, a commit ships with the
+first successful forward deployment (sha never successful before) at or after the deployment whose compare
+set first held it; a failed deployment lists what it attempted; a rollback lists nothing:
+  S2 {m1} = 1 (attempted); S3 = S2's + S3's = {m1, p2a, m2} = 3 (the failed deployment's commit ships with
+  S3); S4 = 10; S5 = 0 (m2 succeeded at S3: a rollback); S6 = {m4} = 1: its compare set (against S5's m2)
+  holds S4's 10 commits again, but they shipped with S4 and are not shipped twice; U2 = 14; A2 = 1; A3 = 1;
+  S1, U1, A1 = 0 (no history rows loaded for first deployments here).
 
 Pull requests (author; first commit; opened; first response by someone else; approved; merged):
   #1 checkout squash   alice  01-05 09:00  16:00  bob review COMMENTED 18:00 (alice's own comment 16:30 and
@@ -50,8 +53,8 @@ First successful production deployment holding one of its commits (S2 failed, so
 
 Incidents (attribution window 24 h, the default):
   I1 GitHub checkout #10 01-07 11:00-13:00, text "Caused by deployment 2004"   -> S4 explicit_deployment
-  I2 GitHub checkout #11 01-07 10:00-12:00, no link: latest success of checkout finished in
-     [01-06 10:00, 01-07 10:00] is S4 (09:00; S3 12:00 is older)               -> S4 window
+  I2 GitHub checkout #11 01-07 10:00-12:00, no link: latest new work (success or failure, not a rollback) of
+     checkout finished in [01-06 10:00, 01-07 10:00] is S4 (09:00; S3 12:00 is older) -> S4 window
   I3 Jira OPS-1 (type Incident, label service:acme/checkout-web) 01-07 14:00-20:00; S5 starts only at 16:00
                                                                                 -> S4 window
   I5 Jira OPS-2 (service:acme/payments-api) 01-14 12:00-18:00, root-cause field = first 10 chars of m5:
@@ -65,7 +68,9 @@ Change failures: S2 (failed), S4 (3 incidents, 10 commits, and followed by the r
 S6 (I6), A2 (I5). S5 is a rollback followed by the hotfix S6: a rollback is not blamed for the fix-forward
 after it. Recovery: S2 10:30 -> next success S3 12:00 = 1.5 h; S4 first incident 01-07 10:00 -> last
 resolved 20:00 = 10 h; S6 01-09 09:00 -> 11:00 = 2 h; A2 12:00 -> 18:00 = 6 h. Rework (default: rollbacks
-and hotfixes): S5, S6.
+and hotfixes made because of an incident): S5 (during OPS-1, and after S4 that caused I1-I3) and S6 (the
+new work before it, S5 being a rollback, is S4 with incidents); the same two as when every rollback and
+hotfix counted.
 """
 
 from __future__ import annotations
@@ -317,8 +322,10 @@ def test_change_sets_overlap_after_a_failed_deployment(warehouse):
     rows = deployments(warehouse)
     counts = {k: (r["change_count"], r["pull_request_count"]) for k, r in rows.items()}
     assert counts == {
+        # S6 was 11 commits / 2 PRs (#3 and #4) when every compare set counted: S4's 10 commits came back
+        # after the rollback S5, but they shipped with S4; S6 ships m4 alone (PR #4)
         key(2001): (0, 0), key(2002): (1, 1), key(2003): (3, 2), key(2004): (10, 1), key(2005): (0, 0),
-        key(2006): (11, 2), key(2011): (0, 0), key(2012): (14, 4), key(3001): (0, 0), key(3002): (1, 1),
+        key(2006): (1, 1), key(2011): (0, 0), key(2012): (14, 4), key(3001): (0, 0), key(3002): (1, 1),
         key(3003): (1, 0),
     }
     shipped = query(warehouse, "SELECT commit_sha FROM marts.deployment_changes WHERE deployment_key = ? ORDER BY 1",

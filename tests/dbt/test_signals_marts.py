@@ -134,6 +134,8 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
     for item in sorted({row[0] for row in INTERVALS}):
         con.execute("INSERT INTO marts.work_items VALUES (?, 'Surge', 'Platform', false, NULL, NULL, NULL)", [item])
     con.executemany("INSERT INTO marts.work_item_state_intervals VALUES (?, ?, ?, ?, ?)", INTERVALS)
+    # every planted item is a story-level flow item (containers and sub-tasks are left out of flow metrics)
+    con.execute("ALTER TABLE marts.work_items ADD COLUMN is_flow_item BOOLEAN DEFAULT true")
     create_scorecard_inputs(con)
 
 

@@ -42,7 +42,7 @@ def test_every_dbt_source_is_a_raw_asset_with_its_own_key():
         "raw/github__workflow_jobs", "raw/github__tags", "raw/github__pull_request_timeline_events",
         "raw/gitlab__projects", "raw/gitlab__merge_requests", "raw/gitlab__merge_request_commits",
         "raw/gitlab__merge_request_notes", "raw/gitlab__pipelines", "raw/gitlab__jobs", "raw/gitlab__environments",
-        "raw/gitlab__deployments", "raw/gitlab__issues",
+        "raw/gitlab__deployments", "raw/gitlab__deployment_merge_requests", "raw/gitlab__issues",
         "raw/events__deployments", "raw/events__incidents", "raw/events__rejected_rows",
         "raw/jenkins__jobs", "raw/jenkins__builds", "raw/jenkins__stages",
         "raw/circleci__pipelines", "raw/circleci__workflows", "raw/circleci__jobs",

@@ -20,13 +20,43 @@ TOKEN = "e2e-realization-token"
 WINDOW_DAYS = 28  # var realization_kpi_window_days, default
 
 
+# One organisation and one nightly run per test session, shared with test_demo_situations.py: a run takes
+# minutes. A failed run is remembered too, so the second module reports it instead of running it again.
+_SHARED: dict[str, object] = {}
+
+
+def demo_org():
+    if "org" not in _SHARED:
+        _SHARED["org"] = generate_org(seed=7, scale=1)
+    return _SHARED["org"]
+
+
+def demo_warehouse(tmp_path_factory):
+    """The warehouse after a nightly run over the demo organisation: Jira, GitHub (acme/payments-api-worker
+    deploys the service acme/payments-api, as `throughline demo` maps it), GitLab and the outcome files."""
+    if "warehouse" not in _SHARED:
+        try:
+            _SHARED["warehouse"] = _nightly(tmp_path_factory, demo_org())
+        except BaseException as exc:
+            _SHARED["warehouse"] = exc
+            raise
+    built = _SHARED["warehouse"]
+    if isinstance(built, BaseException):
+        pytest.fail(f"the shared nightly run failed earlier in this session: {built}")
+    return built
+
+
 @pytest.fixture(scope="module")
 def org():
-    return generate_org(seed=7, scale=1)
+    return demo_org()
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory, org):
+    return demo_warehouse(tmp_path_factory)
+
+
+def _nightly(tmp_path_factory, org):
     import dagster as dg
 
     from connectors.simulator.server import SimulatorServer
@@ -50,7 +80,16 @@ sources:
     base_url: {sim.url}/github
     auth: {{token: "${{E2E_TOKEN}}"}}
     scope: {{org: acme}}
-    options: {{backoff_seconds: 0}}
+    options:
+      backoff_seconds: 0
+      deployments:
+        services: {{"acme/payments-api-worker": acme/payments-api}}
+  - type: gitlab
+    name: sim-gitlab
+    base_url: {sim.url}/gitlab
+    auth: {{token: "${{E2E_TOKEN}}"}}
+    scope: {{groups: [acme]}}
+    options: {{start_date: "2026-01-01", backoff_seconds: 0}}
   - type: outcomes
     name: sim-outcomes
 {kinds}
@@ -117,11 +156,11 @@ def test_epics_time_to_market_is_created_to_first_successful_production_deployme
             continue
         assert row["first_shipped_at"] == utc(shipped["shipped_at"]), key
         assert row["first_shipped_deployment_id"] == str(shipped["deployment_id"]), key
-        # e.g. CHK-3: created 2026-05-04T10:51:28Z, shipped 2026-07-06T12:16:59Z: 1513.4 hours
+        # e.g. CHK-3: created 2026-05-04T10:51:28Z, shipped 2026-06-23T15:28:04Z: 1204.6 hours
         assert row["time_to_market_hours"] == pytest.approx(
             (utc(shipped["shipped_at"]) - row["created_at"]).total_seconds() / 3600)
         checked += 1
-    assert checked >= 10  # of the 16 epics that shipped, 14 were shipped by a later deployment
+    assert checked >= 10  # of the 14 epics that shipped, 13 were shipped by a later deployment
 
 
 def test_outcome_links_show_the_planted_kpi_step_around_the_epics_first_shipment(warehouse, org):
@@ -156,10 +195,20 @@ def _weeks(fact: dict, extra_weeks: int = 0) -> tuple[date, date]:
 def test_signals_flag_the_planted_bottleneck(warehouse, org):
     fact = org.planted["review_bottleneck"]
     first, end = _weeks(fact, 1)  # items that entered review in the last planted week wait into the next
-    rows = query(warehouse, "SELECT week_start, status_name, value FROM marts.signals WHERE rule = 'bottleneck' "
-                            "AND team = ? ORDER BY week_start", [fact["team"]])
-    assert [r for r in rows if r["status_name"] == fact["status"] and first <= r["week_start"] < end], rows
-    assert not [r for r in rows if not first <= r["week_start"] < end], rows
+    rows = query(warehouse, "SELECT week_start, metric, status_name, value, evidence_values FROM marts.signals "
+                            "WHERE rule = 'bottleneck' AND team = ? ORDER BY week_start", [fact["team"]])
+    inside = [r for r in rows if first <= r["week_start"] < end]
+    # The workflow has queues (issue 18): some queue holds a quarter of the in-progress time in most weeks, so
+    # `waiting_share` speaks nearly every week (Ready to Deploy at 0.33-0.54 from August on) and the noisy
+    # first weeks (four items on 05-11) leave `status_share` too wide a baseline to see the change. What
+    # stays true: each planted week names the review queue (0.51, 0.51, 0.59, 0.57 from 06-29 to 07-20) ...
+    queue = [r for r in rows if r["metric"] == "waiting_share" and r["status_name"] == fact["status"]]
+    planted = {first + timedelta(weeks=k) for k in range(fact["weeks"])}
+    assert planted <= {r["week_start"] for r in queue}, rows
+    # ... and the queue holds the most item-hours of any week inside the planted weeks and the one after
+    # (`evidence_values`: hours in the status, in-progress hours, items): 2116 h in 07-20 against at most
+    # 1744 h (08-03, the drain) elsewhere.
+    assert max(queue, key=lambda r: r["evidence_values"][0]) in inside, rows
 
 
 def test_signals_flag_the_planted_wip_surge(warehouse, org):
@@ -178,5 +227,10 @@ def test_signals_flag_the_planted_change_fail_rate_spike(warehouse, org):
     rows = query(warehouse, "SELECT week_start, team, value, evidence_values FROM marts.signals "
                             "WHERE rule = 'cfr_spike' ORDER BY week_start")
     platform = [r for r in rows if r["team"] == fact["team"]]
-    assert [r for r in platform if first <= r["week_start"] < end], rows
-    assert not [r for r in platform if not first <= r["week_start"] < end], rows
+    inside = [r for r in platform if first <= r["week_start"] < end]
+    assert inside, rows
+    # An ordinary week can cross the margin too: since the workflow has queues (issue 18) the merges moved,
+    # and in the week of 07-06 a Platform failure on GitHub and its GitLab mirror among 7 attempts (2/7 =
+    # 0.29) clear it. The planted spike is the strongest: 14 of 30 attempts, 0.47.
+    outside = [r for r in platform if r not in inside]
+    assert len(outside) <= 1 and all(r["value"] < max(i["value"] for i in inside) for r in outside), rows

@@ -1,5 +1,6 @@
-"""A real nightly run through the CLI with one source's token revoked: the run fails, what the other source
-loaded stays, and one Slack message names the source, the asset and the error, without the secret."""
+"""A real nightly run through the CLI with one source's token revoked: the run fails, the other source loads and
+its marts are built, and one Slack message names the source, the asset, the scope and the error, without the
+secret."""
 
 from __future__ import annotations
 
@@ -53,12 +54,13 @@ def test_failed_source_alerts_once_with_source_asset_and_error(tmp_path):
     (message,) = [m["text"] for m in hook.received if "failed" in m["text"].splitlines()[0]]
     lines = message.splitlines()
     assert lines[0].startswith("Throughline: nightly run ") and lines[0].endswith(" failed")
-    # every GitHub extract step failed on the revoked token, one line each; nothing else failed
+    # every GitHub group failed on the revoked token, one line each (7 groups); nothing else failed
     github_lines = [line for line in lines[1:] if line.startswith("- source 'tiny-github', asset raw/github__")]
-    assert len(github_lines) == len(lines) - 1 >= 1
-    assert all("401" in line for line in github_lines)
+    assert len(github_lines) == len(lines) - 1 == 7
+    assert all("401" in line and line.endswith("(1 request(s), 0 retries)") for line in github_lines)
     for secret in (REVOKED, "hook-secret-77"):
         assert secret not in message and secret not in run.stdout + run.stderr
-    # the Jira source loaded: what a failed run committed stays
+    # the Jira source loaded and the marts were built from it
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM raw.jira__issues").fetchall() == [(5,)]
+        assert con.execute("SELECT count(*) FROM marts.work_items").fetchall() == [(5,)]

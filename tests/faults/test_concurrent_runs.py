@@ -1,8 +1,10 @@
-"""Two Dagster runs started at once, in two processes, on one instance with the project's settings
-(dagster_home/dagster.yaml: every warehouse writer is in the `duckdb_warehouse` pool, limit 1): the second
-waits for the first's slot instead of opening the warehouse beside it, then runs; both succeed and the
-warehouse holds every record once. (Without a shared instance the second cannot open the warehouse and
-fails clearly: tests/faults/test_processes.py.)"""
+"""Two runs started at once on one warehouse.
+
+Two Dagster runs in two processes on one instance with the project's settings (dagster_home/dagster.yaml:
+every warehouse writer is in the `duckdb_warehouse` pool, limit 1): the second waits for the first's slot
+instead of opening the warehouse beside it, then runs; both succeed and the warehouse holds every record once.
+Two `throughline run` without a shared instance: the first owns the warehouse (its lock file) for its whole
+length, and the second stops at once saying so. (Two bare loads: tests/faults/test_processes.py.)"""
 
 from __future__ import annotations
 
@@ -60,3 +62,44 @@ def test_a_second_run_waits_for_the_writer_pool(tmp_path):
         with RawStore(warehouse) as store:
             assert_matches_truth(store, sim, jira)
             assert_matches_truth(store, sim, github)
+
+
+def test_two_throughline_runs_started_together_the_first_owns_the_warehouse(tmp_path):
+    """Two `throughline run` started at the same moment on one warehouse, without a shared Dagster instance:
+    whichever takes the warehouse's lock first runs whole (held at its third Jira page until the other is
+    over); the other stops at once, exit 1, one line naming the holder's pid and start time, no traceback."""
+    jira, github = BY_NAME["jira"], BY_NAME["github"]
+    warehouse = tmp_path / "w.duckdb"
+    with simulator() as sim:
+        config = tmp_path / "throughline.yml"
+        config.write_text(config_yaml(sim.url, ("jira", "github"), timeout_seconds=60))
+        env = {**os.environ, **SECRETS, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse)}
+        env.pop("DAGSTER_HOME", None)
+        release = threading.Event()
+        held = hold_after_two_pages(sim, jira, release)
+        runs = [subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=ROOT, env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        started = time.monotonic()
+        try:
+            while all(run.poll() is None for run in runs):
+                assert time.monotonic() - started < 120, "neither run stopped"
+                time.sleep(0.05)
+            [second] = [run for run in runs if run.poll() is not None]
+            [first] = [run for run in runs if run is not second]
+            _, err = second.communicate(timeout=30)
+            deadline = time.monotonic() + 600  # the first was still reading all along: it reaches the held page
+            while held.fired == 0 and first.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert held.fired and first.poll() is None, first.communicate()[1][-3000:] if first.poll() is not None else ""
+        finally:
+            release.set()
+        first_out, first_err = first.communicate(timeout=900)
+    assert second.returncode == 1
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if line.strip()]
+    assert line.startswith(f"error: warehouse {warehouse} is in use by another run (`throughline run`, pid {first.pid} ")
+    assert "started 20" in line and "this run did not start" in line
+    assert first.returncode == 0, first_err[-3000:]
+    with RawStore(warehouse) as store:
+        assert_matches_truth(store, sim, jira)
+        assert_matches_truth(store, sim, github)

@@ -102,7 +102,9 @@ def test_generated_org_has_failures_a_rollback_and_a_running_deploy():
 
     with SimulatorServer(generate_org(seed=7, scale=1)) as server:
         api = server.mounts["circleci"]
-        assert sorted(api.projects) == ["gh/acme/checkout-web", "gh/acme/payments-api", "gh/acme/platform-infra"]
+        # acme/payments-api-worker: the Payments service's second repository (issue 18)
+        assert sorted(api.projects) == ["gh/acme/checkout-web", "gh/acme/payments-api",
+                                        "gh/acme/payments-api-worker", "gh/acme/platform-infra"]
         names = [(w["name"], w["status"]) for ws in api.workflows.values() for w in ws]
         deploy_jobs = [j for js in api.jobs.values() for j in js if "deploy-" in j["name"] and j["type"] == "build"]
         github_deployments = sum(len(s.deployments) for s in server.org.repos.values())

@@ -184,16 +184,19 @@ def test_initiatives_are_parents_of_epics(generated_org):
 
 def test_planted_review_bottleneck(generated_org):
     fact = generated_org.planted["review_bottleneck"]
+    # The planted wait is in the review queue (Ready for Review) since the workflow has queues (issue 18).
     assert (fact["project"], fact["status"], fact["first_week"], fact["end_week"]) == (
-        "PAY", "In Review", "2026-06-29", "2026-07-27")
+        "PAY", "Ready for Review", "2026-06-29", "2026-07-27")
     first, end = date.fromisoformat(fact["first_week"]), date.fromisoformat(fact["end_week"])
     inside, outside = [], []
     for moves in _status_moves(generated_org, "PAY"):
         for (at, status), (left, _) in zip(moves, moves[1:]):
-            if status == "In Review":
+            if status == "Ready for Review":
                 (inside if first <= at.date() < end else outside).append((left - at).total_seconds() / 3600)
-    # 21 review stints start in the four weeks, median 123.6 h; the other 129 have a median of 15.4 h.
-    assert len(inside) >= 15 and median(inside) > 4 * median(outside)
+    # 31 review-queue stints start in the four weeks, median 220.2 h, the shortest 186.6 h (the planted five
+    # working days are at least a calendar week, 168 h, on top of the usual wait); the other 121 have a
+    # median of 72.1 h.
+    assert len(inside) >= 15 and min(inside) > 2 * median(outside)
 
 
 def test_planted_wip_surge(generated_org):
@@ -207,15 +210,18 @@ def test_planted_wip_surge(generated_org):
             for at, entered in moves:
                 if at.date() < monday:
                     status = entered
-            count += status in ("In Progress", "In Review", "Blocked")
+            count += status in ("In Progress", "Ready for Review", "In Review", "Ready for QA", "In QA",
+                                "Ready to Deploy", "Blocked")
         return count
 
     first, end = date.fromisoformat(fact["first_week"]), date.fromisoformat(fact["end_week"])
     before = [wip(first - timedelta(weeks=k)) for k in range(0, 14)]
     during = [wip(first + timedelta(weeks=k)) for k in range(1, 5)]  # 08-17 .. 09-07
-    # WIP at the Mondays: at most 7 in the 14 weeks before; 14, 19, 24, 23 during (above the default
-    # wip_limit of 20 of seed signal_rules); 10 three weeks after the surge, as the late items finish.
-    assert min(during) > 1.5 * max(before) and max(during) > 20
+    # WIP at the Mondays (queue statuses count: the items are started): at most 12 in the 14 weeks before;
+    # 17, 20, 22, 22 during (mean 20.25, above the default wip_limit of 20 of seed signal_rules at its
+    # peak); 10 three weeks after the surge, as the late items finish. Queues (issue 18) raised the usual
+    # WIP, so the effort factor went from 14 to 8 to let the surge drain as fast as before.
+    assert mean(during) > 1.5 * max(before) and max(during) > 20
     assert wip(end + timedelta(weeks=3)) <= max(during) / 2
 
 
@@ -276,3 +282,161 @@ def test_planted_survey_drops(generated_org):
                   if (r["team"], r["dimension"]) == (team, dimension)}
         others = [s for d, s in scores.items() if d != day]
         assert scores[day] <= min(others) - 0.8  # a drop of 1.2 against noise of +-0.2
+
+
+# ---- situations real histories hold, which the demo must show (issue 18); counts for seed 7, scale 1
+
+
+def _production(store) -> list[tuple[dict, dict | None]]:
+    """(deployment, its first terminal status or None) per production deployment, oldest first."""
+    deps = sorted((d for d in store.deployments.values() if d["environment"] == "production"),
+                  key=lambda d: (d["created_at"], d["id"]))
+    return [(d, next((s for s in store.deployment_statuses[d["id"]] if s["state"] in ("success", "failure", "error")),
+                     None)) for d in deps]
+
+
+def test_rollbacks_after_failures_then_fix_forward_and_a_roll_forward(generated_org):
+    counts = {}
+    for name, store in generated_org.repos.items():
+        position = {c["sha"]: i for i, c in enumerate(store.commits)}
+        prod = _production(store)
+        rollbacks = fixed_forward = roll_forwards = 0
+        for k, (dep, final) in enumerate(prod):
+            earlier_success = [d["sha"] for d, f in prod[:k] if f and f["state"] == "success"]
+            if dep["description"] == "Rollback" and k and prod[k - 1][1]["state"] in ("failure", "error"):
+                failed = prod[k - 1][0]
+                # a rollback redeploys an older sha that had succeeded ...
+                assert dep["sha"] in earlier_success and position[dep["sha"]] < position[failed["sha"]]
+                rollbacks += 1
+                # ... and a later forward deployment ships the failed deployment's commits (fix-forward)
+                forward = next(d for d, f in prod[k + 1:] if position[d["sha"]] >= position[failed["sha"]]
+                               and f and f["state"] == "success")
+                fixed_forward += forward["description"] != "Rollback"
+            if dep["description"].startswith("Roll forward"):
+                # redeploys the newer sha a rollback had replaced: a sha that succeeded before
+                assert dep["sha"] in earlier_success and prod[k - 1][0]["description"] == "Rollback"
+                assert position[prod[k - 1][0]["sha"]] < position[dep["sha"]]
+                roll_forwards += 1
+        counts[name] = (rollbacks, fixed_forward, roll_forwards)
+    # rollbacks after a failure: 1 on payments-api, 10 on platform-infra (the planted spike); each followed by a
+    # successful forward deployment; one roll-forward on checkout-web
+    assert counts == {"acme/payments-api": (1, 1, 0), "acme/checkout-web": (0, 0, 1),
+                      "acme/platform-infra": (10, 10, 0), "acme/payments-api-worker": (0, 0, 0),
+                      "acme/legacy-billing": (0, 0, 0)}
+
+
+def test_a_service_deployed_from_two_repositories_with_a_failure_then_the_other_repository(generated_org):
+    api, worker = generated_org.repos["acme/payments-api"], generated_org.repos["acme/payments-api-worker"]
+    both = sorted([(d["created_at"], "api", f) for d, f in _production(api)]
+                  + [(d["created_at"], "worker", f) for d, f in _production(worker)], key=lambda r: r[0])
+    # the worker's third deployment (2026-07-16T14:06) fails; the next deployment of the service is
+    # payments-api's, three hours later, a success
+    pairs = [(a, b) for a, b in zip(both, both[1:]) if a[1] == "worker" and a[2]["state"] == "failure"]
+    assert len(pairs) == 1
+    (failed, after), = pairs
+    assert after[1] == "api" and after[2]["state"] == "success"
+    assert (parse_ms(after[0]) - parse_ms(failed[0])) / 3_600_000 == 3
+
+
+def test_first_production_deployments_ship_merged_pull_requests(generated_org):
+    shipped = {}
+    for name, store in generated_org.repos.items():
+        prod = _production(store)
+        if not prod:
+            continue
+        first = prod[0][0]
+        merged = {p["merge_commit_sha"]: n for n, p in store.pulls.items() if p["merged_at"]}
+        before = sorted(n for n, p in store.pulls.items() if p["merged_at"] and p["merged_at"] <= first["created_at"])
+        shipped[name] = (merged.get(first["sha"]), before)
+    # each repository's first production deployment is of a PR's merge commit, with that PR merged before it
+    assert shipped == {"acme/payments-api": (1, [1]), "acme/checkout-web": (2, [1, 2]),
+                       "acme/platform-infra": (1, [1]), "acme/payments-api-worker": (2, [1, 2])}
+
+
+def test_post_merge_review_comments(generated_org):
+    first_after, any_after = [], 0
+    for name, store in generated_org.repos.items():
+        for number, pr in store.pulls.items():
+            after = [r for r in store.reviews[number] if pr["merged_at"] and r["submitted_at"] > pr["merged_at"]]
+            any_after += bool(after)
+            if after and min(r["submitted_at"] for r in store.reviews[number]) > pr["merged_at"]:
+                first_after.append((name, number))
+                # a day after the merge (the worker's are exactly a day)
+                assert parse_ms(after[0]["submitted_at"]) - parse_ms(pr["merged_at"]) == 86_400_000
+    # two worker PRs are merged unreviewed and first commented on a day later; 4 + 3 + 2 team PRs and those
+    # two have a review comment after their merge
+    assert first_after == [("acme/payments-api-worker", 2), ("acme/payments-api-worker", 7)]
+    assert any_after == 11
+
+
+def test_a_long_lived_deployment_status_history(generated_org):
+    store = generated_org.repos["acme/payments-api-worker"]
+    (first, final), *_ = _production(store)
+    successes = [parse_ms(s["created_at"]) for s in store.deployment_statuses[first["id"]] if s["state"] == "success"]
+    # first success 2026-05-26, then re-reported weekly: six success statuses over five weeks; its first
+    # terminal status is the first success
+    assert len(successes) == 6 and successes[-1] - successes[0] == 5 * 7 * 86_400_000
+    assert parse_ms(final["created_at"]) == successes[0]
+
+
+def test_gitlab_merge_requests_are_merged_then_deployed_to_production(generated_org):
+    from connectors.simulator.gitlab_api import GitLabData
+
+    gitlab = GitLabData(generated_org)
+    deployed = {}
+    for path, project in gitlab.projects.items():
+        successes = [d for d in project.deployments if d["environment"]["name"] == "production"
+                     and d["status"] == "success"]
+        merged = [mr for mr in project.merge_requests.values() if mr["merged_at"]]
+        deployed[path] = (sum(any(mr["merged_at"] < d["created_at"] for d in successes) for mr in merged),
+                          len(merged))
+    # (merged before a successful GitLab production deployment started, merged): the rest merged after the
+    # project's last production deployment
+    assert deployed == {"acme/checkout-web-infra": (35, 41), "acme/legacy-billing-infra": (0, 0),
+                        "acme/payments-api-infra": (43, 44), "acme/payments-api-worker-infra": (8, 8),
+                        "acme/platform-infra-infra": (30, 31)}
+
+
+def test_jira_workflow_with_queues_and_a_believable_flow_efficiency(generated_org):
+    org = generated_org
+    categories = {s["name"]: s["statusCategory"]["key"] for s in org.jira_statuses}
+    assert {name: categories[name] for name in ("Ready for Review", "In Review", "Ready for QA", "In QA",
+                                                "Ready to Deploy")} == dict.fromkeys(
+        ("Ready for Review", "In Review", "Ready for QA", "In QA", "Ready to Deploy"), "indeterminate")
+    active, flow, done = 0, 0, 0
+    for issue_id, issue in org.jira_issues.items():
+        fields = issue["fields"]
+        if fields["issuetype"]["name"] in ("Epic", "Initiative") or fields["status"]["name"] != "Done":
+            continue
+        moves = [(parse_ms(h["created"]), it["toString"]) for h in org.jira_changelogs[issue_id]
+                 for it in h["items"] if it["field"] == "status"]
+        start = next((k for k, (_, s) in enumerate(moves) if s == "In Progress"), None)
+        if start is None:
+            continue
+        for k, (at, status) in enumerate(moves[start:-1], start=start):
+            assert status != "In Review" or moves[k - 1][1] == "Ready for Review"  # review is queued for
+            assert status != "In QA" or moves[k - 1][1] == "Ready for QA"
+            active += (moves[k + 1][0] - at) * (status in ("In Progress", "In Review", "In QA"))
+        assert moves[-2][1] == "Ready to Deploy"
+        flow += moves[-1][0] - moves[start][0]
+        done += 1
+    # 368 done items spend 34.5% of their flow time (first In Progress to Done) in the active statuses:
+    # Payments 19.1%, Checkout 54.9% (its work waits least for a release), Platform 34.2%
+    assert done == 368 and round(active / flow, 3) == 0.345
+
+
+def test_epics_have_children(generated_org):
+    epic_items = generated_org.planted["epic_items"]
+    with_children = [e for e, items in epic_items.items() if items]
+    assert len(with_children) >= 10 and sum(len(items) for items in epic_items.values()) >= 100
+
+
+def test_incidents_name_the_deployment_that_caused_them(generated_org):
+    named = total = 0
+    for store in generated_org.repos.values():
+        failed = [d for d, f in _production(store) if f and f["state"] in ("failure", "error")]
+        for issue in store.issues.values():
+            total += 1
+            short = issue["title"].rsplit("errors after deploy ", 1)[-1]
+            named += any(d["sha"][:7] == short and d["created_at"] < issue["created_at"] for d in failed)
+    assert named == total == 16  # 3 on payments-api, 2 on checkout-web, 11 on platform-infra

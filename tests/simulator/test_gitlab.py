@@ -49,7 +49,8 @@ def test_tiny_org_deployments_and_incident_are_the_documented_ones(sim):
 def test_derivation_is_deterministic_and_covers_every_repository_with_commits():
     first, second = GitLabData(generate_org(seed=7, scale=1)), GitLabData(generate_org(seed=7, scale=1))
     assert sorted(first.projects) == ["acme/checkout-web-infra", "acme/legacy-billing-infra",
-                                      "acme/payments-api-infra", "acme/platform-infra-infra"]
+                                      "acme/payments-api-infra", "acme/payments-api-worker-infra",
+                                      "acme/platform-infra-infra"]  # the worker: issue 18
     for path, project in first.projects.items():
         other = second.projects[path]
         assert project.deployments == other.deployments and project.merge_requests == other.merge_requests

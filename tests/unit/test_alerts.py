@@ -13,7 +13,9 @@ import pytest
 
 from connectors.config import parse_config
 from connectors.core.raw import RawStore
-from pipelines.alerts import Alert, Problem, problems_from_events, send_alert, stale_streams
+from pipelines.alerts import (
+    Alert, Problem, failed_scopes, problems_from_events, run_problems, scope_line, send_alert, stale_streams,
+)
 from pipelines.run_report import write_rows
 
 TOKEN = "ghp_s3cr3t-token-value-1234"
@@ -192,3 +194,101 @@ def test_stale_sources_by_their_own_limits(tmp_path):
                                           "over its freshness limit of 24 h"),
         Problem(source="acme-new", error="never read successfully; run the nightly job"),
     ]
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """A webhook that refuses every message and echoes the URL it was called on (as some proxies do)."""
+
+    def do_POST(self):  # noqa: N802
+        self.rfile.read(int(self.headers["Content-Length"]))
+        body = f"no such hook: http://{self.headers['Host']}{self.path}".encode()
+        self.send_response(404)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_undeliverable_alert_warns_with_channel_and_status_never_the_webhook_url(caplog):
+    """The webhook URL's path is the secret: neither a refusing server (which echoes the URL in its body) nor a
+    connection that cannot be made may put it, or any part of it, in the warning."""
+    echo = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    refused = socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)
+    closed_port = refused.server_address[1]
+    refused.server_close()  # nothing listens there any more: the connection is refused
+    try:
+        echo_url = f"http://127.0.0.1:{echo.server_address[1]}/services/{HOOK_SECRET}"
+        config = config_with({"slack": {"webhook_url": echo_url},
+                              "teams": {"webhook_url": f"http://127.0.0.1:{closed_port}/webhook/{HOOK_SECRET}"}})
+        with caplog.at_level("WARNING", logger="pipelines.alerts"):
+            failures = send_alert(Alert("t", [Problem("e")]), config)
+    finally:
+        echo.shutdown()
+        echo.server_close()
+    assert failures == [
+        "alert to Slack not delivered: HTTP 404 Not Found; check alerts.slack.webhook_url (a revoked webhook "
+        "answers 403, 404 or 410)",
+        "alert to Teams not delivered: ConnectionError (ConnectionRefusedError); check alerts.teams.webhook_url "
+        "and the network",
+    ]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged == "\n".join(failures)
+    for part in (HOOK_SECRET, "/services/", "/webhook/", "T000"):
+        assert part not in logged
+
+
+def test_failed_scopes_and_stale_scopes_come_from_the_run_report(tmp_path):
+    """Run r2 failed on repository acme/b (403, 1 request) and on the whole Jira source (stream `*`), while
+    acme/a loaded. acme/b last loaded in r1, 40 h before `now` (limit 36: stale on its own); acme/a 2 h ago."""
+    warehouse = tmp_path / "w.duckdb"
+    now = datetime(2026, 3, 10, 8, 0)
+
+    def row(run, source, source_type, group, stream, scope, status, finished, error=None, requests=1, retries=0):
+        return (run, source_type, source, group, stream, scope, status, 1, 1, 0, requests, retries, 0, 0, 0.0,
+                None, None, 1.0, error, finished, finished)
+
+    r1, r2 = datetime(2026, 3, 8, 16, 0), datetime(2026, 3, 10, 6, 0)
+    with RawStore(warehouse) as store:
+        write_rows(store, [
+            row("r1", "acme-github", "github", "pull_requests", "github__pull_requests", "acme/a", "success", r1),
+            row("r1", "acme-github", "github", "pull_requests", "github__pull_requests", "acme/b", "success", r1),
+            row("r1", "acme-jira", "jira", "issues", "jira__issues", "PAY", "success", r1),
+            row("r2", "acme-github", "github", "pull_requests", "github__pull_requests", "acme/a", "success", r2),
+            row("r2", "acme-github", "github", "pull_requests", "github__pull_requests", "acme/b", "failed", r2,
+                error="403 Resource not accessible", requests=1),
+            row("r2", "acme-jira", "jira", "issues", "*", None, "failed", r2, error="401 Unauthorized",
+                requests=3, retries=2),
+        ])
+    assert failed_scopes(warehouse, "r2") == [
+        Problem(source="acme-github", asset="raw/github__pull_requests", scope="acme/b",
+                error="403 Resource not accessible (1 request(s), 0 retries)"),
+        Problem(source="acme-jira", asset="raw/jira__issues", error="401 Unauthorized (3 request(s), 2 retries)"),
+    ]
+    config = config_with({}, {"raw_hours": 36})
+    # acme-jira: last success r1, 40 h old, over the default 36 h; acme-github is fresh (acme/a, 2 h) but its
+    # scope acme/b was last read whole in r1, 40 h ago
+    assert stale_streams(warehouse, config, now) == [
+        Problem(source="acme-jira", error="data is 40.0 h old (last successful read 2026-03-08 16:00 UTC), "
+                                          "over its freshness limit of 36 h"),
+        Problem(source="acme-github", scope="acme/b", error="pull_requests: data is 40.0 h old (last successful "
+                                                            "read 2026-03-08 16:00 UTC), over its freshness limit of 36 h"),
+    ]
+
+
+def test_the_last_steps_scope_lines_become_one_problem_each_and_the_report_adds_none_twice(tmp_path):
+    message = ("dagster._core.definitions.events.Failure: 2 source(s) or scope(s) of this run failed; the marts "
+               "were built and published from everything else:\n"
+               + scope_line("acme-github", "acme/b", "raw/github__pull_requests", "403: no (1 request(s), 0 retries)")
+               + "\n" + scope_line("acme-jira", None, "raw/jira__issues", "401: bad key (3 request(s), 2 retries)"))
+    events = [_failure("ops__run_outcome", message)]
+    expected = [
+        Problem(source="acme-github", asset="raw/github__pull_requests", scope="acme/b",
+                error="403: no (1 request(s), 0 retries)"),
+        Problem(source="acme-jira", asset="raw/jira__issues", error="401: bad key (3 request(s), 2 retries)"),
+    ]
+    assert problems_from_events(events) == expected
+    # the run report names the same two (no third line), and a warehouse without a report adds nothing
+    assert run_problems(events, tmp_path / "none.duckdb", "r2") == expected

@@ -91,3 +91,54 @@ def test_example_config_is_valid(tmp_path):
     env = {k: "x" for k in re.findall(r"\$\{(\w+)", example.read_text())}
     config = load_config(example, env=env)
     assert {"jira", "github", "gitlab"} <= {s.type for s in config.sources}
+
+
+def test_start_date_must_be_a_real_day_and_unquoted_dates_stay_text(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        parse_config({"sources": [jira(options={"start_date": "2024-02-30"})]}, env=ENV)
+    assert ("source 'acme-jira', field 'options.start_date': '2024-02-30' is not a date (day is out of range for "
+            "month); write it as YYYY-MM-DD, e.g. 2024-02-29") in str(err.value)
+    path = tmp_path / "throughline.yml"
+    path.write_text("sources:\n  - {type: github, name: gh, auth: {token: x}, scope: {org: acme},\n"
+                    "     options: {start_date: 2024-02-29}}\n")  # unquoted: YAML would make it a date object
+    assert load_config(path, env={}).sources[0].options.start_date == "2024-02-29"
+
+
+def test_a_variable_set_but_empty_is_reported_and_a_default_stands_in_for_it():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"sources": [jira()]}, env={**ENV, "JIRA_TOKEN": ""})
+    assert ("source 'acme-jira', field 'auth.api_token': environment variable JIRA_TOKEN is set but empty; export "
+            "its value before running") in str(err.value)
+    config = parse_config({"sources": [github(auth={"token": "${GH_TOKEN:-fallback}"})]}, env={"GH_TOKEN": ""})
+    assert config.sources[0].auth.token.get_secret_value() == "fallback"  # as ${VAR:-x} does in the shell
+
+
+def test_every_problem_is_reported_at_once_and_a_misspelt_key_says_what_was_meant():
+    entries = [jira(scope={"projcts": ["PAY"]}), github()]
+    with pytest.raises(ConfigError) as err:
+        parse_config({"sources": entries, "freshness": {"sources": {"acme-jra": 192}}}, env={"JIRA_EMAIL": "e"})
+    assert str(err.value).splitlines()[1:] == [
+        "  source 'acme-jira', field 'auth.api_token': environment variable JIRA_TOKEN is not set; export it "
+        "before running",
+        "  source 'gh', field 'auth.token': environment variable GH_TOKEN is not set; export it before running",
+        "  field 'freshness.sources.acme-jra': no source is named 'acme-jra', so this limit applies to nothing; "
+        "use one of the names under sources (acme-jira, gh)",
+        "  source 'acme-jira', field 'scope.projcts': unknown key; did you mean 'projects'? (see "
+        "throughline.example.yml)",
+    ]  # no second line about the token the missing variable left empty, none about `projects` missing
+
+
+def test_waits_and_deadlines_must_fit_together():
+    with pytest.raises(ConfigError) as err:
+        parse_config({"sources": [
+            jira(options={"timeout_seconds": 60, "request_deadline_seconds": 30}),
+            github(options={"max_rate_limit_wait_seconds": 3600}),
+        ]}, env=ENV)
+    message = str(err.value)
+    assert ("source 'acme-jira', field 'options': request_deadline_seconds (30) is shorter than timeout_seconds "
+            "(60)") in message
+    assert ("source 'gh', field 'options': max_rate_limit_wait_seconds (3600) is longer than max_total_wait_seconds "
+            "(1800)") in message
+    options = parse_config({"sources": [jira(options={"ca_bundle": "~/ca.pem"})]}, env=ENV).sources[0].options
+    assert options.ca_bundle.endswith("/ca.pem") and not options.ca_bundle.startswith("~")
+    assert (options.max_total_wait_seconds, options.request_deadline_seconds) == (1800, None)

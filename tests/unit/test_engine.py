@@ -198,3 +198,17 @@ def test_a_page_whose_records_keep_filters_out_is_not_the_end_of_the_list(tmp_pa
     assert result.stats.requests == 2
     assert [r[0] for r in rows(store, "t__items")] == ["4"]
     assert session.calls[1][1]["startAt"] == 2
+
+
+def test_ascending_cursor_skips_a_future_record_and_a_bad_timestamp_is_rejected(tmp_path):
+    # Page: issue 1 (01-05 09:00), issue 2 dated 9999 (stored, cursor does not move to it), issue 3 whose
+    # `updated` is unreadable (rejected), issue 4 (01-05 10:00). The cursor: the newest real value, 10:00.
+    eng, _, store = engine(tmp_path, [make_response(body={"issues": [
+        issue(1, "2026-01-05T09:00:00.000+0000"), issue(2, "9999-01-01T00:00:00.000+0000"),
+        issue(3, "the fifth"), issue(4, "2026-01-05T10:00:00.000+0000")], "isLast": True})])
+    result = eng.run(ISSUES, scope="P")
+    assert (result.records, result.rejected) == (3, 1)
+    assert [r[0] for r in rows(store, "t__issues")] == ["1", "2", "4"]
+    assert result.cursor_after == "2026-01-05T10:00:00.000000Z"
+    (reject,) = store.rejected_records("src", "issues")
+    assert reject.record_key == "3" and reject.reason.startswith("its 'fields.updated' is 'the fifth', not a timestamp")

@@ -1,8 +1,18 @@
+import socket
+
 import pytest
 import requests
+import urllib3
 
-from connectors.core.errors import AuthError, BadRequestError, NotFoundError, RetriesExhaustedError
-from connectors.core.http import HttpClient, RequestStats, RetryPolicy, retry_after_seconds
+from connectors.core.errors import (
+    AuthError,
+    BadRequestError,
+    FatalError,
+    ForeignHostError,
+    NotFoundError,
+    RetriesExhaustedError,
+)
+from connectors.core.http import HttpClient, RequestStats, RetryPolicy, origin, origin_text, retry_after_seconds
 
 from .fakes import ScriptedSession, make_response
 
@@ -89,3 +99,59 @@ def test_fatal_statuses_fail_fast_without_secrets(status, error, text):
         c.get_json("x")
     assert text in str(exc.value)
     assert SECRET not in str(exc.value) and waits == [] and len(session.calls) == 1
+
+
+def test_credentials_are_bound_to_scheme_host_and_port():
+    assert origin("https://API.test:443/api/v3") == origin("https://api.test/other") == ("https", "api.test", 443)
+    assert origin("http://api.test/") == ("http", "api.test", 80)
+    assert origin("http://api.test:443/") != origin("https://api.test/")
+    assert origin_text("https://user:pw@api.test:8443/x?token=1") == "https://api.test:8443"  # no secret shown
+
+
+def test_a_next_link_on_the_configured_host_is_followed_and_one_elsewhere_is_refused_unsent():
+    c, session, _ = client([make_response(body=[2])])
+    assert c.get_json("https://api.test/api/v3/x?page=2")[0] == [2]  # same origin: followed with the token
+    for elsewhere in ("https://api.test:8443/api/v3/x", "http://api.test/api/v3/x", "https://evil.test/x"):
+        with pytest.raises(ForeignHostError, match="refused to follow a link to"):
+            c.get_json(elsewhere)
+    assert len(session.calls) == 1
+
+
+def test_redirects_are_followed_on_the_configured_host_only():
+    c, session, _ = client([
+        make_response(301, headers={"Location": "/api/v3/repos/acme/new"}),
+        make_response(body={"name": "new"}),
+        make_response(302, headers={"Location": "https://api.test:8443/steal"}),
+    ])
+    assert c.get_json("repos/acme/old")[0] == {"name": "new"}
+    assert [call[0] for call in session.calls] == ["https://api.test/api/v3/repos/acme/old",
+                                                   "https://api.test/api/v3/repos/acme/new"]
+    assert session.calls[1][2]["Authorization"] == f"Bearer {SECRET}"
+    with pytest.raises(ForeignHostError) as err:
+        c.get_json("repos/acme/other")
+    assert str(err.value).startswith("gh: GET /api/v3/repos/acme/other was redirected (302) to "
+                                     "https://api.test:8443, which is not the configured host https://api.test")
+    assert len(session.calls) == 3  # the foreign Location was never requested
+
+
+def test_a_redirect_loop_stops():
+    c, session, _ = client([make_response(302, headers={"Location": "/api/v3/x"})] * 6)
+    with pytest.raises(FatalError, match="redirected more than 5 times on https://api.test"):
+        c.get_json("x")
+    assert len(session.calls) == 6
+
+
+def test_a_dns_failure_names_the_host_and_the_cause():
+    # How requests reports a name that does not resolve: ConnectionError(MaxRetryError(NameResolutionError(
+    # gaierror))); the message keeps none of that chain's class names, only host and cause.
+    gaierror = socket.gaierror(-2, "Name or service not known")
+    failure = urllib3.exceptions.NameResolutionError("api.test", None, gaierror)
+    failure.__cause__ = gaierror
+    wrapped = requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, "/x", reason=failure))
+    c, _, _ = client([wrapped], max_retries=0)
+    with pytest.raises(RetriesExhaustedError) as err:
+        c.get_json("x")
+    assert str(err.value) == (
+        "gh: GET /api/v3/x still failing after 0 retries (connection error: the host name api.test does not "
+        "resolve (DNS lookup failed): check base_url and the network's DNS); the source may be down or "
+        "rate-limiting hard: rerun later, or raise options.max_retries")

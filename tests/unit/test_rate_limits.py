@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors.core.errors import RateLimitExhaustedError
+from connectors.core.errors import RateLimitExhaustedError, WaitLimitError
 from connectors.core.http import HttpClient, RequestStats, RetryPolicy, TokenPool
 from connectors.github import split_run_window
 
@@ -136,3 +136,34 @@ def test_actions_window_within_the_cap_or_unsplittable_is_kept():
     assert split_run_window({"per_page": 100}, {"total_count": 5000}, now=NOW) is None  # no search: no cap
     one_second = {"created": "2026-01-01T00:00:00Z..2026-01-01T00:00:01Z"}
     assert split_run_window(one_second, {"total_count": 1500}, now=NOW) is None
+
+
+def test_waits_add_up_to_the_total_budget_then_the_source_stops():
+    # Secondary limits asking for 30 s each: 30 + 30 = 60 s fits a budget of 75 s, a third 30 s (90) does not,
+    # so the client stops after three answers and two sleeps instead of sleeping again.
+    secondary = {"message": "You have exceeded a secondary rate limit."}
+    c, session, waits = client([make_response(429, secondary, {"Retry-After": "30"})] * 3)
+    c.max_total_wait_seconds = 75.0
+    with pytest.raises(WaitLimitError) as err:
+        c.get_json("repos/acme/api/pulls")
+    assert waits == [30.0, 30.0] and len(session.calls) == 3
+    message = str(err.value)
+    assert message.startswith("gh: GET /repos/acme/api/pulls: source 'gh' has waited 60 s in this step")
+    assert "the next wait of 30 s (after http 429 secondary rate limit) would pass options.max_total_wait_seconds " \
+           "(75 s)" in message
+    assert not any(secret in message for secret in SECRETS)
+
+
+def test_a_reset_wait_counts_against_the_total_budget():
+    # Every token spent until a reset 100 s away: the sleep (100 s plus a second of skew) is within
+    # max_rate_limit_wait_seconds (900) but not within a total budget of 60 s.
+    reset = time.time() + 100
+    c, session, waits = client([
+        make_response(403, {"message": "API rate limit exceeded"}, quota(0, reset)),
+        make_response(403, {"message": "API rate limit exceeded"}, quota(0, reset)),
+    ])
+    c.max_total_wait_seconds = 60.0
+    with pytest.raises(WaitLimitError, match=r"the next wait of 10\d s \(after the rate limit of every token \(2\) "
+                                             r"was used up\)"):
+        c.get_json("x")
+    assert waits == [0.0, 0.0] and len(session.calls) == 2

@@ -10,22 +10,6 @@ with deployments as (
     left join {{ ref('stg_gitlab__environments') }} as environments
         on environments.source_instance = deployments.source_instance
         and environments.environment_id = deployments.environment_id
-),
-
-history as (
-    -- A rollback on GitLab is usually a re-run of an older deployment's job: it ships a sha the same
-    -- environment already ran successfully, right after a deployment of another sha.
-    select
-        source_instance,
-        deployment_id,
-        lag(sha) over attempts as previous_sha,
-        count(*) filter (where status = 'success') over (
-            partition by source_instance, project_path, lower(environment), sha
-            order by created_at, deployment_iid rows between unbounded preceding and 1 preceding
-        ) as earlier_successes_of_sha
-    from deployments
-    where status in ('success', 'failed', 'running')
-    window attempts as (partition by source_instance, project_path, lower(environment) order by created_at, deployment_iid)
 )
 
 select
@@ -51,8 +35,9 @@ select
     deployments.ref,
     deployments.job_name as name,
     deployments.job_url as url,
+    -- A re-deploy of an older deployment (GitLab's rollback button) is found for every source alike, by
+    -- version, in int_deployment_versions.
     {{ matches_deployment_rule('rollback_pattern', "concat_ws(' ', deployments.job_name, deployments.ref)") }}
-        or coalesce(history.earlier_successes_of_sha > 0 and history.previous_sha <> deployments.sha, false)
         as is_rollback,
     {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', deployments.job_name, deployments.ref)") }}
         as is_hotfix,
@@ -64,7 +49,4 @@ select
             then coalesce(deployments.finished_at, deployments.updated_at)
     end as finished_at
 from deployments
-left join history
-    on history.source_instance = deployments.source_instance
-    and history.deployment_id = deployments.deployment_id
 {{ join_deployment_rules('deployments.source_instance') }}

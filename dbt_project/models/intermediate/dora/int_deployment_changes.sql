@@ -1,42 +1,32 @@
 -- The commits each production deployment shipped, with the pull request each commit came from.
--- A deployment ships what lies between the previous successful production deployment of the same
--- service and environment and itself. The compare data (raw.github__compare_commits) is taken by the
--- connector against the previous deployment of the environment whatever its outcome, so the change set
--- of a deployment is the union of the compare sets of every deployment since the previous success:
--- after a failed deployment, the next one ships the failed one's commits too.
+-- Definitions: docs/METRICS.md#deployment-changes.
+--
+-- Change sets add up along the chain of one repository and environment (int_deployment_chains): the
+-- connector reads each deployment's compare set against the previous deployment of that repository and
+-- environment whatever its outcome (the first deployment: the deployed sha's history back to start_date).
+-- A commit ships once per chain, with the first forward success (status success, sha never successful
+-- before in the chain) at or after the first deployment whose compare set holds it:
+--   - a failed deployment's commits ship with the next forward success, and the failed deployment lists
+--     them as what it attempted;
+--   - a rollback, or a roll-forward to a sha that was live before, ships nothing: its compare set is
+--     empty (an older sha) or holds commits already shipped, and anything new in it waits for the next
+--     forward success;
+--   - after a rollback to a sha older than the last success, the next compare set holds the rolled-back
+--     commits again: they shipped the first time, so they are not shipped (nor credited) twice.
 
-with production as (
-    select
-        *,
-        lower(environment) as environment_key,
-        coalesce(started_at, created_at) as ordered_at
-    from {{ ref('int_deployments_unioned') }}
-    where is_production
-),
-
-bounded as (
-    select
-        production.*,
-        -- successes before this deployment: every deployment since the previous success, up to this one,
-        -- shares the count, which makes "since the previous success" an equality join
-        coalesce(sum((status = 'success')::integer) over (
-            partition by service, environment_key
-            order by ordered_at, deployment_key
-            rows between unbounded preceding and 1 preceding
-        ), 0) as successes_before
-    from production
-),
-
-report_keys as (
-    -- a deployment kept for several sources' reports carries the compare data of each
-    select deployment_key, deployment_key as report_key from production
-    union all
-    select deployment_key, unnest(duplicate_keys) as report_key from production
+with chains as (
+    select * from {{ ref('int_deployment_chains') }}
 ),
 
 compare_sets as (
     select
-        report_keys.deployment_key,
+        chains.deployment_key,
+        chains.chain_key,
+        chains.chain_position,
+        chains.forward_successes_before,
+        -- the code host's instance, which the pull requests are read from (the kept report of a deployment
+        -- may come from another source)
+        commits.source_instance as code_host_instance,
         commits.repo,
         commits.commit_sha,
         commits.author,
@@ -46,36 +36,43 @@ compare_sets as (
         commits.message_headline,
         commits.parent_count
     from {{ ref('stg_github__compare_commits') }} as commits
-    inner join report_keys
+    -- a deployment kept for several sources' reports carries the compare data of each
+    inner join {{ ref('int_deployment_report_keys') }} as report_keys
         on report_keys.report_key = commits.source_instance || ':' || commits.deployment_id
+    inner join chains on chains.deployment_key = report_keys.deployment_key
+),
+
+first_appearances as (
+    -- where each commit entered its chain: the group of deployments waiting for the same forward success
+    select distinct on (chain_key, commit_sha)
+        *
+    from compare_sets
+    order by chain_key, commit_sha, chain_position
 ),
 
 change_sets as (
-    -- every deployment after the previous success, up to and including this one, contributes its set
-    select distinct on (shipping.deployment_key, compare_sets.commit_sha)
-        shipping.deployment_key,
-        shipping.source_instance,
-        shipping.service,
-        shipping.environment,
-        compare_sets.repo,
-        compare_sets.commit_sha,
-        compare_sets.author,
-        compare_sets.author_name,
-        compare_sets.authored_at,
-        compare_sets.committed_at,
-        compare_sets.message_headline,
-        compare_sets.parent_count,
-        contributing.deployment_key as compared_in_deployment_key
-    from bounded as shipping
-    inner join bounded as contributing
-        on contributing.service = shipping.service
-        and contributing.environment_key = shipping.environment_key
-        and contributing.successes_before = shipping.successes_before
-        -- (ordered_at, deployment_key) up to the shipping one's; ordered_at is never NULL (created_at is not)
-        and (contributing.ordered_at < shipping.ordered_at
-            or (contributing.ordered_at = shipping.ordered_at and contributing.deployment_key <= shipping.deployment_key))
-    inner join compare_sets on compare_sets.deployment_key = contributing.deployment_key
-    order by shipping.deployment_key, compare_sets.commit_sha, contributing.ordered_at, contributing.deployment_key
+    -- listed by every deployment of that group from its first appearance on, except rollbacks and
+    -- roll-forwards; the forward success that closes the group is the one that shipped it
+    select
+        listing.deployment_key,
+        listing.source_instance,
+        listing.service,
+        first_appearances.code_host_instance,
+        first_appearances.repo,
+        first_appearances.commit_sha,
+        first_appearances.author,
+        first_appearances.author_name,
+        first_appearances.authored_at,
+        first_appearances.committed_at,
+        first_appearances.message_headline,
+        first_appearances.parent_count,
+        first_appearances.deployment_key as compared_in_deployment_key
+    from first_appearances
+    inner join chains as listing
+        on listing.chain_key = first_appearances.chain_key
+        and listing.forward_successes_before = first_appearances.forward_successes_before
+        and listing.chain_position >= first_appearances.chain_position
+        and not listing.is_repeat
 ),
 
 merged_pull_requests as (
@@ -110,7 +107,7 @@ candidates as (
         prs.merged_at, 'merge_commit' as pull_request_match, 1 as match_rank
     from change_sets
     inner join merged_pull_requests as prs
-        on prs.source_instance = change_sets.source_instance
+        on prs.source_instance = change_sets.code_host_instance
         and prs.repo = change_sets.repo
         and prs.merge_commit_sha = change_sets.commit_sha
     union all
@@ -119,7 +116,7 @@ candidates as (
         prs.merged_at, 'pull_request_commit', 2
     from change_sets
     inner join pull_request_commits as prs
-        on prs.source_instance = change_sets.source_instance
+        on prs.source_instance = change_sets.code_host_instance
         and prs.repo = change_sets.repo
         and prs.pr_commit_sha = change_sets.commit_sha
     union all
@@ -128,7 +125,7 @@ candidates as (
         prs.merged_at, 'rebased_commit', 3
     from change_sets
     inner join pull_request_commits as prs
-        on prs.source_instance = change_sets.source_instance
+        on prs.source_instance = change_sets.code_host_instance
         and prs.repo = change_sets.repo
         and prs.pr_author_name = change_sets.author_name
         and prs.pr_authored_at = change_sets.authored_at
@@ -146,7 +143,7 @@ select
     change_sets.deployment_key,
     change_sets.source_instance,
     change_sets.service,
-    change_sets.environment,
+    deployments.environment,
     change_sets.repo,
     change_sets.commit_sha,
     change_sets.author,
@@ -159,6 +156,8 @@ select
     best_candidates.pull_request_number,
     best_candidates.pull_request_match
 from change_sets
+inner join {{ ref('int_deployments_unioned') }} as deployments
+    on deployments.deployment_key = change_sets.deployment_key
 left join best_candidates
     on best_candidates.deployment_key = change_sets.deployment_key
     and best_candidates.commit_sha = change_sets.commit_sha

@@ -1,6 +1,7 @@
 -- One row per GitLab merge request: when its first commit was written, when someone other than its
 -- author first responded (a comment, or an approval, which GitLab records only as a system note), and
--- when it was first approved. The GitLab counterpart of the first-response step of pull request cycle time.
+-- when it was first approved, up to its merge. The GitLab counterpart of the first-response step of pull
+-- request cycle time (docs/METRICS.md#change-lead-time-and-pull-request-cycle-time).
 
 with merge_requests as (
     select * from {{ ref('stg_gitlab__merge_requests') }}
@@ -26,6 +27,8 @@ responses as (
     -- System notes are GitLab's log ("added 1 commit", "assigned to"), except an approval, which is a response.
     where (not notes.is_system or notes.body like 'approved this merge request%')
         and notes.author is distinct from merge_requests.author
+        -- a note after the merge reviews nothing that could still change: it is not the response to review
+        and (merge_requests.merged_at is null or notes.created_at <= merge_requests.merged_at)
         and not coalesce(notes.author like '%bot', false)
 ),
 
@@ -53,7 +56,10 @@ select
     first_responses.first_responder,
     first_responses.approved_at,
     merge_requests.merged_at,
-    {{ hours_between('merge_requests.created_at', 'first_responses.first_response_at') }} as hours_to_first_response
+    -- a response recorded before the MR was opened (an import, a clock) leaves the wait unknown, not negative
+    case when first_responses.first_response_at >= merge_requests.created_at
+        then {{ hours_between('merge_requests.created_at', 'first_responses.first_response_at') }}
+    end as hours_to_first_response
 from merge_requests
 left join first_commits
     on first_commits.source_instance = merge_requests.source_instance

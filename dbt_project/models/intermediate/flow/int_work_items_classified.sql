@@ -1,5 +1,14 @@
--- Which kind of work each issue is (flow item type) and who owns it (team, value stream), from the
--- user-editable seeds. Every issue gets a row: nothing matched means `feature` / `unassigned`, never dropped.
+-- Which kind of work each issue is (flow item type, and whether it is a flow item at all or a container)
+-- and who owns it (team, value stream), from the user-editable seeds and vars. Every issue gets a row:
+-- nothing matched means `feature` / `unassigned`, never dropped.
+{%- set epic_types = var('realization_epic_issue_types') | map('lower') | list %}
+{%- set initiative_types = var('realization_initiative_issue_types') | map('lower') | list %}
+{%- set flow_levels = var('flow_item_hierarchy_levels') %}
+{%- for level in flow_levels if level is not number %}
+    {{ exceptions.raise_compiler_error(
+        "var flow_item_hierarchy_levels (dbt_project.yml): '" ~ level ~ "' is not a Jira hierarchy level; "
+        ~ "use whole numbers such as 0 (stories, tasks, bugs) and -1 (sub-tasks)") }}
+{%- endfor %}
 
 with issues as (
     select
@@ -11,6 +20,46 @@ with issues as (
         {{ array_map('components', 'lower(trim(element))') }} as component_keys,
         epic_key
     from {{ ref('stg_jira__issues') }}
+),
+
+-- Hierarchy level: containers (epics, initiatives) and sub-tasks are not flow items ---------------------
+
+issue_type_objects as (
+    -- stg_jira__issues does not carry the issue type's own level: read it from the payload's small
+    -- `issuetype` object (one parse of the issue, the two fields from the object)
+    select source_instance, record_key as issue_id, {{ json_get('payload', 'fields.issuetype') }} as issue_type_object
+    from ({{ jira_live_issues() }}) as live_issues
+),
+
+issue_type_levels as (
+    select
+        source_instance,
+        issue_id,
+        {{ try_cast(json_text('issue_type_object', 'hierarchyLevel'), 'integer') }} as jira_hierarchy_level,
+        coalesce({{ json_text('issue_type_object', 'subtask') }} = 'true', false) as is_subtask_type
+    from issue_type_objects
+),
+
+issue_type_hierarchy_levels as (
+    -- The types named as epics / initiatives for the realization marts are containers here too, whatever
+    -- level Jira gives them; otherwise Jira's level (Cloud: 2+ above epics, 1 epic, 0 standard, -1
+    -- sub-task); Jira Data Center names no level but flags sub-task types.
+    select
+        issues.source_instance,
+        issues.issue_id,
+        coalesce(
+            case
+                when lower(issues.issue_type) in ({{ sql_text_list(initiative_types) }}) then 2
+                when lower(issues.issue_type) in ({{ sql_text_list(epic_types) }}) then 1
+            end,
+            issue_type_levels.jira_hierarchy_level,
+            case when issue_type_levels.is_subtask_type then -1 end,
+            0
+        ) as issue_type_hierarchy_level
+    from issues
+    left join issue_type_levels
+        on issue_type_levels.source_instance = issues.source_instance
+        and issue_type_levels.issue_id = issues.issue_id
 ),
 
 -- Flow item type ------------------------------------------------------------------------------------
@@ -151,8 +200,14 @@ select
     coalesce(teams.team, 'unassigned') as team,
     coalesce(teams.value_stream, team_value_streams.value_stream, 'unassigned') as value_stream,
     issue_boards.board_id,
-    epics.parent_key as initiative_key
+    epics.parent_key as initiative_key,
+    issue_type_hierarchy_levels.issue_type_hierarchy_level,
+    coalesce(issue_type_hierarchy_levels.issue_type_hierarchy_level in ({{ flow_levels | join(', ') if flow_levels else 'null' }}), false)
+        as is_flow_item
 from issues
+inner join issue_type_hierarchy_levels
+    on issue_type_hierarchy_levels.source_instance = issues.source_instance
+    and issue_type_hierarchy_levels.issue_id = issues.issue_id
 left join flow_item_types
     on flow_item_types.source_instance = issues.source_instance
     and flow_item_types.issue_id = issues.issue_id

@@ -90,7 +90,10 @@ select
     intervals.started_at,
     intervals.ended_at,
     intervals.ended_at is null as is_current,
-    {{ hours_between('intervals.started_at', 'intervals.ended_at') }} as duration_hours
+    -- a change stamped before the one it follows (imports, clock skew) makes an interval out of time order:
+    -- its duration is unknown, never negative
+    case when intervals.ended_at >= intervals.started_at
+        then {{ hours_between('intervals.started_at', 'intervals.ended_at') }} end as duration_hours
 from intervals
 -- inner join: changelog rows of issues no longer extracted (deleted, moved out of scope) drop out
 inner join issues

@@ -4,15 +4,20 @@
 -- 1. the issues read recently (int_jira__changed_issues);
 -- 2. the issues whose rows from the previous build no longer match what they were built with: a status
 --    renamed or mapped to another flow state, a team, value stream, flow item type or initiative changed
---    by the seeds or by another issue (a board renamed, an epic moved). So a seed edit needs no full
---    refresh. The marts are read without ref(): they are built after this model, from it, and it is the
---    previous build's rows that must be compared. A full build (first run, --full-refresh) reads none of this.
+--    by the seeds or by another issue (a board renamed, an epic moved), or counted as a flow item or not
+--    (var flow_item_hierarchy_levels). So a seed edit needs no full refresh. The marts are read without
+--    ref(): they are built after this model, from it, and it is the previous build's rows that must be
+--    compared. A full build (first run, --full-refresh) reads none of this.
 -- depends_on: {{ ref('int_jira__status_mapping') }}
 -- depends_on: {{ ref('int_work_items_classified') }}
 
 {%- set marts = generate_schema_name('marts', none) | trim %}
 {%- set state_intervals = adapter.get_relation(database=this.database, schema=marts, identifier='work_item_state_intervals') %}
 {%- set work_items = adapter.get_relation(database=this.database, schema=marts, identifier='work_items') %}
+{#- a work_items built before a column existed: every item is stale (the column is appended, then filled) #}
+{%- set built_columns = adapter.get_columns_in_relation(work_items) | map(attribute='name') | map('lower') | list
+    if work_items and execute else [] %}
+{%- set has_flow_item_columns = 'is_flow_item' in built_columns and 'issue_type_hierarchy_level' in built_columns %}
 
 with to_rebuild as (
     select source_instance, issue_id from {{ ref('int_jira__changed_issues') }}
@@ -46,6 +51,12 @@ with to_rebuild as (
         or built.team is distinct from classified.team
         or built.value_stream is distinct from classified.value_stream
         or built.initiative_key is distinct from classified.initiative_key
+        {%- if has_flow_item_columns %}
+        or built.issue_type_hierarchy_level is distinct from classified.issue_type_hierarchy_level
+        or built.is_flow_item is distinct from classified.is_flow_item
+        {%- else %}
+        or true
+        {%- endif %}
     {%- endif %}
 
 )

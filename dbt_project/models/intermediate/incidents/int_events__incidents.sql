@@ -7,6 +7,7 @@ select
     incidents.incident_id,
     incidents.incident_id as display_key,
     incidents.title,
+    incidents.title as reference_text,
     incidents.url,
     {{ service_for_scope('incidents.source_instance', 'incidents.service') }} as service,
     incidents.severity,

@@ -12,6 +12,7 @@ select
     incident_issues.issue_id as incident_id,
     incident_issues.repo || '#' || incident_issues.issue_number as display_key,
     incident_issues.title,
+    concat_ws(' ', incident_issues.title, incident_issues.body) as reference_text,
     incident_issues.url,
     {{ service_for_scope('incident_issues.source_instance', 'incident_issues.repo') }} as service,
     -- a label such as `sev1`, `sev-2`, `severity:high` or `P1`

@@ -12,6 +12,7 @@ select
     incidents.issue_id as incident_id,
     incidents.project_path || '#' || incidents.issue_iid as display_key,
     incidents.title,
+    concat_ws(' ', incidents.title, incidents.description) as reference_text,
     incidents.url,
     {{ service_for_scope('incidents.source_instance', 'incidents.project_path') }} as service,
     -- GitLab keeps an incident's own severity out of the REST issue; teams label it (`severity::1`, `sev2`, `P1`).

@@ -1,6 +1,7 @@
 -- One row per incident from every incident source, in one shape (see the YAML for each column).
 -- Attribution to a deployment happens downstream (int_incident_attributions), so a source only
--- reports what it knows: an explicit causing deployment, a root-cause commit, or neither.
+-- reports what it knows: an explicit causing deployment, a root-cause commit, the text that may name one
+-- (`reference_text`), or none of these.
 
 {% set incident_models = [
     'int_jira__incidents',
@@ -12,7 +13,7 @@
 ] %}
 {# <incident sources: add each int_<source>__incidents model to the list above> #}
 {% set columns = [
-    'source', 'source_instance', 'incident_id', 'display_key', 'title', 'url', 'service', 'severity',
+    'source', 'source_instance', 'incident_id', 'display_key', 'title', 'reference_text', 'url', 'service', 'severity',
     'started_at', 'resolved_at', 'caused_by_source_instance', 'caused_by_deployment_id', 'root_cause_sha',
     'caused_by_issue_key', 'is_rollback',
 ] %}
@@ -33,6 +34,7 @@ select
     incident_id,
     display_key,
     title,
+    reference_text,
     url,
     service,
     severity,

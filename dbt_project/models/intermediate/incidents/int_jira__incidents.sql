@@ -32,6 +32,7 @@ select
     incident_issues.issue_id as incident_id,
     incident_issues.issue_key as display_key,
     incident_issues.summary as title,
+    incident_issues.summary as reference_text,
     fields.url,
     coalesce(
         fields.service_field,

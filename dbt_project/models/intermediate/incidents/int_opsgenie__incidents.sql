@@ -32,6 +32,7 @@ incidents as (
         incidents.incident_id,
         '#' || incidents.tiny_id as display_key,
         incidents.message as title,
+        concat_ws(' ', incidents.message, incidents.description) as reference_text,
         incidents.url,
         coalesce(services.service_name, incidents.service_ids[1]) as opsgenie_service,
         incidents.priority as severity,
@@ -54,6 +55,7 @@ alerts as (
         alert_id as incident_id,
         'alert #' || tiny_id as display_key,
         message as title,
+        message as reference_text,
         null::varchar as url,  -- the alert list answer has no web link
         service_tag as opsgenie_service,
         priority as severity,
@@ -63,10 +65,10 @@ alerts as (
 ),
 
 unioned as (
-    select source_instance, incident_id, display_key, title, url, opsgenie_service, severity, started_at, resolved_at
+    select source_instance, incident_id, display_key, title, reference_text, url, opsgenie_service, severity, started_at, resolved_at
     from incidents
     union all
-    select source_instance, incident_id, display_key, title, url, opsgenie_service, severity, started_at, resolved_at
+    select source_instance, incident_id, display_key, title, reference_text, url, opsgenie_service, severity, started_at, resolved_at
     from alerts
 )
 
@@ -76,12 +78,13 @@ select
     incident_id,
     display_key,
     title,
+    reference_text,
     url,
     {{ service_for_scope('unioned.source_instance', 'unioned.opsgenie_service') }} as service,
     severity,
     started_at,
     resolved_at,
-    -- Opsgenie does not link deployments: the window rule attributes its incidents
+    -- Opsgenie does not link deployments: a deployment its text names, else the window rule, attributes them
     null::varchar as caused_by_source_instance,
     null::varchar as caused_by_deployment_id,
     null::varchar as root_cause_sha,

@@ -1,5 +1,6 @@
 -- PagerDuty incidents in the shape of int_incidents_unioned. PagerDuty says nothing of the deployment that
--- caused an incident, so attribution is the window rule's (int_incident_attributions), on the service:
+-- caused an incident, so attribution is by a deployment its title names, else the window rule's
+-- (int_incident_attributions), on the service:
 -- the PagerDuty service's name through the source's deployment rules (`services`), so that it names the
 -- service as the deployments do.
 
@@ -28,6 +29,7 @@ select
     incidents.incident_id,
     '#' || incidents.incident_number as display_key,
     incidents.title,
+    incidents.title as reference_text,
     incidents.url,
     -- the service's current name (a renamed service keeps its mapping), else the name the incident carried
     {{ service_for_scope('incidents.source_instance', 'coalesce(services.service_name, incidents.service_name)') }}

@@ -20,7 +20,8 @@ intervals as (
     from {{ ref('work_item_state_intervals') }} as intervals
     inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
     cross join as_of
-    where intervals.flow_state in ('waiting', 'active')
+    -- flow items only, as flow load: an epic's statuses would repeat its stories' time
+    where intervals.flow_state in ('waiting', 'active') and items.is_flow_item
 ),
 
 pieces as (

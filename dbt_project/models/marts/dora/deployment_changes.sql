@@ -1,5 +1,6 @@
--- The commits each production deployment shipped (since the previous successful production deployment
--- of its service and environment), each with its pull request. Definitions: docs/METRICS.md#deployment-changes.
+-- The commits each production deployment shipped (or, failed, attempted), each with its pull request: a
+-- commit ships once per repository and environment, with the first successful forward deployment after it
+-- entered the compare sets; rollbacks list nothing. Definitions: docs/METRICS.md#deployment-changes.
 
 with changes as (
     select

@@ -16,6 +16,7 @@ select
     {{ hours_between('incidents.started_at', 'incidents.resolved_at') }} as restore_hours,
     attributions.caused_by_deployment_key,
     attributions.attribution,
+    attributions.matched_reference as attribution_reference,
     attributions.caused_by_deployment_key is not null as is_attributed,
     deployments.environment as caused_by_environment,
     deployments.finished_at as caused_by_deployed_at,

@@ -8,8 +8,10 @@ with as_of as (
 ),
 
 items as (
+    -- flow items only: an epic is "in progress" while its stories are, which would count that work twice
     select work_item_id, team, value_stream, flow_item_type, created_at
     from {{ ref('work_items') }}
+    where is_flow_item
 ),
 
 wip_intervals as (

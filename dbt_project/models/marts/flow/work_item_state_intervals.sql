@@ -57,5 +57,6 @@ select
     started_at,
     ended_at,
     ended_at is null as is_current,
-    {{ hours_between('started_at', 'ended_at') }} as duration_hours
+    -- out of time order (a change stamped before the one it follows): unknown, never negative
+    case when ended_at >= started_at then {{ hours_between('started_at', 'ended_at') }} end as duration_hours
 from state_intervals

@@ -1,4 +1,6 @@
 -- One row per work item with who owns it, what kind of work it is, and its flow timestamps and times.
+-- Containers (epics, initiatives) and sub-tasks keep their row with is_flow_item false: the flow marts
+-- count flow items only (docs/METRICS.md#flow-items), the realization marts read the containers.
 -- Definitions: docs/METRICS.md#flow-metrics.
 -- Incremental (docs/OPERATIONS.md#incremental-builds): a run rebuilds the items in int_work_items_to_rebuild.
 -- depends_on: {{ ref('int_work_items_to_rebuild') }}
@@ -34,8 +36,8 @@ flow_intervals as (
         is_flagged,
         is_blocked,
         started_at,
-        ended_at,
-        duration_hours,
+        -- whole microseconds, summed exactly; hours only at the end
+        {{ microseconds_between('started_at', 'ended_at') }} as duration_us,
         lag(flow_state) over item_intervals as previous_flow_state,
         -- blocked time only counts from the first start of work; no interval straddles that moment
         -- because it is a status change
@@ -64,10 +66,12 @@ flow_events as (
         ) as reopen_count,
         -- For a done item every interval after its completion is done, so closed intervals are enough:
         -- active time cannot fall outside first active -> completed.
-        coalesce(sum(duration_hours) filter (where flow_state = 'active' and not is_flagged), 0) as active_hours,
-        coalesce(sum(duration_hours) filter (
+        -- an interval whose ends are out of time order (a change stamped before the creation) counts nothing
+        coalesce(sum(greatest(duration_us, 0)) filter (where flow_state = 'active' and not is_flagged), 0)
+            as active_us,
+        coalesce(sum(greatest(duration_us, 0)) filter (
             where is_blocked and flow_state in ('new', 'waiting', 'active') and started_at >= first_active_at
-        ), 0) as blocked_hours
+        ), 0) as blocked_us
     from flow_intervals
     group by source_instance, issue_id
 ),
@@ -82,8 +86,8 @@ work_items as (
         coalesce(issues.flow_state = 'done', false) as is_done,
         coalesce(issues.flow_state = 'canceled', false) as is_canceled,
         coalesce(flow_events.reopen_count, 0) as reopen_count,
-        flow_events.active_hours,
-        flow_events.blocked_hours
+        flow_events.active_us,
+        flow_events.blocked_us
     from issues
     left join flow_events
         on flow_events.source_instance = issues.source_instance
@@ -91,11 +95,24 @@ work_items as (
 ),
 
 timed as (
+    -- a completion stamped before the start (clock skew, imports) has no time rather than a negative one
     select
         *,
-        {{ hours_between('first_active_at', 'completed_at') }} as flow_time_hours,
-        {{ hours_between('created_at', 'completed_at') }} as lead_time_hours
+        case when completed_at >= first_active_at
+            then {{ microseconds_between('first_active_at', 'completed_at') }} end as flow_time_us,
+        case when completed_at >= created_at
+            then {{ microseconds_between('created_at', 'completed_at') }} end as lead_time_us
     from work_items
+),
+
+bounded as (
+    -- active and blocked time lie inside flow time (for a done item every interval after its completion is
+    -- done); the bound only guards against histories whose intervals overlap that span oddly
+    select
+        *,
+        case when flow_time_us is not null then least(active_us, flow_time_us) end as flow_active_us,
+        case when flow_time_us is not null then least(blocked_us, flow_time_us) end as flow_blocked_us
+    from timed
 )
 
 select
@@ -118,16 +135,18 @@ select
     timed.canceled_at,
     timed.is_done,
     timed.is_canceled,
-    timed.flow_time_hours,
-    timed.lead_time_hours,
-    case when timed.flow_time_hours is not null then timed.active_hours end as active_time_hours,
-    case when timed.flow_time_hours is not null then timed.flow_time_hours - timed.active_hours end
-        as waiting_time_hours,
-    case when timed.flow_time_hours is not null then timed.blocked_hours end as blocked_time_hours,
-    case when timed.flow_time_hours > 0 then timed.active_hours / timed.flow_time_hours end as flow_efficiency,
+    {{ microseconds_to_hours('timed.flow_time_us') }} as flow_time_hours,
+    {{ microseconds_to_hours('timed.lead_time_us') }} as lead_time_hours,
+    {{ microseconds_to_hours('timed.flow_active_us') }} as active_time_hours,
+    {{ microseconds_to_hours('timed.flow_time_us - timed.flow_active_us') }} as waiting_time_hours,
+    {{ microseconds_to_hours('timed.flow_blocked_us') }} as blocked_time_hours,
+    -- a ratio of two integers with numerator <= denominator: never above 1, exactly 1 when all time was active
+    case when timed.flow_time_us > 0 then timed.flow_active_us::float8 / timed.flow_time_us end as flow_efficiency,
     timed.reopen_count,
-    timed.story_points
-from timed
+    timed.story_points,
+    classified.issue_type_hierarchy_level,
+    classified.is_flow_item
+from bounded as timed
 inner join {{ ref('int_work_items_classified') }} as classified
     on classified.source_instance = timed.source_instance
     and classified.issue_id = timed.issue_id

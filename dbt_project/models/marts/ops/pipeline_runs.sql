@@ -30,6 +30,10 @@ runs as (
     select run_id, min(started_at) as run_started_at, max(finished_at) as run_finished_at
     from per_stream
     group by run_id
+),
+
+coverage as (
+    {{ stream_data_complete_to() }}
 )
 
 select
@@ -57,8 +61,13 @@ select
     max(per_stream.finished_at) filter (where per_stream.status = 'success') over (
         partition by per_stream.source_instance, per_stream.stream
     ) as stream_data_as_of,
+    -- what the stream's data is complete to: docs/METRICS.md#source-coverage
+    coverage.data_complete_to as stream_data_complete_to,
     row_number() over (
         partition by per_stream.source_instance, per_stream.stream order by per_stream.started_at desc nulls last, per_stream.run_id
     ) = 1 as is_latest_run
 from per_stream
 inner join runs on runs.run_id = per_stream.run_id
+left join coverage
+    on coverage.source_instance = per_stream.source_instance
+    and coverage.stream = per_stream.stream
