@@ -43,6 +43,11 @@ sources:
       token: ${{{token_var}}}
     scope:
       org: acme
+    options:
+      deployments:
+        # acme/payments-api-worker deploys the Payments service too: one service over two repositories.
+        services:
+          "acme/payments-api-worker": acme/payments-api
   - type: gitlab
     name: demo-gitlab
     base_url: {url}/gitlab
@@ -65,6 +70,7 @@ sources:
           "acme/payments-api/*": acme/payments-api
           "acme/checkout-web/*": acme/checkout-web
           "acme/platform-infra/*": acme/platform-infra
+          "acme/payments-api-worker/*": acme/payments-api
   - type: circleci
     name: demo-circleci
     base_url: {url}/circleci
@@ -79,6 +85,7 @@ sources:
           "gh/acme/payments-api": acme/payments-api
           "gh/acme/checkout-web": acme/checkout-web
           "gh/acme/platform-infra": acme/platform-infra
+          "gh/acme/payments-api-worker": acme/payments-api
   - type: outcomes
     name: demo-outcomes
     # The simulated organisation's KPI series, OKRs and team surveys: CSV files the simulator writes beside
@@ -220,9 +227,12 @@ def run_history(args: argparse.Namespace) -> None:
 # every mart gets its row count.
 HEADLINES = {
     "work_items": [
-        ("completed items", "SELECT count(*) FROM marts.work_items WHERE is_done"),
-        ("median flow time (days)", "SELECT round(median(flow_time_hours) / 24, 1) FROM marts.work_items WHERE is_done"),
-        ("p85 flow time (days)", "SELECT round(quantile_cont(flow_time_hours, 0.85) / 24, 1) FROM marts.work_items WHERE is_done"),
+        # flow items only: epics and initiatives have their own marts (docs/METRICS.md#flow-items)
+        ("completed items", "SELECT count(*) FROM marts.work_items WHERE is_done AND is_flow_item"),
+        ("median flow time (days)",
+         "SELECT round(median(flow_time_hours) / 24, 1) FROM marts.work_items WHERE is_done AND is_flow_item"),
+        ("p85 flow time (days)",
+         "SELECT round(quantile_cont(flow_time_hours, 0.85) / 24, 1) FROM marts.work_items WHERE is_done AND is_flow_item"),
     ],
     "dora_metrics_monthly": [
         (
@@ -392,6 +402,10 @@ def main(argv: list[str] | None = None) -> int:
             config = check_config(args.path, warehouse=os.environ.get(WAREHOUSE_ENV_VAR))
             print(f"ok: {len(config.sources)} source(s): " + ", ".join(f"{s.name} ({s.type})" for s in config.sources))
         elif args.command == "run":
+            from connectors.config import check_config
+
+            # Every config mistake, one line each, before the first request (as check-config reports them).
+            check_config(warehouse=os.environ.get(WAREHOUSE_ENV_VAR))
             run_nightly()
         elif args.command == "history":
             from pipelines.settings import warehouse_path

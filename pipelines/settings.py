@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from connectors.config import ExtractionConfig, RetentionConfig, ScheduleConfig, config_path
+from connectors.config import ExtractionConfig, RetentionConfig, ScheduleConfig, config_path, read_yaml
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -29,7 +29,7 @@ def raw_config_section(name: str) -> dict:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path.read_text()) or {}  # dates stay text: `2024-02-30` is the run's to report
     except yaml.YAMLError:
         return {}  # the run itself reports the YAML error with the file name and line
     section = data.get(name) if isinstance(data, dict) else None

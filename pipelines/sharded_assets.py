@@ -32,7 +32,9 @@ import yaml
 from connectors.config import config_path
 from connectors.core.engine import StreamResult
 from connectors.core.errors import ConfigError
-from connectors.core.raw import ETAG_TABLE, RAW_SCHEMA, STATE_TABLE, STREAM_RUNS_TABLE, RawStore, raw_table
+from connectors.core.raw import (
+    ETAG_TABLE, GONE_TABLE, OWED_TABLE, RAW_SCHEMA, REJECTS_TABLE, STATE_TABLE, STREAM_RUNS_TABLE, RawStore, raw_table,
+)
 from connectors.core.source import SourceType
 from connectors.partitions import (
     SCOPE_LISTS, SOURCE_LEVEL_GROUPS, Partition, described, narrowed, partition_key_problems, partitions_of,
@@ -180,6 +182,15 @@ def merge_shard(store: RawStore, path: Path, partition: Partition, group: str, t
                 for state in (STATE_TABLE, ETAG_TABLE):
                     con.execute(f"INSERT OR REPLACE INTO {state} SELECT * FROM {alias}.{state} WHERE source_instance = ?",
                                 [partition.source])
+                # Owed reads, gone children and rejected records are the partition's ledgers: the shard's are
+                # current (a read it settled is gone from its ledger), so they replace the partition's rows.
+                for ledger in (OWED_TABLE, GONE_TABLE, REJECTS_TABLE):
+                    if ledger.split(".", 1)[1] not in present:
+                        continue  # a shard written before the ledgers existed
+                    where, args = ("source_instance = ?", [partition.source]) if partition.scope is None else (
+                        "source_instance = ? AND scope IS NOT DISTINCT FROM ?", [partition.source, partition.scope])
+                    con.execute(f"DELETE FROM {ledger} WHERE {where}", args)
+                    con.execute(f"INSERT OR REPLACE INTO {ledger} SELECT * FROM {alias}.{ledger} WHERE {where}", args)
                 # A landing run reads one partition, so (run, source, group) names this shard's rows exactly.
                 columns = ", ".join(RUN_REPORT_COLUMNS)
                 con.execute(

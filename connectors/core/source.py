@@ -12,7 +12,8 @@ from pydantic import BaseModel, Field
 from connectors.config import _Strict
 from connectors.core.engine import Engine, RunOptions, StreamResult
 from connectors.core.errors import (
-    AuthError, ConfigError, RateLimitExhaustedError, ThroughlineError, WarehouseLockedError,
+    AuthError, CertificateError, ConfigError, ForeignHostError, RateLimitExhaustedError, ThroughlineError,
+    WaitLimitError, WarehouseLockedError,
 )
 from connectors.core.http import HttpClient, RequestStats, RetryPolicy
 from connectors.core.raw import RawStore
@@ -84,7 +85,7 @@ def engine_for(source, store: RawStore, auth_headers: Callable[[], dict[str, str
         auth_headers=auth_headers,
         timeout_seconds=options.timeout_seconds,
         retry=RetryPolicy(options.max_retries, options.backoff_seconds, options.max_backoff_seconds),
-        **client_kw,
+        **{**http_limits(options), **client_kw},
     )
     return Engine(
         source_type=source.type, source_instance=source.name, client=client, store=store,
@@ -100,8 +101,18 @@ def probe_client(source, auth_headers: Callable[[], dict[str, str]], **client_kw
         auth_headers=auth_headers,
         timeout_seconds=min(source.options.timeout_seconds, 15.0),
         retry=RetryPolicy(max_retries=1, backoff_seconds=min(source.options.backoff_seconds, 1.0)),
-        **client_kw,
+        **{**http_limits(source.options), **client_kw},
     )
+
+
+def http_limits(options: object) -> dict:
+    """The HttpOptions that bound waiting and trust (docs/OPERATIONS.md); a plugin source's options model
+    may lack them, and then the client's defaults hold."""
+    return {
+        name: getattr(options, name)
+        for name in ("max_total_wait_seconds", "request_deadline_seconds", "ca_bundle")
+        if getattr(options, name, None) is not None
+    }
 
 
 def windows(since: datetime, until: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
@@ -154,9 +165,11 @@ def _partial(exc: BaseException) -> StreamResult | None:
 
 def stops_the_source(exc: BaseException) -> bool:
     """Errors that every further scope of the source would meet too: a refused token (401), spent quotas,
-    a warehouse held by another process, a wrong config. 403 and 404 are about one scope and do not stop."""
+    a warehouse held by another process, a wrong config, a refused certificate, a server sending us to another
+    host, the source's waiting budget spent. 403 and 404 are about one scope and do not stop."""
     cause = _cause(exc)
-    if isinstance(cause, RateLimitExhaustedError | WarehouseLockedError | ConfigError):
+    if isinstance(cause, RateLimitExhaustedError | WarehouseLockedError | ConfigError | CertificateError
+                  | ForeignHostError | WaitLimitError):
         return True
     return isinstance(cause, AuthError) and (getattr(cause, "status", None) == 401 or "(401 " in str(cause))
 

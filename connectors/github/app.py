@@ -14,6 +14,7 @@ import requests
 
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.errors import AuthError, NotFoundError, RetryableError
+from connectors.core.http import network_cause
 
 # Renew this long before expiry: a page request started just before expiry must not arrive after it.
 REFRESH_MARGIN_SECONDS = 300.0
@@ -67,12 +68,13 @@ class AppInstallationToken:
         what = f"{self.source}: {method} {urlparse(self.base_url).path}{path} (GitHub App {self.app_id})"
         try:
             response = self._session.request(
-                method, self.base_url + path, timeout=self._timeout,
+                # a redirect would carry the app's JWT wherever it points: never followed
+                method, self.base_url + path, timeout=self._timeout, allow_redirects=False,
                 headers={"Authorization": f"Bearer {self._jwt()}", "Accept": "application/vnd.github+json",
                          "X-GitHub-Api-Version": self._version},
             )
         except (requests.Timeout, requests.ConnectionError) as exc:
-            raise RetryableError("github app token", type(exc).__name__) from None
+            raise RetryableError("github app token", network_cause(exc, self.base_url + path)) from None
         if response.status_code in (401, 403):
             raise AuthError(
                 f"{what} was refused ({response.status_code}): check auth.app_id and auth.private_key of source "
@@ -85,7 +87,7 @@ class AppInstallationToken:
             )
         if response.status_code >= 500 or response.status_code == 429:
             raise RetryableError(f"http {response.status_code}", "github app token")
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise AuthError(f"{what} failed with HTTP {response.status_code}")
         return response.json()
 

@@ -129,12 +129,14 @@ def test_deployments_per_week_worked_out_by_hand(env, first_run):
 def test_dora_marts_worked_out_by_hand(env, first_run):
     # Compare sets as the connector reads them (previous production deployment, any outcome): 103 = c1...c3
     # = [c2, c3], 104 = c3...c4 = [c4], 105 = [c5]. 104 ships since the last success 101: c2, c3 and c4.
+    # 101 is the first production deployment: its change set is its sha's history since start_date, c0 and
+    # c1 (no PR of either).
     rows = query(env, """
         SELECT deployment_id, status, change_count, pull_request_count, is_change_failure, recovery_hours
         FROM marts.deployments ORDER BY created_at
     """)
     assert rows == [
-        ("101", "success", 0, 0, False, None),
+        ("101", "success", 2, 0, False, None),
         ("103", "failure", 2, 0, True, pytest.approx(23 + 50 / 60)),  # restored by 104 at 01-08 15:10
         ("104", "success", 3, 1, False, None),
         ("105", "success", 1, 1, False, None),
