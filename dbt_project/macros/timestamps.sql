@@ -32,6 +32,14 @@
     {{ microseconds_to_hours(microseconds_between(start_expression, end_expression)) }}
 {%- endmacro %}
 
+{#- Hours from start to end when they are in order; NULL when either is unknown or they are out of order
+    (docs/METRICS.md: a stage whose ends are out of order is NULL, never negative). -#}
+{% macro ordered_hours_between(start_expression, end_expression) -%}
+    case when {{ end_expression }} >= {{ start_expression }}
+        then {{ hours_between(start_expression, end_expression) }}
+    end
+{%- endmacro %}
+
 {#
   How far each stream's data is complete (docs/METRICS.md#source-coverage): a select of source_type,
   source_instance, stream, data_complete_to from the run report. A read that succeeded has every change made

@@ -35,17 +35,10 @@ select
     case when change_requests.first_commit_at is not null
         then greatest({{ hours_between('change_requests.first_commit_at', 'change_requests.opened_at') }}, 0.0)
     end as coding_hours,
-    case when change_requests.first_response_at >= change_requests.opened_at
-        then {{ hours_between('change_requests.opened_at', 'change_requests.first_response_at') }}
-    end as pickup_hours,
-    case when change_requests.merged_at >= change_requests.first_response_at
-        then {{ hours_between('change_requests.first_response_at', 'change_requests.merged_at') }}
-    end as review_hours,
-    case when change_requests.first_deployed_at >= change_requests.merged_at
-        then {{ hours_between('change_requests.merged_at', 'change_requests.first_deployed_at') }}
-    end as deploy_hours,
-    case when change_requests.first_deployed_at >= change_requests.first_commit_at
-        then {{ hours_between('change_requests.first_commit_at', 'change_requests.first_deployed_at') }}
-    end as lead_time_hours
+    {{ ordered_hours_between('change_requests.opened_at', 'change_requests.first_response_at') }} as pickup_hours,
+    {{ ordered_hours_between('change_requests.first_response_at', 'change_requests.merged_at') }} as review_hours,
+    {{ ordered_hours_between('change_requests.merged_at', 'change_requests.first_deployed_at') }} as deploy_hours,
+    {{ ordered_hours_between('change_requests.first_commit_at', 'change_requests.first_deployed_at') }}
+        as lead_time_hours
 from change_requests
 left join {{ ref('int_service_teams') }} as teams on teams.service = change_requests.service
