@@ -140,10 +140,24 @@ def marked(run_pid: int) -> list[int]:
     return found
 
 
+def _is_resource_tracker(pid: int) -> bool:
+    try:
+        return b"multiprocessing.resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
 def kill_marked(run_pid: int) -> list[int]:
-    """SIGKILL every process left by the run ``run_pid`` (its dbt, with the warehouse open); their pids."""
+    """SIGKILL every process left by the run ``run_pid`` (its dbt, with the warehouse open); their pids.
+
+    While the run itself still lives (it ended normally and is exiting), Python's multiprocessing resource
+    tracker is its own to stop: killed, it is relaunched at exit with a traceback on the terminal. It holds
+    no warehouse, and it ends by itself when the run's process does."""
     killed = []
+    spare_tracker = alive(run_pid)
     for pid in marked(run_pid):
+        if spare_tracker and _is_resource_tracker(pid):
+            continue
         try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
