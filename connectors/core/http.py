@@ -25,6 +25,7 @@ from connectors.core.errors import (
     CertificateError,
     FatalError,
     ForeignHostError,
+    GoneError,
     NotFoundError,
     RateLimitExhaustedError,
     RetriesExhaustedError,
@@ -495,6 +496,9 @@ class HttpClient:
                 f"{what} does not exist (404): check the scope of source '{self.source}' "
                 f"(project key or owner/name) and base_url, and that the token can see it"
             )
+        if status == 410:
+            # deleted for good (GitHub answers 410 for a deleted issue): the engine records it gone like a 404
+            raise GoneError(f"{what} is gone (410): it was deleted at the source")
         if status in (400, 422):
             raise BadRequestError(f"{what} was rejected ({status}): {_server_message(response)}")
         if status >= 400:

@@ -9,6 +9,7 @@ from connectors.core.errors import (
     BadRequestError,
     FatalError,
     ForeignHostError,
+    GoneError,
     NotFoundError,
     RetriesExhaustedError,
 )
@@ -89,6 +90,7 @@ def test_retries_exhausted_is_fatal_and_names_source():
         (401, AuthError, "check the credentials of source 'gh'"),
         (403, AuthError, "refused (403"),
         (404, NotFoundError, "check the scope of source 'gh'"),
+        (410, GoneError, "is gone (410)"),  # a NotFoundError: the engine records the object gone
         (400, BadRequestError, "The value 'NOPE' does not exist"),
     ],
 )
