@@ -140,6 +140,7 @@ def build_run_report_asset(raw_asset_keys):
     """
     import dagster as dg
 
+    from pipelines.alerts import scope_line
     from pipelines.resources import ThroughlineResource
     from pipelines.settings import WRITER_POOL
 
@@ -160,8 +161,8 @@ def build_run_report_asset(raw_asset_keys):
             for name in ("records", "new_records", "updated_records", "requests", "retries", "not_modified")
         }
         failed = sorted({row["source_instance"] for row in rows if row["status"] == "failed"})
-        scopes = [f"{row['source_instance']} {row['stream']}{' [' + row['scope'] + ']' if row['scope'] else ''}: "
-                  f"{row['error']}" for row in rows if row["status"] == "failed" and row["error"]]
+        scopes = [scope_line(row["source_instance"], row["scope"], row["stream"], row["error"])
+                  for row in rows if row["status"] == "failed" and row["error"]]
         return dg.MaterializeResult(
             metadata={
                 **{name: dg.MetadataValue.int(int(value)) for name, value in totals.items()},
