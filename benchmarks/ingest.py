@@ -58,7 +58,7 @@ def simulator(scale: int, seed: int):
     """The simulator in a child process; yields its URL and stops it (by its pid) on the way out."""
     url_file = Path(tempfile.mkdtemp(prefix="bench-ingest-")) / "url"
     process = subprocess.Popen(
-        [sys.executable, "-m", "connectors.simulator", "--port", "0", "--scale", str(scale), "--seed", str(seed),
+        [sys.executable, "-m", "simulator", "--port", "0", "--scale", str(scale), "--seed", str(seed),
          "--github-rate-limit", str(GITHUB_RATE_LIMIT), "--url-file", str(url_file), "--exit-with-parent"],
         cwd=ROOT,
     )

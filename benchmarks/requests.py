@@ -323,7 +323,7 @@ def stream_of(source_type: str, path: str, query: str) -> str:
 
 def bench_config(url: str, warehouse: Path) -> str:
     """The demo configuration for the simulator at ``url``, without `start_date`: the whole history is due."""
-    from pipelines.cli import DEMO_CONFIG
+    from operations.cli import DEMO_CONFIG
 
     class Placeholders(dict):
         def __missing__(self, key: str) -> str:  # what other (file-based) demo sources need: unused here
@@ -373,8 +373,8 @@ def _counted(sim, source_type: str) -> Counter:
 
 def measure(scale: int, seed: int = 7) -> ScaleResult:
     from connectors.core.raw import RawStore
-    from connectors.simulator.generator import generate_org
-    from connectors.simulator.server import SimulatorServer
+    from simulator.generator import generate_org
+    from simulator.server import SimulatorServer
 
     out = ScaleResult(scale)
     with tempfile.TemporaryDirectory(prefix="bench-requests-") as tmp, \

@@ -714,7 +714,7 @@ class FreshnessConfig(_Strict):
 
 
 class RetentionConfig(_Strict):
-    """Weekly compaction of the working warehouse (pipelines/compact.py)."""
+    """Weekly compaction of the working warehouse (operations/compact.py)."""
 
     compact_cron: str = Field("0 4 * * 0", description="When to compact, in schedule.timezone (Sunday 04:00).")
     run_report_days: int = Field(400, ge=1, description="Run-report rows (ops.stream_runs) kept this many days.")

@@ -8,7 +8,7 @@ from pipelines.raw_assets import build_raw_assets
 from pipelines.resources import ThroughlineResource
 from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
 from pipelines.run_report import build_run_outcome_asset, build_run_report_asset
-from pipelines.compact import compact as compact_file
+from operations.compact import compact as compact_file
 from pipelines.publish import PUBLISHED_KEY, publish_assets
 from pipelines.settings import WRITER_POOL, extraction_config, retention_config, schedule_config
 
@@ -38,7 +38,7 @@ nightly = dg.define_asset_job(
 )
 
 
-@dg.op(pool=WRITER_POOL, description="Rewrite the working warehouse into a fresh file (pipelines/compact.py).")
+@dg.op(pool=WRITER_POOL, description="Rewrite the working warehouse into a fresh file (operations/compact.py).")
 def compact_warehouse(context: dg.OpExecutionContext, throughline: ThroughlineResource) -> None:
     retention = throughline.config().retention
     result = compact_file(throughline.warehouse(), run_report_days=retention.run_report_days)

@@ -1,6 +1,6 @@
 """Freshness checks and alert sensors for deployments that run the Dagster daemon (`make dev`).
 
-The CLI (`throughline run`) runs without a daemon and alerts by itself after its run (pipelines/cli.py);
+The CLI (`throughline run`) runs without a daemon and alerts by itself after its run (operations/cli.py);
 its runs carry the RUN_PID_TAG, which the failure sensor skips so nobody is told twice.
 """
 
@@ -11,8 +11,8 @@ import dagster as dg
 
 from connectors.config import FreshnessConfig, load_config
 from connectors.core.errors import ThroughlineError
-from pipelines.alerts import Alert, run_problems, send_alert, stale_streams
-from pipelines.cli import RUN_PID_TAG
+from operations.alerts import Alert, run_problems, send_alert, stale_streams
+from operations.cli import RUN_PID_TAG
 from pipelines.settings import raw_config_section, warehouse_path
 
 

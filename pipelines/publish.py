@@ -32,7 +32,7 @@ from dagster import AssetExecutionContext
 import duckdb
 
 from connectors.core.errors import ThroughlineError
-from pipelines.processes import alive
+from operations.processes import alive
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
 

@@ -15,7 +15,7 @@ from connectors.core.engine import StreamResult
 from connectors.core.raw import RawStore, raw_table
 from connectors.core.source import SourceType
 from connectors.registry import source_types
-from pipelines.alerts import scope_line
+from operations.alerts import scope_line
 from pipelines.monitoring import raw_freshness
 from pipelines.resources import ThroughlineResource
 from pipelines.run_report import RUN_OUTCOME_KEY, read_source

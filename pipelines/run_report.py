@@ -140,7 +140,7 @@ def build_run_report_asset(raw_asset_keys):
     """
     import dagster as dg
 
-    from pipelines.alerts import scope_line
+    from operations.alerts import scope_line
     from pipelines.resources import ThroughlineResource
     from pipelines.settings import WRITER_POOL
 
@@ -199,7 +199,7 @@ def build_run_outcome_asset(after):
     """
     import dagster as dg
 
-    from pipelines.alerts import failed_scopes, scope_line, stale_streams
+    from operations.alerts import failed_scopes, scope_line, stale_streams
     from pipelines.resources import ThroughlineResource
     from pipelines.settings import WRITER_POOL
 

@@ -40,7 +40,7 @@ from connectors.partitions import (
     SCOPE_LISTS, SOURCE_LEVEL_GROUPS, Partition, described, narrowed, partition_key_problems, partitions_of,
 )
 from connectors.registry import source_types
-from pipelines.alerts import scope_line
+from operations.alerts import scope_line
 from pipelines.monitoring import raw_freshness
 from pipelines.raw_assets import raw_key, stream_metadata, stream_of
 from pipelines.resources import ThroughlineResource
@@ -113,7 +113,7 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
             with store.lock:
                 store.con.execute(f"DELETE FROM {STREAM_RUNS_TABLE} WHERE started_at < ?", [cutoff])
         if failed:
-            # One line per failed scope, in the shape the alert reads (pipelines/alerts.py, _step_problems); the
+            # One line per failed scope, in the shape the alert reads (operations/alerts.py, _step_problems); the
             # merge still takes what the shard holds, so the nightly builds from it.
             raise dg.Failure(
                 description=f"{len(failed)} {st} scope(s) failed while reading {group}:\n" + "\n".join(

@@ -56,7 +56,7 @@ class SourceType:
     # `throughline doctor`: a few cheap authenticated requests that show whether a run would work
     # (credentials, scope visible, permissions, rate-limit headroom). None: the doctor only says so.
     check: Callable[[object], list[Finding]] | None = None
-    # History loads (pipelines/history.py): groups whose API can bound a request to a time window,
+    # History loads (operations/history.py): groups whose API can bound a request to a time window,
     # and how to read one group for one window [start, end). Other groups are read whole, once.
     windowed_groups: tuple[str, ...] = ()
     extract_window: Callable[[str, object, RawStore, datetime, datetime], list[StreamResult]] | None = None

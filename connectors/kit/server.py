@@ -1,5 +1,5 @@
 """A loopback HTTP API for connector tests: routes, lists of records in the usual page envelopes, credentials,
-and the simulator's fault modes (connectors/simulator/faults.py).
+and the simulator's fault modes (simulator/faults.py).
 
     with ApiServer(auth={"Authorization": "Token token=good"}) as api:
         api.add_list("/incidents", records, pages=OffsetPages(records_key="incidents"),
@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.paginators import dig
-from connectors.simulator.faults import Fault, FaultRegistry
-from connectors.simulator.routing import Response
-from connectors.simulator.server import _Handler as SimulatorHandler
-from connectors.simulator.server import _HTTPServer as SimulatorHTTPServer
+from simulator.faults import Fault, FaultRegistry
+from simulator.routing import Response
+from simulator.server import _Handler as SimulatorHandler
+from simulator.server import _HTTPServer as SimulatorHTTPServer
 
 # handler(query, match, base_url) -> (status, headers, body): a JSON-serialisable body, or bytes sent as they are.
 Handler = Callable[[dict[str, str], re.Match[str], str], tuple[int, dict[str, str], object]]
@@ -171,7 +171,7 @@ class ApiServer:
     ``auth``: header name -> exact value every API request must carry (None: anything goes); a request
     without it gets ``unauthorized`` (status, headers, body). ``faults`` is the simulator's FaultRegistry:
     ``api.faults.add(path_regex, kind, times, **opts)`` with kinds rate_limit, server_error, slow,
-    malformed_json, connection_reset, unauthorized (see connectors/simulator/faults.py).
+    malformed_json, connection_reset, unauthorized (see simulator/faults.py).
     """
 
     def __init__(

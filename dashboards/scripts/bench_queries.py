@@ -7,7 +7,7 @@ published mart, `${other_query}` inlines another query of the page, and each `${
 takes the dropdown's default (its `DropdownOption`, its `defaultValue`, else the first row of its
 data). Evidence answers the same SQL in DuckDB-Wasm over Parquet in the browser; this times it in
 DuckDB over the published file, the part that grows with the organisation. For the large org, publish
-a warehouse loaded from `python -m connectors.simulator --scale N` first.
+a warehouse loaded from `python -m simulator --scale N` first.
 """
 
 import argparse

@@ -24,7 +24,7 @@ from connectors.kit import (
     assert_rerun_idempotent,
     source_config,
 )
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 SLUG = "gh/acme/checkout"
 

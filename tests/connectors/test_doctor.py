@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.simulator import SimulatorServer, tiny_org
-from pipelines.cli import main
+from simulator import SimulatorServer, tiny_org
+from operations.cli import main
 
 SECRET = "doctor-secret-token-0042"
 

@@ -14,8 +14,8 @@ from connectors.config import parse_config
 from connectors.core.errors import AuthError, ConfigError
 from connectors.core.raw import RawStore
 from connectors.github.app import REFRESH_MARGIN_SECONDS
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
 
 APP_ID, INSTALLATION = "12345", 777
 

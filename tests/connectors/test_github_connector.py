@@ -15,9 +15,9 @@ from connectors.core.errors import AuthError, RateLimitExhaustedError
 from connectors.core.http import HttpClient
 from connectors.core.raw import RawStore
 from connectors.core.source import engine_for
-from connectors.simulator.model import Org
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
+from simulator.model import Org
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
 
 REPO = "acme/checkout"
 GROUPS = tuple(github.SOURCE.groups)

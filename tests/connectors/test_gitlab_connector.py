@@ -9,9 +9,9 @@ from connectors import gitlab
 from connectors.config import parse_config
 from connectors.core.errors import AuthError, ConfigError, NotFoundError
 from connectors.core.raw import RawStore
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
-from connectors.simulator.timefmt import parse_ms
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
+from simulator.timefmt import parse_ms
 
 PROJECT = "acme/checkout-infra"
 API = "/gitlab/api/v4/projects/acme%2Fcheckout-infra"
@@ -209,7 +209,7 @@ def test_unchanged_merge_requests_keep_their_children_without_a_request(sim, sto
 
 
 def test_successful_production_deployments_bring_the_merge_requests_they_shipped(sim, store):
-    # tiny_org's acme/checkout-infra (module docstring of connectors/simulator/gitlab_api.py): deployments
+    # tiny_org's acme/checkout-infra (module docstring of simulator/gitlab_api.py): deployments
     # iid 1 prod success, 2 staging success, 3 prod failed, 4 prod rollback to iid 1's sha, 5 and 6 prod
     # success. Only the successful production ones are asked for their merge requests: 1, 4, 5, 6.
     config = source(sim.url)

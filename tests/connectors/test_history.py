@@ -14,9 +14,9 @@ import pytest
 
 from connectors.config import parse_config
 from connectors.core.raw import RawStore
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 from connectors.core.source import windows
-from pipelines.history import load_history
+from operations.history import load_history
 
 NOW = datetime(2026, 1, 17, tzinfo=UTC)
 SINCE = datetime(2026, 1, 5, tzinfo=UTC)

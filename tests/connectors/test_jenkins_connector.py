@@ -1,7 +1,7 @@
 """The Jenkins connector against the simulator: folder walk, build ranges, stages, faults, one clear error
 for a bad token, idempotent and incremental reruns by build number, running builds read again.
 
-scenarios.tiny_org as Jenkins (connectors/simulator/jenkins_api.py): organization folder `acme`, multibranch
+scenarios.tiny_org as Jenkins (simulator/jenkins_api.py): organization folder `acme`, multibranch
 project `acme/checkout`, branch job `acme/checkout/main` with builds #1-#5 (one per GitHub deployment 101-105,
 #3 failed), each a pipeline run with 4 stages (Checkout SCM, Build, Test, the deploy stage).
 With page_size 2, the builds come in the ranges {0,2} (#5, #4), {2,4} (#3, #2) and {4,6} (#1, short: the last).
@@ -16,7 +16,7 @@ from connectors.config import parse_config
 from connectors.core.errors import AuthError, NotFoundError, RetriesExhaustedError
 from connectors.core.paginators import TreeRangePaginator
 from connectors.core.raw import RawStore
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 MAIN = "acme/checkout/main"
 BUILDS = "/jenkins/job/acme/job/checkout/job/main/api/json"

@@ -13,8 +13,8 @@ from connectors import jira
 from connectors.config import parse_config
 from connectors.core.errors import FatalError
 from connectors.core.raw import RawStore
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
 
 SEARCH = "/jira/rest/api/3/search/jql"
 

@@ -29,8 +29,8 @@ from connectors.kit import (
     assert_rerun_idempotent,
     source_config,
 )
-from connectors.simulator import SimulatorServer, tiny_org
-from connectors.simulator.timefmt import parse_ms
+from simulator import SimulatorServer, tiny_org
+from simulator.timefmt import parse_ms
 
 KEY = "good-key"
 TABLE = "opsgenie__incidents"

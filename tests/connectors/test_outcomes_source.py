@@ -285,8 +285,8 @@ def test_what_is_not_a_link_is_refused(written):
 
 
 def test_the_simulated_organisations_files_load_without_a_rejected_row(tmp_path):
-    from connectors.simulator import generate_org
-    from connectors.simulator.outcomes import write_outcome_files
+    from simulator import generate_org
+    from simulator.outcomes import write_outcome_files
 
     org = generate_org(seed=7, scale=1)
     folders = write_outcome_files(org, tmp_path / "outcomes")

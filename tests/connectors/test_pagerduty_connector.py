@@ -146,7 +146,7 @@ def test_each_request_asks_for_one_window_of_at_most_window_days(api, store):
 
 
 def test_a_history_load_reads_the_incidents_one_window_at_a_time(api, store):
-    from pipelines.history import load_history
+    from operations.history import load_history
 
     source = config(api)
     progress = load_history(source, store, since=START, window=timedelta(days=30), now=START + timedelta(days=90))

@@ -11,8 +11,8 @@ from connectors.config import parse_config
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.errors import AuthError
 from connectors.core.raw import RawStore
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
 
 
 def source(kind: str, url: str, **options):

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 
 from connectors.opsgenie import PAGES
-from connectors.simulator import SimulatorServer, tiny_org
-from connectors.simulator.routing import Request
-from connectors.simulator.timefmt import parse_ms
+from simulator import SimulatorServer, tiny_org
+from simulator.routing import Request
+from simulator.timefmt import parse_ms
 
 STAGING = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "staging" / "opsgenie"
 

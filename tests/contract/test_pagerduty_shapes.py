@@ -1,4 +1,4 @@
-"""Contract between the PagerDuty simulator (connectors/simulator/pagerduty_api.py), the connector and the staging
+"""Contract between the PagerDuty simulator (simulator/pagerduty_api.py), the connector and the staging
 models: what the connector stores from PagerDuty-shaped answers carries every JSON path the staging views read,
 and the simulator keeps the wire rules the connector relies on (6-month range cap, `total` only when asked,
 rate limits announced by `ratelimit-*` headers, not Retry-After).
@@ -25,7 +25,7 @@ from connectors import pagerduty
 from connectors.core.errors import AuthError
 from connectors.core.raw import RawStore
 from connectors.kit import assert_each_record_once, raw_keys, source_config
-from connectors.simulator import SimulatorServer, generate_org
+from simulator import SimulatorServer, generate_org
 from pipelines.settings import DBT_PROJECT_DIR
 
 STAGING = DBT_PROJECT_DIR / "models" / "staging" / "pagerduty"

@@ -132,7 +132,7 @@ def test_a_deployment_github_and_circleci_both_report_counts_once_when_they_name
     from connectors import circleci, github
     from connectors.config import parse_config
     from connectors.core.raw import RawStore
-    from connectors.simulator import SimulatorServer, tiny_org
+    from simulator import SimulatorServer, tiny_org
     from tests.dbt.warehouse import RAW_TABLES
 
     warehouse = tmp_path / "w.duckdb"

@@ -2,7 +2,7 @@
 hand-worked rule results, and one deployment both sources report counted once when the config names
 the same service for both scopes.
 
-The tiny organisation's GitLab project acme/checkout-infra (connectors/simulator/gitlab_api.py) deploys:
+The tiny organisation's GitLab project acme/checkout-infra (simulator/gitlab_api.py) deploys:
   iid 1 production success 01-05 16:00-16:10      iid 2 staging success 01-06 16:00-16:05
   iid 3 production failed  01-07 16:00-16:20      iid 4 rollback-production of iid 1's sha, 01-07 16:50-17:00
   iid 5 production success 01-08 16:00-16:10      iid 6 production success 01-13 16:00-16:10
@@ -25,8 +25,8 @@ import pytest
 from connectors import github, gitlab
 from connectors.config import DeploymentRules, parse_config
 from connectors.core.raw import RawStore
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
 from tests.dbt.warehouse import RAW_TABLES, query, run_dbt
 
 T = datetime.fromisoformat

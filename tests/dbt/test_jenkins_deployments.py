@@ -25,7 +25,7 @@ import pytest
 from connectors import github, jenkins
 from connectors.config import DeploymentRules, parse_config
 from connectors.core.raw import RawStore
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 from tests.dbt.warehouse import RAW_TABLES, query, run_dbt
 
 SERVICES = {"acme/checkout/*": "acme/checkout"}

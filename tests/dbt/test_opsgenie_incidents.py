@@ -1,7 +1,7 @@
 """Opsgenie incidents through dbt, beside the tiny organisation's GitHub deployments: into the `incidents` mart,
 attributed by the window rule, and into recovery time and change failure rate (dora_metrics_weekly).
 
-GitHub source `g`, repository acme/checkout (connectors/simulator/scenarios.tiny_org), production deployments
+GitHub source `g`, repository acme/checkout (simulator/scenarios.tiny_org), production deployments
 (service `acme/checkout`, started-finished):
   101 01-05 15:00-15:10 success    103 01-07 15:00-15:20 FAILURE    104 01-08 15:00-15:10 success
   105 01-13 15:00-15:10 success    (102 is staging: in no DORA count)
@@ -39,9 +39,9 @@ import pytest
 from connectors import github, opsgenie
 from connectors.config import DeploymentRules, parse_config
 from connectors.core.raw import RawStore
-from connectors.simulator.scenarios import tiny_org
-from connectors.simulator.server import SimulatorServer
-from connectors.simulator.timefmt import parse_ms
+from simulator.scenarios import tiny_org
+from simulator.server import SimulatorServer
+from simulator.timefmt import parse_ms
 from tests.dbt.warehouse import RAW_TABLES, query, run_dbt
 
 T = datetime.fromisoformat

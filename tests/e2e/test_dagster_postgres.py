@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 from tests.support.e2e import private_dagster_home, tiny_config
 from tests.support.postgres import postgres_server, server_bin_dir
 
@@ -41,7 +41,7 @@ def test_nightly_run_on_postgres_storage(tmp_path):
         env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(tmp_path / "w.duckdb"),
                "DAGSTER_HOME": str(home), "E2E_TOKEN": "e2e-token", "DAGSTER_PG_PORT": str(pg.port),
                "DAGSTER_PG_USERNAME": pg.user, "DAGSTER_PG_PASSWORD": pg.password}
-        run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], env=env, capture_output=True, text=True,
+        run = subprocess.run([sys.executable, "-m", "operations.cli", "run"], env=env, capture_output=True, text=True,
                              timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]
 

@@ -40,7 +40,7 @@ def published(tmp_path_factory):
     """`throughline demo` into a fresh warehouse: the nightly job loads, builds and publishes."""
     warehouse = tmp_path_factory.mktemp("dashboards") / "warehouse" / "throughline.duckdb"
     env = {k: v for k, v in os.environ.items() if k not in ("DAGSTER_HOME", "THROUGHLINE_PUBLISHED_DIR")}
-    run([sys.executable, "-m", "pipelines.cli", "demo", "--warehouse", str(warehouse)], cwd=ROOT, env=env)
+    run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse)], cwd=ROOT, env=env)
     assert (warehouse.parent / "marts.duckdb").exists()
     return warehouse.parent
 

@@ -35,14 +35,14 @@ def demo_warehouse(tmp_path_factory):
     warehouse = root / "throughline.duckdb"
     env = {**os.environ, "DAGSTER_HOME": str(private_dagster_home(root))}
     env.pop("THROUGHLINE_CONFIG", None)
-    run = subprocess.run([sys.executable, "-m", "pipelines.cli", "demo", "--warehouse", str(warehouse)],
+    run = subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse)],
                          env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return warehouse
 
 
 def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse):
-    from pipelines.cli import DEMO_TOKEN_VAR
+    from operations.cli import DEMO_TOKEN_VAR
 
     with postgres_server() as pg:
         con = pg.connect()
@@ -56,7 +56,7 @@ def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse
                    "THROUGHLINE_PG_DATABASE": pg.database, "THROUGHLINE_WAREHOUSE": str(demo_warehouse),
                    "THROUGHLINE_CONFIG": str(demo_warehouse.parent / "demo" / "throughline.yml"),
                    DEMO_TOKEN_VAR: "demo-token-not-secret"}
-            command = [sys.executable, "-m", "pipelines.cli", "copy-raw", "--build"]
+            command = [sys.executable, "-m", "operations.cli", "copy-raw", "--build"]
             build = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
             assert build.returncode == 0, build.stdout[-8000:] + build.stderr[-2000:]
             assert "copied " in build.stdout and pg.password not in build.stdout + build.stderr

@@ -18,7 +18,7 @@ import requests
 from connectors.config import load_config
 from connectors.core.raw import RawStore
 from connectors.registry import source_types
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 from tests.e2e.test_run_alerts import _Hook
 from tests.support.e2e import private_dagster_home
 
@@ -144,7 +144,7 @@ def test_failed_scopes_cost_only_themselves(tmp_path):
             warehouse = tmp_path / "w.duckdb"
             env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse),
                    "DAGSTER_HOME": str(private_dagster_home(tmp_path)), "E2E_HOOK_SECRET": HOOK_SECRET}
-            run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], env=env, capture_output=True,
+            run = subprocess.run([sys.executable, "-m", "operations.cli", "run"], env=env, capture_output=True,
                                  text=True, timeout=900)
         finally:
             proxy.shutdown()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.simulator.generator import generate_org
-from connectors.simulator.server import SimulatorServer
+from simulator.generator import generate_org
+from simulator.server import SimulatorServer
 from tests.support.e2e import private_dagster_home
 
 
@@ -35,7 +35,7 @@ sources:
         home = private_dagster_home(tmp_path)
         env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse),
                "DAGSTER_HOME": str(home)}
-        command = [sys.executable, "-m", "pipelines.cli", "run"]
+        command = [sys.executable, "-m", "operations.cli", "run"]
         # Slow pages make "half way" a wide target; the kill lands between committed pages.
         sim.faults.add(r"/jira/rest/api/3/search/jql", "slow", times=None, seconds=0.4)
         proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -111,10 +111,10 @@ def _tiny_env(tmp_path, url: str, name: str) -> dict[str, str]:
 def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(tmp_path):
     """The run is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt at
     once, and the rerun started right after succeeds and leaves what a clean run leaves."""
-    from connectors.simulator import tiny_org
-    from pipelines.processes import marked
+    from simulator import tiny_org
+    from operations.processes import marked
 
-    command = [sys.executable, "-m", "pipelines.cli", "run"]
+    command = [sys.executable, "-m", "operations.cli", "run"]
     with SimulatorServer(tiny_org()) as sim:
         clean_env = _tiny_env(tmp_path, sim.url, "clean")
         clean = subprocess.run(command, env=clean_env, capture_output=True, text=True, timeout=900)

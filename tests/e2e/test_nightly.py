@@ -1,6 +1,6 @@
 """End to end: the simulator's tiny scenario through every asset into the marts, twice.
 
-Expected values are worked out by hand from the scenario (connectors/simulator/scenarios.py):
+Expected values are worked out by hand from the scenario (simulator/scenarios.py):
 flow time = first entry into an active state -> last entry into done.
 """
 
@@ -16,8 +16,8 @@ TOKEN = "e2e-secret-token-value"
 
 @pytest.fixture(scope="module")
 def sim():
-    from connectors.simulator.scenarios import tiny_org
-    from connectors.simulator.server import SimulatorServer
+    from simulator.scenarios import tiny_org
+    from simulator.server import SimulatorServer
 
     with SimulatorServer(tiny_org()) as server:
         yield server

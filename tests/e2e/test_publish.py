@@ -139,8 +139,8 @@ def test_a_warehouse_without_marts_publishes_nothing_and_keeps_the_last_good_mar
 
 @pytest.fixture(scope="module")
 def sim():
-    from connectors.simulator.scenarios import tiny_org
-    from connectors.simulator.server import SimulatorServer
+    from simulator.scenarios import tiny_org
+    from simulator.server import SimulatorServer
 
     with SimulatorServer(tiny_org()) as server:
         yield server

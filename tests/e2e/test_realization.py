@@ -1,5 +1,5 @@
 """End to end: the simulated organisation (seed 7, scale 1) with its outcomes through the nightly run, and the
-realization and signal marts find what the generator planted (org.planted, connectors/simulator/outcomes.py).
+realization and signal marts find what the generator planted (org.planted, simulator/outcomes.py).
 
 Nothing below is a magic number: every expected value is read from the planted facts or recomputed here from
 the generated rows (the KPI window means), the way the marts' definitions in docs/METRICS.md say.
@@ -13,8 +13,8 @@ from statistics import mean
 import duckdb
 import pytest
 
-from connectors.simulator.generator import generate_org
-from connectors.simulator.outcomes import write_outcome_files
+from simulator.generator import generate_org
+from simulator.outcomes import write_outcome_files
 
 TOKEN = "e2e-realization-token"
 WINDOW_DAYS = 28  # var realization_kpi_window_days, default
@@ -59,7 +59,7 @@ def warehouse(tmp_path_factory, org):
 def _nightly(tmp_path_factory, org):
     import dagster as dg
 
-    from connectors.simulator.server import SimulatorServer
+    from simulator.server import SimulatorServer
     from pipelines.definitions import defs
 
     root = tmp_path_factory.mktemp("realization")

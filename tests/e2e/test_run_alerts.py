@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 from tests.support.e2e import private_dagster_home, tiny_config
 GOOD, REVOKED = "e2e-good-token-31337", "e2e-revoked-token-4242"
 
@@ -45,7 +45,7 @@ def test_failed_source_alerts_once_with_source_asset_and_error(tmp_path):
             env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "DAGSTER_HOME": str(home),
                    "THROUGHLINE_WAREHOUSE": str(tmp_path / "w.duckdb"),
                    "E2E_GITHUB_TOKEN": REVOKED, "E2E_HOOK_SECRET": "hook-secret-77"}
-            run = subprocess.run([sys.executable, "-m", "pipelines.cli", "run"], env=env, capture_output=True,
+            run = subprocess.run([sys.executable, "-m", "operations.cli", "run"], env=env, capture_output=True,
                                  text=True, timeout=600)
     finally:
         hook.shutdown()

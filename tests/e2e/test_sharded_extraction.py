@@ -25,8 +25,8 @@ SCOPES = {"projects: [FLOW]": "projects: [FLOW, OPS]", "repos: [acme/checkout]":
 
 @pytest.fixture(scope="module")
 def sim():
-    from connectors.simulator.scenarios import tiny_org
-    from connectors.simulator.server import SimulatorServer
+    from simulator.scenarios import tiny_org
+    from simulator.server import SimulatorServer
 
     org = tiny_org()
     org.jira_add_project("OPS", "Operations", 10001)

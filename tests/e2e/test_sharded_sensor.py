@@ -201,7 +201,7 @@ def test_a_scope_that_cannot_be_a_partition_key_is_a_config_error(tmp_path, monk
 
 def test_check_config_names_the_source_and_the_fix(tmp_path):
     path = sharded_config(tmp_path, '["A...B"]')
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "check-config", str(path)],
+    out = subprocess.run([sys.executable, "-m", "operations.cli", "check-config", str(path)],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "Traceback" not in out.stderr

@@ -22,7 +22,7 @@ from connectors import circleci, github, gitlab, jira
 from connectors.config import parse_config
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.raw import RawStore
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 # What the simulator accepts; the sources read them from the environment, as users configure them.
 JIRA_SECRET = "faults-jira-token-5F3A9C"

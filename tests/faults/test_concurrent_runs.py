@@ -77,7 +77,7 @@ def test_two_throughline_runs_started_together_the_first_owns_the_warehouse(tmp_
         env.pop("DAGSTER_HOME", None)
         release = threading.Event()
         held = hold_after_two_pages(sim, jira, release)
-        runs = [subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run"], cwd=ROOT, env=env,
+        runs = [subprocess.Popen([sys.executable, "-m", "operations.cli", "run"], cwd=ROOT, env=env,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         started = time.monotonic()
         try:

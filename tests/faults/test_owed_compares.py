@@ -23,7 +23,7 @@ from connectors import github
 from connectors.config import parse_config
 from connectors.core.errors import RetriesExhaustedError
 from connectors.core.raw import RawStore
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 REPO = "acme/checkout"
 COMPARE = f"/github/repos/{REPO}/compare/"

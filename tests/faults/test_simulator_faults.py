@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 SEARCH = "/jira/rest/api/3/search/jql?jql=project%20%3D%20FLOW"
 PULLS = "/github/repos/acme/checkout/pulls"

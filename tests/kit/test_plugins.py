@@ -97,7 +97,7 @@ def test_an_installed_plugin_is_configured_validated_built_and_checked(tmp_path,
     keys = {key.to_user_string() for assets in build_raw_assets() for key in assets.keys}
     assert {"raw/acme_pager__incidents", "raw/acme_pager__log_entries", "raw/circleci__jobs"} <= keys
 
-    from pipelines import doctor
+    from operations import doctor
 
     monkeypatch.setattr(doctor, "load_config", lambda _file: config)
     monkeypatch.setattr(doctor, "warehouse_path", lambda: tmp_path / "absent.duckdb")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connectors.simulator import SimulatorServer, generate_org, tiny_org
+from simulator import SimulatorServer, generate_org, tiny_org
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The CircleCI mount: shapes, page tokens, auth, faults, and history derived from the Org.
 
 Expected values come from scenarios.tiny_org (6 default-branch commits, 5 GitHub deployments) and the
-derivation rules in connectors/simulator/circleci_api.py.
+derivation rules in simulator/circleci_api.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 SLUG = "gh/acme/checkout"
 
@@ -98,7 +98,7 @@ def test_faults_use_circleci_shapes(sim):
 
 
 def test_generated_org_has_failures_a_rollback_and_a_running_deploy():
-    from connectors.simulator import generate_org
+    from simulator import generate_org
 
     with SimulatorServer(generate_org(seed=7, scale=1)) as server:
         api = server.mounts["circleci"]

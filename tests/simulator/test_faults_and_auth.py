@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 
-from connectors.simulator import SimulatorServer, tiny_org
+from simulator import SimulatorServer, tiny_org
 
 JIRA_SEARCH = "/jira/rest/api/3/search/jql?jql=project%20%3D%20FLOW"
 GITHUB_PULLS = "/github/repos/acme/checkout/pulls"

@@ -7,9 +7,9 @@ from collections import Counter
 from datetime import date, timedelta
 from statistics import mean, median
 
-from connectors.simulator import generate_org
-from connectors.simulator.generator import ANCHOR_MS, INITIATIVES, START_MS
-from connectors.simulator.timefmt import ms_to_dt, parse_ms
+from simulator import generate_org
+from simulator.generator import ANCHOR_MS, INITIATIVES, START_MS
+from simulator.timefmt import ms_to_dt, parse_ms
 
 
 def snapshot(org) -> str:
@@ -380,7 +380,7 @@ def test_a_long_lived_deployment_status_history(generated_org):
 
 
 def test_gitlab_merge_requests_are_merged_then_deployed_to_production(generated_org):
-    from connectors.simulator.gitlab_api import GitLabData
+    from simulator.gitlab_api import GitLabData
 
     gitlab = GitLabData(generated_org)
     deployed = {}

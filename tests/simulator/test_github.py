@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.simulator import Org, SimulatorServer, tiny_org
+from simulator import Org, SimulatorServer, tiny_org
 
 REPO = "acme/checkout-web"
 

@@ -7,8 +7,8 @@ import time
 import pytest
 import requests
 
-from connectors.simulator import SimulatorServer, generate_org, tiny_org
-from connectors.simulator.gitlab_api import GitLabData
+from simulator import SimulatorServer, generate_org, tiny_org
+from simulator.gitlab_api import GitLabData
 
 PROJECT = "/gitlab/api/v4/projects/acme%2Fcheckout-infra"
 

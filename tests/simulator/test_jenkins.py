@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.simulator import SimulatorServer, tiny_org
-from connectors.simulator.jenkins_api import FOLDER, FREESTYLE_JOB, MULTIBRANCH, PIPELINE_JOB, apply_tree, parse_tree
-from connectors.simulator.routing import ApiError
-from connectors.simulator.timefmt import parse_ms
+from simulator import SimulatorServer, tiny_org
+from simulator.jenkins_api import FOLDER, FREESTYLE_JOB, MULTIBRANCH, PIPELINE_JOB, apply_tree, parse_tree
+from simulator.routing import ApiError
+from simulator.timefmt import parse_ms
 
 AUTH = ("bot", "s3cret")
 MAIN = "/jenkins/job/acme/job/checkout/job/main"

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.simulator import SimulatorServer, tiny_org
-from connectors.simulator.timefmt import parse_ms
+from simulator import SimulatorServer, tiny_org
+from simulator.timefmt import parse_ms
 
 SEARCH = "/jira/rest/api/3/search/jql"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.simulator import Org, SimulatorServer
+from simulator import Org, SimulatorServer
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "devlake" / "jira"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from connectors.simulator import tiny_org
+from simulator import tiny_org
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ def test_tiny_is_stable_between_calls():
 def test_command_line_announces_its_url_and_stops_on_signals(tmp_path, sig):
     url_file = tmp_path / "url"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "connectors.simulator", "--port", "0", "--scenario", "tiny",
+        [sys.executable, "-m", "simulator", "--port", "0", "--scenario", "tiny",
          "--url-file", str(url_file)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # As if started with `&` from a script: SIGINT ignored unless the program installs a handler.

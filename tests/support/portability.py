@@ -175,7 +175,7 @@ def duckdb_check(reference: Path, select: str | None, variables: str | None, wor
 def main(argv: list[str] | None = None) -> int:
     import psycopg2
 
-    from pipelines.postgres_copy import connection_settings, copy_raw
+    from operations.postgres_copy import connection_settings, copy_raw
 
     parser = argparse.ArgumentParser(prog="python -m tests.support.portability")
     parser.add_argument("--warehouse", required=True, type=Path)

@@ -13,7 +13,7 @@ import pytest
 
 from connectors.config import parse_config
 from connectors.core.raw import RawStore
-from pipelines.alerts import (
+from operations.alerts import (
     Alert, Problem, failed_scopes, problems_from_events, run_problems, scope_line, send_alert, stale_streams,
 )
 from pipelines.run_report import write_rows
@@ -223,7 +223,7 @@ def test_an_undeliverable_alert_warns_with_channel_and_status_never_the_webhook_
         echo_url = f"http://127.0.0.1:{echo.server_address[1]}/services/{HOOK_SECRET}"
         config = config_with({"slack": {"webhook_url": echo_url},
                               "teams": {"webhook_url": f"http://127.0.0.1:{closed_port}/webhook/{HOOK_SECRET}"}})
-        with caplog.at_level("WARNING", logger="pipelines.alerts"):
+        with caplog.at_level("WARNING", logger="operations.alerts"):
             failures = send_alert(Alert("t", [Problem("e")]), config)
     finally:
         echo.shutdown()

@@ -9,7 +9,7 @@ import random
 import duckdb
 
 from connectors.core.raw import RawRecord, RawStore
-from pipelines.compact import compact
+from operations.compact import compact
 from pipelines.run_report import write_rows
 
 

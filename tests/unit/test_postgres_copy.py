@@ -1,4 +1,4 @@
-"""`throughline copy-raw` (pipelines/postgres_copy.py): the dbt sources copied into PostgreSQL value for value."""
+"""`throughline copy-raw` (operations/postgres_copy.py): the dbt sources copied into PostgreSQL value for value."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import duckdb
 import pytest
 
 from connectors.core.errors import ConfigError
-from pipelines.postgres_copy import connection_settings, copy_raw
+from operations.postgres_copy import connection_settings, copy_raw
 from tests.support.postgres import postgres_server, server_bin_dir
 
 needs_server = pytest.mark.skipif(

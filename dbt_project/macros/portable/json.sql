@@ -1,6 +1,6 @@
 {#
   JSON access. Paths are written without `$.`: 'fields.status.name', 'items[0].name'. DuckDB reads the raw
-  JSON columns with `->>` JSONPath; PostgreSQL reads jsonb (pipelines/postgres_copy.py) with `#>>` key paths.
+  JSON columns with `->>` JSONPath; PostgreSQL reads jsonb (operations/postgres_copy.py) with `#>>` key paths.
 #}
 
 {% macro json_path_keys(path) -%}

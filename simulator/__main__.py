@@ -1,4 +1,4 @@
-"""``python -m connectors.simulator``: serve a generated (or hand-built) organisation in the foreground.
+"""``python -m simulator``: serve a generated (or hand-built) organisation in the foreground.
 
 Prints ``simulator listening on http://HOST:PORT`` once it accepts connections, and writes the same URL to
 ``--url-file`` if given (written to a temporary name and renamed, so a reader never sees half a URL).
@@ -23,7 +23,7 @@ from .server import SimulatorServer
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m connectors.simulator",
+    parser = argparse.ArgumentParser(prog="python -m simulator",
                                      description="Loopback Jira Cloud + GitHub API double.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")

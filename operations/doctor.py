@@ -9,7 +9,7 @@ from connectors.core.errors import ThroughlineError, WarehouseLockedError
 from connectors.core.raw import open_warehouse
 from connectors.core.source import Finding
 from connectors.registry import source_types
-from pipelines.alerts import stale_streams
+from operations.alerts import stale_streams
 from pipelines.settings import warehouse_path
 
 

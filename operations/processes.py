@@ -84,7 +84,7 @@ fd, run_pid = int(sys.argv[1]), sys.argv[2]
 signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C of the terminal is for the run, not for the reaper
 os.read(fd, 1)
 sys.path.insert(0, sys.argv[3])
-from pipelines.processes import kill_marked
+from operations.processes import kill_marked
 kill_marked(int(run_pid))
 """
 

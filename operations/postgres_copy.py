@@ -85,7 +85,7 @@ def _pg_type(duckdb_type: str, schema: str, table: str, column: str) -> str:
     if pg is None:
         raise ConfigError(
             f"copy-raw: {schema}.{table}.{column} has DuckDB type {duckdb_type}, which has no PostgreSQL mapping; "
-            "add it to pipelines/postgres_copy.py _TYPES"
+            "add it to operations/postgres_copy.py _TYPES"
         )
     return pg
 

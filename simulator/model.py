@@ -191,7 +191,7 @@ class Org:
         # KPI steps after given epics shipped, ...) as plain data the tests read; empty for hand-made orgs.
         self.planted: dict[str, Any] = {}
         # Business outcomes of the organisation, per outcomes-source kind (kpis, key_results,
-        # key_result_values, surveys): rows as a file would hold them (connectors/simulator/outcomes.py).
+        # key_result_values, surveys): rows as a file would hold them (simulator/outcomes.py).
         self.outcomes: dict[str, list[dict[str, Any]]] = {}
 
         self._key_to_id: dict[str, str] = {}

@@ -17,7 +17,7 @@ import duckdb
 
 from connectors.config import CONFIG_ENV_VAR, load_config
 from connectors.core.errors import ThroughlineError
-from pipelines.processes import alive, hold_warehouse, kill_marked, start_reaper, stop_reaper
+from operations.processes import alive, hold_warehouse, kill_marked, start_reaper, stop_reaper
 from pipelines.settings import PROJECT_ROOT, WAREHOUSE_ENV_VAR
 
 DEMO_TOKEN_VAR = "THROUGHLINE_DEMO_TOKEN"
@@ -180,7 +180,7 @@ def alert_after_run(result) -> None:
     """
     from datetime import UTC, datetime
 
-    from pipelines.alerts import Alert, run_problems, send_alert, stale_streams
+    from operations.alerts import Alert, run_problems, send_alert, stale_streams
     from pipelines.settings import warehouse_path
 
     config = load_config()
@@ -200,7 +200,7 @@ def run_history(args: argparse.Namespace) -> None:
     from datetime import UTC, datetime, timedelta
 
     from connectors.core.raw import RawStore
-    from pipelines.history import load_history
+    from operations.history import load_history
     from pipelines.settings import warehouse_path
 
     config = load_config()
@@ -284,7 +284,7 @@ def copy_raw_to_postgres(build: bool = False) -> None:
     """`throughline copy-raw`: the dbt sources from the DuckDB warehouse into PostgreSQL (docs/DEPLOY.md)."""
     import psycopg2
 
-    from pipelines.postgres_copy import connection_settings, copy_raw
+    from operations.postgres_copy import connection_settings, copy_raw
     from pipelines.settings import warehouse_path
 
     settings = connection_settings()
@@ -328,7 +328,7 @@ def demo(args: argparse.Namespace) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     url_file = Path(tempfile.mkdtemp()) / "simulator.url"
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "connectors.simulator", "--port", "0", "--seed", str(args.seed),
+        [sys.executable, "-m", "simulator", "--port", "0", "--seed", str(args.seed),
          "--scale", str(args.scale), "--url-file", str(url_file), "--exit-with-parent",
          "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
         cwd=PROJECT_ROOT,
@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             with hold_warehouse(warehouse_path(), "history"):
                 run_history(args)
         elif args.command == "compact":
-            from pipelines.compact import compact
+            from operations.compact import compact
             from pipelines.settings import warehouse_path
 
             with hold_warehouse(warehouse_path(), "compact"):
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "copy-raw":
             copy_raw_to_postgres(build=args.build)
         elif args.command == "doctor":
-            from pipelines.doctor import diagnose, report
+            from operations.doctor import diagnose, report
 
             text, code = report(diagnose(args.path))
             print(text)

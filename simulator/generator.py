@@ -53,7 +53,7 @@ Initiatives and outcomes, so that realization metrics have something to find:
     each item needs far more effort for four weeks) and a change-fail-rate spike (acme/platform-infra
     deploys every merge and 70% of its deployments fail for three weeks, each failure rolled back and
     retried).
-  * KPI series, OKRs and team surveys (connectors/simulator/outcomes.py): a KPI of each value stream steps
+  * KPI series, OKRs and team surveys (simulator/outcomes.py): a KPI of each value stream steps
     after one named epic first ships; ``org.planted`` says which, when, and by how much.
 
 Human work happens on a working-time clock (Mon-Fri 08:00-18:00 UTC), so flow times include nights and
@@ -265,7 +265,7 @@ def _week_start(week: int) -> str:
 
 
 def _planted_facts(jira: _JiraBuilder, github: _GitHubBuilder) -> dict:
-    """What was planted, as plain data (org.planted): the tests and connectors/simulator/outcomes.py read it."""
+    """What was planted, as plain data (org.planted): the tests and simulator/outcomes.py read it."""
     names = {t.key: t for t in TEAMS}
 
     def weeks(plant: Plant) -> dict:
