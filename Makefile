@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Runs, schedules and the warehouse writer pool limit (dagster_home/dagster.yaml).
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build doctor lock clean docs \
+.PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build doctor lock clean docs docs-generate \
 	dashboards dashboards-install dashboards-serve browser new-source
 
 $(BIN)/.installed: pyproject.toml requirements.lock
@@ -34,8 +34,15 @@ bench: install bench-requests bench-ingest bench-build ## every benchmark (bench
 doctor: install ## check throughline.yml, reach every source with its credentials, check the warehouse
 	$(BIN)/throughline doctor
 
-docs: install ## generate the dbt docs (every mart and column, lineage, exposures) and serve them on :8080
-	cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir . && ../$(BIN)/dbt docs serve --profiles-dir . --port 8080
+# dbt reads the warehouse path only from THROUGHLINE_WAREHOUSE, which throughline.yml decides (connectors/config.py).
+WAREHOUSE_PATH = $$($(BIN)/python -c 'from connectors.config import warehouse_path; print(warehouse_path())')
+DOCS_PORT ?= 8080
+
+docs-generate: install ## the dbt docs (every mart and column, lineage, exposures) into dbt_project/target, no server
+	export THROUGHLINE_WAREHOUSE="$(WAREHOUSE_PATH)" && cd dbt_project && ../$(BIN)/dbt docs generate --profiles-dir .
+
+docs: docs-generate ## generate the dbt docs and serve them on :8080 (DOCS_PORT=...)
+	export THROUGHLINE_WAREHOUSE="$(WAREHOUSE_PATH)" && cd dbt_project && ../$(BIN)/dbt docs serve --profiles-dir . --port $(DOCS_PORT)
 
 # Dashboards as code (dashboards/, Evidence on Node) read the published marts (docs/BI.md).
 dashboards/node_modules/.installed: dashboards/package.json dashboards/package-lock.json
@@ -48,8 +55,9 @@ dashboards: install dashboards-install ## build the dashboards from the demo war
 	test -f warehouse/marts.duckdb || $(BIN)/throughline demo
 	dashboards/build.sh warehouse
 
-dashboards-serve: ## serve the built dashboards on http://localhost:3000
-	$(BIN)/python -m http.server 3000 --bind 127.0.0.1 --directory dashboards/build
+PORT ?= 3000
+dashboards-serve: ## serve the built dashboards on http://localhost:3000 (PORT=...)
+	$(BIN)/python -m http.server $(PORT) --bind 127.0.0.1 --directory dashboards/build
 
 browser: ## the headless Chromium the dashboard test drives (Debian package; needs root)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.config import CONFIG_ENV_VAR, load_config
+from connectors.config import (
+    CONFIG_ENV_VAR, DBT_PROJECT_DIR, PROJECT_ROOT, WAREHOUSE_ENV_VAR, load_config, warehouse_path,
+)
 from connectors.core.errors import ThroughlineError
-from operations.processes import alive, hold_warehouse, kill_marked, start_reaper, stop_reaper
-from pipelines.settings import PROJECT_ROOT, WAREHOUSE_ENV_VAR
+from operations.processes import (
+    RUN_HOST_TAG, RUN_PID_TAG, alive, hold_warehouse, kill_marked, start_reaper, stop_reaper,
+)
 
 DEMO_TOKEN_VAR = "THROUGHLINE_DEMO_TOKEN"
 DEMO_CONFIG = """\
@@ -98,10 +101,6 @@ sources:
 """
 
 
-RUN_PID_TAG = "throughline/pid"
-RUN_HOST_TAG = "throughline/host"
-
-
 def release_stale_runs(instance) -> list[str]:
     """Mark runs of this CLI whose process is gone as failed, and free their writer-pool slots.
 
@@ -135,8 +134,6 @@ def run_nightly(log_level: str = "INFO") -> None:
 
     The run owns the warehouse from start to end (a second run stops at once), and its children die with it.
     """
-    from pipelines.settings import warehouse_path
-
     with hold_warehouse(warehouse_path(), "run"):
         start_reaper()
         try:
@@ -181,7 +178,6 @@ def alert_after_run(result) -> None:
     from datetime import UTC, datetime
 
     from operations.alerts import Alert, run_problems, send_alert, stale_streams
-    from pipelines.settings import warehouse_path
 
     config = load_config()
     problems = run_problems(result.all_events, warehouse_path(), result.run_id)
@@ -201,7 +197,6 @@ def run_history(args: argparse.Namespace) -> None:
 
     from connectors.core.raw import RawStore
     from operations.history import load_history
-    from pipelines.settings import warehouse_path
 
     config = load_config()
     named = [s for s in config.sources if s.name == args.source]
@@ -285,7 +280,6 @@ def copy_raw_to_postgres(build: bool = False) -> None:
     import psycopg2
 
     from operations.postgres_copy import connection_settings, copy_raw
-    from pipelines.settings import warehouse_path
 
     settings = connection_settings()
     try:
@@ -308,7 +302,6 @@ def copy_raw_to_postgres(build: bool = False) -> None:
         print("next: throughline copy-raw --build, or dbt build --target postgres with the vars of throughline.yml")
         return
     from pipelines.dbt_assets import dbt_build_args
-    from pipelines.settings import DBT_PROJECT_DIR
 
     dbt = Path(sys.executable).parent / "dbt"
     command = [str(dbt), *dbt_build_args(load_config()), "--target", "postgres",
@@ -350,7 +343,7 @@ def demo(args: argparse.Namespace) -> None:
         run_nightly(log_level="WARNING")
         print(f"\nnightly run finished in {time.monotonic() - started:.1f}s\n")
         print(summarize(warehouse))
-        from pipelines.publish import PARQUET_DIR, PUBLISHED_FILE, published_dir
+        from operations.publish import PARQUET_DIR, PUBLISHED_FILE, published_dir
 
         out = published_dir(warehouse)
         print(f"\nfor BI tools (docs/BI.md): {out / PUBLISHED_FILE} and {out / PARQUET_DIR}/<mart>/; "
@@ -398,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "check-config":
             from connectors.config import check_config
 
-            # What the run will open: THROUGHLINE_WAREHOUSE wins over warehouse.path (pipelines/settings.py).
+            # What the run will open: THROUGHLINE_WAREHOUSE wins over warehouse.path (connectors/config.py).
             config = check_config(args.path, warehouse=os.environ.get(WAREHOUSE_ENV_VAR))
             print(f"ok: {len(config.sources)} source(s): " + ", ".join(f"{s.name} ({s.type})" for s in config.sources))
         elif args.command == "run":
@@ -408,13 +401,10 @@ def main(argv: list[str] | None = None) -> int:
             check_config(warehouse=os.environ.get(WAREHOUSE_ENV_VAR))
             run_nightly()
         elif args.command == "history":
-            from pipelines.settings import warehouse_path
-
             with hold_warehouse(warehouse_path(), "history"):
                 run_history(args)
         elif args.command == "compact":
             from operations.compact import compact
-            from pipelines.settings import warehouse_path
 
             with hold_warehouse(warehouse_path(), "compact"):
                 print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())

@@ -4,13 +4,12 @@ and is the warehouse healthy? Exit code 1 when anything fails; every line says w
 from datetime import UTC, datetime
 from pathlib import Path
 
-from connectors.config import load_config
+from connectors.config import load_config, warehouse_path
 from connectors.core.errors import ThroughlineError, WarehouseLockedError
 from connectors.core.raw import open_warehouse
 from connectors.core.source import Finding
 from connectors.registry import source_types
 from operations.alerts import stale_streams
-from pipelines.settings import warehouse_path
 
 
 def diagnose(config_file: str | None = None, *, now: datetime | None = None) -> list[Finding]:
@@ -62,7 +61,7 @@ def _published(warehouse: Path) -> Finding:
     """The copy BI tools read: present, readable by another process, holding marts."""
     import duckdb
 
-    from pipelines.publish import PUBLISHED_FILE, published_dir
+    from operations.publish import PUBLISHED_FILE, published_dir
 
     target = published_dir(warehouse) / PUBLISHED_FILE
     if not target.exists():

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from connectors.core.raw import RAW_SCHEMA, RawStore
 from connectors.core.source import windows
 from connectors.registry import source_types
-from pipelines.run_report import read_source
+from operations.run_report import read_source
 
 HISTORY_TABLE = f"{RAW_SCHEMA}._history"
 

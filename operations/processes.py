@@ -29,6 +29,11 @@ from pathlib import Path
 from connectors.core.errors import ThroughlineError
 
 RUN_ENV_VAR = "THROUGHLINE_RUN_PID"
+# Tags of a run the `throughline` command executes in its own process: the next command marks it failed once
+# that process is gone (operations/cli.py), and the failure sensor leaves its alert to the command
+# (pipelines/monitoring.py).
+RUN_PID_TAG = "throughline/pid"
+RUN_HOST_TAG = "throughline/host"
 
 
 class WarehouseInUseError(ThroughlineError):

@@ -5,15 +5,17 @@ import json
 import os
 import sys
 from collections.abc import Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from connectors.config import ThroughlineConfig
+from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, ThroughlineConfig, warehouse_path
+from connectors.registry import source_types
 from pipelines.resources import ThroughlineResource
-from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, WRITER_POOL
+from pipelines.settings import WRITER_POOL
 
 # dbt runs as a subprocess found on PATH. A venv used without activation (`.venv/bin/python -m ...`,
 # the Makefile, CI) has dbt beside the interpreter but not on PATH.
@@ -42,9 +44,23 @@ def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
 
 # `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing or stale
 # manifest is rebuilt here, so loading the definitions never depends on a manual step.
-dbt_project.prepare_if_dev()
-if manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path)):
-    dbt_project.preparer.prepare(dbt_project)
+@contextmanager
+def _warehouse_in_environment():
+    """dbt parse renders profiles.yml, which takes the warehouse path only from THROUGHLINE_WAREHOUSE; set
+    it for the parse alone, so importing the definitions leaves the process environment as it was."""
+    previous = os.environ.get(WAREHOUSE_ENV_VAR)
+    os.environ[WAREHOUSE_ENV_VAR] = previous or str(warehouse_path())
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV_VAR, None)
+
+
+with _warehouse_in_environment():
+    dbt_project.prepare_if_dev()
+    if manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path)):
+        dbt_project.preparer.prepare(dbt_project)
 
 
 class ThroughlineTranslator(DagsterDbtTranslator):
@@ -74,8 +90,8 @@ def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
 
     `deployment_rules` carries each source's `options.deployments` keyed by source name (the models
     fall back to the var `deployment_rule_defaults` for a source not listed). Vars are global to a dbt
-    run, so the GitHub incident labels of all GitHub sources are merged (compared case-insensitively),
-    and so are the production environments of all sources for models that look at one list.
+    run, so each source type adds the vars its own settings decide, merged over its instances
+    (`SourceType.dbt_vars`, e.g. GitHub's incident labels).
     Without such sources dbt keeps its defaults.
     """
     variables: dict[str, Any] = {}
@@ -86,41 +102,12 @@ def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
     }
     if rules:
         variables["deployment_rules"] = rules
-        variables["production_environments"] = sorted(
-            {name for r in rules.values() for name in r["production_environments"]}
-        )
-    github = config.sources_of("github")
-    if github:
-        variables["github_incident_labels"] = sorted(
-            {label.strip().lower() for s in github for label in s.options.incident_labels if label.strip()}
-        )
-    variables.update(_jira_incident_vars(config.sources_of("jira")))
+    for source_type in source_types().values():
+        instances = config.sources_of(source_type.name)
+        if source_type.dbt_vars is not None and instances:
+            variables.update(source_type.dbt_vars(instances))
     return variables
 
-
-def _jira_incident_vars(jira: list[Any]) -> dict[str, Any]:
-    """Which Jira issues are incidents, merged over the Jira sources (dbt vars are global to a run).
-
-    Only what differs from the models' defaults is passed, so a plain config keeps `dbt build` bare.
-    A field role set by two sources takes the first source's field id.
-    """
-    defaults = {"jira_incident_issue_types": ["incident"], "jira_incident_labels": ["incident"],
-                "jira_incident_fields": {}, "jira_incident_cause_link_pattern": "caused by"}
-    if not jira:
-        return {}
-    fields: dict[str, str] = {}
-    for source in jira:
-        for role, field_id in source.options.incident_fields.items():
-            fields.setdefault(role, field_id)
-    merged = {
-        "jira_incident_issue_types": sorted(
-            {t.strip().lower() for s in jira for t in s.options.incident_issue_types if t.strip()}),
-        "jira_incident_labels": sorted(
-            {label.strip().lower() for s in jira for label in s.options.incident_labels if label.strip()}),
-        "jira_incident_fields": fields,
-        "jira_incident_cause_link_pattern": "|".join(dict.fromkeys(s.options.incident_cause_link for s in jira)),
-    }
-    return {name: value for name, value in merged.items() if value != defaults[name]}
 
 
 def dbt_build_args(config: ThroughlineConfig) -> list[str]:

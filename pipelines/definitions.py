@@ -3,14 +3,15 @@
 
 import dagster as dg
 
+from connectors.config import extraction_config, retention_config, schedule_config
+from operations.compact import compact as compact_file
 from pipelines.dbt_assets import dbt_models, dbt_resource
+from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
+from pipelines.publish import PUBLISHED_KEY, publish_assets
 from pipelines.raw_assets import build_raw_assets
 from pipelines.resources import ThroughlineResource
-from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
 from pipelines.run_report import build_run_outcome_asset, build_run_report_asset
-from operations.compact import compact as compact_file
-from pipelines.publish import PUBLISHED_KEY, publish_assets
-from pipelines.settings import WRITER_POOL, extraction_config, retention_config, schedule_config
+from pipelines.settings import WRITER_POOL
 
 landing_assets: list[dg.AssetsDefinition] = []
 landing_jobs: list = []

@@ -9,32 +9,26 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from connectors.config import FreshnessConfig, load_config
+from connectors.config import FreshnessConfig, load_config, settings_section, warehouse_path
 from connectors.core.errors import ThroughlineError
 from operations.alerts import Alert, run_problems, send_alert, stale_streams
-from operations.cli import RUN_PID_TAG
-from pipelines.settings import raw_config_section, warehouse_path
-
-
-def freshness_config() -> FreshnessConfig:
-    """Read when the definitions load, like the schedule: credentials are not needed for it."""
-    try:
-        return FreshnessConfig.model_validate(raw_config_section("freshness"))
-    except ValueError:
-        return FreshnessConfig()  # `throughline check-config` reports what is wrong with the section
+from operations.processes import RUN_PID_TAG
 
 
 def raw_freshness() -> dg.FreshnessPolicy:
     """Shown on every raw asset in the Dagster UI: stale once no run has materialized it for this long.
 
     Per-source limits (`freshness.sources`) apply to the alert (alert_on_stale_data): an asset holds
-    every source of its type, so the UI shows the default limit.
+    every source of its type, so the UI shows the default limit. Read when the definitions load, like the
+    schedule: credentials are not needed for it.
     """
-    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=freshness_config().raw_hours))
+    hours = settings_section(FreshnessConfig, "freshness").raw_hours
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours))
 
 
 def mart_freshness() -> dg.FreshnessPolicy:
-    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=freshness_config().marts_hours))
+    hours = settings_section(FreshnessConfig, "freshness").marts_hours
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours))
 
 
 @dg.run_failure_sensor(

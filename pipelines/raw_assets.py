@@ -16,9 +16,10 @@ from connectors.core.raw import RawStore, raw_table
 from connectors.core.source import SourceType
 from connectors.registry import source_types
 from operations.alerts import scope_line
+from operations.run_report import read_source
 from pipelines.monitoring import raw_freshness
 from pipelines.resources import ThroughlineResource
-from pipelines.run_report import RUN_OUTCOME_KEY, read_source
+from pipelines.run_report import RUN_OUTCOME_KEY
 from pipelines.settings import WRITER_POOL
 
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from connectors.config import ThroughlineConfig, config_path, load_config
-from pipelines.settings import warehouse_path
+from connectors.config import ThroughlineConfig, config_path, load_config, warehouse_path
 
 
 class ThroughlineResource(dg.ConfigurableResource):

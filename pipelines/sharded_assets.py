@@ -10,7 +10,7 @@ with the rows it covers, and each scope stays incremental.
 
 The raw assets keep their keys (dbt sources map to them) and become merge steps in the writer pool: for
 every shard, in one transaction of the warehouse, the rows of that (source, scope) are replaced by the
-shard's. Merging a shard twice gives the same tables.
+shard's (connectors/core/shards.py). Merging a shard twice gives the same tables.
 
 One shard per group as well as per scope: two groups of one partition are two steps, which the
 multiprocess executor may run at once, and a DuckDB file has one writer.
@@ -18,10 +18,8 @@ multiprocess executor may run at once, and a DuckDB file has one writer.
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -32,22 +30,20 @@ import yaml
 from connectors.config import config_path
 from connectors.core.engine import StreamResult
 from connectors.core.errors import ConfigError
-from connectors.core.raw import (
-    ETAG_TABLE, GONE_TABLE, OWED_TABLE, RAW_SCHEMA, REJECTS_TABLE, STATE_TABLE, STREAM_RUNS_TABLE, RawStore, raw_table,
-)
+from connectors.core.raw import RAW_SCHEMA, STREAM_RUNS_TABLE, RawStore, raw_table
+from connectors.core.shards import merge_shard, shard_path, shards_root
 from connectors.core.source import SourceType
-from connectors.partitions import (
-    SCOPE_LISTS, SOURCE_LEVEL_GROUPS, Partition, described, narrowed, partition_key_problems, partitions_of,
-)
+from connectors.partitions import Partition, described, narrowed, partition_key_problems, partitions_of, per_scope
 from connectors.registry import source_types
 from operations.alerts import scope_line
+from operations.run_report import read_source, utc_now
 from pipelines.monitoring import raw_freshness
 from pipelines.raw_assets import raw_key, stream_metadata, stream_of
 from pipelines.resources import ThroughlineResource
-from pipelines.run_report import COLUMNS as RUN_REPORT_COLUMNS, read_source, utc_now
 from pipelines.settings import WRITER_POOL
 
 LANDING_GROUP = "landing"
+
 
 def landing_key(source_type: str, group: str) -> dg.AssetKey:
     return dg.AssetKey([LANDING_GROUP, f"{source_type}__{group}"])
@@ -63,21 +59,6 @@ def configured_sources() -> list[dict[str, Any]]:
     sources = (data or {}).get("sources") if isinstance(data, dict) else None
     return [s for s in sources or [] if isinstance(s, dict) and isinstance(s.get("type"), str)
             and isinstance(s.get("name"), str)]
-
-
-def shards_root(config, warehouse: Path) -> Path:
-    configured = config.extraction.shards_path
-    return Path(configured).expanduser().resolve() if configured else warehouse.parent / "shards"
-
-
-def shard_path(root: Path, group: str, partition: Partition) -> Path:
-    if partition.scope is None:
-        name = "_source"
-    else:
-        # Readable, and unique: `acme/web` and `acme_web` are different scopes.
-        slug = re.sub(r"[^A-Za-z0-9_-]+", "_", partition.scope).strip("_")
-        name = f"{slug}-{hashlib.sha1(partition.scope.encode()).hexdigest()[:8]}"
-    return root / partition.source / group / f"{name}.duckdb"
 
 
 def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys: list[str]) -> dg.AssetsDefinition:
@@ -101,7 +82,7 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
                 "reads the partitions at load: reload it after changing sources)",
                 allow_retries=False,
             )
-        path = shard_path(shards_root(config, throughline.warehouse()), group, partition)
+        path = shard_path(shards_root(config, throughline.warehouse()), partition.source, group, partition.scope)
         with RawStore(path) as store:
             for stream in streams:
                 store.ensure_table(raw_table(st, stream))
@@ -133,83 +114,6 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
     return land
 
 
-_MERGE_COLUMNS = ("parent_key", "scope", "cursor_value", "payload", "extracted_at")
-
-
-def merge_shard(store: RawStore, path: Path, partition: Partition, group: str, tables: list[str]) -> dict[str, int]:
-    """Replace the partition's rows of each table with the shard's, copy its state and run report: one
-    transaction of the warehouse. Returns per table the shard rows whose scope is not the partition's.
-
-    Rows are owned by a partition through their scope: a whole-source partition owns all the source's rows;
-    a scope's partition owns the rows of its scope. Rows of a scope's shard with another scope (none of the
-    built-in per-scope groups writes one) are upserted and never deleted: no single shard holds all of them.
-    On a key clash the newer read wins, as in the single mode (an issue moved between two configured
-    projects is in both projects' shards; the later read is its current project).
-    """
-    alias = "shard"
-    con = store.con
-    with store.lock:
-        con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS {alias} (READ_ONLY)")
-        try:
-            present = {name for (name,) in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
-                [alias, RAW_SCHEMA]).fetchall()}
-            foreign: dict[str, int] = {}
-            con.execute("BEGIN TRANSACTION")
-            try:
-                for table in tables:
-                    if table not in present:
-                        continue
-                    if partition.scope is None:
-                        con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ?", [partition.source])
-                    else:
-                        con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? AND scope = ?",
-                                    [partition.source, partition.scope])
-                        foreign[table] = con.execute(
-                            f"SELECT count(*) FROM {alias}.{RAW_SCHEMA}.{table} "
-                            "WHERE source_instance = ? AND scope IS DISTINCT FROM ?",
-                            [partition.source, partition.scope]).fetchone()[0]
-                    updates = ", ".join(f"{c} = excluded.{c}" for c in _MERGE_COLUMNS)
-                    con.execute(
-                        f"""INSERT INTO {RAW_SCHEMA}.{table}
-                            SELECT * FROM {alias}.{RAW_SCHEMA}.{table} WHERE source_instance = ?
-                            ON CONFLICT (source_instance, record_key) DO UPDATE SET {updates}
-                            WHERE excluded.extracted_at >= {RAW_SCHEMA}.{table}.extracted_at""",
-                        [partition.source],
-                    )
-                # The shard's cursors are the ones in use; copied so that a switch back to the single mode
-                # continues incrementally instead of reloading from start_date.
-                for state in (STATE_TABLE, ETAG_TABLE):
-                    con.execute(f"INSERT OR REPLACE INTO {state} SELECT * FROM {alias}.{state} WHERE source_instance = ?",
-                                [partition.source])
-                # Owed reads, gone children and rejected records are the partition's ledgers: the shard's are
-                # current (a read it settled is gone from its ledger), so they replace the partition's rows.
-                for ledger in (OWED_TABLE, GONE_TABLE, REJECTS_TABLE):
-                    if ledger.split(".", 1)[1] not in present:
-                        continue  # a shard written before the ledgers existed
-                    where, args = ("source_instance = ?", [partition.source]) if partition.scope is None else (
-                        "source_instance = ? AND scope IS NOT DISTINCT FROM ?", [partition.source, partition.scope])
-                    con.execute(f"DELETE FROM {ledger} WHERE {where}", args)
-                    con.execute(f"INSERT OR REPLACE INTO {ledger} SELECT * FROM {alias}.{ledger} WHERE {where}", args)
-                # A landing run reads one partition, so (run, source, group) names this shard's rows exactly.
-                columns = ", ".join(RUN_REPORT_COLUMNS)
-                con.execute(
-                    f"""DELETE FROM {STREAM_RUNS_TABLE} WHERE source_instance = ? AND extraction_group = ?
-                        AND run_id IN (SELECT run_id FROM {alias}.{STREAM_RUNS_TABLE})""",
-                    [partition.source, group])
-                con.execute(
-                    f"""INSERT INTO {STREAM_RUNS_TABLE} ({columns}) SELECT {columns} FROM {alias}.{STREAM_RUNS_TABLE}
-                        WHERE source_instance = ? AND extraction_group = ?""",
-                    [partition.source, group])
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-        finally:
-            con.execute(f"DETACH {alias}")
-    return foreign
-
-
 def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed: bool) -> dg.AssetsDefinition:
     st = source_type.name
     specs = [
@@ -237,12 +141,12 @@ def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed
                 store.ensure_table(table)
             for source in config.sources_of(st):
                 for partition in partitions_of(st, group, described(source)):
-                    path = shard_path(root, group, partition)
+                    path = shard_path(root, partition.source, group, partition.scope)
                     if not path.exists():
                         missing.append(partition.key)  # never landed: its rows in the warehouse stay
                         continue
                     try:
-                        counts = merge_shard(store, path, partition, group, tables)
+                        counts = merge_shard(store, path, partition.source, partition.scope, group, tables)
                     except duckdb.IOException as exc:
                         if "lock" not in str(exc).lower():
                             raise
@@ -294,7 +198,7 @@ def _landing_job_keys(landing: list[dg.AssetsDefinition]) -> dict[str, tuple[lis
     jobs: dict[str, tuple[list[dg.AssetKey], list[str]]] = {}
     for assets in landing:
         st, group = assets.key.path[-1].split("__", 1)
-        kind = "sources" if (st, group) in SOURCE_LEVEL_GROUPS or SCOPE_LISTS.get(st) is None else "scopes"
+        kind = "scopes" if per_scope(source_types()[st], group) else "sources"
         keys, _ = jobs.setdefault(f"landing_{st}__{kind}", ([], assets.partitions_def.get_partition_keys()))
         keys.append(assets.key)
     return dict(sorted(jobs.items()))

@@ -1,11 +1,13 @@
-"""A loopback double of Jira Cloud and GitHub REST over a deterministic synthetic organisation.
+"""A loopback double of the APIs Throughline reads (Jira, GitHub, GitLab, Jenkins, CircleCI, PagerDuty,
+Opsgenie) over a deterministic synthetic organisation, plus the outcome files.
 
 Used by `make demo` (no credentials, no Docker), by connector tests (with fault injection) and by
 benchmarks. Start with SimulatorServer (server.py), Org (model.py), generate_org (generator.py) and
-tiny_org (scenarios.py).
+tiny_org (scenarios.py); each API world is one ``<system>_api.py`` mounted by mounts.py.
 """
 
-from .faults import KINDS as FAULT_KINDS
+from connectors.kit.faults import KINDS as FAULT_KINDS
+
 from .generator import generate_org
 from .model import Org, RepoStore
 from .scenarios import tiny_org

@@ -50,12 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     # Everything built so far lives as long as the process: keep the cyclic collector from rescanning
     # millions of objects while requests are served.
     gc.freeze()
-    server = SimulatorServer(
-        org, args.host, args.port,
-        jira_tokens=args.jira_tokens, github_tokens=args.github_tokens,
-        changelog_embed_limit=args.changelog_embed_limit, github_rate_limit=args.github_rate_limit,
-        jira_time_zone=args.jira_time_zone,
-    )
+    server = SimulatorServer(org, args.host, args.port, mount_options={
+        "jira": {"tokens": args.jira_tokens, "changelog_embed_limit": args.changelog_embed_limit,
+                 "time_zone": args.jira_time_zone},
+        "github": {"tokens": args.github_tokens, "rate_limit": args.github_rate_limit},
+    })
     stopping = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
@@ -81,9 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         threading.Thread(target=watch_parent, name="parent-watch", daemon=True).start()
 
     print(f"simulator listening on {server.url}", flush=True)
-    print(f"  jira   {server.url}/jira   ({len(org.jira_issues)} issues)\n"
-          f"  github {server.url}/github ({sum(len(s.pulls) for s in org.repos.values())} pull requests)\n"
-          f"  ready in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
+    print(f"  {len(org.jira_issues)} Jira issues, {sum(len(s.pulls) for s in org.repos.values())} pull requests\n"
+          + "".join(f"  {prefix:<10}{server.url}/{prefix}\n" for prefix in server.mounts)
+          + f"  ready in {time.monotonic() - started:.1f}s", file=sys.stderr, flush=True)
     if args.outcomes_dir:
         write_outcome_files(org, args.outcomes_dir)
     if args.url_file:
@@ -91,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(server.url + "\n")
         os.replace(tmp, args.url_file)
     server.serve_forever()
+    # Frozen objects are never collected at exit; an extension module that a mounted API may import
+    # (nanobind-based duckdb reports each object it still holds as a leak) would complain: hand them back.
+    gc.unfreeze()
     print("simulator stopped", file=sys.stderr, flush=True)
     return 0
 

@@ -33,9 +33,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .faults import Fault
+from connectors.kit.faults import Fault
+from connectors.kit.http import ApiError, Request, Response, Router
+
+from .api import MountedApi
 from .model import Org
-from .routing import ApiError, Request, Response, Router
 from .timefmt import MS_PER_MINUTE, github_ts, parse_ms
 
 WEB = "https://app.circleci.com"
@@ -58,7 +60,7 @@ class _Project:
     next_number: int = 1
 
 
-class CircleCIApi:
+class CircleCIApi(MountedApi):
     PREFIX = "circleci"
 
     def __init__(self, org: Org, *, tokens: set[str] | list[str] | None = None, page_size: int = 20):
@@ -248,7 +250,7 @@ class CircleCIApi:
         handler, req.params = found
         return handler(req)
 
-    def fault_response(self, fault: Fault) -> Response | None:
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
         if fault.kind == "unauthorized":
             return Response(401, {"message": "You must log in first."})
         if fault.kind == "rate_limit":

@@ -69,6 +69,7 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from .github_api import build_repo_indexes
 from .model import (
     SPRINT_FIELD,
     STORY_POINTS_FIELD,
@@ -231,6 +232,7 @@ def generate_org(seed: int = 7, scale: int = 1) -> Org:
     try:
         org = _generate(seed, scale)
         org.build_indexes()
+        build_repo_indexes(org)
         return org
     finally:
         gc.freeze()

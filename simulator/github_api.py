@@ -16,21 +16,37 @@ Shapes follow the recorded real objects in ../shared/fixtures/devlake/github. Be
     have is 404 ``Not Found`` (a deployed sha force-pushed away);
   * ``/issues/{n}/timeline`` of a PR holds ``review_requested`` and ``reviewed`` events derived from its
     reviews and requested reviewers (see ``_pull_timeline``); ``/tags`` lists ``RepoStore.tags``;
-  * (in server.py) every 200 carries an ``ETag``; a matching ``If-None-Match`` gets 304 with the same
-    headers (``Link`` included) and spends no rate budget; GitHub Apps (``github_apps``) get installation
-    tokens from ``POST /app/installations/{id}/access_tokens`` with their JWT (read, not verified).
+  * every 200 carries an ``ETag``; a matching ``If-None-Match`` gets 304 with the same headers (``Link``
+    included) and spends no rate budget; GitHub Apps (``apps``) get installation tokens from
+    ``POST /app/installations/{id}/access_tokens`` with their JWT (read, not verified);
+  * each token has an hourly budget (``rate_limit`` per ``rate_window`` seconds, GitHub: 5000/3600) that
+    resets on the window's end, reported in ``X-RateLimit-*`` on every answer, errors and faults included;
+    ``/rate_limit`` is free. ``tokens``: accepted tokens (``Authorization: Bearer X`` or ``token X``);
+    None accepts any.
 """
 
 from __future__ import annotations
 
+import base64
 import bisect
+import hashlib
+import json
 import math
+import sys
+import threading
+import time
+import traceback
 import zlib
-from urllib.parse import urlencode
+from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlencode
 
-from .model import Org, RepoIndex, RepoStore, node_id
-from .routing import ApiError, Request, Response, Router
+from connectors.kit.faults import Fault
+from connectors.kit.http import ApiError, Request, Response, Router, encoded, retry_after_value
+
+from .api import MountedApi
+from .model import Org, RepoStore, node_id
 from .timefmt import MS_PER_DAY, github_ts, parse_ms
 
 DOCS = "https://docs.github.com/rest"
@@ -38,15 +54,154 @@ _RUN_SEARCH_PARAMS = ("actor", "branch", "check_suite_id", "created", "event", "
 _RUN_SEARCH_CAP = 1000
 _RUN_STATUSES = {"completed", "action_required", "cancelled", "failure", "neutral", "skipped", "stale",
                  "success", "timed_out", "in_progress", "queued", "requested", "waiting", "pending"}
+_JSON = "application/json; charset=utf-8"
+_RATE_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 
 
 def error_body(message: str, status: int, doc: str = DOCS) -> dict:
     return {"message": message, "documentation_url": doc, "status": str(status)}
 
 
-class GitHubApi:
-    def __init__(self, org: Org):
+def _error(status: int, message: str, headers: dict[str, str] | None = None, doc: str = DOCS) -> Response:
+    return Response(status, error_body(message, status, doc), dict(headers or {}), _JSON)
+
+
+# ---------------------------------------------------------------------- serving indexes and renderings of the Org
+
+
+class RepoIndex:
+    """Orderings the GitHub endpoints serve from, so a page is a slice rather than a scan."""
+
+    def __init__(self, store: RepoStore):
+        pulls = sorted(store.pulls.values(), key=lambda p: p["number"])
+        self.pulls_by_number = {
+            "all": pulls,
+            "open": [p for p in pulls if p["state"] == "open"],
+            "closed": [p for p in pulls if p["state"] == "closed"],
+        }
+        by_updated = sorted(pulls, key=lambda p: (p["updated_at"], p["number"]))
+        self.pulls_by_updated = {
+            "all": by_updated,
+            "open": [p for p in by_updated if p["state"] == "open"],
+            "closed": [p for p in by_updated if p["state"] == "closed"],
+        }
+        self.commit_pos = {c["sha"]: i for i, c in enumerate(store.commits)}
+        self.commit_dates = [c["commit"]["committer"]["date"] for c in store.commits]
+        # GitHub timestamps have one fixed width and zone, so their strings sort like the instants.
+        deps = sorted(store.deployments.values(), key=lambda d: (d["created_at"], d["id"]))
+        self.deployments = deps
+        self.deployments_by: dict[str, dict[str, list[dict]]] = {"environment": {}, "sha": {}, "ref": {}, "task": {}}
+        for d in deps:
+            for attr, table in self.deployments_by.items():
+                table.setdefault(d[attr], []).append(d)
+        runs = sorted(store.runs.values(), key=lambda r: (r["created_at"], r["id"]))
+        self.runs = runs
+        self.run_created = [r["created_at"] for r in runs]
+        self.runs_by_status: dict[str, list[dict]] = {}
+        self.runs_by: dict[str, dict[str, list[dict]]] = {"head_branch": {}, "event": {}, "head_sha": {}}
+        for r in runs:
+            self.runs_by_status.setdefault(r["status"], []).append(r)
+            if r["conclusion"]:
+                self.runs_by_status.setdefault(r["conclusion"], []).append(r)
+            for attr, table in self.runs_by.items():
+                table.setdefault(r[attr], []).append(r)
+        self.runs_by_status_created = {k: [r["created_at"] for r in v] for k, v in self.runs_by_status.items()}
+        self.releases = sorted(store.releases.values(), key=lambda r: (r["created_at"], r["id"]), reverse=True)
+
+
+def repo_index(org: Org, full_name: str) -> RepoIndex:
+    """The repository's serving index, cached on the Org (``Org.repo_indexes``) until it changes."""
+    with org.lock:
+        index = org.repo_indexes.get(full_name)
+        if index is None:
+            index = org.repo_indexes[full_name] = RepoIndex(org.repos[full_name])
+        return index
+
+
+def build_repo_indexes(org: Org) -> None:
+    """Build every repository's index now rather than on the first request that needs it."""
+    with org.lock:
+        for name in org.repos:
+            repo_index(org, name)
+
+
+def pull_as_issue(org: Org, store: RepoStore, pr: dict) -> dict:
+    """A pull request as the issues endpoint lists it (GitHub lists PRs there too)."""
+    return {
+        "url": pr["issue_url"],
+        "repository_url": f"{org.github_api}/repos/{store.full_name}",
+        "html_url": pr["html_url"],
+        "id": pr["id"] + 10_000_000_000,  # an issue id distinct from the PR id, as on GitHub
+        "node_id": node_id("PR", pr["id"]),
+        "number": pr["number"],
+        "title": pr["title"],
+        "user": pr["user"],
+        "labels": pr["labels"],
+        "state": pr["state"],
+        "locked": False,
+        "assignee": None,
+        "assignees": [],
+        "milestone": None,
+        "comments": 0,
+        "created_at": pr["created_at"],
+        "updated_at": pr["updated_at"],
+        "closed_at": pr["closed_at"],
+        "author_association": "MEMBER",
+        "active_lock_reason": None,
+        "draft": pr["draft"],
+        "pull_request": {"url": pr["url"], "html_url": pr["html_url"], "merged_at": pr["merged_at"]},
+        "body": pr["body"],
+        "performed_via_github_app": None,
+        "state_reason": None,
+    }
+
+
+class _RateBudget:
+    """GitHub's primary rate limit for one token: a fixed window that resets on the hour boundary."""
+
+    def __init__(self, limit: int, window: int):
+        self.limit = limit
+        self.window = window
+        self.used = 0
+        self.reset = int(time.time()) + window
+
+    def roll(self) -> None:
+        now = int(time.time())
+        if now >= self.reset:
+            self.used = 0
+            self.reset = now + self.window
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(0, self.limit - self.used)),
+            "X-RateLimit-Reset": str(self.reset),
+            "X-RateLimit-Used": str(self.used),
+            "X-RateLimit-Resource": "core",
+        }
+
+
+class GitHubApi(MountedApi):
+    """Options: ``tokens``, ``rate_limit`` and ``rate_window`` (see the module docstring), ``apps`` (app id ->
+    installation id: the app's JWT is read, not verified, as the standard library has no crypto: its issuer
+    must be a known app and it must not be expired), ``app_token_seconds`` (installation token lifetime)."""
+
+    PREFIX = "github"
+    SHORTHANDS = {"github_tokens": "tokens", "github_rate_limit": "rate_limit",
+                  "github_rate_window": "rate_window", "github_apps": "apps",
+                  "github_app_token_seconds": "app_token_seconds"}
+    ALIASES = {"rate_limit_remaining": "rate_limit_remaining", "github_app_tokens": "app_tokens"}
+
+    def __init__(self, org: Org, *, tokens: Iterable[str] | None = None, rate_limit: int = 5000,
+                 rate_window: int = 3600, apps: dict[str, int] | None = None, app_token_seconds: int = 3600):
         self.org = org
+        self.tokens = set(tokens) if tokens is not None else None
+        self.rate_limit, self.rate_window = rate_limit, rate_window
+        self.apps = dict(apps or {})
+        self.app_token_seconds = app_token_seconds
+        self.app_tokens: list[str] = []
+        self._budgets: dict[str, _RateBudget] = {}
+        self._budget_lock = threading.Lock()
         r = self.router = Router()
         repo = "/repos/{owner}/{repo}"
         r.add("GET", "/user", self.user)
@@ -73,6 +228,132 @@ class GitHubApi:
         r.add("GET", repo + "/actions/runs/{run_id}", self.run)
         r.add("GET", repo + "/actions/runs/{run_id}/jobs", self.jobs)
 
+    # ------------------------------------------------------------------ front door
+
+    def serve(self, req: Request) -> Response:
+        if self.apps and (req.path.startswith("/app/") or req.path.endswith("/installation")):
+            response = self._serve_app(req)
+            response.content_type = _JSON
+            return response
+        token = _token(req.headers.get("Authorization"))
+        if self.tokens is not None and token not in self.tokens:
+            message = "Requires authentication" if token is None else "Bad credentials"
+            return _error(401, message, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59",
+                                         "X-RateLimit-Reset": str(int(time.time()) + 3600),
+                                         "X-RateLimit-Used": "1", "X-RateLimit-Resource": "core"})
+        req.token = token
+        budget = self._budget(token or "anonymous")
+        with self._budget_lock:
+            budget.roll()
+            counted = req.path.rstrip("/") != "/rate_limit"  # asking for the limit is free, as on GitHub
+            if counted and budget.used >= budget.limit:
+                return _error(403, "API rate limit exceeded for user ID 1. If you reach out to GitHub Support for "
+                                   "help, please include the request ID.", budget.headers(), doc=_RATE_DOCS)
+            if counted:
+                budget.used += 1
+            rate_headers = budget.headers()
+        try:
+            if req.path.rstrip("/") == "/rate_limit":
+                response = Response(200, self._rate_limit_body(budget))
+            else:
+                found = self.router.resolve(req.method, req.path)
+                if found is None:
+                    raise ApiError(404, "Not Found")
+                handler, req.params = found
+                response = handler(req)
+                response.body = encoded(response.body)
+        except ApiError as exc:
+            response = _error(exc.status, exc.message, exc.headers)
+        except Exception:  # noqa: BLE001 - a bug in the simulator must not kill the server thread
+            traceback.print_exc(file=sys.stderr)
+            response = _error(500, "Server Error")
+        if response.status == 200 and req.method == "GET" and isinstance(response.body, bytes) and counted:
+            # Conditional requests, as on GitHub: every answer carries an ETag of its body; a matching
+            # If-None-Match gets 304 without a body and does not spend the token's budget.
+            etag = f'W/"{hashlib.sha1(response.body).hexdigest()}"'
+            response.headers = {**response.headers, "ETag": etag}
+            if req.headers.get("If-None-Match") == etag:
+                with self._budget_lock:
+                    budget.used = max(0, budget.used - 1)
+                    rate_headers = budget.headers()
+                response = Response(304, b"", response.headers)
+        response.content_type = _JSON
+        response.headers = {**rate_headers, "X-GitHub-Media-Type": "github.v3; format=json", **response.headers}
+        return response
+
+    def error_response(self, status: int, message: str, headers: dict[str, str]) -> Response:
+        return _error(status, message, headers)
+
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
+        kind, opts = fault.kind, fault.opts
+        if kind == "unauthorized":
+            response = _error(401, "Bad credentials")
+        elif kind == "server_error" and int(opts.get("status", 500)) == 500:
+            response = _error(500, "Server Error")
+        elif kind == "rate_limit":
+            retry_after = opts.get("retry_after", 1)
+            headers: dict[str, str] = {}
+            if retry_after is not None:
+                headers["Retry-After"] = retry_after_value(retry_after)
+            wait = float(opts.get("reset_seconds", retry_after if retry_after is not None else 60.0))
+            headers.update({"X-RateLimit-Limit": str(self.rate_limit), "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Used": str(self.rate_limit),
+                            "X-RateLimit-Reset": str(int(time.time() + wait + 0.999)),
+                            "X-RateLimit-Resource": "core"})
+            if opts.get("limit") == "primary":  # the token's hourly quota is used up
+                message = "API rate limit exceeded for user ID 1."
+            else:
+                message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+            response = _error(int(opts.get("status", 429)), message, headers, doc=_RATE_DOCS)
+        else:
+            return None
+        # GitHub sends its rate headers on every API answer, errors included.
+        token = _token(req.headers.get("Authorization")) or "anonymous"
+        response.headers = {**self._budget(token).headers(), **response.headers}
+        return response
+
+    def rate_limit_remaining(self, token: str) -> int:
+        budget = self._budgets.get(token)
+        return self.rate_limit if budget is None else max(0, budget.limit - budget.used)
+
+    def _budget(self, key: str) -> _RateBudget:
+        with self._budget_lock:
+            budget = self._budgets.get(key)
+            if budget is None:
+                budget = self._budgets[key] = _RateBudget(self.rate_limit, self.rate_window)
+            return budget
+
+    def _rate_limit_body(self, budget: _RateBudget) -> dict:
+        core = {"limit": budget.limit, "used": budget.used, "remaining": max(0, budget.limit - budget.used),
+                "reset": budget.reset}
+        other = {"limit": 30, "used": 0, "remaining": 30, "reset": int(time.time()) + 60}
+        return {"resources": {"core": core, "search": other, "graphql": dict(core, limit=5000, used=0,
+                                                                              remaining=5000)},
+                "rate": core}
+
+    def _serve_app(self, req: Request) -> Response:
+        """The app endpoints, authenticated by the app's JWT: its installation, and installation tokens."""
+        claims = _jwt_claims(_token(req.headers.get("Authorization")))
+        app_id = str(claims.get("iss")) if claims else None
+        if app_id not in self.apps or float(claims.get("exp", 0)) < time.time():
+            return _error(401, "A JSON web token could not be decoded")
+        installation = self.apps[app_id]
+        parts = req.path.strip("/").split("/")
+        if req.method == "GET" and req.path.endswith("/installation"):
+            return Response(200, {"id": installation, "app_id": int(app_id) if app_id.isdigit() else app_id})
+        if req.method == "POST" and parts[:2] == ["app", "installations"] and parts[3:] == ["access_tokens"]:
+            if parts[2] != str(installation):
+                return _error(404, "Not Found")
+            with self._budget_lock:
+                token = f"ghs_simulated_{app_id}_{len(self.app_tokens) + 1}"
+                self.app_tokens.append(token)
+                if self.tokens is not None:
+                    self.tokens.add(token)
+            expires = datetime.fromtimestamp(time.time() + self.app_token_seconds, tz=timezone.utc)
+            return Response(201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "permissions": {"contents": "read", "pull_requests": "read"}})
+        return _error(404, "Not Found")
+
     # ------------------------------------------------------------------ helpers
 
     def _store(self, req: Request) -> RepoStore:
@@ -90,7 +371,7 @@ class GitHubApi:
         return store
 
     def _index(self, store: RepoStore) -> RepoIndex:
-        return self.org.github_index(store.full_name)
+        return repo_index(self.org, store.full_name)
 
     @staticmethod
     def _page_args(req: Request, default: int = 30, maximum: int = 100) -> tuple[int, int]:
@@ -349,7 +630,7 @@ class GitHubApi:
         direction = req.arg("direction", "desc")
         rows = list(store.issues.values())
         if not labels:
-            rows += [self.org.github_pull_as_issue(store, p) for p in store.pulls.values()]
+            rows += [pull_as_issue(self.org, store, p) for p in store.pulls.values()]
         picked = []
         for row in rows:
             if state != "all" and row["state"] != state:
@@ -373,7 +654,7 @@ class GitHubApi:
         if number in store.issues:
             return Response(200, store.issues[number])
         if number in store.pulls:
-            return Response(200, self.org.github_pull_as_issue(store, store.pulls[number]))
+            return Response(200, pull_as_issue(self.org, store, store.pulls[number]))
         raise ApiError(404, "Not Found")
 
     def timeline(self, req: Request) -> Response:
@@ -495,6 +776,25 @@ class GitHubApi:
         jobs = self.org.github_jobs(store.full_name, run["id"])
         chunk, headers = self._paged(req, jobs)
         return Response(200, {"total_count": len(jobs), "jobs": chunk}, headers)
+
+
+def _token(header: str | None) -> str | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() in ("bearer", "token") and value.strip():
+        return value.strip()
+    return None
+
+
+def _jwt_claims(token: str | None) -> dict | None:
+    if not token or token.count(".") != 2:
+        return None
+    payload = token.split(".")[1]
+    try:
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except ValueError:
+        return None
 
 
 def _run_matches(run: dict, attr: str, value: Any) -> bool:

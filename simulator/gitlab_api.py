@@ -43,9 +43,11 @@ import zlib
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
-from .faults import Fault
+from connectors.kit.faults import Fault
+from connectors.kit.http import ApiError, Request, Response, Router
+
+from .api import MountedApi
 from .model import Org, RepoStore, sha_of
-from .routing import ApiError, Request, Response, Router
 from .timefmt import MS_PER_MINUTE, as_ms, github_ts, parse_ms
 
 WEB = "https://gitlab.com"
@@ -387,7 +389,7 @@ class _Window:
             if self.used > self.limit else headers
 
 
-class GitLabApi:
+class GitLabApi(MountedApi):
     PREFIX = "gitlab"
 
     def __init__(self, org: Org, *, tokens: set[str] | list[str] | None = None, rate_limit: int = 2000,
@@ -448,7 +450,7 @@ class GitLabApi:
         response.headers = {**headers, **response.headers}
         return response
 
-    def fault_response(self, fault: Fault) -> Response | None:
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
         if fault.kind == "unauthorized":
             return Response(401, {"message": "401 Unauthorized"})
         if fault.kind == "server_error" and int(fault.opts.get("status", 500)) == 500:

@@ -31,9 +31,11 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote
 
-from .faults import Fault
+from connectors.kit.faults import Fault
+from connectors.kit.http import ApiError, Request, Response
+
+from .api import MountedApi
 from .model import Org
-from .routing import ApiError, Request, Response
 from .timefmt import parse_ms
 
 SITE = "https://jenkins.acme.example"
@@ -148,7 +150,7 @@ def apply_tree(value: Any, spec: list | None) -> Any:
 # ---------------------------------------------------------------------- the API
 
 
-class JenkinsApi:
+class JenkinsApi(MountedApi):
     PREFIX = "jenkins"
 
     def __init__(self, org: Org, *, users: dict[str, str] | None = None, site: str = SITE):
@@ -382,7 +384,7 @@ class JenkinsApi:
         return Response(401, _page(401, "Unauthorized", f"Invalid password/token for user: {user}"),
                         {"WWW-Authenticate": 'Basic realm="Jenkins"'}, _HTML)
 
-    def fault_response(self, fault: Fault) -> Response | None:
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
         if fault.kind == "unauthorized":
             return self._unauthorized("throughline")
         if fault.kind == "rate_limit":

@@ -11,6 +11,8 @@ Shapes follow Atlassian's OpenAPI description (../shared/reference) and the reco
     flips the embed for clients written against the other assumption.
   * JQL date literals are in the user's time zone (see jql.py).
   * the deprecated ``/rest/api/3/search`` answers 410 Gone, as it does on Cloud since its removal.
+Credentials (``tokens``): Basic auth passes if its password (the API token) or its whole ``email:token``
+is accepted; Bearer passes if the token is. None accepts anything, even no credentials (the demo's default).
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ import hashlib
 import itertools
 import json
 import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 
-from . import jql
+import simulator.jql as jql  # not `from . import jql`: that imports the package, whose __init__ imports us
+from connectors.kit.faults import Fault
+from connectors.kit.http import ApiError, Request, Response, Router, retry_after_value
+
+from .api import MountedApi
 from .model import Org
-from .routing import ApiError, Request, Response, Router
 
 _REMOVED_SEARCH = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration "
@@ -36,12 +43,25 @@ def error_body(*messages: str, errors: dict | None = None) -> dict:
     return {"errorMessages": list(messages), "errors": errors or {}}
 
 
-class JiraApi:
-    def __init__(self, org: Org, *, changelog_embed_limit: int = 100, max_page_size: int = 100,
-                 changelog_embed_order: str = "newest_first"):
+class JiraApi(MountedApi):
+    """Options: ``tokens`` (accepted secrets, None: anything), ``changelog_embed_limit`` (most histories embedded
+    by ``expand=changelog``; Jira Cloud: 100), ``changelog_embed_order`` ("newest_first", Jira Cloud's, or
+    "oldest_first"), ``max_page_size`` (cap on search ``maxResults``), ``time_zone`` (the calling user's zone
+    for JQL dates, ``/myself``; None keeps the Org's)."""
+
+    PREFIX = "jira"
+    SHORTHANDS = {"jira_tokens": "tokens", "changelog_embed_limit": "changelog_embed_limit",
+                  "changelog_embed_order": "changelog_embed_order", "max_page_size": "max_page_size",
+                  "jira_time_zone": "time_zone"}
+
+    def __init__(self, org: Org, *, tokens: Iterable[str] | None = None, changelog_embed_limit: int = 100,
+                 max_page_size: int = 100, changelog_embed_order: str = "newest_first", time_zone: str | None = None):
         if changelog_embed_order not in ("newest_first", "oldest_first"):
             raise ValueError("changelog_embed_order is newest_first or oldest_first")
         self.org = org
+        if time_zone is not None:
+            org.jira_myself["timeZone"] = time_zone
+        self.tokens = set(tokens) if tokens is not None else None
         self.changelog_embed_limit = changelog_embed_limit
         self.max_page_size = max_page_size
         self.changelog_embed_order = changelog_embed_order
@@ -65,6 +85,56 @@ class JiraApi:
         r.add("POST", "/rest/api/3/changelog/bulkfetch", self.changelog_bulkfetch)
         r.add("GET", "/rest/agile/1.0/board", self.boards)
         r.add("GET", "/rest/agile/1.0/board/{board_id}/sprint", self.sprints)
+
+    # ------------------------------------------------------------------ front door
+
+    def serve(self, req: Request) -> Response:
+        if not self._authorized(req.headers.get("Authorization")):
+            return self.error_response(401, "Client must be authenticated to access this resource.",
+                                       {"WWW-Authenticate": 'Basic realm="protected-area"'})
+        found = self.router.resolve(req.method, req.path)
+        if found is None:
+            raise ApiError(404, "null for uri: " + req.base_url + req.path)
+        handler, req.params = found
+        return handler(req)
+
+    def error_response(self, status: int, message: str, headers: dict[str, str]) -> Response:
+        return Response(status, error_body(message), dict(headers))
+
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
+        if fault.kind == "unauthorized":
+            return self.error_response(401, "Client must be authenticated to access this resource.", {})
+        if fault.kind == "server_error" and int(fault.opts.get("status", 500)) == 500:
+            return self.error_response(500, "Internal server error", {})
+        if fault.kind == "rate_limit":
+            retry_after = fault.opts.get("retry_after", 1)
+            headers: dict[str, str] = {}
+            if retry_after is not None:
+                headers["Retry-After"] = retry_after_value(retry_after)
+            wait = float(fault.opts.get("reset_seconds", retry_after if retry_after is not None else 60.0))
+            reset = datetime.fromtimestamp(time.time() + wait, tz=timezone.utc)
+            headers.update({"X-RateLimit-Limit": "100", "X-RateLimit-Remaining": "0",
+                            "X-RateLimit-Reset": reset.strftime("%Y-%m-%dT%H:%MZ"),
+                            "RateLimit-Reason": "jira-burst-based"})
+            return self.error_response(int(fault.opts.get("status", 429)), "Rate limit exceeded.", headers)
+        return None
+
+    def _authorized(self, header: str | None) -> bool:
+        if self.tokens is None:
+            return True
+        if not header:
+            return False
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip() in self.tokens
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.strip()).decode()
+            except Exception:  # noqa: BLE001
+                return False
+            _email, _, secret = decoded.partition(":")
+            return secret in self.tokens or decoded in self.tokens
+        return False
 
     # ------------------------------------------------------------------ search
 

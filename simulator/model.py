@@ -96,46 +96,6 @@ class RepoStore:
         return self.repo["full_name"]
 
 
-class RepoIndex:
-    """Orderings the GitHub endpoints serve from, so a page is a slice rather than a scan."""
-
-    def __init__(self, store: RepoStore):
-        pulls = sorted(store.pulls.values(), key=lambda p: p["number"])
-        self.pulls_by_number = {
-            "all": pulls,
-            "open": [p for p in pulls if p["state"] == "open"],
-            "closed": [p for p in pulls if p["state"] == "closed"],
-        }
-        by_updated = sorted(pulls, key=lambda p: (p["updated_at"], p["number"]))
-        self.pulls_by_updated = {
-            "all": by_updated,
-            "open": [p for p in by_updated if p["state"] == "open"],
-            "closed": [p for p in by_updated if p["state"] == "closed"],
-        }
-        self.commit_pos = {c["sha"]: i for i, c in enumerate(store.commits)}
-        self.commit_dates = [c["commit"]["committer"]["date"] for c in store.commits]
-        # GitHub timestamps have one fixed width and zone, so their strings sort like the instants.
-        deps = sorted(store.deployments.values(), key=lambda d: (d["created_at"], d["id"]))
-        self.deployments = deps
-        self.deployments_by: dict[str, dict[str, list[dict]]] = {"environment": {}, "sha": {}, "ref": {}, "task": {}}
-        for d in deps:
-            for attr, table in self.deployments_by.items():
-                table.setdefault(d[attr], []).append(d)
-        runs = sorted(store.runs.values(), key=lambda r: (r["created_at"], r["id"]))
-        self.runs = runs
-        self.run_created = [r["created_at"] for r in runs]
-        self.runs_by_status: dict[str, list[dict]] = {}
-        self.runs_by: dict[str, dict[str, list[dict]]] = {"head_branch": {}, "event": {}, "head_sha": {}}
-        for r in runs:
-            self.runs_by_status.setdefault(r["status"], []).append(r)
-            if r["conclusion"]:
-                self.runs_by_status.setdefault(r["conclusion"], []).append(r)
-            for attr, table in self.runs_by.items():
-                table.setdefault(r[attr], []).append(r)
-        self.runs_by_status_created = {k: [r["created_at"] for r in v] for k, v in self.runs_by_status.items()}
-        self.releases = sorted(store.releases.values(), key=lambda r: (r["created_at"], r["id"]), reverse=True)
-
-
 class Org:
     """A Jira site plus a GitHub organisation, in memory, in wire format.
 
@@ -187,6 +147,9 @@ class Org:
         # Jobs of runs that were not stored explicitly are derived on demand (see github_jobs): a million
         # runs' jobs would otherwise dominate memory, and nobody reads most of them.
         self.github_job_factory: Callable[[RepoStore, dict], list[dict]] | None = None
+        # Full name -> the orderings the GitHub endpoints serve from (github_api.RepoIndex), built on first
+        # use; a mutation of the repository drops its entry.
+        self.repo_indexes: dict[str, Any] = {}
         # What the generator planted on purpose (a review bottleneck, a WIP surge, a change-fail-rate spike,
         # KPI steps after given epics shipped, ...) as plain data the tests read; empty for hand-made orgs.
         self.planted: dict[str, Any] = {}
@@ -204,7 +167,6 @@ class Org:
         self._status_items: dict[tuple[str | None, str], dict] = {}
         self._parent_stubs: dict[str, dict] = {}
         self._gh_users: dict[str, dict] = {}
-        self._repo_index: dict[str, RepoIndex] = {}
         self._repos_by_id: dict[int, RepoStore] = {}
         self._counters: dict[str, int] = {
             "jira_issue": 10000,
@@ -894,29 +856,21 @@ class Org:
             store.mini = mini
         return mini
 
-    def github_index(self, full_name: str) -> RepoIndex:
-        with self.lock:
-            index = self._repo_index.get(full_name)
-            if index is None:
-                index = self._repo_index[full_name] = RepoIndex(self.repos[full_name])
-            return index
-
     def _dirty_repo(self, store: RepoStore) -> None:
-        self._repo_index.pop(store.full_name, None)
+        self.repo_indexes.pop(store.full_name, None)
 
     def build_indexes(self) -> None:
-        """Build every serving index now rather than on the first request that needs it."""
+        """Build the Jira search indexes now rather than on the first request that needs them (the GitHub
+        ones: github_api.build_repo_indexes)."""
         with self.lock:
             for key in self.jira_projects:
                 self.jira_index(key)
-            for name in self.repos:
-                self.github_index(name)
 
     def invalidate(self) -> None:
         """Rebuild every serving index on next use: call after editing stored dicts by hand."""
         with self.lock:
             self._jira_dirty.update(self._project_issue_ids)
-            self._repo_index.clear()
+            self.repo_indexes.clear()
 
     # ------------------------------------------------------------------ GitHub: commits
 
@@ -1467,36 +1421,6 @@ class Org:
             _bump(issue, "updated_at", ts)
             self._dirty_repo(store)
             return issue
-
-    def github_pull_as_issue(self, store: RepoStore, pr: dict) -> dict:
-        """A pull request as the issues endpoint lists it (GitHub lists PRs there too)."""
-        return {
-            "url": pr["issue_url"],
-            "repository_url": f"{self.github_api}/repos/{store.full_name}",
-            "html_url": pr["html_url"],
-            "id": pr["id"] + 10_000_000_000,  # an issue id distinct from the PR id, as on GitHub
-            "node_id": node_id("PR", pr["id"]),
-            "number": pr["number"],
-            "title": pr["title"],
-            "user": pr["user"],
-            "labels": pr["labels"],
-            "state": pr["state"],
-            "locked": False,
-            "assignee": None,
-            "assignees": [],
-            "milestone": None,
-            "comments": 0,
-            "created_at": pr["created_at"],
-            "updated_at": pr["updated_at"],
-            "closed_at": pr["closed_at"],
-            "author_association": "MEMBER",
-            "active_lock_reason": None,
-            "draft": pr["draft"],
-            "pull_request": {"url": pr["url"], "html_url": pr["html_url"], "merged_at": pr["merged_at"]},
-            "body": pr["body"],
-            "performed_via_github_app": None,
-            "state_reason": None,
-        }
 
 
 # ---------------------------------------------------------------------- helpers used by the generator too

@@ -1,56 +1,47 @@
-"""More APIs on the simulator: each CI/CD or incident system is one mounted API under its own prefix.
-
-A mount is built from the Org (so its data is as deterministic as the Org's) and answers requests of
-its prefix, e.g. ``/gitlab/api/v4/projects``. The server logs each request and fires faults before it
-calls the mount (faults stand for the network and the front door); the mount checks credentials,
-routes, and answers in its system's own shapes, rate-limit headers included.
-
-Adding a system: write ``<system>_api.py`` with a class that has ``PREFIX``, ``__init__(org, **options)``,
-``serve(req) -> Response`` and ``fault_response(fault) -> Response | None`` (None: the server's generic
-answer for that fault kind), then add it to MOUNTS below.
-"""
+"""The API worlds the simulator serves, each under its own prefix of the one server (api.py says how to
+write one). Adding one: write ``<system>_api.py`` and add its class to ``APIS``."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
-from .faults import Fault
+from .api import MountedApi
+from .circleci_api import CircleCIApi
+from .github_api import GitHubApi
+from .gitlab_api import GitLabApi
+from .jenkins_api import JenkinsApi
+from .jira_api import JiraApi
 from .model import Org
-from .routing import Request, Response
+from .opsgenie_api import OpsgenieApi
+from .pagerduty_api import PagerDutyApi
 
-
-class MountedApi(Protocol):
-    def serve(self, req: Request) -> Response: ...
-
-    def fault_response(self, fault: Fault) -> Response | None: ...
+APIS: tuple[type[MountedApi], ...] = (
+    JiraApi,
+    GitHubApi,
+    JenkinsApi,
+    GitLabApi,
+    CircleCIApi,
+    OpsgenieApi,
+    PagerDutyApi,
+)
+MOUNTS: dict[str, type[MountedApi]] = {api.PREFIX: api for api in APIS}
 
 
 def build_mounts(org: Org, options: dict[str, dict[str, Any]] | None = None) -> dict[str, MountedApi]:
     """Prefix -> mounted API; ``options[prefix]`` are keyword options of that API (tokens, page caps...)."""
     options = options or {}
-    mounts: dict[str, MountedApi] = {}
-    for prefix, factory in MOUNTS.items():
-        mounts[prefix] = factory(org, **options.get(prefix, {}))
-    unknown = set(options) - set(mounts)
+    unknown = set(options) - set(MOUNTS)
     if unknown:
-        raise ValueError(f"no mounted API named {sorted(unknown)}; the simulator has {sorted(mounts)}")
-    return mounts
+        raise ValueError(f"no mounted API named {sorted(unknown)}; the simulator has {sorted(MOUNTS)}")
+    return {prefix: api(org, **options.get(prefix, {})) for prefix, api in MOUNTS.items()}
 
 
-def _mount_factories() -> dict[str, Any]:
-    factories: dict[str, Any] = {}
-    from .jenkins_api import JenkinsApi
-    factories[JenkinsApi.PREFIX] = JenkinsApi
-    from .gitlab_api import GitLabApi
-    factories[GitLabApi.PREFIX] = GitLabApi
-    from .circleci_api import CircleCIApi
-    factories[CircleCIApi.PREFIX] = CircleCIApi
-    from .opsgenie_api import OpsgenieApi
-    factories[OpsgenieApi.PREFIX] = OpsgenieApi
-    from .pagerduty_api import PagerDutyApi
-    factories[PagerDutyApi.PREFIX] = PagerDutyApi
-    # <mounted APIs: add `from .yours_api import YoursApi` and `factories[YoursApi.PREFIX] = YoursApi` above this line>
-    return factories
-
-
-MOUNTS = _mount_factories()
+def shorthand_options(shorthands: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Server keywords named by an API's ``SHORTHANDS`` as mount options (``github_tokens`` -> github.tokens)."""
+    options: dict[str, dict[str, Any]] = {}
+    for name, value in shorthands.items():
+        api = next((a for a in MOUNTS.values() if name in a.SHORTHANDS), None)
+        if api is None:
+            raise TypeError(f"SimulatorServer() got an unexpected keyword argument {name!r}")
+        options.setdefault(api.PREFIX, {})[api.SHORTHANDS[name]] = value
+    return options

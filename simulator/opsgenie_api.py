@@ -28,10 +28,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.kit.faults import Fault
+from connectors.kit.http import ApiError, Request, Response, Router
+
+from .api import MountedApi
 from .circleci_api import _uuid  # the same deterministic uuid4-shaped ids
-from .faults import Fault
 from .model import Org
-from .routing import ApiError, Request, Response, Router
 from .timefmt import ms_to_dt, parse_ms
 
 WEB = "https://acme.app.opsgenie.com"
@@ -69,7 +71,7 @@ def _matches(query: str, incident: _Item) -> bool:
     return True
 
 
-class OpsgenieApi:
+class OpsgenieApi(MountedApi):
     PREFIX = "opsgenie"
 
     def __init__(self, org: Org, *, tokens: set[str] | list[str] | None = None, page_size: int = 20):
@@ -183,7 +185,7 @@ class OpsgenieApi:
         handler, req.params = found
         return handler(req)
 
-    def fault_response(self, fault: Fault) -> Response | None:
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
         if fault.kind == "unauthorized":
             return self._unauthorized()
         if fault.kind == "rate_limit":

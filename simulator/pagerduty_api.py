@@ -32,9 +32,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .faults import Fault
+from connectors.kit.faults import Fault
+from connectors.kit.http import Request, Response, Router
+
+from .api import MountedApi
 from .model import Org
-from .routing import Request, Response, Router
 from .timefmt import MS_PER_MINUTE, github_ts, parse_ms
 
 WEB = "https://acme.pagerduty.com"
@@ -65,7 +67,7 @@ class _Service:
     incidents: list[dict] = field(default_factory=list)
 
 
-class PagerDutyApi:
+class PagerDutyApi(MountedApi):
     PREFIX = "pagerduty"
 
     def __init__(self, org: Org, *, tokens: set[str] | list[str] | None = None, now_ms: int | None = None):
@@ -202,7 +204,7 @@ class PagerDutyApi:
         handler, req.params = found
         return handler(req)
 
-    def fault_response(self, fault: Fault) -> Response | None:
+    def fault_response(self, fault: Fault, req: Request) -> Response | None:
         if fault.kind == "unauthorized":
             return _error(401, "Unauthorized", 2006)
         if fault.kind == "rate_limit":

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
 
-from connectors.config import CircleCISource
+from connectors.circleci.config import CircleCISource
 from connectors.core.endpoint import Child, Endpoint, format_cursor, parse_timestamp
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError
@@ -88,8 +87,7 @@ def resolve_projects(engine: Engine, source: CircleCISource) -> list[str]:
                     continue
                 if str(project.get("vcs_type") or vcs).lower() != vcs:
                     continue
-                included = any(fnmatchcase(name, g) for g in scope.include)
-                if included and not any(fnmatchcase(name, g) for g in scope.exclude):
+                if scope.wanted(name):
                     slugs.append(f"{prefix}/{project['username']}/{name}")
     return list(dict.fromkeys(slugs))
 
@@ -198,4 +196,5 @@ SOURCE = SourceType(
     groups={"pipelines": ("pipelines", "workflows", "jobs")},
     extract=extract,
     check=check,
+    config_model=CircleCISource,
 )

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from connectors.core.paginators import Paginator, SinglePage, dig
+from connectors.core.paginators import GraphQLCursorPaginator, Paginator, SinglePage, dig
 
 _OFFSET = re.compile(r"([+-]\d{2})(\d{2})$")
 
@@ -41,6 +41,10 @@ class Endpoint:
     ``path`` may hold ``{placeholders}`` filled from the scope (``{repo}``) or the parent record.
     ``order`` says how the cursor field is sorted in the answer: with ``ascending`` the cursor
     advances after every committed page; otherwise only when the whole stream has been read.
+
+    A request's parameters (``params``, the paginator's, ``since_params``, ``window_params``) are built
+    the same way for every endpoint; ``params_in`` says where they go: the URL's query, or, for a POST,
+    the JSON body (``"body"``) or an object inside it (``"body.variables"``: a GraphQL query's variables).
     """
 
     stream: str
@@ -54,7 +58,7 @@ class Endpoint:
     # Turns the lower bound (cursor minus lookback, or start_date) into request parameters.
     since_params: Callable[[datetime], Mapping[str, Any]] | None = None
     # Request parameters for the time window [since, until): lets a history load read a large
-    # source one window at a time (connectors/core/history.py). None: the API has no upper bound.
+    # source one window at a time (operations/history.py). None: the API has no upper bound.
     window_params: Callable[[datetime, datetime], Mapping[str, Any]] | None = None
     order: Literal["ascending", "descending", "none"] = "none"
     # For descending lists the server cannot filter: stop once a page reaches records older than `since`.
@@ -74,6 +78,41 @@ class Endpoint:
     # Given a request's params and its first answer, narrower requests to make instead (the answer is
     # then dropped), or None to keep it: searches that stop at N results (GitHub Actions runs, 1000).
     split: Callable[[Mapping[str, Any], Any], list[dict[str, Any]] | None] | None = None
+    # POST reads by a query in the body: a search (Jira /search/jql, Azure DevOps WIQL) or GraphQL.
+    method: Literal["GET", "POST"] = "GET"
+    # The fixed part of a POST's JSON body (a GraphQL query's text); the parameters are merged into it.
+    body: Mapping[str, Any] = field(default_factory=dict)
+    # "query", "body" or "body.<dotted path>" (see the class docstring).
+    params_in: str = "query"
+    # The answer is GraphQL's: failures come as an `errors` list (under HTTP 200), typed like HTTP errors.
+    graphql: bool = False
+
+    def __post_init__(self):
+        if self.method not in ("GET", "POST"):
+            raise ValueError(f"stream '{self.stream}': method must be GET or POST, not {self.method!r}")
+        if self.params_in != "query" and self.params_in != "body" and not self.params_in.startswith("body."):
+            raise ValueError(f"stream '{self.stream}': params_in is 'query', 'body' or 'body.<path>', "
+                             f"not {self.params_in!r}")
+        if self.method == "GET" and (self.body or self.params_in != "query" or self.graphql):
+            raise ValueError(f"stream '{self.stream}': a JSON body (body, params_in, graphql) needs method='POST'")
+        if self.method == "POST" and self.conditional:
+            raise ValueError(f"stream '{self.stream}': conditional requests (ETags) are for GET only")
+        if isinstance(self.paginator, GraphQLCursorPaginator) and self.paginator.page_info_path is None:
+            # The connection's pageInfo sits beside its nodes: data.issues.nodes -> data.issues.pageInfo.
+            if not self.records_path or "." not in self.records_path:
+                raise ValueError(f"stream '{self.stream}': GraphQLCursorPaginator needs page_info_path, or a "
+                                 f"records_path inside a connection (data.issues.nodes)")
+            info = self.records_path.rsplit(".", 1)[0] + ".pageInfo"
+            object.__setattr__(self, "paginator", replace(self.paginator, page_info_path=info))
+
+    def request_of(self, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """(the URL's query parameters, the JSON body or None) of a request with ``params``."""
+        if self.params_in == "query":
+            return dict(params), (_merged(self.body, {}) if self.method == "POST" else None)
+        inside: dict[str, Any] = dict(params)
+        for part in reversed(self.params_in.split(".")[1:]):
+            inside = {part: inside}
+        return {}, _merged(self.body, inside)
 
     def key_of(self, record: Mapping[str, Any]) -> str:
         key = dig(record, self.primary_key)
@@ -102,6 +141,16 @@ class Endpoint:
         if not isinstance(records, list):
             raise ValueError(f"stream '{self.stream}': expected a list at '{self.records_path}'")
         return records
+
+
+def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` laid over it, objects merged key by key (a GraphQL body's fixed variables
+    beside the request's); neither is changed."""
+    out = dict(base)
+    for key, value in extra.items():
+        held = out.get(key)
+        out[key] = _merged(held, value) if isinstance(held, Mapping) and isinstance(value, Mapping) else value
+    return out
 
 
 @dataclass(frozen=True)

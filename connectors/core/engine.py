@@ -174,7 +174,7 @@ class Engine:
         window: tuple[datetime, datetime] | None = None,
     ) -> StreamResult:
         """Read the stream of one scope from its cursor (minus lookback) on, or, with ``window``, only
-        the records whose cursor falls in [start, end) (a history load; see connectors/core/history.py).
+        the records whose cursor falls in [start, end) (a history load; see operations/history.py).
 
         Raises StreamFailed (an instance of the cause's class too) carrying the result so far."""
         if window is not None and endpoint.window_params is None:
@@ -491,12 +491,16 @@ class Engine:
         asked: set[str] = set()
         previous: list[tuple[str | None, str | None]] = []
         number = 0
+        method = endpoint.method
         while url is not None:
-            request = f"{url}?{urlencode(sorted((str(k), str(v)) for k, v in params.items()))}" if params else url
+            query, payload = endpoint.request_of(params)
+            request = f"{url}?{urlencode(sorted((str(k), str(v)) for k, v in query.items()))}" if query else url
+            if payload is not None:  # (a POST's page is named by its body; no ETag is kept for it)
+                request = f"POST {request} {json.dumps(payload, sort_keys=True, default=str)}"
             if request in asked:
                 raise PagingLoopError(
-                    f"{label}: the server's next page (GET {urlparse(url).path}) is one already read in this listing, "
-                    f"so its paging does not advance; stopped after {number} pages instead of reading them for ever. "
+                    f"{label}: the server's next page ({method} {urlparse(url).path}) is one already read in this "
+                    f"listing, so its paging does not advance; stopped after {number} pages instead of reading them for ever. "
                     f"What was read is stored and the cursor does not pass it; the next run reads the list again "
                     f"(if this repeats, the server's paging is broken: report it to its owner)"
                 )
@@ -505,15 +509,19 @@ class Engine:
             conditional = endpoint.conditional and self.conditional
             known = self.store.get_etag(self.source_instance, request) if conditional and not fresh else None
             try:
-                body, response = self.client.get_json(
-                    url, params, stats=stats, headers={"If-None-Match": known} if known else None
-                )
+                if payload is None:
+                    body, response = self.client.get_json(
+                        url, query, stats=stats, headers={"If-None-Match": known} if known else None
+                    )
+                else:
+                    body, response = self.client.post_json(url, payload, query, stats=stats,
+                                                           graphql=endpoint.graphql, label=endpoint.stream)
             except NotFoundError as exc:
                 if number == 1:
                     raise  # the list itself is missing: the client's advice (scope, base_url) is the right one
                 status = 410 if isinstance(exc, GoneError) else 404
                 raise type(exc)(
-                    f"{label}: page {number} (GET {urlparse(url).path}) answers {status} after {number - 1} pages "
+                    f"{label}: page {number} ({method} {urlparse(url).path}) answers {status} after {number - 1} pages "
                     f"were read: the list changed while it was read, or its next link expired. The pages read are "
                     f"stored and the cursor does not pass them; the next run reads the list again from its cursor"
                 ) from None
@@ -539,7 +547,7 @@ class Engine:
             # _rebase then pages on by position.)
             if seen and not again and seen == previous and any(key is not None for key, _ in seen):
                 raise PagingLoopError(
-                    f"{label}: page {number} (GET {urlparse(url).path}) holds the same {len(records)} records as "
+                    f"{label}: page {number} ({method} {urlparse(url).path}) holds the same {len(records)} records as "
                     f"page {number - 1}: the server repeated a page, so the pages it hides would be missed; stopped "
                     f"here. The pages before it are stored and the cursor does not pass them; the next run reads the "
                     f"list again (if this repeats, the server's paging is broken: report it to its owner)"
@@ -656,8 +664,8 @@ class Engine:
                     etags.append(etag)
         except NotFoundError as exc:
             status = 410 if isinstance(exc, GoneError) else 404
-            reason = (f"{what}: GET {path} answers {status} (deleted, or not visible to the token); skipped and "
-                      f"recorded (raw._gone_objects), not asked again until the {parent_stream} record changes")
+            reason = (f"{what}: {endpoint.method} {path} answers {status} (deleted, or not visible to the token); "
+                      f"skipped and recorded (raw._gone_objects), not asked again until the {parent_stream} record changes")
             log.warning("%s", reason)
             self.store.gone(self.source_instance, stream, run.scope, parent_key, reason, parent_cursor)
             run.gone[stream][parent_key] = parent_cursor

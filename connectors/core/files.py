@@ -35,9 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from pydantic import Field, field_validator, model_validator
 
 from connectors.core.engine import StreamResult
 from connectors.core.errors import FatalError
+from connectors.core.options import StrictModel
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore, raw_table
 from connectors.core.source import Finding
 
@@ -51,6 +53,57 @@ _DATE_ONLY = re.compile(r"\d{4}-?\d{2}-?\d{2}")
 
 class FileSourceError(FatalError):
     """A file or table of a file source could not be read at all; the others were loaded."""
+
+
+class FileInput(StrictModel):
+    """Where one kind of row (deployments, kpis, ...) is read from in throughline.yml: a folder of files, or one
+    table."""
+
+    path: str | None = Field(
+        None, description="Folder of CSV and/or JSONL files (relative paths are relative to the working directory)."
+    )
+    glob: list[str] = Field(
+        default_factory=lambda: ["*.csv", "*.jsonl"],
+        description="Which files of the folder are read (globs relative to it; `**/*.csv` descends).",
+    )
+    table: str | None = Field(
+        None,
+        description="One table instead of a folder: a Parquet file (`exports/deploys.parquet`) or a DuckDB "
+        "table (`duckdb:path/file.duckdb:schema.table`).",
+    )
+
+    @field_validator("glob")
+    @classmethod
+    def _globs(cls, globs: list[str]) -> list[str]:
+        if not globs:
+            raise ValueError("give at least one glob, e.g. ['*.csv', '*.jsonl']")
+        for pattern in globs:
+            if pattern.startswith("/") or ".." in Path(pattern).parts:
+                raise ValueError(f"'{pattern}' must be relative to the folder (e.g. *.csv or exports/*.jsonl)")
+        return globs
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if value.startswith("duckdb:"):
+            if not re.fullmatch(r"duckdb:.+:([A-Za-z_]\w*\.)?[A-Za-z_]\w*", value):
+                raise ValueError(
+                    f"'{value}' is not a DuckDB table reference; write it as duckdb:path/file.duckdb:schema.table"
+                )
+        elif not value.lower().endswith(".parquet"):
+            raise ValueError(
+                f"'{value}' is neither a .parquet file nor duckdb:path/file.duckdb:schema.table; for CSV or "
+                "JSONL files give their folder as `path`"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_place(self) -> FileInput:
+        if (self.path is None) == (self.table is None):
+            raise ValueError("give either path (a folder of CSV/JSONL files) or table (Parquet or DuckDB), not both")
+        return self
 
 
 @dataclass(frozen=True)
@@ -228,8 +281,8 @@ class Unit:
         return "table" if self.is_table else "file"
 
 
-def units_of(files: FileSource, source_name: str, kind: str, spec) -> list[Unit]:
-    """The units of one kind's input (`connectors.config.FileInput`: a folder with globs, or a table)."""
+def units_of(files: FileSource, source_name: str, kind: str, spec: FileInput) -> list[Unit]:
+    """The units of one kind's input (a folder with globs, or a table)."""
     if spec.table is not None:
         if spec.table.startswith("duckdb:"):
             file, table = spec.table.removeprefix("duckdb:").rsplit(":", 1)

@@ -246,6 +246,54 @@ def _discard(response: requests.Response) -> None:
         response.close()
 
 
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return json.loads(response.content) if response.content else None
+    except ValueError:
+        return None
+
+
+# GraphQL error codes (errors[].extensions.code, or GitHub's errors[].type) that mean "slow down" (Linear
+# RATELIMITED, GitHub RATE_LIMITED, Shopify THROTTLED) or "who are you" (Apollo's UNAUTHENTICATED, FORBIDDEN).
+GRAPHQL_RATE_LIMITED = frozenset({"RATELIMITED", "RATE_LIMITED", "THROTTLED"})
+GRAPHQL_REFUSED = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "AUTHENTICATION_ERROR"})
+
+
+def graphql_failure(body: Any, response: requests.Response, what: str, source: str) -> Exception | None:
+    """The typed error of a GraphQL answer's ``errors`` list, or None when it has none.
+
+    Any error fails the page, also beside partial ``data``: a record with a field the server could not
+    resolve would be stored as if that field were null. The messages are the server's; no header is read."""
+    errors = body.get("errors") if isinstance(body, Mapping) else None
+    if not errors:
+        return None
+    codes: list[str] = []
+    messages: list[str] = []
+    for error in errors if isinstance(errors, list) else [errors]:
+        if not isinstance(error, Mapping):
+            messages.append(str(error))
+            continue
+        extensions = error.get("extensions")
+        for code in (extensions.get("code") if isinstance(extensions, Mapping) else None, error.get("type")):
+            if code and str(code).upper() not in codes:
+                codes.append(str(code).upper())
+        if error.get("message"):
+            messages.append(str(error["message"]))
+    text = "; ".join(messages)[:300] or "no message"
+    named = f" ({', '.join(codes)})" if codes else ""
+    if GRAPHQL_RATE_LIMITED.intersection(codes):
+        return RetryableError("graphql rate limit", text, wait_seconds=retry_after_seconds(response))
+    if GRAPHQL_REFUSED.intersection(codes):
+        return AuthError(
+            f"{what} was refused (GraphQL{named}: {text}): check the credentials of source '{source}' in "
+            "throughline.yml (is the token set, unexpired, and allowed to read this?)"
+        )
+    return BadRequestError(
+        f"{what} was answered with GraphQL errors{named}: {text}. Nothing of this answer was stored; check the "
+        "endpoint's query and variables (a field or argument the API does not know, a scope it cannot see)"
+    )
+
+
 def _server_message(response: requests.Response) -> str:
     try:
         body = response.json()
@@ -326,9 +374,44 @@ class HttpClient:
         ``headers`` are sent besides the credentials (e.g. If-None-Match); a 304 answer returns
         ``(None, response)`` and is counted in ``stats.not_modified``.
         """
+        return self.request_json("GET", path_or_url, params, stats=stats, headers=headers)
+
+    def post_json(
+        self,
+        path_or_url: str,
+        body: Mapping[str, Any],
+        params: Mapping[str, Any] | None = None,
+        *,
+        stats: RequestStats | None = None,
+        graphql: bool = False,
+        label: str | None = None,
+    ) -> tuple[Any, requests.Response]:
+        """POST ``body`` as JSON (``params`` in the query string) and decode the JSON answer.
+
+        Only for reading: a search or a GraphQL query, which changes nothing at the source, so it is
+        retried like a GET. Never conditional (an ETag names a GET's answer). With ``graphql`` an answer's
+        ``errors`` list is typed like an HTTP error (see graphql_failure). ``label`` (the stream) goes into
+        error messages, as one POST path (/graphql, /search) serves many streams.
+        """
+        return self.request_json("POST", path_or_url, params, json_body=body, stats=stats, graphql=graphql,
+                                 label=label)
+
+    def request_json(
+        self,
+        method: str,
+        path_or_url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        stats: RequestStats | None = None,
+        headers: Mapping[str, str] | None = None,
+        graphql: bool = False,
+        label: str | None = None,
+    ) -> tuple[Any, requests.Response]:
+        """One request of either method, under the same origin binding, retries, rate limits and error types."""
         stats = stats if stats is not None else RequestStats()
         url = self.url(path_or_url)
-        what = f"{self.source}: GET {urlparse(url).path}"
+        what = f"{self.source}: {method} {urlparse(url).path}" + (f" ({label})" if label else "")
         if origin(url) != self.origin:
             # A next-page link (Link header, or a URL in the body) naming another host: credentials would go
             # with it, so it is not followed.
@@ -345,7 +428,7 @@ class HttpClient:
                 token = self._token_for(what, stats)
                 stats.requests += 1
                 started = time.monotonic()
-                body, response = self._attempt(url, params, what, token, headers)
+                body, response = self._attempt(url, params, what, token, headers, method, json_body, graphql)
                 self._secondary_hits = 0
                 if response.status_code == 304:
                     stats.not_modified += 1
@@ -426,6 +509,9 @@ class HttpClient:
         what: str,
         token: int | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        method: str = "GET",
+        json_body: Mapping[str, Any] | None = None,
+        graphql: bool = False,
     ) -> tuple[Any, requests.Response]:
         headers = dict(self._auth_headers())
         if token is not None and self.tokens is not None:
@@ -436,7 +522,7 @@ class HttpClient:
         # Redirects are followed here, not by requests: requests drops Authorization on a host change but
         # sends every other header (PRIVATE-TOKEN, Circle-Token) on, and follows https -> http.
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(url, params, headers)
+            response = self._send(url, params, headers, method, json_body)
             location = response.headers.get("Location")
             if response.status_code not in REDIRECT_STATUS or not location:
                 break
@@ -455,7 +541,10 @@ class HttpClient:
                     f"{origin_text(target)}. If the service moved, set base_url in throughline.yml; otherwise "
                     "check the server or the proxy in front of it"
                 )
-            url, params = target, None  # the Location is the whole next URL, its query included
+            # The Location is the whole next URL, its query included. A POST is sent again as a POST with its
+            # body whatever the status: the query moved (turned into a GET, as browsers do on 301-303, it would
+            # read something else).
+            url, params = target, None
         else:
             raise FatalError(
                 f"{what} was redirected more than {MAX_REDIRECTS} times on {origin_text(self.base_url)}: "
@@ -479,6 +568,12 @@ class HttpClient:
                 if response.headers.get("X-RateLimit-Remaining") == "0":
                     self.tokens.exhaust(token)
                     raise RetryableError(f"http {status} primary rate limit", rate_limit="primary")
+        if graphql and status in (200, 400):
+            # GraphQL reports failure in the body, under 200 (or 400 for a query it cannot run, and Linear's
+            # rate limit): typed before the status, whose own message would say nothing.
+            failure = graphql_failure(_json_or_none(response), response, what, self.source)
+            if failure is not None:
+                raise failure
         if status in RETRYABLE_STATUS:
             raise RetryableError(f"http {status}", wait_seconds=retry_after_seconds(response))
         if status == 403 and _is_rate_limited_403(response):
@@ -511,10 +606,16 @@ class HttpClient:
             # A truncated page is a network fault far more often than a server bug: read it again.
             raise RetryableError("malformed json", "response body is not complete JSON") from None
 
-    def _send(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str]) -> requests.Response:
-        """One GET, its body left unread (read under the deadline by _read_body)."""
+    def _send(
+        self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str], method: str = "GET",
+        json_body: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """One request, its body left unread (read under the deadline by _read_body)."""
         verify = {"verify": self.ca_bundle} if self.ca_bundle else {}
         try:
+            if method == "POST":
+                return self.session.post(url, params=params, json=json_body, headers=headers,
+                                         timeout=self.timeout_seconds, allow_redirects=False, stream=True, **verify)
             return self.session.get(url, params=params, headers=headers, timeout=self.timeout_seconds,
                                     allow_redirects=False, stream=True, **verify)
         except requests.exceptions.SSLError as exc:

@@ -135,6 +135,36 @@ class TokenPaginator:
 
 
 @dataclass(frozen=True)
+class GraphQLCursorPaginator:
+    """A GraphQL connection (Linear, GitHub's v4, Shopify): `first`/`after` variables, the next cursor in the
+    connection's `pageInfo`. Its endpoint puts the parameters into the query's variables
+    (``params_in="body.variables"``); the list ends when `hasNextPage` is false, a page is empty, or no
+    cursor is given.
+
+    ``page_info_path`` None: the `pageInfo` beside the records (Endpoint fills it in from records_path,
+    data.issues.nodes -> data.issues.pageInfo)."""
+
+    page_info_path: str | None = None
+    cursor_param: str = "after"
+    size_param: str | None = "first"
+    end_cursor_field: str = "endCursor"
+    has_next_field: str = "hasNextPage"
+
+    def first_params(self, page_size: int) -> dict[str, Any]:
+        return {self.size_param: page_size} if self.size_param else {}
+
+    def next_request(self, params, body, response, records_on_page, page_size):
+        if self.page_info_path is None:
+            raise ValueError("GraphQLCursorPaginator has no page_info_path: give it one, or use it in an Endpoint "
+                             "whose records_path names the connection's nodes")
+        info = dig(body, self.page_info_path)
+        if not records_on_page or not isinstance(info, Mapping) or info.get(self.has_next_field) is not True:
+            return None
+        cursor = info.get(self.end_cursor_field)
+        return (None, {**params, self.cursor_param: cursor}) if cursor else None
+
+
+@dataclass(frozen=True)
 class PageNumberPaginator:
     """page=1,2,3 until a short page (APIs without Link headers)."""
 

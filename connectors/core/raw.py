@@ -43,29 +43,20 @@ REJECTS_TABLE = f"{RAW_SCHEMA}._rejected_records"
 # own schema because it is not an API object: the raw layer's seven-column contract stays exact.
 OPS_SCHEMA = "ops"
 STREAM_RUNS_TABLE = f"{OPS_SCHEMA}.stream_runs"
-STREAM_RUNS_DDL = f"""CREATE TABLE IF NOT EXISTS {STREAM_RUNS_TABLE} (
-    run_id VARCHAR NOT NULL,
-    source_type VARCHAR NOT NULL,
-    source_instance VARCHAR NOT NULL,
-    extraction_group VARCHAR NOT NULL,
-    stream VARCHAR NOT NULL,
-    scope VARCHAR,
-    status VARCHAR NOT NULL,
-    records BIGINT NOT NULL,
-    new_records BIGINT,
-    updated_records BIGINT,
-    requests BIGINT NOT NULL,
-    retries BIGINT NOT NULL,
-    not_modified BIGINT NOT NULL,
-    rate_limit_waits BIGINT NOT NULL,
-    waited_seconds DOUBLE NOT NULL,
-    cursor_before VARCHAR,
-    cursor_after VARCHAR,
-    seconds DOUBLE NOT NULL,
-    error VARCHAR,
-    started_at TIMESTAMP NOT NULL,
-    finished_at TIMESTAMP NOT NULL
-)"""
+# One list for the table and for the code that writes and merges its rows (operations/run_report.py, shards.py).
+_STREAM_RUNS_COLUMNS = (
+    ("run_id", "VARCHAR NOT NULL"), ("source_type", "VARCHAR NOT NULL"), ("source_instance", "VARCHAR NOT NULL"),
+    ("extraction_group", "VARCHAR NOT NULL"), ("stream", "VARCHAR NOT NULL"), ("scope", "VARCHAR"),
+    ("status", "VARCHAR NOT NULL"), ("records", "BIGINT NOT NULL"), ("new_records", "BIGINT"),
+    ("updated_records", "BIGINT"), ("requests", "BIGINT NOT NULL"), ("retries", "BIGINT NOT NULL"),
+    ("not_modified", "BIGINT NOT NULL"), ("rate_limit_waits", "BIGINT NOT NULL"),
+    ("waited_seconds", "DOUBLE NOT NULL"), ("cursor_before", "VARCHAR"), ("cursor_after", "VARCHAR"),
+    ("seconds", "DOUBLE NOT NULL"), ("error", "VARCHAR"), ("started_at", "TIMESTAMP NOT NULL"),
+    ("finished_at", "TIMESTAMP NOT NULL"),
+)
+STREAM_RUNS_COLUMNS = tuple(name for name, _ in _STREAM_RUNS_COLUMNS)
+STREAM_RUNS_DDL = f"CREATE TABLE IF NOT EXISTS {STREAM_RUNS_TABLE} (" + ", ".join(
+    f"{name} {kind}" for name, kind in _STREAM_RUNS_COLUMNS) + ")"
 
 _COLUMNS = pa.schema(
     [

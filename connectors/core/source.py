@@ -7,9 +7,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from pydantic import BaseModel, Field
+from typing import Any
 
-from connectors.config import _Strict
+from pydantic import BaseModel
+
 from connectors.core.engine import Engine, RunOptions, StreamResult
 from connectors.core.errors import (
     AuthError, CertificateError, ConfigError, ForeignHostError, RateLimitExhaustedError, ThroughlineError,
@@ -26,20 +27,6 @@ class Finding:
     level: str
     subject: str
     message: str
-
-
-# The strict base of every model of throughline.yml, under a public name for sources' own models (auth, scope).
-StrictModel = _Strict
-
-
-class SourceConfig(StrictModel):
-    """Base of a source type's own config model (``SourceType.config_model``): strict like every model of
-    throughline.yml (an unknown key is refused as a likely typo) and named. A subclass adds
-    ``type: Literal["<its type>"]`` and its fields (``base_url``, ``auth``, ``scope``, ``options``: a subclass
-    of ``connectors.config.HttpOptions`` for HTTP sources). docs/ADDING_A_SOURCE.md shows one.
-    """
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Unique name of this source instance.")
 
 
 @dataclass(frozen=True)
@@ -60,10 +47,17 @@ class SourceType:
     # and how to read one group for one window [start, end). Other groups are read whole, once.
     windowed_groups: tuple[str, ...] = ()
     extract_window: Callable[[str, object, RawStore, datetime, datetime], list[StreamResult]] | None = None
-    # The pydantic model of one `sources:` entry of this type (a SourceConfig with `type: Literal[name]`).
-    # Set it and the config accepts the type without an edit to connectors/config.py; the built-in types
-    # predating this field keep their models in connectors/config.py's `_SOURCE_MODELS` and leave it None.
+    # The pydantic model of one `sources:` entry of this type (a connectors.core.options.SourceConfig with
+    # `type: Literal[name]`): the `sources:` list of throughline.yml accepts exactly the registered models.
     config_model: type[BaseModel] | None = None
+    # Sharded extraction (connectors/partitions.py) makes one partition per item of the scope's `listed` field
+    # (connectors.core.options.Scope); groups named here read instance-wide lists (Jira's statuses), which every
+    # scope's shard would store again, so they are one partition per source.
+    source_level_groups: tuple[str, ...] = ()
+    # The dbt vars this type's settings decide (e.g. which Jira issues are incidents), from every configured
+    # instance of the type at once: dbt vars are global to a run, so the function merges the instances.
+    # None, or an empty dict: the models keep their defaults.
+    dbt_vars: Callable[[list], dict[str, Any]] | None = None
 
     def streams(self) -> list[str]:
         return [stream for streams in self.groups.values() for stream in streams]
@@ -177,11 +171,12 @@ def stops_the_source(exc: BaseException) -> bool:
 @contextmanager
 def metered(client: HttpClient) -> Iterator[RequestStats]:
     """Counts every request of ``client`` while open (also those of a stream that then fails and whose own
-    counts are lost with it), so a failed scope still reports what it cost."""
+    counts are lost with it), so a failed scope still reports what it cost. GET and POST both pass through
+    ``request_json``, so that is where requests are counted."""
     tally = RequestStats()
-    inner = client.get_json
+    inner = client.request_json
 
-    def get_json(*args, **kwargs):
+    def request_json(*args, **kwargs):
         stats = kwargs.get("stats")
         before = (stats.requests, stats.retries, stats.not_modified, stats.rate_limit_waits,
                   stats.waited_seconds) if stats is not None else None
@@ -197,11 +192,11 @@ def metered(client: HttpClient) -> Iterator[RequestStats]:
             else:
                 tally.requests += 1
 
-    client.get_json = get_json
+    client.request_json = request_json
     try:
         yield tally
     finally:
-        del client.get_json  # the class's method again
+        del client.request_json  # the class's method again
 
 
 def failed_scope(source_instance: str, table: str, scope: str | None, exc: BaseException,

@@ -16,12 +16,12 @@ import re
 from datetime import datetime
 from typing import Any
 
-from connectors.config import EventsSource
 from connectors.core import files
 from connectors.core.engine import StreamResult
 from connectors.core.files import Kind, RowCheck, hashed_key, parse_bool, parse_utc, text
 from connectors.core.raw import RawStore
 from connectors.core.source import Finding, SourceType
+from connectors.events.config import EventsSource
 
 log = logging.getLogger(__name__)
 
@@ -152,4 +152,5 @@ def check(source: EventsSource) -> list[Finding]:
     return files.check(FILES, source)
 
 
-SOURCE = SourceType(TYPE, groups={"events": ("deployments", "incidents", REJECTED)}, extract=extract, check=check)
+SOURCE = SourceType(TYPE, groups={"events": ("deployments", "incidents", REJECTED)}, extract=extract, check=check,
+                    config_model=EventsSource)

@@ -19,10 +19,8 @@ import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
 from typing import Any
 
-from connectors.config import GitHubSource
 from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds, parse_timestamp
 from connectors.core.engine import Engine, StreamResult, utc_now
 from connectors.core.errors import BadRequestError, FatalError, NotFoundError, RetriesExhaustedError, ThroughlineError
@@ -35,6 +33,7 @@ from connectors.core.source import (
     Finding, SourceType, each_scope, engine_for, metered, probe_client, stops_the_source,
 )
 from connectors.github.app import AppInstallationToken
+from connectors.github.config import GitHubSource
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +233,7 @@ def _org_repos(engine: Engine, source: GitHubSource, stats: RequestStats) -> lis
             name = repo["name"]
             if repo.get("archived") and not scope.include_archived:
                 continue
-            if any(fnmatchcase(name, g) for g in scope.include) and not any(fnmatchcase(name, g) for g in scope.exclude):
+            if scope.wanted(name):
                 picked.append(repo)
     return picked
 
@@ -648,6 +647,13 @@ def check(source: GitHubSource, **client_kw) -> list[Finding]:
     return findings
 
 
+
+def dbt_vars(github: list[GitHubSource]) -> dict[str, Any]:
+    """The incident labels of every GitHub source, merged (compared case-insensitively)."""
+    return {"github_incident_labels": sorted(
+        {label.strip().lower() for s in github for label in s.options.incident_labels if label.strip()})}
+
+
 SOURCE = SourceType(
     name="github",
     groups={
@@ -665,4 +671,6 @@ SOURCE = SourceType(
     check=check,
     windowed_groups=("commits",),
     extract_window=extract_window,
+    config_model=GitHubSource,
+    dbt_vars=dbt_vars,
 )

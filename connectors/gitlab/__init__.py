@@ -19,11 +19,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote
 
-from connectors.config import GitLabSource
 from connectors.core.endpoint import Child, Endpoint, iso_seconds
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError
@@ -31,6 +29,7 @@ from connectors.core.http import RequestStats
 from connectors.core.paginators import NextPageHeaderPaginator
 from connectors.core.raw import RawRecord, raw_table
 from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
+from connectors.gitlab.config import GitLabSource
 
 API = "api/v4"
 # Job statuses that will still change; `manual` is left out on purpose: a manual job nobody plays would
@@ -191,8 +190,7 @@ def _picked(project: Mapping[str, Any], source: GitLabSource) -> bool:
     if project.get("archived") and not scope.include_archived:
         return False
     names = (project.get("path") or "", project.get("path_with_namespace") or "")
-    return (any(fnmatchcase(n, g) for n in names for g in scope.include)
-            and not any(fnmatchcase(n, g) for n in names for g in scope.exclude))
+    return scope.wanted(*names)
 
 
 def group_projects(engine: Engine, source: GitLabSource, group: str, stats: RequestStats) -> list[dict]:
@@ -301,4 +299,5 @@ SOURCE = SourceType(
     },
     extract=extract,
     check=check,
+    config_model=GitLabSource,
 )

@@ -21,17 +21,16 @@ import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
-from fnmatch import fnmatchcase
 from typing import Any
 from urllib.parse import quote
 
-from connectors.config import JenkinsSource
 from connectors.core.endpoint import Endpoint
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import AuthError, FatalError, NotFoundError
 from connectors.core.paginators import SinglePage, TreeRangePaginator
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore
 from connectors.core.source import Finding, SourceType, each_scope, engine_for, extraction_of, probe_client
+from connectors.jenkins.config import JenkinsSource
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +85,6 @@ def next_state(previous: int | None, numbers: list[tuple[int, bool]]) -> int | N
     return best
 
 
-def _wanted(full_name: str, globs: list[str]) -> bool:
-    return any(fnmatchcase(full_name, g) for g in globs)
-
-
 def walk_jobs(engine: Engine, source: JenkinsSource, result: StreamResult) -> list[dict]:
     """List the scope's folders level by level, store every item, return the buildable jobs in scope."""
     scope = source.scope
@@ -113,7 +108,7 @@ def walk_jobs(engine: Engine, source: JenkinsSource, result: StreamResult) -> li
                 ) from None
             log.warning("%s: folder '%s' disappeared while it was listed; skipped", source.name, folder)
             continue
-        items = [item for page in pages for item in page if not _wanted(item["fullName"], scope.exclude)]
+        items = [item for page in pages for item in page if not scope.excluded(item["fullName"])]
         result.pages += len(pages)
         records = [RawRecord(JOBS.key_of(i), JOBS.transform(i), folder or None, folder or None) for i in items]
         engine.store.write([(result.table, source.name, records)])
@@ -125,7 +120,7 @@ def walk_jobs(engine: Engine, source: JenkinsSource, result: StreamResult) -> li
                 else:
                     log.warning("%s: '%s' is deeper than options.max_folder_depth (%d); not walked",
                                 source.name, item["fullName"], source.options.max_folder_depth)
-            elif item.get("buildable", True) and _wanted(item["fullName"], scope.include):
+            elif item.get("buildable", True) and scope.included(item["fullName"]):
                 jobs.append(item)
     return jobs
 
@@ -245,4 +240,5 @@ def check(source: JenkinsSource, **client_kw) -> list[Finding]:
     return findings
 
 
-SOURCE = SourceType(name="jenkins", groups={"builds": ("jobs", "builds", "stages")}, extract=extract, check=check)
+SOURCE = SourceType(name="jenkins", groups={"builds": ("jobs", "builds", "stages")}, extract=extract, check=check,
+                    config_model=JenkinsSource)

@@ -19,13 +19,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.config import JiraSource
 from connectors.core.endpoint import Child, Endpoint, format_cursor, parse_timestamp
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import BadRequestError, FatalError, NotFoundError
 from connectors.core.paginators import OffsetPaginator, SinglePage, TokenPaginator
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore, raw_table
 from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
+from connectors.jira.config import JiraSource
 
 # Only what the models read, plus what users add: the enhanced search returns no fields unless asked.
 BASE_FIELDS = (
@@ -427,6 +427,31 @@ def check(source: JiraSource, **client_kw) -> list[Finding]:
     return findings
 
 
+def dbt_vars(jira: list[JiraSource]) -> dict[str, Any]:
+    """Which Jira issues are incidents, merged over the Jira sources (dbt vars are global to a run).
+
+    Only what differs from the models' defaults is passed, so a plain config keeps `dbt build` bare.
+    A field role set by two sources takes the first source's field id.
+    """
+    defaults = {"jira_incident_issue_types": ["incident"], "jira_incident_labels": ["incident"],
+                "jira_incident_fields": {}, "jira_incident_cause_link_pattern": "caused by"}
+    if not jira:
+        return {}
+    fields: dict[str, str] = {}
+    for source in jira:
+        for role, field_id in source.options.incident_fields.items():
+            fields.setdefault(role, field_id)
+    merged = {
+        "jira_incident_issue_types": sorted(
+            {t.strip().lower() for s in jira for t in s.options.incident_issue_types if t.strip()}),
+        "jira_incident_labels": sorted(
+            {label.strip().lower() for s in jira for label in s.options.incident_labels if label.strip()}),
+        "jira_incident_fields": fields,
+        "jira_incident_cause_link_pattern": "|".join(dict.fromkeys(s.options.incident_cause_link for s in jira)),
+    }
+    return {name: value for name, value in merged.items() if value != defaults[name]}
+
+
 SOURCE = SourceType(
     name="jira",
     groups={
@@ -438,4 +463,7 @@ SOURCE = SourceType(
     check=check,
     windowed_groups=("issues",),
     extract_window=extract_window,
+    config_model=JiraSource,
+    source_level_groups=("statuses", "projects"),
+    dbt_vars=dbt_vars,
 )

@@ -4,29 +4,22 @@ like ours. docs/ADDING_A_SOURCE.md walks through it; `python -m connectors.kit.s
     from connectors.kit import (ApiServer, OffsetPages, TokenPages, LinkPages, OnePage, source_config,
                                 assert_each_record_once, assert_cursor, assert_rerun_idempotent)
 
-Nothing here imports pytest: fixtures are three lines in the test module that uses them.
+Nothing here imports pytest: fixtures are three lines in the test module that uses them. The names load on
+first use, so the simulator importing connectors.kit.http does not import the raw store (duckdb) with them.
 """
 
-from connectors.kit.assertions import (
-    assert_cursor,
-    assert_each_record_once,
-    assert_rerun_idempotent,
-    raw_keys,
-    snapshot,
-    source_config,
-)
-from connectors.kit.server import ApiServer, LinkPages, OffsetPages, OnePage, TokenPages
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "ApiServer",
-    "LinkPages",
-    "OffsetPages",
-    "OnePage",
-    "TokenPages",
-    "assert_cursor",
-    "assert_each_record_once",
-    "assert_rerun_idempotent",
-    "raw_keys",
-    "snapshot",
-    "source_config",
-]
+_HOMES = {
+    "ApiServer": "server", "LinkPages": "server", "OffsetPages": "server", "OnePage": "server", "TokenPages": "server",
+    "assert_cursor": "assertions", "assert_each_record_once": "assertions", "assert_rerun_idempotent": "assertions",
+    "raw_keys": "assertions", "snapshot": "assertions", "source_config": "assertions",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(import_module(f"connectors.kit.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'connectors.kit' has no attribute {name!r}")

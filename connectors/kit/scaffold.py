@@ -1,13 +1,16 @@
 """Start a new source type: ``python -m connectors.kit.scaffold NAME [--root DIR]`` (``make new-source NAME=...``).
 
-Creates, all passing as generated (docs/ADDING_A_SOURCE.md says what to change next):
-  connectors/NAME/__init__.py                          config model, one endpoint described as data, SOURCE
-  connectors/registry.py                               the import and the registration line (at its anchors)
+Creates, all passing as generated (docs/ADDING_A_SOURCE.md says what to change next), and edits no existing
+file: the registry finds every connectors/<name>/ package that has a SOURCE, and each raw table is declared
+by its own staging folder.
+  connectors/NAME/__init__.py                          one endpoint described as data, extract, check, SOURCE
+  connectors/NAME/config.py                            its entry of throughline.yml (connectors.core.options)
   dbt_project/models/staging/NAME/_NAME__sources.yml   its raw table, more tables of the dbt source `raw`
   dbt_project/models/staging/NAME/stg_NAME__items.sql  a first staging view, with its YAML
   tests/connectors/test_NAME_connector.py              contract tests against the kit's loopback API
+  docs/sources/NAME.md                                 its page: config, what is read, staging
 
-Nothing is overwritten: an existing file (or a name already registered) stops it before it writes anything.
+Nothing is overwritten: an existing file or a name that is taken stops it before it writes anything.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-IMPORT_ANCHOR = "# <source imports: add `from connectors import yours` above this line>"
-TYPE_ANCHOR = "        # <source types: add `yours.SOURCE,` above this line (and import the module)>"
 
 CONNECTOR = '''"""@Title@ as endpoint descriptions (started by `make new-source NAME=@name@`; docs/ADDING_A_SOURCE.md).
 
@@ -32,36 +33,16 @@ example endpoint with the API's own: path, records_path, primary_key, cursor_fie
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
-from pydantic import Field, SecretStr
-
-from connectors.config import BaseUrl, HttpOptions
+from connectors.@name@.config import @Class@Source
 from connectors.core.endpoint import Endpoint, iso_seconds
 from connectors.core.engine import StreamResult
 from connectors.core.errors import FatalError
 from connectors.core.paginators import OffsetPaginator
-from connectors.core.source import Finding, SourceConfig, SourceType, StrictModel, engine_for, probe_client
+from connectors.core.source import Finding, SourceType, engine_for, probe_client
 
 # A source read as one whole account has one scope; one read per project passes each project instead.
 SCOPE = "all"
-
-
-class @Class@Auth(StrictModel):
-    token: SecretStr = Field(description="API token with read access, written as ${@ENV@_TOKEN}.")
-
-
-class @Class@Options(HttpOptions):
-    """Paging, retries, lookback and start_date (HttpOptions); add @Title@'s own options here."""
-
-
-class @Class@Source(SourceConfig):
-    """One `type: @name@` entry of throughline.yml."""
-
-    type: Literal["@name@"]
-    base_url: BaseUrl = Field(description="The API root, e.g. https://api.@name@.example.com.")
-    auth: @Class@Auth
-    options: @Class@Options = @Class@Options()
 
 
 def auth_headers(source: @Class@Source):
@@ -116,15 +97,43 @@ SOURCE = SourceType(
 )
 '''
 
+CONFIG = '''"""One `type: @name@` entry of throughline.yml: the API root, a token and options (docs/sources/@name@.md)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from connectors.core.options import BaseUrl, HttpOptions, SourceConfig, StrictModel
+
+
+class @Class@Auth(StrictModel):
+    token: SecretStr = Field(description="API token with read access, written as ${@ENV@_TOKEN}.")
+
+
+class @Class@Options(HttpOptions):
+    """Paging, retries, lookback and start_date (HttpOptions); add @Title@'s own options here."""
+
+
+class @Class@Source(SourceConfig):
+    """One `type: @name@` entry of throughline.yml."""
+
+    type: Literal["@name@"]
+    base_url: BaseUrl = Field(description="The API root, e.g. https://api.@host@.example.com.")
+    auth: @Class@Auth
+    options: @Class@Options = @Class@Options()
+'''
+
 SOURCES_YML = '''version: 2
 
-# The raw tables of the @name@ source: more tables of the dbt source `raw` (declared in full in
-# ../_raw__sources.yml; dbt joins the tables of one source across files). Every raw table has the same seven
-# columns (docs/ARCHITECTURE.md, "Raw layer contract"); tests/dbt/warehouse.py reads this file too.
+# The raw tables of the @name@ source: tables of the dbt source `raw`, which every staging folder declares
+# its part of (dbt joins the tables of one source across files). Every raw table has the same seven columns
+# (docs/ARCHITECTURE.md, "Raw layer contract"); tests/dbt/warehouse.py reads this file too.
 sources:
   - name: raw
     schema: raw
-    config:  # as in ../_raw__sources.yml: dbt does not carry a source's config over to another file's tables
+    config:  # in every file that declares tables of `raw`: dbt does not carry a source's config across files
       loaded_at_field: extracted_at
       freshness:
         warn_after: {count: 36, period: hour}
@@ -285,10 +294,42 @@ def test_the_doctor_check_tells_a_good_token_from_a_bad_one(api):
 '''
 
 
+DOC = '''# @Title@ source (`type: @name@`)
+
+@Title@'s API, read by `connectors/@name@/` (started by `make new-source NAME=@name@`; docs/ADDING_A_SOURCE.md
+says how to grow it). Say here what the source is for and which marts its records reach.
+
+```yaml
+sources:
+  - type: @name@
+    name: @name@-main
+    base_url: https://api.@host@.example.com
+    auth:
+      token: ${@ENV@_TOKEN}                  # read access is enough
+    options:
+      start_date: "2026-01-01"               # first load from here; later loads are incremental
+      lookback_hours: 3                      # re-read this much before the cursor
+      page_size: 100
+```
+`timeout_seconds`, `max_retries`, `backoff_seconds` and `max_backoff_seconds` are as for every HTTP source.
+
+## What is read
+
+| raw table | endpoint | record_key / parent_key | cursor_value |
+|---|---|---|---|
+| `raw.@name@__items` | `GET items?updated_since=...&sort=updated_at` (`items[]`, offset pages ending at `total`) | item id / - | `updated_at` |
+
+`scope` is `all` (one account). Extraction group: `items`. Requests carry `Authorization: Bearer <token>`.
+
+Staging (`dbt_project/models/staging/@name@/`): `stg_@name@__items` (title, when it last changed).
+'''
+
+
 def files_for(name: str) -> dict[str, str]:
     """Relative path -> content of every new file for source type ``name``."""
     words = {"@name@": name, "@Class@": "".join(p.capitalize() for p in name.split("_")),
-             "@Title@": " ".join(p.capitalize() for p in name.split("_")), "@ENV@": name.upper()}
+             "@Title@": " ".join(p.capitalize() for p in name.split("_")), "@ENV@": name.upper(),
+             "@host@": name.replace("_", "-")}
 
     def fill(template: str) -> str:
         for placeholder, value in words.items():
@@ -298,41 +339,32 @@ def files_for(name: str) -> dict[str, str]:
     staging = f"dbt_project/models/staging/{name}"
     return {
         f"connectors/{name}/__init__.py": fill(CONNECTOR),
+        f"connectors/{name}/config.py": fill(CONFIG),
         f"{staging}/_{name}__sources.yml": fill(SOURCES_YML),
         f"{staging}/stg_{name}__items.sql": fill(STAGING_SQL),
         f"{staging}/stg_{name}__items.yml": fill(STAGING_YML),
         f"tests/connectors/test_{name}_connector.py": fill(TEST),
+        f"docs/sources/{name}.md": fill(DOC),
     }
 
 
-def register(registry: str, name: str) -> str:
-    """registry.py with ``name`` imported and listed at its anchors."""
-    for anchor in (IMPORT_ANCHOR, TYPE_ANCHOR):
-        if registry.count(anchor) != 1:
-            raise SystemExit(f"connectors/registry.py has lost its anchor line {anchor.strip()!r}: add it back")
-    registry = registry.replace(IMPORT_ANCHOR, f"from connectors import {name}\n{IMPORT_ANCHOR}")
-    return registry.replace(TYPE_ANCHOR, f"        {name}.SOURCE,\n{TYPE_ANCHOR}")
-
-
 def scaffold(name: str, root: Path = REPO_ROOT) -> list[Path]:
-    """Write the new source's files under ``root`` and register it; returns what was written."""
+    """Write the new source's files under ``root``; returns what was written."""
     if not NAME.fullmatch(name):
         raise SystemExit(f"'{name}' is not a source type name: lower case letters, digits and _, starting with a letter")
-    registry_path = root / "connectors" / "registry.py"
-    registry = registry_path.read_text()
-    if re.search(rf"^from connectors import .*\b{name}\b", registry, re.M):
-        raise SystemExit(f"source type '{name}' is already registered in {registry_path}")
+    package = root / "connectors" / name
+    # connectors/NAME.py (config, registry, ...) would be shadowed by the new package of the same name
+    taken = [p for p in (package, package.with_suffix(".py"), root / "dbt_project" / "models" / "staging" / name)
+             if p.exists()]
     files = {root / path: text for path, text in files_for(name).items()}
-    existing = [str(p) for p in files if p.exists()] + ([str(root / "connectors" / name)]
-                                                       if (root / "connectors" / name).exists() else [])
-    if existing:
-        raise SystemExit(f"not overwriting {', '.join(sorted(set(existing)))}: pick another name or remove them")
-    registered = register(registry, name)
+    taken += [p for p in files if p.exists()]
+    if taken:
+        raise SystemExit(f"not overwriting {', '.join(sorted({str(p) for p in taken}))}: pick another name or "
+                         "remove them")
     for path, text in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    registry_path.write_text(registered)
-    return [*files, registry_path]
+    return list(files)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 """A loopback HTTP API for connector tests: routes, lists of records in the usual page envelopes, credentials,
-and the simulator's fault modes (simulator/faults.py).
+and the fault modes of connectors/kit/faults.py, on the loopback HTTP base it shares with the simulator (http.py).
 
     with ApiServer(auth={"Authorization": "Token token=good"}) as api:
         api.add_list("/incidents", records, pages=OffsetPages(records_key="incidents"),
@@ -16,28 +16,31 @@ answers. Standard library only, so a package outside this repository can use it 
 from __future__ import annotations
 
 import base64
-import json
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import urlencode, urlsplit
 
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.paginators import dig
-from simulator.faults import Fault, FaultRegistry
-from simulator.routing import Response
-from simulator.server import _Handler as SimulatorHandler
-from simulator.server import _HTTPServer as SimulatorHTTPServer
+from connectors.kit.faults import Fault, FaultRegistry
+from connectors.kit.http import (
+    LoopbackHandler,
+    LoopbackServer,
+    Response,
+    encoded,
+    gateway_page,
+    halved,
+    query_list,
+    wait_out,
+)
 
 # handler(query, match, base_url) -> (status, headers, body): a JSON-serialisable body, or bytes sent as they are.
 Handler = Callable[[dict[str, str], re.Match[str], str], tuple[int, dict[str, str], object]]
 Reply = tuple[int, dict[str, str], object]
-
-_GATEWAY_HTML = "<html><head><title>{code} Bad Gateway</title></head><body><h1>{code}</h1></body></html>"
 
 
 def _put(body: dict, path: str, value: Any) -> None:
@@ -171,7 +174,7 @@ class ApiServer:
     ``auth``: header name -> exact value every API request must carry (None: anything goes); a request
     without it gets ``unauthorized`` (status, headers, body). ``faults`` is the simulator's FaultRegistry:
     ``api.faults.add(path_regex, kind, times, **opts)`` with kinds rate_limit, server_error, slow,
-    malformed_json, connection_reset, unauthorized (see simulator/faults.py).
+    malformed_json, connection_reset, unauthorized (see connectors/kit/faults.py).
     """
 
     def __init__(
@@ -189,10 +192,8 @@ class ApiServer:
         self.requests: list[str] = []  # every request target as sent (path?query), faulted ones included
         self._served: dict[str, Counter[str]] = {}
         self._lock = threading.Lock()
-        self.httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
-        self.httpd.api = self
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.httpd = LoopbackServer(("127.0.0.1", 0), self)
+        self.url = self.httpd.url
 
     # ------------------------------------------------------------------ routes
 
@@ -273,15 +274,11 @@ class ApiServer:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> ApiServer:
-        if not self.thread.is_alive():
-            self.thread.start()
+        self.httpd.start("kit-api")
         return self
 
     def stop(self) -> None:
-        if self.thread.is_alive():
-            self.httpd.shutdown()
-            self.thread.join(timeout=5)
-        self.httpd.server_close()
+        self.httpd.stop()
 
     def __enter__(self) -> ApiServer:
         return self.start()
@@ -303,13 +300,13 @@ class ApiServer:
         if fault is not None and fault.kind == "connection_reset":
             return None
         if fault is not None and fault.kind == "slow":
-            time.sleep(float(fault.opts.get("seconds", 2.0)))
+            wait_out(fault)
         if fault is not None and fault.kind not in ("slow", "malformed_json"):
             return self._fault_reply(fault)
         if self.auth is not None and any(headers.get(k) != v for k, v in self.auth.items()):
             return self.unauthorized
-        parsed = urlparse(target)
-        query = {k: v[-1] for k, v in parse_qs(parsed.query, keep_blank_values=True).items()}
+        parsed = urlsplit(target)
+        query = dict(query_list(parsed.query))  # a repeated name: its last value
         for pattern, handler in self.routes:
             match = pattern.fullmatch(parsed.path)
             if match:
@@ -318,8 +315,7 @@ class ApiServer:
         else:
             status, reply_headers, body = 404, {}, {"message": "Not Found"}
         if fault is not None and fault.kind == "malformed_json":
-            whole = body if isinstance(body, bytes) else json.dumps(body).encode()
-            return 200, reply_headers, whole[: max(1, len(whole) // 2)]
+            return 200, reply_headers, halved(encoded(body))
         return status, reply_headers, body
 
     def _fault_reply(self, fault: Fault) -> Reply:
@@ -334,31 +330,16 @@ class ApiServer:
         code = int(fault.opts.get("status", 500))  # server_error
         if code == 500:
             return 500, {}, {"message": "Internal server error"}
-        # 502-504 come from the load balancer in front of the API: HTML, which a client must not parse.
-        return code, {"Content-Type": "text/html"}, _GATEWAY_HTML.format(code=code).encode()
+        page = gateway_page(code)
+        return code, {"Content-Type": page.content_type}, page.body
 
+    def handle(self, h: LoopbackHandler) -> None:
+        reply = self.answer(h.command, h.path, h.headers)
+        if reply is None:
+            h.reset_connection()
+            return
+        status, headers, body = reply
+        headers = dict(headers)
+        content_type = headers.pop("Content-Type", "application/json")
+        h.send(Response(status, body, headers, content_type))
 
-class _HTTPServer(SimulatorHTTPServer):
-    api: ApiServer
-
-
-class _Handler(SimulatorHandler):
-    """The simulator's handler (keep-alive, no Nagle stalls, TCP resets, quiet log) answering from an ApiServer."""
-
-    server: _HTTPServer
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        try:
-            reply = self.server.api.answer(self.command, self.path, self.headers)
-            if reply is None:
-                self.reset_connection()
-                return
-            status, headers, body = reply
-            headers = dict(headers)
-            content_type = headers.pop("Content-Type", "application/json")
-            payload = body if isinstance(body, bytes) else json.dumps(body).encode()
-            self.send(Response(status, None, headers, content_type), body_bytes=payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (its timeout fired during a slow fault)
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET

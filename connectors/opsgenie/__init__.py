@@ -28,15 +28,13 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr
 
-from connectors.config import BaseUrl, DeploymentRules, HttpOptions
 from connectors.core.endpoint import Child, Endpoint
 from connectors.core.engine import StreamResult
 from connectors.core.errors import FatalError
+from connectors.core.options import BaseUrl, DeploymentRules, HttpOptions, SourceConfig, StrictModel
 from connectors.core.paginators import NextUrlPaginator, dig
 from connectors.core.raw import raw_table
-from connectors.core.source import (
-    Finding, SourceConfig, SourceType, StrictModel, each_scope, engine_for, probe_client,
-)
+from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
 
 # The whole account is one scope.
 SCOPE = "all"

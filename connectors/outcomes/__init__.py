@@ -14,12 +14,12 @@ import logging
 import re
 from typing import Any
 
-from connectors.config import OutcomesSource
 from connectors.core import files
 from connectors.core.engine import StreamResult
 from connectors.core.files import Kind, RowCheck, hashed_key, parse_date, parse_number, text
 from connectors.core.raw import RawStore
 from connectors.core.source import Finding, SourceType
+from connectors.outcomes.config import OutcomesSource
 
 log = logging.getLogger(__name__)
 
@@ -155,4 +155,5 @@ def check(source: OutcomesSource) -> list[Finding]:
     return files.check(FILES, source)
 
 
-SOURCE = SourceType(TYPE, groups={"outcomes": (*FILES.kind_names, REJECTED)}, extract=extract, check=check)
+SOURCE = SourceType(TYPE, groups={"outcomes": (*FILES.kind_names, REJECTED)}, extract=extract, check=check,
+                    config_model=OutcomesSource)

@@ -24,15 +24,13 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 
-from connectors.config import BaseUrl, DeploymentRules, HttpOptions
 from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError, NotFoundError
+from connectors.core.options import BaseUrl, DeploymentRules, HttpOptions, SourceConfig, StrictModel
 from connectors.core.paginators import OffsetPaginator
 from connectors.core.raw import RawStore
-from connectors.core.source import (
-    Finding, SourceConfig, SourceType, StrictModel, each_scope, engine_for, probe_client, windows,
-)
+from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client, windows
 
 # The whole account is one scope; services filter it through `options.service_ids` instead.
 SCOPE = "all"

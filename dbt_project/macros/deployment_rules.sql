@@ -97,7 +97,23 @@
     )
 {%- endmacro %}
 
-{# TRUE when the environment is one of the source's production environments (case-insensitive). #}
+{#
+  The columns is_rollback and is_hotfix: the rule's patterns matched against the deployment's names
+  (`text_expression`); a flag the source states itself (`stated_rollback`, `stated_hotfix`) comes first.
+#}
+{% macro rollback_and_hotfix_flags(text_expression, stated_rollback=none, stated_hotfix=none) -%}
+    {%- for flag, stated in [('rollback', stated_rollback), ('hotfix', stated_hotfix)] %}
+    {{ "coalesce(" ~ stated ~ ", " if stated }}{{ matches_deployment_rule(flag ~ '_pattern', text_expression) }}{{ ")" if stated }}
+        as is_{{ flag }}{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#
+  TRUE when the environment is one of the source's production environments (case-insensitive). The one place
+  where a deployment is decided to be production: every int_<source>__deployments model calls it (GitLab adds
+  its `production` tier). Each source keeps its own `production_environments` rule, so there is no global
+  list: the former `production_environments` var and its macro `is_production_environment` had no caller.
+#}
 {% macro is_production_for_source(environment_expression) -%}
     coalesce({{ array_has_value(deployment_rule('production_environments'), 'lower(' ~ environment_expression ~ ')') }}, false)
 {%- endmacro %}

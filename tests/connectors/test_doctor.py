@@ -164,7 +164,7 @@ sources:
 
 def test_warehouse_and_the_published_copy(tmp_path, capsys, monkeypatch):
     from connectors.core.raw import RawStore
-    from pipelines.publish import publish_marts
+    from operations.publish import publish_marts
 
     warehouse = tmp_path / "warehouse" / "throughline.duckdb"
     with RawStore(warehouse) as store:

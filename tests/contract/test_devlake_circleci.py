@@ -27,7 +27,8 @@ import duckdb
 import pytest
 
 from connectors import circleci
-from connectors.config import DeploymentRules, parse_config
+from connectors.config import parse_config
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawStore
 from tests.dbt.warehouse import RAW_TABLES, run_dbt
 from tests.support.devlake import devlake_rows

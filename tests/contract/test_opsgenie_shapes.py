@@ -27,7 +27,7 @@ import pytest
 
 from connectors.opsgenie import PAGES
 from simulator import SimulatorServer, tiny_org
-from simulator.routing import Request
+from connectors.kit.http import Request
 from simulator.timefmt import parse_ms
 
 STAGING = Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "staging" / "opsgenie"

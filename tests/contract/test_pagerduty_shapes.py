@@ -26,7 +26,7 @@ from connectors.core.errors import AuthError
 from connectors.core.raw import RawStore
 from connectors.kit import assert_each_record_once, raw_keys, source_config
 from simulator import SimulatorServer, generate_org
-from pipelines.settings import DBT_PROJECT_DIR
+from connectors.config import DBT_PROJECT_DIR
 
 STAGING = DBT_PROJECT_DIR / "models" / "staging" / "pagerduty"
 LOG_KINDS = {"trigger_log_entry", "acknowledge_log_entry", "resolve_log_entry"}

@@ -70,7 +70,7 @@ import json
 
 import pytest
 
-from connectors.config import DeploymentRules
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawRecord
 
 from .test_dora_marts import at, deployment_records, sha, ts

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 
-from connectors.config import DeploymentRules
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawRecord
 from tests.dbt.warehouse import load_raw, query_dicts, run_dbt
 

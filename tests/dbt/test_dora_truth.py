@@ -73,7 +73,7 @@ from datetime import date, datetime
 
 import pytest
 
-from connectors.config import DeploymentRules
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawRecord
 
 from .warehouse import Batch, load_raw, query, query_dicts, run_dbt

@@ -27,7 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.config import DeploymentRules, parse_config
+from connectors.config import parse_config
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawRecord, RawStore
 from connectors.events import extract
 

@@ -50,7 +50,7 @@ import duckdb
 import pytest
 
 from connectors.core.raw import RawRecord
-from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
+from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
 
 from .warehouse import _release_warehouse, load_raw, query, query_dicts
 

@@ -23,7 +23,8 @@ from datetime import datetime
 import pytest
 
 from connectors import github, gitlab
-from connectors.config import DeploymentRules, parse_config
+from connectors.config import parse_config
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawStore
 from simulator.scenarios import tiny_org
 from simulator.server import SimulatorServer

@@ -37,7 +37,8 @@ from datetime import date, datetime
 import pytest
 
 from connectors import github, opsgenie
-from connectors.config import DeploymentRules, parse_config
+from connectors.config import parse_config
+from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawStore
 from simulator.scenarios import tiny_org
 from simulator.server import SimulatorServer

@@ -60,7 +60,7 @@ import duckdb
 import pytest
 
 from connectors.core.raw import RawRecord
-from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
+from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
 
 from .test_dora_marts import deployment_records, sha, ts
 from .warehouse import _release_warehouse, load_raw, query, query_dicts

@@ -46,7 +46,7 @@ import duckdb
 import pytest
 import yaml
 
-from pipelines.settings import DBT_PROJECT_DIR
+from connectors.config import DBT_PROJECT_DIR
 
 from .warehouse import query_dicts, run_dbt
 

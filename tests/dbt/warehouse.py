@@ -11,14 +11,14 @@ import duckdb
 import yaml
 
 from connectors.core.raw import RawRecord, RawStore
-from pipelines.settings import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
+from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
 
 def _raw_tables(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
-    """The tables of the dbt source `raw`: those of models/staging/_raw__sources.yml, then those a source's own
-    staging folder declares (`<folder>/_<type>__sources.yml`, as `make new-source` writes it)."""
+    """The tables of the dbt source `raw`: those each staging folder declares (`<folder>/_<type>__sources.yml`,
+    as `make new-source` writes it)."""
     staging = project_dir / "models" / "staging"
     tables: list[str] = []
-    for path in [staging / "_raw__sources.yml", *sorted(staging.glob("*/_*__sources.yml"))]:
+    for path in sorted(staging.glob("*/_*__sources.yml")):
         declared = yaml.safe_load(path.read_text()) or {}
         for source in declared.get("sources") or []:
             if source["name"] == "raw":

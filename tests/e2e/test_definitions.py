@@ -26,13 +26,20 @@ def test_definitions_validate_cli_is_clean():
 
 
 def test_every_dbt_source_is_a_raw_asset_with_its_own_key():
+    from connectors.core.raw import raw_table
+    from connectors.registry import source_types
     from pipelines.definitions import defs
     from pipelines.settings import WRITER_POOL
 
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     raw = {k for k in keys if k.startswith("raw/")}
-    assert raw == {
+    # One asset per stream of every registered source type, and no dbt source without one (dagster-dbt would
+    # add it as a bare external key). A source type added under connectors/ is counted from the registry;
+    # the built-in ones are checked by name.
+    assert raw == {f"raw/{raw_table(source_type.name, stream)}" for source_type in source_types().values()
+                   for streams in source_type.groups.values() for stream in streams}
+    built_in = {
         "raw/jira__issues", "raw/jira__changelogs", "raw/jira__statuses", "raw/jira__fields",
         "raw/jira__projects", "raw/jira__boards", "raw/jira__sprints", "raw/jira__deleted_issues",
         "raw/github__pull_requests",
@@ -51,6 +58,10 @@ def test_every_dbt_source_is_a_raw_asset_with_its_own_key():
         "raw/outcomes__kpis", "raw/outcomes__key_results", "raw/outcomes__key_result_values", "raw/outcomes__surveys",
         "raw/outcomes__rejected_rows",
     }
+    def source_type_of(key: str) -> str:
+        return key.removeprefix("raw/").split("__")[0]
+
+    assert {k for k in raw if source_type_of(k) in {source_type_of(b) for b in built_in}} == built_in
     # staging models hang off the raw assets (no dangling external source keys)
     stg = graph.get(dg.AssetKey(["staging", "stg_jira__changelog_items"]))
     assert stg.parent_keys == {dg.AssetKey(["raw", "jira__changelogs"])}
@@ -107,7 +118,7 @@ def test_dbt_build_args_carry_the_rules_written_in_throughline_yml():
     assert args[:2] == ["build", "--vars"]
     variables = json.loads(args[2])
     assert variables["github_incident_labels"] == ["incident", "sev1"]
-    assert variables["production_environments"] == ["live", "prd", "prod", "prod-eu", "production"]
+    assert "production_environments" not in variables  # each source's rule decides; no global list
     assert variables["deployment_rules"]["a"]["production_environments"] == ["prod-eu", "production"]
     assert variables["deployment_rules"]["a"]["services"] == {"acme/*": "shop"}
     assert variables["deployment_rules"]["b"]["production_environments"] == ["live", "prd", "prod", "production"]
@@ -117,9 +128,9 @@ def test_dbt_project_defaults_match_the_config_defaults():
     """dbt run on its own falls back to `deployment_rule_defaults`: the same rules as an empty config block."""
     import yaml
 
-    from connectors.config import DeploymentRules
-    from pipelines.settings import DBT_PROJECT_DIR
+    from connectors.core.options import DeploymentRules
+    from connectors.config import DBT_PROJECT_DIR
 
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
     assert project["vars"]["deployment_rule_defaults"] == DeploymentRules().for_dbt()
-    assert project["vars"]["production_environments"] == DeploymentRules().for_dbt()["production_environments"]
+    assert "production_environments" not in project["vars"]

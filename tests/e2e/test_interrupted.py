@@ -155,7 +155,7 @@ def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(tmp_path)
 def test_a_publish_killed_half_way_is_cleaned_up_by_the_next(tmp_path):
     """What a publish killed between its copies leaves (staged files of a dead process, nothing swapped in)
     is removed by the next publish, which swaps in whole files; staged files of a live publish are kept."""
-    from pipelines.publish import PARQUET_DIR, PUBLISHED_FILE, publish_marts
+    from operations.publish import PARQUET_DIR, PUBLISHED_FILE, publish_marts
 
     warehouse = tmp_path / "w.duckdb"
     with duckdb.connect(str(warehouse)) as con:

@@ -1,4 +1,4 @@
-"""Published marts (pipelines/publish.py): BI readers can hold them open while loads and publishes run.
+"""Published marts (operations/publish.py): BI readers can hold them open while loads and publishes run.
 
 Readers run in their own processes, as BI tools do: DuckDB's locks are per process, and one process
 would share a single cached database instance between its connections.
@@ -12,7 +12,7 @@ import textwrap
 import duckdb
 import pytest
 
-from pipelines.publish import PUBLISHED_ENV_VAR, STORAGE_VERSION, PublishError, publish_marts
+from operations.publish import PUBLISHED_ENV_VAR, STORAGE_VERSION, PublishError, publish_marts
 from tests.support.e2e import tiny_config
 
 TOKEN = "publish-secret-token-value"
@@ -241,7 +241,7 @@ def test_every_mart_analysts_read_is_documented_and_under_contract():
     from pathlib import Path
 
     from pipelines.dbt_assets import dbt_project
-    from pipelines.publish import MARTS_SCHEMA, dashboard_exposures, mart_descriptions
+    from operations.publish import MARTS_SCHEMA, dashboard_exposures, mart_descriptions
 
     manifest = json.loads(Path(dbt_project.manifest_path).read_text())
     marts = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["schema"] == MARTS_SCHEMA]

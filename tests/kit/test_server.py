@@ -7,6 +7,8 @@ pages of 4 -> 3 pages (4 + 4 + 2); each assertion is shown failing on the fault 
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -143,6 +145,32 @@ def test_faults_come_before_credentials_and_are_retried(api, store):
     assert waits[2] == 7  # the rate limit's Retry-After; the others back off 0 s (backoff_seconds=0)
     assert_each_record_once(store, TABLE, KEYS)
     assert api.request_count("/incidents") == 3 + 4
+
+
+def test_fault_answers_come_from_the_http_base_shared_with_the_simulator(api):
+    """connectors/kit/http.py: the gateway page, half a compact JSON body, a slow fault held by an event."""
+    api.add_list("/items", [{"id": "a"}], pages=OnePage())
+    auth = {"Authorization": "Bearer good"}
+    api.faults.add(r"/items", "server_error", times=1, status=503)
+    api.faults.add(r"/items", "malformed_json", times=1)
+    released = threading.Event()
+    slow = api.faults.add(r"/items", "slow", times=1, until=released, seconds=10)
+    gateway = requests.get(f"{api.url}/items", headers=auth, timeout=5)
+    assert gateway.status_code == 503 and gateway.headers["Content-Type"] == "text/html"
+    assert b"<h1>503 Service Temporarily Unavailable</h1>" in gateway.content
+    cut = requests.get(f"{api.url}/items", headers=auth, timeout=5)
+    assert (cut.status_code, cut.content) == (200, b'[{"id"')  # half of the 12 bytes of [{"id":"a"}]
+    answers: list[requests.Response] = []
+    held = threading.Thread(target=lambda: answers.append(requests.get(f"{api.url}/items", headers=auth, timeout=10)))
+    held.start()
+    for _ in range(500):  # at most 5 s for the request to reach the fault
+        if slow.fired:
+            break
+        time.sleep(0.01)
+    assert answers == [] and held.is_alive()  # held at the fault until the test lets it go
+    released.set()
+    held.join(timeout=5)
+    assert answers[0].status_code == 200 and answers[0].json() == [{"id": "a"}]
 
 
 def test_a_bad_token_is_refused_once(api, store):

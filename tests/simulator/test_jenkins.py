@@ -11,7 +11,7 @@ import pytest
 
 from simulator import SimulatorServer, tiny_org
 from simulator.jenkins_api import FOLDER, FREESTYLE_JOB, MULTIBRANCH, PIPELINE_JOB, apply_tree, parse_tree
-from simulator.routing import ApiError
+from connectors.kit.http import ApiError
 from simulator.timefmt import parse_ms
 
 AUTH = ("bot", "s3cret")

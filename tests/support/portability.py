@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.settings import DBT_PROJECT_DIR
+from connectors.config import DBT_PROJECT_DIR
 
 SCHEMAS = ("staging", "intermediate", "marts", "seeds")
 

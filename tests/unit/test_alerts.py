@@ -16,7 +16,7 @@ from connectors.core.raw import RawStore
 from operations.alerts import (
     Alert, Problem, failed_scopes, problems_from_events, run_problems, scope_line, send_alert, stale_streams,
 )
-from pipelines.run_report import write_rows
+from operations.run_report import write_rows
 
 TOKEN = "ghp_s3cr3t-token-value-1234"
 HOOK_SECRET = "T000/B000/hook-secret-XYZ"

@@ -10,7 +10,7 @@ import duckdb
 
 from connectors.core.raw import RawRecord, RawStore
 from operations.compact import compact
-from pipelines.run_report import write_rows
+from operations.run_report import write_rows
 
 
 def report_row(run_id: str, finished: datetime) -> tuple:

@@ -139,24 +139,15 @@
 {#
   work_item_state_intervals' CTEs from the flag changes to `state_intervals` (every state interval, the
   columns of `status_intervals` plus is_flagged, state_interval_index and ended_at). `flag_source`: the
-  relation or subquery the flag changes are read from; `status_intervals` is a CTE before these.
+  relation or subquery the flag changes are read from; `status_intervals` is a CTE before these. One body:
+  DuckDB gets its tuned SQL (QUALIFY, SEMI/ANTI and ASOF joins, `* exclude`, `union all by name`), PostgreSQL
+  the equivalents through the small macros below.
 #}
 {% macro flow_state_interval_ctes(flag_source) -%}
-    {{ return(adapter.dispatch('flow_state_interval_ctes', 'throughline')(flag_source)) }}
-{%- endmacro %}
-{% macro default__flow_state_interval_ctes(flag_source) -%}{{ throughline.not_ported('flow_state_interval_ctes') }}{%- endmacro %}
-{% macro duckdb__flow_state_interval_ctes(flag_source) -%}
+{%- set columns = ['work_item_id', 'source_instance', 'issue_id', 'issue_key', 'project_key', 'status_interval_index',
+    'status_id', 'status_name', 'status_category_key', 'flow_state', 'is_blocked_status'] -%}
 flag_changes as (
-    -- several flag items at one instant: the last one written decides
-    select
-        source_instance || ':' || issue_id as work_item_id,
-        changed_at,
-        is_flagged
-    from {{ flag_source }}
-    qualify row_number() over (
-        partition by source_instance, issue_id, changed_at
-        order by try_cast(history_id as bigint) desc, history_id desc, item_index desc
-    ) = 1
+    {{ throughline.flow_last_flag_changes(flag_source) }}
 ),
 
 cut_items as (
@@ -173,33 +164,33 @@ uncut_intervals as (
         false as is_flagged,
         status_intervals.status_interval_index as state_interval_index
     from status_intervals
-    anti join cut_items on cut_items.work_item_id = status_intervals.work_item_id
+    {{ throughline.flow_cut_items_filter('anti', 'status_intervals') }}
 ),
 
 cut_status_intervals as (
     select status_intervals.*
     from status_intervals
-    semi join cut_items on cut_items.work_item_id = status_intervals.work_item_id
+    {{ throughline.flow_cut_items_filter('semi', 'status_intervals') }}
 ),
 
 inner_flag_cuts as (
     -- a flag change strictly inside a status interval starts a new piece of it; one at the interval's
     -- start only sets that interval's flag (read below), so no empty pieces appear
     select
-        cut_status_intervals.* exclude (started_at),
+        {{ throughline.flow_star_or_columns('cut_status_intervals', columns + ['ended_at'], exclude=['started_at']) }},
         flag_changes.changed_at as started_at
     from flag_changes
-    asof inner join cut_status_intervals
-        on cut_status_intervals.work_item_id = flag_changes.work_item_id
-        and cut_status_intervals.started_at <= flag_changes.changed_at
+    {{ throughline.latest_at_or_before_join('cut_status_intervals', 'cut_status_intervals',
+        'cut_status_intervals.work_item_id = flag_changes.work_item_id', 'started_at', 'flag_changes.changed_at',
+        kind='inner') }}
     where flag_changes.changed_at > cut_status_intervals.started_at
         and (cut_status_intervals.ended_at is null or flag_changes.changed_at < cut_status_intervals.ended_at)
 ),
 
 pieces as (
-    select * exclude (ended_at) from cut_status_intervals
-    union all by name
-    select * exclude (ended_at) from inner_flag_cuts
+    select {{ throughline.flow_star_or_columns(none, columns + ['started_at'], exclude=['ended_at']) }} from cut_status_intervals
+    {{ throughline.flow_union_all_by_name() }}
+    select {{ throughline.flow_star_or_columns(none, columns + ['started_at'], exclude=['ended_at']) }} from inner_flag_cuts
 ),
 
 flagged_pieces as (
@@ -207,30 +198,43 @@ flagged_pieces as (
         pieces.*,
         coalesce(flag_changes.is_flagged, false) as is_flagged
     from pieces
-    asof left join flag_changes
-        on flag_changes.work_item_id = pieces.work_item_id
-        and flag_changes.changed_at <= pieces.started_at
+    {{ throughline.latest_at_or_before_join('flag_changes', 'flag_changes',
+        'flag_changes.work_item_id = pieces.work_item_id', 'changed_at', 'pieces.started_at') }}
 ),
 
 state_intervals as (
     select
-        *,
+        {{ throughline.flow_star_or_columns(none, columns + ['started_at', 'is_flagged']) }},
         row_number() over item_pieces - 1 as state_interval_index,
         lead(started_at) over item_pieces as ended_at
     from flagged_pieces
     window item_pieces as (partition by work_item_id order by started_at, status_interval_index)
 
-    union all by name
+    {{ throughline.flow_union_all_by_name() }}
 
-    select * from uncut_intervals
+    select {{ throughline.flow_star_or_columns(none, columns + ['started_at', 'is_flagged', 'state_interval_index', 'ended_at']) }}
+    from uncut_intervals
 )
 {%- endmacro %}
-{% macro postgres__flow_state_interval_ctes(flag_source) -%}
-{%- set columns = ['work_item_id', 'source_instance', 'issue_id', 'issue_key', 'project_key', 'status_interval_index',
-    'status_id', 'status_name', 'status_category_key', 'flow_state', 'is_blocked_status'] -%}
-flag_changes as (
-    -- several flag items at one instant: the last one written decides (`nulls last`: DuckDB's default,
-    -- where PostgreSQL puts NULLs first when descending)
+
+{# The flag changes, one per item and instant: of several flag items at one instant the last one written. #}
+{% macro flow_last_flag_changes(flag_source) -%}
+    {{ return(adapter.dispatch('flow_last_flag_changes', 'throughline')(flag_source)) }}
+{%- endmacro %}
+{% macro default__flow_last_flag_changes(flag_source) -%}{{ throughline.not_ported('flow_last_flag_changes') }}{%- endmacro %}
+{% macro duckdb__flow_last_flag_changes(flag_source) -%}
+    select
+        source_instance || ':' || issue_id as work_item_id,
+        changed_at,
+        is_flagged
+    from {{ flag_source }}
+    qualify row_number() over (
+        partition by source_instance, issue_id, changed_at
+        order by try_cast(history_id as bigint) desc, history_id desc, item_index desc
+    ) = 1
+{%- endmacro %}
+{% macro postgres__flow_last_flag_changes(flag_source) -%}
+    {#- `nulls last`: DuckDB's default, where PostgreSQL puts NULLs first when descending -#}
     select work_item_id, changed_at, is_flagged
     from (
         select
@@ -245,80 +249,38 @@ flag_changes as (
         from {{ flag_source }}
     ) as ranked_flag_changes
     where change_rank = 1
-),
-
-cut_items as (
-    select distinct work_item_id from flag_changes
-    union
-    select work_item_id from status_intervals
-    where ended_at is not null and not coalesce(ended_at >= started_at, false)
-),
-
-uncut_intervals as (
-    select
-        status_intervals.*,
-        false as is_flagged,
-        status_intervals.status_interval_index as state_interval_index
-    from status_intervals
-    where not exists (select 1 from cut_items where cut_items.work_item_id = status_intervals.work_item_id)
-),
-
-cut_status_intervals as (
-    select status_intervals.*
-    from status_intervals
-    where exists (select 1 from cut_items where cut_items.work_item_id = status_intervals.work_item_id)
-),
-
-inner_flag_cuts as (
-    -- the AS OF join: the latest interval of the item starting at or before the flag change
-    select
-        {% for column in columns %}cut.{{ column }}, {% endfor %}
-        flag_changes.changed_at as started_at
-    from flag_changes
-    cross join lateral (
-        select cut_status_intervals.*
-        from cut_status_intervals
-        where cut_status_intervals.work_item_id = flag_changes.work_item_id
-            and cut_status_intervals.started_at <= flag_changes.changed_at
-        order by cut_status_intervals.started_at desc
-        limit 1
-    ) as cut
-    where flag_changes.changed_at > cut.started_at
-        and (cut.ended_at is null or flag_changes.changed_at < cut.ended_at)
-),
-
-pieces as (
-    select {{ columns | join(', ') }}, started_at from cut_status_intervals
-    union all
-    select {{ columns | join(', ') }}, started_at from inner_flag_cuts
-),
-
-flagged_pieces as (
-    select
-        pieces.*,
-        coalesce(flag.is_flagged, false) as is_flagged
-    from pieces
-    left join lateral (
-        select flag_changes.is_flagged
-        from flag_changes
-        where flag_changes.work_item_id = pieces.work_item_id
-            and flag_changes.changed_at <= pieces.started_at
-        order by flag_changes.changed_at desc
-        limit 1
-    ) as flag on true
-),
-
-state_intervals as (
-    select
-        {{ columns | join(', ') }}, started_at, is_flagged,
-        row_number() over item_pieces - 1 as state_interval_index,
-        lead(started_at) over item_pieces as ended_at
-    from flagged_pieces
-    window item_pieces as (partition by work_item_id order by started_at, status_interval_index)
-
-    union all
-
-    select {{ columns | join(', ') }}, started_at, is_flagged, state_interval_index, ended_at
-    from uncut_intervals
-)
 {%- endmacro %}
+
+{# Keeps the rows of `alias` whose item is (`semi`) or is not (`anti`) in the CTE `cut_items`. #}
+{% macro flow_cut_items_filter(kind, alias) -%}
+    {{ return(adapter.dispatch('flow_cut_items_filter', 'throughline')(kind, alias)) }}
+{%- endmacro %}
+{% macro default__flow_cut_items_filter(kind, alias) -%}{{ throughline.not_ported('flow_cut_items_filter') }}{%- endmacro %}
+{% macro duckdb__flow_cut_items_filter(kind, alias) -%}
+    {{ kind }} join cut_items on cut_items.work_item_id = {{ alias }}.work_item_id
+{%- endmacro %}
+{% macro postgres__flow_cut_items_filter(kind, alias) -%}
+    where {{ "not " if kind == 'anti' }}exists (select 1 from cut_items where cut_items.work_item_id = {{ alias }}.work_item_id)
+{%- endmacro %}
+
+{#
+  A select list: DuckDB's `*` (of `relation` when given) less `exclude`; in PostgreSQL the `columns` named
+  (qualified by `relation`), in that order, so that the branches of a `union all` line up by position.
+#}
+{% macro flow_star_or_columns(relation, columns, exclude=[]) -%}
+    {{ return(adapter.dispatch('flow_star_or_columns', 'throughline')(relation, columns, exclude)) }}
+{%- endmacro %}
+{% macro default__flow_star_or_columns(relation, columns, exclude) -%}{{ throughline.not_ported('flow_star_or_columns') }}{%- endmacro %}
+{% macro duckdb__flow_star_or_columns(relation, columns, exclude) -%}
+    {{ relation ~ "." if relation }}*{{ " exclude (" ~ exclude | join(", ") ~ ")" if exclude }}
+{%- endmacro %}
+{% macro postgres__flow_star_or_columns(relation, columns, exclude) -%}
+    {%- for column in columns -%}{{ relation ~ "." if relation }}{{ column }}{{ ", " if not loop.last }}{%- endfor -%}
+{%- endmacro %}
+
+{% macro flow_union_all_by_name() -%}
+    {{ return(adapter.dispatch('flow_union_all_by_name', 'throughline')()) }}
+{%- endmacro %}
+{% macro default__flow_union_all_by_name() -%}{{ throughline.not_ported('flow_union_all_by_name') }}{%- endmacro %}
+{% macro duckdb__flow_union_all_by_name() -%}union all by name{%- endmacro %}
+{% macro postgres__flow_union_all_by_name() -%}union all{%- endmacro %}

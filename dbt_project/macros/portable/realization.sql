@@ -96,26 +96,26 @@
 {%- endmacro %}
 
 {#
-  A left join to the one row of `relation` (named `alias`) that matches `conditions` (SQL over both sides)
-  with the latest `right_time` at or before `left_time`: DuckDB's ASOF join, a LATERAL subquery in
-  PostgreSQL. Which of several rows tied on the latest time is taken is unspecified in both.
+  A join (`kind` left or inner) to the one row of `relation` (named `alias`) that matches `conditions` (SQL
+  over both sides) with the latest `right_time` at or before `left_time`: DuckDB's ASOF join, a LATERAL
+  subquery in PostgreSQL. Which of several rows tied on the latest time is taken is unspecified in both.
 #}
-{% macro latest_at_or_before_left_join(relation, alias, conditions, right_time, left_time) -%}
-    {{ return(adapter.dispatch('latest_at_or_before_left_join', 'throughline')(relation, alias, conditions, right_time, left_time)) }}
+{% macro latest_at_or_before_join(relation, alias, conditions, right_time, left_time, kind='left') -%}
+    {{ return(adapter.dispatch('latest_at_or_before_join', 'throughline')(relation, alias, conditions, right_time, left_time, kind)) }}
 {%- endmacro %}
-{% macro default__latest_at_or_before_left_join(relation, alias, conditions, right_time, left_time) -%}{{ throughline.not_ported('latest_at_or_before_left_join') }}{%- endmacro %}
-{% macro duckdb__latest_at_or_before_left_join(relation, alias, conditions, right_time, left_time) -%}
-    asof left join {{ relation }} as {{ alias }}
+{% macro default__latest_at_or_before_join(relation, alias, conditions, right_time, left_time, kind) -%}{{ throughline.not_ported('latest_at_or_before_join') }}{%- endmacro %}
+{% macro duckdb__latest_at_or_before_join(relation, alias, conditions, right_time, left_time, kind) -%}
+    asof {{ kind }} join {{ relation }} as {{ alias }}
         on {{ conditions }}
         and {{ alias }}.{{ right_time }} <= {{ left_time }}
 {%- endmacro %}
-{% macro postgres__latest_at_or_before_left_join(relation, alias, conditions, right_time, left_time) -%}
-    left join lateral (
+{% macro postgres__latest_at_or_before_join(relation, alias, conditions, right_time, left_time, kind) -%}
+    {{ "left join" if kind == 'left' else "cross join" }} lateral (
         select *
         from {{ relation }} as {{ alias }}
         where {{ conditions }}
             and {{ alias }}.{{ right_time }} <= {{ left_time }}
         order by {{ alias }}.{{ right_time }} desc
         limit 1
-    ) as {{ alias }} on true
+    ) as {{ alias }}{{ " on true" if kind == 'left' }}
 {%- endmacro %}

@@ -42,18 +42,10 @@ deploy_workflows as (
     from workflows
     {{ join_deployment_rules('workflows.source_instance') }}
     where {{ matches_deployment_rule('job_pattern', 'workflows.workflow_name') }}
-        and not exists (
-            select 1
-            from deploy_jobs
-            where deploy_jobs.source_instance = workflows.source_instance
-                and deploy_jobs.workflow_id = workflows.workflow_id
-        )
 ),
 
 candidates as (
-    select * from deploy_jobs
-    union all
-    select * from deploy_workflows
+    {{ ci_deployment_candidates('deploy_jobs', 'deploy_workflows', 'workflow_id') }}
 ),
 
 described as (
@@ -74,11 +66,7 @@ described as (
             {{ environment_from_name('workflows.workflow_name') }}
         ) as environment,
         {{ branch_allowed('pipelines.branch') }} as branch_is_allowed,
-        {{ matches_deployment_rule('rollback_pattern', "concat_ws(' ', candidates.name, workflows.workflow_name, coalesce(pipelines.branch, pipelines.tag))") }}
-            as is_rollback,
-        {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', candidates.name, workflows.workflow_name, coalesce(pipelines.branch, pipelines.tag))") }}
-            as is_hotfix,
-        {{ deployment_rule('production_environments') }} as production_environments
+        {{ rollback_and_hotfix_flags("concat_ws(' ', candidates.name, workflows.workflow_name, coalesce(pipelines.branch, pipelines.tag))") }}
     from candidates
     inner join workflows
         on workflows.source_instance = candidates.source_instance
@@ -96,7 +84,7 @@ select
     {{ service_for_scope('described.source_instance', 'described.project_slug') }} as service,
     described.repo,
     described.environment,
-    coalesce({{ array_has_value('described.production_environments', 'described.environment') }}, false) as is_production,
+    {{ is_production_for_source('described.environment') }} as is_production,
     case
         when described.source_status = 'success' then 'success'
         when described.source_status in ('failed', 'error', 'infrastructure_fail', 'timedout', 'terminated-unknown')
@@ -122,4 +110,5 @@ select
         ) then described.stopped_at
     end as finished_at
 from described
+{{ join_deployment_rules('described.source_instance') }}
 where described.branch_is_allowed

@@ -31,14 +31,7 @@ select
     deployments.version as ref,
     deployments.name,
     deployments.url,
-    coalesce(
-        deployments.is_rollback,
-        {{ matches_deployment_rule('rollback_pattern', "concat_ws(' ', deployments.name, deployments.version)") }}
-    ) as is_rollback,
-    coalesce(
-        deployments.is_hotfix,
-        {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', deployments.name, deployments.version)") }}
-    ) as is_hotfix,
+    {{ rollback_and_hotfix_flags("concat_ws(' ', deployments.name, deployments.version)", 'deployments.is_rollback', 'deployments.is_hotfix') }},
     -- A file that only says when a deployment finished gives no other start.
     coalesce(deployments.started_at, deployments.finished_at) as created_at,
     coalesce(deployments.started_at, deployments.finished_at) as started_at,

@@ -68,10 +68,7 @@ select
     deployments.ref,
     coalesce(deployments.description, deployments.task) as name,
     null::varchar as url,
-    {{ matches_deployment_rule('rollback_pattern', "concat_ws(' ', deployments.description, deployments.ref, deployments.task)") }}
-        as is_rollback,
-    {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', deployments.description, deployments.ref, deployments.task)") }}
-        as is_hotfix,
+    {{ rollback_and_hotfix_flags("concat_ws(' ', deployments.description, deployments.ref, deployments.task)") }},
     deployments.created_at,
     coalesce(statuses.first_in_progress_at, deployments.created_at) as started_at,
     statuses.terminal_at as finished_at

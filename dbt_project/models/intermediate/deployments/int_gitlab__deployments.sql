@@ -37,10 +37,7 @@ select
     deployments.job_url as url,
     -- A re-deploy of an older deployment (GitLab's rollback button) is found for every source alike, by
     -- version, in int_deployment_versions.
-    {{ matches_deployment_rule('rollback_pattern', "concat_ws(' ', deployments.job_name, deployments.ref)") }}
-        as is_rollback,
-    {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', deployments.job_name, deployments.ref)") }}
-        as is_hotfix,
+    {{ rollback_and_hotfix_flags("concat_ws(' ', deployments.job_name, deployments.ref)") }},
     deployments.created_at,
     coalesce(deployments.job_started_at, deployments.created_at) as started_at,
     case

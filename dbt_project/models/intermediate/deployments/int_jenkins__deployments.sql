@@ -57,18 +57,10 @@ deploy_builds as (
     {{ join_deployment_rules('builds.source_instance') }}
     where {{ matches_deployment_rule('job_pattern', 'builds.job_full_name') }}
         and builds.result is distinct from 'NOT_BUILT'
-        and not exists (
-            select 1
-            from deploy_stages
-            where deploy_stages.source_instance = builds.source_instance
-                and deploy_stages.build_id = builds.build_id
-        )
 ),
 
 candidates as (
-    select * from deploy_stages
-    union all
-    select * from deploy_builds
+    {{ ci_deployment_candidates('deploy_stages', 'deploy_builds', 'build_id') }}
 ),
 
 described as (
@@ -80,11 +72,7 @@ described as (
         builds.repo,
         {{ environment_from_name('candidates.name') }} as environment,
         {{ branch_allowed('builds.built_ref') }} as branch_is_allowed,
-        {{ matches_deployment_rule('rollback_pattern', "concat_ws(' ', candidates.name, builds.built_ref)") }}
-            as is_rollback,
-        {{ matches_deployment_rule('hotfix_pattern', "concat_ws(' ', candidates.name, builds.built_ref)") }}
-            as is_hotfix,
-        {{ deployment_rule('production_environments') }} as production_environments
+        {{ rollback_and_hotfix_flags("concat_ws(' ', candidates.name, builds.built_ref)") }}
     from candidates
     inner join builds
         on builds.source_instance = candidates.source_instance
@@ -99,7 +87,7 @@ select
     {{ service_for_scope('described.source_instance', 'described.job_full_name') }} as service,
     described.repo,
     described.environment,
-    coalesce({{ array_has_value('described.production_environments', 'described.environment') }}, false) as is_production,
+    {{ is_production_for_source('described.environment') }} as is_production,
     case
         when described.source_status = 'SUCCESS' then 'success'
         when described.source_status in ('FAILED', 'FAILURE', 'UNSTABLE') then 'failure'
@@ -120,4 +108,5 @@ select
         when described.source_status in ('SUCCESS', 'FAILED', 'FAILURE', 'UNSTABLE') then described.finished_at
     end as finished_at
 from described
+{{ join_deployment_rules('described.source_instance') }}
 where described.branch_is_allowed

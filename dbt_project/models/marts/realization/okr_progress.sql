@@ -72,7 +72,7 @@ latest_observations as (
         observations.value, observations.observed_on
     from week_ends
     cross join (values ('check_in'), ('kpi')) as kinds (actual_source)
-    {{ latest_at_or_before_left_join(
+    {{ latest_at_or_before_join(
         'observations', 'observations',
         'observations.source_instance = week_ends.source_instance
         and observations.key_result_id = week_ends.key_result_id

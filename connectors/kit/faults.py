@@ -1,5 +1,8 @@
 """Fault injection: make the next N matching requests fail the way real networks and APIs fail.
 
+Shared by the kit's ApiServer and the simulator: both take a fault before anything else, and each API answers
+an ``unauthorized``, ``rate_limit`` or 500 fault in its own shapes (the kinds below describe the simulator's).
+
 A fault matches by ``re.search`` on the request target as the client sent it, prefix and query string
 included (``/jira/rest/api/3/search/jql?jql=...``), optionally restricted to one HTTP method with the
 ``method`` option. The first registered fault with firings left wins; it fires for the next ``times``
