@@ -301,7 +301,7 @@ def copy_raw_to_postgres(build: bool = False) -> None:
     if not build:
         print("next: throughline copy-raw --build, or dbt build --target postgres with the vars of throughline.yml")
         return
-    from pipelines.dbt_assets import dbt_build_args
+    from operations.dbt import dbt_build_args
 
     dbt = Path(sys.executable).parent / "dbt"
     command = [str(dbt), *dbt_build_args(load_config()), "--target", "postgres",

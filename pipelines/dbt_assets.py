@@ -1,7 +1,6 @@
 """dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
 
 
-import json
 import os
 import sys
 from collections.abc import Mapping
@@ -12,8 +11,8 @@ from typing import Any
 from dagster import AssetExecutionContext
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, ThroughlineConfig, warehouse_path
-from connectors.registry import source_types
+from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
+from operations.dbt import dbt_build_args, manifest_is_stale
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
 
@@ -26,24 +25,6 @@ if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
-    """True when the manifest is missing or older than any file of the dbt project.
-
-    A manifest left from before a `git pull` names models that no longer exist (or misses new
-    ones), and the run then fails inside dagster-dbt with a bare KeyError.
-    """
-    if not manifest.exists():
-        return True
-    built = manifest.stat().st_mtime
-    skip = {project_dir / "target", project_dir / "logs", project_dir / "dbt_packages"}
-    for path in project_dir.rglob("*"):
-        if path.is_file() and not any(parent in skip for parent in path.parents) and path.stat().st_mtime > built:
-            return True
-    return False
-
-
-# `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing or stale
-# manifest is rebuilt here, so loading the definitions never depends on a manual step.
 @contextmanager
 def _warehouse_in_environment():
     """dbt parse renders profiles.yml, which takes the warehouse path only from THROUGHLINE_WAREHOUSE; set
@@ -57,6 +38,8 @@ def _warehouse_in_environment():
             os.environ.pop(WAREHOUSE_ENV_VAR, None)
 
 
+# `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing or stale
+# manifest is rebuilt here, so loading the definitions never depends on a manual step.
 with _warehouse_in_environment():
     dbt_project.prepare_if_dev()
     if manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path)):
@@ -83,37 +66,6 @@ class ThroughlineTranslator(DagsterDbtTranslator):
 
 
 TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
-
-
-def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
-    """dbt vars that throughline.yml decides, so users configure each rule in one place.
-
-    `deployment_rules` carries each source's `options.deployments` keyed by source name (the models
-    fall back to the var `deployment_rule_defaults` for a source not listed). Vars are global to a dbt
-    run, so each source type adds the vars its own settings decide, merged over its instances
-    (`SourceType.dbt_vars`, e.g. GitHub's incident labels).
-    Without such sources dbt keeps its defaults.
-    """
-    variables: dict[str, Any] = {}
-    rules = {
-        source.name: source.options.deployments.for_dbt()
-        for source in config.sources
-        if getattr(source.options, "deployments", None) is not None
-    }
-    if rules:
-        variables["deployment_rules"] = rules
-    for source_type in source_types().values():
-        instances = config.sources_of(source_type.name)
-        if source_type.dbt_vars is not None and instances:
-            variables.update(source_type.dbt_vars(instances))
-    return variables
-
-
-
-def dbt_build_args(config: ThroughlineConfig) -> list[str]:
-    """The dbt command of the nightly run (a pure function: unit-tested)."""
-    variables = dbt_vars(config)
-    return ["build", "--vars", json.dumps(variables, sort_keys=True)] if variables else ["build"]
 
 
 @dbt_assets(

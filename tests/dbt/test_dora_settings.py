@@ -6,7 +6,7 @@ import pytest
 
 from connectors.config import parse_config
 from connectors.core.errors import ConfigError
-from pipelines.dbt_assets import dbt_vars
+from operations.dbt import dbt_vars
 
 
 def jira(name: str, **options) -> dict:

@@ -26,7 +26,7 @@ import pytest
 
 from connectors.config import parse_config
 from connectors.core.raw import RawRecord
-from pipelines.dbt_assets import dbt_vars
+from operations.dbt import dbt_vars
 
 from .warehouse import load_raw, query_dicts, run_dbt
 

@@ -80,7 +80,7 @@ def test_nightly_job_and_schedule():
 
 
 def test_a_changed_dbt_file_makes_the_manifest_stale(tmp_path):
-    from pipelines.dbt_assets import manifest_is_stale
+    from operations.dbt import manifest_is_stale
 
     (tmp_path / "models").mkdir()
     (tmp_path / "target").mkdir()
@@ -100,7 +100,7 @@ def test_a_changed_dbt_file_makes_the_manifest_stale(tmp_path):
 
 def test_dbt_build_args_carry_the_rules_written_in_throughline_yml():
     from connectors.config import parse_config
-    from pipelines.dbt_assets import dbt_build_args
+    from operations.dbt import dbt_build_args
 
     def github(name, **options):
         return {"type": "github", "name": name, "auth": {"token": "t"}, "scope": {"org": "acme"}, "options": options}

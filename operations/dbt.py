@@ -1,0 +1,56 @@
+"""How the nightly invokes dbt, without Dagster: the vars throughline.yml decides, the build command, and
+whether the parsed manifest is older than the project (read by the Dagster dbt assets and by
+`throughline copy-raw --build`)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from connectors.config import ThroughlineConfig
+from connectors.registry import source_types
+
+
+def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
+    """True when the manifest is missing or older than any file of the dbt project.
+
+    A manifest left from before a `git pull` names models that no longer exist (or misses new
+    ones), and the run then fails inside dagster-dbt with a bare KeyError.
+    """
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    skip = {project_dir / "target", project_dir / "logs", project_dir / "dbt_packages"}
+    for path in project_dir.rglob("*"):
+        if path.is_file() and not any(parent in skip for parent in path.parents) and path.stat().st_mtime > built:
+            return True
+    return False
+
+
+def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
+    """dbt vars that throughline.yml decides, so users configure each rule in one place.
+
+    `deployment_rules` carries each source's `options.deployments` keyed by source name (the models
+    fall back to the var `deployment_rule_defaults` for a source not listed). Vars are global to a dbt
+    run, so each source type adds the vars its own settings decide, merged over its instances
+    (`SourceType.dbt_vars`, e.g. GitHub's incident labels).
+    Without such sources dbt keeps its defaults.
+    """
+    variables: dict[str, Any] = {}
+    rules = {
+        source.name: source.options.deployments.for_dbt()
+        for source in config.sources
+        if getattr(source.options, "deployments", None) is not None
+    }
+    if rules:
+        variables["deployment_rules"] = rules
+    for source_type in source_types().values():
+        instances = config.sources_of(source_type.name)
+        if source_type.dbt_vars is not None and instances:
+            variables.update(source_type.dbt_vars(instances))
+    return variables
+
+
+def dbt_build_args(config: ThroughlineConfig) -> list[str]:
+    """The dbt command of the nightly run (a pure function: unit-tested)."""
+    variables = dbt_vars(config)
+    return ["build", "--vars", json.dumps(variables, sort_keys=True)] if variables else ["build"]
