@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from connectors.core.errors import ConfigError
 from connectors.core.options import SourceConfig, StrictModel
@@ -41,8 +41,82 @@ class WarehouseConfig(StrictModel):
                       description=f"The DuckDB file (relative: to the working directory); {WAREHOUSE_ENV_VAR} wins.")
 
 
+_CRON_FIELDS = (  # name, lowest, highest, names (their position is their number, from `lowest`)
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    ("month", 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")),
+    ("day of week", 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat")),
+)
+_CRON_SHORTHANDS = {"@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly", "@annually"}
+_CRON_EXAMPLE = "write five fields 'minute hour day-of-month month day-of-week', e.g. '0 2 * * *' (02:00 every day)"
+
+
+def _cron_value(text: str, field: tuple[str, int, int, tuple[str, ...]]) -> int:
+    name, lowest, highest, names = field
+    number = names.index(text.lower()) + lowest if text.lower() in names else int(text) if text.isdigit() else None
+    if number is None:
+        raise ValueError(f"'{text}' is not a number{' or a name' if names else ''}")
+    if not lowest <= number <= highest:
+        raise ValueError(f"{number} is outside {lowest}-{highest}")
+    return number
+
+
+def _cron_item(item: str, field: tuple[str, int, int, tuple[str, ...]]) -> list[int] | None:
+    """The values one comma item names (None: every value); raises ValueError saying what is wrong."""
+    name = field[0]
+    if name == "day of month" and item.upper() == "L":
+        return None  # the last day of the month
+    if name == "day of week" and ("#" in item or item.upper().startswith("L")):
+        day, _, nth = item.lstrip("Ll").partition("#")  # 5#3: the third Friday; L5: the last Friday
+        _cron_value(day, field)
+        if nth and not (nth.isdigit() and 1 <= int(nth) <= 5):
+            raise ValueError(f"'#{nth}' names no week of the month (1-5)")
+        return None
+    span, _, step = item.partition("/")
+    if step and not (step.isdigit() and int(step) > 0):
+        raise ValueError(f"the step '/{step}' is not a positive number")
+    if span == "*" or (span == "?" and name.startswith("day")):  # ?: "no specific day", as in Quartz
+        return None
+    first, _, last = span.partition("-")
+    low = _cron_value(first, field)
+    high = _cron_value(last, field) if last else (field[2] if step else low)
+    if high < low:  # 22-2: a range over the end (22, 23, 0, 1, 2), as cron reads it
+        return None
+    return list(range(low, high + 1, int(step) if step else 1))
+
+
+def check_cron(value: str) -> str:
+    """A cron expression Dagster's schedules accept, refused here with what is wrong rather than by a
+    traceback when the definitions load."""
+    text = " ".join(value.split())
+    if text.lower() in _CRON_SHORTHANDS:
+        return text
+    parts = text.split(" ")
+    if len(parts) != 5:
+        raise ValueError(f"'{value}' is not a cron expression: {_CRON_EXAMPLE}")
+    days: list[list[int] | None] = []
+    for part, field in zip(parts, _CRON_FIELDS, strict=True):
+        values: list[int] | None = []
+        for item in part.split(","):
+            try:
+                named = _cron_item(item, field)
+            except ValueError as exc:
+                raise ValueError(f"'{value}': the {field[0]} field '{part}': {exc}; {_CRON_EXAMPLE}") from None
+            values = None if named is None or values is None else values + named
+        days.append(values)
+    day_of_month, month = days[2], days[3]
+    # Dagster refuses only a single February 30/31; a list of such days would never run either.
+    if month == [2] and day_of_month is not None and set(day_of_month) <= {30, 31}:
+        raise ValueError(f"'{value}' names February {day_of_month[0]}, which never comes")
+    return text
+
+
+Cron = Annotated[str, AfterValidator(check_cron)]
+
+
 class ScheduleConfig(StrictModel):
-    cron: str = "0 2 * * *"
+    cron: Cron = "0 2 * * *"
     timezone: str = "UTC"
 
     @field_validator("timezone")
@@ -94,7 +168,7 @@ class FreshnessConfig(StrictModel):
 class RetentionConfig(StrictModel):
     """Weekly compaction of the working warehouse (operations/compact.py)."""
 
-    compact_cron: str = Field("0 4 * * 0", description="When to compact, in schedule.timezone (Sunday 04:00).")
+    compact_cron: Cron = Field("0 4 * * 0", description="When to compact, in schedule.timezone (Sunday 04:00).")
     run_report_days: int = Field(400, ge=1, description="Run-report rows (ops.stream_runs) kept this many days.")
 
 
