@@ -76,7 +76,6 @@ from .model import (
     Org,
     RepoStore,
     github_job_dict,
-    node_id,
     resolution_item,
     sha_of,
 )
