@@ -1,6 +1,7 @@
 """Benchmark P3 (build at size) and P4 (incremental build), issue 10.
 
-    .venv/bin/python -m benchmarks.build --issues 1000000          (make bench-build)
+    .venv/bin/python -m benchmarks.build --issues 1000000          (make bench-build runs this tier ...)
+    .venv/bin/python -m benchmarks.build --issues 3000000          (... and this one: time should grow linearly)
 
 1. Writes a raw layer in the connectors' exact tables, built in DuckDB SQL from API-shaped JSON: Jira
    (N issues, 10 status-change histories each: benchmarks/flow_marts.py), GitHub (0.3 N pull requests
@@ -15,7 +16,8 @@
    models rebuild only what the new raw rows touch. Timed against the full build. With --verify, a
    `dbt run --full-refresh` on a copy of that warehouse must give the same rows in every flow and DORA
    mart (EXCEPT ALL both ways).
-4. Writes the sections "Build at size (P3)" and "Incremental (P4)" of benchmarks/RESULTS.md.
+4. Writes the sections "Build at size (P3)" and "Incremental (P4)" of benchmarks/RESULTS.md (one tier's: the
+   last run's) and the tier's figures into benchmarks/summary.json (keys "P3" and "P4", tier "1M" / "3M").
 
 Tests are not run: `dbt build` adds them, and their cost is the data tests' (unique, not_null) scans,
 not the models'.
@@ -34,6 +36,7 @@ from benchmarks.flow_marts import (
     ROOT, _slowest_models, build_raw, copy_warehouse, dbt_run, direct_run, fresh_warehouse, machine, write_jira,
     write_results,
 )
+from benchmarks.summary import update_summary
 
 REPOS = 50
 PR_SHARE = 0.3  # pull requests per issue
@@ -248,6 +251,11 @@ def marts_equal(left: Path, right: Path) -> list[str]:
     return differing
 
 
+def tier_name(issues: int) -> str:
+    """The summary.json tier of a run: 1000000 -> "1M", 3000000 -> "3M", 250000 -> "0.25M"."""
+    return f"{issues / 1_000_000:g}M"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--issues", type=int, default=1_000_000)
@@ -305,7 +313,9 @@ def main() -> None:
     check.close()
     load = Path("/proc/loadavg").read_text().split()[:3]
     when = f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {machine()}; load average at the end {' '.join(load)}"
-    p3 = f"""## Build at size (P3)
+    tier = tier_name(args.issues)
+    suffix = "" if tier == "1M" else f", {tier}"  # each tier its own RESULTS.md sections
+    p3 = f"""## Build at size (P3{suffix})
 
 {when}.
 Raw layer (written in {built['seconds']:.0f} s by benchmarks/build.py): {built['issues']:,} Jira issues,
@@ -321,7 +331,7 @@ production deployments with {built['compare_commits']:,} compare commits. Every 
 
 Slowest models in the dbt run: {slowest_full}.
 """
-    p4 = f"""## Incremental (P4)
+    p4 = f"""## Incremental (P4{suffix})
 
 {when}.
 After the full build above: {delta['new_issues']:,} new issues, {delta['reopened_issues']:,} issues reopened
@@ -342,8 +352,14 @@ Marts after it: {', '.join(f'{k} {v:,}' for k, v in rows.items())}.
 """
     if not args.no_results:
         if not args.incremental_only:
-            write_results(p3, "## Build at size (P3)")
-        write_results(p4, "## Incremental (P4)")
+            write_results(p3, f"## Build at size (P3{suffix})")
+            update_summary("P3", {tier: {
+                "issues": built["issues"], "dbt_seconds": round(full["seconds"], 1),
+                "direct_seconds": round(direct["seconds"], 1), "ratio": round(full["seconds"] / direct["seconds"], 2),
+                "peak_rss_mib": full["peak_mib"],
+            }})
+        write_results(p4, f"## Incremental (P4{suffix})")
+        update_summary("P4", {tier: {"ratio": round(incremental["seconds"] / full["seconds"], 2)}})
     print(p3 + "\n" + p4)
 
 

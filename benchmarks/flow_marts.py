@@ -27,6 +27,9 @@ from pathlib import Path
 
 import duckdb
 
+from connectors.config import ThroughlineConfig
+from operations.dbt import dbt_env
+
 ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT = ROOT / "dbt_project"
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
@@ -162,7 +165,9 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 def _dbt(warehouse: Path, work: Path) -> tuple[str, list[str], dict[str, str]]:
     """The dbt executable, its common arguments (target/ and logs/ under `work`) and its environment."""
-    env = {**os.environ, "THROUGHLINE_WAREHOUSE": str(warehouse)}
+    # DuckDB's settings as a nightly run hands them over (throughline.yml's defaults: memory limit, spill
+    # folder beside the warehouse, threads), for dbt and for the direct run alike.
+    env = {**os.environ, "THROUGHLINE_WAREHOUSE": str(warehouse), **dbt_env(ThroughlineConfig(), warehouse)}
     common = ["--profiles-dir", str(DBT_PROJECT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
     return str(Path(sys.executable).parent / "dbt"), common, env
 
@@ -179,9 +184,12 @@ def dbt_run(warehouse: Path, work: Path, select: str | None = SELECT, *, seed: b
 
 
 DIRECT = """
-import json, sys, time, duckdb
+import json, os, sys, time, duckdb
 warehouse, order_file = sys.argv[1], sys.argv[2]
 con = duckdb.connect(warehouse)
+for var, value in os.environ.items():  # THROUGHLINE_DUCKDB_MEMORY_LIMIT -> SET memory_limit, as dbt gets them
+    if var.startswith("THROUGHLINE_DUCKDB_"):
+        con.execute(f"SET {var.removeprefix('THROUGHLINE_DUCKDB_').lower()} = '{value}'")
 started = time.monotonic()
 for relation, kind, sql in json.load(open(order_file)):
     con.execute(f"CREATE OR REPLACE {kind} {relation} AS {sql}")

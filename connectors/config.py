@@ -36,9 +36,51 @@ DEFAULT_WAREHOUSE = "warehouse/throughline.duckdb"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
+# DuckDB's own size syntax: a number and a unit (decimal KB/MB/GB/TB or binary KiB/MiB/GiB/TiB), or a share of RAM.
+_DUCKDB_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)|\d+(\.\d+)?\s*%", re.IGNORECASE)
+# The environment variables that hand the settings to dbt (dbt_project/profiles.yml; operations/dbt.py sets them).
+DUCKDB_SETTING_ENV_VARS = {
+    "memory_limit": "THROUGHLINE_DUCKDB_MEMORY_LIMIT",
+    "temp_directory": "THROUGHLINE_DUCKDB_TEMP_DIRECTORY",
+    "threads": "THROUGHLINE_DUCKDB_THREADS",
+}
+
+
 class WarehouseConfig(StrictModel):
     path: str = Field(DEFAULT_WAREHOUSE, min_length=1,
                       description=f"The DuckDB file (relative: to the working directory); {WAREHOUSE_ENV_VAR} wins.")
+    # 3GB (DuckDB's GB: 2.8 GiB) rather than DuckDB's default of 80% of RAM: the limit bounds DuckDB's buffer
+    # pool, not the dbt or Dagster process around it, and issue 20 holds a full build at 1M and 3M issues to
+    # 4 GiB peak RSS; beyond the limit DuckDB spills to temp_directory instead of growing with the organisation.
+    memory_limit: str = Field(
+        "3GB", description="DuckDB's memory limit for loads and dbt builds, e.g. '3GB', '6GiB' or '50%' (of RAM); "
+        "past it DuckDB spills to temp_directory.")
+    temp_directory: str | None = Field(
+        None, min_length=1,
+        description="Where DuckDB spills (relative: to the working directory); default: '<warehouse path>.tmp', "
+        "beside the warehouse file, i.e. on its disk.")
+    threads: int | None = Field(None, ge=1, le=1024,
+                                description="DuckDB's worker threads; default: DuckDB's (one per core).")
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _duckdb_size(cls, value: str) -> str:
+        text = value.strip()
+        if not _DUCKDB_SIZE.fullmatch(text) or float(re.match(r"[\d.]+", text).group()) == 0:
+            raise ValueError(f"'{value}' is not a DuckDB memory size: write a number and a unit, e.g. '3GB' or "
+                             "'6GiB', or a share of RAM such as '50%'")
+        if text.endswith("%") and float(text[:-1]) > 100:
+            raise ValueError(f"'{value}' is more than all of the RAM: write at most '100%'")
+        return text
+
+    def duckdb_settings(self, warehouse: str | os.PathLike[str]) -> dict[str, str]:
+        """The DuckDB settings for the warehouse file ``warehouse`` (the resolved path: THROUGHLINE_WAREHOUSE may
+        move it), as strings for `SET` and for the environment; threads only when set (else DuckDB's own)."""
+        temp = Path(self.temp_directory).expanduser().resolve() if self.temp_directory else Path(f"{warehouse}.tmp")
+        settings = {"memory_limit": self.memory_limit, "temp_directory": str(temp)}
+        if self.threads is not None:
+            settings["threads"] = str(self.threads)
+        return settings
 
 
 _CRON_FIELDS = (  # name, lowest, highest, names (their position is their number, from `lowest`)
@@ -186,6 +228,38 @@ class ExtractionConfig(StrictModel):
     )
 
 
+# Dagster asset owners are a team ("team:<name>") or an email address (docs/OPERATIONS.md#owners).
+DEFAULT_OWNER = "throughline"
+OWNER_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.-]*|[^@\s]+@[^@\s]+\.[^@\s]+)$"
+
+
+# The first line of the config `throughline demo` and `throughline dev` write: a config that is not the user's.
+DEMO_CONFIG_MARK = "# Written by `make demo`"
+
+
+def has_own_config() -> bool:
+    """Whether throughline.yml (or $THROUGHLINE_CONFIG) exists and is not the demo's: schedules and sensors
+    that launch runs start stopped until it does."""
+    try:
+        return not config_path().read_text().startswith(DEMO_CONFIG_MARK)
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def asset_owner() -> str:
+    """`owner:` of throughline.yml as a Dagster owner, read at definitions load (no credentials needed): an
+    email as it is, a team name as team:<name>; the default team while the file or the value is missing or
+    wrong (check-config reports a wrong one)."""
+    try:
+        data = _read(config_path())
+    except ConfigError:
+        data = None
+    value = data.get("owner") if isinstance(data, dict) else None
+    if not isinstance(value, str) or not re.fullmatch(OWNER_PATTERN, value):
+        value = DEFAULT_OWNER
+    return value if "@" in value else f"team:{value}"
+
+
 class ThroughlineConfig(StrictModel):
     warehouse: WarehouseConfig = WarehouseConfig()
     schedule: ScheduleConfig = ScheduleConfig()
@@ -193,6 +267,10 @@ class ThroughlineConfig(StrictModel):
     freshness: FreshnessConfig = FreshnessConfig()
     retention: RetentionConfig = RetentionConfig()
     extraction: ExtractionConfig = ExtractionConfig()
+    owner: str = Field(
+        DEFAULT_OWNER, pattern=OWNER_PATTERN,
+        description="Who owns the assets in Dagster: a team name (e.g. data-platform) or an email address.",
+    )
     # Each entry is validated by its type's model (`config_model()` narrows this to the registered ones).
     sources: list[SourceConfig] = Field(default_factory=list)
 
@@ -454,6 +532,12 @@ def warehouse_path() -> Path:
     """THROUGHLINE_WAREHOUSE, else `warehouse.path` in throughline.yml, else DEFAULT_WAREHOUSE; absolute."""
     value = os.environ.get(WAREHOUSE_ENV_VAR) or settings_section(WarehouseConfig, "warehouse").path
     return Path(value).expanduser().resolve()
+
+
+def duckdb_settings(warehouse: str | os.PathLike[str] | None = None) -> dict[str, str]:
+    """memory_limit, temp_directory (and threads when set) of `warehouse:` in throughline.yml, for the warehouse
+    ``warehouse`` (default: warehouse_path())."""
+    return settings_section(WarehouseConfig, "warehouse").duckdb_settings(warehouse or warehouse_path())
 
 
 def schedule_config() -> ScheduleConfig:

@@ -6,17 +6,20 @@ import argparse
 import logging
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from connectors.config import (
-    CONFIG_ENV_VAR, DBT_PROJECT_DIR, PROJECT_ROOT, WAREHOUSE_ENV_VAR, load_config, warehouse_path,
+    CONFIG_ENV_VAR, DBT_PROJECT_DIR, DEMO_CONFIG_MARK, PROJECT_ROOT, WAREHOUSE_ENV_VAR, load_config, warehouse_path,
 )
 from connectors.core.errors import ThroughlineError
 from operations.processes import (
@@ -24,8 +27,7 @@ from operations.processes import (
 )
 
 DEMO_TOKEN_VAR = "THROUGHLINE_DEMO_TOKEN"
-DEMO_CONFIG = """\
-# Written by `make demo`: the simulator on loopback stands in for Jira Cloud and GitHub.
+DEMO_CONFIG = DEMO_CONFIG_MARK + """: the simulator on loopback stands in for every source.
 warehouse:
   path: {warehouse}
 sources:
@@ -47,6 +49,8 @@ sources:
     scope:
       org: acme
     options:
+      # incidents are paged in PagerDuty and Opsgenie (below): issues labelled `incident` are not read again
+      incident_labels: []
       deployments:
         # acme/payments-api-worker deploys the Payments service too: one service over two repositories.
         services:
@@ -97,6 +101,28 @@ sources:
     key_results: {{path: {warehouse}-outcomes/key_results}}
     key_result_values: {{path: {warehouse}-outcomes/key_result_values}}
     surveys: {{path: {warehouse}-outcomes/surveys}}
+  - type: pagerduty
+    name: demo-pagerduty
+    base_url: {url}/pagerduty
+    auth:
+      token: ${{{token_var}}}
+    options:
+      start_date: "2026-01-01"
+      # Payments (payments-api, payments-api-worker) and Checkout are paged through PagerDuty
+      service_ids: [PVRXYM3, PFHP7S6, P77RRKZ]
+      deployments:
+        services:
+          "payments-api*": acme/payments-api
+          "checkout-web": acme/checkout-web
+  - type: opsgenie
+    name: demo-opsgenie
+    base_url: {url}/opsgenie
+    auth:
+      api_key: ${{{token_var}}}
+    options:
+      start_date: "2026-01-01"
+      # Platform is paged through Opsgenie (its service acme/platform-infra)
+      services: [19de02c4-7b98-4102-b700-adfcd1e1b5c7]
 # <demo sources: add one block per simulated system above this line; {url}/<prefix> is its base URL>
 """
 
@@ -315,46 +341,162 @@ def demo_outcomes_dir(warehouse: Path) -> Path:
     return Path(f"{warehouse}-outcomes")
 
 
+def write_demo_config(workdir: Path, warehouse: Path, url: str, env) -> Path:
+    """The demo's throughline.yml for the simulator at ``url``, and the environment (``env``) that selects it."""
+    config_file = workdir / "throughline.yml"
+    config_file.write_text(DEMO_CONFIG.format(warehouse=warehouse, url=url, token_var=DEMO_TOKEN_VAR))
+    env[CONFIG_ENV_VAR] = str(config_file)
+    env[WAREHOUSE_ENV_VAR] = str(warehouse)
+    env.setdefault(DEMO_TOKEN_VAR, "demo-token-not-secret")
+    return config_file
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def demo(args: argparse.Namespace) -> None:
+    """The simulated organisation through the nightly job. Quiet by default: progress per source and stream,
+    one line per build phase, the report and the log file's path on the terminal; everything else (every dbt
+    node, the simulator, Dagster) goes to the log. ``--verbose`` puts it all on the terminal."""
     warehouse = Path(args.warehouse).resolve()
     workdir = warehouse.parent / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
+    log_file = workdir / "demo.log"
+    with _terminal_and_log(log_file, verbose=args.verbose) as say:
+        say(f"demo: history up to {args.as_of}, seed {args.seed}, scale {args.scale}; full log: {log_file}")
+        try:
+            _demo(args, warehouse, workdir, say)
+        finally:
+            say(f"full log: {log_file}")
+
+
+@contextmanager
+def _terminal_and_log(log_file: Path, verbose: bool) -> Iterator[Callable[[str], None]]:
+    """A function that prints to the terminal; unless verbose, file descriptors 1 and 2 (this process's
+    prints and logging, and every child's output: dbt, the simulator) go to ``log_file`` meanwhile."""
+    if verbose:
+        yield lambda line: print(line, flush=True)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    terminal = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    with open(log_file, "w") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+
+        def say(line: str) -> None:
+            terminal.write(line + "\n")
+            print(line, flush=True)  # the log reads as the whole story too
+
+        try:
+            yield say
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            terminal.close()
+
+
+def _demo(args: argparse.Namespace, warehouse: Path, workdir: Path, say: Callable[[str], None]) -> None:
+    from operations.run_report import progress_to
+
     url_file = Path(tempfile.mkdtemp()) / "simulator.url"
     simulator = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", "0", "--seed", str(args.seed),
-         "--scale", str(args.scale), "--url-file", str(url_file), "--exit-with-parent",
+         "--scale", str(args.scale), "--as-of", args.as_of, "--url-file", str(url_file), "--exit-with-parent",
          "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
         cwd=PROJECT_ROOT,
     )
     try:
-        deadline = time.monotonic() + 120
+        say("simulator: generating the organisation's history (about a minute)")
+        deadline = time.monotonic() + 300
         while not (url_file.exists() and url_file.read_text().strip()):
             if simulator.poll() is not None or time.monotonic() > deadline:
-                raise ThroughlineError("the API simulator did not start; see its output above")
+                raise ThroughlineError("the API simulator did not start; its output is in the log")
             time.sleep(0.1)
         url = url_file.read_text().strip()
-        config_file = workdir / "throughline.yml"
-        config_file.write_text(DEMO_CONFIG.format(warehouse=warehouse, url=url, token_var=DEMO_TOKEN_VAR))
-        os.environ[CONFIG_ENV_VAR] = str(config_file)
-        os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
-        os.environ.setdefault(DEMO_TOKEN_VAR, "demo-token-not-secret")
-        print(f"simulator at {url}; config {config_file}; warehouse {warehouse}", flush=True)
+        config_file = write_demo_config(workdir, warehouse, url, os.environ)
+        say(f"simulator at {url}; config {config_file}; warehouse {warehouse}")
+        say(f"extract: {len(load_config().sources)} sources, one line per source and stream as it lands")
         started = time.monotonic()
-        run_nightly(log_level="WARNING")
-        print(f"\nnightly run finished in {time.monotonic() - started:.1f}s\n")
-        print(summarize(warehouse))
+        with progress_to(say):
+            run_nightly(log_level="WARNING")
+        say(f"nightly run finished in {time.monotonic() - started:.1f}s\n")
+        say(summarize(warehouse))
         from operations.publish import PARQUET_DIR, PUBLISHED_FILE, published_dir
 
         out = published_dir(warehouse)
-        print(f"\nfor BI tools (docs/BI.md): {out / PUBLISHED_FILE} and {out / PARQUET_DIR}/<mart>/; "
-              "`make dashboards` builds the dashboards from them")
+        say(f"\nfor BI tools (docs/BI.md): {out / PUBLISHED_FILE} and {out / PARQUET_DIR}/<mart>/; "
+            "`make dashboards` builds the dashboards from them")
     finally:
-        # Stop what we started, by its PID, whatever happened above.
-        simulator.terminate()
-        try:
-            simulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            simulator.kill()
+        stop(simulator)  # what we started, by its PID, whatever happened above
+
+
+# `make dev` without a config of the user's own: the simulator on this fixed port stands in for the sources.
+DEV_SIMULATOR_PORT = 8765
+
+
+def dev(args: argparse.Namespace) -> int:
+    """`make dev`: the Dagster UI in the foreground. Without a config of the user's own it opens on the demo's
+    (the simulator started here, its PID recorded, stopped by that PID when the UI stops); its schedules and
+    run-launching sensors are then stopped (pipelines/settings.py), and a nightly run from the UI reruns the demo."""
+    from connectors.config import has_own_config
+
+    simulator = None
+    env = dict(os.environ)
+    if not has_own_config():
+        warehouse = Path(args.warehouse).resolve()
+        workdir = warehouse.parent / "demo"
+        workdir.mkdir(parents=True, exist_ok=True)
+        url = f"http://127.0.0.1:{args.simulator_port}"
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "simulator", "--port", str(args.simulator_port), "--seed", str(args.seed),
+             "--as-of", args.as_of, "--exit-with-parent", "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
+            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
+        )
+        (workdir / "simulator.pid").write_text(f"{simulator.pid}\n")
+        config_file = write_demo_config(workdir, warehouse, url, env)
+        print(f"no config of your own: the UI opens on the demo's ({config_file}), the simulator at {url} "
+              f"(PID {simulator.pid}); schedules stay stopped until throughline.yml exists", flush=True)
+    dagster = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w",
+                                str(PROJECT_ROOT / "workspace.yaml"), "--port", str(args.port)],
+                               env=env, cwd=PROJECT_ROOT)
+    # A SIGTERM to this process stops dagster dev (by its PID) and then the simulator, below.
+    signal.signal(signal.SIGTERM, lambda *_: dagster.send_signal(signal.SIGTERM))
+    try:
+        while True:
+            try:
+                return dagster.wait()
+            except KeyboardInterrupt:
+                # Ctrl-C reached dagster dev too (same process group): let it shut its webserver and daemon down.
+                continue
+    finally:
+        if simulator is not None:
+            stop(simulator)
+
+
+def _utc_today() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).date().isoformat()
+
+
+def _day(text: str) -> str:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--as-of wants a date as YYYY-MM-DD, not {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,6 +527,16 @@ def main(argv: list[str] | None = None) -> int:
     demo_p.add_argument("--warehouse", default="warehouse/throughline.duckdb")
     demo_p.add_argument("--seed", type=int, default=7)
     demo_p.add_argument("--scale", type=int, default=1)
+    demo_p.add_argument("--as-of", type=_day, default=_utc_today(), metavar="YYYY-MM-DD",
+                        help="the simulated history ends the day before this date (default: today, UTC)")
+    demo_p.add_argument("--verbose", action="store_true",
+                        help="print everything (every dbt node, Dagster's log) instead of progress and the report")
+    dev_p = sub.add_parser("dev", help="the Dagster UI (make dev); on the demo's config when there is no throughline.yml")
+    dev_p.add_argument("--warehouse", default="warehouse/throughline.duckdb")
+    dev_p.add_argument("--seed", type=int, default=7)
+    dev_p.add_argument("--as-of", type=_day, default=_utc_today(), metavar="YYYY-MM-DD")
+    dev_p.add_argument("--simulator-port", type=int, default=DEV_SIMULATOR_PORT)
+    dev_p.add_argument("--port", type=int, default=3000, help="the UI's port (default 3000)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -410,6 +562,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())
         elif args.command == "copy-raw":
             copy_raw_to_postgres(build=args.build)
+        elif args.command == "dev":
+            return dev(args)
         elif args.command == "doctor":
             from operations.doctor import diagnose, report
 

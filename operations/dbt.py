@@ -3,10 +3,11 @@ whether the parsed manifest is older than the project (read by the Dagster dbt a
 `throughline copy-raw --build`)."""
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
-from connectors.config import ThroughlineConfig
+from connectors.config import DUCKDB_SETTING_ENV_VARS, ThroughlineConfig
 from connectors.registry import source_types
 
 
@@ -54,3 +55,13 @@ def dbt_build_args(config: ThroughlineConfig) -> list[str]:
     """The dbt command of the nightly run (a pure function: unit-tested)."""
     variables = dbt_vars(config)
     return ["build", "--vars", json.dumps(variables, sort_keys=True)] if variables else ["build"]
+
+
+def dbt_env(config: ThroughlineConfig, warehouse: str | os.PathLike[str]) -> dict[str, str]:
+    """The environment variables dbt_project/profiles.yml reads DuckDB's settings from: `warehouse:`'s
+    memory_limit, temp_directory and threads for the warehouse file ``warehouse`` (the resolved path).
+    Threads always: unset in the config, DuckDB's own default (one per core), which a by-hand profile
+    fallback cannot compute."""
+    settings = config.warehouse.duckdb_settings(warehouse)
+    settings.setdefault("threads", str(os.cpu_count() or 1))
+    return {DUCKDB_SETTING_ENV_VARS[name]: value for name, value in settings.items()}

@@ -14,7 +14,8 @@ Layout under the published directory (default: the warehouse's folder):
                                     newer can open it. Opened as `marts.duckdb` its catalog is
                                     `marts`, so `marts.work_items` and plain `work_items` both work
                                     (a schema also named `marts` would make `marts.x` ambiguous).
-    parquet/<mart>/<mart>.parquet   one file per mart, each swapped in the same way
+    parquet/<mart>/<mart>.parquet   one file per mart, each swapped in the same way, with the dbt
+                                    descriptions in its metadata (write_parquet)
     parquet/_published.json         when the marts were published and their row counts
 """
 
@@ -27,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from connectors.core.errors import ThroughlineError
 from operations.processes import alive
@@ -121,8 +124,8 @@ def publish_marts(
                     con.execute(f"COMMENT ON COLUMN {copy}.{_quote(column)} IS {_literal(doc)}")
             (parquet_root / mart).mkdir(exist_ok=True)
             staged = parquet_root / mart / f".{mart}.{stamp}.tmp"
-            con.execute(f"COPY {copy} TO {_literal(str(staged))} (FORMAT parquet, COMPRESSION zstd)")
             staged_parquet[mart] = staged
+            write_parquet(con, copy, staged, table_doc, column_docs)
         con.execute("DETACH published")
     except BaseException:
         con.close()
@@ -150,6 +153,31 @@ def publish_marts(
     manifest_tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     os.replace(manifest_tmp, parquet_root / MANIFEST_FILE)
     return Published(duckdb_file=target, parquet_dir=parquet_root, row_counts=counts)
+
+
+# Rows per Arrow batch written to Parquet: bounds the memory a large mart takes while it is written.
+PARQUET_BATCH_ROWS = 100_000
+# The metadata key BI tools and Arrow readers look for (pyarrow's field.metadata, Spark's column comment).
+DESCRIPTION_KEY = b"description"
+
+
+def write_parquet(
+    con: duckdb.DuckDBPyConnection, relation: str, path: Path, table_doc: str, column_docs: dict[str, str],
+) -> None:
+    """`relation` as one zstd Parquet file carrying its dbt descriptions: the table's as the file's key-value
+    metadata `description`, each column's as its Arrow field metadata `description` (stored in the file's
+    ARROW:schema, where pyarrow, pandas, Polars and Spark read it). DuckDB's COPY writes file key-value
+    metadata (KV_METADATA) but no per-column metadata, so pyarrow writes the file, batch by batch."""
+    reader = con.sql(f"SELECT * FROM {relation}").to_arrow_reader(PARQUET_BATCH_ROWS)
+    fields = [
+        field.with_metadata({DESCRIPTION_KEY: column_docs[field.name].encode()}) if column_docs.get(field.name)
+        else field
+        for field in reader.schema
+    ]
+    schema = pa.schema(fields, metadata={DESCRIPTION_KEY: table_doc.encode()} if table_doc else None)
+    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(pa.RecordBatch.from_arrays(batch.columns, schema=schema))
 
 
 # The staged files of one attempt: `.<name>.<pid>.<UTC stamp>.tmp` (and DuckDB's `.wal` beside one).

@@ -6,7 +6,8 @@ so a run that dies half-way still leaves the rows of what it did; a history load
 mart `marts.pipeline_runs` from the table so BI can show data health beside the metrics.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -18,6 +19,45 @@ from connectors.core.source import FailedScope, extraction_of, failed_scope
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+# Who hears a progress line as the run goes (`throughline demo` prints them); nobody by default.
+_progress_listeners: list[Callable[[str], None]] = []
+
+
+@contextmanager
+def progress_to(listener: Callable[[str], None]) -> Iterator[None]:
+    """Send the run's progress lines (one per source and stream as it lands, one per build phase) to
+    ``listener`` while the block runs; the run executes in this process (execute_in_process)."""
+    _progress_listeners.append(listener)
+    try:
+        yield
+    finally:
+        _progress_listeners.remove(listener)
+
+
+def report_progress(line: str) -> None:
+    for listener in list(_progress_listeners):
+        listener(line)
+
+
+def stream_lines(source_instance: str, results: list[StreamResult], failed: list[FailedScope]) -> list[str]:
+    """One line per stream of a source's extract (child streams too): records and requests over its scopes,
+    failed scopes."""
+    totals: dict[str, list[int]] = {}
+    for r in [*results, *(f.result for f in failed)]:
+        total = totals.setdefault(r.table, [0, 0, 0])
+        total[0] += r.records
+        total[1] += r.stats.requests
+        for child, n in r.child_records.items():  # read with their parent's requests (e.g. Jira changelogs)
+            totals.setdefault(f"{r.table.split('__')[0]}__{child}", [0, 0, 0])[0] += n
+    for f in failed:
+        totals[f.result.table][2] += 1
+    return [
+        f"  {source_instance}: {table}: {records} records, {requests} requests"
+        + (f", {failures} scope(s) FAILED" if failures else "")
+        for table, (records, requests, failures) in totals.items()
+    ]
 
 
 @dataclass
@@ -105,6 +145,9 @@ def read_source(store: RawStore, run_id: str, source_type: str, source_instance:
         write_rows(store, source_run.rows(store, results, str(exc) or type(exc).__name__))
         raise
     write_rows(store, source_run.rows(store, results, failed))
+    if _progress_listeners:
+        for line in stream_lines(source_instance, results, failed):
+            report_progress(line)
     return results, failed
 
 

@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from connectors.config import extraction_config, retention_config, schedule_config
+from connectors.config import asset_owner, extraction_config, retention_config, schedule_config
 from operations.compact import compact as compact_file
 from pipelines.dbt_assets import dbt_models, dbt_resource
 from pipelines.monitoring import alert_on_failed_run, alert_on_stale_data
@@ -11,7 +11,7 @@ from pipelines.publish import PUBLISHED_KEY, publish_assets
 from pipelines.raw_assets import build_raw_assets
 from pipelines.resources import ThroughlineResource
 from pipelines.run_report import build_run_outcome_asset, build_run_report_asset
-from pipelines.settings import WRITER_POOL
+from pipelines.settings import WRITER_POOL, schedule_status
 
 landing_assets: list[dg.AssetsDefinition] = []
 landing_jobs: list = []
@@ -54,20 +54,26 @@ def compact():
 
 
 def running_schedule(name: str, job, cron: str) -> dg.ScheduleDefinition:
-    """A schedule in `schedule.timezone`, on from the start: a deployment should not need a click."""
+    """A schedule in `schedule.timezone`, on from the start with a config of the user's own (schedule_status)."""
     return dg.ScheduleDefinition(
         name=name,
         job=job,
         cron_schedule=cron,
         execution_timezone=schedule_config().timezone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
+        default_status=schedule_status(),
     )
 
 
+# Every asset's owner in the UI and catalog: `owner:` of throughline.yml (a team or an email).
+OWNERS = [asset_owner()]
+
 defs = dg.Definitions(
-    assets=[*landing_assets, *raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets(),
-            # last: fails the run for the scopes that failed to read, after the marts were built from the rest
-            build_run_outcome_asset([PUBLISHED_KEY, dg.AssetKey(["ops", "stream_runs"])])],
+    assets=dg.map_asset_specs(
+        lambda spec: spec.replace_attributes(owners=OWNERS),
+        [*landing_assets, *raw_assets, build_run_report_asset(raw_keys), dbt_models, publish_assets(),
+         # last: fails the run for the scopes that failed to read, after the marts were built from the rest
+         build_run_outcome_asset([PUBLISHED_KEY, dg.AssetKey(["ops", "stream_runs"])])],
+    ),
     jobs=[nightly, compact, *landing_jobs],
     schedules=[
         *([] if landing_sensors else [running_schedule("nightly_schedule", nightly, schedule_config().cron)]),

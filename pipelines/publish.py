@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext
 from operations.publish import (
     MARTS_SCHEMA, STORAGE_VERSION, dashboard_exposures, mart_descriptions, publish_marts, published_dir,
 )
+from operations.run_report import report_progress
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
 
@@ -56,6 +57,7 @@ def build_publish_assets(dbt_assets: dg.AssetsDefinition, manifest: dict) -> dg.
         warehouse = throughline.warehouse()
         result = publish_marts(warehouse, published_dir(warehouse), descriptions)
         context.log.info(f"published {len(result.row_counts)} marts to {result.duckdb_file} and {result.parquet_dir}")
+        report_progress(f"publish: {len(result.row_counts)} marts to {result.duckdb_file} and {result.parquet_dir}/")
         if PUBLISHED_KEY in context.selected_asset_keys:
             yield dg.MaterializeResult(
                 asset_key=PUBLISHED_KEY,

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from connectors.core.engine import StreamResult
-from connectors.core.raw import RawStore, raw_table
+from connectors.core.raw import raw_table
 from connectors.core.source import SourceType
 from connectors.registry import source_types
 from operations.alerts import scope_line
@@ -59,7 +59,7 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
         config = throughline.config()
         by_stream: dict[str, list[StreamResult]] = defaultdict(list)
         failures: list[dict] = []
-        with RawStore(throughline.warehouse()) as store:
+        with throughline.raw_store() as store:
             for stream in streams:  # empty tables still let dbt build when a type is not configured
                 store.ensure_table(raw_table(st, stream))
             for source in config.sources_of(st):

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.config import ThroughlineConfig, config_path, load_config, warehouse_path
+from connectors.core.raw import RawStore
 
 
 class ThroughlineResource(dg.ConfigurableResource):
@@ -22,3 +23,9 @@ class ThroughlineResource(dg.ConfigurableResource):
 
     def warehouse(self) -> Path:
         return warehouse_path()
+
+    def raw_store(self, path: Path | None = None) -> RawStore:
+        """The raw store of the warehouse (or of the shard file ``path``) with `warehouse:`'s DuckDB memory
+        limit, spill folder and threads."""
+        path = path or self.warehouse()
+        return RawStore(path, settings=self.config().warehouse.duckdb_settings(path))

@@ -4,7 +4,6 @@ themselves are written and read by operations/run_report.py."""
 
 import dagster as dg
 
-from connectors.core.raw import RawStore
 from operations.alerts import failed_scopes, scope_line, stale_streams
 from operations.run_report import run_rows, utc_now
 from pipelines.resources import ThroughlineResource
@@ -24,7 +23,7 @@ def build_run_report_asset(raw_asset_keys):
         "new and updated, requests, retries, 304s, rate-limit waits, duration, cursor before and after, error.",
     )
     def stream_runs(context: dg.AssetExecutionContext, throughline: ThroughlineResource):
-        with RawStore(throughline.warehouse()) as store:
+        with throughline.raw_store() as store:
             rows = run_rows(store, context.run_id)
         totals = {
             name: sum(row[name] or 0 for row in rows)

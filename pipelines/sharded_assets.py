@@ -30,7 +30,7 @@ import yaml
 from connectors.config import config_path
 from connectors.core.engine import StreamResult
 from connectors.core.errors import ConfigError
-from connectors.core.raw import RAW_SCHEMA, STREAM_RUNS_TABLE, RawStore, raw_table
+from connectors.core.raw import RAW_SCHEMA, STREAM_RUNS_TABLE, raw_table
 from connectors.core.shards import merge_shard, shard_path, shards_root
 from connectors.core.source import SourceType
 from connectors.partitions import Partition, described, narrowed, partition_key_problems, partitions_of, per_scope
@@ -40,7 +40,7 @@ from operations.run_report import read_source, utc_now
 from pipelines.monitoring import raw_freshness
 from pipelines.raw_assets import raw_key, stream_metadata, stream_of
 from pipelines.resources import ThroughlineResource
-from pipelines.settings import WRITER_POOL
+from pipelines.settings import WRITER_POOL, launching_sensor_status, schedule_status
 
 LANDING_GROUP = "landing"
 
@@ -83,7 +83,7 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
                 allow_retries=False,
             )
         path = shard_path(shards_root(config, throughline.warehouse()), partition.source, group, partition.scope)
-        with RawStore(path) as store:
+        with throughline.raw_store(path) as store:
             for stream in streams:
                 store.ensure_table(raw_table(st, stream))
             # What was committed before a failure stays in the shard, and the merge takes it.
@@ -136,7 +136,7 @@ def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed
         tables = [raw_table(st, stream) for stream in streams]
         merged, missing, busy = [], [], []
         foreign: dict[str, int] = defaultdict(int)
-        with RawStore(throughline.warehouse()) as store:
+        with throughline.raw_store() as store:
             for table in tables:  # empty tables still let dbt build when a type is not configured
                 store.ensure_table(table)
             for source in config.sources_of(st):
@@ -229,7 +229,7 @@ def landing_schedules(landing: list[dg.AssetsDefinition], cron: str, timezone: s
 
         return dg.ScheduleDefinition(
             name=f"{name}_schedule", job_name=name, cron_schedule=cron, execution_timezone=timezone,
-            execution_fn=requests, default_status=dg.DefaultScheduleStatus.RUNNING,
+            execution_fn=requests, default_status=schedule_status(),
         )
 
     return [schedule(name, partitions) for name, (_, partitions) in _landing_job_keys(landing).items()]
@@ -269,7 +269,7 @@ def nightly_after_landing(landing_job_names: list[str], nightly_job_name: str = 
         name="nightly_after_landing",
         job_name=nightly_job_name,
         minimum_interval_seconds=60,
-        default_status=dg.DefaultSensorStatus.RUNNING,
+        default_status=launching_sensor_status(),
         description="Sharded mode: starts the nightly job (merge shards, dbt, publish) once no landing run is "
         "queued or running and at least one finished since the last nightly it started.",
     )

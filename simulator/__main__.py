@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 from .generator import generate_org
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8765, help="0 picks a free port")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--scale", type=int, default=1, help="1 is demo-sized; issues grow linearly")
+    parser.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
+                        help="end the generated history the day before this one (the demo passes today); "
+                             "default 2026-10-31, the day tests count on")
     parser.add_argument("--scenario", choices=("generated", "tiny"), default="generated")
     parser.add_argument("--url-file", type=Path, help="write the URL here once listening")
     parser.add_argument("--jira-token", action="append", dest="jira_tokens",
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started = time.monotonic()
-    org = tiny_org() if args.scenario == "tiny" else generate_org(seed=args.seed, scale=args.scale)
+    org = (tiny_org() if args.scenario == "tiny"
+           else generate_org(seed=args.seed, scale=args.scale, as_of=args.as_of))
     # Everything built so far lives as long as the process: keep the cyclic collector from rescanning
     # millions of objects while requests are served.
     gc.freeze()
@@ -95,6 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     gc.unfreeze()
     print("simulator stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--as-of wants a date as YYYY-MM-DD, not {text!r}") from None
 
 
 if __name__ == "__main__":

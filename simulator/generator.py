@@ -1,7 +1,8 @@
 """A deterministic synthetic organisation: three teams, their Jira projects and GitHub repositories.
 
-``generate_org(seed, scale)`` builds the same Org for the same arguments on every machine and every day:
-history covers the 26 weeks before the fixed anchor 2026-10-31T00:00Z (never "today"). scale=1 is
+``generate_org(seed, scale, as_of)`` builds the same Org for the same arguments on every machine and every day:
+history covers the 26 weeks before the anchor, midnight UTC starting the as-of day (``Window``): by default the
+fixed 2026-10-31T00:00Z that tests and benchmarks count on; the demo passes today. scale=1 is
 demo-sized (500 issues, about 120 pull requests, 70 deployments, 400 workflow runs); the issue count grows linearly
 (scale=2000 is about a million issues), and pull requests, deployments and runs grow with it.
 
@@ -19,8 +20,11 @@ What the history contains, so that every metric has something to find:
     anchor (in every status), some never started.
   * Queues: the "Ready ..." statuses, where finished work waits for review, QA or the release; done items
     spend about a third of their flow time active.
-  * Back-and-forth: review -> In Progress rework, QA rejections, Blocked stints, Done -> In Progress
+  * Back-and-forth: review -> In Progress rework, QA rejections, Blocked stints (most of them flagged as an
+    impediment, Jira's "Flagged" field, raised and cleared with the status), Done -> In Progress
     reopenings, cancellations to "Won't Do" (category done, resolution "Won't Do").
+  * Dependencies: "Blocks" issue links (``issuelinks`` on both ends, as Jira shows them) from an item to one
+    created shortly before it, of the same team or of the team it depends on.
   * Changelogs that are more than status changes: assignee, story points, labels, rank edits, histories
     with several items; and about 1 issue in 150 with 95-160 histories, so that embedded changelogs are
     truncated and must be paged.
@@ -31,7 +35,8 @@ What the history contains, so that every metric has something to find:
   * Merges deploy in batches: staging, then production hours later. Production deployments fail at a
     team-specific rate (failure or error); each failure opens an ``incident``-labelled GitHub issue and is
     restored either by a rollback deployment of the last good sha or by a hotfix PR deployed straight to
-    production. As on GitHub, a new successful deployment to an environment adds an ``inactive`` status
+    production; PagerDuty and Opsgenie (pagerduty_api.py, opsgenie_api.py) serve the same incidents for the
+    repository's service. As on GitHub, a new successful deployment to an environment adds an ``inactive`` status
     to the previous successful one, so "latest status" is not "outcome".
   * Situations that break naive metrics (issue 18): rollbacks after failed deployments followed by the
     fix-forward; a rollback on checkout-web followed by a roll-forward (the rolled-back sha redeployed);
@@ -68,6 +73,7 @@ import heapq
 import math
 import random
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from .github_api import build_repo_indexes
 from .model import (
@@ -83,19 +89,44 @@ from .scenarios import WORKFLOW_STATUSES
 from .outcomes import build_outcomes
 from .timefmt import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, github_ts, jira_ts, ms_to_dt, parse_ms
 
+# The as-of day tests and benchmarks use (`generate_org(as_of=None)`): their hand-worked values depend on it.
+DEFAULT_AS_OF = date(2026, 10, 31)
 ANCHOR_MS = parse_ms("2026-10-31T00:00:00Z")
 WEEKS = 26
 START_MS = ANCHOR_MS - WEEKS * 7 * MS_PER_DAY  # 2026-05-02, a Saturday
-_MONDAY0 = parse_ms("2026-05-04T08:00:00Z")
 WORK_DAY = 10 * MS_PER_HOUR
-WORK_END = WEEKS * 5 * WORK_DAY  # working time of the whole window; wall(WORK_END) is after the anchor
 
 
-def wall(work_ms: float) -> int:
-    """Working time since the first Monday 08:00 -> wall-clock epoch ms (monotonic, skips nights/weekends)."""
-    days, rest = divmod(int(work_ms), WORK_DAY)
-    weeks, day = divmod(days, 5)
-    return _MONDAY0 + (weeks * 7 + day) * MS_PER_DAY + rest
+class Window:
+    """The 26 weeks of history before the as-of day: they end at ``anchor_ms``, the midnight (UTC) that starts
+    that day, so the history holds every day before it and nothing of it. Working time (Mon-Fri 08:00-18:00)
+    counts from ``monday0``, 08:00 of the first Monday in the window; ``work_end`` is the working time at the
+    anchor, so work cut at it never happens after the anchor."""
+
+    __slots__ = ("anchor_ms", "start_ms", "monday0", "work_end")
+
+    def __init__(self, as_of: date | None = None):
+        day = as_of or DEFAULT_AS_OF
+        self.anchor_ms = parse_ms(f"{day.isoformat()}T00:00:00Z")
+        self.start_ms = self.anchor_ms - WEEKS * 7 * MS_PER_DAY
+        start_day = day - timedelta(weeks=WEEKS)
+        self.monday0 = self.start_ms + (-start_day.weekday() % 7) * MS_PER_DAY + 8 * MS_PER_HOUR
+        weeks, days = divmod((self.anchor_ms - (self.monday0 - 8 * MS_PER_HOUR)) // MS_PER_DAY, 7)
+        self.work_end = (weeks * 5 + min(days, 5)) * WORK_DAY
+
+    def wall(self, work_ms: float) -> int:
+        """Working time since the first Monday 08:00 -> wall-clock epoch ms (monotonic, skips nights/weekends)."""
+        days, rest = divmod(int(work_ms), WORK_DAY)
+        weeks, day = divmod(days, 5)
+        return self.monday0 + (weeks * 7 + day) * MS_PER_DAY + rest
+
+    def week_start(self, week: int) -> str:
+        """The date of the Monday ``week`` weeks after the first one."""
+        return ms_to_dt(self.monday0 + week * 7 * MS_PER_DAY).date().isoformat()
+
+    def sprint_index(self, ms: int) -> int:
+        """Which two-week sprint (from the first Monday 09:00, see _add_sprints) holds ``ms``."""
+        return max(0, (ms - (self.monday0 + MS_PER_HOUR)) // (14 * MS_PER_DAY))
 
 
 @dataclass(frozen=True)
@@ -162,7 +193,7 @@ _EPIC_IN_INITIATIVE = 0.75
 
 @dataclass(frozen=True)
 class Plant:
-    """A deviation planted on purpose, in whole weeks counted from the first Monday (2026-05-04)."""
+    """A deviation planted on purpose, in whole weeks counted from the first Monday (2026-05-04 by default)."""
 
     team: str  # project key
     first_week: int
@@ -180,8 +211,8 @@ class Plant:
         """Whether a moment in working time falls in the planted weeks."""
         return self.start_work <= work_ms < self.end_work
 
-    def covers_wall(self, ms: int) -> bool:
-        start = _MONDAY0 - 8 * MS_PER_HOUR + self.first_week * 7 * MS_PER_DAY
+    def covers_wall(self, ms: int, window: Window) -> bool:
+        start = window.monday0 - 8 * MS_PER_HOUR + self.first_week * 7 * MS_PER_DAY
         return start <= ms < start + self.weeks * 7 * MS_PER_DAY
 
 
@@ -216,9 +247,25 @@ TEAM_QUEUE_MEDIAN_DAYS = {"CHK": {"Ready to Deploy": 0.5}}
 QA_MEDIAN_DAYS = 0.3  # active testing in In QA
 QA_SHARE = {"PAY": 0.7}  # per team: share of reviewed items that then go through QA
 QA_REJECT = 0.1  # In QA -> In Progress: the tester sends it back
+# Impediment flags: who moves an item to Blocked often flags it too (Jira's "Flagged" field, changed in the same
+# history) and clears the flag when work resumes. Drawn from `{seed}:flags:{team}`.
+FLAG_SHARE = 0.6
+FLAG_RAISED = {"field": "Flagged", "fieldtype": "custom", "fieldId": "customfield_10021", "from": None,
+               "fromString": None, "to": "[10019]", "toString": "Impediment"}
+FLAG_CLEARED = {"field": "Flagged", "fieldtype": "custom", "fieldId": "customfield_10021", "from": "[10019]",
+                "fromString": "Impediment", "to": None, "toString": ""}
+# Dependencies: this share of items is blocked by another item created up to BLOCKER_WINDOW_DAYS working days
+# before it ("Blocks" issue links), of the same team mostly, else of the team they depend on. Drawn from
+# `{seed}:links`, after every issue exists, so every other draw is what it was before links existed.
+BLOCKED_SHARE = 0.05
+SAME_TEAM_BLOCKER = 0.7
+BLOCKER_TEAM = {"PAY": "PLAT", "CHK": "PAY", "PLAT": "PAY"}
+BLOCKER_WINDOW_DAYS = 15
 
 
-def generate_org(seed: int = 7, scale: int = 1) -> Org:
+def generate_org(seed: int = 7, scale: int = 1, as_of: date | None = None) -> Org:
+    """The organisation of ``seed`` at ``scale`` whose 26-week history ends the day before ``as_of`` (None:
+    DEFAULT_AS_OF, 2026-10-31, the day tests and benchmarks count on). The same arguments give the same Org."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
     # Millions of new container objects would trigger cyclic GC passes that rescan everything built so far;
@@ -229,7 +276,7 @@ def generate_org(seed: int = 7, scale: int = 1) -> Org:
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        org = _generate(seed, scale)
+        org = _generate(seed, scale, Window(as_of))
         org.build_indexes()
         build_repo_indexes(org)
         return org
@@ -239,7 +286,7 @@ def generate_org(seed: int = 7, scale: int = 1) -> Org:
             gc.enable()
 
 
-def _generate(seed: int, scale: int) -> Org:
+def _generate(seed: int, scale: int, window: Window) -> Org:
     org = Org()
     # PLAT's workflow starts in Backlog rather than To Do: the status mapping must handle two workflows. The
     # queue statuses (QUEUE_STATUSES) are where items wait between hand-offs, as on real boards.
@@ -248,30 +295,27 @@ def _generate(seed: int, scale: int) -> Org:
     sprints = {}
     for team in TEAMS:
         org.jira_add_project(team.key, team.name, team.project_id)
-        sprints[team.key] = _add_sprints(org, team)
+        sprints[team.key] = _add_sprints(org, team, window)
     jira_people = {t.key: [org.jira_add_user(p, email=f"{_login(p)}@acme.example") for p in t.people] for t in TEAMS}
 
-    jira = _JiraBuilder(org, seed, scale, sprints, jira_people)
+    jira = _JiraBuilder(org, seed, scale, sprints, jira_people, window)
     work = jira.build()
-    github = _GitHubBuilder(org, seed, scale, work)
+    github = _GitHubBuilder(org, seed, scale, work, window)
     github.build()
     org.invalidate()
-    org.planted.update(_planted_facts(jira, github))
-    build_outcomes(org, seed)
+    org.planted.update(_planted_facts(jira, github, window))
+    build_outcomes(org, seed, first_day=ms_to_dt(window.start_ms).date(),
+                   last_day=ms_to_dt(window.anchor_ms - MS_PER_DAY).date())
     return org
 
 
-def _week_start(week: int) -> str:
-    return ms_to_dt(_MONDAY0 + week * 7 * MS_PER_DAY).date().isoformat()
-
-
-def _planted_facts(jira: _JiraBuilder, github: _GitHubBuilder) -> dict:
+def _planted_facts(jira: _JiraBuilder, github: _GitHubBuilder, window: Window) -> dict:
     """What was planted, as plain data (org.planted): the tests and simulator/outcomes.py read it."""
     names = {t.key: t for t in TEAMS}
 
     def weeks(plant: Plant) -> dict:
-        return {"team": names[plant.team].name, "project": plant.team, "first_week": _week_start(plant.first_week),
-                "weeks": plant.weeks, "end_week": _week_start(plant.first_week + plant.weeks)}
+        return {"team": names[plant.team].name, "project": plant.team,
+                "first_week": window.week_start(plant.first_week), "weeks": plant.weeks, "end_week": window.week_start(plant.first_week + plant.weeks)}
 
     shipped = {}
     for epic, children in sorted(jira.children.items()):
@@ -311,17 +355,17 @@ def _login(person: str) -> str:
     return person.lower().replace(" ", "-")
 
 
-def _add_sprints(org: Org, team: Team) -> list[dict]:
+def _add_sprints(org: Org, team: Team, window: Window) -> list[dict]:
     """Two-week sprints from the first Monday; the one spanning the anchor is active, one future one."""
     board = next(b for b in org.jira_boards if b["location"]["projectKey"] == team.key)
     out = []
-    start = _MONDAY0 - 8 * MS_PER_HOUR + 9 * MS_PER_HOUR  # Monday 09:00
+    start = window.monday0 + MS_PER_HOUR  # Monday 09:00
     k = 1
     while True:
         end = start + 14 * MS_PER_DAY - 2 * MS_PER_DAY  # ends Friday evening of the second week
-        if start > ANCHOR_MS:
+        if start > window.anchor_ms:
             state = "future"
-        elif end < ANCHOR_MS:
+        elif end < window.anchor_ms:
             state = "closed"
         else:
             state = "active"
@@ -352,8 +396,9 @@ class IssueWork:
 
 class _JiraBuilder:
     def __init__(self, org: Org, seed: int, scale: int, sprints: dict[str, list[dict]],
-                 people: dict[str, list[dict]]):
+                 people: dict[str, list[dict]], window: Window):
         self.org = org
+        self.window = window
         self.seed = seed
         self.scale = scale
         self.sprints = sprints
@@ -378,6 +423,7 @@ class _JiraBuilder:
         self.children: dict[str, list[str]] = {}  # epic key -> keys of its child items
         self.initiative_epics: dict[str, list[str]] = {}  # initiative key -> keys of its epics
         self.epic_created: dict[str, str] = {}  # epic key -> created (GitHub-style UTC timestamp)
+        self.linkable: dict[str, list[tuple[float, str]]] = {}  # project -> (created, key) of its work items
 
     def build(self) -> list[IssueWork]:
         teams = TEAMS
@@ -386,7 +432,7 @@ class _JiraBuilder:
         for team in teams:
             rng = random.Random(f"{self.seed}:jira-plan:{team.key}")
             n = team.base_issues * self.scale
-            step = WORK_END / n
+            step = self.window.work_end / n
             # Stratified arrival times: sorted by construction (no sort of a million floats), evenly spread
             # yet random within each stratum.
             created[team.key] = [(i + rng.random()) * step for i in range(n)]
@@ -424,7 +470,20 @@ class _JiraBuilder:
         for team in teams:
             work.extend(self._team(team, created[team.key], types[team.key], ids[team.key]))
         self.org.next_id("jira_history", self.history_id)
+        self._link_blockers()
         return work
+
+    def _link_blockers(self) -> None:
+        rng = random.Random(f"{self.seed}:links")
+        for team in TEAMS:
+            for created, key in self.linkable[team.key]:
+                if rng.random() >= BLOCKED_SHARE:
+                    continue
+                other = self.linkable[team.key if rng.random() < SAME_TEAM_BLOCKER else BLOCKER_TEAM[team.key]]
+                lo = bisect.bisect_left(other, (created - BLOCKER_WINDOW_DAYS * WORK_DAY, ""))
+                hi = bisect.bisect_left(other, (created, ""))
+                if hi > lo:
+                    self.org.jira_link_blocks(other[rng.randrange(lo, hi)][1], key)
 
     def _team(self, team: Team, created: list[float], types: list[str], ids: list[int]) -> list[IssueWork]:
         org = self.org
@@ -444,12 +503,14 @@ class _JiraBuilder:
         main_rng = rng
         initiative_rng = random.Random(f"{self.seed}:initiatives:{team.key}")
         queue_rng = random.Random(f"{self.seed}:queues:{team.key}")
+        flag_rng = random.Random(f"{self.seed}:flags:{team.key}")
+        linkable = self.linkable[team.key] = []
         initiatives: list[str] = []
 
         for i, (c_w, typ, ident) in enumerate(zip(created, types, ids)):
             key = f"{team.key}-{i + 1}"
             sid = str(ident)
-            created_ms = wall(c_w)
+            created_ms = self.window.wall(c_w)
             rng = initiative_rng if typ == "Initiative" else main_rng
             if typ == "Initiative":
                 moves_w = [(c_w + rng.uniform(0.5, 2) * WORK_DAY, "In Progress")]
@@ -464,7 +525,7 @@ class _JiraBuilder:
             else:
                 moves_w = self._walk(rng, queue_rng, team, typ, c_w)
                 summary = self._summary(rng, team, typ)
-            moves = [(wall(t), s) for t, s in moves_w if t < WORK_END]
+            moves = [(self.window.wall(t), s) for t, s in moves_w if t < self.window.work_end]
             reporter = people[rng.randrange(len(people))]
             assignee_user = people[rng.randrange(len(people))]
             histories: list[tuple[int, list[dict], dict]] = []  # (time, items, author)
@@ -493,12 +554,19 @@ class _JiraBuilder:
             category_ms = created_ms
             updated_ms = created_ms
             first_start_done = False
+            flagged = False
             for at, to in moves:
                 items = []
                 if not first_start_done and to == "In Progress":
                     items.extend(histories_first_items)
                     first_start_done = True
                 items.append(org.jira_status_item(status, to))
+                if to == "Blocked" and flag_rng.random() < FLAG_SHARE:
+                    items.append(FLAG_RAISED)
+                    flagged = True
+                elif flagged and status == "Blocked":
+                    items.append(FLAG_CLEARED)
+                    flagged = False
                 old_cat, new_cat = self.category[status], self.category[to]
                 if new_cat == "done" and old_cat != "done":
                     items.append(self.res_set[to])
@@ -515,8 +583,8 @@ class _JiraBuilder:
             if typ == "Story" and rng.random() < 0.8 or typ not in ("Epic", "Initiative") and rng.random() < 0.15:
                 points = _POINTS[min(len(_POINTS) - 1, int(rng.expovariate(0.7)))]
                 at_w = c_w + rng.uniform(0.05, 1.0) * WORK_DAY
-                if at_w < WORK_END:
-                    histories.append((wall(at_w), [self.points_items[points]], reporter))
+                if at_w < self.window.work_end:
+                    histories.append((self.window.wall(at_w), [self.points_items[points]], reporter))
                 else:
                     points = None
             labels = []
@@ -526,15 +594,16 @@ class _JiraBuilder:
                     extra = rng.choice(team.labels)
                     if extra != labels[0]:
                         at_w = c_w + rng.uniform(0.1, 3) * WORK_DAY
-                        if at_w < WORK_END:
+                        if at_w < self.window.work_end:
                             labels.append(extra)
-                            histories.append((wall(at_w), [self._label_item(labels)], reporter))
+                            histories.append((self.window.wall(at_w), [self._label_item(labels)], reporter))
             last_ms = moves[-1][0] if moves else created_ms
             if typ not in ("Epic", "Initiative") and rng.random() < 1 / 150:
                 # A ticket everybody keeps editing: enough histories to overflow the embedded changelog.
-                span_end = min(ANCHOR_MS - 1, last_ms + 2 * MS_PER_DAY)
+                span_end = min(self.window.anchor_ms - 1, last_ms + 2 * MS_PER_DAY)
                 for _ in range(rng.randint(95, 160)):
-                    at = min(ANCHOR_MS - 1, rng.randint(created_ms + 1000, max(created_ms + 2000, span_end)))
+                    at = min(self.window.anchor_ms - 1,
+                             rng.randint(created_ms + 1000, max(created_ms + 2000, span_end)))
                     histories.append((at, [self.rank_item if rng.random() < 0.6 else self.description_item],
                                       people[rng.randrange(len(people))]))
             histories.sort(key=lambda h: h[0])
@@ -587,6 +656,7 @@ class _JiraBuilder:
                 "creator": reporter,
                 STORY_POINTS_FIELD: points,
                 SPRINT_FIELD: self._sprint_list(team.key, moves) if typ not in ("Epic", "Initiative") else None,
+                "issuelinks": [],
             }
             if parent is not None:
                 fields["parent"] = parent
@@ -600,6 +670,8 @@ class _JiraBuilder:
             org.jira_put_issue(issue, rendered)
             if typ in ("Epic", "Initiative"):
                 org._parent_stub(key)  # created now so that later status changes reach the children
+            else:
+                linkable.append((c_w, key))
             if started and typ not in ("Epic", "Initiative") and gh_rng.random() < team.pr_share[typ]:
                 out.append(IssueWork(team, key, summary, typ, _login(assignee["displayName"]), moves))
         return out
@@ -729,19 +801,15 @@ class _JiraBuilder:
         start = next((t for t, s in moves if s == "In Progress"), None)
         if start is None:
             return None
-        end = moves[-1][0] if self.category[moves[-1][1]] == "done" else ANCHOR_MS
-        first = _sprint_index(start)
-        last = min(_sprint_index(end), len(self.sprint_values[team_key]) - 2)
+        end = moves[-1][0] if self.category[moves[-1][1]] == "done" else self.window.anchor_ms
+        first = self.window.sprint_index(start)
+        last = min(self.window.sprint_index(end), len(self.sprint_values[team_key]) - 2)
         first = max(first, last - 2)
         key = (team_key, first, last)
         found = self.sprint_lists.get(key)
         if found is None:
             found = self.sprint_lists[key] = self.sprint_values[team_key][first:last + 1]
         return found
-
-
-def _sprint_index(ms: int) -> int:
-    return max(0, (ms - (_MONDAY0 + MS_PER_HOUR)) // (14 * MS_PER_DAY))
 
 
 def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
@@ -836,8 +904,9 @@ class _RepoPlan:
 
 
 class _GitHubBuilder:
-    def __init__(self, org: Org, seed: int, scale: int, work: list[IssueWork]):
+    def __init__(self, org: Org, seed: int, scale: int, work: list[IssueWork], window: Window):
         self.org = org
+        self.window = window
         self.seed = seed
         self.scale = scale
         self.work = work
@@ -898,7 +967,7 @@ class _GitHubBuilder:
             start = starts[0]
             first_done = dones[0] if dones else None
             # The first PR covers the work up to the first merge; a reopened item gets a follow-up PR.
-            window_end = first_done if first_done is not None else (cancelled or ANCHOR_MS)
+            window_end = first_done if first_done is not None else (cancelled or self.window.anchor_ms)
             in_window = [t for t in reviews_in if t <= window_end]
             if in_window:
                 created = max(start + 30 * MS_PER_MINUTE, in_window[0] - rng.randint(0, 2 * MS_PER_HOUR))
@@ -906,7 +975,7 @@ class _GitHubBuilder:
                 created = first_done - int(rng.uniform(0.1, 0.4) * (first_done - start))
             else:
                 created = start + rng.randint(2 * MS_PER_HOUR, 2 * MS_PER_DAY)
-            if created >= ANCHOR_MS or created >= window_end:
+            if created >= self.window.anchor_ms or created >= window_end:
                 continue
             style = rng.random()
             slug = "-".join(w.summary.lower().split()[:4]).replace("'", "")
@@ -956,7 +1025,7 @@ class _GitHubBuilder:
 
     def _plan_dependabot(self, rng: random.Random, plan: _RepoPlan) -> None:
         for _ in range(6 * self.scale):
-            created = START_MS + rng.randint(0, ANCHOR_MS - START_MS - MS_PER_DAY)
+            created = self.window.start_ms + rng.randint(0, self.window.anchor_ms - self.window.start_ms - MS_PER_DAY)
             dep = rng.choice(_DEPS)
             minor = rng.randint(1, 30)
             title = f"Bump {dep} from 1.{minor}.0 to 1.{minor + 1}.0"
@@ -966,12 +1035,12 @@ class _GitHubBuilder:
                          [(title, created - MS_PER_MINUTE)])
             if rng.random() < 0.8:
                 merged = created + rng.randint(MS_PER_HOUR, 2 * MS_PER_DAY)
-                if merged < ANCHOR_MS:
+                if merged < self.window.anchor_ms:
                     approver = _login(rng.choice(plan.team.people))
                     pull.reviews.append(("APPROVED", merged - MS_PER_MINUTE * 5, approver))
                     pull.merged = pull.closed = merged
             elif rng.random() < 0.5:
-                pull.closed = min(ANCHOR_MS - 1, created + rng.randint(MS_PER_DAY, 10 * MS_PER_DAY))
+                pull.closed = min(self.window.anchor_ms - 1, created + rng.randint(MS_PER_DAY, 10 * MS_PER_DAY))
             plan.pulls.append(pull)
 
     def _simulate_delivery(self, rng: random.Random, plan: _RepoPlan) -> None:
@@ -989,16 +1058,16 @@ class _GitHubBuilder:
             if pull.merged is not None:
                 push(pull.merged, "merge", pull)
         root = sha_of(plan.full_name, "initial")
-        plan.main.append((root, START_MS - 30 * MS_PER_DAY, "mara-rossi", None))
+        plan.main.append((root, self.window.start_ms - 30 * MS_PER_DAY, "mara-rossi", None))
         head = root
         last_good: dict[str, str] = {"production": root, "staging": root}
-        last_prod_at = START_MS
+        last_prod_at = self.window.start_ms
         release_minor, release_patch = 0, 0
         position = {root: 0}  # sha -> its index in plan.main: a deployment of it ships everything up to there
         attempted = shipped = 0  # plan.main[:n + 1] went to production (any outcome / successfully)
         while events:
             at, _, kind, payload = heapq.heappop(events)
-            if at >= ANCHOR_MS:
+            if at >= self.window.anchor_ms:
                 break
             if kind == "merge":
                 pull = payload
@@ -1009,7 +1078,8 @@ class _GitHubBuilder:
                 if pull.hotfix_for is not None:
                     push(at + rng.randint(5, 20) * MS_PER_MINUTE, "production", (head, pull.hotfix_for, "Hotfix"))
                 elif (rng.random() < team.deploy_batch or at - last_prod_at > 14 * MS_PER_DAY
-                      or team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at)):  # planted: every merge deploys
+                      # planted: every merge deploys
+                      or team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at, self.window)):
                     delay = rng.randint(15 * MS_PER_MINUTE, 3 * MS_PER_HOUR)
                     if team.staging:
                         push(at + delay, "staging", head)
@@ -1031,7 +1101,7 @@ class _GitHubBuilder:
                 else:
                     r = rng.random()
                     rate = team.failure_rate
-                    if team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at):
+                    if team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at, self.window):
                         rate = CFR_SPIKE_FAILURE_RATE  # planted: a bad few weeks for this service
                     outcome = "failure" if r < rate * 0.8 else ("error" if r < rate else "success")
                 dep = self._deploy(rng, plan, "production", sha, at, outcome, rng.randint(5, 25) * MS_PER_MINUTE,
@@ -1055,7 +1125,7 @@ class _GitHubBuilder:
                     last_good["production"] = sha
                     if incident is not None and incident.closed is None:
                         closed = final_at + rng.randint(10, 60) * MS_PER_MINUTE
-                        incident.closed = closed if closed < ANCHOR_MS else None
+                        incident.closed = closed if closed < self.window.anchor_ms else None
                     if team.releases:
                         if description == "Deploy to production":
                             release_minor, release_patch = release_minor + 1, 0
@@ -1065,13 +1135,14 @@ class _GitHubBuilder:
                 elif final in ("failure", "error"):
                     if incident is None:
                         opened = final_at + rng.randint(2, 30) * MS_PER_MINUTE
-                        if opened >= ANCHOR_MS:
+                        if opened >= self.window.anchor_ms:
                             continue
                         incident = _Incident(plan.full_name, opened,
                                              f"Incident: {rng.choice(team.things)} errors after deploy {sha[:7]}",
                                              f"Production deployment of {sha[:7]} ended in {final}; users affected.")
                         plan.incidents.append(incident)
-                    retry = team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at) and description != "Rollback"
+                    retry = (team.key == CFR_SPIKE.team and CFR_SPIKE.covers_wall(at, self.window)
+                             and description != "Rollback")
                     if rng.random() < 0.35 or retry:
                         push(final_at + rng.randint(10, 40) * MS_PER_MINUTE, "production",
                              (last_good["production"], incident, "Rollback"))
@@ -1089,13 +1160,13 @@ class _GitHubBuilder:
                         merged = created + rng.randint(30, 180) * MS_PER_MINUTE
                         hotfix.reviews.append(("APPROVED", merged - 5 * MS_PER_MINUTE,
                                                _login(rng.choice([p for p in team.people if _login(p) != author]))))
-                        if merged < ANCHOR_MS:
+                        if merged < self.window.anchor_ms:
                             hotfix.merged = hotfix.closed = merged
                             push(merged, "merge", hotfix)
                         plan.pulls.append(hotfix)
         if team.key == "CHK":
             # A deployment still running at the anchor, so "in progress" is in the data at every scale.
-            self._deploy(rng, plan, "production", head, ANCHOR_MS - 6 * MS_PER_MINUTE, "success",
+            self._deploy(rng, plan, "production", head, self.window.anchor_ms - 6 * MS_PER_MINUTE, "success",
                          20 * MS_PER_MINUTE, "Deploy to production")
 
     def _plan_post_merge_comments(self, plan: _RepoPlan) -> None:
@@ -1106,7 +1177,7 @@ class _GitHubBuilder:
             if pull.merged is None or pull.issue_key is None or rng.random() >= POST_MERGE_COMMENT_SHARE:
                 continue
             at = pull.merged + MS_PER_DAY + rng.randint(0, 4 * MS_PER_HOUR)
-            if at < ANCHOR_MS:
+            if at < self.window.anchor_ms:
                 pull.reviews.append(("COMMENTED", at, rng.choice([p for p in people if p != pull.author])))
 
     def _plan_roll_forward(self, plan: _RepoPlan) -> None:
@@ -1146,16 +1217,16 @@ class _GitHubBuilder:
         team = TEAMS[0]
         people = [_login(p) for p in team.people]
         plan = _RepoPlan(team, WORKER_REPO)
-        plan.main.append((sha_of(WORKER_REPO, "initial"), START_MS - 20 * MS_PER_DAY, people[0], None))
+        plan.main.append((sha_of(WORKER_REPO, "initial"), self.window.start_ms - 20 * MS_PER_DAY, people[0], None))
         prod = sorted((d for d in api.deployments if d.environment == "production"), key=lambda d: d.created)
         anchor = next(d for i, d in enumerate(prod) if i > 0 and (_terminal(d) or ("", 0))[0] == "success"
-                      and d.description == "Deploy to production" and wall(10 * 5 * WORK_DAY) <= d.created
+                      and d.description == "Deploy to production" and self.window.wall(10 * 5 * WORK_DAY) <= d.created
                       and prod[i - 1].created < d.created - 8 * MS_PER_HOUR)
         failed_at = anchor.created - 3 * MS_PER_HOUR
-        merges = [wall((week * 5 + rng.randint(0, 4)) * WORK_DAY + rng.randint(1, 8) * MS_PER_HOUR)
+        merges = [self.window.wall((week * 5 + rng.randint(0, 4)) * WORK_DAY + rng.randint(1, 8) * MS_PER_HOUR)
                   for week in (2, 3, 6, 8)]
         merges += [failed_at - 2 * MS_PER_HOUR, anchor.created + 20 * MS_PER_HOUR]
-        merges += [wall((week * 5 + rng.randint(0, 4)) * WORK_DAY + rng.randint(1, 8) * MS_PER_HOUR)
+        merges += [self.window.wall((week * 5 + rng.randint(0, 4)) * WORK_DAY + rng.randint(1, 8) * MS_PER_HOUR)
                    for week in (22, 24)]
         topics = ("retry payout webhooks", "batch ledger exports", "idempotent refund jobs", "dead-letter queue",
                   "settlement report", "graceful shutdown", "backoff on card gateway errors", "metrics for job lag")
@@ -1200,7 +1271,7 @@ class _GitHubBuilder:
             statuses.append(("queued", at))
         statuses.append(("in_progress", at + rng.randint(5, 40) * 1000))
         done_at = at + duration
-        if done_at < ANCHOR_MS:
+        if done_at < self.window.anchor_ms:
             statuses.append((outcome, done_at))
         dep = _Deployment(plan.full_name, env, sha, at, statuses, description)
         plan.deployments.append(dep)
@@ -1229,7 +1300,7 @@ class _GitHubBuilder:
                 if k + 1 < len(pull.commits) and pull.commits[k + 1][1] <= pull.created:
                     continue
                 created = max(at, pull.created) + rng.randint(30, 180) * 1000
-                if created >= ANCHOR_MS or (pull.closed is not None and created > pull.closed):
+                if created >= self.window.anchor_ms or (pull.closed is not None and created > pull.closed):
                     continue
                 failed = rng.random() < 0.12
                 run = _Run(plan.full_name, "CI", "", pull.head_ref, "pull_request", created,
@@ -1245,11 +1316,12 @@ class _GitHubBuilder:
                                   "failure" if rng.random() < 0.05 else "success",
                                   message=pull.title if pull else "commit"))
         # A weekly scheduled scan on main, Fridays 23:30; the last one is still running at the anchor.
-        friday = _MONDAY0 + 4 * MS_PER_DAY + 15 * MS_PER_HOUR + 30 * MS_PER_MINUTE
+        friday = self.window.monday0 + 4 * MS_PER_DAY + 15 * MS_PER_HOUR + 30 * MS_PER_MINUTE
         main_times = [at for _, at, _, _ in plan.main]
-        while friday < ANCHOR_MS:
+        while friday < self.window.anchor_ms:
             head = plan.main[bisect.bisect_right(main_times, friday) - 1][0]
-            duration = rng.randint(4, 15) * MS_PER_MINUTE if friday + 7 * MS_PER_DAY < ANCHOR_MS else MS_PER_HOUR
+            last = friday + 7 * MS_PER_DAY >= self.window.anchor_ms
+            duration = MS_PER_HOUR if last else rng.randint(4, 15) * MS_PER_MINUTE
             plan.runs.append(_Run(plan.full_name, "Security scan", head, "main", "schedule", friday, duration,
                                   "failure" if rng.random() < 0.1 else "success", message="Weekly security scan"))
             friday += 7 * MS_PER_DAY
@@ -1400,7 +1472,7 @@ class _GitHubBuilder:
             actor = org.github_user(run.pull.author if run.pull else
                                     ("github-actions[bot]" if run.event == "schedule" else "deploy-bot"))
             end = (run.rerun_at or run.created) + run.duration
-            if not run.conclusion or end >= ANCHOR_MS:
+            if not run.conclusion or end >= self.window.anchor_ms:
                 status, conclusion, updated = "in_progress", None, run.rerun_at or run.created
             else:
                 status, conclusion, updated = "completed", run.conclusion, end

@@ -32,6 +32,7 @@ from connectors.kit.http import ApiError, Request, Response, Router, retry_after
 
 from .api import MountedApi
 from .model import Org
+from .timefmt import parse_ms
 
 _REMOVED_SEARCH = (
     "The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration "
@@ -294,17 +295,15 @@ class JiraApi(MountedApi):
         if not isinstance(limit, int) or not 1 <= limit <= 10000:
             raise ApiError(400, "maxResults must be between 1 and 10000.")
         fingerprint = _fingerprint(wanted, field_ids)
-        pos_issue, pos_hist = 0, 0
+        start = 0
         if body.get("nextPageToken"):
             try:
-                pos_issue, pos_hist, fp = json.loads(base64.urlsafe_b64decode(body["nextPageToken"].encode()))
-                if fp != fingerprint:
+                start, fp = json.loads(base64.urlsafe_b64decode(body["nextPageToken"].encode()))
+                if fp != fingerprint or not isinstance(start, int) or start < 0:
                     raise ValueError
             except Exception:  # noqa: BLE001 - one answer for every bad token
                 raise ApiError(400, "The provided next page token is invalid or expired.") from None
         keep = set(field_ids)
-        out: list[dict] = []
-        sent = 0
         with self.org.lock:
             ids = set()
             for ref in wanted:
@@ -312,38 +311,30 @@ class JiraApi(MountedApi):
                     ids.add(self.org.jira_issue(str(ref))["id"])
                 except KeyError:
                     continue  # issues the caller cannot see are left out, not an error
-            # Jira answers smallest issue id first, each issue's histories oldest first.
-            ids = sorted(ids, key=int)
-            next_token = None
-            while pos_issue < len(ids):
-                histories = self.org.jira_changelogs.get(ids[pos_issue], [])
-                chosen = []
-                while pos_hist < len(histories):
-                    if sent == limit:
-                        break
-                    h = histories[pos_hist]
-                    pos_hist += 1
+            # As Jira documents: "sorted by changelog date and issue IDs, starting from the oldest changelog
+            # and smallest issue ID" (one issue's histories of equal date stay in their own order).
+            entries = []
+            for issue_id in ids:
+                for pos, h in enumerate(self.org.jira_changelogs.get(issue_id, [])):
                     if keep:
                         items = [i for i in h["items"] if i.get("fieldId") in keep]
                         if not items:
                             continue
                         h = {**h, "items": items}
-                    chosen.append(h)
-                    sent += 1
-                if chosen:
-                    out.append({"issueId": ids[pos_issue], "changeHistories": chosen})
-                if pos_hist < len(histories):
-                    next_token = base64.urlsafe_b64encode(
-                        json.dumps([pos_issue, pos_hist, fingerprint]).encode()).decode()
-                    break
-                pos_issue, pos_hist = pos_issue + 1, 0
-                if sent == limit and pos_issue < len(ids):
-                    next_token = base64.urlsafe_b64encode(
-                        json.dumps([pos_issue, 0, fingerprint]).encode()).decode()
-                    break
+                    entries.append((parse_ms(h["created"]), int(issue_id), pos, issue_id, h))
+        entries.sort(key=lambda e: e[:3])
+        page = entries[start:start + limit]
+        out: list[dict] = []
+        for _, _, _, issue_id, h in page:
+            # Consecutive histories of one issue share a group; the same issue may come again later.
+            if out and out[-1]["issueId"] == issue_id:
+                out[-1]["changeHistories"].append(h)
+            else:
+                out.append({"issueId": issue_id, "changeHistories": [h]})
         result: dict[str, Any] = {"issueChangeLogs": out}
-        if next_token:
-            result["nextPageToken"] = next_token
+        if start + limit < len(entries):
+            result["nextPageToken"] = base64.urlsafe_b64encode(
+                json.dumps([start + limit, fingerprint]).encode()).decode()
         return Response(200, result)
 
     # ------------------------------------------------------------------ reference data

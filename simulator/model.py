@@ -174,6 +174,7 @@ class Org:
             "jira_project": 9999,
             "jira_board": 0,
             "jira_sprint": 0,
+            "jira_issue_link": 10100,
             "gh_user": 90000000,
             "gh_repo": 700000000,
             "pull": 1900000000,
@@ -434,6 +435,27 @@ class Org:
         except KeyError:
             raise KeyError(f"no Jira issue {key_or_id!r}") from None
 
+    def jira_link_blocks(self, blocker: str, blocked: str) -> dict:
+        """``blocker`` blocks ``blocked``: a "Blocks" issue link, shown on both issues' ``issuelinks`` as
+        Jira shows it (the blocker's entry names the other issue as ``outwardIssue``, the blocked one's as
+        ``inwardIssue``, each with its summary, status, priority and type). Returns the blocker's entry."""
+        with self.lock:
+            ident = str(self.next_id("jira_issue_link"))
+            ends = [self.jira_issue(blocker), self.jira_issue(blocked)]
+            link_type = {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks",
+                         "self": f"{self.jira_site}/rest/api/3/issueLinkType/10000"}
+            entries = []
+            for issue, other, side in ((ends[0], ends[1], "outwardIssue"), (ends[1], ends[0], "inwardIssue")):
+                f = other["fields"]
+                stub = {"id": other["id"], "key": other["key"], "self": other["self"],
+                        "fields": {"summary": f["summary"], "status": f["status"], "priority": f["priority"],
+                                   "issuetype": f["issuetype"]}}
+                entry = {"id": ident, "self": f"{self.jira_site}/rest/api/3/issueLink/{ident}", "type": link_type,
+                         side: stub}
+                issue["fields"].setdefault("issuelinks", []).append(entry)
+                entries.append(entry)
+            return entries[0]
+
     def jira_histories(self, key_or_id: str) -> list[dict]:
         return self.jira_changelogs[self.jira_issue(key_or_id)["id"]]
 
@@ -533,6 +555,7 @@ class Org:
             "creator": reporter,
             STORY_POINTS_FIELD: story_points,
             SPRINT_FIELD: sprints,
+            "issuelinks": [],
         }
         if parent is not None:
             fields["parent"] = parent

@@ -1,6 +1,7 @@
 """The generated organisation's business outcomes: KPI series, OKRs and team surveys whose links are known.
 
-``build_outcomes(org, seed)`` runs at the end of ``generate_org`` and reads what the generator planted
+``build_outcomes(org, seed, first_day=..., last_day=...)`` runs at the end of ``generate_org`` (the days are its
+history's first and last) and reads what the generator planted
 (``org.planted``: which epics shipped when, the initiatives, the bottleneck / WIP surge / CFR spike weeks).
 It fills ``org.outcomes`` (rows per kind of the outcomes source, as a file holds them) and adds to
 ``org.planted``:
@@ -25,9 +26,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-FIRST_DAY = date(2026, 5, 2)  # the generator's START_MS
-LAST_DAY = date(2026, 10, 30)  # the last whole day before its anchor
-PERIOD_START, PERIOD_DUE = date(2026, 5, 4), date(2026, 10, 30)  # the OKRs' period
+FIRST_DAY = date(2026, 5, 2)  # the generator's START_MS (by default)
+LAST_DAY = date(2026, 10, 30)  # the last whole day before its anchor (by default)
 # Effects are planted on epics that shipped far enough from both ends for a 5-week window on each side.
 MARGIN = timedelta(days=35)
 TEAM_VALUE_STREAMS = {"Payments": "Buy and pay", "Checkout": "Buy and pay", "Platform": "Platform services"}
@@ -49,14 +49,17 @@ SURVEY_EFFECTS = (("review_bottleneck", "review turnaround"), ("wip_surge", "foc
 KR3_CHECKINS = (70, 73, 77, 80, 84, 86)  # the accessibility score at each month's end, May to October
 
 
-def build_outcomes(org, seed: int) -> None:
+def build_outcomes(org, seed: int, first_day: date = FIRST_DAY, last_day: date = LAST_DAY) -> None:
+    """The KPI series, OKRs and surveys of the history from ``first_day`` to ``last_day``: the OKRs' period
+    runs from its first Monday to ``last_day``, surveys are taken on the 28th of each month."""
     rng = random.Random(f"{seed}:outcomes")
+    period_start = _first_monday(first_day)
     planted = org.planted
     epics = planted.get("epics_shipped", {})
     in_initiative = {epic: initiative for initiative, es in planted.get("initiatives", {}).items() for epic in es}
     effects = []
     for kpi, project, week, unit, stream, cadence, base, effect, noise, _decimals in KPI_PLANS:
-        epic = _pick_epic(epics, project, PERIOD_START + timedelta(weeks=week),
+        epic = _pick_epic(epics, project, period_start + timedelta(weeks=week), (first_day, last_day),
                           need_initiative=in_initiative if project == "PAY" else None)
         if epic is None:
             continue
@@ -72,13 +75,13 @@ def build_outcomes(org, seed: int) -> None:
     kpis: list[dict[str, Any]] = []
     for kpi, _project, _week, unit, stream, cadence, base, effect, noise, decimals in KPI_PLANS:
         step = date.fromisoformat(by_kpi[kpi]["shipped_on"]) if kpi in by_kpi else None
-        for day in _days(cadence):
+        for day in _days(cadence, first_day, last_day):
             level = base + (effect if step is not None and day > step else 0.0)
             kpis.append({"kpi": kpi, "observed_on": day.isoformat(),
                          "value": round(level + rng.uniform(-noise, noise), decimals), "unit": unit,
                          "value_stream": stream, "product": None, "segment": None})
     # Revenue by market and in total: a segmented KPI no epic is planted to move.
-    for k, monday in enumerate(_days("weekly")):
+    for k, monday in enumerate(_days("weekly", first_day, last_day)):
         eu, us = 120000 + 800 * k + rng.uniform(-3000, 3000), 80000 + 500 * k + rng.uniform(-2000, 2000)
         for segment, value in ((None, eu + us), ("EU", eu), ("US", us)):
             kpis.append({"kpi": "revenue", "observed_on": monday.isoformat(), "value": round(value), "unit": "EUR",
@@ -89,7 +92,7 @@ def build_outcomes(org, seed: int) -> None:
         target = effect and (effect["initiative_key"] if kind == "initiative" else effect["epic_key"])
         return f"{kind}:{target}" if target else ""
 
-    period = {"start_on": PERIOD_START.isoformat(), "due_on": PERIOD_DUE.isoformat()}
+    period = {"start_on": period_start.isoformat(), "due_on": last_day.isoformat()}
     key_results = [
         {"objective_id": "O-1", "objective": "Make buying effortless", "key_result_id": "KR-1",
          "key_result": "Checkout conversion from 3.0% to 3.6%", "kpi": "checkout_conversion", "unit": "percent",
@@ -108,12 +111,14 @@ def build_outcomes(org, seed: int) -> None:
          "baseline": 0.42, "target": 0.34, **period, "team": "Platform", "value_stream": "Platform services",
          "links": epic_link("cloud_cost_per_order")},
     ]
-    month_ends = [_month_end(month) for month in range(5, 10)] + [PERIOD_DUE]
+    # a check-in at each month's end and at the period's due date: the last ones, as many as there are values
+    month_ends = [end for end in _month_ends(first_day, last_day) if end < last_day] + [last_day]
     key_result_values = [{"key_result_id": "KR-3", "observed_on": day.isoformat(), "value": float(value)}
-                         for day, value in zip(month_ends, KR3_CHECKINS)]
+                         for day, value in zip(month_ends[-len(KR3_CHECKINS):], KR3_CHECKINS)]
 
     drops = []
-    survey_days = [date(2026, month, 28) for month in range(5, 11)]
+    survey_days = [end.replace(day=28) for end in _month_ends(first_day, last_day)
+                   if first_day <= end.replace(day=28) <= last_day]
     for problem, dimension in SURVEY_EFFECTS:
         fact = planted.get(problem)
         if fact is None:
@@ -137,7 +142,8 @@ def build_outcomes(org, seed: int) -> None:
                     "surveys": surveys}
 
 
-def _pick_epic(epics: dict[str, dict], project: str, near: date, need_initiative: dict | None) -> str | None:
+def _pick_epic(epics: dict[str, dict], project: str, near: date, span: tuple[date, date],
+               need_initiative: dict | None) -> str | None:
     """The epic of `project` that shipped closest to `near`, whose first production deployment succeeded
     (so "first shipped" means the same with or without failed attempts), inside the margins."""
     candidates = []
@@ -149,20 +155,31 @@ def _pick_epic(epics: dict[str, dict], project: str, near: date, need_initiative
         if need_initiative is not None and key not in need_initiative:
             continue
         shipped = datetime.fromisoformat(fact["shipped_at"].replace("Z", "+00:00")).date()
-        if FIRST_DAY + MARGIN <= shipped <= LAST_DAY - MARGIN:
+        if span[0] + MARGIN <= shipped <= span[1] - MARGIN:
             candidates.append((abs((shipped - near).days), shipped, key))
     return min(candidates)[2] if candidates else None
 
 
-def _days(cadence: str) -> list[date]:
+def _days(cadence: str, first_day: date, last_day: date) -> list[date]:
     if cadence == "daily":
-        return [FIRST_DAY + timedelta(days=k) for k in range((LAST_DAY - FIRST_DAY).days + 1)]
-    first_monday = FIRST_DAY + timedelta(days=(7 - FIRST_DAY.weekday()) % 7)
-    return [first_monday + timedelta(weeks=k) for k in range((LAST_DAY - first_monday).days // 7 + 1)]
+        return [first_day + timedelta(days=k) for k in range((last_day - first_day).days + 1)]
+    first_monday = _first_monday(first_day)
+    return [first_monday + timedelta(weeks=k) for k in range((last_day - first_monday).days // 7 + 1)]
 
 
-def _month_end(month: int) -> date:
-    return date(2026, month + 1, 1) - timedelta(days=1)
+def _first_monday(day: date) -> date:
+    return day + timedelta(days=-day.weekday() % 7)
+
+
+def _month_ends(first_day: date, last_day: date) -> list[date]:
+    """The last day of every month from ``first_day``'s to ``last_day``'s."""
+    ends = []
+    month = first_day.replace(day=1)
+    while month <= last_day:
+        following = (month + timedelta(days=31)).replace(day=1)
+        ends.append(following - timedelta(days=1))
+        month = following
+    return ends
 
 
 # The file of each kind, in the folder of that kind (an outcomes source reads one folder per kind).

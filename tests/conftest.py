@@ -1,4 +1,50 @@
+"""Suite-wide hooks: how the tests are spread over processes (`make test` runs two, pytest-xdist)."""
+
 import gc
+
+import pytest
+
+from tests.support.e2e import shared_demo
+
+
+def pytest_configure(config):
+    # Registered here too, so the marks below are known when pytest runs without xdist (`-p no:xdist`).
+    config.addinivalue_line("markers", "xdist_group(name): tests of one group run in one worker process")
+    if _distributed(config) and not hasattr(config, "workerinput"):
+        # Importing the Dagster definitions writes dbt_project/target/manifest.json when it is missing or
+        # stale (pipelines/dbt_assets.py). Do it once here, before the workers start, so that two of them
+        # never write and read that file at the same time.
+        import pipelines.dbt_assets  # noqa: F401
+
+
+def _distributed(config) -> bool:
+    return config.pluginmanager.hasplugin("xdist") and bool(config.getoption("numprocesses", None))
+
+
+def pytest_collection_modifyitems(config, items):
+    # `--dist loadgroup` keeps a group on one worker. A test module is one group, so that its module-scoped
+    # warehouse or simulator is built once; a module that borrows another module's fixtures (e.g.
+    # test_demo_situations.py uses test_realization.py's nightly run, built once per process) joins
+    # that module's group.
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def _group(item) -> str:
+    own = item.module.__name__
+    lenders = {
+        fixture.func.__module__
+        for fixtures in item._fixtureinfo.name2fixturedefs.values()
+        for fixture in fixtures
+        if fixture.func.__module__ != own and fixture.func.__module__.rpartition(".")[2].startswith("test_")
+    }
+    return min(lenders, default=own)
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory):
+    """The warehouse `throughline demo` built for this test run (tests/support/e2e.py, shared_demo): read only."""
+    return shared_demo(tmp_path_factory)
 
 
 def pytest_unconfigure(config):

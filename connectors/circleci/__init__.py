@@ -42,6 +42,8 @@ PAGES = TokenPaginator(token_param="page-token", token_path="next_page_token", s
 # `unauthorized` are final.
 UNFINISHED_WORKFLOW_STATUSES = ("running", "failing", "on_hold")
 PENDING_PIPELINE_STATES = ("setup-pending", "setup", "pending")
+# Job statuses that will still change (the others, `success`, `failed`, `canceled`, ..., are final).
+UNFINISHED_JOB_STATUSES = ("running", "queued", "not_running", "on_hold", "blocked")
 
 PIPELINES = Endpoint(
     stream="pipelines",
@@ -124,7 +126,11 @@ def recheck_unfinished(engine: Engine, source: CircleCISource, slug: str, starte
 
 
 def read_jobs(engine: Engine, source: CircleCISource, slug: str) -> StreamResult:
-    """The jobs of every workflow written since the jobs cursor, a batch of workflows at a time (step 3)."""
+    """The jobs of every workflow written since the jobs cursor, a batch of workflows at a time (step 3).
+
+    A finished workflow whose stored jobs are all finished is not asked again when it is written again (the
+    lookback re-reads the workflows of recent pipelines): its jobs cannot change, since CircleCI runs a rerun
+    as a new workflow. One stored with an unfinished job, or with none, is asked."""
     table = engine.table(JOBS)
     result = StreamResult(source.name, table, slug)
     engine.store.ensure_table(table)
@@ -132,14 +138,25 @@ def read_jobs(engine: Engine, source: CircleCISource, slug: str) -> StreamResult
     after = parse_timestamp(result.cursor_before)
     with engine.store.lock:
         rows = engine.store.con.execute(
-            f"""SELECT record_key, extracted_at FROM raw.{engine.table(WORKFLOWS)}
-                WHERE source_instance = ? AND scope = ? AND (? IS NULL OR extracted_at > ?)
-                ORDER BY extracted_at, record_key""",
-            [source.name, slug, *(2 * [after.replace(tzinfo=None) if after else None])],
+            f"""SELECT w.record_key, w.extracted_at,
+                       coalesce(lower(w.payload ->> '$.status') NOT IN (SELECT unnest(?::VARCHAR[])), false)
+                       AND EXISTS (SELECT 1 FROM raw.{table} AS j
+                                   WHERE j.source_instance = w.source_instance AND j.parent_key = w.record_key)
+                       AND NOT EXISTS (SELECT 1 FROM raw.{table} AS j
+                                       WHERE j.source_instance = w.source_instance AND j.parent_key = w.record_key
+                                         AND coalesce(lower(j.payload ->> '$.status'), '')
+                                             IN (SELECT unnest(?::VARCHAR[]))) AS settled
+                FROM raw.{engine.table(WORKFLOWS)} AS w
+                WHERE w.source_instance = ? AND w.scope = ? AND (? IS NULL OR w.extracted_at > ?)
+                ORDER BY w.extracted_at, w.record_key""",
+            [list(UNFINISHED_WORKFLOW_STATUSES), list(UNFINISHED_JOB_STATUSES), source.name, slug,
+             *(2 * [after.replace(tzinfo=None) if after else None])],
         ).fetchall()
     batches: dict[datetime, list[str]] = {}
-    for workflow_id, extracted_at in rows:
-        batches.setdefault(extracted_at, []).append(workflow_id)
+    for workflow_id, extracted_at, settled in rows:
+        batches.setdefault(extracted_at, [])
+        if not settled:
+            batches[extracted_at].append(workflow_id)
     for extracted_at, workflow_ids in batches.items():
         # Workflows written together share their extracted_at: the cursor may only pass all of them at once.
         records: list[RawRecord] = []

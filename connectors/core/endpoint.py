@@ -153,6 +153,10 @@ def _merged(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+def _no_path_vars(parent: Mapping[str, Any]) -> Mapping[str, Any]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Child:
     """A stream read once per parent record (deployment statuses, issue changelogs).
@@ -160,10 +164,19 @@ class Child:
     ``embedded`` returns the child records the parent already carries and whether they are
     complete; only when they are not is the child endpoint called, so a full embedded list costs
     no request.
+
+    With ``batch`` the children of up to that many parents are read by one request chain (Jira Cloud's
+    changelog bulkfetch): a POST whose body ``batch_body`` builds from the parents' keys, answering groups
+    of which ``batch_parent`` names the parent and ``batch_records`` the child records (default: the group
+    is the record). Complete embedded children land with their page as usual; a page with parents to ask
+    waits (uncommitted, with its cursor) until ``batch`` parents need a read or the engine's BATCH_HOLD
+    batches of parents are held, and is then committed together with their children. A parent the answer
+    leaves out is recorded gone (Jira omits issues deleted or not visible), and a chain that keeps failing
+    leaves each of its parents' reads owed.
     """
 
     endpoint: Endpoint
-    path_vars: Callable[[Mapping[str, Any]], Mapping[str, Any]]
+    path_vars: Callable[[Mapping[str, Any]], Mapping[str, Any]] = _no_path_vars
     embedded: Callable[[Mapping[str, Any]], tuple[list[dict], bool]] | None = None
     # Read only for parents at or after the run's lower bound: a descending list's last page also
     # holds older parents, whose children an earlier run already read.
@@ -173,3 +186,17 @@ class Child:
     # The child list is the parent's current state (a PR's commits after a force-push): a parent whose
     # children were read again replaces its earlier children instead of adding to them.
     replace: bool = False
+    batch: int = 0
+    batch_body: Callable[[list[str]], Mapping[str, Any]] | None = None
+    batch_parent: Callable[[Mapping[str, Any]], Any] | None = None
+    batch_records: Callable[[Mapping[str, Any]], list[Any]] | None = None
+
+    def __post_init__(self):
+        stream = self.endpoint.stream
+        if self.batch < 0:
+            raise ValueError(f"child stream '{stream}': batch is a number of parents (>= 1), or 0 for one read "
+                             f"per parent, not {self.batch}")
+        if self.batch and (self.endpoint.method != "POST" or self.endpoint.params_in == "query"
+                           or self.batch_body is None or self.batch_parent is None):
+            raise ValueError(f"child stream '{stream}': a batched child POSTs its parents' keys in a JSON body: it "
+                             f"needs method='POST', params_in='body', batch_body and batch_parent")

@@ -63,6 +63,9 @@ Rebase = Callable[[dict[str, Any], list[dict]], "dict[str, Any] | None"]
 # RetryableError into RetriesExhaustedError once its retries are spent; a child list whose paging loops is
 # a server fault of that one object.)
 OWED_ON = (RetriesExhaustedError, RetryableError, PagingLoopError)
+# Pages held for a batched child's read: at most this many batches of parents (their records wait in
+# memory, uncommitted), so a source where few parents need a read still fills its requests.
+BATCH_HOLD = 5
 # Rejected records named one by one in the log per stream run; the rest are counted in one line.
 REJECT_WARNINGS = 10
 _ABSENT = object()
@@ -137,6 +140,19 @@ class _Run:
         return taken
 
 
+@dataclass
+class _Write:
+    """One page's share of a commit: held back while its parents' batched children are read."""
+
+    batches: list[tuple[str, str, list[RawRecord]]]
+    cursor: CursorUpdate | None
+    etags: list[tuple[str, str]]
+    replaced: list[tuple[str, str, list[str]]]
+    rejects: list[RejectedRecord]
+    settled: list[tuple[str, str, str]]
+    parents: int
+
+
 class Engine:
     def __init__(
         self,
@@ -157,6 +173,23 @@ class Engine:
 
     def table(self, endpoint: Endpoint) -> str:
         return raw_table(self.source_type, endpoint.stream)
+
+    def stored_versions(self, stream: str, scope: str, version: str) -> frozenset[tuple[str, str]]:
+        """(record key, the value at JSON path ``version``) of the records of ``stream`` stored for ``scope``.
+
+        A connector gives these to a Child's ``embedded``, so that a parent the lookback lists again as it
+        is stored (same ``updated``) does not have its children asked again. Empty while the stream has no
+        cursor (a first load, or state reset to reload: then every child list is read)."""
+        if self.store.get_cursor(self.source_instance, stream, scope) is None:
+            return frozenset()
+        table = raw_table(self.source_type, stream)
+        self.store.ensure_table(table)
+        with self.store.lock:
+            rows = self.store.con.execute(
+                f"SELECT record_key, payload ->> ? FROM raw.{table} WHERE source_instance = ? AND scope = ?",
+                [f"$.{version}", self.source_instance, scope],
+            ).fetchall()
+        return frozenset((key, value) for key, value in rows if value is not None)
 
     def since(self, cursor: str | None) -> datetime | None:
         parsed = parse_timestamp(cursor)
@@ -247,72 +280,102 @@ class Engine:
         # record key -> the newest cursor value stored in this run: a copy older than one already stored
         # (the same record twice in a page, or again on a later page) must not replace it.
         newest: dict[str, datetime] = {}
-        for records, etag in self._split_pages(endpoint, path, params, result.stats, fresh, rebase, label):
-            if records is None:
-                continue  # 304: this page is stored as it is; nothing to write
-            result.pages += 1
-            reached_since = False
-            page: dict[str, RawRecord] = {}
-            parents: dict[str, tuple[str | None, datetime | None, dict]] = {}
-            for record in records:
-                accepted = self._accept(endpoint, record, run)
-                if accepted is None:
-                    continue
-                stored, value, complete = accepted
-                key = stored.record_key
-                if value is not None:
-                    if key in newest and value < newest[key]:
-                        log.info("%s: record %s read again with an older %s (%s); the newer copy is kept",
-                                 label, key, endpoint.cursor_field, stored.cursor_value)
+        batched = [c for c in children if c.batch]
+        # Pages whose batched children are not read yet, and the parents waiting for them (key -> cursor value).
+        held: list[_Write] = []
+        waiting: dict[str, dict[str, str | None]] = {c.endpoint.stream: {} for c in batched}
+        try:
+            for records, etag in self._split_pages(endpoint, path, params, result.stats, fresh, rebase, label):
+                if records is None:
+                    continue  # 304: this page is stored as it is; nothing to write
+                result.pages += 1
+                reached_since = False
+                page: dict[str, RawRecord] = {}
+                parents: dict[str, tuple[str | None, datetime | None, dict]] = {}
+                for record in records:
+                    accepted = self._accept(endpoint, record, run)
+                    if accepted is None:
                         continue
-                    newest[key] = value
-                    if value > run.ceiling:
-                        log.warning(
-                            "%s: record %s has %s %s, later than this run's start plus %s: it is stored, but the "
-                            "cursor does not move to it (a clock or data error at the source would otherwise "
-                            "make every later run skip the real changes before that date)",
-                            label, key, endpoint.cursor_field, stored.cursor_value, self.options.future_skew,
-                        )
-                    else:
-                        if best is None or value > best:
-                            best = value
-                        if not complete:
-                            hold = value if hold is None or value < hold else hold
-                    if endpoint.stop_at_since and since is not None and value < since:
-                        reached_since = True
-                page.pop(key, None)  # the later copy of equal age wins, at its own place
-                page[key] = stored
-                parents.pop(key, None)
-                parents[key] = (stored.cursor_value, value, record)
+                    stored, value, complete = accepted
+                    key = stored.record_key
+                    if value is not None:
+                        if key in newest and value < newest[key]:
+                            log.info("%s: record %s read again with an older %s (%s); the newer copy is kept",
+                                     label, key, endpoint.cursor_field, stored.cursor_value)
+                            continue
+                        newest[key] = value
+                        if value > run.ceiling:
+                            log.warning(
+                                "%s: record %s has %s %s, later than this run's start plus %s: it is stored, but the "
+                                "cursor does not move to it (a clock or data error at the source would otherwise "
+                                "make every later run skip the real changes before that date)",
+                                label, key, endpoint.cursor_field, stored.cursor_value, self.options.future_skew,
+                            )
+                        else:
+                            if best is None or value > best:
+                                best = value
+                            if not complete:
+                                hold = value if hold is None or value < hold else hold
+                        if endpoint.stop_at_since and since is not None and value < since:
+                            reached_since = True
+                    page.pop(key, None)  # the later copy of equal age wins, at its own place
+                    page[key] = stored
+                    parents.pop(key, None)
+                    parents[key] = (stored.cursor_value, value, record)
 
-            batches = [(table, self.source_instance, list(page.values()))]
-            etags: list[tuple[str, str]] = []
-            if etag and incremental and endpoint.order != "ascending":
-                deferred.append((self.source_instance, *etag))
-            elif etag:
-                etags.append(etag)
-            replaced: list[tuple[str, str, list[str]]] = []
-            for child in children:
-                chosen = [(key, cursor, record) for key, (cursor, value, record) in parents.items()
-                          if not (child.only_since and since is not None and value is not None and value < since)]
-                whole: list[str] = []
-                child_records = _keep_newest(self._read_children(
-                    child, endpoint, chosen, run, etags, fresh, whole if child.replace else None
-                ))
-                if child.replace:
-                    replaced.append((self.table(child.endpoint), self.source_instance, whole))
-                result.child_records[child.endpoint.stream] += len(child_records)
-                batches.append((self.table(child.endpoint), self.source_instance, child_records))
+                batches = [(table, self.source_instance, list(page.values()))]
+                etags: list[tuple[str, str]] = []
+                if etag and incremental and endpoint.order != "ascending":
+                    deferred.append((self.source_instance, *etag))
+                elif etag:
+                    etags.append(etag)
+                replaced: list[tuple[str, str, list[str]]] = []
+                for child in children:
+                    chosen = [(key, cursor, record) for key, (cursor, value, record) in parents.items()
+                              if not (child.only_since and since is not None and value is not None and value < since)]
+                    if child.batch:
+                        # Complete embedded children land with their page; the others wait for a batch read.
+                        stream = child.endpoint.stream
+                        embedded: list[RawRecord] = []
+                        for key, cursor, record in chosen:
+                            waiting[stream].pop(key, None)
+                            got = self._embedded(child, key, record, run)
+                            if got is None:
+                                waiting[stream][key] = cursor
+                            else:
+                                embedded += got
+                        embedded = _keep_newest(embedded)
+                        result.child_records[stream] += len(embedded)
+                        batches.append((self.table(child.endpoint), self.source_instance, embedded))
+                        continue
+                    whole: list[str] = []
+                    child_records = _keep_newest(self._read_children(
+                        child, endpoint, chosen, run, etags, fresh, whole if child.replace else None
+                    ))
+                    if child.replace:
+                        replaced.append((self.table(child.endpoint), self.source_instance, whole))
+                    result.child_records[child.endpoint.stream] += len(child_records)
+                    batches.append((self.table(child.endpoint), self.source_instance, child_records))
 
-            cursor = None
-            if incremental and endpoint.order == "ascending":
-                cursor = self._cursor_update(endpoint, scope, best, hold)
-            rejects, settled = run.take()
-            self.store.write(batches, cursor, [(self.source_instance, *e) for e in etags], replaced,
-                             settled=settled, rejected=[(self.source_instance, r) for r in rejects])
-            result.records += len(page)
-            if reached_since:
-                break
+                cursor = None
+                if incremental and endpoint.order == "ascending":
+                    cursor = self._cursor_update(endpoint, scope, best, hold)
+                rejects, settled = run.take()
+                held.append(_Write(batches, cursor, etags, replaced, rejects, settled, len(parents)))
+                result.records += len(page)
+                # A page whose parents need a batched read waits, so that one request chain reads the children
+                # of several pages: until a batch is full, or BATCH_HOLD batches of parents are held.
+                if (not any(waiting.values()) or any(len(waiting[c.endpoint.stream]) >= c.batch for c in batched)
+                        or sum(w.parents for w in held) >= BATCH_HOLD * min(c.batch for c in batched)):
+                    self._flush(endpoint.stream, batched, waiting, held, run, fresh)
+                if reached_since:
+                    break
+        except Exception:
+            if held:  # what was read before the failure lands, as it would page by page
+                self._flush(endpoint.stream, batched, waiting, held, run, fresh)
+            raise
+        if held:
+            self._flush(endpoint.stream, batched, waiting, held, run, fresh)
 
         if incremental and endpoint.order != "ascending":
             cursor = self._cursor_update(endpoint, scope, best, hold)
@@ -328,6 +391,146 @@ class Engine:
                 f"everything else read was stored, and those reads are owed (raw._owed_reads): the next run reads "
                 f"them first. If they keep failing the source may be down: rerun later"
             )
+
+    def _flush(
+        self, parent_stream: str, batched: list[Child], waiting: dict[str, dict[str, str | None]],
+        held: list[_Write], run: _Run, fresh: bool,
+    ) -> None:
+        """Read the batched children of the held pages' parents, then commit the pages and those children
+        in one transaction (the cursor of the last page with them)."""
+        last = held[-1]
+        for child in batched:
+            stream = child.endpoint.stream
+            table = self.table(child.endpoint)
+            records, whole = self._read_batched(child, parent_stream, list(waiting[stream].items()), run, fresh)
+            waiting[stream].clear()
+            records = _keep_newest(records)
+            last.batches.append((table, self.source_instance, records))
+            if child.replace:
+                last.replaced.append((table, self.source_instance, whole))
+            run.result.child_records[stream] += len(records)
+        rejects, settled = run.take()
+        last.rejects += rejects
+        last.settled += settled
+        cursors = [w.cursor for w in held if w.cursor is not None]
+        self.store.write(
+            [b for w in held for b in w.batches], cursors[-1] if cursors else None,
+            [(self.source_instance, *e) for w in held for e in w.etags], [r for w in held for r in w.replaced],
+            settled=[s for w in held for s in w.settled],
+            rejected=[(self.source_instance, r) for w in held for r in w.rejects],
+        )
+        held.clear()
+
+    def _read_batched(
+        self, child: Child, parent_stream: str, parents: list[tuple[str, str | None]], run: _Run, fresh: bool,
+    ) -> tuple[list[RawRecord], list[str]]:
+        """(child records, parents whose children were all read) of ``parents`` ((key, cursor value)),
+        ``child.batch`` parents per request chain."""
+        out: list[RawRecord] = []
+        ask = [(key, cursor) for key, cursor in parents if not self._known_gone(child, key, cursor, run)]
+        whole: list[str] = []
+        for start in range(0, len(ask), child.batch):
+            for parent_key, records in self._read_batch(child, parent_stream, ask[start:start + child.batch],
+                                                        run, fresh).items():
+                out += records
+                whole.append(parent_key)
+        return out, whole
+
+    def _read_batch(
+        self, child: Child, parent_stream: str, chunk: list[tuple[str, str | None]], run: _Run, fresh: bool,
+    ) -> dict[str, list[RawRecord]]:
+        """One request chain for the children of ``chunk`` ((key, cursor value)): parent key -> its records.
+        A parent the answer leaves out is recorded gone; a chain failing past the retries leaves every
+        parent of the chunk owed. Any other error (a bad token, a 400) fails the stream."""
+        endpoint = child.endpoint
+        stream = endpoint.stream
+        cursors = dict(chunk)
+        what = (f"{self.source_instance} {stream} of {len(chunk)} {parent_stream} ({chunk[0][0]} .. {chunk[-1][0]}, "
+                f"{run.scope})")
+        size = endpoint.max_page_size or self.options.page_size
+        params = {**endpoint.params, **endpoint.paginator.first_params(size), **child.batch_body(list(cursors))}
+        found: dict[str, list[RawRecord]] = {}
+        rejects: list[RejectedRecord] = []
+        try:
+            for page, _etag in self._pages(endpoint, endpoint.path, params, run.result.stats, size, fresh=fresh,
+                                           label=what):
+                for group in page or []:
+                    try:
+                        parent_key = str(child.batch_parent(group))
+                        listed = child.batch_records(group) if child.batch_records is not None else [group]
+                    except Exception as exc:  # noqa: BLE001 - one malformed group must not fail the others
+                        self._reject(run, stream, None, group, f"a group of the {stream} answer names no "
+                                     f"{parent_stream} ({type(exc).__name__}: {exc})", rejects)
+                        continue
+                    if parent_key not in cursors:
+                        self._reject(run, stream, None, group, f"the {stream} answer holds a group of "
+                                     f"{parent_stream} {parent_key}, which was not asked for", rejects)
+                        continue
+                    listed = listed if isinstance(listed, list) else [listed]
+                    found.setdefault(parent_key, []).extend(
+                        self._child_records(child, listed, parent_key, run, rejects))
+        except OWED_ON as exc:
+            reason = f"{what}: {exc}"
+            log.warning("%s; the %s records are stored and these %d reads are owed (raw._owed_reads): the next run "
+                        "reads them first", reason, parent_stream, len(chunk))
+            for parent_key, parent_cursor in chunk:
+                self._owe(stream, parent_key, {"path": endpoint.path, "batch": True, "parent_cursor": parent_cursor},
+                          reason, run)
+            return {}
+        if rejects:  # counted only now: the rejects of a chain that was then owed are read again next time
+            run.rejects += rejects
+            run.result.rejected += len(rejects)
+        for parent_key, parent_cursor in chunk:
+            if parent_key in found:
+                self._settle(stream, parent_key, run)
+            else:
+                self._gone(stream, parent_key, parent_cursor, run, f"{what}: {endpoint.method} {endpoint.path} left "
+                           f"{parent_stream} {parent_key} out of its answer (deleted, or not visible to the token); "
+                           f"recorded (raw._gone_objects), not asked again until the {parent_stream} record changes")
+        return found
+
+    def _embedded(self, child: Child, parent_key: str, parent: dict, run: _Run) -> list[RawRecord] | None:
+        """The child records ``parent`` carries when they are complete, or None when the child endpoint
+        must be asked."""
+        if child.embedded is None:
+            return None
+        try:
+            embedded, complete = child.embedded(parent)
+        except Exception:  # noqa: BLE001 - a malformed embedded list: ask the child endpoint instead
+            return None
+        if not complete:
+            return None
+        embedded_rejects: list[RejectedRecord] = []
+        out = self._child_records(child, embedded, parent_key, run, embedded_rejects)
+        run.rejects += embedded_rejects
+        run.result.rejected += len(embedded_rejects)
+        return out
+
+    @staticmethod
+    def _known_gone(child: Child, parent_key: str, parent_cursor: str | None, run: _Run) -> bool:
+        """Gone, and the parent has not changed since: asking again would get the same 404."""
+        known = run.gone[child.endpoint.stream].get(parent_key, _ABSENT)
+        return known is not _ABSENT and (known is None or known == parent_cursor)
+
+    def _gone(self, stream: str, parent_key: str, parent_cursor: str | None, run: _Run, reason: str) -> None:
+        log.warning("%s", reason)
+        self.store.gone(self.source_instance, stream, run.scope, parent_key, reason, parent_cursor)
+        run.gone[stream][parent_key] = parent_cursor
+        run.owed[stream].discard(parent_key)
+        run.result.gone += 1
+
+    def _owe(self, stream: str, parent_key: str, request: dict, reason: str, run: _Run) -> None:
+        self.store.owe(self.source_instance, stream, run.scope, parent_key, request, reason)
+        run.owed[stream].add(parent_key)
+        run.result.owed += 1
+        run.first_owed = run.first_owed or reason
+
+    def _settle(self, stream: str, parent_key: str, run: _Run) -> None:
+        """A read that pays what an earlier run owed (or outdates a gone record) settles it with its records."""
+        if parent_key in run.owed[stream] or parent_key in run.gone[stream]:
+            run.settled.append((self.source_instance, stream, parent_key))
+            run.owed[stream].discard(parent_key)
+            run.gone[stream].pop(parent_key, None)
 
     def _trusted_cursor(self, endpoint: Endpoint, cursor: str | None, run: _Run) -> str | None:
         """The stored cursor, unless it cannot be a real one (unreadable, or in the future: written before
@@ -571,6 +774,20 @@ class Engine:
         """Read again the children earlier runs owe for this scope; each read commits with its settlement."""
         stream = child.endpoint.stream
         table = self.table(child.endpoint)
+        if child.batch:
+            owed = [o for o in self.store.owed(self.source_instance, stream, run.scope)
+                    if isinstance(o.request, dict) and o.request.get("batch")]
+            run.owed[stream].update(o.parent_key for o in owed)
+            for start in range(0, len(owed), child.batch):
+                chunk = [(o.parent_key, o.request.get("parent_cursor")) for o in owed[start:start + child.batch]]
+                found = self._read_batch(child, parent_endpoint.stream, chunk, run, fresh=True)
+                records = _keep_newest([r for records in found.values() for r in records])
+                rejects, settled = run.take()
+                self.store.write([(table, self.source_instance, records)], None, (),
+                                 [(table, self.source_instance, list(found))] if child.replace else [],
+                                 settled=settled, rejected=[(self.source_instance, r) for r in rejects])
+                run.result.child_records[stream] += len(records)
+            return
         for owed in self.store.owed(self.source_instance, stream, run.scope):
             path = owed.request.get("path") if isinstance(owed.request, dict) else None
             if not path:
@@ -607,20 +824,12 @@ class Engine:
         stream = endpoint.stream
         out: list[RawRecord] = []
         for parent_key, parent_cursor, parent in parents:
-            if child.embedded is not None:
-                try:
-                    embedded, complete = child.embedded(parent)
-                except Exception:  # noqa: BLE001 - a malformed embedded list: ask the child endpoint instead
-                    embedded, complete = [], False
-                if complete:
-                    embedded_rejects: list[RejectedRecord] = []
-                    out += self._child_records(child, embedded, parent_key, run, embedded_rejects)
-                    run.rejects += embedded_rejects
-                    run.result.rejected += len(embedded_rejects)
-                    continue
-            known = run.gone[stream].get(parent_key, _ABSENT)
-            if known is not _ABSENT and (known is None or known == parent_cursor):
-                continue  # gone, and the parent has not changed since: asking again would get the same 404
+            embedded = self._embedded(child, parent_key, parent, run)
+            if embedded is not None:
+                out += embedded
+                continue
+            if self._known_gone(child, parent_key, parent_cursor, run):
+                continue
             try:
                 path = endpoint.path.format(**child.path_vars(parent))
             except Exception as exc:  # noqa: BLE001 - a parent without what its child's path needs
@@ -664,31 +873,21 @@ class Engine:
                     etags.append(etag)
         except NotFoundError as exc:
             status = 410 if isinstance(exc, GoneError) else 404
-            reason = (f"{what}: {endpoint.method} {path} answers {status} (deleted, or not visible to the token); "
-                      f"skipped and recorded (raw._gone_objects), not asked again until the {parent_stream} record changes")
-            log.warning("%s", reason)
-            self.store.gone(self.source_instance, stream, run.scope, parent_key, reason, parent_cursor)
-            run.gone[stream][parent_key] = parent_cursor
-            run.owed[stream].discard(parent_key)
-            run.result.gone += 1
+            self._gone(stream, parent_key, parent_cursor, run,
+                       f"{what}: {endpoint.method} {path} answers {status} (deleted, or not visible to the token); "
+                       f"skipped and recorded (raw._gone_objects), not asked again until the {parent_stream} record "
+                       f"changes")
             return None
         except OWED_ON as exc:
             reason = f"{what}: {exc}"
             log.warning("%s; the %s record is stored and this read is owed (raw._owed_reads): the next run reads "
                         "it first", reason, parent_stream)
-            self.store.owe(self.source_instance, stream, run.scope, parent_key,
-                           {"path": path, "parent_cursor": parent_cursor}, reason)
-            run.owed[stream].add(parent_key)
-            run.result.owed += 1
-            run.first_owed = run.first_owed or reason
+            self._owe(stream, parent_key, {"path": path, "parent_cursor": parent_cursor}, reason, run)
             return None
         if rejects:  # counted only now: the rejects of a read that was then owed are read again next time
             run.rejects += rejects
             run.result.rejected += len(rejects)
-        if parent_key in run.owed[stream] or parent_key in run.gone[stream]:
-            run.settled.append((self.source_instance, stream, parent_key))
-            run.owed[stream].discard(parent_key)
-            run.gone[stream].pop(parent_key, None)
+        self._settle(stream, parent_key, run)
         return records, etags, complete
 
     def _child_records(

@@ -218,8 +218,27 @@ def pull_request_children(repo: str) -> tuple[Child, ...]:
     )
 
 
-def jobs_child(repo: str) -> Child:
-    return Child(WORKFLOW_JOBS, path_vars=lambda run: {"repo": repo, "run_id": run["id"]}, only_since=True)
+def jobs_child(repo: str, unchanged: frozenset[tuple[str, str]] = frozenset()) -> Child:
+    """The jobs of each run; not asked for a finished run listed again as it is stored (``unchanged``:
+    see stored_runs)."""
+
+    def embedded(run: Mapping[str, Any]) -> tuple[list[dict], bool]:
+        # "Complete with no records": the engine neither asks nor replaces what is stored.
+        return [], (str(run.get("id")), str(run.get("updated_at"))) in unchanged and \
+            str(run.get("status") or "").lower() not in UNFINISHED_RUN_STATUSES
+
+    return Child(WORKFLOW_JOBS, path_vars=lambda run: {"repo": repo, "run_id": run["id"]}, only_since=True,
+                 embedded=embedded)
+
+
+def stored_runs(engine: Engine, repo: str) -> frozenset[tuple[str, str]]:
+    """(id, updated_at) of the repository's stored workflow runs, whose jobs are stored with them.
+
+    The lookback lists the runs of the last hours again; a finished one whose `updated_at` is the one stored
+    has the jobs stored with it (a re-run attempt moves `updated_at`, and the jobs list shows the latest
+    attempt), so asking again would cost a request per run every night and find nothing (a 304).
+    """
+    return engine.stored_versions(WORKFLOW_RUNS.stream, repo, "updated_at")
 
 
 def _org_repos(engine: Engine, source: GitHubSource, stats: RequestStats) -> list[dict]:
@@ -446,7 +465,8 @@ def _extract_repo(group: str, engine: Engine, source: GitHubSource, repo: str) -
     if group == "issues":
         return [engine.run(ISSUES, scope=repo, path_vars=at)]
     if group == "workflow_runs":
-        return [engine.run(WORKFLOW_RUNS, scope=repo, path_vars=at, children=(jobs_child(repo),))]
+        return [engine.run(WORKFLOW_RUNS, scope=repo, path_vars=at,
+                           children=(jobs_child(repo, stored_runs(engine, repo)),))]
     raise ValueError(f"github has no extraction group '{group}'")
 
 

@@ -16,6 +16,7 @@ answers. Standard library only, so a package outside this repository can use it 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 from collections import Counter
@@ -39,6 +40,7 @@ from connectors.kit.http import (
 )
 
 # handler(query, match, base_url) -> (status, headers, body): a JSON-serialisable body, or bytes sent as they are.
+# A POST's JSON object body reaches the handler in ``query`` too (its fields, values as sent), beside the URL's.
 Handler = Callable[[dict[str, str], re.Match[str], str], tuple[int, dict[str, str], object]]
 Reply = tuple[int, dict[str, str], object]
 
@@ -288,7 +290,8 @@ class ApiServer:
 
     # ------------------------------------------------------------------ request handling
 
-    def answer(self, method: str, target: str, headers: Mapping[str, str]) -> Reply | None:
+    def answer(self, method: str, target: str, headers: Mapping[str, str],
+               body: Mapping[str, Any] | None = None) -> Reply | None:
         """The reply to one request, or None to reset the connection (a ``connection_reset`` fault)."""
         with self._lock:
             self.requests.append(target)
@@ -307,6 +310,7 @@ class ApiServer:
             return self.unauthorized
         parsed = urlsplit(target)
         query = dict(query_list(parsed.query))  # a repeated name: its last value
+        query.update(body or {})
         for pattern, handler in self.routes:
             match = pattern.fullmatch(parsed.path)
             if match:
@@ -334,7 +338,11 @@ class ApiServer:
         return code, {"Content-Type": page.content_type}, page.body
 
     def handle(self, h: LoopbackHandler) -> None:
-        reply = self.answer(h.command, h.path, h.headers)
+        try:
+            body = json.loads(h.read_body() or b"null") if h.command == "POST" else None
+        except ValueError:
+            body = None  # not JSON: the handler sees the URL's query only
+        reply = self.answer(h.command, h.path, h.headers, body if isinstance(body, dict) else None)
         if reply is None:
             h.reset_connection()
             return

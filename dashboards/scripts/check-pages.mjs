@@ -28,13 +28,29 @@ const browser = await chromium.launch({
 });
 mkdirSync(screenshotDir, { recursive: true });
 const report = [];
+
+async function firstLink(prefix) {
+	const page = await browser.newPage();
+	try {
+		await page.goto(baseUrl + prefix.replace(/\/$/, ''), { waitUntil: 'networkidle', timeout: 60000 });
+		const href = await page.getAttribute(`a[href^="${prefix}"]`, 'href', { timeout: 30000 });
+		return decodeURI(href);
+	} finally {
+		await page.close();
+	}
+}
 try {
 	for (const file of pages(join(root, 'pages')).sort()) {
 		const markdown = readFileSync(file, 'utf8');
-		const route = '/' + relative(join(root, 'pages'), file).replace(/\.md$/, '').replace(/(^|\/)index$/, '');
+		const template = '/' + relative(join(root, 'pages'), file).replace(/\.md$/, '').replace(/(^|\/)index$/, '');
+		// a templated page (signals/[team].md) is checked at the first instance its parent page links to
+		const route = template.includes('[') ? await firstLink(template.slice(0, template.indexOf('['))) : template;
 		const expected = {
-			charts: (markdown.match(CHARTS) || []).length,
-			tables: (markdown.match(/<DataTable\b/g) || []).length,
+			// likewise a chart that may be empty (emptySet=pass) is not required to draw
+			charts: (markdown.match(CHARTS) || []).length -
+				(markdown.match(/<(?:BarChart|LineChart|AreaChart)\b[^>]*emptySet=pass/g) || []).length,
+			// a table that may be empty for some inputs (emptySet=pass) is not required to have rows
+			tables: (markdown.match(/<DataTable\b(?![^>]*emptySet=pass)/g) || []).length,
 			values: (markdown.match(/<BigValue\b/g) || []).length
 		};
 		const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -66,6 +82,11 @@ try {
 				return canvas && canvas.width > 0 && canvas.height > 0;
 			}).length,
 			tables: [...document.querySelectorAll('table')].filter((t) => t.querySelector('tr td')).length,
+			// a table wider than its box is cut (scrolled) at this viewport
+			overflowingTables: [...document.querySelectorAll('table')].filter(
+				(t) => t.scrollWidth > t.parentElement.clientWidth + 1 || t.getBoundingClientRect().right > window.innerWidth
+			).length,
+			links: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')),
 			text: document.body.innerText
 		}));
 		for (const phrase of FAILURE_TEXT) {
@@ -75,7 +96,17 @@ try {
 		if (found.tables < expected.tables) errors.push(`${found.tables} of ${expected.tables} tables have rows`);
 		const screenshot = join(screenshotDir, (route === '/' ? 'index' : route.slice(1).replaceAll('/', '_')) + '.png');
 		await page.screenshot({ path: screenshot, fullPage: true });
-		report.push({ route, expected, charts: found.charts, tables: found.tables, screenshot, errors });
+		report.push({
+			route,
+			expected,
+			charts: found.charts,
+			tables: found.tables,
+			overflowing_tables: found.overflowingTables,
+			links: [...new Set(found.links)],
+			text: found.text.slice(0, 3000),
+			screenshot,
+			errors
+		});
 		await page.close();
 	}
 } finally {

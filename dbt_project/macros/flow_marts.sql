@@ -36,29 +36,57 @@
         / nullif(sum(round(flow_time_hours * 3600000000)::bigint), 0)::float8
 {%- endmacro %}
 
+{#- The grouping sets of the flow period marts' levels, each with `column` (a period) when given. -#}
+{% macro flow_grouping_sets(column=none) -%}
+    {%- set lead = column ~ ', ' if column else '' -%}
+    grouping sets (
+        ({{ lead }}value_stream, team, flow_item_type),
+        ({{ lead }}value_stream, team),
+        ({{ lead }}value_stream),
+        ({{ column or '' }})
+    )
+{%- endmacro %}
+
 {#
   flow_metrics_weekly and flow_metrics_monthly: one query, the period ('week' or 'month') its only
-  difference. Periods are calendar periods in UTC (weeks start Monday). Definitions:
-  docs/METRICS.md#flow-metrics-per-period.
+  difference. Periods are calendar periods in UTC (weeks start Monday). Each period has a row per
+  `grouping_level` (docs/METRICS.md#flow-metrics-per-period): 'team_type' (team, value stream, flow item
+  type), 'team' (flow_item_type 'all'), 'value_stream' (team and type 'all') and 'overall' (all three 'all').
+  The rolled-up rows are computed from the items, like the type rows (GROUPING SETS): percentiles and
+  ratios cannot be added up from the type rows.
 #}
 {% macro flow_metrics_by_period(period) -%}
+{%- set levels -%}
+        case
+            when grouping(flow_item_type) = 0 then 'team_type'
+            when grouping(team) = 0 then 'team'
+            when grouping(value_stream) = 0 then 'value_stream'
+            else 'overall'
+        end as grouping_level,
+        case when grouping(team) = 0 then team else 'all' end as team,
+        case when grouping(value_stream) = 0 then value_stream else 'all' end as value_stream,
+        case when grouping(flow_item_type) = 0 then flow_item_type else 'all' end as flow_item_type
+{%- endset -%}
+{%- set group_keys = 'grouping_level, team, value_stream, flow_item_type' -%}
 with as_of as (
     select {{ flow_as_of() }} as as_of_at, {{ flow_data_complete_to() }} as data_complete_to
 ),
 
 items as (
     -- flow items only: containers and sub-tasks (docs/METRICS.md#flow-items) stay in work_items
-    select * from {{ ref('work_items') }}
+    select
+        *,
+        date_trunc('{{ period }}', completed_at)::date as completed_period,
+        date_trunc('{{ period }}', canceled_at)::date as canceled_period
+    from {{ ref('work_items') }}
     where is_flow_item
 ),
 
 axis as (
-    -- every period from the first item of a team / value stream / type to the as-of period, so a period
-    -- without completions is a zero row, not a missing one
+    -- every period from the first item of a group to the as-of period, so a period without completions
+    -- is a zero row, not a missing one
     select
-        team,
-        value_stream,
-        flow_item_type,
+        {{ levels }},
         {{ timestamp_series_rows(
             "date_trunc('" ~ period ~ "', min(created_at))",
             "date_trunc('" ~ period ~ "', max(as_of.as_of_at))",
@@ -66,15 +94,13 @@ axis as (
         ) }}::date as period_start
     from items
     cross join as_of
-    group by team, value_stream, flow_item_type
+    group by {{ flow_grouping_sets() }}
 ),
 
 completions as (
     select
-        team,
-        value_stream,
-        flow_item_type,
-        date_trunc('{{ period }}', completed_at)::date as period_start,
+        completed_period as period_start,
+        {{ levels }},
         count(*) as completed_items,
         sum(story_points) as completed_story_points,
         {{ percentile_cont('flow_time_hours', 0.5) }} as flow_time_p50_hours,
@@ -84,36 +110,43 @@ completions as (
         {{ flow_efficiency_of_items() }} as flow_efficiency
     from items
     where is_done
-    group by team, value_stream, flow_item_type, date_trunc('{{ period }}', completed_at)::date
+    group by {{ flow_grouping_sets('completed_period') }}
 ),
 
 cancellations as (
     select
-        team,
-        value_stream,
-        flow_item_type,
-        date_trunc('{{ period }}', canceled_at)::date as period_start,
+        canceled_period as period_start,
+        {{ levels }},
         count(*) as canceled_items
     from items
     where is_canceled
-    group by team, value_stream, flow_item_type, date_trunc('{{ period }}', canceled_at)::date
+    group by {{ flow_grouping_sets('canceled_period') }}
+),
+
+daily_load as (
+    -- a group's load on a day is the sum over its team / value stream / type rows
+    select
+        day,
+        {{ levels }},
+        sum(wip_items) as wip_items
+    from {{ ref('flow_load_daily') }}
+    group by {{ flow_grouping_sets('day') }}
 ),
 
 load as (
     select
-        team,
-        value_stream,
-        flow_item_type,
+        {{ group_keys }},
         date_trunc('{{ period }}', day)::date as period_start,
         avg(wip_items)::float8 as flow_load_avg,
         {{ arg_max('wip_items', 'day') }} as flow_load_end
-    from {{ ref('flow_load_daily') }}
-    group by team, value_stream, flow_item_type, date_trunc('{{ period }}', day)::date
+    from daily_load
+    group by {{ group_keys }}, date_trunc('{{ period }}', day)::date
 ),
 
 metrics as (
     select
         axis.period_start,
+        axis.grouping_level,
         axis.team,
         axis.value_stream,
         axis.flow_item_type,
@@ -126,7 +159,7 @@ metrics as (
         completions.lead_time_p50_hours,
         completions.flow_efficiency,
         coalesce(load.flow_load_avg, 0) as flow_load_avg,
-        coalesce(load.flow_load_end, 0) as flow_load_end,
+        coalesce(load.flow_load_end, 0)::bigint as flow_load_end,
         as_of.data_complete_to,
         -- a period the Jira data does not cover to its end yet (the current one, or one after a failed
         -- load) may still gain completions: "no data yet" rather than "no work done"
@@ -135,13 +168,14 @@ metrics as (
         ) as is_period_complete
     from axis
     cross join as_of
-    left join completions using (team, value_stream, flow_item_type, period_start)
-    left join cancellations using (team, value_stream, flow_item_type, period_start)
-    left join load using (team, value_stream, flow_item_type, period_start)
+    left join completions using (period_start, grouping_level, team, value_stream, flow_item_type)
+    left join cancellations using (period_start, grouping_level, team, value_stream, flow_item_type)
+    left join load using (period_start, grouping_level, team, value_stream, flow_item_type)
 )
 
 select
     period_start as {{ period }}_start,
+    grouping_level,
     team,
     value_stream,
     flow_item_type,
@@ -155,12 +189,17 @@ select
     flow_efficiency,
     flow_load_avg,
     flow_load_end,
-    flow_velocity::float8 / nullif(sum(flow_velocity) over team_period, 0) as flow_distribution_completed,
-    flow_load_avg / nullif(sum(flow_load_avg) over team_period, 0) as flow_distribution_load,
+    -- a share of the flow item types: only a type row has one
+    case when grouping_level = 'team_type'
+        then flow_velocity::float8 / nullif(sum(flow_velocity) over team_period, 0)
+    end as flow_distribution_completed,
+    case when grouping_level = 'team_type'
+        then flow_load_avg / nullif(sum(flow_load_avg) over team_period, 0)
+    end as flow_distribution_load,
     data_complete_to,
     is_period_complete
 from metrics
-window team_period as (partition by period_start, team, value_stream)
+window team_period as (partition by period_start, grouping_level, team, value_stream)
 {%- endmacro %}
 
 {#

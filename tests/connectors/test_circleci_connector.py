@@ -10,6 +10,8 @@ deploy for the staging one (2).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from connectors import circleci
@@ -91,9 +93,34 @@ def test_rerun_is_idempotent_and_stops_at_the_cursor(sim, store):
     sim.reset_stats()
     pipelines, _, jobs = assert_rerun_idempotent(store, TABLES, lambda: load(config, store))
     # Newest first: the first page already reaches the cursor, so one page; only the newest pipeline is at
-    # the cursor (not older than it), so its workflow and that workflow's 3 jobs are read again.
+    # the cursor (not older than it), so its workflow is read again; that workflow ended and its 3 stored
+    # jobs too, so they are not asked again.
     assert sim.request_count("/circleci/api/v2/project/") == 1
-    assert (pipelines.child_records, jobs.records) == ({"workflows": 1}, 3)
+    assert (pipelines.child_records, jobs.records) == ({"workflows": 1}, 0)
+    assert sim.request_count("/circleci/api/v2/workflow/") == 0
+
+
+def test_a_rerun_in_a_pipeline_already_read_is_found_and_only_its_jobs_are_asked(sim, store):
+    config = source(sim.url, lookback_hours=0)
+    load(config, store)
+    api = sim.mounts["circleci"]
+    [(pipeline_id, payload)] = store.con.execute(
+        "SELECT record_key, payload::VARCHAR FROM raw.circleci__pipelines ORDER BY payload->>'$.created_at' DESC "
+        "LIMIT 1").fetchall()
+    pipeline = json.loads(payload)
+    [first] = api.workflows[pipeline_id]
+    # A rerun is a new workflow of the same pipeline; the pipeline itself does not change.
+    rerun = api.add_workflow(pipeline, "build-test", [
+        ("build", "build", "2026-01-20T10:00:10Z", "2026-01-20T10:02:00Z", "success"),
+        ("test", "build", "2026-01-20T10:02:10Z", "2026-01-20T10:05:00Z", "success"),
+    ])
+    sim.reset_stats()
+    pipelines, _, jobs = load(config, store)
+    assert pipelines.child_records == {"workflows": 2} and jobs.records == 2
+    assert sim.request_count(f"/circleci/api/v2/workflow/{rerun['id']}/job") == 1
+    assert sim.request_count(f"/circleci/api/v2/workflow/{first['id']}/job") == 0
+    assert store.con.execute("SELECT count(*) FROM raw.circleci__jobs WHERE parent_key = ?",
+                             [rerun["id"]]).fetchall() == [(2,)]
 
 
 def test_new_pipelines_arrive_and_a_held_workflow_is_read_again_until_it_ends(sim, store):

@@ -109,12 +109,14 @@ def test_nightly_run_on_an_unchanged_repo_costs_one_free_request_per_stream(sim,
     settled_count(sim, "/github")
     sim.reset_stats()
     load_all(config, store)
-    # The first incremental run asks commits and runs from their new cursors (new URLs, no ETag yet),
-    # and reads the jobs of the one run inside the runs' lookback; everything else is already 304.
+    # The first incremental run asks commits and runs from their new cursors (new URLs, no ETag yet);
+    # everything else is already 304. The one run inside the runs' lookback is listed again as it is
+    # stored (finished, same updated_at), so its jobs are not asked again (stored_runs).
     # Top-level lists: one per group, plus tags, which the releases group reads too.
     lists = len(GROUPS) + 1
-    assert settled_count(sim, "/github") == lists + 1
-    assert settled_count(sim, "/github", status=304) == lists - 1
+    assert settled_count(sim, "/github") == lists
+    assert settled_count(sim, "/github", status=304) == lists - 2
+    assert sim.request_count(f"/github/repos/{REPO}/actions/runs/") == 0
     settled_count(sim, "/github")
     sim.reset_stats()
     before = sim.rate_limit_remaining("good")
@@ -492,3 +494,28 @@ def test_a_repo_renamed_between_runs_keeps_loading_under_its_configured_name(sim
     scopes = {t: store.con.execute(f"SELECT DISTINCT scope FROM raw.github__{t}").fetchall() for t in tables}
     assert {t: rows for t, rows in scopes.items() if rows != [(REPO,)]} == {}
     assert "'acme/checkout' is now 'acme/checkout-web'" in caplog.text and "scope.repos" in caplog.text
+
+
+def test_jobs_are_asked_again_only_for_a_run_that_changed(sim, store):
+    config = source(sim.url)
+    org = sim.org
+    sha = org.repos[REPO].commits[-1]["sha"]
+    run = org.github_add_run(REPO, "CI", sha, "2026-01-20T10:00:00Z", status="in_progress")
+    jobs_of = f"/github/repos/{REPO}/actions/runs/{run['id']}/jobs"
+    github.extract("workflow_runs", config, store)
+    assert settled_count(sim, jobs_of) == 1
+    # Finished: its updated_at moves, so its jobs are read again.
+    org.github_complete_run(REPO, run["id"], "success", "2026-01-20T10:05:00Z")
+    github.extract("workflow_runs", config, store)
+    assert settled_count(sim, jobs_of) == 2
+    # Listed again unchanged (inside the lookback): not asked.
+    github.extract("workflow_runs", config, store)
+    assert settled_count(sim, jobs_of) == 2
+    # A re-run attempt moves updated_at (the jobs list shows the new attempt): asked.
+    run.update(run_attempt=2, updated_at="2026-01-20T11:00:00Z")
+    org.github_add_jobs(REPO, run["id"], [{**job, "id": job["id"] + 1_000_000, "run_attempt": 2}
+                                         for job in org.github_jobs(REPO, run["id"])])
+    github.extract("workflow_runs", config, store)
+    assert settled_count(sim, jobs_of) == 3
+    assert store.con.execute("SELECT count(*) FROM raw.github__workflow_jobs WHERE payload->>'$.run_attempt' = '2'"
+                             ).fetchall() == [(len(org.github_jobs(REPO, run["id"])),)]

@@ -98,8 +98,9 @@ def test_a_nightly_run_with_nothing_changed_costs_one_search_per_project(sim, st
     assert [(r.scope, r.records) for r in results] == [("FLOW", 1), ("OPS", 0)]
 
 
-def test_a_full_load_costs_one_search_per_page_plus_one_per_long_changelog_page(sim, store):
-    # 5 issues in pages of 2; FLOW-2 gets 350 more histories: 354 in all, 100 embedded, 4 changelog pages
+def test_a_full_load_costs_one_search_per_page_plus_one_bulkfetch_for_the_long_changelog(sim, store):
+    # 5 issues in pages of 2; FLOW-2 gets 350 more histories: 354 in all, 100 embedded; bulkfetch pages
+    # hold up to 10000 histories, so one request reads the whole changelog
     start = datetime(2026, 1, 14, tzinfo=UTC)
     for n in range(350):
         sim.org.jira_add_transition("FLOW-2", "In Review" if n % 2 == 0 else "In Progress", start + timedelta(minutes=n))
@@ -111,8 +112,9 @@ def test_a_full_load_costs_one_search_per_page_plus_one_per_long_changelog_page(
     assert sorted(r[0] for r in stored) == sorted(h["id"] for h in sim.org.jira_histories("FLOW-2"))
     assert len(stored) == 354
     assert sim.request_count(SEARCH) == 3  # ceil(5 / 2)
-    assert sim.request_count(f"/jira/rest/api/3/issue/{flow2}/changelog") == 4  # ceil(354 / 100)
-    assert result.stats.requests == 3 + 4
+    assert sim.request_count(f"/jira/rest/api/3/issue/{flow2}/changelog") == 0  # Data Center's endpoint
+    assert sim.request_count("/jira/rest/api/3/changelog/bulkfetch") == 1  # ceil(354 / 10000)
+    assert result.stats.requests == 3 + 1
 
 
 def test_429_storm_is_survived(sim, store):

@@ -51,16 +51,16 @@ def test_jira_survives_every_retryable_fault_and_loses_nothing(sim, store):
     search = r"/jira/rest/api/3/search/jql"
     sim.faults.add(search, "rate_limit", times=1, retry_after=0)
     sim.faults.add(search, "malformed_json", times=1)
-    sim.faults.add(r"/jira/rest/api/3/issue/\d+/changelog", "server_error", times=1, status=503)
-    sim.faults.add(r"/jira/rest/api/3/issue/\d+/changelog", "connection_reset", times=1)
+    sim.faults.add(r"/jira/rest/api/3/changelog/bulkfetch", "server_error", times=1, status=503)
+    sim.faults.add(r"/jira/rest/api/3/changelog/bulkfetch", "connection_reset", times=1)
     [result] = jira.extract("issues", source("jira", sim.url, page_size=2), store)
     assert keys(store, "jira__issues") == sorted(sim.org.jira_issues)
     assert keys(store, "jira__changelogs") == truth_histories(sim.org)
     assert result.stats.retries == 4
     assert result.stats.retry_reasons == {"http 429": 1, "malformed json": 1, "http 503": 1, "connection error": 1}
-    # 5 issues in pages of 2 = 3 pages; FLOW-2 and FLOW-3 (4 histories) and FLOW-1 (3) page their changelogs
+    # 5 issues in pages of 2 = 3 pages; FLOW-1, FLOW-2 and FLOW-3 exceed the 2 embedded: one bulkfetch reads all three
     assert result.pages == 3
-    assert result.stats.requests == 3 + 3 + 4
+    assert result.stats.requests == 3 + 1 + 4
 
 
 def test_github_streams_arrive_whole_through_rate_limits(sim, store):

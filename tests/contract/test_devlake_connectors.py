@@ -16,7 +16,7 @@ from tests.support.devlake import devlake_rows
 from connectors.kit import ApiServer as RoutesServer
 
 # The recorded changelog pages belong to three issues that are not among the recorded board
-# issues; stand-ins carry the first TRUNCATED histories so the connector must page the rest.
+# issues; stand-ins carry the first TRUNCATED histories so the connector must read the rest (bulkfetch).
 TRUNCATED = 20
 CHANGELOG_PAGE = 50
 
@@ -31,19 +31,26 @@ def jira_routes(issues: list[dict], changelogs: dict[str, list[dict]]):
             body["nextPageToken"] = str(start + size)
         return 200, {}, body
 
-    def changelog(q, m, base):
-        values = changelogs[m.group(1)]
-        start, size = int(q.get("startAt", 0)), min(int(q.get("maxResults", 50)), CHANGELOG_PAGE)
-        page = values[start : start + size]
-        return 200, {}, {"startAt": start, "maxResults": size, "total": len(values),
-                         "isLast": start + size >= len(values), "values": page}
+    def bulkfetch(q, m, base):
+        # Jira Cloud's POST /changelog/bulkfetch: the asked issues' histories oldest first (then by issue id),
+        # grouped per issue within a page, paged by nextPageToken; this server caps a page at CHANGELOG_PAGE.
+        ordered = sorted(((parse_timestamp(h["created"]), int(i), h) for i in q["issueIdsOrKeys"]
+                          for h in changelogs.get(str(i), [])), key=lambda t: t[:2])
+        start, size = int(q.get("nextPageToken") or 0), min(int(q.get("maxResults", 1000)), CHANGELOG_PAGE)
+        groups: dict[str, list[dict]] = {}
+        for _, issue_id, history in ordered[start:start + size]:
+            groups.setdefault(str(issue_id), []).append(history)
+        body = {"issueChangeLogs": [{"issueId": i, "changeHistories": h} for i, h in groups.items()]}
+        if start + size < len(ordered):
+            body["nextPageToken"] = str(start + size)
+        return 200, {}, body
 
     return [
         (r"/rest/api/3/myself", lambda q, m, b: (200, {}, {"accountId": "x", "timeZone": "Asia/Shanghai"})),
         # The recorded /field list names no story points or epic link field (test_devlake_jira reads it).
         (r"/rest/api/3/field", lambda q, m, b: (200, {}, [])),
         (r"/rest/api/3/search/jql", search),
-        (r"/rest/api/3/issue/(\d+)/changelog", changelog),
+        (r"/rest/api/3/changelog/bulkfetch", bulkfetch),
         (r"/rest/api/3/status", lambda q, m, b: (200, {}, [r["data"] for r in devlake_rows("jira", "status")])),
     ]
 
@@ -91,7 +98,8 @@ def test_jira_issues_statuses_and_every_changelog_entry_arrive_once(tmp_path, ji
     assert raw_histories == embedded + 279
     assert with_changelog == 0
     assert statuses == 53
-    # 36 issues in pages of 10 = 4 requests; changelogs asked 100 at a time, capped at 50: 2 pages each
+    # 36 issues in pages of 10 = 4 requests; the 3 truncated changelogs (279 histories) in one bulkfetch
+    # chain, capped at 50 a page: 6 pages
     assert issues_result.stats.requests == 4 + 6
     assert issues_result.child_records == {"changelogs": embedded + 279}
     assert statuses_result.records == 53

@@ -441,8 +441,21 @@ def test_daily_load_of_a_blocked_defect_and_a_reopened_risk(warehouse):
 # flow_metrics_weekly / monthly -----------------------------------------------------------------------
 
 def weekly(warehouse, team: str) -> dict:
-    rows = query_dicts(warehouse, "SELECT * FROM marts.flow_metrics_weekly WHERE team = ? ORDER BY ALL", [team])
+    """The team's type rows (grouping_level team_type) by (day of week_start, flow item type)."""
+    rows = query_dicts(warehouse, """
+        SELECT * FROM marts.flow_metrics_weekly WHERE grouping_level = 'team_type' AND team = ? ORDER BY ALL
+    """, [team])
     return {(row["week_start"].day, row["flow_item_type"]): row for row in rows}
+
+
+def rollup(warehouse, mart: str, level: str, team: str, value_stream: str) -> dict:
+    """The rows of one rolled-up group (flow_item_type `all`) by period start."""
+    period = "week_start" if mart == "flow_metrics_weekly" else "month_start"
+    rows = query_dicts(warehouse, f"""
+        SELECT * FROM marts.{mart}
+        WHERE grouping_level = ? AND team = ? AND value_stream = ? AND flow_item_type = 'all'
+    """, [level, team, value_stream])
+    return {row[period]: row for row in rows}
 
 
 def test_weekly_velocity_flow_time_and_efficiency(warehouse):
@@ -505,6 +518,78 @@ def test_monthly_metrics(warehouse):
     # SHOP-9, SHOP-1, SHOP-6 completed (flow times 24 and 72; SHOP-6 has none); SHOP-5 canceled
     assert (row["flow_velocity"], row["canceled_items"], row["flow_time_p50_hours"]) == (3, 1, 48.0)
     assert row["flow_load_end"] == 2  # at the as-of time
+
+
+def test_team_rows_take_percentiles_from_the_items(warehouse):
+    """Checkout, all types, week of 01-12: SHOP-6 (feature, no flow time, lead 48 h), SHOP-2 (defect, flow 120 h,
+    72 active, lead 01-05 10:00 -> 01-12 10:00 = 168 h) and SHOP-3 (risk, 144 h, 120 active, lead 168 h).
+    Flow times 120, 144: p50 132 (no type row has it: they say 120, 144 and NULL), p85 120 + 0.85 * 24 = 140.4,
+    p95 120 + 0.95 * 24 = 142.8; efficiency (72 + 120) / (120 + 144) = 8/11; lead p50 of 48, 168, 168 = 168;
+    points: stories SHOP-6 and SHOP-3, 3 each. Week of 01-05: the two features and SHOP-5 canceled."""
+    rows = rollup(warehouse, "flow_metrics_weekly", "team", "Checkout", "Online Shop")
+    assert sorted(rows) == [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]
+    week = rows[date(2026, 1, 12)]
+    assert (week["flow_velocity"], week["canceled_items"], week["completed_story_points"]) == (3, 0, 6.0)
+    assert week["flow_time_p50_hours"] == pytest.approx(132.0)
+    assert week["flow_time_p85_hours"] == pytest.approx(140.4)
+    assert week["flow_time_p95_hours"] == pytest.approx(142.8)
+    assert week["flow_efficiency"] == pytest.approx(8 / 11)
+    assert week["lead_time_p50_hours"] == 168.0
+    # a share of the types: no type on this row
+    assert (week["flow_distribution_completed"], week["flow_distribution_load"]) == (None, None)
+    first = rows[date(2026, 1, 5)]
+    assert (first["flow_velocity"], first["canceled_items"], first["flow_time_p50_hours"]) == (2, 1, 48.0)
+
+
+def test_team_row_load_sums_the_types_per_day(warehouse):
+    """Checkout, week of 01-05, in progress at each day's end, feature + defect + risk (risk from 01-06):
+    01-05 1 + 0, 01-06 1 + 0 + 0, 01-07 1 + 1 + 1, 01-08 2 + 1 + 0, then 1 + 1 + 1 to 01-11: 17 / 7, end 3 (not
+    the sum of the type averages 8/7 + 5/7 + 4/6)."""
+    week = rollup(warehouse, "flow_metrics_weekly", "team", "Checkout", "Online Shop")[date(2026, 1, 5)]
+    assert (week["flow_load_avg"], week["flow_load_end"]) == (pytest.approx(17 / 7), 3)
+
+
+def test_value_stream_and_overall_rows(warehouse):
+    """Online Shop, week of 01-05: SHOP-9 (24 h, 24 active), SHOP-1 (72 h, 60 active) of Checkout and SHOP-8 of
+    Payments (48 h, all active): p50 48, p85 48 + 0.7 * 24 = 64.8, efficiency 132 / 144.
+    Overall adds Platform's OPS-2 (155.5 h, 12 active): flow times 24, 48, 72, 155.5, p50 60,
+    p85 72 + 0.55 * 83.5 = 117.925, efficiency 144 / 299.5; SHOP-5 canceled."""
+    stream = rollup(warehouse, "flow_metrics_weekly", "value_stream", "all", "Online Shop")[date(2026, 1, 5)]
+    assert stream["flow_velocity"] == 3
+    assert (stream["flow_time_p50_hours"], stream["flow_time_p85_hours"]) == (
+        pytest.approx(48.0), pytest.approx(64.8))
+    assert stream["flow_efficiency"] == pytest.approx(132 / 144)
+    overall = rollup(warehouse, "flow_metrics_weekly", "overall", "all", "all")[date(2026, 1, 5)]
+    assert (overall["flow_velocity"], overall["canceled_items"]) == (4, 1)
+    assert (overall["flow_time_p50_hours"], overall["flow_time_p85_hours"]) == (
+        pytest.approx(60.0), pytest.approx(117.925))
+    assert overall["flow_efficiency"] == pytest.approx(144 / 299.5)
+    # Acquisition's only item was created 01-05: its axis starts there, with zero rows before its completion
+    growth = rollup(warehouse, "flow_metrics_weekly", "value_stream", "all", "Acquisition")
+    assert [growth[date(2026, 1, d)]["flow_velocity"] for d in (5, 12, 19)] == [0, 0, 1]
+
+
+def test_every_level_counts_each_item_once(warehouse):
+    """Summed within one grouping_level, velocity and cancellations are the items done and canceled: 8 and 1."""
+    rows = query(warehouse, """
+        SELECT grouping_level, sum(flow_velocity), sum(canceled_items)
+        FROM marts.flow_metrics_weekly GROUP BY grouping_level ORDER BY grouping_level
+    """)
+    assert rows == [("overall", 8, 1), ("team", 8, 1), ("team_type", 8, 1), ("value_stream", 8, 1)]
+    assert query(warehouse, """
+        SELECT DISTINCT grouping_level, team = 'all', value_stream = 'all', flow_item_type = 'all'
+        FROM marts.flow_metrics_monthly ORDER BY 1
+    """) == [("overall", True, True, True), ("team", False, False, True), ("team_type", False, False, False),
+             ("value_stream", True, False, True)]
+
+
+def test_monthly_rollup_rows(warehouse):
+    """January, Checkout all types: SHOP-9, SHOP-1, SHOP-6, SHOP-2, SHOP-3; flow times 24, 72, 120, 144: p50 96.
+    Overall adds SHOP-8 (48), OPS-2 (155.5), MISC-1 (24): 24, 24, 48, 72, 120, 144, 155.5: p50 72."""
+    team = rollup(warehouse, "flow_metrics_monthly", "team", "Checkout", "Online Shop")[date(2026, 1, 1)]
+    assert (team["flow_velocity"], team["flow_time_p50_hours"]) == (5, 96.0)
+    overall = rollup(warehouse, "flow_metrics_monthly", "overall", "all", "all")[date(2026, 1, 1)]
+    assert (overall["flow_velocity"], overall["flow_time_p50_hours"], overall["flow_load_end"]) == (8, 72.0, 2)
 
 
 # sprint_predictability -------------------------------------------------------------------------------

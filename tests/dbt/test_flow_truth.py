@@ -199,7 +199,7 @@ def item(warehouse, key: str) -> dict:
 
 
 def weekly(warehouse) -> dict:
-    rows = query_dicts(warehouse, "SELECT * FROM marts.flow_metrics_weekly WHERE team = 'Truth'")
+    rows = query_dicts(warehouse, "SELECT * FROM marts.flow_metrics_weekly WHERE grouping_level = 'team_type' AND team = 'Truth'")
     return {row["week_start"]: row for row in rows}
 
 
@@ -336,5 +336,5 @@ def test_periods_after_the_complete_time_are_flagged(warehouse):
         date(2026, 3, 9): (False, datetime(2026, 3, 6, 2)),
     }
     assert query(warehouse, """
-        SELECT month_start, is_period_complete FROM marts.flow_metrics_monthly WHERE team = 'Truth' ORDER BY 1
+        SELECT month_start, is_period_complete FROM marts.flow_metrics_monthly WHERE grouping_level = 'team' AND team = 'Truth' ORDER BY 1
     """) == [(date(2026, 2, 1), True), (date(2026, 3, 1), False)]

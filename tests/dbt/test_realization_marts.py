@@ -50,20 +50,18 @@ Outcomes `okrs`:
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date, datetime
 from pathlib import Path
-from unittest import mock
 
 import duckdb
 import pytest
 
 from connectors.core.raw import RawRecord
-from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
+from connectors.config import DBT_PROJECT_DIR
 
 from .test_dora_marts import deployment_records, sha, ts
-from .warehouse import _release_warehouse, load_raw, query, query_dicts
+from .warehouse import invoke_dbt, load_raw, query, query_dicts
 
 JIRA, GH, OKRS = "jira", "gh", "okrs"
 REPO = "acme/pay"
@@ -240,16 +238,7 @@ def batches() -> list:
 
 def dbt(command: list[str], project: Path, warehouse: Path, work: Path) -> None:
     """Run dbt in a copy of the project with our seeds; every selected node must pass."""
-    from dbt.cli.main import dbtRunner
-
-    with mock.patch.dict(os.environ, {WAREHOUSE_ENV_VAR: str(warehouse)}):
-        try:
-            result = dbtRunner().invoke([
-                *command, "--project-dir", str(project), "--profiles-dir", str(project),
-                "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
-            ])
-        finally:
-            _release_warehouse()
+    result = invoke_dbt(command, warehouse, work, project)
     failures = [f"{r.node.unique_id}: {r.status}: {r.message}" for r in (getattr(result.result, "results", None) or [])
                 if str(r.status) not in ("success", "pass", "no-op")]
     assert result.success and not failures, f"{result.exception or ''}\n" + "\n".join(failures)

@@ -34,7 +34,9 @@ Team Surge (value stream Platform) has the same wobble (flow time always 100 h) 
       in-progress time, against its previous 8 weeks (W1..W8: 24/192, 12/180, 24/192, 12/180, 24/312,
       12/180, 24/264, 12/180) whose mean + 3 sigma is 0.0856 + 3 * 0.0257 = 0.163.
   W11 velocity drop to 0: the previous 8 weeks (W3..W10) alternate 6 / 4: lower limit 5 - 3 * 1.069 = 1.793.
-      (W11 WIP 7: the W3..W10 limits now include the surge, mean 8.5, upper 28.7: no signal.)
+  W11 WIP 7 all week, 30 at its end: above Surge's limit 10, and above its control limits. The previous 8
+      weeks W3..W10 (7 5 7 5 7 5 7 25) have mean 68 / 8 = 8.5 and sigma sqrt(318 / 7) = 6.740: upper limit
+      8.5 + 20.22 = 28.72; the lower one, 8.5 - 20.22 = -11.72, is clamped at 0 (no count goes below 0).
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ from .warehouse import query_dicts, run_dbt
 W0 = date(2026, 1, 5)
 WEEKS = 12  # judged weeks W0..W11; W12 runs until the as-of time
 AS_OF = datetime(2026, 3, 30, 12)
-MODELS = ["int_signal_metrics_weekly", "int_signal_status_waits_weekly", "signals", "value_stream_scorecard"]
+MODELS = ["int_signal_metrics_weekly", "int_signal_status_weeks", "int_signal_status_waits_weekly", "signals",
+          "value_stream_scorecard"]
 
 
 def week(index: int) -> date:
@@ -71,6 +74,7 @@ SURGE_EFFICIENCY = alternate(0.5, 0.4)
 SURGE_EFFICIENCY[7:11] = [0.45, 0.40, 0.35, 0.30]
 SURGE_WIP = [[wip] * 7 for wip in alternate(5, 7)]
 SURGE_WIP[10] = [7, 10, 14, 18, 21, 23, 25]
+SURGE_WIP[11] = [7, 7, 7, 7, 7, 7, 30]
 SURGE = ("Platform", alternate(4, 6)[:11] + [0], [100.0] * WEEKS, SURGE_EFFICIENCY, SURGE_WIP,
          alternate(1, 0)[:8] + [4] + alternate(1, 0)[9:], [10.0] * WEEKS)
 TEAMS = {"Steady": STEADY, "Surge": SURGE}
@@ -100,8 +104,8 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("INSERT INTO staging.stg_jira__issues VALUES (?)", [AS_OF])
     con.execute("""CREATE TABLE marts.work_items (work_item_id VARCHAR, team VARCHAR, value_stream VARCHAR,
         is_done BOOLEAN, completed_at TIMESTAMP, flow_time_hours DOUBLE, active_time_hours DOUBLE)""")
-    con.execute("""CREATE TABLE marts.flow_metrics_weekly (week_start DATE, team VARCHAR, value_stream VARCHAR,
-        flow_item_type VARCHAR, flow_velocity BIGINT)""")
+    con.execute("""CREATE TABLE marts.flow_metrics_weekly (week_start DATE, grouping_level VARCHAR, team VARCHAR,
+        value_stream VARCHAR, flow_item_type VARCHAR, flow_velocity BIGINT)""")
     con.execute("""CREATE TABLE marts.flow_load_daily (day DATE, team VARCHAR, value_stream VARCHAR,
         flow_item_type VARCHAR, wip_items BIGINT)""")
     con.execute("""CREATE TABLE marts.dora_metrics_weekly (period_start DATE, grouping_level VARCHAR, team VARCHAR,
@@ -113,8 +117,10 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
         for w in range(WEEKS + 1):
             judged = w < WEEKS
             # the running week W12: nothing completed yet, WIP as in W0
-            con.execute("INSERT INTO marts.flow_metrics_weekly VALUES (?, ?, ?, 'feature', ?)",
-                        [week(w), team, stream, velocity[w] if judged else 0])
+            # the team's all-types rollup row repeats the velocity: it must not count twice in the series
+            for level, item_type in (("team_type", "feature"), ("team", "all")):
+                con.execute("INSERT INTO marts.flow_metrics_weekly VALUES (?, ?, ?, ?, ?, ?)",
+                            [week(w), level, team, stream, item_type, velocity[w] if judged else 0])
             for day, items in enumerate(wip[w] if judged else wip[0][:1]):
                 con.execute("INSERT INTO marts.flow_load_daily VALUES (?, ?, ?, 'feature', ?)",
                             [week(w) + timedelta(days=day), team, stream, items])
@@ -141,11 +147,14 @@ def create_marts(con: duckdb.DuckDBPyConnection) -> None:
 
 def create_scorecard_inputs(con: duckdb.DuckDBPyConnection) -> None:
     """January 2026 of value stream Shop (teams Steady and Steady-Ops) for the scorecard; see its tests."""
-    con.execute("""CREATE TABLE marts.flow_metrics_monthly (month_start DATE, team VARCHAR, value_stream VARCHAR,
-        flow_item_type VARCHAR, flow_velocity BIGINT)""")
-    con.executemany("INSERT INTO marts.flow_metrics_monthly VALUES (?, ?, ?, ?, ?)", [
+    con.execute("""CREATE TABLE marts.flow_metrics_monthly (month_start DATE, grouping_level VARCHAR, team VARCHAR,
+        value_stream VARCHAR, flow_item_type VARCHAR, flow_velocity BIGINT)""")
+    con.executemany("INSERT INTO marts.flow_metrics_monthly VALUES (?, 'team_type', ?, ?, ?, ?)", [
         (date(2026, 1, 1), "Steady", "Shop", "feature", 15), (date(2026, 1, 1), "Steady", "Shop", "defect", 5),
         (date(2026, 1, 1), "Steady", "Shop", "risk", 0), (date(2026, 1, 1), "Surge", "Platform", "feature", 20)])
+    # the mart's rollup rows count the same items again: the scorecard must not add them
+    con.executemany("INSERT INTO marts.flow_metrics_monthly VALUES (?, ?, ?, ?, 'all', ?)", [
+        (date(2026, 1, 1), "team", "Steady", "Shop", 20), (date(2026, 1, 1), "value_stream", "all", "Shop", 20)])
     con.execute("""CREATE TABLE marts.dora_metrics_monthly (period_start DATE, grouping_level VARCHAR, team VARCHAR,
         service VARCHAR, deployments BIGINT, deployment_attempts BIGINT, change_failures BIGINT,
         rework_deployments BIGINT)""")
@@ -241,6 +250,8 @@ def test_each_rule_fires_exactly_where_planted_and_never_on_steady_data(warehous
         ("Surge", 10, "control_limits", "wip_items"),
         ("Surge", 10, "wip_limit", "wip_items"),
         ("Surge", 11, "control_limits", "flow_velocity"),
+        ("Surge", 11, "control_limits", "wip_items"),
+        ("Surge", 11, "wip_limit", "wip_items"),
     ])
 
 
@@ -258,6 +269,15 @@ def test_control_limits_carry_the_limit_crossed_and_the_weeks_behind_it(warehous
     assert velocity["evidence_values"] == [6.0, 4.0] * 4  # W3..W10
     assert velocity["evidence"].startswith("0.0 is below its control limits 1.79..8.21 (mean 5.0 ± 3.0")
     assert velocity["recommendation"].startswith("Fewer items were finished")
+
+
+def test_a_counts_lower_control_limit_is_clamped_at_zero(warehouse):
+    wip = signals(warehouse)[("Surge", 11, "control_limits", "wip_items")]
+    assert (wip["direction"], wip["value"]) == ("above", 30.0)
+    assert wip["limit"] == pytest.approx(8.5 + 3 * (318 / 7) ** 0.5)
+    assert wip["evidence_values"] == [7.0, 5.0, 7.0, 5.0, 7.0, 5.0, 7.0, 25.0]  # W3..W10
+    # mean - 3 sigma is -11.72: the evidence shows the clamped 0, not a limit no count could cross
+    assert wip["evidence"].startswith("30.0 is above its control limits 0.0..28.72 (mean 8.5 ± 3.0 × sigma 6.74")
 
 
 def test_wip_limit_uses_the_teams_own_row(warehouse):

@@ -39,29 +39,9 @@ def load_raw(warehouse: Path, batches: Iterable[Batch]) -> None:
         store.write(batches)
 
 
-def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> None:
+def run_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> None:
     """Run dbt in-process against `warehouse`, keeping target/ and logs/ out of the source tree."""
-    from dbt.cli.main import dbtRunner
-
-    previous = os.environ.get(WAREHOUSE_ENV_VAR)
-    os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
-    try:
-        result = dbtRunner().invoke(
-            [
-                *args,
-                "--project-dir", str(DBT_PROJECT_DIR),
-                "--profiles-dir", str(DBT_PROJECT_DIR),
-                "--target-path", str(work_dir / "target"),
-                "--log-path", str(work_dir / "logs"),
-                "--quiet",
-            ]
-        )
-    finally:
-        _release_warehouse()
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV_VAR, None)
-        else:
-            os.environ[WAREHOUSE_ENV_VAR] = previous
+    result = invoke_dbt(args, warehouse, work_dir, project_dir)
     if not result.success:
         failures = []
         for node_result in getattr(result.result, "results", None) or []:
@@ -70,6 +50,61 @@ def run_dbt(args: list[str], warehouse: Path, work_dir: Path) -> None:
         raise AssertionError(
             f"dbt {' '.join(args)} failed: {result.exception or ''}\n" + "\n".join(failures)
         )
+
+
+def invoke_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Path = DBT_PROJECT_DIR):
+    """dbt's result of `args` run in-process against `warehouse`, on a manifest parsed once per process.
+
+    A full `dbt parse` of the project costs more CPU than building a test's small warehouse, and partial
+    parsing cannot help: every test writes to its own target folder. So the parsed manifest is kept per
+    project, warehouse name (DuckDB's database name is the file's stem and lands in every relation name) and
+    `--vars`/`--target`, the only arguments that change what a parse produces, and handed to each run.
+    """
+    from dbt.cli.main import dbtRunner
+
+    common = [
+        "--project-dir", str(project_dir),
+        "--profiles-dir", str(project_dir),
+        "--target-path", str(work_dir / "target"),
+        "--log-path", str(work_dir / "logs"),
+        "--quiet",
+    ]
+    previous = os.environ.get(WAREHOUSE_ENV_VAR)
+    os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
+    try:
+        manifest = _parsed_manifest(_parse_arguments(args), warehouse, project_dir, common)
+        return dbtRunner(manifest=manifest).invoke([*args, *common])
+    finally:
+        _release_warehouse()
+        if previous is None:
+            os.environ.pop(WAREHOUSE_ENV_VAR, None)
+        else:
+            os.environ[WAREHOUSE_ENV_VAR] = previous
+
+
+_PARSE_OPTIONS = ("--vars", "--target", "-t")
+_manifests: dict[tuple, object] = {}
+
+
+def _parse_arguments(args: list[str]) -> list[str]:
+    """The options among `args` that change the parsed manifest, with their values."""
+    chosen: list[str] = []
+    for option, value in zip(args, args[1:]):
+        if option in _PARSE_OPTIONS:
+            chosen += [option, value]
+    return chosen
+
+
+def _parsed_manifest(parse_args: list[str], warehouse: Path, project_dir: Path, common: list[str]):
+    from dbt.cli.main import dbtRunner
+
+    key = (str(project_dir), warehouse.stem, *parse_args)
+    if key not in _manifests:
+        result = dbtRunner().invoke(["parse", *parse_args, *common])
+        if not result.success:
+            raise AssertionError(f"dbt parse {' '.join(parse_args)} failed: {result.exception or ''}")
+        _manifests[key] = result.result
+    return _manifests[key]
 
 
 def _release_warehouse() -> None:

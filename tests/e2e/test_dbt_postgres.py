@@ -3,8 +3,8 @@ server from the raw tables `throughline copy-raw` copies there, and every stagin
 and seed holds exactly the rows of the DuckDB build of the same raw data.
 
 The raw data is the demo organisation (five simulated systems plus outcome files), built by `throughline demo`
-as a user runs it; PagerDuty and Opsgenie, which the demo leaves out, are covered on PostgreSQL by their models'
-dbt unit tests, which `dbt build` runs there too.
+as a user runs it (the session's `demo_warehouse`, tests/conftest.py); PagerDuty and Opsgenie, which the demo
+leaves out, are covered on PostgreSQL by their models' dbt unit tests, which `dbt build` runs there too.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import sys
 
 import pytest
 
-from tests.support.e2e import private_dagster_home
 from tests.support.portability import built_relations, compare
 from tests.support.postgres import postgres_server, server_bin_dir
 
@@ -27,18 +26,6 @@ pytestmark = pytest.mark.skipif(
 FILLED_MARTS = ("work_items", "flow_metrics_weekly", "deployments", "dora_metrics_monthly", "incidents",
                 "pull_request_cycle_times", "epics", "outcome_links", "okr_progress", "signals",
                 "value_stream_scorecard", "pipeline_runs")
-
-
-@pytest.fixture(scope="module")
-def demo_warehouse(tmp_path_factory):
-    root = tmp_path_factory.mktemp("demo")
-    warehouse = root / "throughline.duckdb"
-    env = {**os.environ, "DAGSTER_HOME": str(private_dagster_home(root))}
-    env.pop("THROUGHLINE_CONFIG", None)
-    run = subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse)],
-                         env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return warehouse
 
 
 def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse):
@@ -75,6 +62,9 @@ def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse
             # incrementally (delete+insert); the result must still equal DuckDB's.
             again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
             assert again.returncode == 0, again.stdout[-8000:] + again.stderr[-2000:]
-            assert compare(demo_warehouse, con, built_relations(con)) == []
+            # What the last run recomputed (the periods and the replaced intervals of an incremental run)
+            # differs by design between DuckDB's first build and this second night; every other relation agrees.
+            bookkeeping = {"int_flow_periods_to_rebuild", "int_work_items_replaced_intervals"}
+            assert compare(demo_warehouse, con, [r for r in built_relations(con) if r[1] not in bookkeeping]) == []
         finally:
             con.close()

@@ -50,3 +50,33 @@ def test_a_gitlab_merge_request_carries_a_lead_time(warehouse):
         SELECT count(*) AS n FROM marts.pull_request_cycle_times
         WHERE code_host = 'gitlab' AND merged_at IS NOT NULL AND lead_time_hours IS NOT NULL""")
     assert rows[0]["n"] > 0
+
+
+def test_blocking_links_reach_the_dependencies_mart(warehouse, org):
+    # Each "Blocks" link shows on both of its issues (issuelinks); the blocker's entry names the blocked issue
+    # as its outwardIssue. The mart holds every link once, read in that direction.
+    expected = {(link["id"], issue["key"], link["outwardIssue"]["key"])
+                for issue in org.jira_issues.values() for link in issue["fields"]["issuelinks"]
+                if "outwardIssue" in link}
+    rows = query(warehouse, """
+        SELECT link_id, blocking_issue_key, blocked_issue_key, blocking_team, blocked_team, is_cross_team
+        FROM marts.work_item_dependencies""")
+    assert {(r["link_id"], r["blocking_issue_key"], r["blocked_issue_key"]) for r in rows} == expected
+    teams = {"PAY": "Payments", "CHK": "Checkout", "PLAT": "Platform"}
+    for r in rows:
+        assert (r["blocking_team"], r["blocked_team"]) == (teams[r["blocking_issue_key"].split("-")[0]],
+                                                           teams[r["blocked_issue_key"].split("-")[0]])
+        assert r["is_cross_team"] == (r["blocking_team"] != r["blocked_team"])
+    assert any(r["is_cross_team"] for r in rows) and not all(r["is_cross_team"] for r in rows)
+
+
+def test_impediment_flags_reach_the_state_intervals(warehouse, org):
+    # The generator raises the flag with a move to Blocked and clears it with the move out: the items with a
+    # flagged stretch are those whose changelog raises the flag, and a flagged stretch is a Blocked one.
+    flagged = {issue["key"] for issue in org.jira_issues.values()
+               for history in org.jira_changelogs[issue["id"]] for item in history["items"]
+               if item["field"] == "Flagged" and item["toString"] == "Impediment"}
+    rows = query(warehouse, """
+        SELECT issue_key, status_name, is_blocked FROM marts.work_item_state_intervals WHERE is_flagged""")
+    assert flagged and {r["issue_key"] for r in rows} == flagged
+    assert {(r["status_name"], r["is_blocked"]) for r in rows} == {("Blocked", True)}

@@ -65,9 +65,16 @@ MART_SNAPSHOT = {
 }
 
 
+# What the first run reported as it went (`throughline demo` prints these lines).
+PROGRESS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def first_run(env):
-    result = run_nightly()
+    from operations.run_report import progress_to
+
+    with progress_to(PROGRESS.append):
+        result = run_nightly()
     return result, {name: query(env, sql) for name, sql in MART_SNAPSHOT.items()}
 
 
@@ -106,7 +113,7 @@ def test_flow_metrics_weekly_worked_out_by_hand(env, first_run):
         SELECT week_start::VARCHAR, flow_item_type, flow_velocity, canceled_items, flow_time_p50_hours,
                round(flow_efficiency, 4)
         FROM marts.flow_metrics_weekly
-        WHERE team = 'unassigned' AND week_start IN ('2026-01-05', '2026-01-12') ORDER BY 1, 2
+        WHERE grouping_level = 'team_type' AND team = 'unassigned' AND week_start IN ('2026-01-05', '2026-01-12') ORDER BY 1, 2
     """)
     assert rows == [
         ("2026-01-05", "defect", 0, 0, None, None),
@@ -166,6 +173,19 @@ def test_dbt_tests_ran_as_asset_checks_and_passed(first_run):
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(checks) >= 10
     assert all(e.event_specific_data.passed for e in checks)
+
+
+def test_progress_names_every_stream_as_it_lands_and_each_build_phase(first_run):
+    result, _ = first_run
+    # the 13 changelog items of the scenario come with their issues' requests: a line of their own, no requests
+    assert "  tiny-jira: jira__changelogs: 13 records, 0 requests" in PROGRESS
+    assert any(line.startswith("  tiny-github: github__deployments: ") for line in PROGRESS)
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    phases = [line for line in PROGRESS if not line.startswith("  ")]
+    assert [p.split(":")[0] for p in phases] == ["dbt build", "tests", "publish"]
+    assert phases[1] == f"tests: {len(checks)} passed, 0 failed"
+    # every stream line comes before the build
+    assert max(i for i, line in enumerate(PROGRESS) if line.startswith("  ")) < PROGRESS.index(phases[0])
 
 
 def test_metadata_counts_and_no_secret_anywhere(env, first_run):

@@ -10,8 +10,11 @@ import sys
 import textwrap
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
+import yaml
 
+from connectors.config import DBT_PROJECT_DIR
 from operations.publish import PUBLISHED_ENV_VAR, STORAGE_VERSION, PublishError, publish_marts
 from tests.support.e2e import tiny_config
 
@@ -100,6 +103,13 @@ def test_every_mart_is_published_to_a_v1_4_duckdb_file_and_one_parquet_file_per_
     con = duckdb.connect()
     assert con.execute(f"SELECT count(*), sum(flow_time_hours) FROM '{out}/parquet/work_items/work_items.parquet'").fetchall() == [(3, 336.0)]
     assert con.execute(f"SELECT sum(deployments) FROM '{out}/parquet/deployment_frequency_weekly/*.parquet'").fetchall() == [(3,)]
+    # the descriptions travel in the Parquet file: the table's in the file metadata, a column's in its field's
+    schema = pq.read_schema(out / "parquet" / "work_items" / "work_items.parquet")
+    assert schema.metadata[b"description"] == b"One row per work item. See docs/METRICS.md."
+    assert schema.field("flow_time_hours").metadata == {b"description": b"Flow time in hours."}
+    assert schema.field("work_item_id").metadata is None  # no description, no metadata
+    assert pq.read_schema(out / "parquet" / "deployment_frequency_weekly" / "deployment_frequency_weekly.parquet"
+                          ).metadata in (None, {})
     manifest = json.loads((out / "parquet" / "_published.json").read_text())
     assert manifest["row_counts"] == {"deployment_frequency_weekly": 2, "work_items": 3}
     assert sorted(p.name for p in out.iterdir()) == ["marts.duckdb", "parquet"]  # no temporary file left
@@ -197,6 +207,12 @@ def test_the_nightly_job_publishes_every_mart_with_row_counts(env, first_run):
     assert {r[0] for r in read_once(env / "marts.duckdb", "SELECT table_name FROM duckdb_tables()")} == set(counts)
     for mart in counts:
         assert (env / "parquet" / mart / f"{mart}.parquet").exists()
+    # a BI tool reading the Parquet schema finds the dbt description, word for word as the model's YAML has it
+    yml = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "flow" / "work_items.yml").read_text())
+    column = next(c for c in yml["models"][0]["columns"] if c["name"] == "flow_time_hours")
+    schema = pq.read_schema(env / "parquet" / "work_items" / "work_items.parquet")
+    assert schema.field("flow_time_hours").metadata[b"description"].decode() == column["description"]
+    assert b"docs/METRICS.md" in schema.metadata[b"description"]
     assert TOKEN not in "\n".join(str(e) for e in first_run.all_events)
 
 
@@ -254,5 +270,6 @@ def test_every_mart_analysts_read_is_documented_and_under_contract():
             assert column["description"] and column["data_type"], (node["name"], name)
     assert set(mart_descriptions(manifest)) == {n["name"] for n in marts}
     dashboards = {d["name"]: d["marts"] for d in dashboard_exposures(manifest)}
-    assert dashboards["flow"] == ["flow_load_daily", "work_items"]
-    assert dashboards["overview"] == ["deployment_frequency_weekly", "work_items"]
+    # every page's "as of" line reads pipeline_runs and work_items (dashboards/partials/as-of.md)
+    assert dashboards["flow"] == ["flow_load_daily", "pipeline_runs", "work_items"]
+    assert dashboards["overview"] == ["deployment_frequency_weekly", "pipeline_runs", "work_items"]

@@ -6,7 +6,7 @@ are aimed), and the ground truth: for every raw table, each record key the simul
 of its version field right now. The checks compare the raw tables with that truth.
 
 Sizes (scenarios.tiny_org): Jira project FLOW, 5 issues in pages of 2 (3 search pages), at most 2 histories
-embedded on Cloud so 3 issues page their changelog (13 histories; Data Center embeds them all); GitHub
+embedded on Cloud so 3 issues have their changelog read by one bulkfetch (13 histories; Data Center embeds them all); GitHub
 acme/checkout, 3 pull requests in pages of 1 with their 2 reviews; CircleCI gh/acme/checkout, 11 pipelines
 in pages of 4 with one workflow each and 26 jobs; GitLab acme/checkout-infra, 6 deployments in pages of 2.
 """
@@ -173,7 +173,7 @@ def _circleci_change(sim: SimulatorServer):
 
 
 TARGETS = (
-    Target("jira", "issues", r"^/jira/rest/api/3/search/jql", r"^/jira/rest/api/3/issue/\d+/changelog",
+    Target("jira", "issues", r"^/jira/rest/api/3/search/jql", r"^/jira/rest/api/3/changelog/bulkfetch",
            "jira__issues", {"jira__issues": "$.fields.updated", "jira__changelogs": "$.created"},
            _jira_truth, _jira_change, "FAULTS_JIRA_TOKEN"),
     Target("github", "pull_requests", r"^/github/repos/acme/checkout/pulls\?",

@@ -31,7 +31,9 @@ from tests.faults.targets import (
 
 ROOT = Path(__file__).resolve().parents[2]
 # Two list pages committed: Jira pages of 2 issues, GitHub pages of 1 PR, CircleCI pages of 4 pipelines.
-COMMITTED_AT_KILL = {"jira": 2 * 2, "github": 2 * 1, "circleci": 2 * 4}
+# Jira Cloud holds the search pages whose issues need a changelog bulkfetch until the batch is read (up to
+# 1000 issues, connectors/core/engine.py BATCH_HOLD): both pages read before the kill are still held, so none landed.
+COMMITTED_AT_KILL = {"jira": 0, "github": 2 * 1, "circleci": 2 * 4}
 
 
 def hold_after_two_pages(sim, target: Target, release: threading.Event):

@@ -7,8 +7,12 @@ from collections import Counter
 from datetime import date, timedelta
 from statistics import mean, median
 
+import pytest
+
 from simulator import generate_org
-from simulator.generator import ANCHOR_MS, INITIATIVES, START_MS
+from simulator.generator import (
+    ANCHOR_MS, BLOCKED_SHARE, BLOCKER_WINDOW_DAYS, INITIATIVES, START_MS, Window,
+)
 from simulator.timefmt import ms_to_dt, parse_ms
 
 
@@ -440,3 +444,133 @@ def test_incidents_name_the_deployment_that_caused_them(generated_org):
             short = issue["title"].rsplit("errors after deploy ", 1)[-1]
             named += any(d["sha"][:7] == short and d["created_at"] < issue["created_at"] for d in failed)
     assert named == total == 16  # 3 on payments-api, 2 on checkout-web, 11 on platform-infra
+
+
+# ---- the as-of day: the history ends the day before it, whatever day that is
+
+
+def test_the_default_as_of_day_is_2026_10_31(generated_org):
+    assert snapshot(generate_org(seed=7, scale=1, as_of=date(2026, 10, 31))) == snapshot(generated_org)
+
+
+def test_the_window_of_an_as_of_day():
+    # 2026-12-04 is a Friday: 26 weeks before it is Friday 2026-06-05, whose next Monday starts working time.
+    window = Window(date(2026, 12, 4))
+    assert window.anchor_ms == parse_ms("2026-12-04T00:00:00Z")
+    assert window.start_ms == parse_ms("2026-06-05T00:00:00Z")
+    assert window.monday0 == parse_ms("2026-06-08T08:00:00Z")
+    # Monday 06-08 to Friday 12-04 00:00 is 25 weeks and 4 days: (25 * 5 + 4) days of 10 working hours
+    assert window.work_end == 1290 * 3_600_000
+    assert window.wall(window.work_end - 1) == parse_ms("2026-12-03T17:59:59.999Z")
+    # the default: Saturday 05-02 to Saturday 10-31, working time from Monday 05-04, 26 whole weeks of it
+    default = Window()
+    assert (default.anchor_ms, default.start_ms) == (ANCHOR_MS, START_MS)
+    assert default.monday0 == parse_ms("2026-05-04T08:00:00Z")
+    assert default.work_end == 26 * 5 * 10 * 3_600_000
+
+
+@pytest.fixture(scope="module")
+def december_org():
+    return generate_org(seed=7, scale=1, as_of=date(2026, 12, 4))
+
+
+def test_an_as_of_day_gives_the_same_organisation_twice(december_org):
+    assert snapshot(generate_org(seed=7, scale=1, as_of=date(2026, 12, 4))) == snapshot(december_org)
+
+
+def test_history_ends_the_day_before_the_as_of_day(december_org):
+    start, anchor = parse_ms("2026-06-05T00:00:00Z"), parse_ms("2026-12-04T00:00:00Z")
+    updated = [parse_ms(i["fields"]["updated"]) for i in december_org.jira_issues.values()]
+    assert all(start <= parse_ms(i["fields"]["created"]) for i in december_org.jira_issues.values())
+    assert max(updated) < anchor
+    assert max(updated) >= parse_ms("2026-12-03T00:00:00Z")  # work went on the day before
+    for store in december_org.repos.values():
+        assert all(parse_ms(run["created_at"]) < anchor for run in store.runs.values())
+
+
+def test_the_last_complete_month_and_week_have_completed_work(december_org):
+    done = Counter()
+    for issue in december_org.jira_issues.values():
+        resolved = issue["fields"]["resolutiondate"]
+        if resolved and issue["fields"]["resolution"]["name"] == "Done":
+            day = ms_to_dt(parse_ms(resolved)).date()
+            done["2026-11"] += day.strftime("%Y-%m") == "2026-11"
+            done["week of 11-23"] += date(2026, 11, 23) <= day <= date(2026, 11, 29)
+    assert done["2026-11"] >= 30
+    assert done["week of 11-23"] >= 5
+
+
+def test_everything_dated_moves_with_the_as_of_day(december_org):
+    planted, outcomes = december_org.planted, december_org.outcomes
+    # planted weeks count from the first Monday, 2026-06-08: the bottleneck from week 8, the spike from week 19
+    assert (planted["review_bottleneck"]["first_week"], planted["review_bottleneck"]["end_week"]) == \
+        ("2026-08-03", "2026-08-31")
+    assert planted["cfr_spike"]["first_week"] == "2026-10-19"
+    sprints = december_org.jira_sprints[1]
+    # two-week sprints from Monday 06-08 09:00: the 13th starts 12 * 14 days later and holds the as-of day
+    assert [(s["name"], s["state"], s["startDate"]) for s in sprints[-2:]] == [
+        ("PAY Sprint 13", "active", "2026-11-23T09:00:00.000Z"),
+        ("PAY Sprint 14", "future", "2026-12-07T09:00:00.000Z")]
+    assert {(kr["start_on"], kr["due_on"]) for kr in outcomes["key_results"]} == {("2026-06-08", "2026-12-03")}
+    daily = [row["observed_on"] for row in outcomes["kpis"] if row["kpi"] == "checkout_conversion"]
+    assert (daily[0], daily[-1], len(daily)) == ("2026-06-05", "2026-12-03", 182)
+    # surveys on the 28th of June to November; six check-ins: the last five month ends before 12-03, and 12-03
+    assert sorted({row["surveyed_on"] for row in outcomes["surveys"]}) == [
+        f"2026-{month:02d}-28" for month in range(6, 12)]
+    assert [row["observed_on"] for row in outcomes["key_result_values"]] == [
+        "2026-07-31", "2026-08-31", "2026-09-30", "2026-10-31", "2026-11-30", "2026-12-03"]
+
+
+# ---- dependencies and impediment flags
+
+
+def test_blocks_links_show_on_both_issues(generated_org):
+    org = generated_org
+    by_key = {i["key"]: i for i in org.jira_issues.values()}
+    ends: dict[str, dict[str, dict]] = {}
+    for issue in org.jira_issues.values():
+        for link in issue["fields"]["issuelinks"]:
+            assert link["type"] == {"id": "10000", "name": "Blocks", "inward": "is blocked by", "outward": "blocks",
+                                    "self": "https://acme.atlassian.net/rest/api/3/issueLinkType/10000"}
+            side = "outwardIssue" if "outwardIssue" in link else "inwardIssue"
+            other = by_key[link[side]["key"]]
+            assert link[side]["id"] == other["id"]
+            assert set(link[side]["fields"]) == {"summary", "status", "priority", "issuetype"}
+            ends.setdefault(link["id"], {})[side] = {"issue": issue, "other": other}
+    blocked_items = sum(1 for i in org.jira_issues.values()
+                        if i["fields"]["issuetype"]["name"] not in ("Epic", "Initiative"))
+    # about BLOCKED_SHARE of the work items are blocked by another one
+    assert 0.5 * BLOCKED_SHARE * blocked_items <= len(ends) <= 1.5 * BLOCKED_SHARE * blocked_items
+    teams = Counter()
+    for sides in ends.values():
+        # the blocker (whose entry names the blocked issue as outwardIssue) and the blocked issue list each other
+        blocker, blocked = sides["outwardIssue"]["issue"], sides["inwardIssue"]["issue"]
+        assert sides["outwardIssue"]["other"] is blocked and sides["inwardIssue"]["other"] is blocker
+        gap = parse_ms(blocked["fields"]["created"]) - parse_ms(blocker["fields"]["created"])
+        assert 0 < gap <= (BLOCKER_WINDOW_DAYS // 5 + 1) * 7 * 86_400_000
+        teams[blocker["fields"]["project"]["key"] == blocked["fields"]["project"]["key"]] += 1
+    assert teams[True] > teams[False] > 0  # mostly within a team, some across teams
+
+
+def test_impediment_flags_follow_blocked_stints(generated_org):
+    org = generated_org
+    raised = cleared = blocked = 0
+    for histories in org.jira_changelogs.values():
+        flagged = False
+        for history in histories:
+            items = history["items"]
+            status = next((i for i in items if i["field"] == "status"), None)
+            blocked += status is not None and status["toString"] == "Blocked"
+            for item in items:
+                if item["field"] != "Flagged":
+                    continue
+                assert (item["fieldtype"], item["fieldId"]) == ("custom", "customfield_10021")
+                if item["toString"] == "Impediment":
+                    assert not flagged and status["toString"] == "Blocked"
+                    flagged, raised = True, raised + 1
+                else:
+                    assert flagged and status["fromString"] == "Blocked" and item["fromString"] == "Impediment"
+                    flagged, cleared = False, cleared + 1
+    # FLAG_SHARE (60%) of the moves to Blocked raise the flag; a few items are still blocked at the anchor
+    assert 0.45 * blocked <= raised <= 0.75 * blocked
+    assert raised - 5 <= cleared <= raised

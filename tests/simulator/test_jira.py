@@ -212,9 +212,20 @@ def test_bulk_changelog_fetch_pages_and_filters(tiny_sim, http):
         if "nextPageToken" not in body:
             break
         request["nextPageToken"] = body["nextPageToken"]
-    truth = [(tiny_sim.org.jira_issue(k)["id"], h["id"]) for k in ("FLOW-1", "FLOW-2", "FLOW-3")
-             for h in tiny_sim.org.jira_histories(k)]
-    assert seen == truth
+    # Jira's order: by changelog date, then issue id (not issue by issue)
+    dated = sorted((h["created"], int(tiny_sim.org.jira_issue(k)["id"]), n, h["id"])
+                   for k in ("FLOW-1", "FLOW-2", "FLOW-3") for n, h in enumerate(tiny_sim.org.jira_histories(k)))
+    assert seen == [(str(issue), history) for _, issue, _, history in dated]
+    # 11 status histories, interleaved across the issues (FLOW-1's first, then FLOW-3's, then FLOW-2's)
+    assert len(seen) == 11 and seen[:3] == [("10001", "100001"), ("10003", "100008"), ("10002", "100004")]
+
+
+def test_bulk_changelog_fetch_refuses_more_than_1000_issues_as_jira_does(tiny_sim, http):
+    url = tiny_sim.url + "/jira/rest/api/3/changelog/bulkfetch"
+    response = http.post(url, json={"issueIdsOrKeys": [str(n) for n in range(1001)]})
+    assert response.status_code == 400
+    assert response.json() == {"errorMessages": ["issueIdsOrKeys must list between 1 and 1000 issue ids or keys."],
+                               "errors": {}}
 
 
 def test_reference_endpoints(tiny_sim, http):

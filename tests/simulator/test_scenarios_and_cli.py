@@ -108,3 +108,29 @@ def test_command_line_announces_its_url_and_stops_on_signals(tmp_path, sig):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_command_line_serves_the_history_of_an_as_of_day(tmp_path):
+    url_file = tmp_path / "url"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "--port", "0", "--as-of", "2026-12-04", "--url-file", str(url_file)],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = proc.stdout.readline().strip().rsplit(" ", 1)[1]
+        sprints = requests.get(url + "/jira/rest/agile/1.0/board/1/sprint", params={"state": "active"},
+                               timeout=5).json()["values"]
+        # two-week sprints from Monday 2026-06-08 (the first Monday of the 26 weeks before 12-04): the 13th
+        assert [(s["name"], s["startDate"]) for s in sprints] == [("PAY Sprint 13", "2026-11-23T09:00:00.000Z")]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_command_line_rejects_an_as_of_that_is_not_a_date():
+    done = subprocess.run([sys.executable, "-m", "simulator", "--as-of", "2026-13-01"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "--as-of wants a date as YYYY-MM-DD, not '2026-13-01'" in done.stderr

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = 'start_date: "2026-01-01", backoff_seconds: 0'
@@ -39,3 +44,35 @@ def private_dagster_home(tmp_path: Path) -> Path:
     home.mkdir()
     shutil.copy(ROOT / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
     return home
+
+
+def shared_demo(tmp_path_factory) -> Path:
+    """`throughline demo` into a fresh warehouse, as a user runs it, once per test run.
+
+    The demo takes minutes, so the tests that only read its result share one: the workers of a distributed
+    run (pytest-xdist) meet in their common temporary folder and the first one builds under a file lock. A
+    failed demo is recorded there too, so the others report it instead of running it again. The warehouse's
+    folder also holds the published marts.duckdb and the demo's demo/throughline.yml. Tests must not write
+    into any of it.
+    """
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder above every worker's own
+    folder = root / "shared-demo"
+    warehouse = folder / "warehouse" / "throughline.duckdb"
+    failure = folder / "failed.txt"
+    with FileLock(str(root / "shared-demo.lock")):
+        if not folder.exists():
+            folder.mkdir()
+            env = {k: v for k, v in os.environ.items()
+                   if k not in ("THROUGHLINE_CONFIG", "THROUGHLINE_PUBLISHED_DIR", "THROUGHLINE_WAREHOUSE")}
+            env["DAGSTER_HOME"] = str(private_dagster_home(folder))
+            run = subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse)],
+                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+            if run.returncode != 0:
+                failure.write_text(run.stdout[-3000:] + run.stderr[-3000:])
+    if failure.exists():
+        pytest.fail(f"`throughline demo` failed for this test run:\n{failure.read_text()}")
+    return warehouse

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.requests import _production_compares, child_pages, overflow_pages, pages, stream_of
+from benchmarks.requests import _production_compares, bulkfetch_pages, child_pages, pages, stream_of
 
 
 @pytest.mark.parametrize(("records", "size", "expected"), [
@@ -35,12 +35,13 @@ def test_child_pages_is_one_list_per_parent():
     assert child_pages([], 100) == 0
 
 
-def test_overflow_pages_counts_only_what_the_parent_did_not_embed():
-    assert overflow_pages(99, 100, 100) == 0  # all embedded
-    assert overflow_pages(100, 100, 100) == 0
-    assert overflow_pages(148, 100, 100) == 1  # 48 missing
-    assert overflow_pages(300, 100, 100) == 2  # 200 missing: two full pages
-    assert overflow_pages(301, 100, 100) == 3  # 201 missing
+def test_bulkfetch_pages_read_only_the_issues_past_the_embedded_histories_in_batches_of_1000():
+    # 150 and 230 histories exceed the 100 embedded: one batch, 380 histories, one page of 10000
+    assert bulkfetch_pages([150, 20, 230]) == 1
+    # 1001 issues of 101: a batch of 1000 (101000 histories, 11 pages) and a batch of 1 (1 page)
+    assert bulkfetch_pages([101] * 1001) == 12
+    assert bulkfetch_pages([100, 3]) == 0  # every changelog embedded whole
+    assert bulkfetch_pages([]) == 0
 
 
 def test_production_compares_follow_each_environment():

@@ -142,3 +142,75 @@ def test_waits_and_deadlines_must_fit_together():
     options = parse_config({"sources": [jira(options={"ca_bundle": "~/ca.pem"})]}, env=ENV).sources[0].options
     assert options.ca_bundle.endswith("/ca.pem") and not options.ca_bundle.startswith("~")
     assert (options.max_total_wait_seconds, options.request_deadline_seconds) == (1800, None)
+
+
+# ---------------------------------------------------------------- warehouse: DuckDB's memory, spill folder, threads
+
+
+def test_duckdb_settings_default_to_3gb_a_spill_folder_beside_the_warehouse_and_duckdbs_threads():
+    config = parse_config({"sources": [jira()]}, env=ENV)
+    assert config.warehouse.memory_limit == "3GB"
+    assert config.warehouse.duckdb_settings("/data/throughline.duckdb") == {
+        "memory_limit": "3GB", "temp_directory": "/data/throughline.duckdb.tmp"}
+
+
+def test_duckdb_settings_as_written(tmp_path):
+    config = parse_config({"sources": [jira()], "warehouse": {
+        "memory_limit": " 6GiB ", "temp_directory": str(tmp_path / "spill"), "threads": 3}}, env=ENV)
+    assert config.warehouse.duckdb_settings("/data/throughline.duckdb") == {
+        "memory_limit": "6GiB", "temp_directory": str(tmp_path / "spill"), "threads": "3"}
+    share = parse_config({"sources": [jira()], "warehouse": {"memory_limit": "50%"}}, env=ENV)
+    assert share.warehouse.memory_limit == "50%"
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ({"memory_limit": "lots"}, "'lots' is not a DuckDB memory size"),
+    ({"memory_limit": "3 gigs"}, "'3 gigs' is not a DuckDB memory size"),
+    ({"memory_limit": "0GB"}, "'0GB' is not a DuckDB memory size"),
+    ({"memory_limit": "150%"}, "'150%' is more than all of the RAM"),
+    ({"threads": 0}, "greater than or equal to 1"),
+    ({"temp_directory": ""}, "at least 1 character"),
+])
+def test_duckdb_settings_refused_with_the_field_named(section, message):
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"sources": [jira()], "warehouse": section}, env=ENV)
+    assert message in str(caught.value)
+    assert f"warehouse.{next(iter(section))}" in str(caught.value)
+
+
+def test_dbt_receives_the_duckdb_settings_through_its_profile():
+    """operations/dbt.py's variables, rendered by dbt's own profile renderer into the duckdb target's
+    config_options (given at connect: dbt-duckdb would SET `settings:` on every cursor, and DuckDB refuses to
+    switch temp_directory once a query has spilled)."""
+    import yaml
+    from dbt.config.renderer import ProfileRenderer
+    from dbt_common.context import set_invocation_context
+
+    from connectors.config import DBT_PROJECT_DIR
+    from operations.dbt import dbt_env
+
+    config = parse_config({"sources": [jira()], "warehouse": {"memory_limit": "2GiB", "threads": 1}}, env=ENV)
+    env = dbt_env(config, "/data/throughline.duckdb")
+    assert env == {"THROUGHLINE_DUCKDB_MEMORY_LIMIT": "2GiB",
+                   "THROUGHLINE_DUCKDB_TEMP_DIRECTORY": "/data/throughline.duckdb.tmp",
+                   "THROUGHLINE_DUCKDB_THREADS": "1"}
+    local = yaml.safe_load((DBT_PROJECT_DIR / "profiles.yml").read_text())["throughline"]["outputs"]["local"]
+    set_invocation_context({"THROUGHLINE_WAREHOUSE": "/data/throughline.duckdb", **env})
+    rendered = ProfileRenderer({}).render_data(local)
+    assert rendered["settings"] == {"TimeZone": "UTC"}
+    assert rendered["config_options"] == {
+        "memory_limit": "2GiB", "temp_directory": "/data/throughline.duckdb.tmp", "threads": "1"}
+    set_invocation_context({"THROUGHLINE_WAREHOUSE": "/data/throughline.duckdb"})  # dbt run by hand
+    assert ProfileRenderer({}).render_data(local)["config_options"] == {
+        "memory_limit": "3GB", "temp_directory": "/data/throughline.duckdb.tmp", "threads": "2"}
+
+
+def test_open_warehouse_applies_the_settings(tmp_path):
+    from connectors.core.raw import open_warehouse
+
+    path = tmp_path / "w.duckdb"
+    con = open_warehouse(path, settings={"memory_limit": "1GiB", "temp_directory": str(tmp_path / "spill"),
+                                         "threads": "1"})
+    assert con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+                       "current_setting('threads')").fetchall() == [("1.0 GiB", str(tmp_path / "spill"), 1)]
+    con.close()

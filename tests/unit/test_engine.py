@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -212,3 +213,141 @@ def test_ascending_cursor_skips_a_future_record_and_a_bad_timestamp_is_rejected(
     assert result.cursor_after == "2026-01-05T10:00:00.000000Z"
     (reject,) = store.rejected_records("src", "issues")
     assert reject.record_key == "3" and reject.reason.startswith("its 'fields.updated' is 'the fifth', not a timestamp")
+
+
+# ---------------------------------------------------------------------------- batched children (bulkfetch)
+
+
+class PostingSession(ScriptedSession):
+    """ScriptedSession that also answers POSTs, recording (url, JSON body)."""
+
+    def post(self, url, params=None, json=None, headers=None, timeout=None, **kw):  # noqa: D401
+        self.calls.append((url, dict(json or {}), dict(headers or {})))
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+BULK = Child(
+    Endpoint(stream="changelogs", path="bulk", method="POST", params_in="body", records_path="logs",
+             paginator=TokenPaginator(is_last_path=None), max_page_size=3),
+    embedded=lambda i: (i["changelog"]["histories"], i["changelog"]["total"] <= len(i["changelog"]["histories"])),
+    batch=2, batch_body=lambda keys: {"ids": keys}, batch_parent=lambda g: g["issue"],
+    batch_records=lambda g: g["histories"],
+)
+
+
+def _h(n: int) -> dict:
+    return {"id": str(n), "created": "2026-01-05T09:00:00.000+0000", "items": []}
+
+
+def _posting_engine(tmp_path, answers):
+    eng, _, store = engine(tmp_path, [])
+    session = PostingSession(answers)
+    eng.client.session = session
+    return eng, session, store
+
+
+def test_a_batched_child_reads_the_incomplete_parents_of_several_pages_in_one_chain(tmp_path):
+    # Pages of 2 issues: 1 (complete), 2 (incomplete: 1 of 4 embedded); 3 (incomplete: 0 of 2); 4 (complete).
+    # Issues 2 and 3 are read by one chain of 2 pages of at most 3 histories; the answer
+    # interleaves them (by date) and splits issue 2 across both pages.
+    eng, session, store = _posting_engine(tmp_path, [
+        make_response(body={"issues": [issue(1, "2026-01-05T09:00:00.000+0000", [_h(10)]),
+                                       issue(2, "2026-01-05T10:00:00.000+0000", [_h(23)], total=4)],
+                            "nextPageToken": "p2"}),
+        make_response(body={"issues": [issue(3, "2026-01-05T11:00:00.000+0000", [], total=2),
+                                       issue(4, "2026-01-05T12:00:00.000+0000", [_h(40)])], "isLast": True}),
+        make_response(body={"logs": [{"issue": "2", "histories": [_h(20), _h(21)]},
+                                     {"issue": "3", "histories": [_h(30)]}], "nextPageToken": "c2"}),
+        make_response(body={"logs": [{"issue": "3", "histories": [_h(31)]},
+                                     {"issue": "2", "histories": [_h(22), _h(23)]}]}),
+    ])
+    # batch=4: page 1 waits (issue 2 needs a read, the batch is not full), page 2 too; at the list's end one
+    # chain reads issues 2 and 3
+    result = eng.run(ISSUES, scope="P", children=(replace(BULK, batch=4),))
+    assert result.stats.requests == 4 and result.records == 4 and result.child_records == {"changelogs": 8}
+    assert session.calls[2][:2] == ("https://x.test/bulk", {"ids": ["2", "3"], "maxResults": 3})
+    assert session.calls[3][1] == {"ids": ["2", "3"], "maxResults": 3, "nextPageToken": "c2"}
+    assert [(r[0], r[1]) for r in rows(store, "t__changelogs")] == [
+        ("10", "1"), ("20", "2"), ("21", "2"), ("22", "2"), ("23", "2"), ("30", "3"), ("31", "3"), ("40", "4")]
+    assert store.get_cursor("src", "issues", "P") == "2026-01-05T12:00:00.000000Z"
+
+
+def test_a_batched_child_splits_parents_into_batches_and_pages_without_reads_are_not_held(tmp_path):
+    # Three incomplete issues on one page, batch=2: chains for (5, 6) and (7). A later page of complete
+    # issues asks nothing.
+    eng, session, store = _posting_engine(tmp_path, [
+        make_response(body={"issues": [issue(5, "2026-01-05T09:00:00.000+0000", [], total=1),
+                                       issue(6, "2026-01-05T09:30:00.000+0000", [], total=1),
+                                       issue(7, "2026-01-05T10:00:00.000+0000", [], total=1)],
+                            "nextPageToken": "p2"}),
+        make_response(body={"logs": [{"issue": "5", "histories": [_h(50)]}, {"issue": "6", "histories": [_h(60)]}]}),
+        make_response(body={"logs": [{"issue": "7", "histories": [_h(70)]}]}),
+        make_response(body={"issues": [issue(8, "2026-01-05T11:00:00.000+0000", [_h(80)])], "isLast": True}),
+    ])
+    result = eng.run(ISSUES, scope="P", children=(BULK,))
+    # 3 parents held >= batch 2: read (in two chains) and committed before the next search page
+    assert [c[1].get("ids") for c in session.calls] == [None, ["5", "6"], ["7"], None]
+    assert result.child_records == {"changelogs": 4} and result.stats.requests == 4
+    assert [(r[0], r[1]) for r in rows(store, "t__changelogs")] == [("50", "5"), ("60", "6"), ("70", "7"), ("80", "8")]
+
+
+def test_a_failing_batch_leaves_each_parent_owed_and_the_next_run_pays_them_in_one_chain(tmp_path):
+    eng, session, store = _posting_engine(tmp_path, [
+        make_response(body={"issues": [issue(2, "2026-01-05T10:00:00.000+0000", [], total=1),
+                                       issue(3, "2026-01-05T11:00:00.000+0000", [], total=1)], "isLast": True}),
+        make_response(status=503), make_response(status=503),  # the chain's first page, and its one retry
+    ])
+    with pytest.raises(Exception, match="2 child read"):
+        eng.run(ISSUES, scope="P", children=(BULK,))
+    # the issues and their cursor landed; each issue's changelog is owed, none stored
+    assert [r[0] for r in rows(store, "t__issues")] == ["2", "3"]
+    assert store.get_cursor("src", "issues", "P") == "2026-01-05T11:00:00.000000Z"
+    assert sorted((o.parent_key, o.request["batch"]) for o in store.owed("src", "changelogs")) == [
+        ("2", True), ("3", True)]
+    assert rows(store, "t__changelogs") == []
+
+    # next run: the owed pair first (one chain), then the search from the cursor minus lookback
+    session.answers = [
+        make_response(body={"logs": [{"issue": "2", "histories": [_h(20)]}, {"issue": "3", "histories": [_h(30)]}]}),
+        make_response(body={"issues": [], "isLast": True}),
+    ]
+    session.calls.clear()
+    result = eng.run(ISSUES, scope="P", children=(BULK,))
+    assert session.calls[0][1] == {"ids": ["2", "3"], "maxResults": 3}
+    assert result.owed == 0 and result.child_records == {"changelogs": 2}
+    assert store.owed("src", "changelogs") == []
+    assert [(r[0], r[1]) for r in rows(store, "t__changelogs")] == [("20", "2"), ("30", "3")]
+
+
+def test_a_parent_the_batch_answer_leaves_out_is_gone_and_a_stray_group_is_rejected(tmp_path):
+    eng, session, store = _posting_engine(tmp_path, [
+        make_response(body={"issues": [issue(2, "2026-01-05T10:00:00.000+0000", [], total=1),
+                                       issue(3, "2026-01-05T11:00:00.000+0000", [], total=1)], "isLast": True}),
+        make_response(body={"logs": [{"issue": "2", "histories": [_h(20)]}, {"issue": "9", "histories": [_h(90)]}]}),
+    ])
+    result = eng.run(ISSUES, scope="P", children=(BULK,))
+    assert result.gone == 1 and result.rejected == 1 and result.child_records == {"changelogs": 1}
+    assert [(g.parent_key, g.parent_cursor) for g in store.gone_objects("src", "changelogs")] == [
+        ("3", "2026-01-05T11:00:00.000+0000")]
+    [reason] = store.con.execute("SELECT reason FROM raw._rejected_records").fetchall()[0]
+    assert "issues 9, which was not asked for" in reason
+
+
+def test_a_batched_child_must_post_its_parents_keys():
+    with pytest.raises(ValueError, match="batched child POSTs"):
+        Child(Endpoint(stream="c", path="bulk"), batch=10, batch_body=lambda k: {}, batch_parent=lambda g: g)
+
+
+def test_a_search_failing_after_a_held_page_still_lands_that_page_with_its_children(tmp_path):
+    eng, session, store = _posting_engine(tmp_path, [
+        make_response(body={"issues": [issue(2, "2026-01-05T10:00:00.000+0000", [], total=1)], "nextPageToken": "p2"}),
+        make_response(status=503), make_response(status=503),  # page 2 and its one retry
+        make_response(body={"logs": [{"issue": "2", "histories": [_h(20)]}]}),
+    ])
+    with pytest.raises(Exception, match="503"):
+        eng.run(ISSUES, scope="P", children=(replace(BULK, batch=4),))
+    assert [(r[0], r[1]) for r in rows(store, "t__changelogs")] == [("20", "2")]
+    assert store.get_cursor("src", "issues", "P") == "2026-01-05T10:00:00.000000Z"

@@ -13,6 +13,8 @@ with as_of as (
 flow_weeks as (
     select week_start, team, value_stream, sum(flow_velocity)::bigint as flow_velocity
     from {{ ref('flow_metrics_weekly') }}
+    -- the type rows only: the mart's rollup rows (team, value stream, overall) would count each item again
+    where grouping_level = 'team_type'
     group by week_start, team, value_stream
 ),
 

@@ -1,65 +1,10 @@
 -- Item-hours each team spent per status and complete week while work was in progress (flow state waiting
--- or active), the input of the bottleneck signal (docs/METRICS.md#signals). Each interval is cut at week
--- boundaries over its own weeks only (generate_series per interval), so the cost follows the data.
+-- or active), the input of the bottleneck signal (docs/METRICS.md#signals). The item-hours are
+-- int_signal_status_weeks' (incremental by week); this model adds the empty statuses of each week, so its
+-- cost follows weeks x teams x statuses, not the history of items.
 
-with as_of as (
-    select {{ flow_as_of() }} as as_of_at
-),
-
-intervals as (
-    select
-        intervals.work_item_id,
-        items.team,
-        items.value_stream,
-        intervals.status_name,
-        intervals.flow_state,
-        intervals.started_at,
-        -- an interval still open at the as-of time runs to it
-        least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
-        as_of.as_of_at
-    from {{ ref('work_item_state_intervals') }} as intervals
-    inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
-    cross join as_of
-    -- flow items only, as flow load: an epic's statuses would repeat its stories' time
-    where intervals.flow_state in ('waiting', 'active') and items.is_flow_item
-),
-
-pieces as (
-    select
-        work_item_id,
-        team,
-        value_stream,
-        status_name,
-        flow_state,
-        started_at,
-        ended_at,
-        as_of_at,
-        {{ timestamp_series_rows(
-            "date_trunc('week', started_at)",
-            "date_trunc('week', ended_at - interval '1 microsecond')",
-            "interval '1 week'"
-        ) }}::date as week_start
-    from intervals
-    where ended_at > started_at
-),
-
-status_weeks as (
-    select
-        week_start,
-        team,
-        value_stream,
-        coalesce(status_name, '(unknown status)') as status_name,
-        flow_state,
-        -- whole microseconds, summed exactly: a sum of fractional hours depends on the order the rows come
-        -- in, which no two warehouses (nor two parallel runs) share
-        sum({{ microseconds_between(
-            'greatest(started_at, week_start::timestamp)', "least(ended_at, week_start + interval '7 day')"
-        ) }})::bigint as item_microseconds,
-        count(distinct work_item_id) as items
-    from pieces
-    -- complete weeks only, as for the other signals
-    where week_start + interval '7 day' <= as_of_at
-    group by week_start, team, value_stream, coalesce(status_name, '(unknown status)'), flow_state
+with status_weeks as (
+    select * from {{ ref('int_signal_status_weeks') }}
 ),
 
 team_weeks as (

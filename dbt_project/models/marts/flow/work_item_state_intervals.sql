@@ -8,6 +8,7 @@
 -- Incremental (docs/OPERATIONS.md#incremental-builds): a run rebuilds the items in int_work_items_to_rebuild.
 -- depends_on: {{ ref('int_work_items_to_rebuild') }}
 -- depends_on: {{ ref('stg_jira__issues') }} (the post-hook's live issues)
+-- depends_on: {{ ref('int_work_items_replaced_intervals') }} (reads this model's previous rows before they are replaced)
 {{ config(**work_item_incremental()) }}
 
 with status_intervals as (

@@ -99,15 +99,25 @@ trailing_stats as (
 
 -- control_limits: the week's value outside mean +- k sigma of its previous N weeks
 
+control_bounds as (
+    -- every watched metric is a count, a duration or a share, none of which can fall below 0: a lower
+    -- limit under 0 would be a limit no week can cross, so it is clamped at 0
+    select
+        *,
+        greatest(mean - threshold * sigma, 0) as lower_limit,
+        mean + threshold * sigma as upper_limit
+    from trailing_stats
+    where rule = 'control_limits' and samples >= min_samples
+),
+
 control_sides as (
     select
         *,
         case
-            when direction in ('above', 'both') and value > mean + threshold * sigma then 'above'
-            when direction in ('below', 'both') and value < mean - threshold * sigma then 'below'
+            when direction in ('above', 'both') and value > upper_limit then 'above'
+            when direction in ('below', 'both') and value < lower_limit then 'below'
         end as side
-    from trailing_stats
-    where rule = 'control_limits' and samples >= min_samples
+    from control_bounds
 ),
 
 control_limits as (
@@ -120,10 +130,10 @@ control_limits as (
         null::varchar as status_name,
         side as direction,
         value,
-        case side when 'above' then mean + threshold * sigma else mean - threshold * sigma end as limit_value,
+        case side when 'above' then upper_limit else lower_limit end as limit_value,
         {{ float_text(round_half_away('value', 2)) }} || ' is ' || side || ' its control limits '
-            || {{ float_text(round_half_away('mean - threshold * sigma', 2)) }} || '..'
-            || {{ float_text(round_half_away('mean + threshold * sigma', 2)) }}
+            || {{ float_text(round_half_away('lower_limit', 2)) }} || '..'
+            || {{ float_text(round_half_away('upper_limit', 2)) }}
             || ' (mean ' || {{ float_text(round_half_away('mean', 2)) }} || ' ± ' || {{ float_text('threshold') }}
             || ' × sigma ' || {{ float_text(round_half_away('sigma', 2)) }}
             || ' of the previous ' || samples::varchar || ' weeks: '

@@ -20,6 +20,8 @@ flow_counts as (
         coalesce(sum(flow_velocity) filter (where flow_item_type = 'risk'), 0) as risk_items,
         coalesce(sum(flow_velocity) filter (where flow_item_type = 'debt'), 0) as debt_items
     from {{ ref('flow_metrics_monthly') }}
+    -- the team and flow item type rows only: the rollup levels count the same items again
+    where grouping_level = 'team_type'
     group by month_start, value_stream
 ),
 
