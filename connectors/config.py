@@ -534,12 +534,6 @@ def warehouse_path() -> Path:
     return Path(value).expanduser().resolve()
 
 
-def duckdb_settings(warehouse: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """memory_limit, temp_directory (and threads when set) of `warehouse:` in throughline.yml, for the warehouse
-    ``warehouse`` (default: warehouse_path())."""
-    return settings_section(WarehouseConfig, "warehouse").duckdb_settings(warehouse or warehouse_path())
-
-
 def schedule_config() -> ScheduleConfig:
     return settings_section(ScheduleConfig, "schedule")
 

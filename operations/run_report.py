@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from connectors.core.engine import StreamResult
 from connectors.core.errors import ThroughlineError
-from connectors.core.raw import STREAM_RUNS_COLUMNS, STREAM_RUNS_TABLE, RawStore
+from connectors.core.raw import STREAM_RUNS_COLUMNS, STREAM_RUNS_TABLE, RawStore, raw_table
 from connectors.core.source import FailedScope, extraction_of, failed_scope
 
 
@@ -41,7 +41,8 @@ def report_progress(line: str) -> None:
         listener(line)
 
 
-def stream_lines(source_instance: str, results: list[StreamResult], failed: list[FailedScope]) -> list[str]:
+def stream_lines(source_type: str, source_instance: str, results: list[StreamResult],
+                 failed: list[FailedScope]) -> list[str]:
     """One line per stream of a source's extract (child streams too): records and requests over its scopes,
     failed scopes."""
     totals: dict[str, list[int]] = {}
@@ -50,7 +51,7 @@ def stream_lines(source_instance: str, results: list[StreamResult], failed: list
         total[0] += r.records
         total[1] += r.stats.requests
         for child, n in r.child_records.items():  # read with their parent's requests (e.g. Jira changelogs)
-            totals.setdefault(f"{r.table.split('__')[0]}__{child}", [0, 0, 0])[0] += n
+            totals.setdefault(raw_table(source_type, child), [0, 0, 0])[0] += n
     for f in failed:
         totals[f.result.table][2] += 1
     return [
@@ -146,7 +147,7 @@ def read_source(store: RawStore, run_id: str, source_type: str, source_instance:
         raise
     write_rows(store, source_run.rows(store, results, failed))
     if _progress_listeners:
-        for line in stream_lines(source_instance, results, failed):
+        for line in stream_lines(source_type, source_instance, results, failed):
             report_progress(line)
     return results, failed
 

@@ -67,9 +67,8 @@ _COLUMNS = pa.schema(
         ("cursor_value", pa.string()),
         # Arrow's JSON extension type arrives in DuckDB as JSON, so the insert does not parse every
         # document again (the string form made `payload::JSON` validate each one: ~30% of inserting a
-        # large-document page). Every payload here is json.dumps output, valid by construction. pyarrow
-        # before 19 has no json_(): the string form, validated, is still correct.
-        ("payload", pa.json_() if hasattr(pa, "json_") else pa.string()),
+        # large-document page). Every payload here is json.dumps output, valid by construction.
+        ("payload", pa.json_()),
         ("extracted_at", pa.timestamp("us")),
     ]
 )
@@ -169,7 +168,7 @@ def open_warehouse(path: str | os.PathLike[str], *, read_only: bool = False,
     """Open the warehouse, turning DuckDB's lock error into one that says what to do.
 
     ``settings``: DuckDB settings for the connection (memory_limit, temp_directory, threads: the `warehouse:`
-    section of throughline.yml, connectors.config.duckdb_settings()); None keeps DuckDB's defaults."""
+    section of throughline.yml, WarehouseConfig.duckdb_settings()); None keeps DuckDB's defaults."""
     path = Path(path)
     if not read_only:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -121,7 +121,7 @@ def merge_request_children(project: str, unchanged: frozenset[tuple[str, str]] =
     )
 
 
-def stored_merge_requests(engine: Engine, source: GitLabSource, project: str) -> frozenset[tuple[str, str]]:
+def stored_merge_requests(engine: Engine, project: str) -> frozenset[tuple[str, str]]:
     """(id, updated_at) of the project's stored merge requests, whose commits and notes are stored with them.
 
     A new note, a push or any edit bumps a merge request's `updated_at`, so one that the lookback lists
@@ -129,21 +129,7 @@ def stored_merge_requests(engine: Engine, source: GitLabSource, project: str) ->
     night and finds nothing. Empty when the stream has no cursor (a first load, or state reset to reload:
     then every list is read).
     """
-    return _stored_versions(engine, source, project, MERGE_REQUESTS)
-
-
-def _stored_versions(engine: Engine, source: GitLabSource, project: str,
-                     endpoint: Endpoint) -> frozenset[tuple[str, str]]:
-    """(id, updated_at) of the project's stored records of ``endpoint``; empty without a cursor."""
-    store = engine.store
-    if store.get_cursor(source.name, endpoint.stream, project) is None:
-        return frozenset()
-    with store.lock:
-        rows = store.con.execute(
-            f"SELECT record_key, payload ->> '$.updated_at' FROM raw.{engine.table(endpoint)} "
-            "WHERE source_instance = ? AND scope = ?", [source.name, project],
-        ).fetchall()
-    return frozenset((key, updated) for key, updated in rows if updated is not None)
+    return engine.stored_versions(MERGE_REQUESTS.stream, project, "updated_at")
 
 
 def deployment_children(project: str, production: frozenset[str],
@@ -179,10 +165,10 @@ def production_environments(engine: Engine, source: GitLabSource, project: str) 
     return frozenset(named | {name for (name,) in rows if name})
 
 
-def stored_deployments(engine: Engine, source: GitLabSource, project: str) -> frozenset[tuple[str, str]]:
+def stored_deployments(engine: Engine, project: str) -> frozenset[tuple[str, str]]:
     """(id, updated_at) of the project's stored deployments, whose shipped merge requests were read with them
     (see stored_merge_requests); empty without a cursor (a first load or a reload reads every list)."""
-    return _stored_versions(engine, source, project, DEPLOYMENTS)
+    return engine.stored_versions(DEPLOYMENTS.stream, project, "updated_at")
 
 
 def _picked(project: Mapping[str, Any], source: GitLabSource) -> bool:
@@ -228,7 +214,7 @@ def _extract_projects(engine: Engine, source: GitLabSource) -> list[StreamResult
 def _extract_project(group: str, engine: Engine, source: GitLabSource, project: str) -> list[StreamResult]:
     at = {"project": encode(project)}
     if group == "merge_requests":
-        children = merge_request_children(project, stored_merge_requests(engine, source, project))
+        children = merge_request_children(project, stored_merge_requests(engine, project))
         return [engine.run(MERGE_REQUESTS, scope=project, path_vars=at, children=children)]
     if group == "pipelines":
         return [engine.run(PIPELINES, scope=project, path_vars=at)]
@@ -237,7 +223,7 @@ def _extract_project(group: str, engine: Engine, source: GitLabSource, project: 
     if group == "deployments":
         environments = engine.run(ENVIRONMENTS, scope=project, path_vars=at)
         children = deployment_children(project, production_environments(engine, source, project),
-                                       stored_deployments(engine, source, project))
+                                       stored_deployments(engine, project))
         return [environments, engine.run(DEPLOYMENTS, scope=project, path_vars=at, children=children)]
     if group == "issues":
         return [engine.run(issues_endpoint(source), scope=project, path_vars=at)]

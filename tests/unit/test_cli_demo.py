@@ -25,7 +25,7 @@ def test_one_progress_line_per_stream_sums_its_scopes_and_counts_failed_ones():
     failed = [FailedScope("acme/old", "404 Not Found",
                           StreamResult("acme-github", "github__pulls", "acme/old", records=0,
                                        stats=RequestStats(requests=1)))]
-    assert stream_lines("acme-github", results, failed) == [
+    assert stream_lines("github", "acme-github", results, failed) == [
         "  acme-github: github__pulls: 45 records, 4 requests, 1 scope(s) FAILED",
         "  acme-github: github__commits: 7 records, 3 requests",
     ]
