@@ -5,14 +5,16 @@ BIN := $(VENV)/bin
 # Runs, schedules and the warehouse writer pool limit (dagster_home/dagster.yaml).
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
-.PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build doctor lock clean docs docs-generate \
+.PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build bench-dashboards doctor lock clean docs docs-generate \
 	dashboards dashboards-install dashboards-serve browser new-source
 
+# pip -qq prints errors only: a pip configuration's unreachable extra indexes would add a warning per package
+# to a newcomer's first `make demo`. PYTHONWARNINGS reaches the build backend: no setuptools licence-format
+# warnings either.
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	# PYTHONWARNINGS reaches the build backend: no setuptools licence-format warnings on a fresh install.
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(BIN)/python -m pip install -qq --upgrade pip
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install -qq -c requirements.lock -e '.[dev]'
 	touch $@
 
 install: $(BIN)/.installed
@@ -34,7 +36,7 @@ dev: install ## the Dagster UI with the asset graph, the nightly schedule and th
 validate: install
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-bench: install bench-requests bench-ingest bench-build ## every benchmark (benchmarks/): RESULTS.md, and the headline figures in benchmarks/summary.json
+bench: install bench-requests bench-ingest bench-build bench-dashboards ## every benchmark (benchmarks/): RESULTS.md, and the headline figures in benchmarks/summary.json
 	$(BIN)/python -m benchmarks.flow_marts
 
 doctor: install ## check throughline.yml, reach every source with its credentials, check the warehouse
@@ -81,6 +83,12 @@ bench-ingest: install ## P2: records per second through the connectors vs downlo
 bench-build: install ## P3 + P4: full dbt run at 1M and 3M issues vs its SQL in DuckDB, then +1% incremental (summary.json)
 	$(BIN)/python -m benchmarks.build --verify --issues 1000000
 	$(BIN)/python -m benchmarks.build --issues 3000000
+
+bench-dashboards: install ## P5: p50/p95 of every dashboard query on the demo organisation's published marts (summary.json)
+	rm -rf benchmarks/out/dashboards
+	$(BIN)/throughline demo --warehouse benchmarks/out/dashboards/throughline.duckdb --as-of 2026-11-30
+	$(BIN)/python dashboards/scripts/bench_queries.py benchmarks/out/dashboards/marts.duckdb --repeat 3 \
+		--results "demo organisation (DORA pages)"
 
 lock: ## re-pin every dependency after changing pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e ' > requirements.lock

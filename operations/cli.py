@@ -469,7 +469,7 @@ def dev(args: argparse.Namespace) -> int:
               f"(PID {simulator.pid}); schedules stay stopped until throughline.yml exists", flush=True)
     dagster = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w",
                                 str(PROJECT_ROOT / "workspace.yaml"), "--port", str(args.port)],
-                               env=env, cwd=PROJECT_ROOT)
+                               env=env, cwd=PROJECT_ROOT, preexec_fn=_default_sigint)
     # A SIGTERM to this process stops dagster dev (by its PID) and then the simulator, below.
     signal.signal(signal.SIGTERM, lambda *_: dagster.send_signal(signal.SIGTERM))
     try:
@@ -482,6 +482,13 @@ def dev(args: argparse.Namespace) -> int:
     finally:
         if simulator is not None:
             stop(simulator)
+
+
+def _default_sigint() -> None:
+    """In the child before it starts: a shell that starts `make dev &` ignores SIGINT for it, the child inherits
+    that, and dagster dev maps SIGTERM onto its SIGINT handler, so it would ignore both and outlive this
+    process. With SIGINT back at its default, Python turns it (and so SIGTERM) into a clean shutdown."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _utc_today() -> str:

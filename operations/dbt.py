@@ -4,6 +4,8 @@ whether the parsed manifest is older than the project (read by the Dagster dbt a
 
 import json
 import os
+import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +22,39 @@ def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    skip = {project_dir / "target", project_dir / "logs", project_dir / "dbt_packages"}
-    for path in project_dir.rglob("*"):
-        if path.is_file() and not any(parent in skip for parent in path.parents) and path.stat().st_mtime > built:
-            return True
+    # dbt's output folders are pruned before they are walked: target/ keeps a folder per Dagster run
+    # (tens of thousands of files after a test suite), and walking it cost every import of the
+    # definitions half a minute.
+    skip = {"target", "logs", "dbt_packages"}
+    for folder, subfolders, files in os.walk(project_dir):
+        if folder == str(project_dir):
+            subfolders[:] = [name for name in subfolders if name not in skip]
+        for name in files:
+            path = Path(folder, name)
+            if path.is_file() and path.stat().st_mtime > built:  # is_file: not a dangling link
+                return True
     return False
+
+
+# Build folders dagster-dbt leaves in dbt_project/target/ that a nightly keeps (the newest, for a look at the
+# last runs' run_results.json and compiled SQL), and the age under which none is removed (another process may
+# still be writing it: test workers, a manual run beside the schedule).
+RUN_TARGETS_KEPT = 5
+RUN_TARGET_MIN_AGE_SECONDS = 3600
+
+
+def prune_run_targets(target_dir: Path, op_name: str, *, keep: int = RUN_TARGETS_KEPT,
+                      min_age_seconds: float = RUN_TARGET_MIN_AGE_SECONDS) -> list[Path]:
+    """Remove the build folders `<op_name>-<run id>-<uuid>/` beyond the newest ``keep`` that are older than
+    ``min_age_seconds``, and return them. dagster-dbt writes one per run (manifest, compiled SQL, logs: ~30 MB
+    for this project) and never removes it: a year of nightlies would fill ~10 GB."""
+    folders = sorted((path for path in target_dir.glob(f"{op_name}-*") if path.is_dir()),
+                     key=lambda path: path.stat().st_mtime, reverse=True)
+    cutoff = time.time() - min_age_seconds
+    removed = [path for path in folders[keep:] if path.stat().st_mtime < cutoff]
+    for path in removed:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed
 
 
 def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:

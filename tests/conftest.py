@@ -25,19 +25,23 @@ def pytest_collection_modifyitems(config, items):
     # `--dist loadgroup` keeps a group on one worker. A test module is one group, so that its module-scoped
     # warehouse or simulator is built once; a module that borrows another module's fixtures (e.g.
     # test_demo_situations.py uses test_realization.py's nightly run, built once per process) joins
-    # that module's group.
+    # that module's group. A test that shares nothing built per module is a group of its own, so that the
+    # long end-to-end runs of one module (test_interrupted.py's) spread over both workers instead of
+    # making the run as long as that module.
     for item in items:
         item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
 def _group(item) -> str:
     own = item.module.__name__
+    fixtures = [fixture for defs in item._fixtureinfo.name2fixturedefs.values() for fixture in defs]
     lenders = {
         fixture.func.__module__
-        for fixtures in item._fixtureinfo.name2fixturedefs.values()
         for fixture in fixtures
         if fixture.func.__module__ != own and fixture.func.__module__.rpartition(".")[2].startswith("test_")
     }
+    if not lenders and all(fixture.scope in ("function", "session") for fixture in fixtures):
+        return item.nodeid
     return min(lenders, default=own)
 
 

@@ -114,14 +114,15 @@ def recheck_unfinished(engine: Engine, source: CircleCISource, slug: str, starte
                 ORDER BY 1""",
             [source.name, slug, started.replace(tzinfo=None), list(UNFINISHED_WORKFLOW_STATUSES), oldest],
         ).fetchall()]
-    for pipeline_id in pipeline_ids:
-        path = WORKFLOWS.path.format(pipeline_id=pipeline_id)
-        records: list[RawRecord] = []
-        for page in engine.pages(WORKFLOWS, path, {}, result.stats):
-            result.pages += 1
-            records += [RawRecord(WORKFLOWS.key_of(w), w, pipeline_id, slug, None) for w in page]
-        engine.store.write([(table, source.name, records)])
-        result.records += len(records)
+    with engine.store.batched():  # each pipeline's workflows commit while the next ones download
+        for pipeline_id in pipeline_ids:
+            path = WORKFLOWS.path.format(pipeline_id=pipeline_id)
+            records: list[RawRecord] = []
+            for page in engine.pages(WORKFLOWS, path, {}, result.stats):
+                result.pages += 1
+                records += [RawRecord(WORKFLOWS.key_of(w), w, pipeline_id, slug, None) for w in page]
+            engine.store.write([(table, source.name, records)])
+            result.records += len(records)
     return result
 
 
@@ -157,17 +158,18 @@ def read_jobs(engine: Engine, source: CircleCISource, slug: str) -> StreamResult
         batches.setdefault(extracted_at, [])
         if not settled:
             batches[extracted_at].append(workflow_id)
-    for extracted_at, workflow_ids in batches.items():
-        # Workflows written together share their extracted_at: the cursor may only pass all of them at once.
-        records: list[RawRecord] = []
-        for workflow_id in workflow_ids:
-            path = JOBS.path.format(workflow_id=workflow_id)
-            for page in engine.pages(JOBS, path, {}, result.stats):
-                result.pages += 1
-                records += [RawRecord(JOBS.key_of(j), j, workflow_id, slug, None) for j in page]
-        cursor = CursorUpdate(source.name, JOBS.stream, slug, format_cursor(extracted_at.replace(tzinfo=UTC)))
-        engine.store.write([(table, source.name, records)], cursor)
-        result.records += len(records)
+    with engine.store.batched():  # each batch commits (with its cursor) while the next one downloads
+        for extracted_at, workflow_ids in batches.items():
+            # Workflows written together share their extracted_at: the cursor may only pass all of them at once.
+            records: list[RawRecord] = []
+            for workflow_id in workflow_ids:
+                path = JOBS.path.format(workflow_id=workflow_id)
+                for page in engine.pages(JOBS, path, {}, result.stats):
+                    result.pages += 1
+                    records += [RawRecord(JOBS.key_of(j), j, workflow_id, slug, None) for j in page]
+            cursor = CursorUpdate(source.name, JOBS.stream, slug, format_cursor(extracted_at.replace(tzinfo=UTC)))
+            engine.store.write([(table, source.name, records)], cursor)
+            result.records += len(records)
     result.cursor_after = engine.store.get_cursor(source.name, JOBS.stream, slug)
     return result
 

@@ -52,6 +52,7 @@ from connectors.core.raw import (
     RawStore,
     RejectedRecord,
     lone_surrogate_at,
+    payload_text,
     raw_table,
 )
 
@@ -175,19 +176,33 @@ class Engine:
         return raw_table(self.source_type, endpoint.stream)
 
     def stored_versions(self, stream: str, scope: str, version: str) -> frozenset[tuple[str, str]]:
-        """(record key, the value at JSON path ``version``) of the records of ``stream`` stored for ``scope``.
+        """(record key, the value at JSON path ``version``) of the records of ``stream`` stored for ``scope``
+        that the next listing can return again: those whose cursor value is not before the listing's lower
+        bound (cursor - lookback), less a day for the time zone an ISO timestamp is written in.
 
         A connector gives these to a Child's ``embedded``, so that a parent the lookback lists again as it
-        is stored (same ``updated``) does not have its children asked again. Empty while the stream has no
-        cursor (a first load, or state reset to reload: then every child list is read)."""
-        if self.store.get_cursor(self.source_instance, stream, scope) is None:
+        is stored (same ``updated``) does not have its children asked again. ``version`` changes whenever the
+        stream's cursor field does (or that field never changes: a creation time), so an older stored record
+        cannot be listed unchanged; the nightly look-up reads the recent records, not the whole history.
+        Empty while the stream has no cursor (a first load, or state reset to reload: then every child list
+        is read)."""
+        cursor = self.store.get_cursor(self.source_instance, stream, scope)
+        if cursor is None:
             return frozenset()
+        try:
+            since = self.since(cursor)
+        except ValueError:
+            since = None  # an unreadable saved cursor: the run reads from start_date, so may list anything
+        oldest = (since - timedelta(days=1)).date().isoformat() if since is not None else ""
         table = raw_table(self.source_type, stream)
         self.store.ensure_table(table)
         with self.store.lock:
+            # (A cursor value not written as an ISO date is kept: its order as text says nothing.)
             rows = self.store.con.execute(
-                f"SELECT record_key, payload ->> ? FROM raw.{table} WHERE source_instance = ? AND scope = ?",
-                [f"$.{version}", self.source_instance, scope],
+                f"""SELECT record_key, payload ->> ? FROM raw.{table}
+                    WHERE source_instance = ? AND scope = ? AND NOT coalesce(
+                        cursor_value < ? AND cursor_value GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*', false)""",
+                [f"$.{version}", self.source_instance, scope, oldest],
             ).fetchall()
         return frozenset((key, value) for key, value in rows if value is not None)
 
@@ -215,7 +230,10 @@ class Engine:
         started = time.monotonic()
         result = StreamResult(self.source_instance, self.table(endpoint), scope)
         try:
-            self._run(endpoint, result, scope, path_vars, children, window)
+            # The pages are committed by the store's writer thread while the next ones download; the block
+            # ends once they are all committed, and a write that failed raises here, in this scope.
+            with self.store.batched():
+                self._run(endpoint, result, scope, path_vars, children, window)
         except Exception as exc:
             result.seconds = time.monotonic() - started
             result.error = str(exc).splitlines()[0][:1000] if str(exc) else type(exc).__name__
@@ -950,11 +968,11 @@ def _kept(endpoint: Endpoint, records: list[Any]) -> list[Any]:
 def _storable(payload: Any, key: str, cursor: str | None) -> tuple[str | None, str | None]:
     """(why it cannot be stored, None) or (None, the payload as the JSON text to store)."""
     try:
-        text = json.dumps(payload, separators=(",", ":"))
+        text = payload_text(payload)
     except (TypeError, ValueError) as exc:
         return f"it cannot be written as JSON ({exc})", None
-    # ensure_ascii writes every non-ASCII character as an escape; a lone surrogate is one (\ud800 not
-    # followed by its pair), so only a text with such an escape needs the slower walk.
+    # payload_text leaves a text with a lone surrogate (\ud800 not followed by its pair) to json.dumps, which
+    # writes it as an escape, so only a text with such an escape needs the slower walk.
     if "\\ud" in text or not key.isascii() or (cursor is not None and not cursor.isascii()):
         at = lone_surrogate_at(payload) or ("the key" if lone_surrogate_at(key) else None) or (
             "the cursor" if cursor is not None and lone_surrogate_at(cursor) else None)

@@ -377,28 +377,31 @@ def _read_owed_change_sets(engine: Engine, source: GitHubSource, repo: str, resu
     and is returned while the others go on; a sha GitHub no longer has is recorded as gone, not asked again."""
     store = engine.store
     failed: list[tuple[str, RetriesExhaustedError]] = []
-    for read in store.owed(source.name, CHANGE_SET_STREAM, repo):
-        if read.parent_key in skip or not ({"base", "sha"} & set(read.request)):
-            continue  # (a request this code did not write is not its to make)
-        what = _describe(read.parent_key, read.request)
-        try:
-            records, rejected = _read_change_set(engine, repo, read.parent_key, read.request, result)
-        except (NotFoundError, BadRequestError) as exc:
-            # A force-push can delete a deployed sha: the change set is then unknowable without a clone.
-            log.warning("%s %s: %s, which GitHub no longer has (%s); recorded as gone and not asked again",
-                        source.name, repo, what, type(exc).__name__)
-            store.gone(source.name, CHANGE_SET_STREAM, repo, read.parent_key, f"{what}: {exc}")
-            result.gone += 1
-            continue
-        except RetriesExhaustedError as exc:
-            log.warning("%s %s: %s failed (%s); it stays owed and is read first next run", source.name, repo, what, exc)
-            store.owe(source.name, CHANGE_SET_STREAM, repo, read.parent_key, dict(read.request), str(exc))
-            failed.append((read.parent_key, exc))
-            continue
-        store.write([(result.table, source.name, records)], settled=[(source.name, CHANGE_SET_STREAM, read.parent_key)],
-                    rejected=[(source.name, r) for r in rejected])
-        result.records += len(records)
-        result.rejected += len(rejected)
+    with store.batched():  # each read commits while the next one downloads
+        for read in store.owed(source.name, CHANGE_SET_STREAM, repo):
+            if read.parent_key in skip or not ({"base", "sha"} & set(read.request)):
+                continue  # (a request this code did not write is not its to make)
+            what = _describe(read.parent_key, read.request)
+            try:
+                records, rejected = _read_change_set(engine, repo, read.parent_key, read.request, result)
+            except (NotFoundError, BadRequestError) as exc:
+                # A force-push can delete a deployed sha: the change set is then unknowable without a clone.
+                log.warning("%s %s: %s, which GitHub no longer has (%s); recorded as gone and not asked again",
+                            source.name, repo, what, type(exc).__name__)
+                store.gone(source.name, CHANGE_SET_STREAM, repo, read.parent_key, f"{what}: {exc}")
+                result.gone += 1
+                continue
+            except RetriesExhaustedError as exc:
+                log.warning("%s %s: %s failed (%s); it stays owed and is read first next run", source.name, repo, what,
+                            exc)
+                store.owe(source.name, CHANGE_SET_STREAM, repo, read.parent_key, dict(read.request), str(exc))
+                failed.append((read.parent_key, exc))
+                continue
+            store.write([(result.table, source.name, records)],
+                        settled=[(source.name, CHANGE_SET_STREAM, read.parent_key)],
+                        rejected=[(source.name, r) for r in rejected])
+            result.records += len(records)
+            result.rejected += len(rejected)
     return failed
 
 
@@ -419,12 +422,13 @@ def read_compare_commits(engine: Engine, source: GitHubSource, repo: str, result
     store.ensure_table(result.table)
     new, newest = _previous_deployments(store, source, repo)
     result.cursor_before = store.get_cursor(source.name, CHANGE_SET_STREAM, repo)
-    for deployment_id, sha, previous_sha in new:
-        store.owe(source.name, CHANGE_SET_STREAM, repo, deployment_id,
-                  _change_set_request(previous_sha, sha, engine.options.start_date), "production deployment")
-    if newest is not None:
-        # Only once every deployment up to it is owed: a crash before this line registers them again.
-        store.write([], CursorUpdate(source.name, CHANGE_SET_STREAM, repo, format_cursor(newest)))
+    with store.batched():  # the registrations and the cursor after them commit together, in order
+        for deployment_id, sha, previous_sha in new:
+            store.owe(source.name, CHANGE_SET_STREAM, repo, deployment_id,
+                      _change_set_request(previous_sha, sha, engine.options.start_date), "production deployment")
+        if newest is not None:
+            # Only once every deployment up to it is owed: a crash before this line registers them again.
+            store.write([], CursorUpdate(source.name, CHANGE_SET_STREAM, repo, format_cursor(newest)))
     result.cursor_after = store.get_cursor(source.name, CHANGE_SET_STREAM, repo)
     failed += _read_owed_change_sets(engine, source, repo, result, {key for key, _ in failed})
     result.seconds += time.monotonic() - started

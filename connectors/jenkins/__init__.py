@@ -147,31 +147,32 @@ def read_builds(engine: Engine, source: JenkinsSource, job: dict, since: datetim
     params = BUILDS.paginator.first_params(size)
     since_ms = since.timestamp() * 1000 if since is not None and previous is None else None
     numbers: list[tuple[int, bool]] = []
-    for page in engine.pages(BUILDS, path, params, result.stats, size):
-        result.pages += 1
-        builds: list[RawRecord] = []
-        stages: list[RawRecord] = []
-        done = False
-        for build in page:
-            number = int(build["number"])
-            seen_before = previous is not None and number <= previous
-            if seen_before or (since_ms is not None and build.get("timestamp", 0) < since_ms):
-                done = True  # newest first: every build after this one is older still
-                continue
-            key = f"{name}#{number}"
-            numbers.append((number, is_running(build)))
-            builds.append(RawRecord(key, build, name, name, str(number)))
-            if source.options.read_stages and build.get("_class") == PIPELINE_RUN:
-                stages += _stages(engine, source, name, number, key, result)
-        store.write([(result.table, source.name, builds), (stages_table, source.name, stages)])
-        result.records += len(builds)
-        result.child_records["stages"] += len(stages)
-        if done:
-            break
-    state = next_state(previous, numbers)
-    cursor = CursorUpdate(source.name, BUILDS.stream, name, str(state)) if state is not None else None
-    if cursor is not None:
-        store.write([], cursor)
+    with store.batched():  # pages commit (in order, the state last) while the next ones download
+        for page in engine.pages(BUILDS, path, params, result.stats, size):
+            result.pages += 1
+            builds: list[RawRecord] = []
+            stages: list[RawRecord] = []
+            done = False
+            for build in page:
+                number = int(build["number"])
+                seen_before = previous is not None and number <= previous
+                if seen_before or (since_ms is not None and build.get("timestamp", 0) < since_ms):
+                    done = True  # newest first: every build after this one is older still
+                    continue
+                key = f"{name}#{number}"
+                numbers.append((number, is_running(build)))
+                builds.append(RawRecord(key, build, name, name, str(number)))
+                if source.options.read_stages and build.get("_class") == PIPELINE_RUN:
+                    stages += _stages(engine, source, name, number, key, result)
+            store.write([(result.table, source.name, builds), (stages_table, source.name, stages)])
+            result.records += len(builds)
+            result.child_records["stages"] += len(stages)
+            if done:
+                break
+        state = next_state(previous, numbers)
+        cursor = CursorUpdate(source.name, BUILDS.stream, name, str(state)) if state is not None else None
+        if cursor is not None:
+            store.write([], cursor)
     result.cursor_after = store.get_cursor(source.name, BUILDS.stream, name)
     return result
 

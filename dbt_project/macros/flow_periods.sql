@@ -1,16 +1,24 @@
 {#
   Period-partitioned flow models (docs/OPERATIONS.md#incremental-builds): int_flow_load_daily by day,
-  int_signal_status_weeks by week. An incremental run deletes the periods of int_flow_periods_to_rebuild
-  (`grain` 'day' or 'week') and appends them recomputed. A delete before the insert rather than dbt's
-  delete+insert by key: a period whose last item moved out has no new rows, and its old ones must go too.
-  Used as `config(**flow_period_incremental('day', 'day'))`; the model keeps only the listed periods with
-  `flow_periods_to_rebuild(grain)`.
+  int_signal_status_weeks by week. An incremental run
+  1. deletes the periods of int_flow_periods_to_rebuild (`grain` 'day' or 'week': the periods from the last
+     one the previous build holds to the as-of time) and recomputes them from every item;
+  2. adds to every earlier row the contribution of the rebuilt items' new intervals less that of their
+     replaced ones (int_work_items_replaced_intervals), so the work follows the changed items, not the
+     periods they span. A row whose count falls to 0 is emitted with 0 and deleted after the insert.
+  The rows of both parts replace the built ones by key (delete+insert on `unique_key`). The delete before the
+  insert for the recomputed periods: a period whose last item moved out has no new rows, and its old ones
+  must go too.
+  Used as `config(**flow_period_incremental('day', 'day', [keys], 'wip_items'))`; the model keeps only the
+  listed periods with `flow_periods_to_rebuild(grain)`.
 #}
-{% macro flow_period_incremental(period_column, grain) -%}
+{% macro flow_period_incremental(period_column, grain, unique_key, count_column) -%}
     {{ return({
         'materialized': 'incremental',
-        'incremental_strategy': 'append',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': unique_key,
         'pre_hook': '{{ delete_flow_periods_to_rebuild("' ~ period_column ~ '", "' ~ grain ~ '") }}',
+        'post_hook': '{{ delete_emptied_flow_periods("' ~ count_column ~ '") }}',
     }) }}
 {%- endmacro %}
 
@@ -23,7 +31,21 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# a full build has no row with a count of 0: only an incremental run's subtraction leaves one #}
+{% macro delete_emptied_flow_periods(count_column) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ count_column }} = 0
+    {%- endif -%}
+{%- endmacro %}
+
 {# The periods (as `period_start`) of `grain` an incremental run recomputes: a subquery to join on. #}
 {% macro flow_periods_to_rebuild(grain) -%}
     (select period_start from {{ ref('int_flow_periods_to_rebuild') }} where grain = '{{ grain }}')
+{%- endmacro %}
+
+{# The first period an incremental run recomputes in full: every earlier one is updated by adding and
+   subtracting the rebuilt items' contributions. No period listed: all of them are earlier. #}
+{% macro first_period_to_rebuild(grain) -%}
+    (select coalesce(min(period_start), date '9999-12-31') from {{ ref('int_flow_periods_to_rebuild') }}
+     where grain = '{{ grain }}')
 {%- endmacro %}

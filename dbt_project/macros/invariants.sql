@@ -30,7 +30,7 @@
         'work_item_dependencies', 'work_item_state_intervals', 'work_items',
         'pipeline_runs',
         'epics', 'initiatives', 'investment_distribution', 'okr_progress', 'outcome_links',
-        'signals', 'value_stream_scorecard',
+        'signal_control_limits_weekly', 'signals', 'value_stream_scorecard',
     ]) }}
 {% endmacro %}
 

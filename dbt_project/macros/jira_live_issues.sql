@@ -13,3 +13,18 @@ where not exists (
         and tombstones.extracted_at >= issues.extracted_at
 )
 {%- endmacro %}
+
+{#- Post-hook of the incremental stg_jira__issues: an issue whose tombstone is at least as new as the row built
+    for it is gone (the same rule as jira_live_issues(), which leaves it out of a full build). -#}
+{% macro delete_tombstoned_jira_issues() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as built
+    where exists (
+        select 1
+        from {{ source('raw', 'jira__deleted_issues') }} as tombstones
+        where tombstones.source_instance = built.source_instance
+            and tombstones.record_key = built.issue_id
+            and tombstones.extracted_at >= built.extracted_at
+    )
+    {%- endif -%}
+{%- endmacro %}

@@ -55,7 +55,8 @@ from .warehouse import query_dicts, run_dbt
 W0 = date(2026, 1, 5)
 WEEKS = 12  # judged weeks W0..W11; W12 runs until the as-of time
 AS_OF = datetime(2026, 3, 30, 12)
-MODELS = ["int_signal_metrics_weekly", "int_signal_status_weeks", "int_signal_status_waits_weekly", "signals",
+MODELS = ["int_signal_metrics_weekly", "int_signal_status_weeks", "int_signal_status_waits_weekly",
+          "int_signal_team_rules", "int_signal_trailing_stats", "signal_control_limits_weekly", "signals",
           "value_stream_scorecard"]
 
 
@@ -278,6 +279,47 @@ def test_a_counts_lower_control_limit_is_clamped_at_zero(warehouse):
     assert wip["evidence_values"] == [7.0, 5.0, 7.0, 5.0, 7.0, 5.0, 7.0, 25.0]  # W3..W10
     # mean - 3 sigma is -11.72: the evidence shows the clamped 0, not a limit no count could cross
     assert wip["evidence"].startswith("30.0 is above its control limits 0.0..28.72 (mean 8.5 ± 3.0 × sigma 6.74")
+
+
+def bands(warehouse) -> dict:
+    rows = query_dicts(warehouse, "SELECT * FROM marts.signal_control_limits_weekly")
+    return {(row["team"], (row["week_start"] - W0).days // 7, row["metric"]): row for row in rows}
+
+
+def test_control_limit_bands_are_drawn_every_week_with_enough_history(warehouse):
+    found = bands(warehouse)
+    # W6 is the first week with 6 earlier values (W0..W5) of the default 8-week window: no band before it
+    assert min(week for _, week, _ in found) == 6
+    assert ("Steady", 5, "flow_velocity") not in found
+    # Steady's velocity at W6: W0..W5 are 4 6 4 6 4 6, mean 5, sample sigma sqrt(6 / 5) = 1.095;
+    # band 5 -+ 3.286 = 1.714..8.286, and W6's 4 lies inside
+    steady = found[("Steady", 6, "flow_velocity")]
+    assert (steady["value"], steady["mean"], steady["samples"], steady["threshold"]) == (4.0, 5.0, 6, 3.0)
+    assert steady["sigma"] == pytest.approx(1.2 ** 0.5)
+    assert (steady["lower_limit"], steady["upper_limit"]) == (
+        pytest.approx(5 - 3 * 1.2 ** 0.5), pytest.approx(5 + 3 * 1.2 ** 0.5))
+    assert (steady["watched_direction"], steady["crossed"], steady["value_stream"]) == ("below", None, "Shop")
+    assert steady["previous_values"] == [4.0, 6.0] * 3
+    # a band is drawn whether or not a signal fired: Steady has every week W6..W11 of its five watched metrics
+    assert sorted((week, metric) for team, week, metric in found if team == "Steady") == sorted(
+        (week, metric) for week in range(6, 12) for metric in
+        ["flow_velocity", "flow_time_p85_hours", "flow_efficiency", "wip_items", "change_lead_time_p50_hours"])
+    # Surge's WIP: W10 above 6 + 3 * 1.069 = 9.207; W11 above 28.72 with the lower limit clamped at 0
+    wip = found[("Surge", 10, "wip_items")]
+    assert (wip["value"], wip["mean"], wip["crossed"]) == (25.0, 6.0, "above")
+    assert (wip["lower_limit"], wip["upper_limit"]) == (
+        pytest.approx(6 - 3 * (8 / 7) ** 0.5), pytest.approx(6 + 3 * (8 / 7) ** 0.5))
+    surge = found[("Surge", 11, "wip_items")]
+    assert (surge["lower_limit"], surge["upper_limit"]) == (0.0, pytest.approx(8.5 + 3 * (318 / 7) ** 0.5))
+    # Surge's efficiency at W10: 0.30 inside 0.2628..0.6122 (mean 0.4375, sigma 0.05825): no signal
+    efficiency = found[("Surge", 10, "flow_efficiency")]
+    assert efficiency["mean"] == pytest.approx(0.4375)
+    assert efficiency["lower_limit"] == pytest.approx(0.4375 - 3 * statistics.stdev(
+        [0.5, 0.4, 0.5, 0.4, 0.5, 0.45, 0.4, 0.35]))
+    assert efficiency["crossed"] is None
+    # every crossed band is a control_limits signal, and every such signal a crossed band
+    assert sorted((team, week, metric) for (team, week, metric), row in found.items() if row["crossed"]) == sorted(
+        (team, week, metric) for team, week, rule, metric in signals(warehouse) if rule == "control_limits")
 
 
 def test_wip_limit_uses_the_teams_own_row(warehouse):

@@ -132,14 +132,15 @@ def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site, c
     assert report["/dora"]["expected"] == {"charts": 4, "tables": 2, "values": 0}
     assert report["/"]["expected"]["values"] == 5
     # Scorecard: velocity and load, distribution, speed, quality + this month's two tables and one stream's;
-    # Signals: signals per week + latest signals and bottleneck tables; a team: WIP and velocity trends +
+    # Signals: signals per week + latest signals and bottleneck tables; a team: five control-limit trends +
     # its signals (the chosen week's items in progress, completed and deployed may each be none)
     assert report["/scorecard"]["expected"] == {"charts": 4, "tables": 3, "values": 0}
     assert report["/signals"]["expected"] == {"charts": 1, "tables": 2, "values": 0}
-    # (its two trend charts may be empty for a team without work items, so they are not required in general;
-    # the first team linked, Checkout, has them)
+    # (its five control-limit charts may be empty for a team without 6 weeks of history, so they are not
+    # required in general; the first team linked, Checkout, has the four flow metrics' bands at least; its
+    # change lead time has too few weeks with deployments in the demo for a band)
     assert report[team_pages[0]]["expected"] == {"charts": 0, "tables": 1, "values": 0}
-    assert report[team_pages[0]]["charts"] == 2, report[team_pages[0]]
+    assert report[team_pages[0]]["charts"] >= 4, report[team_pages[0]]
     # the drill-down: besides the team's signals, the latest signal week has items behind it (Evidence draws a
     # DataTable with rows as two <table>s, so /flow's one table counts 2 and this page's two count 4)
     assert report["/flow"]["tables"] == 2

@@ -16,8 +16,8 @@ import os
 import sys
 
 from connectors.core.errors import ThroughlineError
-from connectors.core.raw import RawStore
 from tests.faults.targets import BY_NAME, SECRETS
+from tests.support.raw_writes import ReportingStore
 
 
 def materialize(step: str) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str]) -> int:
         return materialize(argv[1])
     name, url, warehouse = argv
     try:
-        with RawStore(warehouse) as store:
+        with ReportingStore(warehouse) as store:  # (tests that kill it wait until its writes are committed)
             # A long timeout: the tests stall a page on purpose, and the load must wait there.
             BY_NAME[name].extract(url, store, os.environ, timeout_seconds=60)
     except ThroughlineError as exc:

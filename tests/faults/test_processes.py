@@ -3,7 +3,8 @@ loads started at once on one warehouse.
 
 Both hold a load at a known point: a `slow` fault with `until` holds every list request after the second
 until the test releases it, so the load has committed exactly two list pages (with their children) when it
-is killed, or still holds the warehouse when the second load starts.
+is killed (the test waits for the store's writer thread to commit what was queued before the held request),
+or still holds the warehouse when the second load starts.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tests.faults.targets import (
     simulator,
     stored,
 )
+from tests.support.raw_writes import all_committed
 
 ROOT = Path(__file__).resolve().parents[2]
 # Two list pages committed: Jira pages of 2 issues, GitHub pages of 1 PR, CircleCI pages of 4 pipelines.
@@ -41,11 +43,12 @@ def hold_after_two_pages(sim, target: Target, release: threading.Event):
     return sim.faults.add(target.list_path, "slow", times=None, after=2, until=release, seconds=60)
 
 
-def wait_until_held(fault, alive) -> None:
+def wait_until_held(fault, alive, warehouse: Path | None = None) -> None:
+    """Until the held request came, and (given the loader's ``warehouse``) every write before it is committed."""
     deadline = time.monotonic() + 60
-    while fault.fired == 0:
+    while fault.fired == 0 or (warehouse is not None and not all_committed(warehouse)):
         if not alive() or time.monotonic() > deadline:
-            pytest.fail("the load never reached its third list page")
+            pytest.fail("the load never reached its third list page, or did not commit what it read before it")
         time.sleep(0.02)
 
 
@@ -63,7 +66,7 @@ def test_sigkill_between_batches_then_rerun(target: Target, tmp_path):
         release = threading.Event()
         held = hold_after_two_pages(sim, target, release)
         proc = _load(target, sim.url, warehouse)
-        wait_until_held(held, lambda: proc.poll() is None)
+        wait_until_held(held, lambda: proc.poll() is None, warehouse)
         proc.send_signal(signal.SIGKILL)
         proc.communicate(timeout=30)
         assert proc.returncode == -signal.SIGKILL

@@ -73,6 +73,8 @@ def test_production_compares_follow_each_environment():
     ("github", "/repos/acme/api/issues", "state=all", "issues"),
     ("github", "/repos/acme/api/actions/runs/9/jobs", "per_page=100", "workflow_jobs"),
     ("gitlab", "/api/v4/projects/acme%2Fapi/merge_requests/4/notes", "sort=asc", "merge_request_notes"),
+    ("gitlab", "/api/v4/projects/acme%2Fapi/deployments/13400071/merge_requests", "per_page=100",
+     "deployment_merge_requests"),
     ("gitlab", "/api/v4/groups/acme/projects", "per_page=100", "group project listing"),
     ("jenkins", "/job/acme/job/api/job/main/api/json", "tree=allBuilds%5Bnumber%5D%7B0%2C100%7D", "builds"),
     ("circleci", "/api/v2/workflow/abc/job", "", "jobs"),

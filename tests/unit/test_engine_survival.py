@@ -31,6 +31,8 @@ from connectors.core.paginators import LinkHeaderPaginator
 from connectors.core.raw import OWED_TABLE, RawRecord, RawStore, RejectedRecord
 from connectors.kit import ApiServer, LinkPages
 
+from tests.support.raw_writes import ReportingStore, all_committed
+
 from .fakes import ScriptedSession, make_response
 
 REPO = "acme/api"
@@ -255,7 +257,7 @@ def test_a_404_on_the_first_page_keeps_the_scope_advice(tmp_path):
 
 def child_main(url: str, warehouse: str) -> None:
     """The run the test kills (in its own process): it stops for good on list page 3."""
-    with RawStore(warehouse) as store:
+    with ReportingStore(warehouse) as store:  # (the test kills it once its writes are committed)
         run(url, store)
 
 
@@ -269,9 +271,9 @@ def test_a_run_killed_after_a_page_with_an_owed_read_loses_nothing(gh, tmp_path)
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        while gh.api.faults.all()[0]["fired"] == 0:
+        while gh.api.faults.all()[0]["fired"] == 0 or not all_committed(warehouse):
             assert proc.poll() is None, proc.stderr.read().decode()
-            assert time.monotonic() < deadline, "the run never reached page 3"
+            assert time.monotonic() < deadline, "the run never reached page 3, or its writes were not committed"
             time.sleep(0.05)
         os.kill(proc.pid, signal.SIGKILL)  # page 2 and the owed read are committed; page 3 is in flight
         proc.wait(timeout=30)

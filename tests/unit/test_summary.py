@@ -41,3 +41,21 @@ def test_update_summary_writes_commit_machine_and_the_section(tmp_path, monkeypa
 
 def test_commit_outside_a_checkout(tmp_path):
     assert summary.commit(tmp_path) == "unknown"  # not a git checkout
+
+
+def test_p5_is_the_slowest_dashboard_querys_p95():
+    import sys
+    from pathlib import Path
+
+    import pytest
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "dashboards" / "scripts"))
+    try:
+        from bench_queries import p95_summary
+    finally:
+        sys.path.pop(0)
+    figures = p95_summary({"flow/velocity": 3.0, "dora/weekly": 120.54, "flow/load": 99.9}, "demo", 20, 3)
+    assert figures == {"max_p95_ms": 120.5, "query": "dora/weekly", "warehouse": "demo", "queries": 3,
+                       "over_target": 1, "target_ms": 100, "runs": 20, "passes": 3}
+    with pytest.raises(SystemExit, match="no dashboard query to time on 'empty'"):
+        p95_summary({}, "empty", 20)

@@ -18,27 +18,13 @@ with issues as (
         issue_type,
         {{ array_map('labels', 'lower(trim(element))') }} as label_keys,
         {{ array_map('components', 'lower(trim(element))') }} as component_keys,
-        epic_key
+        epic_key,
+        issue_type_level,
+        is_subtask_type
     from {{ ref('stg_jira__issues') }}
 ),
 
 -- Hierarchy level: containers (epics, initiatives) and sub-tasks are not flow items ---------------------
-
-issue_type_objects as (
-    -- stg_jira__issues does not carry the issue type's own level: read it from the payload's small
-    -- `issuetype` object (one parse of the issue, the two fields from the object)
-    select source_instance, record_key as issue_id, {{ json_get('payload', 'fields.issuetype') }} as issue_type_object
-    from ({{ jira_live_issues() }}) as live_issues
-),
-
-issue_type_levels as (
-    select
-        source_instance,
-        issue_id,
-        {{ try_cast(json_text('issue_type_object', 'hierarchyLevel'), 'integer') }} as jira_hierarchy_level,
-        coalesce({{ json_text('issue_type_object', 'subtask') }} = 'true', false) as is_subtask_type
-    from issue_type_objects
-),
 
 issue_type_hierarchy_levels as (
     -- The types named as epics / initiatives for the realization marts are containers here too, whatever
@@ -52,14 +38,11 @@ issue_type_hierarchy_levels as (
                 when lower(issues.issue_type) in ({{ sql_text_list(initiative_types) }}) then 2
                 when lower(issues.issue_type) in ({{ sql_text_list(epic_types) }}) then 1
             end,
-            issue_type_levels.jira_hierarchy_level,
-            case when issue_type_levels.is_subtask_type then -1 end,
+            issues.issue_type_level,
+            case when issues.is_subtask_type then -1 end,
             0
         ) as issue_type_hierarchy_level
     from issues
-    left join issue_type_levels
-        on issue_type_levels.source_instance = issues.source_instance
-        and issue_type_levels.issue_id = issues.issue_id
 ),
 
 -- Flow item type ------------------------------------------------------------------------------------

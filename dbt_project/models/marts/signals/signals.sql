@@ -12,138 +12,51 @@ with metrics as (
     select * from {{ ref('int_signal_metrics_weekly') }}
 ),
 
-team_rules as (
-    -- each team gets every rule and metric once: its own row if it has one, else the `*` row
-    select team, rule, metric, enabled, threshold, window_weeks, min_samples, direction, severity, recommendation
-    from (
-        select
-            teams.team,
-            rules.rule,
-            rules.metric,
-            rules.enabled,
-            rules.threshold,
-            rules.window_weeks,
-            rules.min_samples,
-            rules.direction,
-            rules.severity,
-            rules.recommendation,
-            row_number() over (
-                partition by teams.team, rules.rule, rules.metric order by rules.team = '*'
-            ) as preference
-        from (select distinct team from metrics) as teams
-        inner join {{ ref('signal_rules') }} as rules on rules.team in (teams.team, '*')
-    ) as ranked_rules
-    where preference = 1
-),
-
 enabled_rules as (
-    select * from team_rules where enabled
-),
-
-series as (
-    -- one row per week and metric with a value, for the control limits
-    {%- for metric in ['flow_velocity', 'flow_time_p85_hours', 'flow_efficiency', 'wip_items',
-                       'change_lead_time_p50_hours', 'deployments', 'change_failure_rate'] %}
-    {% if not loop.first %}union all {% endif -%}
-    select week_start, team, value_stream, '{{ metric }}'::varchar as metric, {{ metric }}::float8 as value
-    from metrics
-    where {{ metric }} is not null
-    {%- endfor %}
+    select * from {{ ref('int_signal_team_rules') }} where enabled
 ),
 
 status_shares as (
     select * from {{ ref('int_signal_status_waits_weekly') }}
 ),
 
-all_series as (
-    -- the weekly metrics, and each status's share of the in-progress time (the status_share bottleneck)
-    select week_start, team, value_stream, metric, null::varchar as status_name, value, null::bigint as items
-    from series
-    union all
-    select week_start, team, value_stream, 'status_share', status_name, sum(share), sum(items)::bigint
-    from status_shares
-    group by week_start, team, value_stream, status_name
-),
-
 -- trailing statistics: each week's value against mean and sigma of the same series over the previous N
--- weeks (control_limits, and bottleneck / status_share)
-
-{#- the week and rule a trailing window is grouped by (selected and grouped alike) -#}
-{%- set trailing_keys = [
-    'current_week.week_start', 'current_week.team', 'current_week.value_stream', 'current_week.metric',
-    'current_week.status_name', 'current_week.value', 'current_week.items', 'rules.rule', 'rules.threshold',
-    'rules.window_weeks', 'rules.min_samples', 'rules.direction', 'rules.severity', 'rules.recommendation',
-] %}
-
+-- weeks (bottleneck / status_share here; control_limits reads its band from signal_control_limits_weekly)
 trailing_stats as (
-    select
-        {{ trailing_keys | join(',\n        ') }},
-        avg(previous.value) as mean,
-        stddev_samp(previous.value) as sigma,
-        count(previous.value) as samples,
-        {{ array_of('previous.value', 'previous.week_start') }} as history
-    from all_series as current_week
-    inner join enabled_rules as rules
-        on rules.rule in ('control_limits', 'bottleneck')
-        and rules.team = current_week.team
-        and rules.metric = current_week.metric
-    inner join all_series as previous
-        on previous.team = current_week.team
-        and previous.value_stream = current_week.value_stream
-        and previous.metric = current_week.metric
-        and previous.status_name is not distinct from current_week.status_name
-        and previous.week_start >= current_week.week_start - rules.window_weeks * 7
-        and previous.week_start < current_week.week_start
-    group by {{ trailing_keys | join(', ') }}
+    select * from {{ ref('int_signal_trailing_stats') }}
 ),
 
 -- control_limits: the week's value outside mean +- k sigma of its previous N weeks
 
-control_bounds as (
-    -- every watched metric is a count, a duration or a share, none of which can fall below 0: a lower
-    -- limit under 0 would be a limit no week can cross, so it is clamped at 0
-    select
-        *,
-        greatest(mean - threshold * sigma, 0) as lower_limit,
-        mean + threshold * sigma as upper_limit
-    from trailing_stats
-    where rule = 'control_limits' and samples >= min_samples
-),
-
-control_sides as (
-    select
-        *,
-        case
-            when direction in ('above', 'both') and value > upper_limit then 'above'
-            when direction in ('below', 'both') and value < lower_limit then 'below'
-        end as side
-    from control_bounds
-),
-
 control_limits as (
     select
-        week_start,
-        team,
-        value_stream,
+        bands.week_start,
+        bands.team,
+        bands.value_stream,
         'control_limits' as rule,
-        metric,
+        bands.metric,
         null::varchar as status_name,
-        side as direction,
-        value,
-        case side when 'above' then upper_limit else lower_limit end as limit_value,
-        {{ float_text(round_half_away('value', 2)) }} || ' is ' || side || ' its control limits '
-            || {{ float_text(round_half_away('lower_limit', 2)) }} || '..'
-            || {{ float_text(round_half_away('upper_limit', 2)) }}
-            || ' (mean ' || {{ float_text(round_half_away('mean', 2)) }} || ' ± ' || {{ float_text('threshold') }}
-            || ' × sigma ' || {{ float_text(round_half_away('sigma', 2)) }}
-            || ' of the previous ' || samples::varchar || ' weeks: '
-            || array_to_string({{ array_map('history', float_text(round_half_away('element', 2))) }}, ', ') || ')'
+        bands.crossed as direction,
+        bands.value,
+        case bands.crossed when 'above' then bands.upper_limit else bands.lower_limit end as limit_value,
+        {{ float_text(round_half_away('bands.value', 2)) }} || ' is ' || bands.crossed || ' its control limits '
+            || {{ float_text(round_half_away('bands.lower_limit', 2)) }} || '..'
+            || {{ float_text(round_half_away('bands.upper_limit', 2)) }}
+            || ' (mean ' || {{ float_text(round_half_away('bands.mean', 2)) }} || ' ± '
+            || {{ float_text('bands.threshold') }}
+            || ' × sigma ' || {{ float_text(round_half_away('bands.sigma', 2)) }}
+            || ' of the previous ' || bands.samples::varchar || ' weeks: '
+            || array_to_string(
+                {{ array_map('bands.previous_values', float_text(round_half_away('element', 2))) }}, ', '
+            ) || ')'
             as evidence,
-        history as evidence_values,
-        severity,
-        recommendation
-    from control_sides
-    where side is not null
+        bands.previous_values as evidence_values,
+        rules.severity,
+        rules.recommendation
+    from {{ ref('signal_control_limits_weekly') }} as bands
+    inner join enabled_rules as rules
+        on rules.rule = 'control_limits' and rules.team = bands.team and rules.metric = bands.metric
+    where bands.crossed is not null
 ),
 
 -- wip_limit: items in progress at the week's end above the configured limit

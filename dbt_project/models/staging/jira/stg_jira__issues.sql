@@ -1,10 +1,23 @@
 -- Deleted or moved-away issues are already left out by jira_live_issues() (see the macro).
+-- A table, incremental by issue (docs/OPERATIONS.md#incremental-builds): half a dozen models read it every
+-- night, and parsing every issue's JSON for each of them was most of their cost. A run parses again only the
+-- issues read within `incremental_lookback_hours` of their source's newest read (the window of
+-- int_jira__changed_issues, which must cover the time between two builds), and replaces their rows; the
+-- post-hook deletes the rows a newer tombstone covers. A new `jira_story_points_field` needs
+-- `--full-refresh`: the rows already built keep the field they were parsed with.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_instance', 'issue_id'],
+    post_hook='{{ delete_tombstoned_jira_issues() }}',
+) }}
 -- Every fixed path is read through jira_parsed_paths (macros/portable/jira.sql): on DuckDB in ONE
 -- json_extract_string call, since each `->>` parses the whole issue again and this view is read by half a
 -- dozen models, so at a million issues parsing was most of their cost. `at` and `json_at` name the SQL of
 -- each path.
 {%- set paths = [
-    'key', 'fields.project.key', 'fields.project.id', 'fields.issuetype.name', 'fields.summary',
+    'key', 'fields.project.key', 'fields.project.id', 'fields.issuetype.name', 'fields.issuetype.hierarchyLevel',
+    'fields.issuetype.subtask', 'fields.summary',
     'fields.status.id', 'fields.status.name', 'fields.status.statusCategory.key', 'fields.priority.name',
     'fields.parent.key', '_throughline.epicLinkField', 'fields.parent.fields.issuetype.hierarchyLevel',
     'fields.parent.fields.issuetype.name', '_throughline.storyPointsFields[0]',
@@ -17,7 +30,19 @@
 {%- set at = refs.text %}{% set json_at = refs.json %}
 
 with source as (
+    {%- if is_incremental() %}
+    select live.*
+    from ({{ jira_live_issues() }}) as live
+    inner join (
+        select source_instance, max(extracted_at) - {{ flow_hours_interval(var('incremental_lookback_hours')) }}
+            as read_since
+        from {{ source('raw', 'jira__issues') }}
+        group by source_instance
+    ) as windows on windows.source_instance = live.source_instance
+    where live.extracted_at >= windows.read_since
+    {%- else %}
     {{ jira_live_issues() }}
+    {%- endif %}
 ),
 
 parsed as (
@@ -31,6 +56,8 @@ select
     coalesce({{ at['fields.project.key'] }}, scope) as project_key,
     {{ at['fields.project.id'] }} as project_id,
     {{ at['fields.issuetype.name'] }} as issue_type,
+    {{ try_cast(at['fields.issuetype.hierarchyLevel'], 'integer') }} as issue_type_level,
+    coalesce({{ at['fields.issuetype.subtask'] }} = 'true', false) as is_subtask_type,
     {{ at['fields.summary'] }} as summary,
     {{ at['fields.status.id'] }} as status_id,
     {{ at['fields.status.name'] }} as status_name,

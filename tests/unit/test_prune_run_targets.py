@@ -1,0 +1,39 @@
+"""operations/dbt.py prune_run_targets: the build folders dagster-dbt leaves per run are kept to the newest few."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from operations.dbt import prune_run_targets
+
+
+def test_keeps_the_newest_and_the_recent_and_removes_the_rest(tmp_path):
+    now = time.time()
+    # seven finished runs, a day apart (run 0 the newest), one still being written (mtime now), other folders
+    ages = {f"dbt_models-run{n}-abc{n}": 86_400 * (n + 1) for n in range(7)}
+    ages["dbt_models-live-def"] = 0
+    for name, age in ages.items():
+        (tmp_path / name / "run").mkdir(parents=True)
+        (tmp_path / name / "run_results.json").write_text("{}")
+        os.utime(tmp_path / name, (now - age, now - age))
+    (tmp_path / "compiled").mkdir()
+    (tmp_path / "other_op-run9-xyz").mkdir()
+    os.utime(tmp_path / "other_op-run9-xyz", (now - 10**6, now - 10**6))
+
+    removed = prune_run_targets(tmp_path, "dbt_models", keep=5, min_age_seconds=3600)
+
+    # newest five by mtime: live, run0..run3; run4..run6 go; other ops' folders and dbt's own stay
+    assert sorted(path.name for path in removed) == ["dbt_models-run4-abc4", "dbt_models-run5-abc5",
+                                                     "dbt_models-run6-abc6"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        ["compiled", "other_op-run9-xyz", "dbt_models-live-def"] + [f"dbt_models-run{n}-abc{n}" for n in range(4)])
+
+
+def test_a_folder_younger_than_the_minimum_age_stays_even_beyond_the_newest(tmp_path):
+    now = time.time()
+    for n, age in enumerate([10, 20, 30]):  # seconds old: all still possibly in use by another process
+        (tmp_path / f"dbt_models-r{n}-u{n}").mkdir()
+        os.utime(tmp_path / f"dbt_models-r{n}-u{n}", (now - age, now - age))
+    assert prune_run_targets(tmp_path, "dbt_models", keep=1, min_age_seconds=3600) == []
+    assert len(list(tmp_path.iterdir())) == 3
