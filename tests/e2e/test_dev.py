@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.e2e import private_dagster_home
+
 ROOT = Path(__file__).resolve().parents[2]
 THROUGHLINE = ROOT / ".venv" / "bin" / "throughline"
 
@@ -54,9 +56,7 @@ def test_dev_opens_on_the_demo_config_with_schedules_stopped_and_stops_on_sigter
         pytest.skip("this checkout has a throughline.yml of its own: `make dev` would open on it")
     ui, simulator = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if key != "THROUGHLINE_CONFIG"}
-    env["DAGSTER_HOME"] = str(tmp_path / "dagster_home")
-    Path(env["DAGSTER_HOME"]).mkdir()
-    (Path(env["DAGSTER_HOME"]) / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
+    env["DAGSTER_HOME"] = str(private_dagster_home(tmp_path))
     log = (tmp_path / "dev.log").open("w")
     dev = subprocess.Popen(
         [str(THROUGHLINE), "dev", "--warehouse", str(tmp_path / "wh" / "warehouse.duckdb"), "--port", str(ui),
