@@ -80,24 +80,34 @@ def build_raw(path: Path, issues: int, histories: int) -> dict[str, float]:
 
 
 def write_jira(con: duckdb.DuckDBPyConnection, first: int, last: int, histories: int, *,
-               reopen_every: int = 0, extracted_at: str = "now()") -> None:
+               reopen_every: int = 0, extracted_at: str = "now()", recent_to: str | None = None) -> None:
     """Issues `first` .. `last - 1` with `histories` status changes each (see build_raw).
 
     `reopen_every` > 0: instead, every issue i of the range with i % reopen_every == 37 % reopen_every is
     changed again: one more history (its final status -> In Progress) and its issue row re-read in that
     status (the connector upserts both, with a newer extracted_at).
+    `recent_to` (an SQL timestamp): the changes are dated like a nightly's, in the days before it: new
+    issues created 8 to 5 days before it (their ten histories end by then), a reopening 1 day before it.
+    Without it, issue i is created at 2024-01-01 + i * 40 s and reopened one step after its last history.
     """
     paths = ", ".join(f"('{final}', {steps!r})" for final, steps in PATHS.items())
     # Issue i: project P<i % 20>, created 2024-01-01 + i * 40 s; its final status by i % 20 (16 done,
     # 3 in progress, 1 won't do); history k at created + (k + 1) * (4 + i % 7) hours.
     reopened = f"i % {reopen_every} = {37 % reopen_every}" if reopen_every else "false"
+    created = "TIMESTAMP '2024-01-01' + to_seconds(i * 40)"
+    reopened_at = "NULL::TIMESTAMP"
+    if recent_to and reopen_every:
+        reopened_at = f"({recent_to} - INTERVAL 1 DAY)"
+    elif recent_to:
+        created = f"({recent_to} - INTERVAL 8 DAY + to_seconds((i - {first}) * {3 * 86400 // max(last - first, 1)}))"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE bench_issues AS
         SELECT
             i,
             (10000000 + i)::VARCHAR AS issue_id,
             'P' || (i % 20) AS project,
-            TIMESTAMP '2024-01-01' + to_seconds(i * 40) AS created,
+            {created} AS created,
+            {reopened_at} AS reopened_at,
             CASE WHEN i % 20 < 16 THEN '10003' WHEN i % 20 < 19 THEN '3' ELSE '10004' END AS final_status,
             4 + i % 7 AS step_hours
         FROM range({first}, {last}) AS r(i)
@@ -123,7 +133,8 @@ def write_jira(con: duckdb.DuckDBPyConnection, first: int, last: int, histories:
              || '"labels":[],"components":[],"priority":{{"id":"3","name":"Medium"}},"customfield_10016":'
              || (i % 8) || '}},"_throughline":{{"storyPointsFields":["customfield_10016"],"epicLinkField":null}}}}')::JSON,
             {extracted_at}::TIMESTAMP
-        FROM (SELECT *, created + to_hours(({histories} + {extra}) * step_hours) AS updated FROM bench_issues)
+        FROM (SELECT *, coalesce(reopened_at, created + to_hours(({histories} + {extra}) * step_hours)) AS updated
+              FROM bench_issues)
     """)
     steps = (f"SELECT {histories} AS k" if reopen_every else f"SELECT * FROM range({min(histories, 10)}) AS r(k)")
     con.execute(f"""
@@ -138,7 +149,8 @@ def write_jira(con: duckdb.DuckDBPyConnection, first: int, last: int, histories:
         FROM (
             SELECT
                 bench_issues.*, k,
-                created + to_hours((k + 1) * step_hours) AS changed,
+                CASE WHEN k >= {histories} AND reopened_at IS NOT NULL THEN reopened_at
+                    ELSE created + to_hours((k + 1) * step_hours) END AS changed,
                 CASE WHEN k = 0 THEN '1' WHEN k >= {histories} THEN final_status ELSE steps[k] END AS from_status,
                 CASE WHEN k >= {histories} THEN '3' ELSE steps[k + 1] END AS to_status
             FROM bench_issues

@@ -9,6 +9,8 @@ downloads the next pages; a kill loses only writes not yet committed, whose curs
 
 from __future__ import annotations
 
+import collections
+
 import hashlib
 import json
 import os
@@ -224,6 +226,7 @@ class _Queued:
     owner: int  # the thread that queued it: its error is raised there
     apply: Callable[[duckdb.DuckDBPyConnection, dict], Callable[[], None] | None]
     records: int
+    cursor_key: tuple[str, str, str] | None = None  # (source instance, stream, scope) of the cursor it moves
 
 
 @dataclass(frozen=True)
@@ -329,6 +332,9 @@ class RawStore:
         self._busy = False
         self._closing = False
         self._waiting = 0  # threads waiting for every queued write to commit
+        # cursors moved by queued (or committing) writes: get_cursor waits for the writer only for those, so a
+        # scope that starts while another's pages are still being written does not wait for them
+        self._pending_cursors: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._failed: dict[int, BaseException] = {}
         self._changed = threading.Condition()
         self._local = threading.local()  # .depth: how many batched() blocks this thread is in
@@ -418,7 +424,7 @@ class RawStore:
                 self._waiting -= 1
 
     def _submit(self, apply: Callable[[duckdb.DuckDBPyConnection, dict], Callable[[], None] | None],
-                records: int = 0) -> None:
+                records: int = 0, cursor_key: tuple[str, str, str] | None = None) -> None:
         """Queue a write; outside batched(), wait until it is committed (raising its error)."""
         owner = threading.get_ident()
         with self._changed:
@@ -428,8 +434,10 @@ class RawStore:
                 raise RuntimeError(f"the raw store {self.path} is closed")
             while self._queued_records and self._queued_records + records > MAX_QUEUED_RECORDS:
                 self._changed.wait()
-            self._queue.append(_Queued(owner, apply, records))
+            self._queue.append(_Queued(owner, apply, records, cursor_key))
             self._queued_records += records
+            if cursor_key is not None:
+                self._pending_cursors[cursor_key] += 1
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_queued, name=f"raw-writer {self.path.name}",
                                                 daemon=True)
@@ -460,6 +468,7 @@ class RawStore:
                     with self._changed:
                         self._busy = False
                         self._queued_records -= sum(q.records for q in taken)
+                        self._pending_cursors.subtract(q.cursor_key for q in taken if q.cursor_key is not None)
                         self._changed.notify_all()
         finally:
             con.close()
@@ -531,8 +540,14 @@ class RawStore:
         self._known.add(table)
 
     def get_cursor(self, source_instance: str, stream: str, scope: str) -> str | None:
+        """The committed cursor; waits for the writer only when a queued write moves this very cursor (what
+        the other scopes' queued pages hold cannot change it)."""
+        with self._changed:
+            pending = self._pending_cursors[(source_instance, stream, scope)] > 0
+        if pending:
+            self._drain()
         with self.lock:
-            row = self.con.execute(
+            row = self._con.execute(
                 f"SELECT cursor_value FROM {STATE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?",
                 [source_instance, stream, scope],
             ).fetchall()
@@ -592,7 +607,8 @@ class RawStore:
         write = _RawWrite(batches, cursor, list(etags), list(replace_children), list(settled), list(rejected),
                           datetime.now(UTC).replace(tzinfo=None))
         written = sum(len(records) for _, _, records in batches)
-        self._submit(lambda con, counts: self._apply(con, write, counts), written)
+        self._submit(lambda con, counts: self._apply(con, write, counts), written,
+                     (cursor.source_instance, cursor.stream, cursor.scope) if cursor is not None else None)
         return written
 
     def _apply(self, con: duckdb.DuckDBPyConnection, write: _RawWrite,

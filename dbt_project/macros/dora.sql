@@ -21,16 +21,24 @@
     array[{%- for value in values -%}'{{ value | string | replace("'", "''") }}'{{ ", " if not loop.last }}{%- endfor -%}]::varchar[]
 {%- endmacro %}
 
-{#- A Jira field as text: plain text or number, an option `{value}`, a `{name}` object or the first of a list. -#}
-{% macro jira_field_text(field_id) -%}
+{#- A Jira field as text: plain text or number, an option `{value}`, a `{name}` object or the first of a list.
+    Read from the paths jira_field_paths(field_id) adds to jira_parsed_paths (`at`/`json_at`: their refs), so
+    the issue's JSON is parsed once for every field. -#}
+{% macro jira_field_paths(field_id) -%}
+    {%- set field = 'fields.' ~ field_id -%}
+    {{ return({'text': [field ~ '.value', field ~ '.name', field ~ '[0].value', field ~ '[0]', field],
+               'json': [field]}) }}
+{%- endmacro %}
+
+{% macro jira_field_text(field_id, at, json_at) -%}
     {%- if field_id -%}
+    {%- set field = 'fields.' ~ field_id -%}
     coalesce(
-        {{ json_text('payload', 'fields.' ~ field_id ~ '.value') }},
-        {{ json_text('payload', 'fields.' ~ field_id ~ '.name') }},
-        {{ json_text('payload', 'fields.' ~ field_id ~ '[0].value') }},
-        {{ json_text('payload', 'fields.' ~ field_id ~ '[0]') }},
-        case when {{ json_kind(json_get('payload', 'fields.' ~ field_id)) }} in ('string', 'number')
-            then {{ json_text('payload', 'fields.' ~ field_id) }} end
+        {{ at[field ~ '.value'] }},
+        {{ at[field ~ '.name'] }},
+        {{ at[field ~ '[0].value'] }},
+        {{ at[field ~ '[0]'] }},
+        case when {{ json_kind(json_at[field]) }} in ('string', 'number') then {{ at[field] }} end
     )
     {%- else -%}
     null::varchar

@@ -49,3 +49,17 @@
     (select coalesce(min(period_start), date '9999-12-31') from {{ ref('int_flow_periods_to_rebuild') }}
      where grain = '{{ grain }}')
 {%- endmacro %}
+
+{# Each item's first step into waiting or active before the as-of time (`work_item_ids`: a subquery, or none
+    for every item), read from the state intervals alone: no join with work_items needed for it. Reads the
+   calling model's `as_of` CTE. #}
+{% macro flow_wip_starts_of(work_item_ids) -%}
+    select intervals.work_item_id, min(intervals.started_at) as wip_started_at
+    from {{ ref('work_item_state_intervals') }} as intervals
+    cross join as_of
+    where intervals.flow_state in ('waiting', 'active') and intervals.started_at < as_of.as_of_at
+        {%- if work_item_ids %}
+        and intervals.work_item_id in {{ work_item_ids }}
+        {%- endif %}
+    group by intervals.work_item_id
+{%- endmacro %}

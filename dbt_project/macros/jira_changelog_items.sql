@@ -5,32 +5,29 @@
   field (flags, sprints) would otherwise parse all of them; the text only narrows what is parsed, the
   caller still filters the items exactly. The match is case-sensitive (a plain substring search, about
   5x cheaper than ILIKE at 10M histories) unless `ignore_case` is set for a field matched in any case.
-  `issues`: a relation of (source_instance, issue_id): read only those issues' histories. Incremental
-  models pass the issues they rebuild; DuckDB does not push a join on the view's issue_id below the JSON
-  parsing, so the filter has to sit here, on the raw table.
+  `recent`: read only the histories read within `incremental_lookback_hours` of their source's newest read
+  (the windows of int_jira__changed_issues), for the incremental models that keep parsed histories: a
+  history never changes once written, so a run parses the new ones only. The window's earliest start is
+  also given as a literal (jira_histories_read_since), which DuckDB prunes the scan with before any text
+  is searched: at 10M histories a join on the issues to rebuild still searched every history's text
+  (seconds), a literal bound reads the newest row groups only.
   The DuckDB SQL is tuned for 10M histories (one from_json, unnest in the select list); PostgreSQL reads the
   same fields from jsonb with a lateral jsonb_array_elements.
 #}
-{% macro jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
-    {{ return(adapter.dispatch('jira_changelog_items', 'throughline')(containing, ignore_case, issues)) }}
+{% macro jira_changelog_items(containing=none, ignore_case=false, recent=false) -%}
+    {{ return(adapter.dispatch('jira_changelog_items', 'throughline')(containing, ignore_case, recent)) }}
 {%- endmacro %}
-{% macro default__jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
+{% macro default__jira_changelog_items(containing=none, ignore_case=false, recent=false) -%}
     {{ throughline.not_ported('jira_changelog_items') }}
 {%- endmacro %}
 
-{% macro duckdb__jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
-with source as (
-    select changelogs.*
-    from {{ source('raw', 'jira__changelogs') }} as changelogs
-    {%- if issues %}
-    semi join {{ issues }} as issues
-        on issues.source_instance = changelogs.source_instance
-        and issues.issue_id = changelogs.parent_key
-    {%- endif %}
-    {% if containing and ignore_case -%}
-    where regexp_matches(changelogs.payload::varchar, '(?i){{ containing }}')
-    {%- elif containing -%}
-    where contains(changelogs.payload::varchar, '{{ containing }}')
+{% macro duckdb__jira_changelog_items(containing=none, ignore_case=false, recent=false) -%}
+with
+{{ jira_histories_source(recent) }}
+    {%- if containing and ignore_case %}
+        and regexp_matches(changelogs.payload::varchar, '(?i){{ containing }}')
+    {%- elif containing %}
+        and contains(changelogs.payload::varchar, '{{ containing }}')
     {%- endif %}
 ),
 
@@ -83,19 +80,9 @@ select
 from items
 {%- endmacro %}
 
-{% macro postgres__jira_changelog_items(containing=none, ignore_case=false, issues=none) -%}
-with source as (
-    select changelogs.*
-    from {{ source('raw', 'jira__changelogs') }} as changelogs
-    where true
-    {%- if issues %}
-        and exists (
-            select 1
-            from {{ issues }} as issues
-            where issues.source_instance = changelogs.source_instance
-                and issues.issue_id = changelogs.parent_key
-        )
-    {%- endif %}
+{% macro postgres__jira_changelog_items(containing=none, ignore_case=false, recent=false) -%}
+with
+{{ jira_histories_source(recent) }}
     {%- if containing and ignore_case %}
         and changelogs.payload::text ~* '{{ containing }}'
     {%- elif containing %}
@@ -126,11 +113,11 @@ cross join lateral jsonb_array_elements(
 {%- endmacro %}
 
 
-{#- stg_jira__status_changes, and its incremental reader int_jira__issue_status_changes (`issues`: above). -#}
-{% macro jira_status_changes(issues=none) -%}
+{#- stg_jira__status_changes, and its incremental reader int_jira__issue_status_changes (`recent`: above). -#}
+{% macro jira_status_changes(recent=false) -%}
 with items as (
     -- only histories that mention a status are parsed (see jira_changelog_items)
-    {{ jira_changelog_items(containing='status', issues=issues) }}
+    {{ jira_changelog_items(containing='status', recent=recent) }}
 )
 
 select
@@ -149,12 +136,12 @@ from items
 where field_type = 'jira' and field = 'status'
 {%- endmacro %}
 
-{#- stg_jira__flag_changes, and its incremental reader work_item_state_intervals (`issues`: above).
+{#- stg_jira__flag_changes, and its incremental reader int_jira__issue_flag_changes (`recent`: above).
     Jira writes the flag as a custom field whose value is a list of one option ("Impediment"); clearing it
     leaves an empty `toString`. -#}
-{% macro jira_flag_changes(issues=none) -%}
+{% macro jira_flag_changes(recent=false) -%}
 with items as (
-    {{ jira_changelog_items(containing='flagged', ignore_case=true, issues=issues) }}
+    {{ jira_changelog_items(containing='flagged', ignore_case=true, recent=recent) }}
 )
 
 select
@@ -168,4 +155,54 @@ select
 from items
 -- matched by name: the field's id differs per instance, and older histories carry no fieldId
 where field_type = 'custom' and lower(field) = 'flagged'
+{%- endmacro %}
+
+{#- Per Jira source instance, the start of its incremental window: its newest read (issue, history or
+    tombstone) less `incremental_lookback_hours` (int_jira__changed_issues and the `recent` histories). -#}
+{% macro jira_read_windows() -%}
+    select source_instance, max(extracted_at) - {{ flow_hours_interval(var('incremental_lookback_hours')) }} as read_since
+    from (
+        select source_instance, extracted_at from {{ source('raw', 'jira__issues') }}
+        union all
+        select source_instance, extracted_at from {{ source('raw', 'jira__changelogs') }}
+        union all
+        select source_instance, extracted_at from {{ source('raw', 'jira__deleted_issues') }}
+    ) as reads
+    group by source_instance
+{%- endmacro %}
+
+{#- The earliest window start of jira_read_windows() as a timestamp literal, read when the model runs (a
+    literal is what lets the scan skip the older histories). No Jira rows: a time after every read. -#}
+{% macro jira_histories_read_since() -%}
+    {%- set since = none -%}
+    {%- if execute -%}
+        {%- set since = run_query('select min(read_since) from (' ~ jira_read_windows() ~ ') as windows').columns[0].values()[0] -%}
+    {%- endif -%}
+    {%- if since is none -%}
+    cast('9999-12-31 00:00:00' as timestamp)
+    {%- else -%}
+    cast('{{ since }}' as timestamp)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The start of jira_changelog_items' `source` CTE (the raw histories; with `recent`, the window's only) up to
+    its where clause: the caller adds its text filter (`and ...`) and closes the CTE. -#}
+{% macro jira_histories_source(recent) -%}
+{%- if recent %}
+windows as (
+    {{ jira_read_windows() }}
+),
+{%- endif %}
+
+source as (
+    select changelogs.*
+    from {{ source('raw', 'jira__changelogs') }} as changelogs
+    {%- if recent %}
+    inner join windows on windows.source_instance = changelogs.source_instance
+    {%- endif %}
+    where true
+    {%- if recent %}
+        and changelogs.extracted_at >= {{ jira_histories_read_since() }}
+        and changelogs.extracted_at >= windows.read_since
+    {%- endif %}
 {%- endmacro %}

@@ -4,7 +4,9 @@ The raw layer is the build benchmark's (benchmarks/build.py) at demo scale: 2,00
 with 10 status changes each, 600 pull requests, 2,000 workflow runs and the production deployments of the
 merged pull requests. After a full build, the benchmark's nightly delta arrives, read a week later: 20 new
 issues, 20 issues reopened (one more history each, issue row re-read), 500 more pull requests, 20 more runs
-and their deployments. The incremental run must give the rows a full rebuild gives (EXCEPT ALL both ways, every
+and their deployments. The Jira changes are back-dated (`backdated=True`: the reopenings follow each issue's
+last history, years before the read), so the earlier days and weeks are updated by difference, not only the
+recent ones recomputed. The incremental run must give the rows a full rebuild gives (EXCEPT ALL both ways, every
 mart) while rebuilding only what the delta touched.
 """
 
@@ -34,7 +36,7 @@ def warehouses(tmp_path_factory):
     build_all(warehouse, ISSUES)
     run_dbt(["seed"], warehouse, work)
     run_dbt(["run", *SELECT], warehouse, work)
-    add_one_percent(warehouse, ISSUES)
+    add_one_percent(warehouse, ISSUES, backdated=True)
     run_dbt(["run", *SELECT], warehouse, work)
     refreshed = work / "refresh" / warehouse.name  # same file name: the compiled SQL names the catalog
     refreshed.parent.mkdir()

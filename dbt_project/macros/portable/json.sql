@@ -28,6 +28,18 @@
     ({{ expression }} #>> {{ throughline.pg_json_path(path) }})
 {%- endmacro %}
 
+{# JSON text (kept as text in a table, so a fixture or union needs no JSON type) as the JSON value. #}
+{% macro json_parse(expression) -%}
+    {{ return(adapter.dispatch('json_parse', 'throughline')(expression)) }}
+{%- endmacro %}
+{% macro default__json_parse(expression) -%}{{ throughline.not_ported('json_parse') }}{%- endmacro %}
+{% macro duckdb__json_parse(expression) -%}
+    ({{ expression }})::json
+{%- endmacro %}
+{% macro postgres__json_parse(expression) -%}
+    ({{ expression }})::jsonb
+{%- endmacro %}
+
 {# The JSON value at `path` (JSON in DuckDB, jsonb in PostgreSQL). #}
 {% macro json_get(expression, path) -%}
     {{ return(adapter.dispatch('json_get', 'throughline')(expression, path)) }}

@@ -17,26 +17,6 @@
 with as_of as (
     select {{ flow_as_of() }} as as_of_at
 ),
-
-wip_intervals as (
-    -- flow items only: an epic is "in progress" while its stories are, which would count that work twice
-    select
-        intervals.work_item_id,
-        items.team,
-        items.value_stream,
-        items.flow_item_type,
-        intervals.flow_state,
-        intervals.started_at,
-        -- an interval still open at the as-of time runs to it
-        case when intervals.ended_at < as_of.as_of_at then intervals.ended_at end as ended_at,
-        as_of.as_of_at
-    from {{ ref('work_item_state_intervals') }} as intervals
-    inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
-    cross join as_of
-    where intervals.flow_state in ('waiting', 'active') and items.is_flow_item
-        and intervals.started_at < as_of.as_of_at
-),
-
 {%- if is_incremental() %}
 
 bounds as (
@@ -45,18 +25,41 @@ bounds as (
 ),
 {%- endif %}
 
-wip_days as (
-    -- The state at a day's end is the state just before midnight: the interval covers it when
-    -- started_at < day + 1 <= ended_at, i.e. from the day it started to the day before it ended; on the
-    -- as-of day the snapshot is the as-of time. The bounds are exact, so no row needs filtering after.
-    -- An incremental run expands each interval over the days it recomputes in full only.
+state_intervals as (
+    -- an interval still open at the as-of time runs to it
     select
-        wip_intervals.*,
-        {{ timestamp_series_rows(
-            'greatest(started_at::date, bounds.first_day)' if is_incremental() else 'started_at::date',
-            'least(' ~ last_day ~ ', bounds.last_day)' if is_incremental() else last_day,
-            "interval '1 day'"
-        ) }}::date as day
+        intervals.work_item_id,
+        intervals.flow_state,
+        intervals.started_at,
+        case when intervals.ended_at < as_of.as_of_at then intervals.ended_at end as ended_at,
+        as_of.as_of_at
+    from {{ ref('work_item_state_intervals') }} as intervals
+    cross join as_of
+    where intervals.flow_state in ('waiting', 'active') and intervals.started_at < as_of.as_of_at
+),
+
+wip_intervals as (
+    -- flow items only: an epic is "in progress" while its stories are, which would count that work twice
+    select intervals.work_item_id, items.team, items.value_stream, items.flow_item_type, intervals.flow_state,
+        intervals.started_at, intervals.ended_at, intervals.as_of_at
+    from (
+        select state_intervals.*
+        from state_intervals
+        {%- if is_incremental() %}
+        -- an incremental run reads the intervals of the days it recomputes in full and of the rebuilt items
+        -- only, before the join with work_items: the history's intervals are most of the cost
+        cross join bounds
+        where (state_intervals.started_at::date <= bounds.last_day and {{ last_day }} >= bounds.first_day)
+            or state_intervals.work_item_id in (select work_item_id from {{ ref('int_work_items_to_rebuild') }})
+        {%- endif %}
+    ) as intervals
+    inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
+    where items.is_flow_item
+),
+
+recent_intervals as (
+    -- the intervals in progress at the end of a day recomputed in full (in a full build: every one)
+    select wip_intervals.*
     from wip_intervals
     {%- if is_incremental() %}
     cross join bounds
@@ -66,19 +69,29 @@ wip_days as (
 
 item_wip_starts as (
     -- age counts from the item's first step into WIP, wherever the interval sits in its life (an aggregate,
-    -- not a window over every interval: it can spill)
-    select work_item_id, min(started_at) as wip_started_at
-    from wip_intervals
-    {%- if is_incremental() %}
-    where work_item_id in (select work_item_id from wip_days)
-    {%- endif %}
-    group by work_item_id
+    -- not a window over every interval: it can spill); recent_intervals holds flow items only
+    {{ flow_wip_starts_of('(select work_item_id from recent_intervals)' if is_incremental() else none) }}
 ),
 
 snapshots as (
-    select wip_days.*, item_wip_starts.wip_started_at
-    from wip_days
-    inner join item_wip_starts on item_wip_starts.work_item_id = wip_days.work_item_id
+    -- The state at a day's end is the state just before midnight: the interval covers it when
+    -- started_at < day + 1 <= ended_at, i.e. from the day it started to the day before it ended; on the
+    -- as-of day the snapshot is the as-of time. The bounds are exact, so no row needs filtering after.
+    -- An incremental run expands each interval over the days it recomputes in full only. Each interval
+    -- meets its item's start before it is expanded into days: a join per interval, not per day.
+    select
+        recent_intervals.*,
+        item_wip_starts.wip_started_at,
+        {{ timestamp_series_rows(
+            'greatest(started_at::date, bounds.first_day)' if is_incremental() else 'started_at::date',
+            'least(' ~ last_day ~ ', bounds.last_day)' if is_incremental() else last_day,
+            "interval '1 day'"
+        ) }}::date as day
+    from recent_intervals
+    inner join item_wip_starts on item_wip_starts.work_item_id = recent_intervals.work_item_id
+    {%- if is_incremental() %}
+    cross join bounds
+    {%- endif %}
 ),
 
 recomputed_days as (
@@ -233,25 +246,31 @@ updated_days as (
         and built.flow_item_type = changes.flow_item_type
 ),
 
+oldest_left_days as (
+    select * from updated_days where oldest_left and wip_items > 0
+),
+
 oldest_left_intervals as (
-    -- every interval in progress at the end of a day whose oldest item left, in that day's group
-    select days.day, days.team, days.value_stream, days.flow_item_type, wip_intervals.work_item_id,
-        wip_intervals.as_of_at
-    from updated_days as days
-    inner join wip_intervals
-        on wip_intervals.team = days.team
-        and wip_intervals.value_stream = days.value_stream
-        and wip_intervals.flow_item_type = days.flow_item_type
-        and wip_intervals.started_at::date <= days.day
-        and {{ last_day.replace('ended_at', 'wip_intervals.ended_at').replace('as_of_at', 'wip_intervals.as_of_at') }} >= days.day
-    where days.oldest_left and days.wip_items > 0
+    -- every interval in progress at the end of a day whose oldest item left, in that day's group (read from
+    -- the whole history: wip_intervals holds the recent days' only)
+    select days.day, days.team, days.value_stream, days.flow_item_type, intervals.work_item_id, as_of.as_of_at
+    from oldest_left_days as days
+    cross join as_of
+    inner join {{ ref('work_items') }} as items
+        on items.team = days.team
+        and items.value_stream = days.value_stream
+        and items.flow_item_type = days.flow_item_type
+        and items.is_flow_item
+    inner join {{ ref('work_item_state_intervals') }} as intervals
+        on intervals.work_item_id = items.work_item_id
+        and intervals.flow_state in ('waiting', 'active')
+        and intervals.started_at::date <= days.day
+        -- these days are before the recomputed ones, so before the as-of day: an open interval covers them
+        and coalesce((intervals.ended_at - interval '1 day')::date, days.day) >= days.day
 ),
 
 oldest_left_starts as (
-    select work_item_id, min(started_at) as wip_started_at
-    from wip_intervals
-    where work_item_id in (select work_item_id from oldest_left_intervals)
-    group by work_item_id
+    {{ flow_wip_starts_of('(select work_item_id from oldest_left_intervals)') }}
 ),
 
 oldest_recomputed as (

@@ -1,10 +1,9 @@
 -- The Jira issues whose raw rows were read recently (docs/OPERATIONS.md#incremental-builds): every issue
 -- whose raw issue row, changelog history or tombstone was read within `incremental_lookback_hours` of its
 -- source's newest read (new, changed, reopened, deleted or moved away, or with histories arriving late).
--- The incremental int_jira__issue_status_changes re-parses exactly these issues' histories;
+-- The incremental int_jira__issue_status_changes and int_jira__issue_flag_changes parse the histories read in
+-- the same windows (jira_read_windows);
 -- int_work_items_to_rebuild adds the issues whose built rows went stale.
-
-{%- set lookback = flow_hours_interval(var('incremental_lookback_hours')) %}
 
 with reads as (
     select source_instance, record_key as issue_id, extracted_at from {{ source('raw', 'jira__issues') }}
@@ -15,9 +14,7 @@ with reads as (
 ),
 
 windows as (
-    select source_instance, max(extracted_at) - {{ lookback }} as read_since
-    from reads
-    group by source_instance
+    {{ jira_read_windows() }}
 ),
 
 changed as (

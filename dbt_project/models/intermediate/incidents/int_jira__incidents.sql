@@ -23,6 +23,7 @@ cause_links as (
         min(other_issue_key) as caused_by_issue_key
     from {{ ref('stg_jira__issue_links') }}
     where {{ regex_matches('relationship', _sql_text(cause_link), 'i') }}
+        and issue_id in (select issue_id from incident_issues)
     group by source_instance, issue_id
 )
 
@@ -33,29 +34,26 @@ select
     incident_issues.issue_key as display_key,
     incident_issues.summary as title,
     incident_issues.summary as reference_text,
-    fields.url,
+    incident_issues.url,
     coalesce(
-        fields.service_field,
+        incident_issues.service_field,
         -- a `service:<name>` label, else the first component
         nullif({{ regex_extract(array_to_text('incident_issues.labels', "' '"), "'service:(\\S+)'", 1) }}, ''),
         incident_issues.components[1]
     ) as service,
-    coalesce(fields.severity_field, incident_issues.priority) as severity,
+    coalesce(incident_issues.severity_field, incident_issues.priority) as severity,
     incident_issues.created_at as started_at,
     incident_issues.resolved_at,
     -- `<source>:<id>` names the deployment's source instance; a bare id is looked up in every source
-    case when fields.caused_by_deployment_field like '%:%'
-        then split_part(fields.caused_by_deployment_field, ':', 1) end as caused_by_source_instance,
-    case when fields.caused_by_deployment_field like '%:%'
-        then split_part(fields.caused_by_deployment_field, ':', 2)
-        else fields.caused_by_deployment_field end as caused_by_deployment_id,
-    fields.root_cause_sha_field as root_cause_sha,
+    case when incident_issues.caused_by_deployment_field like '%:%'
+        then split_part(incident_issues.caused_by_deployment_field, ':', 1) end as caused_by_source_instance,
+    case when incident_issues.caused_by_deployment_field like '%:%'
+        then split_part(incident_issues.caused_by_deployment_field, ':', 2)
+        else incident_issues.caused_by_deployment_field end as caused_by_deployment_id,
+    incident_issues.root_cause_sha_field as root_cause_sha,
     cause_links.caused_by_issue_key,
     false as is_rollback
 from incident_issues
-left join {{ ref('stg_jira__incident_fields') }} as fields
-    on fields.source_instance = incident_issues.source_instance
-    and fields.issue_id = incident_issues.issue_id
 left join cause_links
     on cause_links.source_instance = incident_issues.source_instance
     and cause_links.issue_id = incident_issues.issue_id

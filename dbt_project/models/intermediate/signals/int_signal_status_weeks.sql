@@ -24,24 +24,6 @@ with as_of as (
     select {{ flow_as_of() }} as as_of_at
 ),
 
-intervals as (
-    select
-        intervals.work_item_id,
-        items.team,
-        items.value_stream,
-        coalesce(intervals.status_name, '(unknown status)') as status_name,
-        intervals.flow_state,
-        intervals.started_at,
-        -- an interval still open at the as-of time runs to it
-        least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
-        as_of.as_of_at
-    from {{ ref('work_item_state_intervals') }} as intervals
-    inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
-    cross join as_of
-    -- flow items only, as flow load: an epic's statuses would repeat its stories' time
-    where intervals.flow_state in ('waiting', 'active') and items.is_flow_item
-),
-
 {%- if is_incremental() %}
 
 bounds as (
@@ -49,6 +31,37 @@ bounds as (
     from {{ flow_periods_to_rebuild('week') }} as weeks
 ),
 {%- endif %}
+
+intervals as (
+    -- flow items only, as flow load: an epic's statuses would repeat its stories' time
+    select intervals.work_item_id, items.team, items.value_stream, intervals.status_name, intervals.flow_state,
+        intervals.started_at, intervals.ended_at, intervals.as_of_at
+    from (
+        select state_intervals.*
+        from (
+            select
+                intervals.work_item_id,
+                coalesce(intervals.status_name, '(unknown status)') as status_name,
+                intervals.flow_state,
+                intervals.started_at,
+                -- an interval still open at the as-of time runs to it
+                least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
+                as_of.as_of_at
+            from {{ ref('work_item_state_intervals') }} as intervals
+            cross join as_of
+            where intervals.flow_state in ('waiting', 'active')
+        ) as state_intervals
+        {%- if is_incremental() %}
+        -- an incremental run reads the intervals of the weeks it recomputes in full and of the rebuilt items
+        -- only, before the join with work_items: the history's intervals are most of the cost
+        cross join bounds
+        where ({{ first_week }} <= bounds.last_week and {{ last_week }} >= bounds.first_week)
+            or state_intervals.work_item_id in (select work_item_id from {{ ref('int_work_items_to_rebuild') }})
+        {%- endif %}
+    ) as intervals
+    inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
+    where items.is_flow_item
+),
 
 pieces as (
     -- An incremental run cuts each interval over the weeks it recomputes in full only.

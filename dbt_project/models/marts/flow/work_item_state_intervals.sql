@@ -35,8 +35,8 @@ with status_intervals as (
 ),
 
 {{ flow_state_interval_ctes(
-    '(' ~ jira_flag_changes(issues=ref('int_work_items_to_rebuild')) ~ ') as flag_change_items'
-    if is_incremental() else ref('stg_jira__flag_changes')
+    '(select flags.* from ' ~ ref('int_jira__issue_flag_changes') ~ ' as flags '
+    ~ work_items_to_rebuild_only('flags') ~ ') as flag_change_items'
 ) }}
 
 select

@@ -1,18 +1,19 @@
 -- One row per link of an issue, as that issue shows it: a link between A and B appears twice, once from
 -- each side with opposite directions. Read from the issue's `issuelinks` field rather than a raw stream
 -- of its own, so a link removed in Jira disappears with the issue's next read instead of lingering.
+-- stg_jira__issues keeps the field's JSON (`issue_links`), so this view parses the links only, not the issues.
 with source as (
     -- links of a deleted issue go with it
-    {{ jira_live_issues() }}
+    select * from {{ ref('stg_jira__issues') }}
 ),
 
 links as (
     select
-        record_key as issue_id,
-        {{ json_text('payload', 'key') }} as issue_key,
+        issue_id,
+        issue_key,
         source_instance,
         {{ json_object_rows(
-            json_get('payload', 'fields.issuelinks'),
+            json_parse('issue_links'),
             '[{"id": "VARCHAR",
                "type": {"id": "VARCHAR", "name": "VARCHAR", "inward": "VARCHAR", "outward": "VARCHAR"},
                "inwardIssue": {"id": "VARCHAR", "key": "VARCHAR"},

@@ -3,14 +3,30 @@
 -- night, and parsing every issue's JSON for each of them was most of their cost. A run parses again only the
 -- issues read within `incremental_lookback_hours` of their source's newest read (the window of
 -- int_jira__changed_issues, which must cover the time between two builds), and replaces their rows; the
--- post-hook deletes the rows a newer tombstone covers. A new `jira_story_points_field` needs
--- `--full-refresh`: the rows already built keep the field they were parsed with.
+-- post-hook deletes the rows a newer tombstone covers. Every row keeps the settings it was parsed with
+-- (`parse_settings`: the story points and incident field vars): after a change of them, or an upgrade that
+-- adds a column, the next run parses every issue again.
+-- The links and the incident fields are read here too, in the same single parse of the issue: their
+-- models (stg_jira__issue_links, int_jira__incidents) then cost what the links and incidents do, not a
+-- parse of every issue every night.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['source_instance', 'issue_id'],
+    on_schema_change='append_new_columns',
     post_hook='{{ delete_tombstoned_jira_issues() }}',
 ) }}
+{%- set incident_fields = var('jira_incident_fields', {}) or {} %}
+{%- set parse_settings = var('jira_story_points_field') ~ ' ' ~ (incident_fields | tojson) %}
+{%- set reparse = {'all': false, 'some': false} %}
+{%- if execute and is_incremental() %}
+{%- if 'parse_settings' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+{%- do reparse.update({'all': true}) %}
+{%- else %}
+{%- set other = run_query("select count(*) from " ~ this ~ " where parse_settings is distinct from '" ~ parse_settings ~ "'") %}
+{%- do reparse.update({'some': other.columns[0].values()[0] > 0}) %}
+{%- endif %}
+{%- endif %}
 -- Every fixed path is read through jira_parsed_paths (macros/portable/jira.sql): on DuckDB in ONE
 -- json_extract_string call, since each `->>` parses the whole issue again and this view is read by half a
 -- dozen models, so at a million issues parsing was most of their cost. `at` and `json_at` name the SQL of
@@ -23,9 +39,13 @@
     'fields.parent.fields.issuetype.name', '_throughline.storyPointsFields[0]',
     '_throughline.storyPointsFields[1]', 'fields.assignee.accountId', 'fields.assignee.key',
     'fields.reporter.accountId', 'fields.reporter.key', 'fields.resolution.name', 'fields.created',
-    'fields.updated', 'fields.resolutiondate', 'fields.' ~ var("jira_story_points_field"),
+    'fields.updated', 'fields.resolutiondate', 'fields.' ~ var("jira_story_points_field"), 'self',
 ] %}
-{%- set json_paths = ['fields.labels', 'fields.components', 'fields.fixVersions', '_throughline'] %}
+{%- set json_paths = ['fields.labels', 'fields.components', 'fields.fixVersions', '_throughline', 'fields.issuelinks'] %}
+{%- for role in ['service', 'severity', 'caused_by_deployment', 'root_cause_sha'] if incident_fields.get(role) %}
+{%- set field_paths = jira_field_paths(incident_fields[role]) %}
+{%- do paths.extend(field_paths.text) %}{% do json_paths.extend(field_paths.json) %}
+{%- endfor %}
 {%- set refs = jira_parsed_path_refs(paths, json_paths) %}
 {%- set at = refs.text %}{% set json_at = refs.json %}
 
@@ -40,6 +60,16 @@ with source as (
         group by source_instance
     ) as windows on windows.source_instance = live.source_instance
     where live.extracted_at >= windows.read_since
+        {%- if reparse.all %}
+        or true  -- built before parse_settings existed
+        {%- elif reparse.some %}
+        -- parsed with other settings: parse again
+        or exists (
+            select 1 from {{ this }} as built
+            where built.source_instance = live.source_instance and built.issue_id = live.record_key
+                and built.parse_settings is distinct from '{{ parse_settings }}'
+        )
+        {%- endif %}
     {%- else %}
     {{ jira_live_issues() }}
     {%- endif %}
@@ -96,5 +126,17 @@ select
     {{ to_utc_timestamp(at['fields.created']) }} as created_at,
     {{ to_utc_timestamp(at['fields.updated']) }} as updated_at,
     {{ to_utc_timestamp(at['fields.resolutiondate']) }} as resolved_at,
+    -- The browse page, from the issue's API URL (https://site/rest/api/3/issue/10001).
+    {{ regex_replace(at['self'], "'/rest/api/[0-9]+/issue/.*$'", "''", flags='') }} || '/browse/' || ({{ at['key'] }})
+        as url,
+    -- as text: a table column of JSON type differs between warehouses (json, jsonb)
+    ({{ json_at['fields.issuelinks'] }})::varchar as issue_links,
+    nullif(trim({{ jira_field_text(incident_fields.get('service'), at, json_at) }}), '') as service_field,
+    nullif(trim({{ jira_field_text(incident_fields.get('severity'), at, json_at) }}), '') as severity_field,
+    nullif(trim({{ jira_field_text(incident_fields.get('caused_by_deployment'), at, json_at) }}), '')
+        as caused_by_deployment_field,
+    lower(nullif(trim({{ jira_field_text(incident_fields.get('root_cause_sha'), at, json_at) }}), ''))
+        as root_cause_sha_field,
+    '{{ parse_settings }}' as parse_settings,
     extracted_at
 from parsed

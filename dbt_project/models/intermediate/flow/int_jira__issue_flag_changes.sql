@@ -1,0 +1,15 @@
+-- The "Flagged" changes of the Jira changelog, materialized: work_item_state_intervals reads the flags of the
+-- items it rebuilds from here, where parsing them from the raw histories meant searching every history's
+-- text each night. Incremental by history, as int_jira__issue_status_changes (docs/OPERATIONS.md#incremental-builds).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['source_instance', 'history_id', 'item_index'],
+    on_schema_change='fail',
+) }}
+
+{% if is_incremental() -%}
+{{ jira_flag_changes(recent=true) }}
+{%- else -%}
+select * from {{ ref('stg_jira__flag_changes') }}
+{%- endif %}
