@@ -55,6 +55,13 @@ sources:
         # acme/payments-api-worker deploys the Payments service too: one service over two repositories.
         services:
           "acme/payments-api-worker": acme/payments-api
+  - type: linear
+    name: demo-linear
+    base_url: {url}/linear
+    auth:
+      api_key: ${{{token_var}}}
+    options:
+      start_date: "2026-01-01"
   - type: gitlab
     name: demo-gitlab
     base_url: {url}/gitlab
@@ -123,6 +130,17 @@ sources:
       start_date: "2026-01-01"
       # Platform is paged through Opsgenie (its service acme/platform-infra)
       services: [19de02c4-7b98-4102-b700-adfcd1e1b5c7]
+  - type: bitbucket
+    name: demo-bitbucket
+    base_url: {url}/bitbucket
+    auth:
+      username: demo@example.com
+      token: ${{{token_var}}}
+    scope:
+      # the Mobile team's code and Pipelines (simulator/bitbucket_api.py)
+      workspace: acme
+    options:
+      start_date: "2026-01-01"
 # <demo sources: add one block per simulated system above this line; {url}/<prefix> is its base URL>
 """
 

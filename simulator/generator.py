@@ -288,6 +288,8 @@ def generate_org(seed: int = 7, scale: int = 1, as_of: date | None = None) -> Or
 
 def _generate(seed: int, scale: int, window: Window) -> Org:
     org = Org()
+    # The history's span, for the worlds built beside the Jira/GitHub one (linear_api.py's Mobile team).
+    org.history_window_ms = (window.start_ms, window.anchor_ms)
     # PLAT's workflow starts in Backlog rather than To Do: the status mapping must handle two workflows. The
     # queue statuses (QUEUE_STATUSES) are where items wait between hand-offs, as on real boards.
     for name, category, ident in (*WORKFLOW_STATUSES, ("Backlog", "new", 10005), *QUEUE_STATUSES):

@@ -6,11 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from .api import MountedApi
+from .bitbucket_api import BitbucketApi
 from .circleci_api import CircleCIApi
 from .github_api import GitHubApi
 from .gitlab_api import GitLabApi
 from .jenkins_api import JenkinsApi
 from .jira_api import JiraApi
+from .linear_api import LinearApi
 from .model import Org
 from .opsgenie_api import OpsgenieApi
 from .pagerduty_api import PagerDutyApi
@@ -23,6 +25,8 @@ APIS: tuple[type[MountedApi], ...] = (
     CircleCIApi,
     OpsgenieApi,
     PagerDutyApi,
+    BitbucketApi,
+    LinearApi,
 )
 MOUNTS: dict[str, type[MountedApi]] = {api.PREFIX: api for api in APIS}
 

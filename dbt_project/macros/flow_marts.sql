@@ -227,7 +227,7 @@ window team_period as (partition by period_start, grouping_level, team, value_st
         and to_rebuild.issue_id = built.issue_id
         and not exists (
             select 1
-            from {{ ref('stg_jira__issues') }} as issues
+            from {{ ref('int_tracker_issues_unioned') }} as issues
             where issues.source_instance = built.source_instance
                 and issues.issue_id = built.issue_id
         )
@@ -272,4 +272,17 @@ window team_period as (partition by period_start, grouping_level, team, value_st
     {%- else -%}
         null
     {%- endif -%}
+{%- endmacro %}
+
+{#- The sprint membership changes (a query), with the columns flow_last_membership_change orders them by. -#}
+{% macro sprint_membership_changes() -%}
+    select
+        source_instance,
+        issue_id,
+        sprint_id,
+        changed_at,
+        change,
+        {{ try_cast('history_id', 'bigint') }} as history_number,
+        item_index
+    from {{ ref('int_jira__issue_sprint_changes') }}
 {%- endmacro %}

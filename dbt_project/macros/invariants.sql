@@ -31,6 +31,7 @@
         'pipeline_runs',
         'epics', 'initiatives', 'investment_distribution', 'okr_progress', 'outcome_links',
         'signal_control_limits_weekly', 'signals', 'value_stream_scorecard',
+        'delivery_forecasts', 'forecast_history',
     ]) }}
 {% endmacro %}
 

@@ -613,6 +613,17 @@ def test_sprint_committed_against_completed(warehouse):
             second["is_closed"]) == (2, 1, 0.5, False)
 
 
+def test_the_active_sprint_is_forecast_with_its_open_items(warehouse):
+    """Sprint 101 is active: its members now are SHOP-2 (done) and SHOP-4 (in progress), so 1 item remains,
+    due at its planned end 01-26; closed sprint 100 has no forecast (docs/METRICS.md#delivery-forecasts)."""
+    rows = query_dicts(warehouse, "SELECT * FROM marts.delivery_forecasts WHERE subject_type = 'sprint'")
+    assert [(row["subject_id"], row["team"], row["value_stream"], row["remaining_items"], str(row["target_date"]),
+             row["target_kind"], str(row["as_of_date"])) for row in rows] == [
+        (f"sprint:{JIRA}:101", "Checkout", item(warehouse, "SHOP-4")["value_stream"], 1, "2026-01-26", "sprint_end",
+         "2026-01-21")]
+    assert rows[0]["target_probability"] is not None
+
+
 # work_item_dependencies ------------------------------------------------------------------------------
 
 def test_blocking_links_across_teams_with_their_wait(warehouse):

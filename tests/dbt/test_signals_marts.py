@@ -37,6 +37,10 @@ Team Surge (value stream Platform) has the same wobble (flow time always 100 h) 
   W11 WIP 7 all week, 30 at its end: above Surge's limit 10, and above its control limits. The previous 8
       weeks W3..W10 (7 5 7 5 7 5 7 25) have mean 68 / 8 = 8.5 and sigma sqrt(318 / 7) = 6.740: upper limit
       8.5 + 20.22 = 28.72; the lower one, 8.5 - 20.22 = -11.72, is clamped at 0 (no count goes below 0).
+  W12 (the as-of date's week) forecast slip: Surge's forecasts on 03-30 (marts.delivery_forecasts, made here):
+      S-9 p85 04-20 against its target 04-06 (14 days late); I-1 p85 beyond the 104-week horizon against 04-13
+      (counted from the horizon's end 03-30 + 728 days: 714 days late); S-8 p85 04-06 before its 04-13. Steady's
+      KR1 is past its target with nothing left: no slip. Value 714 (the worst), limit 0.
 """
 
 from __future__ import annotations
@@ -204,6 +208,17 @@ def create_scorecard_inputs(con: duckdb.DuckDBPyConnection) -> None:
         (date(2026, 1, 5), "KR1", None, "Shop", 0.1, 0.2), (date(2026, 1, 26), "KR1", None, "Shop", 0.4, 0.3),
         (date(2026, 1, 19), "KR2", "Steady", None, 0.2, 0.5), (date(2026, 1, 26), "KR2", "Steady", None, -0.1, 0.6),
         (date(2026, 1, 26), "KR3", None, "Shop", None, 0.5), (date(2026, 2, 2), "KR1", None, "Shop", 0.5, 0.8)])
+    con.execute("""CREATE TABLE marts.delivery_forecasts (as_of_date DATE, subject_type VARCHAR, subject_id VARCHAR,
+        subject_key VARCHAR, team VARCHAR, value_stream VARCHAR, remaining_items BIGINT, target_date DATE,
+        p85_completion_date DATE, target_probability DOUBLE, is_p85_past_target BOOLEAN)""")
+    con.executemany("INSERT INTO marts.delivery_forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        (AS_OF.date(), kind, f"{kind}:jira:{key}", key, team, stream, remaining, target, p85, probability, past)
+        for kind, key, team, stream, remaining, target, p85, probability, past in [
+            ("epic", "S-9", "Surge", "Platform", 5, date(2026, 4, 6), date(2026, 4, 20), 0.1, True),
+            ("initiative", "I-1", "Surge", "Platform", 3, date(2026, 4, 13), None, 0.0, True),
+            ("epic", "S-8", "Surge", "Platform", 2, date(2026, 4, 13), date(2026, 4, 6), 0.9, False),
+            ("key_result", "KR1", "Steady", "Shop", 0, date(2026, 3, 27), date(2026, 3, 30), 0.0, True),
+        ]])
     con.execute("CREATE TABLE marts.epics (value_stream VARCHAR, shipped_month DATE, time_to_market_hours DOUBLE)")
     con.executemany("INSERT INTO marts.epics VALUES (?, ?, ?)", [
         ("Shop", date(2026, 1, 1), 100.0), ("Shop", date(2026, 1, 1), 300.0), ("Shop", None, None),
@@ -253,7 +268,18 @@ def test_each_rule_fires_exactly_where_planted_and_never_on_steady_data(warehous
         ("Surge", 11, "control_limits", "flow_velocity"),
         ("Surge", 11, "control_limits", "wip_items"),
         ("Surge", 11, "wip_limit", "wip_items"),
+        ("Surge", 12, "forecast_slip", "p85_days_past_target"),
     ])
+
+
+def test_a_forecast_past_its_target_at_p85_raises_a_slip_with_each_late_forecast(warehouse):
+    slip = signals(warehouse)[("Surge", 12, "forecast_slip", "p85_days_past_target")]
+    assert (slip["value_stream"], slip["direction"], slip["value"], slip["limit"]) == ("Platform", "above", 714.0, 0.0)
+    assert slip["evidence_values"] == [714.0, 14.0]
+    assert slip["evidence"] == (
+        "forecasts past their target at p85 (2): I-1 (initiative) p85 beyond the horizon, target 2026-04-13, "
+        "0% by then; S-9 (epic) p85 2026-04-20, target 2026-04-06, 10% by then")
+    assert slip["severity"] == "warning" and slip["recommendation"].startswith("A delivery forecast")
 
 
 def test_control_limits_carry_the_limit_crossed_and_the_weeks_behind_it(warehouse):

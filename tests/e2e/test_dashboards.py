@@ -115,7 +115,7 @@ def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site, c
     # every page, and the templated signals page at the first team the signals page links to
     team_pages = [route for route in report if route.startswith("/signals/")]
     assert len(team_pages) == 1, report.keys()
-    assert set(report) == {"/", "/dora", "/flow", "/scorecard", "/signals", *team_pages}
+    assert set(report) == {"/", "/dora", "/flow", "/scorecard", "/signals", "/forecasts", *team_pages}
     for route, page in report.items():
         assert page["errors"] == [], (route, page["errors"])
         assert page["charts"] >= page["expected"]["charts"], route
@@ -123,7 +123,7 @@ def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site, c
         assert Path(page["screenshot"]).stat().st_size > 10_000, route
         # the "as of" line with real timestamps, and the way to every page (dashboards/partials/as-of.md)
         assert re.search(r"Data as of \d{4}-\d\d-\d\d \d\d:\d\d UTC", page["text"]), (route, page["text"][:500])
-        assert {"/", "/flow", "/dora", "/scorecard", "/signals"} <= set(page["links"]), (route, page["links"])
+        assert {"/", "/flow", "/dora", "/scorecard", "/signals", "/forecasts"} <= set(page["links"]), (route, page["links"])
     # the signals page links each team's page (the overview lists every page in its text too)
     assert report["/signals"]["links"].count(team_pages[0]) >= 1
     # Flow: velocity, flow time, efficiency, load, distribution + aging WIP table;
@@ -136,6 +136,8 @@ def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site, c
     # its signals (the chosen week's items in progress, completed and deployed may each be none)
     assert report["/scorecard"]["expected"] == {"charts": 4, "tables": 3, "values": 0}
     assert report["/signals"]["expected"] == {"charts": 1, "tables": 2, "values": 0}
+    # Forecasts: the fan per initiative + every forecast and the drift tables
+    assert report["/forecasts"]["expected"] == {"charts": 1, "tables": 2, "values": 0}
     # (its five control-limit charts may be empty for a team without 6 weeks of history, so they are not
     # required in general; the first team linked, Checkout, has the four flow metrics' bands at least; its
     # change lead time has too few weeks with deployments in the demo for a band)

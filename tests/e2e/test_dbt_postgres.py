@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(
 # Marts that must not be empty in the demo, so that "equal" is not "both empty".
 FILLED_MARTS = ("work_items", "flow_metrics_weekly", "deployments", "dora_metrics_monthly", "incidents",
                 "pull_request_cycle_times", "epics", "outcome_links", "okr_progress", "signals",
-                "value_stream_scorecard", "pipeline_runs")
+                "value_stream_scorecard", "pipeline_runs", "delivery_forecasts", "forecast_history")
 
 
 def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse):

@@ -59,6 +59,10 @@ def private_dagster_home(tmp_path: Path) -> Path:
     return home
 
 
+# Pinned, so that the shared demo's data does not change with the day the tests run.
+SHARED_DEMO_AS_OF = "2026-10-31"
+
+
 def shared_demo(tmp_path_factory) -> Path:
     """`throughline demo` into a fresh warehouse, as a user runs it, once per test run.
 
@@ -82,8 +86,12 @@ def shared_demo(tmp_path_factory) -> Path:
             env = {k: v for k, v in os.environ.items()
                    if k not in ("THROUGHLINE_CONFIG", "THROUGHLINE_PUBLISHED_DIR", "THROUGHLINE_WAREHOUSE")}
             env["DAGSTER_HOME"] = str(private_dagster_home(folder))
-            run = subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse)],
+            run = subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse),
+                                  "--as-of", SHARED_DEMO_AS_OF],
                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+            # What the user's terminal showed: tests/unit/test_cli_demo.py checks it instead of running a demo of its own.
+            (folder / "stdout.txt").write_text(run.stdout)
+            (folder / "stderr.txt").write_text(run.stderr)
             if run.returncode != 0:
                 failure.write_text(run.stdout[-3000:] + run.stderr[-3000:])
     if failure.exists():

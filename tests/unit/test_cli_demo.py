@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 from connectors.core.engine import StreamResult
 from connectors.core.http import RequestStats
 from connectors.core.source import FailedScope
 from operations.run_report import progress_to, report_progress, stream_lines
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.e2e import SHARED_DEMO_AS_OF
 
 
 def test_one_progress_line_per_stream_sums_its_scopes_and_counts_failed_ones():
@@ -39,36 +34,29 @@ def test_progress_reaches_the_listener_only_while_it_listens():
     assert heard == ["dbt build: 3 models and seeds built in 1s"]
 
 
-def test_the_demo_prints_progress_phases_and_the_report_and_logs_everything(tmp_path):
-    """The real demo (minutes): at most 150 lines, everything else in the log file it names."""
-    warehouse = tmp_path / "warehouse" / "throughline.duckdb"
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text((ROOT / "dagster_home" / "dagster.yaml").read_text())
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("THROUGHLINE_CONFIG", "THROUGHLINE_PUBLISHED_DIR", "THROUGHLINE_WAREHOUSE")}
-    env["DAGSTER_HOME"] = str(home)
-    run = subprocess.run(
-        [sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse), "--as-of", "2026-10-31"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800,
-    )
+def test_the_demo_prints_progress_phases_and_the_report_and_logs_everything(demo_warehouse):
+    """The real demo (minutes; the session's shared run, tests/support/e2e.py): at most 150 lines, everything else
+    in the log file it names."""
+    warehouse = demo_warehouse
+    folder = warehouse.parent.parent
+    # shared_demo has failed the test already if the demo exited non-zero
+    stdout, stderr = (folder / "stdout.txt").read_text(), (folder / "stderr.txt").read_text()
     log = warehouse.parent / "demo" / "demo.log"
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    lines = (run.stdout + run.stderr).splitlines()
+    lines = (stdout + stderr).splitlines()
     assert len(lines) <= 150
-    assert run.stderr == ""
+    assert stderr == ""
     assert lines[-1] == f"full log: {log}"
-    assert "history up to 2026-10-31" in lines[0]
+    assert f"history up to {SHARED_DEMO_AS_OF}" in lines[0]
     sources = re.findall(r"^    name: (\S+)$", (warehouse.parent / "demo" / "throughline.yml").read_text(), re.M)
     assert {"demo-jira", "demo-github"} <= set(sources)
     for source in sources:  # every source's streams, with records and requests
         assert any(re.fullmatch(rf"  {source}: \w+: \d+ records, \d+ requests", line) for line in lines), source
     for phase in (f"extract: {len(sources)} sources", "dbt build: ", "tests: ", "publish: "):
         assert sum(line.startswith(phase) for line in lines) == 1, phase
-    assert re.search(r"^tests: \d+ passed, 0 failed$", run.stdout, re.M)
-    assert "marts.work_items: " in run.stdout
+    assert re.search(r"^tests: \d+ passed, 0 failed$", stdout, re.M)
+    assert "marts.work_items: " in stdout
     # dbt's node lines and the vars it was given are in the log, not on the terminal
     text = log.read_text()
     assert re.search(r"OK created sql \w+ model marts\.work_items", text)
-    assert "--vars" in text and "--vars" not in run.stdout
-    assert "OK created sql" not in run.stdout
+    assert "--vars" in text and "--vars" not in stdout
+    assert "OK created sql" not in stdout

@@ -8,6 +8,7 @@
     'int_gitlab__deployments',
     'int_jenkins__deployments',
     'int_circleci__deployments',
+    'int_bitbucket__deployments',
 ] %}
 {# <deployment sources: add each int_<source>__deployments model to the list above> #}
 {% set columns = [

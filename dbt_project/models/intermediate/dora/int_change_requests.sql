@@ -7,6 +7,7 @@
 {% set change_request_models = [
     'int_github__change_requests',
     'int_gitlab__change_requests',
+    'int_bitbucket__change_requests',
 ] %}
 {# <code hosts: add each int_<host>__change_requests model to the list above> #}
 {% set columns = [

@@ -21,7 +21,7 @@ with issues as (
         epic_key,
         issue_type_level,
         is_subtask_type
-    from {{ ref('stg_jira__issues') }}
+    from {{ ref('int_tracker_issues_unioned') }}
 ),
 
 -- Hierarchy level: containers (epics, initiatives) and sub-tasks are not flow items ---------------------
@@ -172,7 +172,7 @@ team_value_streams as (
 
 epics as (
     select source_instance, issue_key, parent_key
-    from {{ ref('stg_jira__issues') }}
+    from {{ ref('int_tracker_issues_unioned') }}
 )
 
 select

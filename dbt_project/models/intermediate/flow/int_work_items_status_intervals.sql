@@ -8,7 +8,7 @@
 with issues as (
     select issues.source_instance, issues.issue_id, issues.issue_key, issues.project_key, issues.status_id,
         issues.status_name, issues.created_at
-    from {{ ref('stg_jira__issues') }} as issues
+    from {{ ref('int_tracker_issues_unioned') }} as issues
     {{- work_items_to_rebuild_only('issues') }}
 ),
 
@@ -43,7 +43,7 @@ interval_starts as (
         to_status_name,
         from_status_id,
         from_status_name
-    from {{ ref('int_jira__issue_status_changes') }} as changes
+    from {{ ref('int_tracker_status_changes_unioned') }} as changes
     {{- work_items_to_rebuild_only('changes') }}
 ),
 
@@ -99,7 +99,7 @@ from intervals
 inner join issues
     on issues.source_instance = intervals.source_instance
     and issues.issue_id = intervals.issue_id
-left join {{ ref('int_jira__status_mapping') }} as status_mapping
+left join {{ ref('int_tracker_status_mapping_unioned') }} as status_mapping
     on status_mapping.source_instance = intervals.source_instance
     and status_mapping.project_key = issues.project_key
     and status_mapping.status_id = intervals.status_id

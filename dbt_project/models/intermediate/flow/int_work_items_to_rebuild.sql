@@ -8,7 +8,7 @@
 --    (var flow_item_hierarchy_levels). So a seed edit needs no full refresh. The marts are read without
 --    ref(): they are built after this model, from it, and it is the previous build's rows that must be
 --    compared. A full build (first run, --full-refresh) reads none of this.
--- depends_on: {{ ref('int_jira__status_mapping') }}
+-- depends_on: {{ ref('int_tracker_status_mapping_unioned') }}
 -- depends_on: {{ ref('int_work_items_classified') }}
 
 {%- set marts = generate_schema_name('marts', none) | trim %}
@@ -20,14 +20,14 @@
 {%- set has_flow_item_columns = 'is_flow_item' in built_columns and 'issue_type_hierarchy_level' in built_columns %}
 
 with to_rebuild as (
-    select source_instance, issue_id from {{ ref('int_jira__changed_issues') }}
+    select source_instance, issue_id from {{ ref('int_tracker_changed_issues_unioned') }}
     {%- if state_intervals and not flags.FULL_REFRESH %}
 
     union
 
     select built.source_instance, built.issue_id
     from {{ state_intervals }} as built
-    left join {{ ref('int_jira__status_mapping') }} as status_mapping
+    left join {{ ref('int_tracker_status_mapping_unioned') }} as status_mapping
         on status_mapping.source_instance = built.source_instance
         and status_mapping.project_key = built.project_key
         and status_mapping.status_id = built.status_id

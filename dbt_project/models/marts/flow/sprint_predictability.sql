@@ -17,15 +17,7 @@ with sprints as (
 ),
 
 membership_changes as (
-    select
-        source_instance,
-        issue_id,
-        sprint_id,
-        changed_at,
-        change,
-        {{ try_cast('history_id', 'bigint') }} as history_number,
-        item_index
-    from {{ ref('int_jira__issue_sprint_changes') }}
+    {{ sprint_membership_changes() }}
 ),
 
 members as (

@@ -7,7 +7,7 @@
 -- Those steps are DuckDB's tuned SQL (semi/anti and AS OF joins) with a PostgreSQL twin: macros/portable/flow.sql.
 -- Incremental (docs/OPERATIONS.md#incremental-builds): a run rebuilds the items in int_work_items_to_rebuild.
 -- depends_on: {{ ref('int_work_items_to_rebuild') }}
--- depends_on: {{ ref('stg_jira__issues') }} (the post-hook's live issues)
+-- depends_on: {{ ref('int_tracker_issues_unioned') }} (the post-hook's live issues)
 -- depends_on: {{ ref('int_work_items_replaced_intervals') }} (reads this model's previous rows before they are replaced)
 {{ config(**work_item_incremental()) }}
 
@@ -28,7 +28,7 @@ with status_intervals as (
         intervals.ended_at
     from {{ ref('int_work_items_status_intervals') }} as intervals
     {{- work_items_to_rebuild_only('intervals') }}
-    left join {{ ref('int_jira__status_mapping') }} as status_mapping
+    left join {{ ref('int_tracker_status_mapping_unioned') }} as status_mapping
         on status_mapping.source_instance = intervals.source_instance
         and status_mapping.project_key = intervals.project_key
         and status_mapping.status_id = intervals.status_id

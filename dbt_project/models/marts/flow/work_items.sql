@@ -19,9 +19,9 @@ with issues as (
         issues.epic_key,
         issues.story_points,
         issues.created_at
-    from {{ ref('stg_jira__issues') }} as issues
+    from {{ ref('int_tracker_issues_unioned') }} as issues
     {{- work_items_to_rebuild_only('issues') }}
-    left join {{ ref('int_jira__status_mapping') }} as status_mapping
+    left join {{ ref('int_tracker_status_mapping_unioned') }} as status_mapping
         on status_mapping.source_instance = issues.source_instance
         and status_mapping.project_key = issues.project_key
         and status_mapping.status_id = issues.status_id

@@ -279,6 +279,48 @@ status_share as (
             and value > mean + threshold * sigma
     ) as ranked_statuses
     where furthest = 1
+),
+
+-- forecast_slip: a team's delivery forecasts whose p85 completion date lies past their target, in the as-of
+-- date's week; a p85 beyond the horizon counts from the horizon's end (docs/METRICS.md#delivery-forecasts)
+
+forecast_slips as (
+    select
+        forecasts.*,
+        (coalesce(forecasts.p85_completion_date,
+            forecasts.as_of_date + 7 * {{ var('forecast_horizon_weeks') | int }}) - forecasts.target_date)::float8
+            as days_late
+    from {{ ref('delivery_forecasts') }} as forecasts
+    -- a subject with nothing left has nothing to slip, even when it is closed after its target
+    where forecasts.is_p85_past_target and forecasts.remaining_items > 0
+),
+
+forecast_slip as (
+    select
+        date_trunc('week', max(slips.as_of_date))::date as week_start,
+        slips.team,
+        slips.value_stream,
+        'forecast_slip' as rule,
+        'p85_days_past_target' as metric,
+        null::varchar as status_name,
+        'above' as direction,
+        max(slips.days_late) as value,
+        max(rules.threshold) as limit_value,
+        'forecasts past their target at p85 (' || count(*)::varchar || '): ' || string_agg(
+            slips.subject_key || ' (' || slips.subject_type || ') p85 '
+                || coalesce(slips.p85_completion_date::varchar, 'beyond the horizon') || ', target '
+                || slips.target_date::varchar || ', '
+                || ({{ round_half_away('100 * slips.target_probability') }})::bigint::varchar || '% by then',
+            '; ' order by slips.days_late desc, slips.subject_id
+        ) as evidence,
+        {{ array_of('slips.days_late', 'slips.days_late desc, slips.subject_id') }} as evidence_values,
+        max(rules.severity) as severity,
+        max(rules.recommendation) as recommendation
+    from forecast_slips as slips
+    inner join enabled_rules as rules
+        on rules.rule = 'forecast_slip' and rules.metric = 'p85_days_past_target' and rules.team = slips.team
+    where slips.days_late > rules.threshold
+    group by slips.team, slips.value_stream
 )
 
 select
@@ -293,4 +335,5 @@ from (
     union all select * from cfr_spike
     union all select * from waiting_share
     union all select * from status_share
+    union all select * from forecast_slip
 ) as fired

@@ -1,0 +1,145 @@
+"""Contract between the Bitbucket simulator (simulator/bitbucket_api.py), the connector, the staging models
+and the marts: what the connector stores from Bitbucket-shaped answers carries every JSON path the staging
+views read, the simulator keeps the wire rules the connector relies on (`next` pages, `pagelen` caps, OPEN
+pull requests only unless `state` is given, `q` refused when malformed, a 429 without Retry-After), and the
+demo organisation's Mobile team (repository acme/mobile-app) reaches `deployments` and
+`pull_request_cycle_times`.
+
+There are no recorded Bitbucket answers in ../shared/fixtures (DevLake's e2e data has no Bitbucket objects):
+the shapes follow Bitbucket Cloud's REST 2.0 reference.
+
+The Bitbucket repository mirrors the Org's GitHub repository acme/checkout-web (simulator/bitbucket_api.py):
+one pull request per GitHub pull request, one deployment per GitHub deployment with the same environment and
+outcome; so the counts below are GitHub's for that repository.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from connectors import bitbucket
+from connectors.config import DBT_PROJECT_DIR
+from connectors.core.errors import AuthError
+from connectors.core.raw import RawStore
+from connectors.core.options import DeploymentRules
+from connectors.kit import assert_each_record_once, raw_keys, source_config
+from simulator import SimulatorServer, generate_org
+from simulator.bitbucket_api import MIRRORED
+from tests.contract.test_pagerduty_shapes import has_path, payload_paths, payloads
+from tests.dbt.warehouse import RAW_TABLES, query, run_dbt
+
+STAGING = DBT_PROJECT_DIR / "models" / "staging" / "bitbucket"
+STREAMS = ("repositories", "pull_requests", "pull_request_activity", "pull_request_commits", "pipelines",
+           "environments", "deployments")
+
+
+@pytest.fixture(scope="module")
+def sim():
+    with SimulatorServer(generate_org(), mount_options={"bitbucket": {"tokens": {"good"}}}) as server:
+        yield server
+
+
+def config(sim, token="good", **options):
+    return source_config({"type": "bitbucket", "name": "bb", "base_url": f"{sim.url}/bitbucket",
+                          "auth": {"username": "demo@example.com", "token": "${BB}"}, "scope": {"workspace": "acme"},
+                          "options": {"start_date": "2026-01-01", "backoff_seconds": 0, "page_size": 20, **options}},
+                         env={"BB": token})
+
+
+@pytest.fixture(scope="module")
+def loaded(sim, tmp_path_factory):
+    """Every stream read from the simulator into a warehouse (the raw layer of the whole dbt source `raw`)."""
+    path = tmp_path_factory.mktemp("bitbucket-contract") / "throughline.duckdb"
+    with RawStore(path) as store:
+        for table in RAW_TABLES:
+            store.ensure_table(table)
+        for group in bitbucket.SOURCE.groups:
+            bitbucket.extract(group, config(sim), store)
+    return path
+
+
+def github_truth(sim):
+    store = sim.org.repos[MIRRORED]
+    merged = [pr for pr in store.pulls.values() if pr["merged_at"]]
+    production = [d for d in store.deployments.values() if d["environment"] == "production"]
+    return store, merged, production
+
+
+def test_what_the_connector_stores_has_every_path_staging_reads(sim, loaded):
+    data = sim.mounts["bitbucket"].data
+    with RawStore(loaded) as store:
+        assert_each_record_once(store, "bitbucket__pull_requests", [str(n) for n in data.pull_requests["mobile-app"]])
+        assert len(raw_keys(store, "bitbucket__pull_request_activity")) == sum(
+            len(a) for a in data.activity["mobile-app"].values())
+        assert len(raw_keys(store, "bitbucket__deployments")) == len(data.deployments["mobile-app"])
+        for stream in STREAMS:
+            paths = payload_paths(STAGING / f"stg_bitbucket__{stream}.sql")
+            records = payloads(store, f"bitbucket__{stream}")
+            assert paths and records, stream
+            if stream == "pull_request_activity":  # each entry holds one kind; staging reads every kind's fields
+                kinds = {next(k for k in ("update", "approval", "comment") if k in r) for r in records}
+                assert kinds == {"update", "approval", "comment"}
+                continue
+            for record in records:
+                # what only a finished run or deployment has
+                done = {"state.status.name", "state.completed_on", "state.result.name", "completed_on"}
+                state = record.get("state")
+                running = isinstance(state, dict) and state.get("name") != "COMPLETED"
+                wanted = paths - done if running else paths
+                missing = [p for p in sorted(wanted) if not has_path(record, p)]
+                assert not missing, f"{stream}: staging reads {missing}"
+
+
+def test_the_simulator_keeps_bitbucket_wire_rules(sim):
+    url = f"{sim.url}/bitbucket/2.0/repositories/acme/mobile-app/pullrequests"
+    auth = {"Authorization": "Bearer good"}
+    store, merged, _production = github_truth(sim)
+    open_only = requests.get(url, headers=auth, timeout=10).json()
+    assert open_only["size"] == sum(pr["state"] == "open" for pr in store.pulls.values())  # OPEN by default
+    capped = requests.get(url, params={"state": "MERGED", "pagelen": 100}, headers=auth, timeout=10).json()
+    assert capped["pagelen"] == 50 and capped["size"] == len(merged)
+    bad = requests.get(url, params={"q": "updated_on ~ yesterday"}, headers=auth, timeout=10)
+    assert bad.status_code == 400 and "error" in bad.json()
+
+
+def test_a_429_without_retry_after_is_retried(sim, tmp_path):
+    sim.faults.add(r"^/bitbucket/2\.0/repositories/acme/mobile-app/pipelines/\?", "rate_limit", times=1,
+                   retry_after=None)
+    raw = requests.get(f"{sim.url}/bitbucket/2.0/repositories/acme/mobile-app/pipelines/", params={"pagelen": 1},
+                       headers={"Authorization": "Bearer good"}, timeout=10)
+    assert raw.status_code == 429 and "Retry-After" not in raw.headers
+    assert raw.json() == {"type": "error", "error": {"message": "Rate limit for this resource has been exceeded"}}
+    sim.faults.add(r"^/bitbucket/2\.0/repositories/acme/mobile-app/pipelines/\?", "rate_limit", times=1,
+                   retry_after=None)
+    waits: list[float] = []
+    with RawStore(tmp_path / "w.duckdb") as store:
+        (result,) = bitbucket.extract("pipelines", config(sim, backoff_seconds=1), store, sleep=waits.append)
+        assert len(waits) == 1 and result.records == len(sim.mounts["bitbucket"].data.pipelines["mobile-app"])
+
+
+def test_a_bad_token_is_refused_once(sim, tmp_path):
+    before = sim.request_count("/bitbucket/")
+    with RawStore(tmp_path / "w.duckdb") as store, pytest.raises(AuthError) as failure:
+        bitbucket.extract("pipelines", config(sim, token="wrong-key"), store)
+    assert "wrong-key" not in str(failure.value) and sim.request_count("/bitbucket/") == before + 1
+
+
+def test_the_mobile_team_reaches_deployments_and_cycle_times(sim, loaded, tmp_path):
+    rules = {"bb": DeploymentRules().for_dbt()}
+    run_dbt(["build", "--select", "+pull_request_cycle_times", "+deployments", "--exclude", "test_type:unit",
+             "--vars", json.dumps({"deployment_rules": rules})], loaded, tmp_path)
+    store, merged, production = github_truth(sim)
+    deployments = query(loaded, "SELECT team, service, count(*) FROM marts.deployments GROUP BY ALL")
+    assert deployments == [("Mobile", "acme/mobile-app", len(production))]
+    cycle_times = query(loaded, """SELECT team, code_host, count(*), count(first_deployed_at),
+                                          count(*) FILTER (WHERE lead_time_hours < 0 OR review_hours < 0)
+                                   FROM marts.pull_request_cycle_times GROUP BY ALL""")
+    (team, host, count, deployed, negative), = cycle_times
+    assert (team, host, count, negative) == ("Mobile", "bitbucket", len(merged), 0)
+    # a merged pull request is shipped once a successful production deployment started after its merge
+    outcomes = {d["id"]: [s["state"] for s in store.deployment_statuses[d["id"]]] for d in production}
+    last_success = max(d["created_at"] for d in production if outcomes[d["id"]][-1:] == ["success"])
+    assert deployed == sum(pr["merged_at"] <= last_success for pr in merged)
