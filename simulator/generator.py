@@ -28,6 +28,8 @@ What the history contains, so that every metric has something to find:
   * Changelogs that are more than status changes: assignee, story points, labels, rank edits, histories
     with several items; and about 1 issue in 150 with 95-160 histories, so that embedded changelogs are
     truncated and must be paged.
+  * Sprint membership as Jira writes it ("Sprint" items, customfield_10020): committed at planning just
+    before the sprint starts or added mid-sprint, open items carried over when their sprint completes.
   * Pull requests whose title/body/branch carry the Jira key, opened when the item enters the review queue
     and merged when it is Ready to Deploy, with
     commits, CHANGES_REQUESTED/APPROVED reviews; drafts and open PRs for work in progress; closed-unmerged
@@ -125,8 +127,19 @@ class Window:
         return ms_to_dt(self.monday0 + week * 7 * MS_PER_DAY).date().isoformat()
 
     def sprint_index(self, ms: int) -> int:
-        """Which two-week sprint (from the first Monday 09:00, see _add_sprints) holds ``ms``."""
-        return max(0, (ms - (self.monday0 + MS_PER_HOUR)) // (14 * MS_PER_DAY))
+        """Which two-week sprint (from the first Monday 09:00, see _add_sprints) an item is in at ``ms``: the
+        first one not completed by then (completion is 12 days and an hour after the start), so the weekend
+        between two sprints belongs to the next one, where Jira has moved the open items."""
+        completed = self.sprint_completed(0)
+        return 0 if ms < completed else (ms - completed) // (14 * MS_PER_DAY) + 1
+
+    def sprint_start(self, k: int) -> int:
+        """When sprint ``k`` (from 0) starts: Monday 09:00, every two weeks (see _add_sprints)."""
+        return self.monday0 + MS_PER_HOUR + k * 14 * MS_PER_DAY
+
+    def sprint_completed(self, k: int) -> int:
+        """When a closed sprint ``k`` was completed: an hour after its end, Saturday 10:00 (see _add_sprints)."""
+        return self.sprint_start(k) + 12 * MS_PER_DAY + MS_PER_HOUR
 
 
 @dataclass(frozen=True)
@@ -421,6 +434,7 @@ class _JiraBuilder:
         self.assign_items: dict[str, dict] = {}
         self.sprint_values = {k: [org.sprint_field_value(s) for s in v] for k, v in sprints.items()}
         self.sprint_lists: dict[tuple[str, int, int], list[dict]] = {}
+        self.sprint_items: dict[tuple[str, int, int], dict] = {}
         self.category = {s["name"]: s["statusCategory"]["key"] for s in org.jira_statuses}
         self.children: dict[str, list[str]] = {}  # epic key -> keys of its child items
         self.initiative_epics: dict[str, list[str]] = {}  # initiative key -> keys of its epics
@@ -608,6 +622,9 @@ class _JiraBuilder:
                              rng.randint(created_ms + 1000, max(created_ms + 2000, span_end)))
                     histories.append((at, [self.rank_item if rng.random() < 0.6 else self.description_item],
                                       people[rng.randrange(len(people))]))
+            sprint_list = None
+            if started and typ not in ("Epic", "Initiative"):
+                sprint_list = self._sprint_list(team.key, moves, created_ms, histories, reporter)
             histories.sort(key=lambda h: h[0])
             rendered = []
             stamps = {created_ms: jira_ts(created_ms)}  # one string object per instant, reused by fields
@@ -657,7 +674,7 @@ class _JiraBuilder:
                 "reporter": reporter,
                 "creator": reporter,
                 STORY_POINTS_FIELD: points,
-                SPRINT_FIELD: self._sprint_list(team.key, moves) if typ not in ("Epic", "Initiative") else None,
+                SPRINT_FIELD: sprint_list,
                 "issuelinks": [],
             }
             if parent is not None:
@@ -798,20 +815,45 @@ class _JiraBuilder:
             self.label_items[key] = item
         return item
 
-    def _sprint_list(self, team_key: str, moves: list[tuple[int, str]]) -> list[dict] | None:
-        """The sprints an item sat in: from the one it started in to the one it finished in (max 3)."""
+    def _sprint_list(self, team_key: str, moves: list[tuple[int, str]], created_ms: int,
+                     histories: list[tuple[int, list[dict], dict]], author: dict) -> list[dict] | None:
+        """The sprints an item sat in: from the one it started in to the one it finished in (max 3).
+
+        Appends the "Sprint" changelog items Jira writes for them, as a Scrum team plans: an item there
+        before the first sprint starts is committed just before it starts, a later one is added on the day
+        it is created; an unfinished item is carried into the next sprint when its sprint completes (the
+        list grows, "38" -> "38, 40"); a done item stays in the sprint it finished in."""
         start = next((t for t, s in moves if s == "In Progress"), None)
         if start is None:
             return None
         end = moves[-1][0] if self.category[moves[-1][1]] == "done" else self.window.anchor_ms
         first = self.window.sprint_index(start)
         last = min(self.window.sprint_index(end), len(self.sprint_values[team_key]) - 2)
-        first = max(first, last - 2)
+        first = max(min(first, last), last - 2)
         key = (team_key, first, last)
         found = self.sprint_lists.get(key)
         if found is None:
             found = self.sprint_lists[key] = self.sprint_values[team_key][first:last + 1]
+        planned = self.window.sprint_start(first) - 30 * MS_PER_MINUTE
+        at = planned if created_ms < planned else min(created_ms + MS_PER_MINUTE, start)
+        histories.append((at, [self._sprint_item(team_key, first, first)], author))
+        for k in range(first + 1, last + 1):
+            # Jira moves the open items when the sprint before completes
+            histories.append((self.window.sprint_completed(k - 1), [self._sprint_item(team_key, first, k)], author))
         return found
+
+    def _sprint_item(self, team_key: str, first: int, k: int) -> dict:
+        """The changelog item that puts an item in sprint ``k`` after sprints ``first``..``k - 1`` (shared)."""
+        key = (team_key, first, k)
+        item = self.sprint_items.get(key)
+        if item is None:
+            before, after = self.sprint_values[team_key][first:k], self.sprint_values[team_key][first:k + 1]
+            item = self.sprint_items[key] = {
+                "field": "Sprint", "fieldtype": "custom", "fieldId": SPRINT_FIELD,
+                "from": ", ".join(str(s["id"]) for s in before), "fromString": ", ".join(s["name"] for s in before),
+                "to": ", ".join(str(s["id"]) for s in after), "toString": ", ".join(s["name"] for s in after),
+            }
+        return item
 
 
 def _weighted(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:

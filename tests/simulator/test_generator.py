@@ -95,6 +95,41 @@ def test_issue_fields_agree_with_their_changelog(generated_org):
         assert (fields["resolutiondate"] is not None) == done == (fields["resolution"] is not None)
 
 
+def test_sprint_membership_is_in_the_changelog_as_jira_writes_it(generated_org):
+    org = generated_org
+    sprints = {s["id"]: s for board in org.jira_sprints.values() for s in board}
+    kinds = Counter()
+    for issue_id, issue in org.jira_issues.items():
+        field = issue["fields"]["customfield_10020"]
+        items = [(parse_ms(h["created"]), item) for h in org.jira_changelogs[issue_id] for item in h["items"]
+                 if item["field"] == "Sprint"]
+        if not field:
+            assert items == []
+            continue
+        ids = [s["id"] for s in field]
+        # each item grows the list by the next sprint, "" -> "1" -> "1, 2", as in the recorded changelogs
+        assert [(i["fieldtype"], i["fieldId"], i["from"], i["to"]) for _, i in items] == [
+            ("custom", "customfield_10020", ", ".join(map(str, ids[:k])), ", ".join(map(str, ids[:k + 1])))
+            for k in range(len(ids))]
+        assert items[-1][1]["toString"] == ", ".join(s["name"] for s in field)
+        first_start = parse_ms(sprints[ids[0]]["startDate"])
+        if parse_ms(issue["fields"]["created"]) < first_start - 30 * 60_000:
+            assert items[0][0] == first_start - 30 * 60_000  # committed at sprint planning
+            kinds["committed"] += 1
+        else:
+            assert first_start - 30 * 60_000 <= items[0][0] < parse_ms(sprints[ids[0]]["endDate"])
+            kinds["added mid-sprint"] += 1
+        # carried over when the sprint before completes
+        for (at, _), before in zip(items[1:], ids):
+            assert at == parse_ms(sprints[before]["completeDate"])
+            kinds["carried over"] += 1
+        if issue["fields"]["resolution"]:
+            # a done item stays in the sprint it finished in
+            resolved = parse_ms(issue["fields"]["resolutiondate"])
+            assert items[-1][0] <= resolved < parse_ms(field[-1].get("completeDate", field[-1]["endDate"]))
+    assert min(kinds.values()) >= 20 and len(kinds) == 3
+
+
 def test_history_has_every_pattern_the_metrics_need(generated_org):
     org = generated_org
     statuses = Counter(i["fields"]["status"]["name"] for i in org.jira_issues.values())

@@ -25,11 +25,11 @@ class ReportingStore(RawStore):
         written.write_text(f"{self.queued} {self.committed}")
         written.replace(self.report)  # at once: the test never reads half a report
 
-    def _submit(self, apply, records=0):
+    def _submit(self, apply, records=0, cursor_key=None):
         with self._changed:
             self.queued += 1
             self._tell()
-        super()._submit(apply, records)
+        super()._submit(apply, records, cursor_key)
 
     def _transaction(self, con, writes):
         super()._transaction(con, writes)

@@ -16,7 +16,8 @@ select
     {{ json_text('payload', 'state.name') }} as state_name,
     {{ json_text('payload', 'state.type') }} as state_type,
     {{ try_cast(json_text('payload', 'estimate'), 'double') }} as estimate,
-    {{ try_cast(json_text('payload', 'priority'), 'integer') }} as priority,
+    -- a GraphQL Float (13.0), which PostgreSQL will not cast to integer from text
+    cast({{ try_cast(json_text('payload', 'priority'), 'double') }} as integer) as priority,
     {{ json_text('payload', 'cycle.id') }} as cycle_id,
     {{ json_text('payload', 'project.id') }} as project_id,
     {{ json_text('payload', 'parent.id') }} as parent_issue_id,
