@@ -206,3 +206,24 @@ source as (
         and changelogs.extracted_at >= windows.read_since
     {%- endif %}
 {%- endmacro %}
+
+{#- Post-hook of the models parsed per history (int_jira__issue_status_changes, int_jira__issue_flag_changes):
+    a re-read issue's histories are written again whole, so a parsed history of a changed issue that its raw
+    table no longer holds is gone from Jira's answer: its rows go too (as a per-issue rebuild would). -#}
+{% macro delete_vanished_jira_histories() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as built
+    where exists (
+        select 1
+        from {{ ref('int_jira__changed_issues') }} as changed
+        where changed.source_instance = built.source_instance
+            and changed.issue_id = built.issue_id
+    )
+        and not exists (
+            select 1
+            from {{ source('raw', 'jira__changelogs') }} as histories
+            where histories.source_instance = built.source_instance
+                and histories.record_key = built.history_id
+        )
+    {%- endif -%}
+{%- endmacro %}

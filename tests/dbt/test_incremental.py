@@ -20,6 +20,8 @@ Load 2, read 01-20 12:00 (window from 01-17 12:00: nothing of load 1 is in it):
      stale); not 6.
 Load 3, read 01-21 12:00 (window from 01-18 12:00, so load 2 is still in it):
   SHOP-1 changed again: Done 01-21 09:00.
+  SHOP-2 re-read with its histories written again whole, without the raised flag of 01-07 (history 203):
+  a history gone from Jira's answer goes from the parsed changelog too, so SHOP-2 has no blocked time.
   -> changed issues and items to rebuild: 1, 2, 3, 4.
 """
 
@@ -42,6 +44,7 @@ READ = {1: datetime(2026, 1, 10, 12), 2: datetime(2026, 1, 20, 12), 3: datetime(
 SELECT = ["--select", "+work_items", "+work_item_state_intervals", "+flow_load_daily", "+int_signal_status_waits_weekly"]
 INCREMENTAL_MODELS = [
     "intermediate.int_jira__issue_status_changes",
+    "intermediate.int_jira__issue_flag_changes",
     "intermediate.int_work_items_status_intervals",
     "marts.work_item_state_intervals",
     "marts.work_items",
@@ -123,16 +126,25 @@ LOADS = {
             "id": "3", "key": "SHOP-3", "project": "SHOP", "missingSince": "2026-01-20T12:00:00Z"})]),
     ],
     3: [
-        ("jira__issues", [issue(1, "2026-01-05T09:00", "Done", "2026-01-21T09:00")]),
-        ("jira__changelogs", [moved(1, 4, "2026-01-21T09:00", "In Progress", "Done")]),
+        ("jira__issues", [issue(1, "2026-01-05T09:00", "Done", "2026-01-21T09:00"),
+                          issue(2, "2026-01-05T10:00", "Done", "2026-01-09T10:00")]),
+        ("jira__changelogs", [
+            moved(1, 4, "2026-01-21T09:00", "In Progress", "Done"),
+            moved(2, 1, "2026-01-06T10:00", "To Do", "In Progress"), moved(2, 2, "2026-01-09T10:00", "In Progress", "Done"),
+            flag(2, 4, "2026-01-08T10:00", False),
+        ]),
     ],
 }
+# what a load's re-read no longer holds (the connector replaces a re-read issue's histories whole)
+VANISHED = {3: [("jira__changelogs", "203")]}
 
 
 def load(warehouse: Path, number: int) -> None:
     """Write one load through the raw store, stamped as read at READ[number]."""
     load_raw(warehouse, [(table, JIRA, records) for table, records in LOADS[number]])
     with duckdb.connect(str(warehouse)) as con:
+        for table, record_key in VANISHED.get(number, []):
+            con.execute(f"DELETE FROM raw.{table} WHERE source_instance = ? AND record_key = ?", [JIRA, record_key])
         for (table,) in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' AND table_name LIKE 'jira%'"
         ).fetchall():
@@ -234,6 +246,15 @@ def test_reopened_item_late_flags_deleted_and_new_items_after_load_2(builds):
     assert (new["flow_time_hours"], new["lead_time_hours"]) == (48.0, 72.0)
     assert query(warehouse, "SELECT status_name FROM marts.work_item_state_intervals "
                             "WHERE issue_id = '5' AND status_id = '10002'") == [("Code Review",)]
+
+
+def test_a_history_gone_from_a_reread_issue_goes_from_the_marts_after_load_3(builds):
+    warehouse = builds[3][0]
+    assert query(warehouse, "SELECT history_id FROM intermediate.int_jira__issue_flag_changes "
+                            "WHERE issue_id = '2' ORDER BY 1") == [("204",)]
+    # flow 01-06 10:00 -> 01-09 10:00 = 72 h, all of it active now that the flag of 01-07 is gone
+    late = item(warehouse, 2)
+    assert (late["flow_time_hours"], late["blocked_time_hours"], late["active_time_hours"]) == (72.0, 0.0, 72.0)
 
 
 def test_item_changed_again_after_load_3(builds):

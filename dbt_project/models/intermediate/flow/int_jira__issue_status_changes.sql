@@ -4,11 +4,13 @@
 -- Incremental (docs/OPERATIONS.md#incremental-builds), by history: a history never changes once Jira wrote
 -- it, so a run parses only the histories read within the window of int_jira__changed_issues (new ones,
 -- and those re-read with their issue) and replaces their rows; the older histories are not read at all.
+-- depends_on: {{ ref('int_jira__changed_issues') }}
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key=['source_instance', 'history_id', 'item_index'],
     on_schema_change='fail',
+    post_hook='{{ delete_vanished_jira_histories() }}',
 ) }}
 
 with status_changes as (
