@@ -10,7 +10,6 @@ downloads the next pages; a kill loses only writes not yet committed, whose curs
 from __future__ import annotations
 
 import collections
-
 import hashlib
 import json
 import os
