@@ -21,6 +21,9 @@ def _distributed(config) -> bool:
     return config.pluginmanager.hasplugin("xdist") and bool(config.getoption("numprocesses", None))
 
 
+# tryfirst: xdist's worker turns the marks into `nodeid@group` in its own modifyitems hook, which would
+# otherwise run before this one and find no marks.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     # `--dist loadgroup` keeps a group on one worker. A test module is one group, so that its module-scoped
     # warehouse or simulator is built once; a module that borrows another module's fixtures (e.g.
@@ -29,10 +32,12 @@ def pytest_collection_modifyitems(config, items):
     # long end-to-end runs of one module (test_interrupted.py's) spread over both workers instead of
     # making the run as long as that module.
     for item in items:
-        item.add_marker(pytest.mark.xdist_group(_group(item)))
+        if group := _group(item):
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
-def _group(item) -> str:
+def _group(item) -> str | None:
+    """The module whose fixtures the test shares, or None when it shares none (xdist then schedules it alone)."""
     own = item.module.__name__
     fixtures = [fixture for defs in item._fixtureinfo.name2fixturedefs.values() for fixture in defs]
     lenders = {
@@ -41,7 +46,7 @@ def _group(item) -> str:
         if fixture.func.__module__ != own and fixture.func.__module__.rpartition(".")[2].startswith("test_")
     }
     if not lenders and all(fixture.scope in ("function", "session") for fixture in fixtures):
-        return item.nodeid
+        return None
     return min(lenders, default=own)
 
 
