@@ -1,7 +1,5 @@
--- A table incremental by read (macros/staging_increments.sql): several models read it every night.
-{{ staging_increment_config(['source_instance', 'pull_request_id']) }}
 with source as (
-    {{ staging_rows(source('raw', 'github__pull_request_commits'), by_parent=true) }}
+    select * from {{ source('raw', 'github__pull_request_commits') }}
 )
 
 select
@@ -10,6 +8,5 @@ select
     parent_key as pull_request_id,
     source_instance,
     {{ github_commit_columns() }}
-    extracted_at,
-    {{ staging_version() }} as staging_version
+    extracted_at
 from source

@@ -1,7 +1,5 @@
--- A table incremental by read (macros/staging_increments.sql): several models read it every night.
-{{ staging_increment_config(['source_instance', 'review_id']) }}
 with source as (
-    {{ staging_rows(source('raw', 'github__pull_request_reviews')) }}
+    select * from {{ source('raw', 'github__pull_request_reviews') }}
 )
 
 select
@@ -17,6 +15,5 @@ select
     {{ json_text('payload', 'commit_id') }} as commit_sha,
     -- A PENDING review has not been submitted yet and has no submitted_at.
     {{ to_utc_timestamp(json_text('payload', 'submitted_at')) }} as submitted_at,
-    extracted_at,
-    {{ staging_version() }} as staging_version
+    extracted_at
 from source

@@ -1,7 +1,5 @@
--- A table incremental by read (macros/staging_increments.sql): several models read it every night.
-{{ staging_increment_config(['source_instance', 'pull_request_id']) }}
 with source as (
-    {{ staging_rows(source('raw', 'github__pull_requests')) }}
+    select * from {{ source('raw', 'github__pull_requests') }}
 )
 
 select
@@ -21,6 +19,5 @@ select
     {{ json_text('payload', 'head.ref') }} as head_ref,
     {{ json_text('payload', 'base.ref') }} as base_ref,
     coalesce(({{ json_text('payload', 'draft') }})::boolean, false) as is_draft,
-    extracted_at,
-    {{ staging_version() }} as staging_version
+    extracted_at
 from source
