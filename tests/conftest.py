@@ -28,9 +28,9 @@ def pytest_collection_modifyitems(config, items):
     # `--dist loadgroup` keeps a group on one worker. A test module is one group, so that its module-scoped
     # warehouse or simulator is built once; a module that borrows another module's fixtures (e.g.
     # test_demo_situations.py uses test_realization.py's nightly run, built once per process) joins
-    # that module's group. A test that shares nothing built per module is a group of its own, so that the
-    # long end-to-end runs of one module (test_interrupted.py's) spread over both workers instead of
-    # making the run as long as that module.
+    # that module's group. A test that shares nothing built per module gets no group (xdist schedules it
+    # alone), so that the long end-to-end runs of one module (test_interrupted.py's) spread over both workers
+    # instead of making the run as long as that module.
     for item in items:
         if group := _group(item):
             item.add_marker(pytest.mark.xdist_group(group))
