@@ -37,7 +37,7 @@ from benchmarks.flow_marts import machine, write_results
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN_VAR = "THROUGHLINE_BENCH_TOKEN"
 GITHUB_RATE_LIMIT = 10_000_000
-HTTP_SOURCES = ("jira", "github", "gitlab", "jenkins", "circleci")
+HTTP_SOURCES = ("jira", "github", "gitlab", "jenkins", "circleci", "azure_devops", "bitbucket", "linear")
 
 
 def source_type(name: str):
@@ -348,6 +348,136 @@ STREAM_OF = {
                  (r"/workflow\?|/workflow$", "workflows"), (r"/job\?|/job$", "jobs")],
 }
 
+STREAM_OF["azure_devops"] = [
+    (r"/wit/wiql", "wiql"), (r"/wit/workitemsbatch", "work_items"), (r"/updates", "work_item_updates"),
+    (r"/threads", "pull_request_threads"), (r"/pullRequests/\d+/commits", "pull_request_commits"),
+    (r"/git/pullrequests", "pull_requests"), (r"/build/builds", "builds"),
+    (r"/environmentdeploymentrecords", "environment_deployment_records"),
+    (r"/distributedtask/environments", "environments"), (r"/teamsettings/iterations", "iterations"),
+    (r"/teams", "teams"),
+]
+
+
+def azure_devops_truth(sim, source) -> list[Row]:
+    """The Data project (simulator/azure_devops_api.py): WIQL then batches of work items with one updates list
+    each; pull requests by two lists (active whole; closed since the cursor), with
+    one threads and one commits list each; builds, environments with their records, teams with iterations.
+    The minimum counts pages with records; a list paged by $top/$skip costs one empty page more."""
+    from connectors.core.endpoint import parse_timestamp
+
+    world = sim.mounts["azure_devops"].world
+    size = min(200, source.options.page_size)
+    lookback = timedelta(hours=source.options.lookback_hours)
+    changed = [parse_timestamp(i["fields"]["System.ChangedDate"]) for i in world.items.values()]
+    relisted = sum(at >= max(changed) - lookback for at in changed)
+    active = [p for p in world.pull_requests if p["status"] == "active"]
+    closed = [p for p in world.pull_requests if p["status"] != "active"]
+    n = len(source.scope.projects)
+    return [
+        Row("azure_devops", "wiql", n, len(world.items), n, n, note="ids only; a full answer (20,000) asks again"),
+        Row("azure_devops", "work_items", n, len(world.items), pages(len(world.items), size),
+            pages(relisted, size) if relisted else 0, note="no-change: those changed within the lookback"),
+        Row("azure_devops", "work_item_updates", len(world.items), sum(map(len, world.updates.values())),
+            child_pages(map(len, world.updates.values()), 200), 0, note="no-change: none (same rev)"),
+        Row("azure_devops", "pull_requests", n, len(world.pull_requests), pages(len(active), size)
+            + pages(len(closed), size), 2 * n, note="active whole, closed since the cursor; each list ends on an "
+            "empty page (a short one may not be the last)"),
+        Row("azure_devops", "pull_request_threads", len(world.pull_requests), sum(map(len, world.threads.values())),
+            len(world.pull_requests), len(active), note="no-change: active pull requests"),
+        Row("azure_devops", "pull_request_commits", len(world.pull_requests), sum(map(len, world.commits.values())),
+            child_pages(map(len, world.commits.values()), size), len(active)),
+        Row("azure_devops", "builds", n, len(world.builds), pages(len(world.builds), size), n),
+        Row("azure_devops", "environments", n, len(world.environments), n, n),
+        Row("azure_devops", "environment_deployment_records", len(world.environments),
+            sum(map(len, world.records.values())), child_pages(map(len, world.records.values()), size),
+            child_pages(map(len, world.records.values()), size), note="read whole each run"),
+        Row("azure_devops", "teams", n, 1, n, n, note="ends on an empty page"),
+        Row("azure_devops", "iterations", 1, len(world.iterations), 1, 1, note="read whole each run"),
+    ]
+
+
+STREAM_OF["bitbucket"] = [
+    (r"/pullrequests/\d+/activity", "pull_request_activity"), (r"/pullrequests/\d+/commits", "pull_request_commits"),
+    (r"/pullrequests", "pull_requests"), (r"/pipelines", "pipelines"), (r"/environments", "environments"),
+    (r"/deployments", "deployments"), (r"/commits/", "deployment_commits"),
+    (r"^/2\.0/repositories/[^/?]+/?(\?|$)", "repositories (listings)"),
+]
+# Linear answers every query at one path: its requests are told apart by the GraphQL operation (LoggedRequest).
+STREAM_OF["linear"] = [(r"^Issues$", "issues"), (r"^IssueHistory$", "issue_history (overflow)"),
+                       (r"^Teams$", "teams"), (r"^WorkflowStates$", "workflow_states"), (r"^Cycles$", "cycles"),
+                       (r"^Projects$", "projects")]
+
+
+def bitbucket_truth(sim, source) -> list[Row]:
+    """The workspace acme (simulator/bitbucket_api.py), one repository: pull requests (50 a page) with one
+    activity and one commits list each, pipelines, environments and deployments (100 a page), and the commit
+    range of each production deployment (50 a page): the history of its hash less the previous deployment's,
+    an environment's first its whole history (no start_date here); a hash deployed again asks nothing."""
+    from connectors.bitbucket import SOURCE as BITBUCKET
+
+    data = sim.mounts["bitbucket"].data
+    size = min(100, source.options.page_size)
+    small = min(50, size)
+    repos = list(data.repositories)
+    prs = [p for r in repos for p in data.pull_requests[r].values()]
+    activity = [len(a) for r in repos for a in data.activity[r].values()]
+    commits = [len(c) for r in repos for c in data.pr_commits[r].values()]
+    ranges = []  # commits per production deployment whose range is read
+    for r in repos:
+        where = {c["hash"]: i for i, c in enumerate(data.commits[r])}
+        production = {e["uuid"] for e in data.environments[r] if e["environment_type"]["name"] == "Production"}
+        previous: dict[str, int] = {}
+        for d in sorted(data.deployments[r], key=lambda d: (d["state"]["started_on"], d["uuid"])):
+            env, at = d["environment"]["uuid"], where[d["release"]["commit"]["hash"]]
+            if env in production and previous.get(env) != at:
+                ranges.append(at + 1 if env not in previous else max(0, at - previous[env]))
+            previous[env] = at
+    n = len(repos)
+    groups = len(BITBUCKET.groups)
+    return [
+        Row("bitbucket", "repositories (listings)", 1, n, groups * pages(n, size), groups * pages(n, size),
+            note="the workspace listed once per group (each group may run alone)"),
+        Row("bitbucket", "pull_requests", n, len(prs), pages(len(prs), small), n),
+        Row("bitbucket", "pull_request_activity", len(prs), sum(activity), child_pages(activity, small), 0,
+            note="no-change: none (same updated_on)"),
+        Row("bitbucket", "pull_request_commits", len(prs), sum(commits), child_pages(commits, small), 0),
+        Row("bitbucket", "pipelines", n, sum(len(data.pipelines[r]) for r in repos),
+            sum(pages(len(data.pipelines[r]), size) for r in repos), n),
+        Row("bitbucket", "environments", n, sum(len(data.environments[r]) for r in repos), n, n),
+        Row("bitbucket", "deployments", n, sum(len(data.deployments[r]) for r in repos),
+            sum(pages(len(data.deployments[r]), size) for r in repos),
+            sum(pages(len(data.deployments[r]), size) for r in repos), note="read whole each run"),
+        Row("bitbucket", "deployment_commits", len(ranges), sum(ranges), child_pages(ranges, small), 0,
+            note="one range per production deployment, read once"),
+    ]
+
+
+def linear_truth(sim, source) -> list[Row]:
+    """The Mobile team (simulator/linear_api.py): issues most recently updated first with their first 50
+    history entries embedded, the rest of a longer history read on (250 a page) after the list; teams,
+    workflow states, cycles and projects read whole each run (250 a page)."""
+    from connectors.core.endpoint import parse_timestamp
+    from connectors.linear import HISTORY_PAGE, MAX_PAGE
+
+    world = sim.mounts["linear"].world
+    size = min(MAX_PAGE, source.options.page_size)
+    updated = {i["id"]: parse_timestamp(i["updatedAt"]) for i in world.issues}
+    lookback = timedelta(hours=source.options.lookback_hours)
+    relisted = {i for i, at in updated.items() if at >= max(updated.values()) - lookback}
+    overflow = {i: len(h) - HISTORY_PAGE for i, h in world.history.items() if len(h) > HISTORY_PAGE}
+    whole = [("teams", 1), ("workflow_states", len(world.states)), ("cycles", len(world.cycles)),
+             ("projects", len(world.projects))]
+    return [
+        Row("linear", "issues", 1, len(world.issues), pages(len(world.issues), size), pages(len(relisted), size),
+            note="history embedded, 50 entries an issue"),
+        Row("linear", "issue_history (overflow)", len(overflow), sum(overflow.values()),
+            child_pages(overflow.values(), MAX_PAGE),
+            child_pages([n for i, n in overflow.items() if i in relisted], MAX_PAGE),
+            note="no-change: the long histories of issues the lookback lists again"),
+        *(Row("linear", stream, 1, count, pages(count, MAX_PAGE), pages(count, MAX_PAGE), note="read whole")
+          for stream, count in whole),
+    ]
+
 
 def stream_of(source_type: str, path: str, query: str) -> str:
     """The stream a logged request served; ``path`` without its service prefix (``/jira``)."""
@@ -414,8 +544,8 @@ class ScaleResult:
 
 def _counted(sim, source_type: str) -> Counter:
     prefix = f"/{source_type}"
-    return Counter(stream_of(source_type, r.path[len(prefix):], r.query) for r in sim.requests
-                   if r.path.startswith(prefix + "/"))
+    return Counter(stream_of(source_type, r.operation or r.path[len(prefix):], "" if r.operation else r.query)
+                   for r in sim.requests if r.path.startswith(prefix + "/"))
 
 
 def measure(scale: int, seed: int = 7) -> ScaleResult:
@@ -434,6 +564,9 @@ def measure(scale: int, seed: int = 7) -> ScaleResult:
             "gitlab": lambda s: gitlab_truth(sim, s),
             "jenkins": lambda s: jenkins_truth(sim),
             "circleci": lambda s: circleci_truth(sim, s),
+            "azure_devops": lambda s: azure_devops_truth(sim, s),
+            "bitbucket": lambda s: bitbucket_truth(sim, s),
+            "linear": lambda s: linear_truth(sim, s),
         }
         with RawStore(warehouse) as store:
             for source in sources:

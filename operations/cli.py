@@ -141,6 +141,17 @@ sources:
       workspace: acme
     options:
       start_date: "2026-01-01"
+  - type: azure_devops
+    name: demo-azure-devops
+    base_url: {url}/azure_devops
+    auth:
+      token: ${{{token_var}}}
+    scope:
+      # the Data team's Boards, Repos and Pipelines (simulator/azure_devops_api.py)
+      organization: acme
+      projects: [Data]
+    options:
+      start_date: "2026-01-01"
 # <demo sources: add one block per simulated system above this line; {url}/<prefix> is its base URL>
 """
 
@@ -319,6 +330,19 @@ def summarize(warehouse: Path) -> str:
         con.close()
 
 
+def copy_raw_to_spark(build: bool = False) -> None:
+    """`throughline copy-raw --target spark`: the dbt sources as Parquet files where Spark reads them (docs/DEPLOY.md)."""
+    from operations.spark_copy import PORTED_SELECTION, copy_raw, spark_dir
+
+    started = time.monotonic()
+    target_dir = spark_dir(warehouse_path())
+    copied = copy_raw(warehouse_path(), target_dir)
+    rows = sum(t.rows for t in copied)
+    print(f"copied {len(copied)} tables ({rows} rows) to {target_dir / 'sources'} in {time.monotonic() - started:.1f}s",
+          flush=True)
+    _build_on("spark", build, PORTED_SELECTION)
+
+
 def copy_raw_to_postgres(build: bool = False) -> None:
     """`throughline copy-raw`: the dbt sources from the DuckDB warehouse into PostgreSQL (docs/DEPLOY.md)."""
     import psycopg2
@@ -342,16 +366,22 @@ def copy_raw_to_postgres(build: bool = False) -> None:
     rows = sum(t.rows for t in copied)
     print(f"copied {len(copied)} tables ({rows} rows) to {settings['host']}:{settings['port']}/{settings['dbname']} "
           f"in {time.monotonic() - started:.1f}s", flush=True)
+    _build_on("postgres", build)
+
+
+def _build_on(target: str, build: bool, selection: tuple[str, ...] | list[str] = ()) -> None:
+    """After copy-raw: `dbt build --target <target>` (of `selection`) with throughline.yml's vars, or say how."""
     if not build:
-        print("next: throughline copy-raw --build, or dbt build --target postgres with the vars of throughline.yml")
+        print(f"next: throughline copy-raw --target {target} --build, "
+              f"or dbt build --target {target} with the vars of throughline.yml")
         return
     from operations.dbt import dbt_build_args
 
     dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), *dbt_build_args(load_config()), "--target", "postgres",
+    command = [str(dbt), *dbt_build_args(load_config()), *selection, "--target", target,
                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if subprocess.run(command, check=False).returncode != 0:
-        raise ThroughlineError("dbt build --target postgres failed; its output above names the model")
+        raise ThroughlineError(f"dbt build --target {target} failed; its output above names the model")
 
 
 def demo_outcomes_dir(warehouse: Path) -> Path:
@@ -540,10 +570,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("compact", help="rewrite the warehouse into a fresh file, trimming the run report")
     copy_p = sub.add_parser(
         "copy-raw",
-        help="copy the raw tables and run report into PostgreSQL (THROUGHLINE_PG_*), for `dbt build --target postgres`",
+        help="copy the raw tables and run report into PostgreSQL (THROUGHLINE_PG_*), for `dbt build --target postgres`; "
+             "--target spark writes them as Parquet under THROUGHLINE_SPARK_DIR, for `dbt build --target spark`",
     )
+    copy_p.add_argument("--target", choices=["postgres", "spark"], default="postgres",
+                        help="where the marts are built (default postgres)")
     copy_p.add_argument("--build", action="store_true",
-                        help="then build the marts there: dbt build --target postgres with throughline.yml's vars")
+                        help="then build the marts there: dbt build --target <target> with throughline.yml's vars")
     doctor_p = sub.add_parser(
         "doctor", help="check the config, reach every source with its credentials, check the warehouse"
     )
@@ -586,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
             with hold_warehouse(warehouse_path(), "compact"):
                 print(compact(warehouse_path(), run_report_days=load_config().retention.run_report_days).line())
         elif args.command == "copy-raw":
-            copy_raw_to_postgres(build=args.build)
+            (copy_raw_to_spark if args.target == "spark" else copy_raw_to_postgres)(build=args.build)
         elif args.command == "dev":
             return dev(args)
         elif args.command == "doctor":

@@ -106,6 +106,22 @@ def _select_expression(column: str, duckdb_type: str) -> str:
     return quoted
 
 
+def source_tables(source: duckdb.DuckDBPyConnection, schemas: Iterable[str], include_views: bool = False
+                  ) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """(schema, table, [(column, DuckDB type), ...]) of every table of `schemas` (and view, with include_views)."""
+    schema_list = ", ".join(f"'{s}'" for s in schemas)
+    tables = source.execute(
+        "select table_schema, table_name from information_schema.tables "
+        f"where table_schema in ({schema_list})"
+        + ("" if include_views else " and table_type = 'BASE TABLE'") + " order by 1, 2"
+    ).fetchall()
+    return [(schema, table, source.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_schema = ? and table_name = ? order by ordinal_position",
+        [schema, table],
+    ).fetchall()) for schema, table in tables]
+
+
 def copy_raw(warehouse: Path, pg_connection, schemas: Iterable[str] = SCHEMAS,
              include_views: bool = False) -> list[CopiedTable]:
     """Replace every table of `schemas` in PostgreSQL with the DuckDB warehouse's rows; returns what was copied.
@@ -117,18 +133,7 @@ def copy_raw(warehouse: Path, pg_connection, schemas: Iterable[str] = SCHEMAS,
     copied: list[CopiedTable] = []
     source = duckdb.connect(str(warehouse), read_only=True)
     try:
-        schema_list = ", ".join(f"'{s}'" for s in schemas)
-        tables = source.execute(
-            "select table_schema, table_name from information_schema.tables "
-            f"where table_schema in ({schema_list})"
-            + ("" if include_views else " and table_type = 'BASE TABLE'") + " order by 1, 2"
-        ).fetchall()
-        for schema, table in tables:
-            columns = source.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            ).fetchall()
+        for schema, table, columns in source_tables(source, schemas, include_views):
             ddl = ", ".join(f"{_quote(c)} {_pg_type(t, schema, table, c)}" for c, t in columns)
             select = ", ".join(_select_expression(c, t) for c, t in columns)
             # DuckDB writes the CSV itself: every value quoted, NULL as an empty unquoted field, which

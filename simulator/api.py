@@ -17,10 +17,23 @@ server attributes that are this API's (``sim.rate_limit_remaining``). The server
 
 from __future__ import annotations
 
-from typing import ClassVar
+import time
+from typing import Any, ClassVar
 
 from connectors.kit.faults import Fault
 from connectors.kit.http import Request, Response
+
+from .timefmt import MS_PER_DAY
+
+
+def history_window_ms(org: Any) -> tuple[int, int]:
+    """(start, anchor) in epoch ms of the Org's history, for the worlds laid out beside it (Linear's Mobile team,
+    Azure DevOps' Data team); an Org built by hand has none: the 26 weeks before today."""
+    window = getattr(org, "history_window_ms", None)
+    if window is None:
+        anchor = int(time.time() * 1000) // MS_PER_DAY * MS_PER_DAY
+        window = (anchor - 182 * MS_PER_DAY, anchor)
+    return window
 
 
 class MountedApi:

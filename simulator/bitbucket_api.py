@@ -3,11 +3,13 @@
 The demo organisation's Mobile team keeps its code on Bitbucket with Pipelines: workspace ``acme``,
 repository ``mobile-app``. Its history is derived from the Org's GitHub repository ``MIRRORED`` (so it is as
 deterministic as the Org and its timings are the ones the other sources already carry), all times UTC:
-  * commits: one per GitHub default-branch commit, same time (hash ``sha_of("bitbucket", slug, i)``);
+  * commits: one per GitHub default-branch commit, same time (hash ``sha_of("bitbucket", slug, i)``), each the
+    parent of the next, listed by ``commits/{revision}?exclude=<revision>`` newest first;
   * pull requests: one per GitHub pull request (same number and times; OPEN, MERGED or DECLINED), with
     activity newest first (an `update` at opening, a `comment` per review, an `approval` per approving
     review, an `update` with state MERGED at the merge) and its commits newest first; a merged one has a
-    `merge_commit`;
+    `merge_commit`: the short hash (12 digits, as Bitbucket writes it) of the default-branch commit its
+    GitHub merge is;
   * pipelines: one per commit, 2 minutes after it, 10 minutes long, every seventh (by hash) FAILED;
   * environments Test, Staging, Production (environment_type Test, Staging, Production);
   * deployments: one per GitHub deployment, same environment, outcome and times, of the latest commit at
@@ -65,17 +67,18 @@ def _ms(text: str) -> int:
 class BitbucketData:
     """The Bitbucket objects of an Org, in wire format."""
 
-    def __init__(self, org: Org):
+    def __init__(self, org: Org, mirrored: str = MIRRORED):
         self.org = org
         self.repositories: dict[str, dict] = {}
-        self.commits: dict[str, list[dict]] = {}
+        self.commits: dict[str, list[dict]] = {}  # the default branch, oldest first
+        self.mainline: dict[str, str] = {}  # GitHub sha -> Bitbucket hash of the same default-branch commit
         self.pull_requests: dict[str, dict[int, dict]] = {}
         self.activity: dict[str, dict[int, list[dict]]] = {}
         self.pr_commits: dict[str, dict[int, list[dict]]] = {}
         self.pipelines: dict[str, list[dict]] = {}
         self.environments: dict[str, list[dict]] = {}
         self.deployments: dict[str, list[dict]] = {}
-        store = org.repos.get(MIRRORED)
+        store = org.repos.get(mirrored)
         if store is not None and store.commits:
             self._derive(store)
 
@@ -94,8 +97,10 @@ class BitbucketData:
         commits = []
         for i, c in enumerate(store.commits):
             commits.append(self._commit(sha_of("bitbucket", SLUG, i), c["commit"]["message"],
-                                        c["commit"]["author"]["name"], _ms(c["commit"]["committer"]["date"])))
+                                        c["commit"]["author"]["name"], _ms(c["commit"]["committer"]["date"]),
+                                        commits[-1]["hash"] if commits else None))
         self.commits[SLUG] = commits
+        self.mainline = {c["sha"]: commits[i]["hash"] for i, c in enumerate(store.commits)}
         self.pull_requests[SLUG], self.activity[SLUG], self.pr_commits[SLUG] = {}, {}, {}
         for pr in sorted(store.pulls.values(), key=lambda p: p["number"]):
             self._derive_pull_request(store, pr)
@@ -112,11 +117,13 @@ class BitbucketData:
         for dep in sorted(store.deployments.values(), key=lambda d: (d["created_at"], d["id"])):
             self._derive_deployment(store, dep)
 
-    def _commit(self, sha: str, message: str, author: str, at: int) -> dict:
+    def _commit(self, sha: str, message: str, author: str, at: int, parent: str | None = None) -> dict:
         email = f"{author.lower().replace(' ', '.')}@acme.example"
         return {"type": "commit", "hash": sha, "date": bitbucket_ts(at), "message": message,
                 "summary": {"type": "rendered", "raw": message, "markup": "markdown"},
-                "author": {"type": "author", "raw": f"{author} <{email}>"}, "parents": [],
+                # `user`: the account Bitbucket maps the email to (every author here has one)
+                "author": {"type": "author", "raw": f"{author} <{email}>", "user": _user(author)},
+                "parents": [{"type": "commit", "hash": parent}] if parent else [],
                 "links": {"html": {"href": f"{WEB}/{WORKSPACE}/{SLUG}/commits/{sha}"}}}
 
     def _derive_pull_request(self, store: RepoStore, pr: dict) -> None:
@@ -136,8 +143,8 @@ class BitbucketData:
                        if commits else None}, "repository": {"full_name": f"{WORKSPACE}/{SLUG}"}},
             "destination": {"branch": {"name": "main"}, "commit": {"type": "commit", "hash": None},
                             "repository": {"full_name": f"{WORKSPACE}/{SLUG}"}},
-            "merge_commit": {"type": "commit", "hash": sha_of("bitbucket", SLUG, "merge", number)[:12]}
-            if merged else None,
+            "merge_commit": {"type": "commit", "hash": self.mainline.get(
+                pr["merge_commit_sha"], sha_of("bitbucket", SLUG, "merge", number))[:12]} if merged else None,
             "comment_count": 0, "task_count": 0, "close_source_branch": True,
             "closed_by": author if state != "OPEN" else None, "reason": "",
             "created_on": bitbucket_ts(_ms(pr["created_at"])), "updated_on": bitbucket_ts(_ms(pr["updated_at"])),
@@ -169,6 +176,38 @@ class BitbucketData:
         self.pull_requests[SLUG][number] = body
         self.activity[SLUG][number] = [e for _, e in sorted(entries, key=lambda x: x[0], reverse=True)]
         self.pr_commits[SLUG][number] = commits[::-1]
+
+    def comment(self, number: int, login: str, at) -> dict:
+        """A comment on pull request ``number`` at ``at``: it heads its activity and bumps ``updated_on``."""
+        pr = self.pull_requests[SLUG][number]
+        at_ms = as_ms(at)
+        link = {k: pr[k] for k in ("type", "id", "title", "links")}
+        ident = 500_000 + number * 100 + len(self.activity[SLUG][number])
+        entry = {"comment": {"type": "pullrequest_comment", "id": ident,
+                             "created_on": bitbucket_ts(at_ms), "updated_on": bitbucket_ts(at_ms),
+                             "content": {"type": "rendered", "raw": "Late note.", "markup": "markdown"},
+                             "user": _user(login), "deleted": False, "pullrequest": link}, "pull_request": link}
+        self.activity[SLUG][number].insert(0, entry)
+        pr["updated_on"], pr["comment_count"] = bitbucket_ts(at_ms), pr["comment_count"] + 1
+        return entry
+
+    def open_pull_request(self, title: str, login: str, at) -> dict:
+        """A new OPEN pull request at ``at``, with the `update` that opened it and no commits yet."""
+        number = max(self.pull_requests[SLUG], default=0) + 1
+        at_ms, author = as_ms(at), _user(login)
+        link = {"type": "pullrequest", "id": number, "title": title,
+                "links": {"html": {"href": f"{WEB}/{WORKSPACE}/{SLUG}/pull-requests/{number}"}}}
+        ends = {"source": {"branch": {"name": f"feature/{number}"}, "repository": {"full_name": f"{WORKSPACE}/{SLUG}"}},
+                "destination": {"branch": {"name": "main"}, "repository": {"full_name": f"{WORKSPACE}/{SLUG}"}}}
+        pr = {**link, **ends, "description": "", "state": "OPEN", "author": author, "merge_commit": None,
+              "comment_count": 0, "task_count": 0, "close_source_branch": True, "closed_by": None, "reason": "",
+              "created_on": bitbucket_ts(at_ms), "updated_on": bitbucket_ts(at_ms)}
+        self.pull_requests[SLUG][number] = pr
+        self.activity[SLUG][number] = [{"update": {"state": "OPEN", "title": title, "description": "",
+                                                   "date": pr["created_on"], "author": author, "reason": "", **ends},
+                                        "pull_request": link}]
+        self.pr_commits[SLUG][number] = []
+        return pr
 
     def _pipeline(self, i: int, commit: dict) -> dict:
         start = _ms(commit["date"]) + 2 * MS_PER_MINUTE
@@ -236,9 +275,9 @@ class BitbucketData:
 class BitbucketApi(MountedApi):
     PREFIX = "bitbucket"
 
-    def __init__(self, org: Org, *, tokens: set[str] | list[str] | None = None):
+    def __init__(self, org: Org, *, tokens: set[str] | list[str] | None = None, mirrored: str = MIRRORED):
         self.org = org
-        self.data = BitbucketData(org)
+        self.data = BitbucketData(org, mirrored)  # `mirrored`: another GitHub repository (the fault matrix's)
         self.tokens = set(tokens) if tokens is not None else None
         r = self.router = Router()
         repo = "/2.0/repositories/{workspace}/{slug}"
@@ -248,6 +287,7 @@ class BitbucketApi(MountedApi):
         r.add("GET", repo + "/pullrequests", self.pull_requests)
         r.add("GET", repo + "/pullrequests/{id}/activity", self.activity)
         r.add("GET", repo + "/pullrequests/{id}/commits", self.pr_commits)
+        r.add("GET", repo + "/commits/{revision}", self.commits)
         r.add("GET", repo + "/pipelines", self.pipelines)  # with or without the trailing slash (Router)
         r.add("GET", repo + "/environments", lambda req: self._paged(req, self.data.environments[self._slug(req)]))
         r.add("GET", repo + "/deployments",
@@ -371,6 +411,22 @@ class BitbucketApi(MountedApi):
     def pr_commits(self, req: Request) -> Response:
         slug, number = self._pr(req)
         return self._paged(req, self.data.pr_commits[slug][number], cap=SMALL_PAGES)
+
+    def _position(self, slug: str, revision: str) -> int:
+        """Where a full or abbreviated hash is on the default branch (404 for one Bitbucket does not know)."""
+        found = [i for i, c in enumerate(self.data.commits[slug])
+                 if len(revision) >= 7 and c["hash"].startswith(revision)]
+        if not found:
+            raise ApiError(404, f"Commit not found: {revision}")
+        return found[0]
+
+    def commits(self, req: Request) -> Response:
+        """``git log <revision> ^<exclude>...``: the revision's history, newest first, less what any excluded
+        revision reaches (the history is one line, so that is everything up to the newest excluded)."""
+        slug = self._slug(req)
+        head = self._position(slug, req.params["revision"])
+        floor = max((self._position(slug, x) for x in req.args("exclude")), default=-1)
+        return self._paged(req, self.data.commits[slug][floor + 1: head + 1][::-1], cap=SMALL_PAGES)
 
     def pipelines(self, req: Request) -> Response:
         slug = self._slug(req)

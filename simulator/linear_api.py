@@ -34,7 +34,7 @@ from typing import Any
 from connectors.kit.faults import Fault
 from connectors.kit.http import Request, Response
 
-from .api import MountedApi
+from .api import MountedApi, history_window_ms
 from .model import Org
 from .timefmt import MS_PER_DAY, MS_PER_HOUR, github_ts, parse_ms
 
@@ -232,11 +232,7 @@ class LinearApi(MountedApi):
     def world(self) -> LinearWorld:
         """Built on first use (a benchmark that never asks Linear pays nothing)."""
         if self._world is None:
-            window = getattr(self.org, "history_window_ms", None)
-            if window is None:  # an Org built by hand: the 26 weeks before today
-                anchor = int(time.time() * 1000) // MS_PER_DAY * MS_PER_DAY
-                window = (anchor - 182 * MS_PER_DAY, anchor)
-            self._world = LinearWorld(*window)
+            self._world = LinearWorld(*history_window_ms(self.org))
         return self._world
 
     def _limits(self) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import MountedApi
+from .azure_devops_api import AzureDevOpsApi
 from .bitbucket_api import BitbucketApi
 from .circleci_api import CircleCIApi
 from .github_api import GitHubApi
@@ -27,6 +28,7 @@ APIS: tuple[type[MountedApi], ...] = (
     PagerDutyApi,
     BitbucketApi,
     LinearApi,
+    AzureDevOpsApi,
 )
 MOUNTS: dict[str, type[MountedApi]] = {api.PREFIX: api for api in APIS}
 

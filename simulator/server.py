@@ -15,6 +15,7 @@ authentication and do not spend an API's rate budget); then the API answers unde
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -42,6 +43,14 @@ from .model import Org
 from .mounts import build_mounts, shorthand_options
 
 
+_OPERATION = re.compile(rb'"query"\s*:\s*"\s*(?:query|mutation)\s+(\w+)')
+
+
+def graphql_operation(body: bytes | None) -> str | None:
+    match = _OPERATION.search(body or b"")
+    return match.group(1).decode() if match else None
+
+
 @dataclass(frozen=True)
 class LoggedRequest:
     method: str
@@ -52,6 +61,8 @@ class LoggedRequest:
     seconds: float
     # time.monotonic() when the request arrived: with `seconds`, shows which requests overlapped.
     started: float = 0.0
+    # a GraphQL request's operation name (`query Issues(...)`): what tells its stream, all sharing one path
+    operation: str | None = None
 
 
 class SimulatorServer:
@@ -164,6 +175,7 @@ class SimulatorServer:
         parts = urlsplit(h.path)
         path, query = parts.path, parts.query
         body = h.read_body()
+        operation = graphql_operation(body)
         first_segment = path.split("/", 2)[1] if path.count("/") >= 2 else ""
         api = self.mounts.get(first_segment)
         fault: Fault | None = None
@@ -197,7 +209,7 @@ class SimulatorServer:
                                             response.content_type)
                     if fault is not None and fault.kind == "truncated":
                         self._record(LoggedRequest(h.command, path, query, 200, fault.kind,
-                                                   time.monotonic() - started, started))
+                                                   time.monotonic() - started, started, operation))
                         recorded = True
                         h.send(response, truncated=True)
                         return
@@ -206,13 +218,13 @@ class SimulatorServer:
             # answer must find this one already in the log.
             if not path.startswith("/_sim/"):
                 self._record(LoggedRequest(h.command, path, query, status, fault.kind if fault else None,
-                                           time.monotonic() - started, started))
+                                           time.monotonic() - started, started, operation))
                 recorded = True
             h.send(response)
         finally:
             if not recorded and not path.startswith("/_sim/"):  # controls are not API traffic: not counted
                 self._record(LoggedRequest(h.command, path, query, status, fault.kind if fault else None,
-                                           time.monotonic() - started, started))
+                                           time.monotonic() - started, started, operation))
 
     def _serve(self, api: MountedApi, req: Request) -> Response:
         try:

@@ -1,7 +1,8 @@
 """Bitbucket Cloud REST 2.0 as endpoint descriptions (https://api.bitbucket.org/2.0).
 
 Streams per repository of one workspace: pull requests with their activity (approvals, comments, updates)
-and commits, Pipelines runs, deployment environments and deployments; plus the workspace's repositories.
+and commits, Pipelines runs, deployment environments and deployments, and the commits each production
+deployment shipped; plus the workspace's repositories.
 
 Paging: every list answers `{"values": [...], "pagelen", "page", "size", "next"}` and the next page is only
 ever the `next` URL (activity pages are keyed by an opaque `ctx`, not a page number), so the paginator
@@ -11,7 +12,10 @@ bumps `updated_on`, so a pull request listed again unchanged keeps its stored ac
 request. Pipelines are listed newest first (`sort=-created_on`) and the list stops at the cursor; a run not
 yet COMPLETED holds the cursor so it is read again. Environments and deployments carry no filter or update
 time the API sorts by, so they are read whole each run (a repository has few environments; deployments
-are keyed by uuid, so a re-read replaces, never duplicates).
+are keyed by uuid, so a re-read replaces, never duplicates). The commits a production deployment shipped
+are `commits/<its hash>?exclude=<the hash of the previous deployment to its environment>` (`git log b ^a`),
+read once per deployment: the ranges to read are kept in the ledger of owed reads (connectors/core/raw.py)
+until they are written, so a failed run reads them first next time.
 
 No conditional requests: Bitbucket sends ETags on single objects but its paged lists change `next` with each
 page, and a 304 still counts against the hourly limit, so nothing is saved. Rate limits: a rolling hour per
@@ -22,18 +26,22 @@ documented Retry-After, which the HTTP client retries with its backoff (and hono
 from __future__ import annotations
 
 import base64
+import logging
+import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.bitbucket.config import BitbucketSource
-from connectors.core.endpoint import Child, Endpoint, iso_seconds
+from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds, parse_timestamp
 from connectors.core.engine import Engine, StreamResult
-from connectors.core.errors import FatalError
+from connectors.core.errors import BadRequestError, FatalError, NotFoundError, RetriesExhaustedError
 from connectors.core.http import RequestStats
 from connectors.core.paginators import NextUrlPaginator, dig
-from connectors.core.raw import RawRecord, raw_table
+from connectors.core.raw import CursorUpdate, RawRecord, RawStore, accounted_parents_sql, raw_table
 from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
+
+log = logging.getLogger(__name__)
 
 API = "2.0"
 PAGES = NextUrlPaginator(next_path="next", offset_param=None, limit_param="pagelen")
@@ -102,6 +110,127 @@ ENVIRONMENTS = _list("environments", "repositories/{workspace}/{repo}/environmen
 
 DEPLOYMENTS = _list("deployments", "repositories/{workspace}/{repo}/deployments/", primary_key="uuid")
 
+# What a production deployment shipped: the history of its commit less what the previous deployment to the
+# same environment (whatever its outcome) reached, newest first; the environment's first deployment lists
+# its commit's history back to start_date. A range of two hashes never changes, so it is read once.
+DEPLOYMENT_COMMITS = _list("deployment_commits", "repositories/{workspace}/{repo}/commits/{revision}",
+                           max_page_size=50, primary_key="hash")
+
+
+def _unregistered_deployments(store: RawStore, source: BitbucketSource,
+                              repo: str) -> tuple[list[tuple], datetime | None]:
+    """The production deployments of ``repo`` (scope ``workspace/repo``) not yet put in the ledger, as
+    (deployment uuid, hash, previous hash of its environment or None), oldest first, and the newest
+    deployment's start (the next registration mark). Past the mark every deployment was registered, so one
+    without rows that is neither owed nor gone shipped nothing (a redeploy of an older hash)."""
+    mark = store.get_cursor(source.name, DEPLOYMENT_COMMITS.stream, repo)
+    production = source.options.deployments.production_environments
+    with store.lock:
+        rows = store.con.execute(
+            f"""
+            WITH environments AS (
+                SELECT record_key AS uuid, lower(payload->>'$.name') AS name,
+                       payload->>'$.environment_type.name' AS type
+                FROM raw.{raw_table('bitbucket', 'environments')} WHERE source_instance = ? AND scope = ?
+            ), d AS (
+                SELECT d.record_key AS id, d.payload->>'$.environment.uuid' AS environment,
+                       d.payload->>'$.release.commit.hash' AS sha,
+                       TRY_CAST(coalesce(d.payload->>'$.state.started_on', d.payload->>'$.release.created_on')
+                                AS TIMESTAMPTZ) AS started_at,
+                       e.type = 'Production' OR e.name IN (SELECT lower(unnest(?::VARCHAR[]))) AS is_production
+                FROM raw.{raw_table('bitbucket', 'deployments')} AS d
+                LEFT JOIN environments AS e ON e.uuid = d.payload->>'$.environment.uuid'
+                -- UNDEPLOYED: a step not run (a manual promotion not taken) deployed nothing, so it is no one's
+                -- previous deployment; it is registered once it runs
+                WHERE d.source_instance = ? AND d.scope = ? AND d.payload->>'$.state.name' IS DISTINCT FROM 'UNDEPLOYED'
+            ), ordered AS (
+                SELECT *, lag(sha) OVER (PARTITION BY environment ORDER BY started_at, id) AS previous_sha
+                FROM d WHERE sha IS NOT NULL AND started_at IS NOT NULL
+            ), known AS ({accounted_parents_sql(raw_table('bitbucket', DEPLOYMENT_COMMITS.stream))}
+            ), new AS (
+                SELECT * FROM ordered
+                WHERE coalesce(is_production, false) AND (previous_sha IS NULL OR previous_sha <> sha)
+                  AND (?::TIMESTAMPTZ IS NULL OR started_at > ?::TIMESTAMPTZ)
+                  AND id NOT IN (SELECT parent_key FROM known)
+            )
+            SELECT newest.us, new.id, new.sha, new.previous_sha
+            FROM (SELECT epoch_us(max(started_at)) AS us FROM ordered) AS newest LEFT JOIN new ON true
+            ORDER BY new.started_at, new.id
+            """,
+            [source.name, repo, production, source.name, repo, source.name, repo,
+             source.name, DEPLOYMENT_COMMITS.stream, repo, source.name, DEPLOYMENT_COMMITS.stream, repo, mark, mark],
+        ).fetchall()
+    newest = datetime.fromtimestamp(rows[0][0] / 1e6, UTC) if rows and rows[0][0] is not None else None
+    return [row[1:] for row in rows if row[1] is not None], newest
+
+
+def _read_range(engine: Engine, workspace: str, repo: str, deployment_id: str, request: Mapping[str, Any],
+                result: StreamResult) -> list[RawRecord]:
+    """Every page of one deployment's commits (nothing is written until all are read). Without a previous
+    hash the history is read newest first down to start_date; Bitbucket's list has no date filter."""
+    path = DEPLOYMENT_COMMITS.path.format(workspace=workspace, repo=repo.split("/", 1)[1],
+                                          revision=request["revision"])
+    params: dict[str, Any] = dict(PAGES.first_params(engine.page_size_for(DEPLOYMENT_COMMITS)))
+    if request.get("exclude"):
+        params["exclude"] = request["exclude"]
+    since = parse_timestamp(request["since"]) if request.get("since") else None
+    records: list[RawRecord] = []
+    for page in engine.pages(DEPLOYMENT_COMMITS, path, params, result.stats):
+        result.pages += 1
+        kept = [c for c in page if since is None or (parse_timestamp(c.get("date")) or since) >= since]
+        records += [RawRecord(f"{deployment_id}:{c['hash']}", c, deployment_id, repo) for c in kept if c.get("hash")]
+        if len(kept) < len(page):
+            break  # newest first: the rest is older still
+    return records
+
+
+def read_deployment_commits(engine: Engine, source: BitbucketSource, repo: str) -> StreamResult:
+    """Register the production deployments stored since the last run as owed ranges, then read every owed
+    range of the repository; a range that keeps failing stays owed and fails the stream once the others
+    are written, a hash Bitbucket no longer has (a force-push) is recorded gone and not asked again."""
+    started = time.monotonic()
+    store, stream = engine.store, DEPLOYMENT_COMMITS.stream
+    result = StreamResult(source.name, engine.table(DEPLOYMENT_COMMITS), repo)
+    store.ensure_table(result.table)
+    new, newest = _unregistered_deployments(store, source, repo)
+    result.cursor_before = store.get_cursor(source.name, stream, repo)
+    start = engine.options.start_date
+    with store.batched():  # the registrations and the mark after them commit together
+        for deployment_id, sha, previous in new:
+            request = {"revision": sha, "exclude": previous} if previous else {
+                "revision": sha, "since": iso_seconds(start) if start is not None else None}
+            store.owe(source.name, stream, repo, deployment_id, request, "production deployment")
+        if newest is not None:
+            store.write([], CursorUpdate(source.name, stream, repo, format_cursor(newest)))
+    result.cursor_after = store.get_cursor(source.name, stream, repo)
+    failed: list[tuple[str, RetriesExhaustedError]] = []
+    with store.batched():
+        for read in store.owed(source.name, stream, repo):
+            what = f"deployment {read.parent_key} ({str(read.request.get('revision'))[:12]})"
+            try:
+                records = _read_range(engine, source.scope.workspace, repo, read.parent_key, read.request, result)
+            except (NotFoundError, BadRequestError) as exc:
+                log.warning("%s %s: the commits of %s are gone (%s); not asked again", source.name, repo, what,
+                            type(exc).__name__)
+                store.gone(source.name, stream, repo, read.parent_key, f"{what}: {exc}")
+                result.gone += 1
+                continue
+            except RetriesExhaustedError as exc:
+                store.owe(source.name, stream, repo, read.parent_key, dict(read.request), str(exc))
+                failed.append((read.parent_key, exc))
+                continue
+            store.write([(result.table, source.name, records)], settled=[(source.name, stream, read.parent_key)])
+            result.records += len(records)
+    result.seconds += time.monotonic() - started
+    result.owed = len(failed)
+    if failed:
+        error = RetriesExhaustedError(
+            f"{source.name} {repo}: the commits of {len(failed)} deployment(s) ({failed[0][0]}, ...) could not be "
+            f"read ({failed[0][1]}); everything else is saved and these stay owed: the next run reads them first")
+        error.result = result
+        raise error
+    return result
+
 
 def pull_request_children(workspace: str, repo: str,
                           unchanged: frozenset[tuple[str, str]] = frozenset()) -> tuple[Child, ...]:
@@ -156,7 +285,8 @@ def _extract_repository(group: str, engine: Engine, source: BitbucketSource, rep
     if group == "pipelines":
         return [engine.run(PIPELINES, scope=scope, path_vars=at)]
     if group == "deployments":
-        return [engine.run(ENVIRONMENTS, scope=scope, path_vars=at), engine.run(DEPLOYMENTS, scope=scope, path_vars=at)]
+        return [engine.run(ENVIRONMENTS, scope=scope, path_vars=at), engine.run(DEPLOYMENTS, scope=scope, path_vars=at),
+                read_deployment_commits(engine, source, scope)]
     raise ValueError(f"bitbucket has no extraction group '{group}'")
 
 
@@ -200,7 +330,7 @@ SOURCE = SourceType(
         "repositories": ("repositories",),
         "pull_requests": ("pull_requests", "pull_request_activity", "pull_request_commits"),
         "pipelines": ("pipelines",),
-        "deployments": ("environments", "deployments"),
+        "deployments": ("environments", "deployments", "deployment_commits"),
     },
     extract=extract,
     check=check,

@@ -52,7 +52,7 @@ from connectors.core.raw import (
     RawStore,
     RejectedRecord,
     lone_surrogate_at,
-    payload_text,
+    payload_json_text,
     raw_table,
 )
 
@@ -400,7 +400,8 @@ class Engine:
             if cursor is not None or deferred:
                 self.store.write([], cursor, deferred)
         if incremental:
-            result.cursor_after = self.store.get_cursor(self.source_instance, endpoint.stream, scope)
+            # (not get_cursor: the next scope's pages download while this one's are written)
+            result.cursor_after = self.store.cursor_once_written(self.source_instance, endpoint.stream, scope)
         if run.warned < result.rejected:
             log.warning("%s: %d more records rejected (see raw._rejected_records)", label, result.rejected - run.warned)
         if result.owed:
@@ -968,12 +969,13 @@ def _kept(endpoint: Endpoint, records: list[Any]) -> list[Any]:
 def _storable(payload: Any, key: str, cursor: str | None) -> tuple[str | None, str | None]:
     """(why it cannot be stored, None) or (None, the payload as the JSON text to store)."""
     try:
-        text = payload_text(payload)
+        text, by_orjson = payload_json_text(payload)
     except (TypeError, ValueError) as exc:
         return f"it cannot be written as JSON ({exc})", None
-    # payload_text leaves a text with a lone surrogate (\ud800 not followed by its pair) to json.dumps, which
-    # writes it as an escape, so only a text with such an escape needs the slower walk.
-    if "\\ud" in text or not key.isascii() or (cursor is not None and not cursor.isascii()):
+    # orjson refuses a lone surrogate (\ud800 not followed by its pair); json.dumps writes it as an escape, so
+    # only its text with such an escape needs the slower walk (searching every large text costs more than
+    # writing it).
+    if (not by_orjson and "\\ud" in text) or not key.isascii() or (cursor is not None and not cursor.isascii()):
         at = lone_surrogate_at(payload) or ("the key" if lone_surrogate_at(key) else None) or (
             "the cursor" if cursor is not None and lone_surrogate_at(cursor) else None)
         if at:

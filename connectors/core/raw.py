@@ -46,6 +46,18 @@ GONE_TABLE = f"{RAW_SCHEMA}._gone_objects"
 # connector needs an object): kept out of the stream so the rest of their page lands, and shown here with
 # the reason. A row leaves when the same record is later stored.
 REJECTS_TABLE = f"{RAW_SCHEMA}._rejected_records"
+
+
+def accounted_parents_sql(table: str) -> str:
+    """A query of the parent keys whose children ``table`` holds, or the ledgers hold as owed or gone, for one
+    stream and scope: the parents a connector that registers its own child reads (change sets) must not
+    register again. Parameters: source_instance, scope, then (source_instance, stream, scope) twice."""
+    return f"""
+        SELECT parent_key FROM raw.{table} WHERE source_instance = ? AND scope = ? AND parent_key IS NOT NULL
+        UNION ALL
+        SELECT parent_key FROM {OWED_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?
+        UNION ALL
+        SELECT parent_key FROM {GONE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?"""
 # What each extraction did, one row per run, source instance, stream and scope (the run report). In its
 # own schema because it is not an API object: the raw layer's seven-column contract stays exact.
 OPS_SCHEMA = "ops"
@@ -135,14 +147,20 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def payload_text(payload: Any) -> str:
-    """``payload`` as compact JSON text. orjson writes it several times faster than json.dumps (a
-    large-document source such as Jira serializes every record once); what orjson refuses (a lone UTF-16
-    surrogate, an integer beyond 64 bits, a key that is not a string) goes through json.dumps, whose own
-    errors (TypeError, ValueError) are the caller's to report."""
+    """``payload`` as compact JSON text (see payload_json_text)."""
+    return payload_json_text(payload)[0]
+
+
+def payload_json_text(payload: Any) -> tuple[str, bool]:
+    """(``payload`` as compact JSON text, whether orjson wrote it). orjson writes it several times faster
+    than json.dumps (a large-document source such as Jira serializes every record once) and refuses a lone
+    UTF-16 surrogate, so its text needs no search for one; what it refuses (that, an integer beyond 64 bits,
+    a key that is not a string) goes through json.dumps, whose own errors (TypeError, ValueError) are the
+    caller's to report."""
     try:
-        return orjson.dumps(payload).decode()
+        return orjson.dumps(payload).decode(), True
     except TypeError:  # (orjson.JSONEncodeError is one)
-        return json.dumps(payload, separators=(",", ":"))
+        return json.dumps(payload, separators=(",", ":")), False
 
 
 def storable_json(payload: Any) -> str:
@@ -334,6 +352,7 @@ class RawStore:
         # cursors moved by queued (or committing) writes: get_cursor waits for the writer only for those, so a
         # scope that starts while another's pages are still being written does not wait for them
         self._pending_cursors: collections.Counter[tuple[str, str, str]] = collections.Counter()
+        self._queued_cursor_values: dict[tuple[str, str, str], str] = {}  # the last value queued per cursor
         self._failed: dict[int, BaseException] = {}
         self._changed = threading.Condition()
         self._local = threading.local()  # .depth: how many batched() blocks this thread is in
@@ -423,8 +442,9 @@ class RawStore:
                 self._waiting -= 1
 
     def _submit(self, apply: Callable[[duckdb.DuckDBPyConnection, dict], Callable[[], None] | None],
-                records: int = 0, cursor_key: tuple[str, str, str] | None = None) -> None:
+                records: int = 0, cursor: CursorUpdate | None = None) -> None:
         """Queue a write; outside batched(), wait until it is committed (raising its error)."""
+        cursor_key = (cursor.source_instance, cursor.stream, cursor.scope) if cursor is not None else None
         owner = threading.get_ident()
         with self._changed:
             if owner in self._failed:
@@ -437,6 +457,7 @@ class RawStore:
             self._queued_records += records
             if cursor_key is not None:
                 self._pending_cursors[cursor_key] += 1
+                self._queued_cursor_values[cursor_key] = cursor.cursor_value
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_queued, name=f"raw-writer {self.path.name}",
                                                 daemon=True)
@@ -552,6 +573,15 @@ class RawStore:
             ).fetchall()
         return row[0][0] if row else None
 
+    def cursor_once_written(self, source_instance: str, stream: str, scope: str) -> str | None:
+        """The cursor as it stands once the queued writes commit, without waiting for them: for a run's report
+        only. A run starts from get_cursor, the committed one (a queued write may yet fail)."""
+        key = (source_instance, stream, scope)
+        with self._changed:
+            if self._pending_cursors[key] > 0:
+                return self._queued_cursor_values[key]
+        return self.get_cursor(source_instance, stream, scope)
+
     def has_rows(self, table: str, source_instance: str, scope: str) -> bool:
         with self.lock:
             self._ensure_table(self.con, table)
@@ -606,8 +636,7 @@ class RawStore:
         write = _RawWrite(batches, cursor, list(etags), list(replace_children), list(settled), list(rejected),
                           datetime.now(UTC).replace(tzinfo=None))
         written = sum(len(records) for _, _, records in batches)
-        self._submit(lambda con, counts: self._apply(con, write, counts), written,
-                     (cursor.source_instance, cursor.stream, cursor.scope) if cursor is not None else None)
+        self._submit(lambda con, counts: self._apply(con, write, counts), written, cursor)
         return written
 
     def _apply(self, con: duckdb.DuckDBPyConnection, write: _RawWrite,

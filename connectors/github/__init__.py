@@ -27,7 +27,7 @@ from connectors.core.errors import BadRequestError, FatalError, NotFoundError, R
 from connectors.core.http import RequestStats, TokenPool
 from connectors.core.paginators import LinkHeaderPaginator
 from connectors.core.raw import (
-    GONE_TABLE, OWED_TABLE, CursorUpdate, RawRecord, RawStore, RejectedRecord, lone_surrogate_at, raw_table,
+    CursorUpdate, RawRecord, RawStore, RejectedRecord, accounted_parents_sql, lone_surrogate_at, raw_table,
 )
 from connectors.core.source import (
     Finding, SourceType, each_scope, engine_for, metered, probe_client, stops_the_source,
@@ -300,13 +300,7 @@ def _previous_deployment_rows(store: RawStore, source: GitHubSource, repo: str,
         ), ordered AS (
             SELECT *, lag(sha) OVER (PARTITION BY environment ORDER BY created_at, number, id) AS previous_sha
             FROM d
-        ), known AS (
-            SELECT parent_key FROM raw.{raw_table('github', 'compare_commits')}
-            WHERE source_instance = ? AND scope = ? AND parent_key IS NOT NULL
-            UNION ALL
-            SELECT parent_key FROM {OWED_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?
-            UNION ALL
-            SELECT parent_key FROM {GONE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?
+        ), known AS ({accounted_parents_sql(raw_table('github', 'compare_commits'))}
         ), new AS (
             SELECT * FROM ordered
             WHERE environment IN (SELECT unnest(?::VARCHAR[])) AND sha IS NOT NULL AND created_at IS NOT NULL

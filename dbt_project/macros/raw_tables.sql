@@ -6,7 +6,9 @@
   upserts work on it later; a table that exists is left as it is.
 #}
 {% macro create_missing_raw_tables() -%}
-    {%- if execute -%}
+    {%- if execute and target.type == 'spark' -%}
+    {{ throughline.spark_register_sources() }}
+    {%- elif execute -%}
     {%- set schemas = [] -%}
     {%- for source in graph.sources.values() if source.source_name == 'raw' -%}
         {%- if source.schema not in schemas -%}
@@ -27,4 +29,36 @@
     {%- else -%}
     select 1
     {%- endif -%}
+{%- endmacro %}
+
+{#
+  Spark: every dbt source table is the Parquet directory `throughline copy-raw --target spark` wrote
+  (operations/spark_copy.py), registered once: Spark lists a table's files when a query reads it, so each
+  run reads the latest copy. A raw table that gained a column since it was registered: `drop table raw.<t>`
+  (its files stay) and the next run registers it again. A source the copy did not write (its type never
+  loaded into the DuckDB warehouse) fails here with Spark's "Unable to infer schema" naming the directory.
+  Spark runs one statement per call: each is run here, and the hook itself is a no-op.
+#}
+{% macro spark_dir() -%}
+    {{- env_var('THROUGHLINE_SPARK_DIR', env_var('THROUGHLINE_WAREHOUSE', '') ~ '.spark') -}}
+{%- endmacro %}
+
+{% macro spark_register_sources() -%}
+    {%- set schemas = [] -%}
+    {%- set registered = [] -%}
+    {%- for source in graph.sources.values() -%}
+        {%- if source.schema not in schemas -%}
+            {%- do schemas.append(source.schema) -%}
+            {%- do run_query('create schema if not exists ' ~ source.schema) -%}
+            {%- for row in run_query('show tables in ' ~ source.schema) -%}
+                {%- do registered.append(source.schema ~ '.' ~ row['tableName']) -%}
+            {%- endfor -%}
+        {%- endif -%}
+        {%- set name = source.schema ~ '.' ~ source.identifier -%}
+        {%- if name not in registered -%}
+            {%- do run_query('create table ' ~ name ~ " using parquet location '" ~ throughline.spark_dir()
+                ~ '/sources/' ~ source.schema ~ '/' ~ source.identifier ~ "'") -%}
+        {%- endif -%}
+    {%- endfor %}
+    select 1
 {%- endmacro %}

@@ -10,7 +10,9 @@ Workspace `acme`, repository `app`:
   pagelen 2 that is 2 pages. Activity: #1 four entries (update OPEN, comment 501 by bo, approval by bo,
   update MERGED), #2 one update, #3 two updates. Commits: #1 two, #2 one, #3 one.
   pipelines (created_on): build 1..5 an hour apart from 01-05 10:00; build 2 IN_PROGRESS.
-  environments Test, Staging, Production; deployments d1 (Production, SUCCESSFUL), d2 (Staging, FAILED).
+  environments Test, Staging, Production; deployments d1 (Production, SUCCESSFUL, of fedcba987654), d2
+  (Staging, FAILED), d3 (Production, SUCCESSFUL, of 0a1b2c3d4e5f). The default branch, newest first:
+  0a1b2c3d4e5f, 99aa00bb11cc, fedcba987654, 123456789abc (`commits/<rev>?exclude=<rev>` is `git log`).
 """
 
 from __future__ import annotations
@@ -102,14 +104,14 @@ def environment(name, rank):
             "rank": rank, "environment_type": {"type": "deployment_environment_type", "name": name, "rank": rank}}
 
 
-def deployment(ident, env, status, started, completed):
+def deployment(ident, env, status, started, completed, sha="fedcba987654"):
     return {"type": "deployment", "uuid": f"{{{ident}}}",
             "state": {"type": "deployment_state_completed", "name": "COMPLETED",
                       "status": {"type": f"deployment_state_completed_status_{status.lower()}", "name": status},
                       "started_on": started, "completed_on": completed},
             "environment": {"type": "deployment_environment", "uuid": f"{{env-{env}}}"},
             "release": {"type": "deployment_release", "uuid": f"{{r-{ident}}}", "name": "#7",
-                        "commit": {"type": "commit", "hash": "fedcba987654"}, "created_on": started},
+                        "commit": {"type": "commit", "hash": sha}, "created_on": started},
             "deployable": {"pipeline": {"type": "pipeline", "uuid": "{p-7}"}, "commit": {"hash": "fedcba987654"}},
             "last_update_time": completed}
 
@@ -139,8 +141,23 @@ def world():
     deployments = [deployment("d1", "production", "SUCCESSFUL", "2026-01-05T16:00:00.000000+00:00",
                               "2026-01-05T16:10:00.000000+00:00"),
                    deployment("d2", "staging", "FAILED", "2026-01-05T17:00:00.000000+00:00",
-                              "2026-01-05T17:05:00.000000+00:00")]
+                              "2026-01-05T17:05:00.000000+00:00"),
+                   deployment("d3", "production", "SUCCESSFUL", "2026-01-06T16:00:00.000000+00:00",
+                              "2026-01-06T16:10:00.000000+00:00", sha="0a1b2c3d4e5f")]
     return prs, activity, commits, pipelines, environments, deployments
+
+
+MAIN = ["0a1b2c3d4e5f", "99aa00bb11cc", "fedcba987654", "123456789abc"]  # newest first, each the next's child
+
+
+def history(match):
+    """`git log <revision>`: the revision and what it reaches, newest first."""
+    return [commit(sha, f"2026-01-0{6 - i}T08:00:00+00:00") for i, sha in enumerate(MAIN)][MAIN.index(match["rev"]):]
+
+
+def not_excluded(record, query):
+    """`^<exclude>`: leave out what the excluded revision reaches."""
+    return "exclude" not in query or MAIN.index(record["hash"]) < MAIN.index(query["exclude"])
 
 
 def serve(api, data):
@@ -154,6 +171,9 @@ def serve(api, data):
                  order="descending")
     api.add_list(REPO + "/environments/", environments, pages=BitbucketPages(), key="uuid")
     api.add_list(REPO + "/deployments/", deployments, pages=BitbucketPages(), key="uuid")
+    # any other revision: no route, 404
+    api.add_list(REPO + f"/commits/(?P<rev>{'|'.join(MAIN)})", history, pages=BitbucketPages(50), key="hash",
+                 keep=not_excluded)
     api.add_list(r"/2\.0/repositories/acme", [{"type": "repository", "uuid": "{repo-app}", "slug": "app",
                                                "full_name": SCOPE}], pages=BitbucketPages(), key="uuid")
 
@@ -249,12 +269,48 @@ def test_pipelines_newest_first_and_a_running_one_holds_the_cursor(api, store):
 
 
 def test_environments_and_deployments_are_read_whole(api, store):
-    environments, deployments = bitbucket.extract("deployments", config(api), store)
+    environments, deployments, commits = bitbucket.extract("deployments", config(api), store)
     assert_each_record_once(store, "bitbucket__environments", ["{env-test}", "{env-staging}", "{env-production}"])
-    assert_each_record_once(store, "bitbucket__deployments", ["{d1}", "{d2}"])
-    assert (environments.pages, deployments.pages) == (2, 1)
-    assert_rerun_idempotent(store, ["bitbucket__environments", "bitbucket__deployments"],
+    assert_each_record_once(store, "bitbucket__deployments", ["{d1}", "{d2}", "{d3}"])
+    assert (environments.pages, deployments.pages) == (2, 2)
+    # Production only: d1 (its environment's first, no start_date) lists its history, d3 the range since d1
+    assert_each_record_once(store, "bitbucket__deployment_commits",
+                            ["{d1}:fedcba987654", "{d1}:123456789abc", "{d3}:0a1b2c3d4e5f", "{d3}:99aa00bb11cc"])
+    assert commits.pages == 2 and any("exclude=fedcba987654" in r for r in api.requests)
+    assert_rerun_idempotent(store, ["bitbucket__environments", "bitbucket__deployments",
+                                    "bitbucket__deployment_commits"],
                             lambda: bitbucket.extract("deployments", config(api), store))
+
+
+def test_each_range_is_read_once_and_an_empty_one_is_not_asked_again(api, data, store):
+    bitbucket.extract("deployments", config(api), store)
+    api.reset_stats()
+    bitbucket.extract("deployments", config(api), store)
+    assert api.request_count("/2.0/repositories/acme/app/commits/") == 0
+    # a rollback to fedcba987654: its range (fedcba987654 less what 0a1b2c3d4e5f reaches) is empty; a step
+    # not run (UNDEPLOYED) deployed nothing and is not asked
+    data[5].append(deployment("d4", "production", "SUCCESSFUL", "2026-01-07T16:00:00.000000+00:00",
+                              "2026-01-07T16:10:00.000000+00:00"))
+    undeployed = deployment("d5", "production", "SUCCESSFUL", "2026-01-06T18:00:00.000000+00:00", None,
+                            sha="99aa00bb11cc")
+    data[5].append({**undeployed, "state": {"type": "deployment_state_undeployed", "name": "UNDEPLOYED"}})
+    (*_, commits) = bitbucket.extract("deployments", config(api), store)
+    assert (commits.pages, commits.records) == (1, 0)
+    assert [r for r in api.requests if "/commits/" in r] == [
+        "/2.0/repositories/acme/app/commits/fedcba987654?pagelen=2&exclude=0a1b2c3d4e5f"]
+    api.reset_stats()
+    bitbucket.extract("deployments", config(api), store)
+    assert api.request_count("/2.0/repositories/acme/app/commits/") == 0
+
+
+def test_a_range_bitbucket_no_longer_has_is_recorded_gone_and_not_asked_again(api, data, store):
+    data[5][2] = deployment("d3", "production", "SUCCESSFUL", "2026-01-06T16:00:00.000000+00:00",
+                            "2026-01-06T16:10:00.000000+00:00", sha="deadbeef0000")  # force-pushed away
+    (*_, commits) = bitbucket.extract("deployments", config(api), store)
+    assert commits.gone == 1 and [g.parent_key for g in store.gone_objects("bb", "deployment_commits")] == ["{d3}"]
+    api.reset_stats()
+    bitbucket.extract("deployments", config(api), store)
+    assert api.request_count("/2.0/repositories/acme/app/commits/") == 0
 
 
 def test_the_workspace_listing_keeps_the_scope(api, store):
@@ -285,7 +341,7 @@ def test_an_access_token_is_sent_as_bearer(data, store):
     with ApiServer(auth={"Authorization": f"Bearer {TOKEN}"}) as server:
         serve(server, data)
         bitbucket.extract("deployments", config(server, username=None), store)
-    assert_each_record_once(store, "bitbucket__deployments", ["{d1}", "{d2}"])
+    assert_each_record_once(store, "bitbucket__deployments", ["{d1}", "{d2}", "{d3}"])
 
 
 def test_a_bad_token_is_one_fatal_error_without_the_secret(api, store):

@@ -33,7 +33,7 @@ from tests.dbt.warehouse import RAW_TABLES, query, run_dbt
 
 STAGING = DBT_PROJECT_DIR / "models" / "staging" / "bitbucket"
 STREAMS = ("repositories", "pull_requests", "pull_request_activity", "pull_request_commits", "pipelines",
-           "environments", "deployments")
+           "environments", "deployments", "deployment_commits")
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,8 @@ def test_a_bad_token_is_refused_once(sim, tmp_path):
 
 def test_the_mobile_team_reaches_deployments_and_cycle_times(sim, loaded, tmp_path):
     rules = {"bb": DeploymentRules().for_dbt()}
-    run_dbt(["build", "--select", "+pull_request_cycle_times", "+deployments", "--exclude", "test_type:unit",
+    run_dbt(["build", "--select", "+pull_request_cycle_times", "+deployments", "+deployment_changes",
+             "--exclude", "test_type:unit",
              "--vars", json.dumps({"deployment_rules": rules})], loaded, tmp_path)
     store, merged, production = github_truth(sim)
     deployments = query(loaded, "SELECT team, service, count(*) FROM marts.deployments GROUP BY ALL")
@@ -143,3 +144,60 @@ def test_the_mobile_team_reaches_deployments_and_cycle_times(sim, loaded, tmp_pa
     outcomes = {d["id"]: [s["state"] for s in store.deployment_statuses[d["id"]]] for d in production}
     last_success = max(d["created_at"] for d in production if outcomes[d["id"]][-1:] == ["success"])
     assert deployed == sum(pr["merged_at"] <= last_success for pr in merged)
+
+    # What shipped, from the deployments' commit ranges: every default-branch commit from start_date up to the
+    # last successful production deployment's, each once, and with them the pull requests merged into them
+    data = sim.mounts["bitbucket"].data
+    commits = data.commits["mobile-app"]
+    where = {c["hash"]: i for i, c in enumerate(commits)}
+    prod = next(e["uuid"] for e in data.environments["mobile-app"] if e["name"] == "Production")
+    last = max(where[d["release"]["commit"]["hash"]] for d in data.deployments["mobile-app"]
+               if d["environment"]["uuid"] == prod and d["state"].get("status", {}).get("name") == "SUCCESSFUL")
+    shipped = [c["hash"] for c in commits[:last + 1] if c["date"] >= "2026-01-01"]
+    merges = {pr["merge_commit"]["hash"] for pr in data.pull_requests["mobile-app"].values() if pr["merge_commit"]}
+    assert query(loaded, """SELECT count(*), count(DISTINCT commit_sha), count(DISTINCT pull_request_key),
+                                   count(*) FILTER (WHERE pull_request_match <> 'merge_commit')
+                            FROM marts.deployment_changes WHERE is_first_production_deployment""") == [
+        (len(shipped), len(shipped), sum(h[:12] in merges for h in shipped), 0)]
+
+
+def test_a_commit_list_as_atlassian_documents_it_has_every_path_staging_reads(tmp_path):
+    """`GET /2.0/repositories/{workspace}/{repo_slug}/commits/{revision}?exclude=...` answers a page of commit
+    objects shaped as the reference's example (`bitbucket/geordi`, f7591a1): the connector stores it under
+    the deployment and staging finds every field it reads."""
+    from connectors.kit import ApiServer
+    from tests.connectors.test_bitbucket_connector import BitbucketPages, deployment, environment
+
+    documented = {
+        "type": "commit", "hash": "f7591a13eda445d9a9167f98eb870319f4b6c2d8", "date": "2012-07-16T19:37:54+00:00",
+        "message": "Add a GEORDI_OUTPUT_DIR setting",
+        "summary": {"raw": "Add a GEORDI_OUTPUT_DIR setting", "markup": "markdown",
+                    "html": "<p>Add a GEORDI_OUTPUT_DIR setting</p>", "type": "rendered"},
+        "author": {"raw": "Brodie Rao <a@b.c>", "type": "author",
+                   "user": {"display_name": "Brodie Rao", "uuid": "{9484702e-c663-4afd-aefb-c93a8cd31c28}",
+                            "nickname": "brodie", "account_id": "557058:3aae1e05-702a-41e5-81c8-f36f29afb6ca",
+                            "type": "user", "links": {"html": {"href": "https://bitbucket.org/%7B9484702e%7D/"}}}},
+        "parents": [{"hash": "f06941fec4ef6bcb0c2456927a0cf258fa4f899b", "type": "commit",
+                     "links": {"html": {"href": "https://bitbucket.org/bitbucket/geordi/commits/f06941fec4ef"}}}],
+        "repository": {"name": "geordi", "type": "repository", "full_name": "bitbucket/geordi",
+                       "uuid": "{85d08b4e-571d-44e9-a507-fa476535aa98}"},
+        "links": {"html": {"href": "https://bitbucket.org/bitbucket/geordi/commits/f7591a13eda4"}},
+    }
+    release = deployment("d1", "production", "SUCCESSFUL", "2012-07-17T10:00:00.000000+00:00",
+                         "2012-07-17T10:05:00.000000+00:00", sha=documented["hash"])
+    with ApiServer() as api, RawStore(tmp_path / "w.duckdb") as store:
+        repo = r"/2\.0/repositories/bitbucket/geordi"
+        api.add_list(repo + "/environments/", [environment("Production", 2)], pages=BitbucketPages(), key="uuid")
+        api.add_list(repo + "/deployments/", [release], pages=BitbucketPages(), key="uuid")
+        api.add_list(repo + "/commits/f7591a13eda445d9a9167f98eb870319f4b6c2d8", [documented],
+                     pages=BitbucketPages(50), key="hash")
+        cfg = source_config({"type": "bitbucket", "name": "bb", "base_url": api.url, "auth": {"token": "${T}"},
+                             "scope": {"workspace": "bitbucket", "repositories": ["geordi"]},
+                             "options": {"backoff_seconds": 0}}, env={"T": "t"})
+        *_, commits = bitbucket.extract("deployments", cfg, store)
+        assert commits.records == 1 and api.requests[-1].startswith(
+            "/2.0/repositories/bitbucket/geordi/commits/f7591a13eda445d9a9167f98eb870319f4b6c2d8?")
+        assert_each_record_once(store, "bitbucket__deployment_commits", [f"{{d1}}:{documented['hash']}"])
+        paths = payload_paths(STAGING / "stg_bitbucket__deployment_commits.sql")
+        assert paths == {"hash", "author.user.nickname", "author.raw", "date", "message", "parents"}
+        assert [p for p in sorted(paths) if not has_path(documented, p)] == []

@@ -16,6 +16,12 @@ from simulator.server import SimulatorServer
 from tests.support.e2e import private_dagster_home
 
 
+def start_logged(command: list[str], env: dict[str, str], output: Path) -> subprocess.Popen:
+    """The run to kill, its output kept to say why it ended if it ends before the kill."""
+    with output.open("w") as log_file:
+        return subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+
+
 def test_sigkill_mid_load_then_rerun_leaves_every_record_once(tmp_path):
     org = generate_org(seed=7, scale=1)
     with SimulatorServer(org) as sim:
@@ -38,11 +44,12 @@ sources:
         command = [sys.executable, "-m", "operations.cli", "run"]
         # Slow pages make "half way" a wide target; the kill lands between committed pages.
         sim.faults.add(r"/jira/rest/api/3/search/jql", "slow", times=None, seconds=0.4)
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        output = tmp_path / "killed-run.log"
+        proc = start_logged(command, env, output)
         try:
             deadline = time.monotonic() + 240
             while sim.request_count("/jira/rest/api/3/search/jql") < 4:
-                assert proc.poll() is None, "the run ended before it could be killed"
+                assert proc.poll() is None, f"the run ended before it could be killed:\n{output.read_text()[-3000:]}"
                 assert time.monotonic() < deadline, "the run never reached the Jira search"
                 time.sleep(0.05)
         finally:
@@ -121,12 +128,13 @@ def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(tmp_path)
         assert clean.returncode == 0, clean.stderr[-3000:]
 
         env = _tiny_env(tmp_path, sim.url, "killed")
-        proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        output = tmp_path / "killed-run.log"
+        proc = start_logged(command, env, output)
         try:
             deadline = time.monotonic() + 600
             children: list[int] = []
             while not children:  # dbt is the run's only child process: it carries the run's mark
-                assert proc.poll() is None, "the run ended before dbt started"
+                assert proc.poll() is None, f"the run ended before dbt started:\n{output.read_text()[-3000:]}"
                 assert time.monotonic() < deadline, "dbt never started"
                 children = [pid for pid in marked(proc.pid) if b"dbt" in Path(f"/proc/{pid}/cmdline").read_bytes()]
                 time.sleep(0.05)

@@ -8,7 +8,12 @@ of its version field right now. The checks compare the raw tables with that trut
 Sizes (scenarios.tiny_org): Jira project FLOW, 5 issues in pages of 2 (3 search pages), at most 2 histories
 embedded on Cloud so 3 issues have their changelog read by one bulkfetch (13 histories; Data Center embeds them all); GitHub
 acme/checkout, 3 pull requests in pages of 1 with their 2 reviews; CircleCI gh/acme/checkout, 11 pipelines
-in pages of 4 with one workflow each and 26 jobs; GitLab acme/checkout-infra, 6 deployments in pages of 2.
+in pages of 4 with one workflow each and 26 jobs; GitLab acme/checkout-infra, 6 deployments in pages of 2;
+Azure DevOps acme/Data (simulator/azure_devops_api.py), 41 work items read by batches of 7 with their updates;
+Bitbucket acme/mobile-app mirroring acme/checkout, 3 pull requests in pages of 1 with their activity and
+commits; Linear's Mobile team (simulator/linear_api.py), 60 issues in pages of 20 with their history (one
+issue's history overflows into its own pages). Linear answers every query at one path (`graphql`): its list
+and child faults land on whichever request comes.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors import circleci, github, gitlab, jira
+from connectors import azure_devops, bitbucket, circleci, github, gitlab, jira, linear
 from connectors.config import parse_config
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.raw import RawStore
@@ -31,6 +36,11 @@ CIRCLECI_SECRET = "faults-circle-token-88D4"
 GITLAB_SECRET = "glpat-faultsGitlabToken3E7"
 SECRETS = {"FAULTS_JIRA_TOKEN": JIRA_SECRET, "FAULTS_GITHUB_TOKEN": GITHUB_SECRET,
            "FAULTS_CIRCLECI_TOKEN": CIRCLECI_SECRET, "FAULTS_GITLAB_TOKEN": GITLAB_SECRET}
+ADO_SECRET = "faults-ado-pat-91C2"
+SECRETS["FAULTS_ADO_PAT"] = ADO_SECRET
+BITBUCKET_SECRET = "faults-bitbucket-token-4D0E"
+LINEAR_SECRET = "lin_api_faultsLinearKey6A19"
+SECRETS.update(FAULTS_BITBUCKET_TOKEN=BITBUCKET_SECRET, FAULTS_LINEAR_KEY=LINEAR_SECRET)
 JIRA_EMAIL = "faults@example.com"
 SLUG = "gh/acme/checkout"
 REPO = "acme/checkout"
@@ -46,7 +56,10 @@ def simulator(target: Target | None = None) -> SimulatorServer:
     return SimulatorServer(
         tiny_org(), changelog_embed_limit=embed, jira_tokens={JIRA_SECRET}, github_tokens={GITHUB_SECRET},
         mount_options={"circleci": {"tokens": {CIRCLECI_SECRET}, "page_size": 4},
-                       "gitlab": {"tokens": {GITLAB_SECRET}}},
+                       "gitlab": {"tokens": {GITLAB_SECRET}},
+                       "azure_devops": {"tokens": {ADO_SECRET}},
+                       "bitbucket": {"tokens": {BITBUCKET_SECRET}, "mirrored": REPO},
+                       "linear": {"tokens": {LINEAR_SECRET}}},
     )
 
 
@@ -66,6 +79,18 @@ def _entry(name: str, url: str) -> dict:
         return {"type": "gitlab", "name": "f-gitlab", "base_url": f"{url}/gitlab",
                 "scope": {"projects": [GITLAB_PROJECT]}, "auth": {"token": "${FAULTS_GITLAB_TOKEN}"},
                 "options": {**OPTIONS, "page_size": 2}}
+    if name == "azure_devops":  # the Data project: 41 work items read 7 a batch (6 batches)
+        return {"type": "azure_devops", "name": "f-azure_devops", "base_url": f"{url}/azure_devops",
+                "scope": {"organization": "acme", "projects": ["Data"]}, "auth": {"token": "${FAULTS_ADO_PAT}"},
+                "options": {**OPTIONS, "page_size": 7}}
+    if name == "bitbucket":  # acme/mobile-app, mirroring acme/checkout: 3 pull requests a page each
+        return {"type": "bitbucket", "name": "f-bitbucket", "base_url": f"{url}/bitbucket",
+                "scope": {"workspace": "acme", "repositories": ["mobile-app"]},
+                "auth": {"username": "faults@example.com", "token": "${FAULTS_BITBUCKET_TOKEN}"},
+                "options": {**OPTIONS, "page_size": 1, "start_date": "2026-01-01"}}
+    if name == "linear":  # the Mobile team: 60 issues, 20 a page
+        return {"type": "linear", "name": "f-linear", "base_url": f"{url}/linear",
+                "auth": {"api_key": "${FAULTS_LINEAR_KEY}"}, "options": {**OPTIONS, "page_size": 20}}
     return {"type": "circleci", "name": "f-circleci", "base_url": f"{url}/circleci", "scope": {"projects": [SLUG]},
             "auth": {"token": "${FAULTS_CIRCLECI_TOKEN}"}, "options": dict(OPTIONS)}
 
@@ -91,6 +116,8 @@ class Target:
     truth: Callable[[SimulatorServer], dict[str, dict[str, str]]]
     change_while_paging: Callable[[SimulatorServer], Callable[[Any], None]]
     secret_var: str
+    list_method: str = "GET"  # Azure DevOps reads its work items by POST (a batch of ids)
+    refused_status: int = 401  # how a revoked token is answered (Linear: 400 with AUTHENTICATION_ERROR)
 
     @property
     def source_name(self) -> str:
@@ -102,7 +129,8 @@ class Target:
         return parse_config({"sources": [entry]}, env=env).sources[0]
 
     def extract(self, url: str, store: RawStore, env: Mapping[str, str] = SECRETS, **options: Any):
-        module = {"jira": jira, "jira-dc": jira, "github": github, "circleci": circleci, "gitlab": gitlab}[self.name]
+        module = {"jira": jira, "jira-dc": jira, "github": github, "circleci": circleci, "gitlab": gitlab,
+                  "azure_devops": azure_devops, "bitbucket": bitbucket, "linear": linear}[self.name]
         return module.extract(self.group, self.source(url, env, **options), store)
 
 
@@ -211,7 +239,92 @@ def _gitlab_change(sim: SimulatorServer):
 GITLAB = Target("gitlab", "deployments", r"^/gitlab/api/v4/projects/[^/]+/deployments",
                 r"^/gitlab/api/v4/projects/[^/]+/environments", "gitlab__deployments",
                 {"gitlab__deployments": "$.updated_at"}, _gitlab_truth, _gitlab_change, "FAULTS_GITLAB_TOKEN")
-BY_NAME = {t.name: t for t in (*TARGETS, JIRA_DC, GITLAB)}
+
+
+def _ado_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    world = sim.mounts["azure_devops"].world
+    return {
+        "azure_devops__work_items": {str(i): item["fields"]["System.ChangedDate"] for i, item in world.items.items()},
+        "azure_devops__work_item_updates": {f"{i}:{u['id']}": str(u["rev"]) for i, us in world.updates.items()
+                                            for u in us},
+    }
+
+
+def _ado_change(sim: SimulatorServer):
+    world = sim.mounts["azure_devops"].world
+    oldest = min(world.items, key=lambda i: world.items[i]["fields"]["System.ChangedDate"])
+
+    def action(_org) -> None:
+        # The oldest change (read in the first batch) changes again; a work item is created.
+        now = datetime.now(UTC)
+        world.move(oldest, "Removed", int((now - timedelta(minutes=50)).timestamp() * 1000))
+        world.add("Bug", "Filed while paging", int((now - timedelta(minutes=40)).timestamp() * 1000))
+    return action
+
+
+# Azure DevOps: WIQL lists the ids, the batches (the paged list) read them, each with its updates.
+AZURE_DEVOPS = Target("azure_devops", "work_items", r"^/azure_devops/acme/Data/_apis/wit/workitemsbatch",
+                      r"^/azure_devops/acme/Data/_apis/wit/workItems/\d+/updates", "azure_devops__work_items",
+                      {"azure_devops__work_items": '$.fields."System.ChangedDate"',
+                       "azure_devops__work_item_updates": "$.rev"},
+                      _ado_truth, _ado_change, "FAULTS_ADO_PAT", list_method="POST")
+
+
+def _bitbucket_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    data = sim.mounts["bitbucket"].data
+    return {
+        "bitbucket__pull_requests": {str(n): pr["updated_on"] for n, pr in data.pull_requests["mobile-app"].items()},
+        # an activity entry never changes: its version is the pull request it belongs to
+        "bitbucket__pull_request_activity": {f"{n}:{bitbucket.PULL_REQUEST_ACTIVITY.key_of(e)}": str(n)
+                                             for n, es in data.activity["mobile-app"].items() for e in es},
+    }
+
+
+def _bitbucket_change(sim: SimulatorServer):
+    data = sim.mounts["bitbucket"].data
+
+    def action(_org) -> None:
+        # PR #1 (the oldest update, read on page 1) is commented on and moves to the end; a new PR opens.
+        data.comment(1, "bo", _recent(50))
+        data.open_pull_request("Opened while paging", "ada", _recent(40))
+    return action
+
+
+# Bitbucket: pull requests oldest update first, pages by number behind `next` links; activity per PR.
+BITBUCKET = Target("bitbucket", "pull_requests", r"^/bitbucket/2\.0/repositories/acme/mobile-app/pullrequests\?",
+                   r"^/bitbucket/2\.0/repositories/acme/mobile-app/pullrequests/\d+/",
+                   "bitbucket__pull_requests",
+                   {"bitbucket__pull_requests": "$.updated_on",
+                    "bitbucket__pull_request_activity": "$.pull_request.id"},
+                   _bitbucket_truth, _bitbucket_change, "FAULTS_BITBUCKET_TOKEN")
+
+
+def _linear_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    world = sim.mounts["linear"].world
+    return {"linear__issues": {i["id"]: i["updatedAt"] for i in world.issues},
+            "linear__issue_history": {h["id"]: h["createdAt"] for hs in world.history.values() for h in hs}}
+
+
+def _linear_change(sim: SimulatorServer):
+    world = sim.mounts["linear"].world
+    oldest = min(world.issues, key=lambda i: i["updatedAt"])
+
+    def action(_org) -> None:
+        # The least recently updated issue (on the last page, not read yet) is updated and moves to the front,
+        # past what was read; an issue is created.
+        oldest["updatedAt"] = _recent(50).replace("Z", ".000Z")
+        clone = {**world.issues[0], "id": "00000000-0000-4000-8000-00000000f417", "identifier": "MOB-999",
+                 "createdAt": _recent(40).replace("Z", ".000Z"), "updatedAt": _recent(40).replace("Z", ".000Z")}
+        world.issues.append(clone)
+        world.history[clone["id"]] = []
+    return action
+
+
+# Linear: one GraphQL path for every query, so list and child faults are aimed at the same requests.
+LINEAR = Target("linear", "issues", r"^/linear/graphql", r"^/linear/graphql", "linear__issues",
+                {"linear__issues": "$.updatedAt", "linear__issue_history": "$.createdAt"},
+                _linear_truth, _linear_change, "FAULTS_LINEAR_KEY", list_method="POST", refused_status=400)
+BY_NAME = {t.name: t for t in (*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, LINEAR)}
 
 
 # ---------------------------------------------------------------------------------------------- checks

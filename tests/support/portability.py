@@ -33,9 +33,14 @@ SCHEMAS = ("staging", "intermediate", "marts", "seeds")
 
 def dbt_postgres(args: list[str], env: dict[str, str], work_dir: Path) -> subprocess.CompletedProcess:
     """Run dbt against the `postgres` target in a child process (the DuckDB adapter stays out of it)."""
+    return dbt_target("postgres", args, env, work_dir)
+
+
+def dbt_target(target: str, args: list[str], env: dict[str, str], work_dir: Path) -> subprocess.CompletedProcess:
+    """Run dbt against `target` of profiles.yml in a child process, its target and logs in `work_dir`."""
     dbt = Path(sys.executable).parent / "dbt"
     return subprocess.run(
-        [str(dbt), *args, "--target", "postgres", "--project-dir", str(DBT_PROJECT_DIR),
+        [str(dbt), *args, "--target", target, "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work_dir / "target"),
          "--log-path", str(work_dir / "logs")],
         env={**os.environ, **env}, capture_output=True, text=True, check=False,

@@ -31,3 +31,11 @@
 {% macro add_interval(expression, count, unit) -%}
     ({{ expression }} + ({{ count }}) * interval '1 {{ unit }}')
 {%- endmacro %}
+
+{# The days from one date to another, as an integer (Spark's `date - date` is an interval). #}
+{% macro days_between_dates(start_date, end_date) -%}
+    {{ return(adapter.dispatch('days_between_dates', 'throughline')(start_date, end_date)) }}
+{%- endmacro %}
+{% macro default__days_between_dates(start_date, end_date) -%}
+    ({{ end_date }} - {{ start_date }})
+{%- endmacro %}

@@ -9,6 +9,7 @@
     'int_jenkins__deployments',
     'int_circleci__deployments',
     'int_bitbucket__deployments',
+    'int_azure_devops__deployments',
 ] %}
 {# <deployment sources: add each int_<source>__deployments model to the list above> #}
 {% set columns = [

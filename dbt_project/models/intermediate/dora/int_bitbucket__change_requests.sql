@@ -2,33 +2,20 @@
 -- production environment it shipped to (one row with no deployment while none has), with its first commit,
 -- first response before the merge by someone other than its author (a comment, an approval or a request for
 -- changes) and merge. Bitbucket's pull request has no merge time: it is the activity's update to MERGED.
--- Bitbucket links no pull request to a deployment and the connector reads no commit graph, so a pull request
--- ships with the first successful production deployment of its repository that started at or after its
--- merge (never a rollback or roll-forward). Definitions: docs/METRICS.md#change-lead-time-and-pull-request-cycle-time.
+-- Bitbucket links no pull request to a deployment: a pull request ships with the deployments whose commit
+-- range (int_deployment_changes: the commits between the previous deployment to the environment and this
+-- one) holds its merge commit or one of its commits. A deployment whose range could not be read (the
+-- connector recorded it gone, or it is still owed) links nothing: for those repositories and environments
+-- a pull request not linked by a range falls back to the first successful production deployment of its
+-- repository that started at or after its merge (never a rollback or roll-forward).
+-- Definitions: docs/METRICS.md#change-lead-time-and-pull-request-cycle-time.
 
 with activity as (
     select * from {{ ref('stg_bitbucket__pull_request_activity') }}
 ),
 
-merges as (
-    select source_instance, pull_request_id, min(occurred_at) as merged_at
-    from activity
-    where activity_kind = 'update' and update_state = 'MERGED'
-    group by source_instance, pull_request_id
-),
-
 pull_requests as (
-    select
-        pull_requests.*,
-        pull_requests.source_instance || ':' || pull_requests.repo || '#' || pull_requests.pull_request_id
-            as pull_request_key,
-        -- the activity's merge, else the last update of a merged pull request whose activity was not read
-        coalesce(merges.merged_at, pull_requests.updated_at) as merged_at
-    from {{ ref('stg_bitbucket__pull_requests') }} as pull_requests
-    left join merges
-        on merges.source_instance = pull_requests.source_instance
-        and merges.pull_request_id = pull_requests.pull_request_id
-    where pull_requests.state = 'MERGED'
+    select * from {{ ref('int_bitbucket__merged_pull_requests') }}
 ),
 
 first_commits as (
@@ -55,40 +42,37 @@ first_responses as (
     group by activity.source_instance, activity.repo, activity.pull_request_id
 ),
 
-production_deployments as (
-    -- a Bitbucket deployment kept as another source's report of the same deployment ships through that one
-    select
-        bitbucket.source_instance,
-        bitbucket.repo,
-        deployments.deployment_key,
-        deployments.service,
-        deployments.environment,
-        coalesce(deployments.started_at, deployments.created_at) as started_at,
-        deployments.finished_at
-    from {{ ref('stg_bitbucket__deployments') }} as bitbucket
-    inner join {{ ref('int_deployment_report_keys') }} as report_keys
-        on report_keys.report_key = bitbucket.source_instance || ':' || bitbucket.deployment_id
-    inner join {{ ref('int_deployments_unioned') }} as deployments
-        on deployments.deployment_key = report_keys.deployment_key
-    inner join {{ ref('int_deployment_chains') }} as chains on chains.deployment_key = deployments.deployment_key
-    where deployments.status = 'success' and not chains.is_repeat
+{{ first_deployments_after_merge('stg_bitbucket__deployments') }},
+
+ranged as (
+    -- the successful deployments whose range holds one of the pull request's commits
+{{ deployments_shipping_pull_requests() }}
 ),
 
-deployed as (
-    -- the first such deployment per production environment
-    select distinct on (pull_requests.pull_request_key, lower(production_deployments.environment))
-        pull_requests.pull_request_key,
-        production_deployments.deployment_key,
-        production_deployments.service,
-        production_deployments.environment,
-        production_deployments.finished_at
-    from pull_requests
-    inner join production_deployments
-        on production_deployments.source_instance = pull_requests.source_instance
-        and production_deployments.repo = pull_requests.repo
-        and production_deployments.started_at >= pull_requests.merged_at
-    order by pull_requests.pull_request_key, lower(production_deployments.environment),
-        production_deployments.started_at, production_deployments.deployment_key
+unranged_deployments as (
+    -- deployments with no range commits under any of their reports: the range could not be read (the
+    -- hash is gone, or the read is still owed)
+    select report_keys.deployment_key
+    from {{ ref('int_deployment_report_keys') }} as report_keys
+    left join {{ ref('int_deployment_range_commits') }} as commits
+        on commits.source_instance || ':' || commits.deployment_id = report_keys.report_key
+    group by report_keys.deployment_key
+    having count(commits.commit_sha) = 0
+),
+
+linked as (
+    select * from ranged
+    union all
+    -- the fallback: in an environment where no range links the pull request, the first successful
+    -- production deployment after its merge, when that deployment's range is missing
+    select deployed.*
+    from deployed
+    inner join unranged_deployments on unranged_deployments.deployment_key = deployed.deployment_key
+    where not exists (
+        select 1 from ranged
+        where ranged.pull_request_key = deployed.pull_request_key
+            and lower(ranged.environment) = lower(deployed.environment)
+    )
 )
 
 select
@@ -117,4 +101,4 @@ left join first_responses
     on first_responses.source_instance = pull_requests.source_instance
     and first_responses.repo = pull_requests.repo
     and first_responses.pull_request_id = pull_requests.pull_request_id
-left join deployed on deployed.pull_request_key = pull_requests.pull_request_key
+left join linked as deployed on deployed.pull_request_key = pull_requests.pull_request_key

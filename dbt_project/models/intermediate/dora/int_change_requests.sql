@@ -8,6 +8,7 @@
     'int_github__change_requests',
     'int_gitlab__change_requests',
     'int_bitbucket__change_requests',
+    'int_azure_devops__change_requests',
 ] %}
 {# <code hosts: add each int_<host>__change_requests model to the list above> #}
 {% set columns = [

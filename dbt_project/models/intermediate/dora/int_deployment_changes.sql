@@ -2,8 +2,9 @@
 -- Definitions: docs/METRICS.md#deployment-changes.
 --
 -- Change sets add up along the chain of one repository and environment (int_deployment_chains): the
--- connector reads each deployment's compare set against the previous deployment of that repository and
--- environment whatever its outcome (the first deployment: the deployed sha's history back to start_date).
+-- connector reads each deployment's compare set (int_deployment_range_commits: GitHub's compare, Bitbucket's
+-- commit range) against the previous deployment of that repository and environment whatever its outcome
+-- (the first deployment: the deployed sha's history back to start_date).
 -- A commit ships once per chain, with the first forward success (status success, sha never successful
 -- before in the chain) at or after the first deployment whose compare set holds it:
 --   - a failed deployment's commits ship with the next forward success, and the failed deployment lists
@@ -35,7 +36,7 @@ compare_sets as (
         commits.committed_at,
         commits.message_headline,
         commits.parent_count
-    from {{ ref('stg_github__compare_commits') }} as commits
+    from {{ ref('int_deployment_range_commits') }} as commits
     -- a deployment kept for several sources' reports carries the compare data of each
     inner join {{ ref('int_deployment_report_keys') }} as report_keys
         on report_keys.report_key = commits.source_instance || ':' || commits.deployment_id
@@ -76,7 +77,9 @@ change_sets as (
 ),
 
 merged_pull_requests as (
+    -- keyed as each host's change requests are (int_change_requests)
     select
+        'github' as code_host,
         source_instance,
         repo,
         source_instance || ':' || pull_request_id as pull_request_key,
@@ -86,6 +89,23 @@ merged_pull_requests as (
         merged_at
     from {{ ref('stg_github__pull_requests') }}
     where merged_at is not null
+    union all
+    select
+        'bitbucket', source_instance, repo, pull_request_key, pull_request_id, pull_request_number,
+        -- abbreviated to 12 digits, as Bitbucket writes it
+        merge_commit_hash,
+        merged_at
+    from {{ ref('int_bitbucket__merged_pull_requests') }}
+),
+
+host_pull_request_commits as (
+    select 'github' as code_host, source_instance, pull_request_id, commit_sha, author_name, authored_at,
+        message_headline
+    from {{ ref('stg_github__pull_request_commits') }}
+    union all
+    select 'bitbucket', source_instance, pull_request_id, sha, trim(split_part(author_raw, '<', 1)), authored_at,
+        split_part(message, chr(10), 1)
+    from {{ ref('stg_bitbucket__pull_request_commits') }}
 ),
 
 pull_request_commits as (
@@ -96,8 +116,9 @@ pull_request_commits as (
         commits.authored_at as pr_authored_at,
         commits.message_headline as pr_message_headline
     from merged_pull_requests as pull_requests
-    inner join {{ ref('stg_github__pull_request_commits') }} as commits
-        on commits.source_instance = pull_requests.source_instance
+    inner join host_pull_request_commits as commits
+        on commits.code_host = pull_requests.code_host
+        and commits.source_instance = pull_requests.source_instance
         and commits.pull_request_id = pull_requests.pull_request_id
 ),
 
@@ -110,6 +131,17 @@ candidates as (
         on prs.source_instance = change_sets.code_host_instance
         and prs.repo = change_sets.repo
         and prs.merge_commit_sha = change_sets.commit_sha
+    union all
+    -- Bitbucket abbreviates a pull request's merge commit to 12 digits
+    select change_sets.deployment_key, change_sets.commit_sha, prs.pull_request_key, prs.pull_request_number,
+        prs.merged_at, 'merge_commit' as pull_request_match, 1 as match_rank
+    from change_sets
+    inner join merged_pull_requests as prs
+        on prs.source_instance = change_sets.code_host_instance
+        and prs.repo = change_sets.repo
+        and prs.code_host = 'bitbucket'
+        and length(prs.merge_commit_sha) = 12
+        and prs.merge_commit_sha = left(change_sets.commit_sha, 12)
     union all
     -- merge-commit merges keep the PR's own commits on the branch
     select change_sets.deployment_key, change_sets.commit_sha, prs.pull_request_key, prs.pull_request_number,

@@ -48,16 +48,7 @@ first_responses as (
 ),
 
 deployed as (
-    select distinct
-        changes.pull_request_key,
-        changes.deployment_key,
-        changes.service,
-        changes.environment,
-        deployments.finished_at
-    from {{ ref('int_deployment_changes') }} as changes
-    inner join {{ ref('int_deployments_unioned') }} as deployments
-        on deployments.deployment_key = changes.deployment_key
-    where changes.pull_request_key is not null and deployments.status = 'success'
+{{ deployments_shipping_pull_requests() }}
 )
 
 select

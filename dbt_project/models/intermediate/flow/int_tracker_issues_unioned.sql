@@ -7,7 +7,7 @@
     'epic_key', 'parent_key', 'issue_type_level', 'is_subtask_type', 'status_id', 'status_name',
     'status_category_key', 'story_points', 'created_at', 'updated_at', 'extracted_at',
 ] %}
-{%- set issue_models = ['stg_jira__issues', 'int_linear__issues'] %}
+{%- set issue_models = ['stg_jira__issues', 'int_linear__issues', 'int_azure_devops__work_items'] %}
 
 {% for model in issue_models -%}
 select {{ columns | join(', ') }} from {{ ref(model) }}

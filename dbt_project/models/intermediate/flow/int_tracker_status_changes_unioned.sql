@@ -5,7 +5,7 @@
     'source_instance', 'issue_id', 'history_id', 'item_index', 'changed_at', 'from_status_id', 'from_status_name',
     'to_status_id', 'to_status_name',
 ] %}
-{%- set change_models = ['int_jira__issue_status_changes', 'int_linear__issue_status_changes'] %}
+{%- set change_models = ['int_jira__issue_status_changes', 'int_linear__issue_status_changes', 'int_azure_devops__work_item_state_changes'] %}
 
 {% for model in change_models -%}
 select {{ columns | join(', ') }} from {{ ref(model) }}

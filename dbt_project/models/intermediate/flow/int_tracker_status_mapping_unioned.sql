@@ -5,7 +5,7 @@
     'source_instance', 'project_key', 'status_id', 'status_name', 'status_category_key', 'flow_state',
     'is_mapped_by_seed', 'is_blocked_status',
 ] %}
-{%- set mapping_models = ['int_jira__status_mapping', 'int_linear__status_mapping'] %}
+{%- set mapping_models = ['int_jira__status_mapping', 'int_linear__status_mapping', 'int_azure_devops__status_mapping'] %}
 
 {% for model in mapping_models -%}
 select {{ columns | join(', ') }} from {{ ref(model) }}

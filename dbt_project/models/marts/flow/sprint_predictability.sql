@@ -12,7 +12,7 @@ with sprints as (
         -- an open sprint is judged at its planned end
         coalesce(completed_at, planned_end_at) as ended_at,
         completed_at is not null as is_closed
-    from {{ ref('stg_jira__sprints') }}
+    from {{ ref('int_tracker_sprints_unioned') }}
     where started_at is not null
 ),
 

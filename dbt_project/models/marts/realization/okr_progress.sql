@@ -168,7 +168,8 @@ select
     (actuals.actual_value - key_results.baseline) / nullif(key_results.target - key_results.baseline, 0) as attainment,
     case when key_results.start_on is not null and key_results.due_on > key_results.start_on then
         least(greatest(
-            (week_ends.week_end - key_results.start_on)::float8 / (key_results.due_on - key_results.start_on), 0
+            ({{ days_between_dates('key_results.start_on', 'week_ends.week_end') }})::float8
+                / {{ days_between_dates('key_results.start_on', 'key_results.due_on') }}, 0
         ), 1)::float8
     end as expected_attainment
 from week_ends

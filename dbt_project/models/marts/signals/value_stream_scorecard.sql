@@ -190,7 +190,7 @@ select
     flow_counts.debt_items / nullif(flow_counts.flow_velocity, 0)::float8 as debt_share,
     coalesce(dora_counts.deployments, 0)::bigint as deployments,
     coalesce(dora_counts.deployments, 0)
-        / (((axis.month_start + interval '1 month')::date - axis.month_start))::float8
+        / ({{ days_between_dates('axis.month_start', "(axis.month_start + interval '1 month')::date") }})::float8
         as deployments_per_day,
     lead_times.change_lead_time_p50_hours,
     coalesce(dora_counts.deployment_attempts, 0)::bigint as deployment_attempts,

@@ -1,5 +1,7 @@
+-- A table incremental by read (macros/staging_increments.sql): several models read it every night.
+{{ staging_increment_config(['source_instance', 'deployment_commit_id']) }}
 with source as (
-    select * from {{ source('raw', 'github__compare_commits') }}
+    {{ staging_rows(source('raw', 'github__compare_commits'), 'deployment_commit_id') }}
 )
 
 select
@@ -8,5 +10,6 @@ select
     parent_key as deployment_id,
     source_instance,
     {{ github_commit_columns() }}
-    extracted_at
+    extracted_at,
+    {{ staging_version() }} as staging_version
 from source

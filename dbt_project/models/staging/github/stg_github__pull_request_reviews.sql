@@ -1,5 +1,7 @@
+-- A table incremental by read (macros/staging_increments.sql): several models read it every night.
+{{ staging_increment_config(['source_instance', 'review_id']) }}
 with source as (
-    select * from {{ source('raw', 'github__pull_request_reviews') }}
+    {{ staging_rows(source('raw', 'github__pull_request_reviews'), 'review_id') }}
 )
 
 select
@@ -15,5 +17,6 @@ select
     {{ json_text('payload', 'commit_id') }} as commit_sha,
     -- A PENDING review has not been submitted yet and has no submitted_at.
     {{ to_utc_timestamp(json_text('payload', 'submitted_at')) }} as submitted_at,
-    extracted_at
+    extracted_at,
+    {{ staging_version() }} as staging_version
 from source

@@ -1,5 +1,7 @@
+-- A table incremental by read (macros/staging_increments.sql): several models read it every night.
+{{ staging_increment_config(['source_instance', 'timeline_event_id']) }}
 with source as (
-    select * from {{ source('raw', 'github__pull_request_timeline_events') }}
+    {{ staging_rows(source('raw', 'github__pull_request_timeline_events'), 'timeline_event_id') }}
 )
 
 select
@@ -18,5 +20,6 @@ select
     {{ json_text('payload', 'requested_team.slug') }} as requested_team,
     -- Only on `reviewed`; the timeline writes it in lower case, the reviews endpoint in upper case.
     upper({{ json_text('payload', 'state') }}) as review_state,
-    extracted_at
+    extracted_at,
+    {{ staging_version() }} as staging_version
 from source

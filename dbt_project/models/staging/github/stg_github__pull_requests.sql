@@ -1,5 +1,7 @@
+-- A table incremental by read (macros/staging_increments.sql): several models read it every night.
+{{ staging_increment_config(['source_instance', 'pull_request_id']) }}
 with source as (
-    select * from {{ source('raw', 'github__pull_requests') }}
+    {{ staging_rows(source('raw', 'github__pull_requests'), 'pull_request_id') }}
 )
 
 select
@@ -19,5 +21,6 @@ select
     {{ json_text('payload', 'head.ref') }} as head_ref,
     {{ json_text('payload', 'base.ref') }} as base_ref,
     coalesce(({{ json_text('payload', 'draft') }})::boolean, false) as is_draft,
-    extracted_at
+    extracted_at,
+    {{ staging_version() }} as staging_version
 from source

@@ -1,0 +1,64 @@
+{#
+  For a code host whose deployments name no pull request and whose commit graph is not read (Azure DevOps; on
+  Bitbucket, the fallback where a deployment's commit range is missing): the CTEs `production_deployments` (the host's successful production deployments as kept in
+  int_deployments_unioned, a report deduplicated into another source's counting as that one, repeats left out)
+  and `deployed` (per pull request of the CTE `pull_requests` and production environment, the first of them of
+  the pull request's repository that started at or after its `merged_at`). `host_deployments` is a model with
+  source_instance, repo and deployment_id per deployment of the host.
+#}
+{% macro first_deployments_after_merge(host_deployments) -%}
+production_deployments as (
+    -- a deployment kept as another source's report of the same deployment ships through that one
+    select
+        host.source_instance,
+        host.repo,
+        deployments.deployment_key,
+        deployments.service,
+        deployments.environment,
+        coalesce(deployments.started_at, deployments.created_at) as started_at,
+        deployments.finished_at
+    from {{ ref(host_deployments) }} as host
+    inner join {{ ref('int_deployment_report_keys') }} as report_keys
+        on report_keys.report_key = host.source_instance || ':' || host.deployment_id
+    inner join {{ ref('int_deployments_unioned') }} as deployments
+        on deployments.deployment_key = report_keys.deployment_key
+    inner join {{ ref('int_deployment_chains') }} as chains on chains.deployment_key = deployments.deployment_key
+    where deployments.status = 'success' and not chains.is_repeat
+),
+
+deployed as (
+    -- the first such deployment per production environment
+    select distinct on (pull_requests.pull_request_key, lower(production_deployments.environment))
+        pull_requests.pull_request_key,
+        production_deployments.deployment_key,
+        production_deployments.service,
+        production_deployments.environment,
+        production_deployments.finished_at
+    from pull_requests
+    inner join production_deployments
+        on production_deployments.source_instance = pull_requests.source_instance
+        and production_deployments.repo = pull_requests.repo
+        and production_deployments.started_at >= pull_requests.merged_at
+    order by pull_requests.pull_request_key, lower(production_deployments.environment),
+        production_deployments.started_at, production_deployments.deployment_key
+)
+{%- endmacro %}
+
+
+{#
+  For a code host whose deployments' commits are read (GitHub's compare sets, Bitbucket's commit ranges): the
+  body of a CTE `deployed` with, per merged pull request, the successful production deployments whose change
+  set (int_deployment_changes) holds one of its commits.
+#}
+{% macro deployments_shipping_pull_requests() -%}
+    select distinct
+        changes.pull_request_key,
+        changes.deployment_key,
+        changes.service,
+        changes.environment,
+        deployments.finished_at
+    from {{ ref('int_deployment_changes') }} as changes
+    inner join {{ ref('int_deployments_unioned') }} as deployments
+        on deployments.deployment_key = changes.deployment_key
+    where changes.pull_request_key is not null and deployments.status = 'success'
+{%- endmacro %}

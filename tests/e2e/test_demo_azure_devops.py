@@ -1,0 +1,42 @@
+"""The demo's Data team works in Azure DevOps (simulator/azure_devops_api.py): its Boards work items reach work_items
+and the flow marts, its Repos pull requests the pull-request cycle times, its Pipelines environment deployment
+records the deployments and the DORA marts, beside the other teams', through the azure_devops connector, staging and
+the tracker, change-request and deployment unions.
+
+The Data world (seed 7) is laid out relative to the history window, so it is the same for any as-of day: 41 work
+items (the Feature "Lakehouse migration" still Active, item 40 Active at the anchor, 3 Removed, 36 Closed); 24 pull
+requests, 21 completed (one abandoned, the newest active); 21 builds of the completed ones, every seventh failed
+(3), and for each of the 18 successful builds a staging and a production deployment, the fourth production one
+failed.
+"""
+
+from __future__ import annotations
+
+from tests.e2e.test_demo_linear import rows
+
+SOURCE = "demo-azure-devops"
+
+
+def test_the_data_teams_work_items_are_in_the_flow_marts(demo_warehouse):
+    assert rows(demo_warehouse, "SELECT team, value_stream, flow_state, count(*) FROM marts.work_items "
+                f"WHERE source_instance = '{SOURCE}' GROUP BY ALL ORDER BY ALL") == [
+        ("Data", "Platform services", "active", 2), ("Data", "Platform services", "canceled", 3),
+        ("Data", "Platform services", "done", 36)]
+    # every done flow item has a flow time from its first Active to its Closed
+    assert rows(demo_warehouse, f"SELECT count(*) FROM marts.work_items WHERE source_instance = '{SOURCE}' "
+                "AND is_done AND (flow_time_hours IS NULL OR flow_time_hours <= 0)") == [(0,)]
+    (weeks,) = rows(demo_warehouse, "SELECT count(*) FROM marts.flow_metrics_weekly WHERE team = 'Data'")[0]
+    assert weeks > 0
+
+
+def test_the_data_teams_pull_requests_and_deployments_reach_the_dora_marts(demo_warehouse):
+    # 21 completed pull requests; the last merged one has no production deployment after it
+    assert rows(demo_warehouse, "SELECT team, count(*), count(first_deployment_key), min(lead_time_hours) > 0 "
+                "FROM marts.pull_request_cycle_times WHERE code_host = 'azure_devops' GROUP BY team") == [
+        ("Data", 21, 20, True)]
+    assert rows(demo_warehouse, "SELECT team, environment, status, count(*) FROM marts.deployments "
+                "WHERE source = 'azure_devops' GROUP BY ALL ORDER BY ALL") == [
+        ("Data", "production", "failure", 1), ("Data", "production", "success", 17)]
+    (deployments,) = rows(demo_warehouse, "SELECT sum(deployments) FROM marts.dora_metrics_weekly "
+                          "WHERE grouping_level = 'team' AND team = 'Data'")[0]
+    assert deployments == 17  # successful production ones

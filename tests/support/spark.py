@@ -1,0 +1,94 @@
+"""The Spark portability check: build dbt models with the `spark` target and compare them with the DuckDB build.
+
+Used by tests/e2e/test_dbt_spark.py and by hand while porting a model:
+
+    python -m tests.support.spark --warehouse W [--select SEL] [--vars JSON] [--no-data-tests] [--work-dir D]
+
+copies W's raw layer to Parquet (`throughline copy-raw --target spark`'s copy), runs `dbt build --target spark`
+on SEL (default: what is ported, operations/spark_copy.py PORTED_SELECTION) and compares each table Spark built
+(staging too is a table on Spark: dbt_project.yml) with the same relation of W, row for row, reading the tables'
+Parquet files with DuckDB, with the PostgreSQL check's rules (tests/support/portability.py: floats to 9
+significant digits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from operations.spark_copy import PORTED_SELECTION, SPARK_DIR_VAR, copy_raw
+from tests.support.portability import SCHEMAS, compare, dbt_target
+
+
+def spark_relations(tables_dir: Path) -> list[tuple[str, str]]:
+    """The (schema, name) of every table Spark built under its warehouse directory (`<schema>.db/<name>/`)."""
+    return sorted((schema.name.removesuffix(".db"), table.name) for schema in tables_dir.glob("*.db")
+                  if schema.name.removesuffix(".db") in SCHEMAS for table in schema.iterdir() if table.is_dir())
+
+
+def tables_connection(tables_dir: Path) -> tuple[duckdb.DuckDBPyConnection, list[tuple[str, str]]]:
+    """An in-memory DuckDB whose `<schema>.<name>` views read Spark's tables, for compare(); and the tables that
+    have no Parquet file to read."""
+    con = duckdb.connect()
+    # Spark writes its timestamps as instants (UTC in the session); read them back as UTC wall times.
+    con.execute("set TimeZone = 'UTC'")
+    unreadable = []
+    for schema, name in spark_relations(tables_dir):
+        folder = tables_dir / f"{schema}.db" / name
+        con.execute(f'create schema if not exists "{schema}"')
+        if list(folder.glob("*.parquet")):
+            con.execute(f"create view \"{schema}\".\"{name}\" as select * from read_parquet('{folder}/*.parquet')")
+        else:
+            unreadable.append((schema, name))
+    return con, unreadable
+
+
+def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = None, select: str | None = None,
+                      data_tests: bool = True) -> tuple[subprocess.CompletedProcess, list[str], list[tuple[str, str]]]:
+    """Copy, build on Spark (seeds and models; with `data_tests` False the data tests are left to the DuckDB
+    build), compare: (dbt's result, the differences, the relations compared)."""
+    spark_dir = work_dir / "spark"
+    copy_raw(warehouse, spark_dir)
+    env = {SPARK_DIR_VAR: str(spark_dir), "THROUGHLINE_WAREHOUSE": str(warehouse)}
+    selection = ["--select", select, "--exclude", "resource_type:unit_test"] if select else list(PORTED_SELECTION)
+    if not data_tests:
+        selection.append("resource_type:test")
+    args = ["build", *selection] + (["--vars", variables] if variables else [])
+    build = dbt_target("spark", args, env, work_dir)  # its own JVM, ended with it
+    # What was built before a failure is compared too: a port proceeds model by model.
+    tables_dir = spark_dir / "tables"
+    relations = spark_relations(tables_dir)
+    con, unreadable = tables_connection(tables_dir)
+    try:
+        problems = [f"{schema}.{name}: no Parquet file in Spark's table" for schema, name in unreadable]
+        readable = [relation for relation in relations if relation not in unreadable]
+        return build, problems + compare(warehouse, con, readable), relations
+    finally:
+        con.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.support.spark")
+    parser.add_argument("--warehouse", required=True, type=Path)
+    parser.add_argument("--select", default=None, help="default: what is ported (operations/spark_copy.py)")
+    parser.add_argument("--vars", default=None, help="dbt vars as JSON (the DuckDB build's)")
+    parser.add_argument("--no-data-tests", action="store_true", help="leave the data tests to the DuckDB build")
+    parser.add_argument("--work-dir", type=Path, default=Path("/tmp/throughline-portability-spark"))
+    args = parser.parse_args(argv)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    result, problems, relations = build_and_compare(args.warehouse, args.work_dir, args.vars, args.select,
+                                                   not args.no_data_tests)
+    print(result.stdout[-6000:])
+    print(result.stderr[-3000:], file=sys.stderr)
+    for problem in problems:
+        print("DIFF", problem)
+    print(f"{len(relations)} relation(s) compared, {len(problems)} differ; dbt exit {result.returncode}")
+    return 0 if result.returncode == 0 and relations and not problems else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
