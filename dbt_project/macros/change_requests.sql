@@ -62,3 +62,29 @@ deployed as (
         on deployments.deployment_key = changes.deployment_key
     where changes.pull_request_key is not null and deployments.status = 'success'
 {%- endmacro %}
+
+
+{#
+  The int_change_requests contract's columns, for a code host whose model names its CTEs `pull_requests`
+  (source_instance, repo, pull_request_key, pull_request_number, title, author, created_at, merged_at),
+  `first_commits` (first_commit_at), `first_responses` (first_response_at, approved_at) and `deployed`
+  (deployment_key, finished_at, environment, service): one list, so the hosts cannot drift apart.
+#}
+{% macro change_request_columns(code_host) -%}
+    pull_requests.pull_request_key as change_request_key,
+    cast('{{ code_host }}' as varchar) as code_host,
+    pull_requests.source_instance,
+    pull_requests.repo,
+    pull_requests.pull_request_number as change_request_number,
+    pull_requests.title,
+    pull_requests.author,
+    first_commits.first_commit_at,
+    pull_requests.created_at as opened_at,
+    first_responses.first_response_at,
+    first_responses.approved_at,
+    pull_requests.merged_at,
+    deployed.deployment_key,
+    deployed.finished_at as deployed_at,
+    deployed.environment as deployment_environment,
+    deployed.service as deployment_service
+{%- endmacro %}

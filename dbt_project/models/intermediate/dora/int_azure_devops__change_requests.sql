@@ -43,22 +43,7 @@ first_responses as (
 {{ first_deployments_after_merge('int_azure_devops__deployments') }}
 
 select
-    pull_requests.pull_request_key as change_request_key,
-    cast('azure_devops' as varchar) as code_host,
-    pull_requests.source_instance,
-    pull_requests.repo,
-    pull_requests.pull_request_number as change_request_number,
-    pull_requests.title,
-    pull_requests.author,
-    first_commits.first_commit_at,
-    pull_requests.created_at as opened_at,
-    first_responses.first_response_at,
-    first_responses.approved_at,
-    pull_requests.merged_at,
-    deployed.deployment_key,
-    deployed.finished_at as deployed_at,
-    deployed.environment as deployment_environment,
-    deployed.service as deployment_service
+    {{ change_request_columns('azure_devops') }}
 from pull_requests
 left join first_commits
     on first_commits.source_instance = pull_requests.source_instance
