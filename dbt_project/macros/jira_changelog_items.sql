@@ -157,18 +157,10 @@ from items
 where field_type = 'custom' and lower(field) = 'flagged'
 {%- endmacro %}
 
-{#- Per Jira source instance, the start of its incremental window: its newest read (issue, history or
-    tombstone) less `incremental_lookback_hours` (int_jira__changed_issues and the `recent` histories). -#}
+{#- Per Jira source instance, the start of its incremental window (read_windows: the newest read of the last
+    complete build less `incremental_lookback_hours`), for int_jira__changed_issues and the `recent` histories. -#}
 {% macro jira_read_windows() -%}
-    select source_instance, max(extracted_at) - {{ flow_hours_interval(var('incremental_lookback_hours')) }} as read_since
-    from (
-        select source_instance, extracted_at from {{ source('raw', 'jira__issues') }}
-        union all
-        select source_instance, extracted_at from {{ source('raw', 'jira__changelogs') }}
-        union all
-        select source_instance, extracted_at from {{ source('raw', 'jira__deleted_issues') }}
-    ) as reads
-    group by source_instance
+    {{ read_windows('jira', tracker_reads('jira')) }}
 {%- endmacro %}
 
 {#- The earliest window start of jira_read_windows() as a timestamp literal, read when the model runs (a
@@ -176,7 +168,7 @@ where field_type = 'custom' and lower(field) = 'flagged'
 {% macro jira_histories_read_since() -%}
     {%- set since = none -%}
     {%- if execute -%}
-        {%- set since = run_query('select min(read_since) from (' ~ jira_read_windows() ~ ') as windows').columns[0].values()[0] -%}
+        {%- set since = run_query('select min(' ~ read_window_start('windows') ~ ') from (' ~ jira_read_windows() ~ ') as windows').columns[0].values()[0] -%}
     {%- endif -%}
     {%- if since is none -%}
     cast('9999-12-31 00:00:00' as timestamp)
@@ -203,7 +195,7 @@ source as (
     where true
     {%- if recent %}
         and changelogs.extracted_at >= {{ jira_histories_read_since() }}
-        and changelogs.extracted_at >= windows.read_since
+        and {{ in_read_window('changelogs.extracted_at', 'windows') }}
     {%- endif %}
 {%- endmacro %}
 

@@ -9,7 +9,9 @@ Load 1, read 01-10 12:00:
   SHOP-3 created 01-06 08:00, In Progress 01-07 08:00.
   SHOP-5 created 01-05 08:00, In Review 01-06 08:00 (status 10002).
   SHOP-6 created 01-05 12:00, In Progress 01-06 12:00, Done 01-07 12:00.
-Load 2, read 01-20 12:00 (window from 01-17 12:00: nothing of load 1 is in it):
+Each build takes in the reads at or after the newest read less the lookback, and every read after the newest
+read of the last complete build (int_incremental_read_marks).
+Load 2, read 01-20 12:00 (window from 01-17 12:00, and after load 1's 01-10 12:00: nothing of load 1 is in it):
   SHOP-1 reopened: In Progress 01-15 09:00 (history and issue row re-read).
   SHOP-2 late-arriving histories: flag raised 01-07 10:00, cleared 01-08 10:00 (its issue row not re-read).
   SHOP-3 deleted (a tombstone).
@@ -41,7 +43,10 @@ from .warehouse import load_raw, query, query_dicts, run_dbt
 
 JIRA = "acme-jira"
 READ = {1: datetime(2026, 1, 10, 12), 2: datetime(2026, 1, 20, 12), 3: datetime(2026, 1, 21, 12)}
-SELECT = ["--select", "+work_items", "+work_item_state_intervals", "+flow_load_daily", "+int_signal_status_waits_weekly"]
+# the paused variant: load 3 read four days after load 2, whose full build never ran
+PAUSED_READ = {3: datetime(2026, 1, 24, 12)}
+SELECT = ["--select", "+work_items", "+work_item_state_intervals", "+flow_load_daily", "+int_signal_status_waits_weekly",
+          "int_incremental_read_marks"]
 INCREMENTAL_MODELS = [
     "intermediate.int_jira__issue_status_changes",
     "intermediate.int_jira__issue_flag_changes",
@@ -139,8 +144,8 @@ LOADS = {
 VANISHED = {3: [("jira__changelogs", "203")]}
 
 
-def load(warehouse: Path, number: int) -> None:
-    """Write one load through the raw store, stamped as read at READ[number]."""
+def load(warehouse: Path, number: int, read_at: datetime | None = None) -> None:
+    """Write one load through the raw store, stamped as read at ``read_at`` (default READ[number])."""
     load_raw(warehouse, [(table, JIRA, records) for table, records in LOADS[number]])
     with duckdb.connect(str(warehouse)) as con:
         for table, record_key in VANISHED.get(number, []):
@@ -149,7 +154,8 @@ def load(warehouse: Path, number: int) -> None:
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' AND table_name LIKE 'jira%'"
         ).fetchall():
             # the raw store stamps the real clock, later than any READ: those rows are this load's
-            con.execute(f"UPDATE raw.{table} SET extracted_at = ? WHERE extracted_at > ?", [READ[number], READ[3]])
+            con.execute(f"UPDATE raw.{table} SET extracted_at = ? WHERE extracted_at > ?",
+                        [read_at or READ[number], max(*READ.values(), *PAUSED_READ.values())])
 
 
 def full_rebuild_differences(warehouse: Path, work: Path) -> dict[str, int]:
@@ -280,3 +286,49 @@ def test_only_the_periods_after_the_last_build_are_recomputed_after_load_3(build
     # SHOP-1's changed open interval (now 01-15 09:00 -> 01-21 09:00) updates 01-15 .. 01-19 by its difference
     assert periods(warehouse, "day") == ["01-20", "01-21"]
     assert periods(warehouse, "week") == ["01-12", "01-19"]
+
+
+def marks(warehouse: Path) -> list[tuple]:
+    return query(warehouse, "SELECT source_type, source_instance, strftime(newest_read, '%m-%d %H') "
+                            "FROM intermediate.int_incremental_read_marks")
+
+
+@pytest.fixture(scope="module")
+def paused(tmp_path_factory):
+    """Load 2's build is cut short (only stg_jira__issues and the marks are selected), and load 3 is read on
+    01-24 12:00: its window by the lookback starts 01-21 12:00, after every read of load 2."""
+    work = tmp_path_factory.mktemp("paused")
+    warehouse = work / "throughline.duckdb"
+    load(warehouse, 1)
+    run_dbt(["seed"], warehouse, work)
+    run_dbt(["run", *SELECT], warehouse, work)
+    after_1 = marks(warehouse)
+    load(warehouse, 2)
+    run_dbt(["run", "--select", "+stg_jira__issues", "int_incremental_read_marks"], warehouse, work)
+    after_partial = marks(warehouse)
+    load(warehouse, 3, PAUSED_READ[3])
+    run_dbt(["run", *SELECT], warehouse, work)
+    return warehouse, after_1, after_partial, marks(warehouse), full_rebuild_differences(warehouse, work)
+
+
+def test_a_build_that_did_not_complete_moves_no_mark(paused):
+    _, after_1, after_partial, after_3, _ = paused
+    assert after_1 == after_partial == [("jira", JIRA, "01-10 12")]
+    assert after_3 == [("jira", JIRA, "01-24 12")]
+
+
+def test_reads_since_the_last_complete_build_are_taken_in_after_a_pause(paused):
+    warehouse, *_, differences = paused
+    # load 2 (read 01-20 12:00) is after the mark of 01-10 12:00 though before 01-21 12:00 (load 3 less 72 h)
+    assert issue_ids(warehouse, "int_jira__changed_issues") == ["1", "2", "3", "4"]
+    assert differences == {model: 0 for model in INCREMENTAL_MODELS}
+    # SHOP-4, new in load 2: flow 01-17 09:00 -> 01-19 09:00 = 48 h; lead 01-16 09:00 -> 01-19 09:00 = 72 h
+    new = item(warehouse, 4)
+    assert (new["flow_time_hours"], new["lead_time_hours"]) == (48.0, 72.0)
+    # SHOP-2's late flag of load 2 (01-07 10:00 -> 01-08 10:00) was re-read without history 203 in load 3
+    late = item(warehouse, 2)
+    assert (late["flow_time_hours"], late["blocked_time_hours"], late["active_time_hours"]) == (72.0, 0.0, 72.0)
+    # SHOP-1 done again 01-21 09:00: active 01-06 09 -> 01-08 09 (48 h) + 01-15 09 -> 01-21 09 (144 h)
+    done_again = item(warehouse, 1)
+    assert (done_again["completed_at"], done_again["active_time_hours"]) == (datetime(2026, 1, 21, 9), 192.0)
+    assert item(warehouse, 3) is None

@@ -1,8 +1,8 @@
 -- Deleted or moved-away issues are already left out by jira_live_issues() (see the macro).
 -- A table, incremental by issue (docs/OPERATIONS.md#incremental-builds): half a dozen models read it every
 -- night, and parsing every issue's JSON for each of them was most of their cost. A run parses again only the
--- issues read within `incremental_lookback_hours` of their source's newest read (the window of
--- int_jira__changed_issues, which must cover the time between two builds), and replaces their rows; the
+-- issues read in their source's window (read_windows: since the last complete build, less
+-- `incremental_lookback_hours`, as int_jira__changed_issues), and replaces their rows; the
 -- post-hook deletes the rows a newer tombstone covers. Every row keeps the settings it was parsed with
 -- (`parse_settings`: the story points and incident field vars): after a change of them, or an upgrade that
 -- adds a column, the next run parses every issue again.
@@ -54,12 +54,9 @@ with source as (
     select live.*
     from ({{ jira_live_issues() }}) as live
     inner join (
-        select source_instance, max(extracted_at) - {{ flow_hours_interval(var('incremental_lookback_hours')) }}
-            as read_since
-        from {{ source('raw', 'jira__issues') }}
-        group by source_instance
+        {{ read_windows('jira', "select source_instance, extracted_at from " ~ source('raw', 'jira__issues')) }}
     ) as windows on windows.source_instance = live.source_instance
-    where live.extracted_at >= windows.read_since
+    where {{ in_read_window('live.extracted_at', 'windows') }}
         {%- if reparse.all %}
         or true  -- built before parse_settings existed
         {%- elif reparse.some %}

@@ -1,0 +1,91 @@
+{#- The incremental windows of the trackers' changed-item models (docs/OPERATIONS.md#incremental-builds): per
+    source instance, `read_since` (its newest read less `incremental_lookback_hours`) and `read_after` (the
+    newest read that the last complete build took in, int_incremental_read_marks). A read is in the window
+    when it is at or after read_since or after read_after (in_read_window): the lookback takes in again what
+    a long extraction committed late with an earlier read time, and the mark makes a build that failed, was
+    skipped or paused for longer than the lookback lose nothing: the next build takes in every read since the
+    last one that completed. An instance the marks do not know yet (added since) is taken in whole; before
+    the marks exist (a first build, or a warehouse built before them) read_after is null.
+    `reads`: SQL with source_instance and extracted_at per read. -#}
+{% macro read_windows(source_type, reads) -%}
+    {%- set marks = incremental_read_marks_relation() -%}
+    select
+        newest.source_instance,
+        newest.newest_read - {{ flow_hours_interval(var('incremental_lookback_hours')) }} as read_since,
+        {%- if marks is none %}
+        cast(null as timestamp) as read_after
+        {%- else %}
+        coalesce(marks.newest_read, cast('1900-01-01 00:00:00' as timestamp)) as read_after
+        {%- endif %}
+    from (
+        select source_instance, max(extracted_at) as newest_read
+        from ({{ reads }}) as reads
+        group by source_instance
+    ) as newest
+    {%- if marks is not none %}
+    left join {{ marks }} as marks
+        on marks.source_type = '{{ source_type }}' and marks.source_instance = newest.source_instance
+    {%- endif %}
+{%- endmacro %}
+
+{#- Whether the read time `column` is in the window of read_windows' row `windows`. -#}
+{% macro in_read_window(column, windows) -%}
+    ({{ column }} >= {{ windows }}.read_since or {{ column }} > {{ windows }}.read_after)
+{%- endmacro %}
+
+{#- The earliest read time of a row of read_windows(): where the window starts. -#}
+{% macro read_window_start(windows) -%}
+    case when {{ windows }}.read_after < {{ windows }}.read_since then {{ windows }}.read_after
+        else {{ windows }}.read_since end
+{%- endmacro %}
+
+{#- int_incremental_read_marks' relation when it exists (read by name: it is built after the models that read
+    it, so a ref would be a cycle); none before it is built, and while dbt parses. -#}
+{% macro incremental_read_marks_relation() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set node = graph.nodes.get('model.' ~ project_name ~ '.int_incremental_read_marks') -%}
+    {%- if node is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
+{%- endmacro %}
+
+{#- Every read of a tracker's items, as source_instance, item id and extracted_at: what its changed-item model
+    and int_incremental_read_marks look at. -#}
+{% macro tracker_reads(source_type) -%}
+    {%- if source_type == 'jira' -%}
+    select source_instance, record_key as issue_id, extracted_at from {{ source('raw', 'jira__issues') }}
+    union all
+    select source_instance, parent_key, extracted_at from {{ source('raw', 'jira__changelogs') }}
+    union all
+    select source_instance, record_key, extracted_at from {{ source('raw', 'jira__deleted_issues') }}
+    {%- elif source_type == 'linear' -%}
+    select source_instance, issue_id, extracted_at from {{ ref('stg_linear__issues') }}
+    union all
+    select source_instance, issue_id, extracted_at from {{ ref('stg_linear__issue_history') }}
+    {%- elif source_type == 'azure_devops' -%}
+    select source_instance, work_item_id as issue_id, extracted_at from {{ ref('stg_azure_devops__work_items') }}
+    union all
+    select source_instance, work_item_id, extracted_at from {{ ref('stg_azure_devops__work_item_updates') }}
+    {%- else -%}
+    {{ exceptions.raise_compiler_error("tracker_reads: no reads for source type " ~ source_type) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The changed-item model of a tracker: every item with a read in its source instance's window. -#}
+{% macro tracker_changed_items(source_type) -%}
+with reads as (
+    {{ tracker_reads(source_type) }}
+),
+
+windows as (
+    {{ read_windows(source_type, 'select source_instance, extracted_at from reads') }}
+)
+
+select distinct reads.source_instance, reads.issue_id
+from reads
+inner join windows on windows.source_instance = reads.source_instance
+where {{ in_read_window('reads.extracted_at', 'windows') }} and reads.issue_id is not null
+{%- endmacro %}
