@@ -58,6 +58,12 @@ def pages(records: int, page_size: int) -> int:
     return max(1, math.ceil(records / page_size))
 
 
+def pages_to_empty(records: int, page_size: int) -> int:
+    """Requests to list ``records`` where only an empty page ends the list: the API may cap the page below
+    the size asked without saying so (Azure DevOps' `$top`), so a short page is no proof of the end."""
+    return math.ceil(records / page_size) + 1
+
+
 def child_pages(counts: Iterable[int], page_size: int) -> int:
     """One list per parent: the sum of each parent's pages (a parent without children costs one too)."""
     return sum(pages(n, page_size) for n in counts)
@@ -362,7 +368,8 @@ def azure_devops_truth(sim, source) -> list[Row]:
     """The Data project (simulator/azure_devops_api.py): WIQL then batches of work items with one updates list
     each; pull requests by two lists (active whole; closed since the cursor), with
     one threads and one commits list each; builds, environments with their records, teams with iterations.
-    The minimum counts pages with records; a list paged by $top/$skip costs one empty page more."""
+    A list paged by $top/$skip without an end marker costs one empty page more than its pages with records
+    (pages_to_empty); a work item's updates come in full pages, so a short one ends them."""
     from connectors.core.endpoint import parse_timestamp
 
     world = sim.mounts["azure_devops"].world
@@ -371,7 +378,8 @@ def azure_devops_truth(sim, source) -> list[Row]:
     changed = [parse_timestamp(i["fields"]["System.ChangedDate"]) for i in world.items.values()]
     relisted = sum(at >= max(changed) - lookback for at in changed)
     active = [p for p in world.pull_requests if p["status"] == "active"]
-    closed = [p for p in world.pull_requests if p["status"] != "active"]
+    closed = [parse_timestamp(p["closedDate"]) for p in world.pull_requests if p["status"] != "active"]
+    reclosed = sum(at >= max(closed) - lookback for at in closed) if closed else 0
     n = len(source.scope.projects)
     return [
         Row("azure_devops", "wiql", n, len(world.items), n, n, note="ids only; a full answer (20,000) asks again"),
@@ -379,9 +387,10 @@ def azure_devops_truth(sim, source) -> list[Row]:
             pages(relisted, size) if relisted else 0, note="no-change: those changed within the lookback"),
         Row("azure_devops", "work_item_updates", len(world.items), sum(map(len, world.updates.values())),
             child_pages(map(len, world.updates.values()), 200), 0, note="no-change: none (same rev)"),
-        Row("azure_devops", "pull_requests", n, len(world.pull_requests), pages(len(active), size)
-            + pages(len(closed), size), 2 * n, note="active whole, closed since the cursor; each list ends on an "
-            "empty page (a short one may not be the last)"),
+        Row("azure_devops", "pull_requests", n, len(world.pull_requests), pages_to_empty(len(active), size)
+            + pages_to_empty(len(closed), size), pages_to_empty(len(active), size) + pages_to_empty(reclosed, size),
+            note="active whole, closed since the cursor less the lookback; each list ends on an empty page (the "
+            "server may cap `$top` silently, so a short one may not be the last)"),
         Row("azure_devops", "pull_request_threads", len(world.pull_requests), sum(map(len, world.threads.values())),
             len(world.pull_requests), len(active), note="no-change: active pull requests"),
         Row("azure_devops", "pull_request_commits", len(world.pull_requests), sum(map(len, world.commits.values())),
@@ -391,7 +400,8 @@ def azure_devops_truth(sim, source) -> list[Row]:
         Row("azure_devops", "environment_deployment_records", len(world.environments),
             sum(map(len, world.records.values())), child_pages(map(len, world.records.values()), size),
             child_pages(map(len, world.records.values()), size), note="read whole each run"),
-        Row("azure_devops", "teams", n, 1, n, n, note="ends on an empty page"),
+        Row("azure_devops", "teams", n, 1, n * pages_to_empty(1, size), n * pages_to_empty(1, size),
+            note="ends on an empty page"),
         Row("azure_devops", "iterations", 1, len(world.iterations), 1, 1, note="read whole each run"),
     ]
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.requests import _production_compares, bulkfetch_pages, child_pages, pages, stream_of
+from benchmarks.requests import _production_compares, bulkfetch_pages, child_pages, pages, pages_to_empty, stream_of
 
 
 @pytest.mark.parametrize(("records", "size", "expected"), [
@@ -27,6 +27,12 @@ def test_pages_refuses_nonsense():
         pages(5, 0)
     with pytest.raises(ValueError):
         pages(-1, 100)
+
+
+@pytest.mark.parametrize("records, size, expected", [(0, 200, 1), (24, 200, 2), (200, 200, 2), (401, 200, 4)])
+def test_a_list_that_only_an_empty_page_ends_costs_one_page_more(records, size, expected):
+    # 24 records: the short page, then the empty one that ends the list; 200: a full page, then the empty one
+    assert pages_to_empty(records, size) == expected
 
 
 def test_child_pages_is_one_list_per_parent():
