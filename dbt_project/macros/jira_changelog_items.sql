@@ -5,10 +5,10 @@
   field (flags, sprints) would otherwise parse all of them; the text only narrows what is parsed, the
   caller still filters the items exactly. The match is case-sensitive (a plain substring search, about
   5x cheaper than ILIKE at 10M histories) unless `ignore_case` is set for a field matched in any case.
-  `recent`: read only the histories read within `incremental_lookback_hours` of their source's newest read
-  (the windows of int_jira__changed_issues), for the incremental models that keep parsed histories: a
+  `recent`: read only the histories read in the windows of int_jira__changed_issues (read_windows), for the
+  incremental models that keep parsed histories: a
   history never changes once written, so a run parses the new ones only. The window's earliest start is
-  also given as a literal (jira_histories_read_since), which DuckDB prunes the scan with before any text
+  also given as a literal (jira_histories_read_filter), which DuckDB prunes the scan with before any text
   is searched: at 10M histories a join on the issues to rebuild still searched every history's text
   (seconds), a literal bound reads the newest row groups only.
   The DuckDB SQL is tuned for 10M histories (one from_json, unnest in the select list); PostgreSQL reads the
@@ -163,17 +163,26 @@ where field_type = 'custom' and lower(field) = 'flagged'
     {{ read_windows('jira', tracker_reads('jira')) }}
 {%- endmacro %}
 
-{#- The earliest window start of jira_read_windows() as a timestamp literal, read when the model runs (a
-    literal is what lets the scan skip the older histories). No Jira rows: a time after every read. -#}
-{% macro jira_histories_read_since() -%}
-    {%- set since = none -%}
+{#- `column` (a read time) compared with the earliest start of jira_read_windows() as a timestamp literal, read
+    when the model runs (a literal is what lets the scan skip the older histories): at or after the earliest
+    read_since, or after the earliest read_after, whichever is earlier (strictly after: the reads at the mark
+    itself were taken in, and at scale they may be a whole load written at one time). No Jira rows: false. -#}
+{% macro jira_histories_read_filter(column) -%}
+    {%- set start = {'at': none, 'op': '>='} -%}
     {%- if execute -%}
-        {%- set since = run_query('select min(' ~ read_window_start('windows') ~ ') from (' ~ jira_read_windows() ~ ') as windows').columns[0].values()[0] -%}
+        {%- for row in run_query('select read_since, read_after from (' ~ jira_read_windows() ~ ') as windows').rows -%}
+            {%- if row[0] is not none and (start.at is none or row[0] <= start.at) -%}
+                {%- do start.update({'at': row[0], 'op': '>='}) -%}
+            {%- endif -%}
+            {%- if row[1] is not none and (start.at is none or row[1] < start.at) -%}
+                {%- do start.update({'at': row[1], 'op': '>'}) -%}
+            {%- endif -%}
+        {%- endfor -%}
     {%- endif -%}
-    {%- if since is none -%}
-    cast('9999-12-31 00:00:00' as timestamp)
+    {%- if start.at is none -%}
+    false
     {%- else -%}
-    cast('{{ since }}' as timestamp)
+    {{ column }} {{ start.op }} cast('{{ start.at }}' as timestamp)
     {%- endif -%}
 {%- endmacro %}
 
@@ -194,7 +203,7 @@ source as (
     {%- endif %}
     where true
     {%- if recent %}
-        and changelogs.extracted_at >= {{ jira_histories_read_since() }}
+        and {{ jira_histories_read_filter('changelogs.extracted_at') }}
         and {{ in_read_window('changelogs.extracted_at', 'windows') }}
     {%- endif %}
 {%- endmacro %}
