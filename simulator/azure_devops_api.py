@@ -8,8 +8,9 @@ The world (``AzureDevOpsWorld``, deterministic from the seed and the Org's histo
     revision with its System.State, System.BoardColumn and System.ChangedDate; tags and area/iteration paths;
   * DATA_PULL_REQUESTS pull requests, most completed (votes 10 or 5 by a reviewer, each with its system
     "VoteUpdate" thread, a text comment thread, two commits), one abandoned, the newest active;
-  * the default team `Data Team` with two-week iterations `Sprint N` over the window (a work item's iteration
-    path names the sprint it was created in);
+  * the default team `Data Team` with two-week iterations `Sprint N` over the window: a work item starts in the
+    sprint it was created in, and while unfinished is carried over to the next one at each sprint review (an update
+    on the iteration's last day, 16:00, changing System.IterationPath and System.IterationId);
   * a build of `data-platform-ci` for each completed pull request, 5 minutes after its merge, 10 minutes long
     (every seventh failed), and for each successful build a deployment record to the `staging` environment,
     then one to `production` (the fourth production deployment failed).
@@ -127,54 +128,84 @@ class AzureDevOpsWorld:
                   anchor_ms: int, parent: int | None, tags: list[str]) -> None:
         author = identity(PEOPLE[wid % len(PEOPLE)])
         area = f"{PROJECT}\\Pipelines" if wid % 3 == 0 else PROJECT
-        iteration = f"{PROJECT}\\{self._sprint_name(created // SPRINT_MS)}"
         url = f"{WEB}/{ORGANIZATION}/{self.project['id']}/_apis/wit/workItems/{wid}"
+        # Revisions in time order: the state moves, and the carry-overs of an unfinished item: at each sprint
+        # review (its iteration's last day, 16:00) it is moved to the next iteration, as a team does by hand. An
+        # item created after its sprint's review starts in the next one; a Feature stays in the backlog (the root).
+        sprint = created // SPRINT_MS
+        review = (sprint + 1) * SPRINT_MS - MS_PER_DAY + 16 * MS_PER_HOUR
+        if created >= review:
+            sprint, review = sprint + 1, review + SPRINT_MS
+        iteration = PROJECT if kind == "Feature" else self._path(sprint)
+        finished = next((at for to, at in moves if to in ("Closed", "Removed")), anchor_ms)
+        revisions: list[tuple[int, str | None, str | None]] = [(at, to, None) for to, at in moves]
+        while kind != "Feature" and review < min(finished, anchor_ms - MS_PER_HOUR):
+            sprint += 1
+            revisions.append((review, None, self._path(sprint)))
+            review += SPRINT_MS
+        revisions.sort(key=lambda revision: revision[0])
         updates: list[dict] = []
         state = None
-        for rev, (to, at) in enumerate(moves, start=1):
+        for rev, (at, to, path) in enumerate(revisions, start=1):
             fields: dict = {
                 "System.Rev": {"oldValue": rev - 1, "newValue": rev} if rev > 1 else {"newValue": rev},
-                "System.State": {"oldValue": state, "newValue": to} if state else {"newValue": to},
-                "System.BoardColumn": {"oldValue": BOARD[state], "newValue": BOARD[to]} if state
-                else {"newValue": BOARD[to]},
-                "System.ChangedDate": {"oldValue": ado_ts(moves[rev - 2][1]), "newValue": ado_ts(at)} if rev > 1
+                "System.ChangedDate": {"oldValue": ado_ts(revisions[rev - 2][0]), "newValue": ado_ts(at)} if rev > 1
                 else {"newValue": ado_ts(at)},
                 "System.ChangedBy": {"newValue": author},
             }
+            if to is not None:
+                fields["System.State"] = {"oldValue": state, "newValue": to} if state else {"newValue": to}
+                fields["System.BoardColumn"] = ({"oldValue": BOARD[state], "newValue": BOARD[to]} if state
+                                                else {"newValue": BOARD[to]})
+                state = to
+            if path is not None:
+                fields["System.IterationPath"] = {"oldValue": iteration, "newValue": path}
+                fields["System.IterationId"] = {"oldValue": self._node(iteration), "newValue": self._node(path)}
+                iteration = path
             if rev == 1:
                 fields.update({"System.Id": {"newValue": wid}, "System.WorkItemType": {"newValue": kind},
                                "System.Title": {"newValue": title}, "System.AreaPath": {"newValue": area},
                                "System.IterationPath": {"newValue": iteration},
+                               "System.IterationId": {"newValue": self._node(iteration)},
                                "System.TeamProject": {"newValue": PROJECT},
                                "System.CreatedDate": {"newValue": ado_ts(created)}})
                 if tags:
                     fields["System.Tags"] = {"newValue": "; ".join(tags)}
             update = {"id": rev, "workItemId": wid, "rev": rev, "revisedBy": author,
-                      "revisedDate": ado_ts(moves[rev][1]) if rev < len(moves) else "9999-01-01T00:00:00Z",
+                      "revisedDate": ado_ts(revisions[rev][0]) if rev < len(revisions) else "9999-01-01T00:00:00Z",
                       "fields": fields, "url": f"{url}/updates/{rev}"}
             if rev == 1 and parent is not None:
                 update["relations"] = {"added": [self._parent(parent)]}
             updates.append(update)
-            state = to
-        last = moves[-1][1]
+        last = revisions[-1][0]
+        state_changed = moves[-1][1]
         fields = {"System.Id": wid, "System.AreaPath": area, "System.TeamProject": PROJECT,
-                  "System.IterationPath": iteration, "System.WorkItemType": kind, "System.State": state,
+                  "System.IterationPath": iteration, "System.IterationId": self._node(iteration),
+                  "System.WorkItemType": kind, "System.State": state,
                   "System.Reason": "Moved to state " + state, "System.CreatedDate": ado_ts(created),
                   "System.CreatedBy": author, "System.ChangedDate": ado_ts(last), "System.ChangedBy": author,
                   "System.Title": title, "System.BoardColumn": BOARD[state], "System.BoardColumnDone": False,
-                  "Microsoft.VSTS.Common.Priority": 2, "Microsoft.VSTS.Common.StateChangeDate": ado_ts(last)}
+                  "Microsoft.VSTS.Common.Priority": 2, "Microsoft.VSTS.Common.StateChangeDate": ado_ts(state_changed)}
         if kind == "User Story":
             fields["Microsoft.VSTS.Scheduling.StoryPoints"] = float(1 + wid % 5)
         if tags:
             fields["System.Tags"] = "; ".join(tags)
         if parent is not None:
             fields["System.Parent"] = parent
-        item = {"id": wid, "rev": len(moves), "fields": fields, "url": url,
+        item = {"id": wid, "rev": len(revisions), "fields": fields, "url": url,
                 "_links": {"html": {"href": f"{WEB}/{ORGANIZATION}/{PROJECT}/_workitems/edit/{wid}"}}}
         if parent is not None:
             item["relations"] = [self._parent(parent)]
         self.items[wid] = item
         self.updates[wid] = updates
+
+    def _path(self, k: int) -> str:
+        return f"{PROJECT}\\{self._sprint_name(k)}"
+
+    @staticmethod
+    def _node(path: str) -> int:
+        """System.IterationId: the iteration's classification node id (a number, not the team iteration's GUID)."""
+        return int(hashlib.md5(path.encode()).hexdigest()[:6], 16)
 
     def _sprint_name(self, k: int) -> str:
         return f"Sprint {k - self.first_sprint + 1}"
@@ -182,9 +213,10 @@ class AzureDevOpsWorld:
     def _iteration(self, k: int, anchor_ms: int) -> dict:
         """The k-th two-week sprint since the epoch (a work item's iteration path names the one it was created in)."""
         start, finish = k * SPRINT_MS, (k + 1) * SPRINT_MS - MS_PER_DAY
-        frame = "past" if finish < anchor_ms else "current" if start <= anchor_ms else "future"
+        # the dates are days: the finish day is still current
+        frame = "past" if finish + MS_PER_DAY <= anchor_ms else "current" if start <= anchor_ms else "future"
         iid = ado_id("iteration", k)
-        return {"id": iid, "name": self._sprint_name(k), "path": f"{PROJECT}\\{self._sprint_name(k)}",
+        return {"id": iid, "name": self._sprint_name(k), "path": self._path(k),
                 "attributes": {"startDate": github_ts(start), "finishDate": github_ts(finish), "timeFrame": frame},
                 "url": f"{WEB}/{ORGANIZATION}/{self.project['id']}/_apis/work/teamsettings/iterations/{iid}"}
 

@@ -274,7 +274,7 @@ window team_period as (partition by period_start, grouping_level, team, value_st
     {%- endif -%}
 {%- endmacro %}
 
-{#- The sprint membership changes of Jira sprints and Linear cycles (a query), with the columns flow_last_membership_change orders them by. -#}
+{#- The sprint membership changes of Jira sprints, Linear cycles and Azure DevOps iterations (a query), with the columns flow_last_membership_change orders them by. -#}
 {% macro sprint_membership_changes() -%}
     select
         source_instance,
@@ -289,4 +289,8 @@ window team_period as (partition by period_start, grouping_level, team, value_st
     -- Linear cycles are sprints; their history ids are not numbers, and a move orders by item_index
     select source_instance, issue_id, sprint_id, changed_at, change, cast(null as bigint), item_index
     from {{ ref('int_linear__issue_cycle_changes') }}
+    union all
+    -- Azure DevOps iterations are sprints; an update is one revision, at its own time
+    select source_instance, issue_id, sprint_id, changed_at, change, cast(null as bigint), item_index
+    from {{ ref('int_azure_devops__work_item_iteration_changes') }}
 {%- endmacro %}

@@ -15,6 +15,7 @@ select
     {{ ado_change('System.State', 'newValue') }} as to_state,
     {{ ado_change('System.BoardColumn', 'oldValue') }} as from_board_column,
     {{ ado_change('System.BoardColumn', 'newValue') }} as to_board_column,
+    {{ ado_change('System.IterationPath', 'oldValue') }} as from_iteration_path,
     {{ ado_change('System.IterationPath', 'newValue') }} as to_iteration_path,
     {{ ado_change('System.AreaPath', 'newValue') }} as to_area_path,
     {{ ado_change('System.Tags', 'newValue') }} as to_tags,
