@@ -40,3 +40,16 @@ def test_the_data_teams_pull_requests_and_deployments_reach_the_dora_marts(demo_
     (deployments,) = rows(demo_warehouse, "SELECT sum(deployments) FROM marts.dora_metrics_weekly "
                           "WHERE grouping_level = 'team' AND team = 'Data'")[0]
     assert deployments == 17  # successful production ones
+
+
+def test_the_data_teams_iterations_are_sprints_with_their_carry_overs(demo_warehouse):
+    # two-week iterations; an unfinished item is carried over at each sprint review (the last day, 16:00): it stays
+    # in the sprint it left (never a removal) and is committed in the next; one iteration is current
+    sprints = rows(demo_warehouse, "SELECT sprint_state, count(*), sum(removed_items), "
+                   "count(*) FILTER (WHERE completed_committed_items < committed_items) FROM marts.sprint_predictability "
+                   f"WHERE source_instance = '{SOURCE}' GROUP BY ALL ORDER BY ALL")
+    assert [(state, removed) for state, _, removed, _ in sprints] == [("active", 0), ("closed", 0)]
+    assert sprints[0][1] == 1 and sprints[1][1] >= 12 and sprints[1][3] > 0
+    carried = rows(demo_warehouse, "SELECT count(*) FROM intermediate.int_azure_devops__work_item_iteration_changes "
+                   f"WHERE source_instance = '{SOURCE}' AND change = 'removed'")
+    assert carried == [(0,)]

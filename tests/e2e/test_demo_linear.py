@@ -29,3 +29,13 @@ def test_the_linear_teams_issues_are_work_items_of_team_mobile(demo_warehouse):
                 "AND is_done AND (flow_time_hours IS NULL OR flow_time_hours <= 0)") == [(0,)]
     (weeks,) = rows(demo_warehouse, "SELECT count(*) FROM marts.flow_metrics_weekly WHERE team = 'Mobile'")[0]
     assert weeks > 0
+
+
+def test_the_mobile_teams_projects_are_epics_of_their_initiative(demo_warehouse):
+    # issue n is in project n % 2 ("Offline cart" even, "Wallet payments" odd) unless n is a multiple of 3: 20 each;
+    # both serve the initiative "Mobile checkout parity"; "Offline cart" is completed
+    assert rows(demo_warehouse, "SELECT summary, is_epic_loaded, team, items, completed_at IS NOT NULL "
+                "FROM marts.epics WHERE source_instance = 'demo-linear' ORDER BY summary") == [
+        ("Offline cart", True, "Mobile", 20, True), ("Wallet payments", True, "Mobile", 20, False)]
+    assert rows(demo_warehouse, "SELECT summary, team, epics, epics_completed, items FROM marts.initiatives "
+                "WHERE source_instance = 'demo-linear'") == [("Mobile checkout parity", "Mobile", 2, 1, 40)]

@@ -1,7 +1,9 @@
 -- Where each Jira issue sits in the hierarchy initiative -> epic -> item, from Jira's own links: the epic
 -- of an item (Epic Link field or epic parent; a sub-task inherits its parent's), the parent of an epic,
--- else an issue link from the epic to an initiative-typed issue. Definitions:
--- docs/METRICS.md#epics-and-initiatives.
+-- else an issue link from the epic to an initiative-typed issue. Linear's hierarchy is its planning objects:
+-- an issue is an item of its project (a sub-issue without one, of its parent's), a project an epic of its
+-- initiative (int_linear__project_epics), and an initiative an initiative; projects and initiatives are no
+-- work items. Definitions: docs/METRICS.md#epics-and-initiatives.
 {%- set epic_types = var('realization_epic_issue_types') | map('lower') | list %}
 {%- set initiative_types = var('realization_initiative_issue_types') | map('lower') | list %}
 {#- the types as SQL text arrays, for `= any(...)` (both dialects; an empty list matches nothing) #}
@@ -123,3 +125,39 @@ left join epic_initiatives
         when levels.hierarchy_level = 'epic' then levels.issue_key
         when levels.hierarchy_level = 'item' then levels.resolved_epic_key
     end
+
+union all
+
+select
+    linear_issues.source_instance || ':' || linear_issues.issue_id,
+    linear_issues.source_instance,
+    linear_issues.issue_id,
+    linear_issues.issue_key,
+    linear_issues.title,
+    'item',
+    linear_issues.project_id,
+    projects.initiative_key
+from (
+    select issues.source_instance, issues.issue_id, issues.issue_key, issues.title,
+        coalesce(issues.project_id, parents.project_id) as project_id
+    from {{ ref('stg_linear__issues') }} as issues
+    left join {{ ref('stg_linear__issues') }} as parents
+        on parents.source_instance = issues.source_instance
+        and parents.issue_id = issues.parent_issue_id
+) as linear_issues
+left join {{ ref('int_linear__project_epics') }} as projects
+    on projects.source_instance = linear_issues.source_instance
+    and projects.issue_key = linear_issues.project_id
+
+union all
+
+select work_item_id, source_instance, issue_id, issue_key, summary, 'epic', issue_key, initiative_key
+from {{ ref('int_linear__project_epics') }}
+
+union all
+
+select distinct
+    source_instance || ':' || initiative_key, source_instance, initiative_key, initiative_key, initiative_name,
+    'initiative', cast(null as varchar), initiative_key
+from {{ ref('int_linear__project_epics') }}
+where initiative_key is not null

@@ -22,14 +22,25 @@ work_items as materialized (
 ),
 
 epic_issues as (
-    select * from work_items where hierarchy_level = 'epic'
+    select source_instance, issue_id, issue_key, summary, rollup_initiative_key, team, value_stream, status_name,
+        flow_state, created_at, completed_at
+    from work_items
+    where hierarchy_level = 'epic'
+    union all
+    -- a Linear project is an epic but no work item
+    select source_instance, issue_id, issue_key, summary, initiative_key, team, value_stream, status_name,
+        flow_state, created_at, completed_at
+    from {{ ref('int_linear__project_epics') }}
 ),
 
 epic_keys as (
-    -- an epic items name but that is not loaded (another project) still gets a row
-    select distinct source_instance, rollup_epic_key as epic_key
+    -- an epic items name but that is not loaded (another project) still gets a row, as a Linear project
+    -- without issues does
+    select source_instance, rollup_epic_key as epic_key
     from work_items
     where rollup_epic_key is not null
+    union
+    select source_instance, issue_key from {{ ref('int_linear__project_epics') }}
 ),
 
 items as (
@@ -71,6 +82,9 @@ members as (
         first_shipped_deployment_id, first_shipped_deployment_key
     from work_items
     where hierarchy_level in ('epic', 'item') and rollup_epic_key is not null
+    union all
+    select source_instance, issue_key, first_active_at, null, null, null
+    from {{ ref('int_linear__project_epics') }}
 ),
 
 milestones as (

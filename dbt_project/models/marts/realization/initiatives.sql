@@ -31,6 +31,13 @@ initiative_keys as (
     select source_instance, initiative_key from epics
 ),
 
+named_initiatives as (
+    -- a Linear initiative is no work item: its name is the hierarchy's, its completion its projects'
+    select source_instance, issue_key as initiative_key, summary
+    from {{ ref('int_work_items_hierarchy') }}
+    where hierarchy_level = 'initiative'
+),
+
 rolled_up as (
     select
         source_instance,
@@ -66,7 +73,7 @@ initiatives as (
         initiative_keys.initiative_key,
         initiative_issues.issue_id as initiative_issue_id,
         initiative_issues.issue_id is not null as is_initiative_loaded,
-        initiative_issues.summary,
+        coalesce(initiative_issues.summary, named_initiatives.summary) as summary,
         -- its own team, else its epics' owner, else unassigned: team and value stream as a pair
         {{ owner_team_and_value_stream('initiative_issues', 'rolled_up.initiative_key is not null',
                                        'rolled_up.epics_owner_team', 'rolled_up.epics_owner_value_stream') }},
@@ -101,6 +108,9 @@ initiatives as (
     left join rolled_up
         on rolled_up.source_instance = initiative_keys.source_instance
         and rolled_up.initiative_key = initiative_keys.initiative_key
+    left join named_initiatives
+        on named_initiatives.source_instance = initiative_keys.source_instance
+        and named_initiatives.initiative_key = initiative_keys.initiative_key
 )
 
 select

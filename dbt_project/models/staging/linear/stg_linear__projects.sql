@@ -12,6 +12,7 @@ select
     {{ try_cast(json_text('payload', 'progress'), 'double') }} as progress,
     {{ try_cast(json_text('payload', 'startDate'), 'date') }} as start_date,
     {{ try_cast(json_text('payload', 'targetDate'), 'date') }} as target_date,
+    {{ to_utc_timestamp(json_text('payload', 'createdAt')) }} as created_at,
     {{ to_utc_timestamp(json_text('payload', 'startedAt')) }} as started_at,
     {{ to_utc_timestamp(json_text('payload', 'completedAt')) }} as completed_at,
     {{ to_utc_timestamp(json_text('payload', 'canceledAt')) }} as canceled_at,
