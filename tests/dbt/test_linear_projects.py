@@ -3,7 +3,8 @@ on a hand-made history (raw objects in Linear's GraphQL shapes). Source `lin`, t
 Mobile, value stream "Buy and pay"); every issue has estimate 3. All times UTC, week of Mon 2026-01-05.
 
 Initiative ini-1 "Mobile checkout parity". Projects (status type -> flow state, seed flow_state_type_mapping):
-  P1 "Wallet payments", In Progress (started -> active), created Thu 01-01 09:00, started Mon 01-05 08:00, in ini-1.
+  P1 "Wallet payments", In Progress (started -> active), created Thu 01-01 09:00, started Mon 01-05 08:00, in ini-1,
+     target date 2026-02-27.
   P2 "Offline cart", Completed (completed -> done), created Fri 01-02 09:00, started Tue 01-06 09:00, completed
      Thu 01-08 12:00, in ini-1.
   P3 "Tablet layout", Planned (planned -> new), created Sat 01-03 09:00, no initiative, no issues.
@@ -21,14 +22,14 @@ epics:
   P3: no items; team unassigned; new.
 initiatives: ini-1 is no work item (not loaded), named by the hierarchy: epics 2, 1 completed; items 4, done 3,
   canceled 1; points 9, done 9; flow time 78 h; team Mobile; first started 01-05 08:00; not completed (P1 is open).
-Forecast subjects: P1 (active) has no open item: 0 remaining; P3 (new, no items) is unsplit: 5 (the default);
-  P2 is done: none; ini-1: its open epics' remaining, 0 + nothing for P2 = 0.
+Forecast subjects: P1 (active) has no open item: 0 remaining, its target the project's target date; P3 (new, no
+  items) is unsplit: 5 (the default); P2 is done: none; ini-1: its open epics' remaining, 0 + nothing for P2 = 0.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,10 @@ def at(day: int, hour: int) -> str:
 
 
 def project(ident: str, name: str, status: tuple[str, str], created: str, started: str | None,
-            completed: str | None, initiatives: list[dict]) -> RawRecord:
+            completed: str | None, initiatives: list[dict], target: str | None = None) -> RawRecord:
     return RawRecord(ident, {
         "id": ident, "name": name, "url": f"https://linear.app/a/project/{ident}", "createdAt": created,
-        "updatedAt": completed or created, "archivedAt": None, "startDate": None, "targetDate": None,
+        "updatedAt": completed or created, "archivedAt": None, "startDate": None, "targetDate": target,
         "startedAt": started, "completedAt": completed, "canceledAt": None, "progress": 0.5,
         "status": {"id": f"ps-{status[1]}", "name": status[0], "type": status[1]},
         "teams": {"nodes": [TEAM], "pageInfo": {"hasNextPage": False, "endCursor": None}},
@@ -70,7 +71,8 @@ def planned(n: int, created: str, updated: str, state: str, labels: list[str], p
 
 RAW = [
     ("linear__projects", "lin", [
-        project("p1", "Wallet payments", ("In Progress", "started"), at(1, 9), at(5, 8), None, [INITIATIVE]),
+        project("p1", "Wallet payments", ("In Progress", "started"), at(1, 9), at(5, 8), None, [INITIATIVE],
+                target="2026-02-27"),
         project("p2", "Offline cart", ("Completed", "completed"), at(2, 9), at(6, 9), at(8, 12), [INITIATIVE]),
         project("p3", "Tablet layout", ("Planned", "planned"), at(3, 9), None, None, []),
     ]),
@@ -148,12 +150,14 @@ def test_initiatives_roll_up_their_projects(warehouse):
 
 def test_open_projects_and_initiatives_are_forecast_subjects(warehouse):
     rows = query_dicts(warehouse, "SELECT subject_id, subject_name, initiative_key, team, remaining_items, "
-                       "has_default_items FROM intermediate.int_forecast_subjects ORDER BY subject_id")
+                       "has_default_items, target_date, target_kind FROM intermediate.int_forecast_subjects "
+                       "ORDER BY subject_id")
     assert rows == [
         {"subject_id": "epic:lin:p1", "subject_name": "Wallet payments", "initiative_key": "ini-1", "team": "Mobile",
-         "remaining_items": 0, "has_default_items": False},
+         "remaining_items": 0, "has_default_items": False, "target_date": date(2026, 2, 27),
+         "target_kind": "project_target_date"},
         {"subject_id": "epic:lin:p3", "subject_name": "Tablet layout", "initiative_key": None, "team": "unassigned",
-         "remaining_items": 5, "has_default_items": True},
+         "remaining_items": 5, "has_default_items": True, "target_date": None, "target_kind": None},
         {"subject_id": "initiative:lin:ini-1", "subject_name": "Mobile checkout parity", "initiative_key": "ini-1",
-         "team": "Mobile", "remaining_items": 0, "has_default_items": False},
+         "team": "Mobile", "remaining_items": 0, "has_default_items": False, "target_date": None, "target_kind": None},
     ]

@@ -124,6 +124,11 @@ container_targets as (
     left join release_dates
         on release_dates.source_instance = payloads.source_instance
         and release_dates.issue_id = payloads.issue_id
+    union all
+    -- a Linear project (an epic) is planned to be done by its target date
+    select source_instance, project_id, target_date, 'project_target_date'
+    from {{ ref('stg_linear__projects') }}
+    where target_date is not null
 ),
 
 sprint_membership as (
