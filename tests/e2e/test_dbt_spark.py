@@ -33,10 +33,10 @@ FILLED = {
                      "int_change_requests", "int_incidents_unioned", "int_jira__status_mapping",
                      "int_flow_load_daily"),
     "marts": ("work_items", "work_item_state_intervals", "deployments", "dora_metrics_weekly", "epics",
-              "pipeline_runs", "flow_metrics_weekly", "value_stream_scorecard", "okr_progress"),
+              "pipeline_runs", "flow_metrics_weekly", "value_stream_scorecard", "okr_progress", "signals"),
 }
 # Every model of the layer but the ones not ported (operations/spark_copy.py NOT_PORTED, with what reads them).
-AT_LEAST = {"seeds": 8, "staging": 82, "intermediate": 62, "marts": 27}
+AT_LEAST = {"seeds": 8, "staging": 82, "intermediate": 62, "marts": 28}
 
 
 def test_the_project_builds_on_spark_with_the_duckdb_results(demo_warehouse, tmp_path, monkeypatch):
@@ -64,3 +64,27 @@ def test_the_project_builds_on_spark_with_the_duckdb_results(demo_warehouse, tmp
                               ).fetchall()[0][0]
             assert rows > 0, f"{layer}.{name} is empty on Spark"
     assert problems == []
+
+
+# float_text: DuckDB's text of each double (`::varchar`), written out here; Java's starts exponents at 1e7 and
+# below 1e-3, DuckDB's at 1e16 and below 1e-4.
+FLOAT_TEXTS = {
+    0.0: "0.0", 1.0: "1.0", -3.25: "-3.25", 12.34: "12.34", 0.001: "0.001", 0.0001: "0.0001",
+    0.00012345: "0.00012345", 1e-05: "1e-05", -2.5e-07: "-2.5e-07", 1e7: "10000000.0", 12345678.9: "12345678.9",
+    123456789012.5: "123456789012.5", 1e15: "1000000000000000.0", 1e16: "1e+16", 1.5e20: "1.5e+20", 1e100: "1e+100",
+}
+
+
+def test_numbers_are_written_into_text_as_duckdb_writes_them(tmp_path):
+    from tests.support.portability import dbt_target
+
+    values = " union all ".join(f"select cast({value!r} as double) as v" for value in FLOAT_TEXTS)
+    result = dbt_target("spark", ["show", "--inline", f"select v, {{{{ float_text('v') }}}} as t from ({values}) as x",
+                                  "--limit", "100", "--output", "json", "--log-format", "text"],
+                        {"THROUGHLINE_SPARK_DIR": str(tmp_path / "spark"),
+                         "THROUGHLINE_WAREHOUSE": str(tmp_path / "unused.duckdb")}, tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    shown = json.loads(result.stdout[result.stdout.index('{\n  "show"'):result.stdout.rindex("}") + 1])["show"]
+    assert {float(row["v"]): row["t"] for row in shown} == FLOAT_TEXTS
+    for value, text in FLOAT_TEXTS.items():
+        assert duckdb.sql(f"select cast({value!r} as double)::varchar").fetchall()[0][0] == text

@@ -595,9 +595,29 @@ from items
     end) / cast({{ scale }} as double))
 {%- endmacro %}
 {% macro spark__float_text(expression) -%}
-    {#- Java's shortest digits, as DuckDB's, between 1e-3 and 1e7 (the evidence values); outside it Java writes
-        `1.0E-5` where DuckDB writes `1e-05`. -#}
-    cast(cast({{ expression }} as double) as string)
+    {#- Java's Double.toString gives the shortest digits as DuckDB does, but writes exponents outside 1e-3..1e7
+        (`1.2E7`, `1.0E-5`) where DuckDB writes them outside 1e-4..1e16, as `1e-05`, `1.5e+20`: Java's text is
+        rewritten from its digits and exponent into DuckDB's form in those ranges. -#}
+    {%- set text = 'cast(cast(' ~ expression ~ ' as double) as string)' -%}
+    {%- set sign = "case when " ~ text ~ " like '-%' then '-' else '' end" -%}
+    {%- set first = "regexp_extract(" ~ text ~ ", '^-?([0-9])\\.', 1)" -%}
+    {%- set fraction = "regexp_extract(" ~ text ~ ", '\\.([0-9]+)E', 1)" -%}
+    {%- set digits = "(" ~ first ~ " || case when " ~ fraction ~ " = '0' then '' else " ~ fraction ~ " end)" -%}
+    {%- set exponent = "cast(regexp_extract(" ~ text ~ ", 'E(-?[0-9]+)$', 1) as int)" -%}
+    (case
+        when {{ text }} not like '%E%' then {{ text }}
+        when abs(cast({{ expression }} as double)) >= 1e-4 and abs(cast({{ expression }} as double)) < 1e16 then
+            {{ sign }} || case
+                when {{ exponent }} < 0 then '0.' || repeat('0', -{{ exponent }} - 1) || {{ digits }}
+                when length({{ digits }}) <= {{ exponent }} + 1
+                    then {{ digits }} || repeat('0', {{ exponent }} + 1 - length({{ digits }})) || '.0'
+                else substr({{ digits }}, 1, {{ exponent }} + 1) || '.' || substr({{ digits }}, {{ exponent }} + 2)
+            end
+        else
+            {{ sign }} || {{ first }} || case when {{ fraction }} = '0' then '' else '.' || {{ fraction }} end
+            || 'e' || case when {{ exponent }} < 0 then '-' else '+' end
+            || case when abs({{ exponent }}) < 10 then '0' else '' end || cast(abs({{ exponent }}) as string)
+    end)
 {%- endmacro %}
 
 {# ---- The flow chain (flow.sql): PostgreSQL's portable bodies where Spark reads them as they are ---- #}

@@ -287,9 +287,8 @@ status_share as (
 forecast_slips as (
     select
         forecasts.*,
-        (coalesce(forecasts.p85_completion_date,
-            forecasts.as_of_date + 7 * {{ var('forecast_horizon_weeks') | int }}) - forecasts.target_date)::float8
-            as days_late
+        ({{ days_between_dates('forecasts.target_date', "coalesce(forecasts.p85_completion_date, forecasts.as_of_date + 7 * "
+            ~ (var('forecast_horizon_weeks') | int) ~ ")") }})::float8 as days_late
     from {{ ref('delivery_forecasts') }} as forecasts
     -- a subject with nothing left has nothing to slip, even when it is closed after its target
     where forecasts.is_p85_past_target and forecasts.remaining_items > 0
