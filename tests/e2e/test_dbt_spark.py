@@ -3,8 +3,8 @@
 relation it builds holds exactly the rows of the DuckDB build of the same raw data (floats to 9 digits).
 
 What builds is operations/spark_copy.py PORTED_SELECTION: every seed and model but the NOT_PORTED list there (and
-the models that read them). One Spark session builds them (the data tests run in the DuckDB build; staging is a
-table on Spark), and DuckDB compares the tables' Parquet files.
+the models that read them). One Spark session builds them with their data tests (`dbt build`: a failing test fails
+the build; staging is a table on Spark), and DuckDB compares the tables' Parquet files.
 
 The raw data is the demo organisation built by `throughline demo` (the session's `demo_warehouse`).
 """
@@ -49,7 +49,7 @@ def test_the_project_builds_on_spark_with_the_duckdb_results(demo_warehouse, tmp
     monkeypatch.setenv("THROUGHLINE_CONFIG", str(demo_warehouse.parent / "demo" / "throughline.yml"))
     variables = json.dumps(dbt_vars(load_config()), sort_keys=True)
 
-    result, problems, relations = build_and_compare(demo_warehouse, tmp_path, variables, data_tests=False)
+    result, problems, relations = build_and_compare(demo_warehouse, tmp_path, variables)
 
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     layers = Counter(schema for schema, _ in relations)
