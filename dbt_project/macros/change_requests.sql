@@ -65,12 +65,14 @@ deployed as (
 
 
 {#
-  The int_change_requests contract's columns, for a code host whose model names its CTEs `pull_requests`
-  (source_instance, repo, pull_request_key, pull_request_number, title, author, created_at, merged_at),
-  `first_commits` (first_commit_at), `first_responses` (first_response_at, approved_at) and `deployed`
-  (deployment_key, finished_at, environment, service): one list, so the hosts cannot drift apart.
+  The final select of a code host's change-request model in the int_change_requests contract, from its CTEs
+  `pull_requests` (source_instance, repo, pull_request_key, pull_request_number, title, author, created_at,
+  merged_at), `first_commits` (first_commit_at), `first_responses` (first_response_at, approved_at), each of
+  these two keyed by `keys` as the pull requests are, and `deployed` (pull_request_key, deployment_key,
+  finished_at, environment, service; `deployed` names the CTE): one list, so the hosts cannot drift apart.
 #}
-{% macro change_request_columns(code_host) -%}
+{% macro change_request_select(code_host, keys=['source_instance', 'pull_request_id'], deployed='deployed') -%}
+select
     pull_requests.pull_request_key as change_request_key,
     cast('{{ code_host }}' as varchar) as code_host,
     pull_requests.source_instance,
@@ -87,4 +89,11 @@ deployed as (
     deployed.finished_at as deployed_at,
     deployed.environment as deployment_environment,
     deployed.service as deployment_service
+from pull_requests
+{%- for cte in ['first_commits', 'first_responses'] %}
+left join {{ cte }}
+    on {% for key in keys %}{{ cte }}.{{ key }} = pull_requests.{{ key }}{% if not loop.last %}
+    and {% endif %}{% endfor %}
+{%- endfor %}
+left join {{ deployed }}{% if deployed != 'deployed' %} as deployed{% endif %} on deployed.pull_request_key = pull_requests.pull_request_key
 {%- endmacro %}

@@ -42,13 +42,4 @@ first_responses as (
 
 {{ first_deployments_after_merge('int_azure_devops__deployments') }}
 
-select
-    {{ change_request_columns('azure_devops') }}
-from pull_requests
-left join first_commits
-    on first_commits.source_instance = pull_requests.source_instance
-    and first_commits.pull_request_id = pull_requests.pull_request_id
-left join first_responses
-    on first_responses.source_instance = pull_requests.source_instance
-    and first_responses.pull_request_id = pull_requests.pull_request_id
-left join deployed on deployed.pull_request_key = pull_requests.pull_request_key
+{{ change_request_select('azure_devops') }}

@@ -75,15 +75,4 @@ linked as (
     )
 )
 
-select
-    {{ change_request_columns('bitbucket') }}
-from pull_requests
-left join first_commits
-    on first_commits.source_instance = pull_requests.source_instance
-    and first_commits.repo = pull_requests.repo
-    and first_commits.pull_request_id = pull_requests.pull_request_id
-left join first_responses
-    on first_responses.source_instance = pull_requests.source_instance
-    and first_responses.repo = pull_requests.repo
-    and first_responses.pull_request_id = pull_requests.pull_request_id
-left join linked as deployed on deployed.pull_request_key = pull_requests.pull_request_key
+{{ change_request_select('bitbucket', keys=['source_instance', 'repo', 'pull_request_id'], deployed='linked') }}

@@ -51,13 +51,4 @@ deployed as (
 {{ deployments_shipping_pull_requests() }}
 )
 
-select
-    {{ change_request_columns('github') }}
-from pull_requests
-left join first_commits
-    on first_commits.source_instance = pull_requests.source_instance
-    and first_commits.pull_request_id = pull_requests.pull_request_id
-left join first_responses
-    on first_responses.source_instance = pull_requests.source_instance
-    and first_responses.pull_request_id = pull_requests.pull_request_id
-left join deployed on deployed.pull_request_key = pull_requests.pull_request_key
+{{ change_request_select('github') }}
