@@ -34,3 +34,22 @@
         else 'active'
     end
 {%- endmacro %}
+
+{#
+  The `flow_status_mapping` seed row that maps each status of the CTE `rows` (source_instance, the project or
+  team column `scope`, the status key column `key` and name column `name`): the most specific match by name (an
+  exact source instance before '*', then an exact project or team), as Jira's mapping does. Columns:
+  source_instance, `scope`, `key`, flow_state.
+#}
+{% macro flow_status_seed_matches(rows, scope, key, name) -%}
+    select distinct on ({{ rows }}.source_instance, {{ rows }}.{{ scope }}, {{ rows }}.{{ key }})
+        {{ rows }}.source_instance, {{ rows }}.{{ scope }}, {{ rows }}.{{ key }}, mapping.flow_state
+    from {{ rows }}
+    inner join {{ ref('flow_status_mapping') }} as mapping
+        on mapping.source_instance in ({{ rows }}.source_instance, '*')
+        and mapping.project_key in ({{ rows }}.{{ scope }}, '*')
+        and lower(trim(mapping.status_name)) = lower({{ rows }}.{{ name }})
+    order by {{ rows }}.source_instance, {{ rows }}.{{ scope }}, {{ rows }}.{{ key }},
+        (mapping.source_instance <> '*')::integer * 2 + (mapping.project_key <> '*')::integer desc,
+        mapping.flow_state
+{%- endmacro %}

@@ -22,16 +22,7 @@ states as (
 ),
 
 seed_matches as (
-    select distinct on (states.source_instance, states.project, states.state)
-        states.source_instance, states.project, states.state, mapping.flow_state
-    from states
-    inner join {{ ref('flow_status_mapping') }} as mapping
-        on mapping.source_instance in (states.source_instance, '*')
-        and mapping.project_key in (states.project, '*')
-        and lower(trim(mapping.status_name)) = lower(states.state)
-    order by states.source_instance, states.project, states.state,
-        (mapping.source_instance <> '*')::integer * 2 + (mapping.project_key <> '*')::integer desc,
-        mapping.flow_state
+    {{ flow_status_seed_matches('states', 'project', 'state', 'state') }}
 ),
 
 resolved as (

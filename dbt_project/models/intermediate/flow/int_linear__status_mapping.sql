@@ -32,16 +32,7 @@ team_states as (
 ),
 
 seed_matches as (
-    select distinct on (team_states.source_instance, team_states.team_key, team_states.state_id)
-        team_states.source_instance, team_states.team_key, team_states.state_id, mapping.flow_state
-    from team_states
-    inner join {{ ref('flow_status_mapping') }} as mapping
-        on mapping.source_instance in (team_states.source_instance, '*')
-        and mapping.project_key in (team_states.team_key, '*')
-        and lower(trim(mapping.status_name)) = lower(team_states.state_name)
-    order by team_states.source_instance, team_states.team_key, team_states.state_id,
-        (mapping.source_instance <> '*')::integer * 2 + (mapping.project_key <> '*')::integer desc,
-        mapping.flow_state
+    {{ flow_status_seed_matches('team_states', 'team_key', 'state_id', 'state_name') }}
 )
 
 select
