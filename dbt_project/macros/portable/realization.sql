@@ -119,3 +119,13 @@
         limit 1
     ) as {{ alias }}{{ " on true" if kind == 'left' }}
 {%- endmacro %}
+
+{#
+  A list of type names (a var) as a SQL array of lower-case text, for `lower(type) = any(...)`: the same text
+  in both dialects, and an empty list matches nothing.
+#}
+{% macro type_names_array(names) -%}
+    {%- set quoted = [] %}
+    {%- for name in names %}{% do quoted.append("'" ~ name | lower | replace("'", "''") ~ "'") %}{% endfor %}
+    {{- 'array[' ~ quoted | join(', ') ~ ']::varchar[]' -}}
+{%- endmacro %}

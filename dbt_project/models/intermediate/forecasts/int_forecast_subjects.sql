@@ -14,7 +14,7 @@ with items as materialized (
         hierarchy.epic_key,
         not work_items.is_done and not work_items.is_canceled and work_items.flow_state <> 'ignore' as is_open
     from {{ ref('work_items') }} as work_items
-    -- a tracker whose issues the hierarchy does not place (Azure DevOps) still has items in its sprints
+    -- a tracker the hierarchy does not place (one only int_tracker_issues_unioned lists) still has sprint items
     left join {{ ref('int_work_items_hierarchy') }} as hierarchy on hierarchy.work_item_id = work_items.work_item_id
     where work_items.is_flow_item and coalesce(hierarchy.hierarchy_level, 'item') = 'item'
 ),

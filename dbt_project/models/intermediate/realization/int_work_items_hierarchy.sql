@@ -3,16 +3,10 @@
 -- else an issue link from the epic to an initiative-typed issue. Linear's hierarchy is its planning objects:
 -- an issue is an item of its project (a sub-issue without one, of its parent's), a project an epic of its
 -- initiative (int_linear__project_epics), and an initiative an initiative; projects and initiatives are no
--- work items. Definitions: docs/METRICS.md#epics-and-initiatives.
-{%- set epic_types = var('realization_epic_issue_types') | map('lower') | list %}
-{%- set initiative_types = var('realization_initiative_issue_types') | map('lower') | list %}
-{#- the types as SQL text arrays, for `= any(...)` (both dialects; an empty list matches nothing) #}
-{%- set type_arrays = {} %}
-{%- for name, types in [('epic', epic_types), ('initiative', initiative_types)] %}
-    {%- set quoted = [] %}
-    {%- for type in types %}{% do quoted.append("'" ~ type | replace("'", "''") ~ "'") %}{% endfor %}
-    {%- do type_arrays.update({name: 'array[' ~ quoted | join(', ') ~ ']::varchar[]'}) %}
-{%- endfor %}
+-- work items. Azure DevOps work items are placed by their backlog levels and parent links
+-- (int_azure_devops__work_items_hierarchy). Definitions: docs/METRICS.md#epics-and-initiatives.
+{%- set type_arrays = {'epic': type_names_array(var('realization_epic_issue_types')),
+                      'initiative': type_names_array(var('realization_initiative_issue_types'))} %}
 
 -- materialized: read by five steps below, and staging parses the raw JSON on every read
 with issues as materialized (
@@ -161,3 +155,8 @@ select distinct
     'initiative', cast(null as varchar), initiative_key
 from {{ ref('int_linear__project_epics') }}
 where initiative_key is not null
+
+union all
+
+select work_item_id, source_instance, issue_id, issue_key, summary, hierarchy_level, epic_key, initiative_key
+from {{ ref('int_azure_devops__work_items_hierarchy') }}
