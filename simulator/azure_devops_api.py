@@ -3,7 +3,8 @@
 
 The world (``AzureDevOpsWorld``, deterministic from the seed and the Org's history window), all times UTC:
   * DATA_ITEMS work items of the Agile process (User Story, Bug; every tenth a Task under the Feature
-    "Lakehouse migration", which is their parent through a System.LinkTypes.Hierarchy-Reverse relation),
+    "Lakehouse migration", itself under the Epic "Data platform": each child names its parent in System.Parent
+    and a System.LinkTypes.Hierarchy-Reverse relation),
     moving New -> Active -> Resolved -> Closed (a few Removed, the newest still New or Active), each move one
     revision with its System.State, System.BoardColumn and System.ChangedDate; tags and area/iteration paths;
   * DATA_PULL_REQUESTS pull requests, most completed (votes 10 or 5 by a reviewer, each with its system
@@ -87,9 +88,12 @@ class AzureDevOpsWorld:
         self.items: dict[int, dict] = {}
         self.updates: dict[int, list[dict]] = {}
         span = anchor_ms - start_ms
-        feature = 1000
+        # the portfolio backlogs: the Epic "Data platform" holds the Feature, each the parent of the level below
+        epic, feature = 999, 1000
+        self._add_item(epic, "Epic", "Data platform", start_ms, [("New", start_ms),
+                       ("Active", start_ms + 4 * MS_PER_DAY)], anchor_ms, None, [])
         self._add_item(feature, "Feature", "Lakehouse migration", start_ms, [("New", start_ms),
-                       ("Active", start_ms + 3 * MS_PER_DAY)], anchor_ms, None, [])
+                       ("Active", start_ms + 3 * MS_PER_DAY)], anchor_ms, epic, [])
         for n in range(1, DATA_ITEMS + 1):
             created = start_ms + int((n - 1 + rng.random() * 0.5) * span / DATA_ITEMS)
             kind = "Task" if n % 10 == 0 else ("Bug" if n % 4 == 0 else "User Story")
@@ -131,15 +135,16 @@ class AzureDevOpsWorld:
         url = f"{WEB}/{ORGANIZATION}/{self.project['id']}/_apis/wit/workItems/{wid}"
         # Revisions in time order: the state moves, and the carry-overs of an unfinished item: at each sprint
         # review (its iteration's last day, 16:00) it is moved to the next iteration, as a team does by hand. An
-        # item created after its sprint's review starts in the next one; a Feature stays in the backlog (the root).
+        # item created after its sprint's review starts in the next one; an Epic or Feature stays in the backlog (the
+        # root).
         sprint = created // SPRINT_MS
         review = (sprint + 1) * SPRINT_MS - MS_PER_DAY + 16 * MS_PER_HOUR
         if created >= review:
             sprint, review = sprint + 1, review + SPRINT_MS
-        iteration = PROJECT if kind == "Feature" else self._path(sprint)
+        iteration = PROJECT if kind in ("Epic", "Feature") else self._path(sprint)
         finished = next((at for to, at in moves if to in ("Closed", "Removed")), anchor_ms)
         revisions: list[tuple[int, str | None, str | None]] = [(at, to, None) for to, at in moves]
-        while kind != "Feature" and review < min(finished, anchor_ms - MS_PER_HOUR):
+        while kind not in ("Epic", "Feature") and review < min(finished, anchor_ms - MS_PER_HOUR):
             sprint += 1
             revisions.append((review, None, self._path(sprint)))
             review += SPRINT_MS

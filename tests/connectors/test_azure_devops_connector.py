@@ -2,8 +2,8 @@
 work items 200 (here page_size) at a time with their updates, pull requests with threads and commits, builds and
 environment deployment records, every object shaped as Microsoft's REST 7.1 reference documents it.
 
-The world is the demo's Data project laid out over 2026-06-01 .. 2026-11-30 (seed 7): 41 work items (40 and the
-Feature they hang under), 24 pull requests, the builds of the completed ones and the deployment records of the
+The world is the demo's Data project laid out over 2026-06-01 .. 2026-11-30 (seed 7): 42 work items (40, the
+Feature they hang under and its Epic), 24 pull requests, the builds of the completed ones and the deployment records of the
 successful builds. Counts below are taken from the world itself, so the test says "every one, once".
 """
 
@@ -65,9 +65,9 @@ def test_every_record_arrives_once_and_the_work_item_cursor_is_the_newest_change
     results = extract_all(config(sim), store)
 
     items = results[("azure_devops__work_items", "Data")]
-    assert (items.records, items.child_records) == (41, {"work_item_updates": sum(map(len, world.updates.values()))})
+    assert (items.records, items.child_records) == (42, {"work_item_updates": sum(map(len, world.updates.values()))})
     assert count(sim, "/wit/wiql", "POST") == 1
-    assert count(sim, "/wit/workitemsbatch", "POST") == 6  # 41 ids, 7 a batch
+    assert count(sim, "/wit/workitemsbatch", "POST") == 6  # 42 ids, 7 a batch
     assert_each_record_once(store, "azure_devops__work_items", [str(i) for i in world.items])
     assert_each_record_once(store, "azure_devops__work_item_updates",
                             [f"{i}:{u['id']}" for i, us in world.updates.items() for u in us])
@@ -131,9 +131,9 @@ def test_more_changes_than_one_wiql_answer_are_read_in_changed_date_windows(sim,
     # WIQL answers at most WIQL_MAX ids: a full answer is asked again from the newest ChangedDate read
     monkeypatch.setattr(azure_devops, "WIQL_MAX", 10)
     (result,) = azure_devops.extract("work_items", config(sim), store)
-    assert result.records == 41
+    assert result.records == 42
     assert_each_record_once(store, "azure_devops__work_items", [str(i) for i in sim.azure_devops.world.items])
-    # 10 new ids, then 9 new ones past the boundary item each time (41 = 10 + 9 + 9 + 9 + 4)
+    # 10 new ids, then 9 new ones past the boundary item each time (42 = 10 + 9 + 9 + 9 + 5)
     assert count(sim, "/wit/wiql", "POST") == 5
 
 
@@ -143,7 +143,7 @@ def test_a_429_with_retry_after_is_waited_out(sim, store):
     sim.faults.add(r"/git/pullrequests", "rate_limit", times=1, retry_after=2)
     results = extract_all(config(sim), store, sleep=sleeps.append)
     assert sleeps == [4.0, 2.0]
-    assert results[("azure_devops__work_items", "Data")].records == 41
+    assert results[("azure_devops__work_items", "Data")].records == 42
     assert results[("azure_devops__work_items", "Data")].stats.retries == 1
 
 

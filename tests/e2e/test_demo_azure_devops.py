@@ -3,8 +3,9 @@ and the flow marts, its Repos pull requests the pull-request cycle times, its Pi
 records the deployments and the DORA marts, beside the other teams', through the azure_devops connector, staging and
 the tracker, change-request and deployment unions.
 
-The Data world (seed 7) is laid out relative to the history window, so it is the same for any as-of day: 41 work
-items (the Feature "Lakehouse migration" still Active, item 40 Active at the anchor, 3 Removed, 36 Closed); 24 pull
+The Data world (seed 7) is laid out relative to the history window, so it is the same for any as-of day: 42 work
+items (the Epic "Data platform" and its Feature "Lakehouse migration" still Active, item 40 Active at the anchor, 3
+Removed, 36 Closed; the Tasks, items 10, 20, 30 and 40, are the Feature's); 24 pull
 requests, 21 completed (one abandoned, the newest active); 21 builds of the completed ones, every seventh failed
 (3), and for each of the 18 successful builds a staging and a production deployment, the fourth production one
 failed.
@@ -20,7 +21,7 @@ SOURCE = "demo-azure-devops"
 def test_the_data_teams_work_items_are_in_the_flow_marts(demo_warehouse):
     assert rows(demo_warehouse, "SELECT team, value_stream, flow_state, count(*) FROM marts.work_items "
                 f"WHERE source_instance = '{SOURCE}' GROUP BY ALL ORDER BY ALL") == [
-        ("Data", "Platform services", "active", 2), ("Data", "Platform services", "canceled", 3),
+        ("Data", "Platform services", "active", 3), ("Data", "Platform services", "canceled", 3),
         ("Data", "Platform services", "done", 36)]
     # every done flow item has a flow time from its first Active to its Closed
     assert rows(demo_warehouse, f"SELECT count(*) FROM marts.work_items WHERE source_instance = '{SOURCE}' "
@@ -53,3 +54,14 @@ def test_the_data_teams_iterations_are_sprints_with_their_carry_overs(demo_wareh
     carried = rows(demo_warehouse, "SELECT count(*) FROM intermediate.int_azure_devops__work_item_iteration_changes "
                    f"WHERE source_instance = '{SOURCE}' AND change = 'removed'")
     assert carried == [(0,)]
+
+
+def test_the_data_teams_feature_is_an_epic_of_its_epic(demo_warehouse):
+    # Azure Boards' backlog levels: the Feature is an epic of the Epic above it (its parent link), the Tasks under the
+    # Feature its items (item 40 still Active); the Epic is an initiative, loaded, with its one Feature
+    assert rows(demo_warehouse, "SELECT epic_key, summary, initiative_key, team, flow_state, items, items_done "
+                f"FROM marts.epics WHERE source_instance = '{SOURCE}'") == [
+        ("1000", "Lakehouse migration", "999", "Data", "active", 4, 3)]
+    assert rows(demo_warehouse, "SELECT initiative_key, summary, is_initiative_loaded, team, flow_state, epics, "
+                f"epics_completed, items FROM marts.initiatives WHERE source_instance = '{SOURCE}'") == [
+        ("999", "Data platform", True, "Data", "active", 1, 0, 4)]
