@@ -8,7 +8,12 @@
 {%- set epic_types = type_names_array(var('azure_devops_epic_work_item_types')) %}
 {%- set initiative_types = type_names_array(var('azure_devops_initiative_work_item_types')) %}
 
-with recursive items as (
+{#- Ancestors followed: a process has at most a few backlog levels (Epic, Feature, story, Task: three hops), so
+    eight reach well past any customised one; a fixed chain of joins rather than a recursive query, which not
+    every engine the project builds on runs, and which a loop of edited parent links would never end. #}
+{%- set depth = 8 %}
+
+with items as (
     select
         source_instance,
         work_item_id,
@@ -22,32 +27,24 @@ with recursive items as (
     from {{ ref('stg_azure_devops__work_items') }}
 ),
 
-ancestors as (
-    -- every loaded ancestor with its distance; bounded, as parent links edited into a loop would never end
-    select items.source_instance, items.work_item_id, parents.work_item_id as ancestor_id,
-        parents.parent_work_item_id as next_id, parents.hierarchy_level, 1 as depth
-    from items
-    inner join items as parents
-        on parents.source_instance = items.source_instance
-        and parents.work_item_id = items.parent_work_item_id
-    union all
-    select ancestors.source_instance, ancestors.work_item_id, parents.work_item_id, parents.parent_work_item_id,
-        parents.hierarchy_level, ancestors.depth + 1
-    from ancestors
-    inner join items as parents
-        on parents.source_instance = ancestors.source_instance
-        and parents.work_item_id = ancestors.next_id
-    where ancestors.depth < 20
-),
-
 nearest as (
+    -- the first ancestor of each level, nearest first; a parent that is not loaded ends the chain
     select
-        source_instance,
-        work_item_id,
-        {{ min_by_keys('ancestor_id', ['depth'], "hierarchy_level = 'epic'") }} as epic_id,
-        {{ min_by_keys('ancestor_id', ['depth'], "hierarchy_level = 'initiative'") }} as initiative_id
-    from ancestors
-    group by source_instance, work_item_id
+        items.source_instance,
+        items.work_item_id,
+        {%- for level in ['epic', 'initiative'] %}
+        case
+            {%- for n in range(1, depth + 1) %}
+            when ancestor_{{ n }}.hierarchy_level = '{{ level }}' then ancestor_{{ n }}.work_item_id
+            {%- endfor %}
+        end as {{ level }}_id{{ ',' if not loop.last }}
+        {%- endfor %}
+    from items
+    {%- for n in range(1, depth + 1) %}
+    left join items as ancestor_{{ n }}
+        on ancestor_{{ n }}.source_instance = items.source_instance
+        and ancestor_{{ n }}.work_item_id = {{ 'items' if n == 1 else 'ancestor_' ~ (n - 1) }}.parent_work_item_id
+    {%- endfor %}
 )
 
 select
