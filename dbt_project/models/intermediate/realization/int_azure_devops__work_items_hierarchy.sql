@@ -20,11 +20,12 @@ with items as (
         title,
         parent_work_item_id,
         case
-            when lower(work_item_type) = any({{ initiative_types }}) then 'initiative'
-            when lower(work_item_type) = any({{ epic_types }}) then 'epic'
+            when type_key = any({{ initiative_types }}) then 'initiative'
+            when type_key = any({{ epic_types }}) then 'epic'
             else 'item'
         end as hierarchy_level
-    from {{ ref('stg_azure_devops__work_items') }}
+    -- the type as a column of its own: Spark's rewrite of `= any(array)` (spark_dialect) takes a column
+    from (select *, lower(work_item_type) as type_key from {{ ref('stg_azure_devops__work_items') }}) as work_items
 ),
 
 nearest as (
