@@ -33,12 +33,6 @@
     ({{ column }} >= {{ windows }}.read_since or {{ column }} > {{ windows }}.read_after)
 {%- endmacro %}
 
-{#- The earliest read time of a row of read_windows(): where the window starts. -#}
-{% macro read_window_start(windows) -%}
-    case when {{ windows }}.read_after < {{ windows }}.read_since then {{ windows }}.read_after
-        else {{ windows }}.read_since end
-{%- endmacro %}
-
 {#- int_incremental_read_marks' relation when it exists (read by name: it is built after the models that read
     it, so a ref would be a cycle); none before it is built, and while dbt parses. -#}
 {% macro incremental_read_marks_relation() -%}
