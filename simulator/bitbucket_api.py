@@ -1,8 +1,11 @@
 """Bitbucket Cloud REST 2.0 over an Org, mounted at ``/bitbucket/2.0``.
 
 The demo organisation's Mobile team keeps its code on Bitbucket with Pipelines: workspace ``acme``,
-repository ``mobile-app``. Its history is derived from the Org's GitHub repository ``MIRRORED`` (so it is as
-deterministic as the Org and its timings are the ones the other sources already carry), all times UTC:
+repository ``mobile-app``, and a library ``mobile-app-ui-kit`` without Pipelines (pull requests and commits
+only). Each repository's history is derived from one of the Org's GitHub repositories (``MIRRORED`` and
+``LIBRARY_MIRRORED``: so it is as deterministic as the Org and its timings are the ones the other sources
+already carry), and both number their pull requests from 1, as every Bitbucket repository does (a pull
+request's id is only unique in its repository). All times UTC:
   * commits: one per GitHub default-branch commit, same time (hash ``sha_of("bitbucket", slug, i)``), each the
     parent of the next, listed by ``commits/{revision}?exclude=<revision>`` newest first;
   * pull requests: one per GitHub pull request (same number and times; OPEN, MERGED or DECLINED), with
@@ -10,10 +13,11 @@ deterministic as the Org and its timings are the ones the other sources already 
     review, an `update` with state MERGED at the merge) and its commits newest first; a merged one has a
     `merge_commit`: the short hash (12 digits, as Bitbucket writes it) of the default-branch commit its
     GitHub merge is;
-  * pipelines: one per commit, 2 minutes after it, 10 minutes long, every seventh (by hash) FAILED;
-  * environments Test, Staging, Production (environment_type Test, Staging, Production);
-  * deployments: one per GitHub deployment, same environment, outcome and times, of the latest commit at
-    its start.
+  * pipelines (``mobile-app`` only): one per commit, 2 minutes after it, 10 minutes long, every seventh (by
+    hash) FAILED;
+  * environments Test, Staging, Production (environment_type Test, Staging, Production; ``mobile-app`` only);
+  * deployments (``mobile-app`` only): one per GitHub deployment, same environment, outcome and times, of the
+    latest commit at its start.
 Wire behaviours kept on purpose: pages ``{"values", "pagelen", "page", "size", "next"}`` (``pagelen`` capped
 at 50 for pull requests, activity and commits, 100 elsewhere); pull requests list OPEN only unless ``state``
 is given (repeatable); ``q`` accepts ``updated_on``/``created_on`` with ``>``, ``>=``, ``<``, ``<=`` (400
@@ -39,6 +43,8 @@ from .timefmt import MS_PER_MINUTE, as_ms, github_ts, parse_ms
 WORKSPACE = "acme"
 SLUG = "mobile-app"
 MIRRORED = "acme/checkout-web"  # whose GitHub history the Bitbucket repository's is derived from
+LIBRARY = "mobile-app-ui-kit"
+LIBRARY_MIRRORED = "acme/payments-api-worker"  # the library's
 WEB = "https://bitbucket.org"
 SMALL_PAGES = 50  # pull requests, their activity and commits
 _Q = re.compile(r"^\s*(updated_on|created_on)\s*(>=|<=|>|<)\s*\"?([0-9T:.+\-Z]+)\"?\s*$")
@@ -67,26 +73,28 @@ def _ms(text: str) -> int:
 class BitbucketData:
     """The Bitbucket objects of an Org, in wire format."""
 
-    def __init__(self, org: Org, mirrored: str = MIRRORED):
+    def __init__(self, org: Org, mirrored: str = MIRRORED, library_mirrored: str | None = LIBRARY_MIRRORED):
         self.org = org
         self.repositories: dict[str, dict] = {}
         self.commits: dict[str, list[dict]] = {}  # the default branch, oldest first
-        self.mainline: dict[str, str] = {}  # GitHub sha -> Bitbucket hash of the same default-branch commit
+        # per repository: GitHub sha -> Bitbucket hash of the same default-branch commit
+        self.mainline: dict[str, dict[str, str]] = {}
         self.pull_requests: dict[str, dict[int, dict]] = {}
         self.activity: dict[str, dict[int, list[dict]]] = {}
         self.pr_commits: dict[str, dict[int, list[dict]]] = {}
         self.pipelines: dict[str, list[dict]] = {}
         self.environments: dict[str, list[dict]] = {}
         self.deployments: dict[str, list[dict]] = {}
-        store = org.repos.get(mirrored)
-        if store is not None and store.commits:
-            self._derive(store)
+        for slug, github, pipelines in ((SLUG, mirrored, True), (LIBRARY, library_mirrored, False)):
+            store = org.repos.get(github) if github else None
+            if store is not None and store.commits:
+                self._derive(slug, store, pipelines)
 
-    def _derive(self, store: RepoStore) -> None:
-        full = f"{WORKSPACE}/{SLUG}"
+    def _derive(self, slug: str, store: RepoStore, pipelines: bool) -> None:
+        full = f"{WORKSPACE}/{slug}"
         created = _ms(store.commits[0]["commit"]["committer"]["date"])
-        self.repositories[SLUG] = {
-            "type": "repository", "uuid": _uuid("repo", full), "full_name": full, "name": SLUG, "slug": SLUG,
+        self.repositories[slug] = {
+            "type": "repository", "uuid": _uuid("repo", full), "full_name": full, "name": slug, "slug": slug,
             "is_private": True, "scm": "git", "language": "kotlin", "created_on": bitbucket_ts(created),
             "updated_on": bitbucket_ts(created), "mainbranch": {"type": "branch", "name": "main"},
             "workspace": {"type": "workspace", "slug": WORKSPACE, "uuid": _uuid("workspace", WORKSPACE),
@@ -96,55 +104,57 @@ class BitbucketData:
         }
         commits = []
         for i, c in enumerate(store.commits):
-            commits.append(self._commit(sha_of("bitbucket", SLUG, i), c["commit"]["message"],
+            commits.append(self._commit(slug, sha_of("bitbucket", slug, i), c["commit"]["message"],
                                         c["commit"]["author"]["name"], _ms(c["commit"]["committer"]["date"]),
                                         commits[-1]["hash"] if commits else None))
-        self.commits[SLUG] = commits
-        self.mainline = {c["sha"]: commits[i]["hash"] for i, c in enumerate(store.commits)}
-        self.pull_requests[SLUG], self.activity[SLUG], self.pr_commits[SLUG] = {}, {}, {}
+        self.commits[slug] = commits
+        self.mainline[slug] = {c["sha"]: commits[i]["hash"] for i, c in enumerate(store.commits)}
+        self.pull_requests[slug], self.activity[slug], self.pr_commits[slug] = {}, {}, {}
         for pr in sorted(store.pulls.values(), key=lambda p: p["number"]):
-            self._derive_pull_request(store, pr)
-        self.pipelines[SLUG] = [self._pipeline(i, c) for i, c in enumerate(commits)]
-        self.environments[SLUG] = [
-            {"type": "deployment_environment", "uuid": _uuid("environment", SLUG, name), "name": name,
+            self._derive_pull_request(slug, store, pr)
+        self.pipelines[slug], self.environments[slug], self.deployments[slug] = [], [], []
+        if not pipelines:
+            return
+        self.pipelines[slug] = [self._pipeline(slug, i, c) for i, c in enumerate(commits)]
+        self.environments[slug] = [
+            {"type": "deployment_environment", "uuid": _uuid("environment", slug, name), "name": name,
              "slug": name.lower(), "rank": rank, "hidden": False, "environment_lock_enabled": True,
              "deployment_gate_enabled": False, "category": {"name": name},
              "environment_type": {"type": "deployment_environment_type", "name": name, "rank": rank},
              "restrictions": {"type": "deployment_restrictions_configuration", "admin_only": False},
              "lock": {"type": "deployment_environment_lock_open", "name": "OPEN"}}
             for name, rank in ENVIRONMENT_TYPES]
-        self.deployments[SLUG] = []
         for dep in sorted(store.deployments.values(), key=lambda d: (d["created_at"], d["id"])):
             self._derive_deployment(store, dep)
 
-    def _commit(self, sha: str, message: str, author: str, at: int, parent: str | None = None) -> dict:
+    def _commit(self, slug: str, sha: str, message: str, author: str, at: int, parent: str | None = None) -> dict:
         email = f"{author.lower().replace(' ', '.')}@acme.example"
         return {"type": "commit", "hash": sha, "date": bitbucket_ts(at), "message": message,
                 "summary": {"type": "rendered", "raw": message, "markup": "markdown"},
                 # `user`: the account Bitbucket maps the email to (every author here has one)
                 "author": {"type": "author", "raw": f"{author} <{email}>", "user": _user(author)},
                 "parents": [{"type": "commit", "hash": parent}] if parent else [],
-                "links": {"html": {"href": f"{WEB}/{WORKSPACE}/{SLUG}/commits/{sha}"}}}
+                "links": {"html": {"href": f"{WEB}/{WORKSPACE}/{slug}/commits/{sha}"}}}
 
-    def _derive_pull_request(self, store: RepoStore, pr: dict) -> None:
+    def _derive_pull_request(self, slug: str, store: RepoStore, pr: dict) -> None:
         number = pr["number"]
         merged = pr["merged_at"] is not None
         state = "OPEN" if pr["state"] == "open" else ("MERGED" if merged else "DECLINED")
         author = _user(pr["user"]["login"])
-        commits = [self._commit(sha_of("bitbucket", SLUG, "pr", number, k), c["commit"]["message"],
+        commits = [self._commit(slug, sha_of("bitbucket", slug, "pr", number, k), c["commit"]["message"],
                                 c["commit"]["author"]["name"], _ms(c["commit"]["author"]["date"]))
                    for k, c in enumerate(store.pr_commits.get(number, []))]
         link = {"type": "pullrequest", "id": number, "title": pr["title"],
-                "links": {"html": {"href": f"{WEB}/{WORKSPACE}/{SLUG}/pull-requests/{number}"}}}
+                "links": {"html": {"href": f"{WEB}/{WORKSPACE}/{slug}/pull-requests/{number}"}}}
         branch = pr["head"]["ref"]
         body = {
             **link, "description": pr["body"] or "", "state": state, "author": author,
             "source": {"branch": {"name": branch}, "commit": {"type": "commit", "hash": commits[-1]["hash"][:12]
-                       if commits else None}, "repository": {"full_name": f"{WORKSPACE}/{SLUG}"}},
+                       if commits else None}, "repository": {"full_name": f"{WORKSPACE}/{slug}"}},
             "destination": {"branch": {"name": "main"}, "commit": {"type": "commit", "hash": None},
-                            "repository": {"full_name": f"{WORKSPACE}/{SLUG}"}},
-            "merge_commit": {"type": "commit", "hash": self.mainline.get(
-                pr["merge_commit_sha"], sha_of("bitbucket", SLUG, "merge", number))[:12]} if merged else None,
+                            "repository": {"full_name": f"{WORKSPACE}/{slug}"}},
+            "merge_commit": {"type": "commit", "hash": self.mainline[slug].get(
+                pr["merge_commit_sha"], sha_of("bitbucket", slug, "merge", number))[:12]} if merged else None,
             "comment_count": 0, "task_count": 0, "close_source_branch": True,
             "closed_by": author if state != "OPEN" else None, "reason": "",
             "created_on": bitbucket_ts(_ms(pr["created_at"])), "updated_on": bitbucket_ts(_ms(pr["updated_at"])),
@@ -173,9 +183,9 @@ class BitbucketData:
                 "date": bitbucket_ts(_ms(pr["merged_at"])), "author": author, "reason": "",
                 "source": body["source"], "destination": body["destination"]}, "pull_request": link}))
         body["comment_count"] = sum("comment" in e for _, e in entries)
-        self.pull_requests[SLUG][number] = body
-        self.activity[SLUG][number] = [e for _, e in sorted(entries, key=lambda x: x[0], reverse=True)]
-        self.pr_commits[SLUG][number] = commits[::-1]
+        self.pull_requests[slug][number] = body
+        self.activity[slug][number] = [e for _, e in sorted(entries, key=lambda x: x[0], reverse=True)]
+        self.pr_commits[slug][number] = commits[::-1]
 
     def comment(self, number: int, login: str, at) -> dict:
         """A comment on pull request ``number`` at ``at``: it heads its activity and bumps ``updated_on``."""
@@ -209,14 +219,14 @@ class BitbucketData:
         self.pr_commits[SLUG][number] = []
         return pr
 
-    def _pipeline(self, i: int, commit: dict) -> dict:
+    def _pipeline(self, slug: str, i: int, commit: dict) -> dict:
         start = _ms(commit["date"]) + 2 * MS_PER_MINUTE
         failed = zlib.crc32(commit["hash"].encode()) % 7 == 0
         result = ("pipeline_state_completed_failed", "FAILED") if failed else \
             ("pipeline_state_completed_successful", "SUCCESSFUL")
         return {
-            "type": "pipeline", "uuid": _uuid("pipeline", SLUG, i), "build_number": i + 1,
-            "creator": _user("bitbucket-pipelines"), "repository": {"full_name": f"{WORKSPACE}/{SLUG}"},
+            "type": "pipeline", "uuid": _uuid("pipeline", slug, i), "build_number": i + 1,
+            "creator": _user("bitbucket-pipelines"), "repository": {"full_name": f"{WORKSPACE}/{slug}"},
             "target": {"type": "pipeline_ref_target", "ref_type": "branch", "ref_name": "main",
                        "commit": {"type": "commit", "hash": commit["hash"]},
                        "selector": {"type": "branches", "pattern": "main"}},

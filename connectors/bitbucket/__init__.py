@@ -71,9 +71,12 @@ def _updated_since(since: datetime) -> Mapping[str, Any]:
 
 REPOSITORIES = _list("repositories", "repositories/{workspace}", primary_key="uuid", params={"sort": "slug"})
 
+# A pull request's id is its number in its repository (every repository has a #1): the key is
+# `<workspace>/<repo>:<id>`, and its activity's and commits' keys start with it.
 PULL_REQUESTS = _list("pull_requests", "repositories/{workspace}/{repo}/pullrequests", max_page_size=50,
                       params={"state": list(PULL_REQUEST_STATES), "sort": "updated_on"},
-                      cursor_field="updated_on", since_params=_updated_since, order="ascending")
+                      cursor_field="updated_on", since_params=_updated_since, order="ascending",
+                      key_with_scope=True)
 
 
 class ActivityEndpoint(Endpoint):
@@ -239,7 +242,7 @@ def pull_request_children(workspace: str, repo: str,
     path_vars = lambda pr: {"workspace": workspace, "repo": repo, "id": pr["id"]}  # noqa: E731
 
     def embedded(pr: Mapping[str, Any]) -> tuple[list[dict], bool]:
-        return [], (str(pr.get("id")), str(pr.get("updated_on"))) in unchanged
+        return [], (f"{workspace}/{repo}:{pr.get('id')}", str(pr.get("updated_on"))) in unchanged
 
     return (
         Child(PULL_REQUEST_ACTIVITY, path_vars=path_vars, embedded=embedded, key_with_parent=True, replace=True),
@@ -274,11 +277,37 @@ def _extract_repositories(engine: Engine, source: BitbucketSource) -> list[Strea
     return [result]
 
 
+def _forget_unscoped_pull_requests(store: RawStore, source: BitbucketSource, scope: str) -> None:
+    """Drop the pull requests an earlier version stored under their number alone, with their activity and
+    commits, and read the repository's pull requests again from start_date. Under those keys the pull
+    requests of two repositories with the same number overwrote each other, so what is stored cannot be
+    trusted; once re-read under `<workspace>/<repo>:<id>` there is nothing left to drop (one query a run)."""
+    table = raw_table("bitbucket", PULL_REQUESTS.stream)
+    store.ensure_table(table)
+    with store.lock:
+        (count,) = store.con.execute(
+            f"SELECT count(*) FROM raw.{table} WHERE source_instance = ? AND scope = ? AND record_key NOT LIKE '%:%'",
+            [source.name, scope]).fetchall()[0]
+    if not count:
+        return
+    log.warning("%s %s: %d pull request(s) were stored under their number alone (by an earlier version), where two "
+                "repositories' pull requests with one number overwrote each other; they are dropped with their "
+                "activity and commits and the repository's pull requests are read again from start_date",
+                source.name, scope, count)
+    streams = (PULL_REQUEST_ACTIVITY.stream, PULL_REQUEST_COMMITS.stream)
+    store.forget(source.name, scope,
+                 {table: "record_key NOT LIKE '%:%'",
+                  **{raw_table("bitbucket", stream): "parent_key NOT LIKE '%:%'" for stream in streams}},
+                 ledgers={stream: "parent_key NOT LIKE '%:%'" for stream in streams},
+                 reset_streams=[PULL_REQUESTS.stream])
+
+
 def _extract_repository(group: str, engine: Engine, source: BitbucketSource, repo: str) -> list[StreamResult]:
     workspace = source.scope.workspace
     at = {"workspace": workspace, "repo": repo}
     scope = f"{workspace}/{repo}"
     if group == "pull_requests":
+        _forget_unscoped_pull_requests(engine.store, source, scope)
         unchanged = engine.stored_versions(PULL_REQUESTS.stream, scope, "updated_on")
         return [engine.run(PULL_REQUESTS, scope=scope, path_vars=at,
                            children=pull_request_children(workspace, repo, unchanged))]

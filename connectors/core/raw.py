@@ -16,7 +16,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -792,6 +792,31 @@ class RawStore:
             )
 
         self._submit(apply)
+
+    def forget(self, source_instance: str, scope: str, rows: Mapping[str, str],
+               ledgers: Mapping[str, str] | None = None, reset_streams: Sequence[str] = ()) -> None:
+        """In one transaction, for one scope: delete the rows of each raw table in ``rows`` that its SQL
+        predicate (over the raw columns) matches, the owed and gone entries of each stream in ``ledgers`` that
+        its predicate matches, and the saved cursors of ``reset_streams``, so they are read again from
+        start_date. For a connector whose record keys changed: the rows under the old keys go, and the next
+        read stores them under the new ones. Committed when it returns, as the next cursor read depends on it."""
+        for table in rows:
+            self.ensure_table(table)
+
+        def apply(con: duckdb.DuckDBPyConnection, _counts: dict) -> None:
+            for table, where in rows.items():
+                con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ? AND scope = ? AND ({where})",
+                            [source_instance, scope])
+            for stream, where in (ledgers or {}).items():
+                for ledger in (OWED_TABLE, GONE_TABLE):
+                    con.execute(f"DELETE FROM {ledger} WHERE source_instance = ? AND stream = ? AND scope = ? "
+                                f"AND ({where})", [source_instance, stream, scope])
+            for stream in reset_streams:
+                con.execute(f"DELETE FROM {STATE_TABLE} WHERE source_instance = ? AND stream = ? AND scope = ?",
+                            [source_instance, stream, scope])
+
+        self._submit(apply)
+        self.flush()
 
     def is_gone(self, source_instance: str, stream: str, parent_key: str, parent_cursor: str | None = None) -> bool:
         """Whether ``parent_key``'s ``stream`` is recorded gone (and, given ``parent_cursor``, the parent has

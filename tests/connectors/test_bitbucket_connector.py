@@ -26,7 +26,7 @@ import pytest
 from connectors import bitbucket
 from connectors.core.endpoint import parse_timestamp
 from connectors.core.errors import AuthError
-from connectors.core.raw import RawStore
+from connectors.core.raw import CursorUpdate, RawRecord, RawStore
 from connectors.kit import ApiServer, assert_cursor, assert_each_record_once, assert_rerun_idempotent, source_config
 
 TOKEN = "good-token"
@@ -208,27 +208,73 @@ def config(api, token=TOKEN, username=USER, **options):
                          env={"BITBUCKET_TOKEN": token})
 
 
+PR_KEYS = ["acme/app:1", "acme/app:2", "acme/app:3"]  # a number is only unique in its repository
 PR_TABLES = ["bitbucket__pull_requests", "bitbucket__pull_request_activity", "bitbucket__pull_request_commits"]
-ACTIVITY_KEYS = ["1:update:{00000ann-0000-0000-0000-000000000000}@2026-01-05T15:00:00.000000+00:00",
-                 "1:approval:{000000bo-0000-0000-0000-000000000000}@2026-01-05T13:00:00.000000+00:00",
-                 "1:comment:501",
-                 "1:update:{00000ann-0000-0000-0000-000000000000}@2026-01-05T09:00:00.000000+00:00",
-                 "2:update:{00000ann-0000-0000-0000-000000000000}@2026-01-06T10:00:00.000000+00:00",
-                 "3:update:{00000ann-0000-0000-0000-000000000000}@2026-01-07T08:00:00.000000+00:00",
-                 "3:update:{00000ann-0000-0000-0000-000000000000}@2026-01-07T07:00:00.000000+00:00"]
+ACTIVITY_KEYS = ["acme/app:1:update:{00000ann-0000-0000-0000-000000000000}@2026-01-05T15:00:00.000000+00:00",
+                 "acme/app:1:approval:{000000bo-0000-0000-0000-000000000000}@2026-01-05T13:00:00.000000+00:00",
+                 "acme/app:1:comment:501",
+                 "acme/app:1:update:{00000ann-0000-0000-0000-000000000000}@2026-01-05T09:00:00.000000+00:00",
+                 "acme/app:2:update:{00000ann-0000-0000-0000-000000000000}@2026-01-06T10:00:00.000000+00:00",
+                 "acme/app:3:update:{00000ann-0000-0000-0000-000000000000}@2026-01-07T08:00:00.000000+00:00",
+                 "acme/app:3:update:{00000ann-0000-0000-0000-000000000000}@2026-01-07T07:00:00.000000+00:00"]
 
 
 def test_pull_requests_arrive_once_with_their_activity_and_commits(api, store):
     (result,) = bitbucket.extract("pull_requests", config(api), store)
-    assert_each_record_once(store, "bitbucket__pull_requests", [1, 2, 3])
+    assert_each_record_once(store, "bitbucket__pull_requests", PR_KEYS)
     assert_each_record_once(store, "bitbucket__pull_request_activity", ACTIVITY_KEYS)
-    assert_each_record_once(store, "bitbucket__pull_request_commits", ["1:a2", "1:a1", "2:b1", "3:c1"])
+    assert_each_record_once(store, "bitbucket__pull_request_commits",
+                            ["acme/app:1:a2", "acme/app:1:a1", "acme/app:2:b1", "acme/app:3:c1"])
     assert result.pages == 2  # 3 pull requests in pages of 2
     first = api.requests[0]
     # every state asked (the list shows OPEN only by default), oldest update first
     assert "state=OPEN&state=MERGED&state=DECLINED&state=SUPERSEDED" in first and "sort=updated_on" in first
     assert_cursor(store, "bitbucket__pull_requests", source_instance="bb", stream="pull_requests", scope=SCOPE,
                   equals="2026-01-07T08:00:00.000000Z")  # #3, the newest update
+
+
+def test_pull_requests_of_two_repositories_with_one_number_are_kept_apart(api, store):
+    # every repository numbers its pull requests from 1: `web`'s #1 must not replace `app`'s #1
+    web = r"/2\.0/repositories/acme/web"
+    other = {**pull_request(1, "OPEN", "2026-01-06T09:00:00.000000+00:00", "2026-01-06T09:30:00.000000+00:00"),
+             "title": "Web change 1"}
+    api.add_list(web + "/pullrequests", [other], pages=BitbucketPages(50), cursor_field="updated_on",
+                 keep=updated_since)
+    api.add_list(web + r"/pullrequests/(?P<id>\d+)/activity",
+                 lambda m: [update(1, "OPEN", "2026-01-06T09:00:00.000000+00:00")], pages=BitbucketPages(50),
+                 key="update.date")
+    api.add_list(web + r"/pullrequests/(?P<id>\d+)/commits", lambda m: [commit("w1", "2026-01-06T08:00:00+00:00")],
+                 pages=BitbucketPages(50), key="hash")
+    cfg = source_config({"type": "bitbucket", "name": "bb", "base_url": api.url,
+                         "auth": {"username": USER, "token": "${T}"},
+                         "scope": {"workspace": "acme", "repositories": ["app", "web"]},
+                         "options": {"page_size": 2, "backoff_seconds": 0}}, env={"T": TOKEN})
+    bitbucket.extract("pull_requests", cfg, store)
+    assert_each_record_once(store, "bitbucket__pull_requests", [*PR_KEYS, "acme/web:1"])
+    assert_each_record_once(store, "bitbucket__pull_request_commits",
+                            ["acme/app:1:a2", "acme/app:1:a1", "acme/app:2:b1", "acme/app:3:c1", "acme/web:1:w1"])
+    with store.lock:
+        titles = store.con.execute("SELECT record_key, payload->>'$.title' FROM raw.bitbucket__pull_requests "
+                                   "WHERE record_key LIKE '%:1' ORDER BY 1").fetchall()
+    assert titles == [("acme/app:1", "Change 1"), ("acme/web:1", "Web change 1")]
+
+
+def test_pull_requests_stored_under_their_number_alone_are_read_again_under_the_repository(api, data, store):
+    # what an earlier version stored: #1 under "1" with an activity entry and a commit, the cursor at #3's update
+    prs, activity, commits = data[0], data[1], data[2]
+    store.write([("bitbucket__pull_requests", "bb", [RawRecord("1", prs[0], None, SCOPE, prs[0]["updated_on"])]),
+                 ("bitbucket__pull_request_activity", "bb", [RawRecord("1:comment:9", activity["1"][2], "1", SCOPE)]),
+                 ("bitbucket__pull_request_commits", "bb", [RawRecord("1:a2", commits["1"][0], "1", SCOPE)])],
+                CursorUpdate("bb", "pull_requests", SCOPE, "2026-01-07T08:00:00.000000Z"))
+    store.owe("bb", "pull_request_commits", SCOPE, "2", {"path": "x"}, "timed out")
+    bitbucket.extract("pull_requests", config(api), store)
+    # the old rows are gone and the repository was read from start_date: every pull request with its children
+    assert_each_record_once(store, "bitbucket__pull_requests", PR_KEYS)
+    assert_each_record_once(store, "bitbucket__pull_request_activity", ACTIVITY_KEYS)
+    assert_each_record_once(store, "bitbucket__pull_request_commits",
+                            ["acme/app:1:a2", "acme/app:1:a1", "acme/app:2:b1", "acme/app:3:c1"])
+    assert store.owed("bb", "pull_request_commits") == []
+    assert api.request_count("/2.0/repositories/acme/app/pullrequests/1/activity") == 1
 
 
 def test_a_rerun_reads_the_lookback_and_asks_no_child_list_of_an_unchanged_pull_request(api, store):
@@ -252,7 +298,7 @@ def test_a_changed_pull_request_has_its_activity_read_again(api, store, data):
     assert api.request_count("/2.0/repositories/acme/app/pullrequests/2/activity") == 1
     assert api.request_count("/2.0/repositories/acme/app/pullrequests/3/") == 0  # unchanged
     assert_each_record_once(store, "bitbucket__pull_request_activity", ACTIVITY_KEYS + [
-        "2:approval:{000000bo-0000-0000-0000-000000000000}@2026-01-08T09:00:00.000000+00:00"])
+        "acme/app:2:approval:{000000bo-0000-0000-0000-000000000000}@2026-01-08T09:00:00.000000+00:00"])
 
 
 def test_pipelines_newest_first_and_a_running_one_holds_the_cursor(api, store):
@@ -330,7 +376,7 @@ def test_a_429_without_retry_after_is_backed_off_and_one_with_it_is_honoured(api
     bitbucket.extract("pull_requests", config(api, backoff_seconds=1, max_backoff_seconds=5), store,
                       sleep=waits.append)
     assert len(waits) == 2 and 0.5 <= waits[0] <= 1.0 and 1.0 <= waits[1] <= 2.0
-    assert_each_record_once(store, "bitbucket__pull_requests", [1, 2, 3])
+    assert_each_record_once(store, "bitbucket__pull_requests", PR_KEYS)
     waits.clear()
     api.faults.add(r"/pipelines/\?", "rate_limit", times=1, retry_after=3)
     bitbucket.extract("pipelines", config(api, max_backoff_seconds=5), store, sleep=waits.append)

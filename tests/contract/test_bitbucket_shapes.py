@@ -2,8 +2,8 @@
 and the marts: what the connector stores from Bitbucket-shaped answers carries every JSON path the staging
 views read, the simulator keeps the wire rules the connector relies on (`next` pages, `pagelen` caps, OPEN
 pull requests only unless `state` is given, `q` refused when malformed, a 429 without Retry-After), and the
-demo organisation's Mobile team (repository acme/mobile-app) reaches `deployments` and
-`pull_request_cycle_times`.
+demo organisation's Mobile team (repositories acme/mobile-app and the library acme/mobile-app-ui-kit, whose
+pull requests are numbered from 1 too) reaches `deployments` and `pull_request_cycle_times`.
 
 There are no recorded Bitbucket answers in ../shared/fixtures (DevLake's e2e data has no Bitbucket objects):
 the shapes follow Bitbucket Cloud's REST 2.0 reference.
@@ -27,7 +27,7 @@ from connectors.core.raw import RawStore
 from connectors.core.options import DeploymentRules
 from connectors.kit import assert_each_record_once, raw_keys, source_config
 from simulator import SimulatorServer, generate_org
-from simulator.bitbucket_api import MIRRORED
+from simulator.bitbucket_api import LIBRARY, LIBRARY_MIRRORED, MIRRORED, SLUG
 from tests.contract.test_pagerduty_shapes import has_path, payload_paths, payloads
 from tests.dbt.warehouse import RAW_TABLES, query, run_dbt
 
@@ -71,9 +71,12 @@ def github_truth(sim):
 def test_what_the_connector_stores_has_every_path_staging_reads(sim, loaded):
     data = sim.mounts["bitbucket"].data
     with RawStore(loaded) as store:
-        assert_each_record_once(store, "bitbucket__pull_requests", [str(n) for n in data.pull_requests["mobile-app"]])
+        # two repositories numbering their pull requests from 1: each kept under its repository
+        assert_each_record_once(store, "bitbucket__pull_requests",
+                                [f"acme/{slug}:{n}" for slug in (SLUG, LIBRARY) for n in data.pull_requests[slug]])
+        assert set(data.pull_requests[SLUG]) & set(data.pull_requests[LIBRARY])
         assert len(raw_keys(store, "bitbucket__pull_request_activity")) == sum(
-            len(a) for a in data.activity["mobile-app"].values())
+            len(a) for slug in (SLUG, LIBRARY) for a in data.activity[slug].values())
         assert len(raw_keys(store, "bitbucket__deployments")) == len(data.deployments["mobile-app"])
         for stream in STREAMS:
             paths = payload_paths(STAGING / f"stg_bitbucket__{stream}.sql")
@@ -116,8 +119,10 @@ def test_a_429_without_retry_after_is_retried(sim, tmp_path):
                    retry_after=None)
     waits: list[float] = []
     with RawStore(tmp_path / "w.duckdb") as store:
-        (result,) = bitbucket.extract("pipelines", config(sim, backoff_seconds=1), store, sleep=waits.append)
-        assert len(waits) == 1 and result.records == len(sim.mounts["bitbucket"].data.pipelines["mobile-app"])
+        results = bitbucket.extract("pipelines", config(sim, backoff_seconds=1), store, sleep=waits.append)
+        records = {r.scope: r.records for r in results}
+        assert len(waits) == 1 and records == {f"acme/{SLUG}": len(sim.mounts["bitbucket"].data.pipelines[SLUG]),
+                                               f"acme/{LIBRARY}": 0}  # the library has no Pipelines
 
 
 def test_a_bad_token_is_refused_once(sim, tmp_path):
@@ -137,9 +142,15 @@ def test_the_mobile_team_reaches_deployments_and_cycle_times(sim, loaded, tmp_pa
     assert deployments == [("Mobile", "acme/mobile-app", len(production))]
     cycle_times = query(loaded, """SELECT team, code_host, count(*), count(first_deployed_at),
                                           count(*) FILTER (WHERE lead_time_hours < 0 OR review_hours < 0)
-                                   FROM marts.pull_request_cycle_times GROUP BY ALL""")
+                                   FROM marts.pull_request_cycle_times WHERE repo = 'acme/mobile-app'
+                                   GROUP BY ALL""")
     (team, host, count, deployed, negative), = cycle_times
     assert (team, host, count, negative) == ("Mobile", "bitbucket", len(merged), 0)
+    # the library's merged pull requests, numbered from 1 as the app's are, each its own row, never deployed
+    library = [pr for pr in sim.org.repos[LIBRARY_MIRRORED].pulls.values() if pr["merged_at"]]
+    assert query(loaded, """SELECT team, count(*), count(DISTINCT pull_request_number), count(first_deployed_at)
+                            FROM marts.pull_request_cycle_times WHERE repo = 'acme/mobile-app-ui-kit'
+                            GROUP BY ALL""") == [("Mobile", len(library), len(library), 0)]
     # a merged pull request is shipped once a successful production deployment started after its merge
     outcomes = {d["id"]: [s["state"] for s in store.deployment_statuses[d["id"]]] for d in production}
     last_success = max(d["created_at"] for d in production if outcomes[d["id"]][-1:] == ["success"])

@@ -30,6 +30,7 @@ from tests.dbt.warehouse import load_raw, query, run_dbt
 
 T = datetime.fromisoformat
 SCOPE = "acme/app"
+PR = f"{SCOPE}:7"
 
 
 def ts(day, hour, minute=0):
@@ -104,9 +105,10 @@ def warehouse(tmp_path_factory):
     work = tmp_path_factory.mktemp("bitbucket-dbt")
     path = work / "throughline.duckdb"
     load_raw(path, [
-        ("bitbucket__pull_requests", "bb", [RawRecord("7", PULL_REQUEST, None, SCOPE, PULL_REQUEST["updated_on"])]),
-        ("bitbucket__pull_request_activity", "bb", [RawRecord(f"7:{key(a)}", a, "7", SCOPE) for a in ACTIVITY]),
-        ("bitbucket__pull_request_commits", "bb", [RawRecord(f"7:{c['hash']}", c, "7", SCOPE) for c in COMMITS]),
+        # keyed as the connector keys them: `<workspace>/<repo>:<number>`, children under it
+        ("bitbucket__pull_requests", "bb", [RawRecord(PR, PULL_REQUEST, None, SCOPE, PULL_REQUEST["updated_on"])]),
+        ("bitbucket__pull_request_activity", "bb", [RawRecord(f"{PR}:{key(a)}", a, PR, SCOPE) for a in ACTIVITY]),
+        ("bitbucket__pull_request_commits", "bb", [RawRecord(f"{PR}:{c['hash']}", c, PR, SCOPE) for c in COMMITS]),
         ("bitbucket__environments", "bb", [RawRecord(e["uuid"], e, None, SCOPE) for e in ENVIRONMENTS]),
         ("bitbucket__deployments", "bb", [RawRecord(d["uuid"], d, None, SCOPE) for d in DEPLOYMENTS]),
     ])

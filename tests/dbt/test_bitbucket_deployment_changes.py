@@ -89,10 +89,11 @@ def warehouse(tmp_path_factory):
     environment = {"type": "deployment_environment", "uuid": "{prod}", "name": "prod-eu", "slug": "prod-eu",
                    "environment_type": {"type": "deployment_environment_type", "name": "Production", "rank": 2}}
     load_raw(path, [
-        ("bitbucket__pull_requests", "bb", [RawRecord(str(n), body, None, SCOPE, body["updated_on"])
+        # keyed as the connector keys them: `<workspace>/<repo>:<number>`, children under it
+        ("bitbucket__pull_requests", "bb", [RawRecord(f"{SCOPE}:{n}", body, None, SCOPE, body["updated_on"])
                                             for n, (body, _) in PULL_REQUESTS.items()]),
         ("bitbucket__pull_request_activity", "bb", [
-            RawRecord(f"{n}:update@{merged['update']['date']}", merged, str(n), SCOPE)
+            RawRecord(f"{SCOPE}:{n}:update@{merged['update']['date']}", merged, f"{SCOPE}:{n}", SCOPE)
             for n, (_, merged) in PULL_REQUESTS.items()]),
         ("bitbucket__environments", "bb", [RawRecord("{prod}", environment, None, SCOPE)]),
         ("bitbucket__deployments", "bb", [RawRecord(d["uuid"], d, None, SCOPE) for d in DEPLOYMENTS]),

@@ -270,13 +270,18 @@ AZURE_DEVOPS = Target("azure_devops", "work_items", r"^/azure_devops/acme/Data/_
                       _ado_truth, _ado_change, "FAULTS_ADO_PAT", list_method="POST")
 
 
+BITBUCKET_SCOPE = "acme/mobile-app"
+
+
 def _bitbucket_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
     data = sim.mounts["bitbucket"].data
     return {
-        "bitbucket__pull_requests": {str(n): pr["updated_on"] for n, pr in data.pull_requests["mobile-app"].items()},
+        "bitbucket__pull_requests": {f"{BITBUCKET_SCOPE}:{n}": pr["updated_on"]
+                                     for n, pr in data.pull_requests["mobile-app"].items()},
         # an activity entry never changes: its version is the pull request it belongs to
-        "bitbucket__pull_request_activity": {f"{n}:{bitbucket.PULL_REQUEST_ACTIVITY.key_of(e)}": str(n)
-                                             for n, es in data.activity["mobile-app"].items() for e in es},
+        "bitbucket__pull_request_activity": {
+            f"{BITBUCKET_SCOPE}:{n}:{bitbucket.PULL_REQUEST_ACTIVITY.key_of(e)}": str(n)
+            for n, es in data.activity["mobile-app"].items() for e in es},
     }
 
 

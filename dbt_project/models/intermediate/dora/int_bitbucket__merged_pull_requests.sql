@@ -11,7 +11,7 @@ with merges as (
 
 select
     pull_requests.*,
-    pull_requests.source_instance || ':' || pull_requests.repo || '#' || pull_requests.pull_request_id
+    pull_requests.source_instance || ':' || pull_requests.repo || '#' || pull_requests.pull_request_number
         as pull_request_key,
     coalesce(merges.merged_at, pull_requests.updated_at) as merged_at
 from {{ ref('stg_bitbucket__pull_requests') }} as pull_requests

@@ -1,10 +1,14 @@
--- Every service the DORA marts know (from deployments and incidents) with the team that owns it: the
--- longest matching `service_pattern` of the seed service_teams, else `unassigned`.
+-- Every service the DORA marts know (from deployments, incidents and change requests: a repository that never
+-- deploys, such as a library, is its pull requests' service) with the team that owns it: the longest matching
+-- `service_pattern` of the seed service_teams, else `unassigned`.
 
 with services as (
     select distinct service from {{ ref('int_deployments_unioned') }} where service is not null
     union
     select distinct service from {{ ref('int_incidents_unioned') }} where service is not null
+    union
+    -- as pull_request_cycle_times names a change request's service
+    select distinct coalesce(first_deployment_service, repo) from {{ ref('int_change_requests') }}
 )
 
 select
