@@ -39,7 +39,8 @@ Team Surge (value stream Platform) has the same wobble (flow time always 100 h) 
       8.5 + 20.22 = 28.72; the lower one, 8.5 - 20.22 = -11.72, is clamped at 0 (no count goes below 0).
   W12 (the as-of date's week) forecast slip: Surge's forecasts on 03-30 (marts.delivery_forecasts, made here):
       S-9 p85 04-20 against its target 04-06 (14 days late); I-1 p85 beyond the 104-week horizon against 04-13
-      (counted from the horizon's end 03-30 + 728 days: 714 days late); S-8 p85 04-06 before its 04-13. Steady's
+      (counted from the horizon's end 03-30 + 728 days: 714 days late); the Linear project "Offline mode" (a uuid
+      key: named in the evidence) p85 04-13 against 04-06 (7 days late); S-8 p85 04-06 before its 04-13. Steady's
       KR1 is past its target with nothing left: no slip. Value 714 (the worst), limit 0.
 """
 
@@ -59,6 +60,7 @@ from .warehouse import query_dicts, run_dbt
 W0 = date(2026, 1, 5)
 WEEKS = 12  # judged weeks W0..W11; W12 runs until the as-of time
 AS_OF = datetime(2026, 3, 30, 12)
+LINEAR_PROJECT = "6f1c2a9e-4b7d-4e21-9c3a-0d5e8f7a1b22"
 MODELS = ["int_signal_metrics_weekly", "int_signal_status_weeks", "int_signal_status_waits_weekly",
           "int_signal_team_rules", "int_signal_trailing_stats", "signal_control_limits_weekly", "signals",
           "value_stream_scorecard"]
@@ -209,15 +211,18 @@ def create_scorecard_inputs(con: duckdb.DuckDBPyConnection) -> None:
         (date(2026, 1, 19), "KR2", "Steady", None, 0.2, 0.5), (date(2026, 1, 26), "KR2", "Steady", None, -0.1, 0.6),
         (date(2026, 1, 26), "KR3", None, "Shop", None, 0.5), (date(2026, 2, 2), "KR1", None, "Shop", 0.5, 0.8)])
     con.execute("""CREATE TABLE marts.delivery_forecasts (as_of_date DATE, subject_type VARCHAR, subject_id VARCHAR,
-        subject_key VARCHAR, team VARCHAR, value_stream VARCHAR, remaining_items BIGINT, target_date DATE,
-        p85_completion_date DATE, target_probability DOUBLE, is_p85_past_target BOOLEAN)""")
-    con.executemany("INSERT INTO marts.delivery_forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
-        (AS_OF.date(), kind, f"{kind}:jira:{key}", key, team, stream, remaining, target, p85, probability, past)
-        for kind, key, team, stream, remaining, target, p85, probability, past in [
-            ("epic", "S-9", "Surge", "Platform", 5, date(2026, 4, 6), date(2026, 4, 20), 0.1, True),
-            ("initiative", "I-1", "Surge", "Platform", 3, date(2026, 4, 13), None, 0.0, True),
-            ("epic", "S-8", "Surge", "Platform", 2, date(2026, 4, 13), date(2026, 4, 6), 0.9, False),
-            ("key_result", "KR1", "Steady", "Shop", 0, date(2026, 3, 27), date(2026, 3, 30), 0.0, True),
+        subject_key VARCHAR, subject_name VARCHAR, team VARCHAR, value_stream VARCHAR, remaining_items BIGINT,
+        target_date DATE, p85_completion_date DATE, target_probability DOUBLE, is_p85_past_target BOOLEAN)""")
+    con.executemany("INSERT INTO marts.delivery_forecasts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+        (AS_OF.date(), kind, f"{kind}:jira:{key}", key, name, team, stream, remaining, target, p85, probability, past)
+        for kind, key, name, team, stream, remaining, target, p85, probability, past in [
+            ("epic", "S-9", "Search", "Surge", "Platform", 5, date(2026, 4, 6), date(2026, 4, 20), 0.1, True),
+            ("initiative", "I-1", "Grow", "Surge", "Platform", 3, date(2026, 4, 13), None, 0.0, True),
+            ("epic", "S-8", "Cart", "Surge", "Platform", 2, date(2026, 4, 13), date(2026, 4, 6), 0.9, False),
+            ("key_result", "KR1", "Retain", "Steady", "Shop", 0, date(2026, 3, 27), date(2026, 3, 30), 0.0, True),
+            # a Linear project: its key is a uuid, so the evidence names it
+            ("epic", LINEAR_PROJECT, "Offline mode", "Surge", "Platform", 4, date(2026, 4, 6), date(2026, 4, 13),
+             0.2, True),
         ]])
     con.execute("CREATE TABLE marts.epics (value_stream VARCHAR, shipped_month DATE, time_to_market_hours DOUBLE)")
     con.executemany("INSERT INTO marts.epics VALUES (?, ?, ?)", [
@@ -275,10 +280,11 @@ def test_each_rule_fires_exactly_where_planted_and_never_on_steady_data(warehous
 def test_a_forecast_past_its_target_at_p85_raises_a_slip_with_each_late_forecast(warehouse):
     slip = signals(warehouse)[("Surge", 12, "forecast_slip", "p85_days_past_target")]
     assert (slip["value_stream"], slip["direction"], slip["value"], slip["limit"]) == ("Platform", "above", 714.0, 0.0)
-    assert slip["evidence_values"] == [714.0, 14.0]
+    assert slip["evidence_values"] == [714.0, 14.0, 7.0]
     assert slip["evidence"] == (
-        "forecasts past their target at p85 (2): I-1 (initiative) p85 beyond the horizon, target 2026-04-13, "
-        "0% by then; S-9 (epic) p85 2026-04-20, target 2026-04-06, 10% by then")
+        "forecasts past their target at p85 (3): I-1 (initiative) p85 beyond the horizon, target 2026-04-13, "
+        "0% by then; S-9 (epic) p85 2026-04-20, target 2026-04-06, 10% by then; "
+        '"Offline mode" (epic) p85 2026-04-13, target 2026-04-06, 20% by then')
     assert slip["severity"] == "warning" and slip["recommendation"].startswith("A delivery forecast")
 
 

@@ -306,7 +306,11 @@ forecast_slip as (
         max(slips.days_late) as value,
         max(rules.threshold) as limit_value,
         'forecasts past their target at p85 (' || count(*)::varchar || '): ' || string_agg(
-            slips.subject_key || ' (' || slips.subject_type || ') p85 '
+            -- an issue key names it; an opaque id (Linear's uuids, longer than any issue key) does not: its name does
+            case
+                when length(slips.subject_key) <= 16 or slips.subject_name is null then slips.subject_key
+                else '"' || slips.subject_name || '"'
+            end || ' (' || slips.subject_type || ') p85 '
                 || coalesce(slips.p85_completion_date::varchar, 'beyond the horizon') || ', target '
                 || slips.target_date::varchar || ', '
                 || ({{ round_half_away('100 * slips.target_probability') }})::bigint::varchar || '% by then',
