@@ -28,6 +28,10 @@ import pytest
 
 from connectors.core.options import DeploymentRules
 from connectors.core.raw import RawRecord
+from tests.dbt.test_azure_devops_sources import ts as ado_ts
+from tests.dbt.test_azure_devops_sources import work_item
+from tests.dbt.test_linear_work_items import RAW as LINEAR_RAW
+from tests.dbt.test_linear_work_items import issue
 from tests.dbt.warehouse import load_raw, query, run_dbt
 
 T = datetime.fromisoformat
@@ -37,6 +41,10 @@ M = [f"{i}" * 2 + "ab" * 19 for i in range(6)]  # M[i]: 40 hex digits
 
 def ts(day, hour, minute=0):
     return f"2026-03-{day:02d}T{hour:02d}:{minute:02d}:00.000000+00:00"
+
+
+def ts_linear(day):
+    return f"2026-03-{day:02d}T09:00:00.000Z"
 
 
 def user(nickname):
@@ -50,10 +58,10 @@ def commit(i, message, day, hour):
             "parents": [{"type": "commit", "hash": M[i - 1]}] if i else []}
 
 
-def pull_request(number, merge, merged_at):
-    link = {"type": "pullrequest", "id": number, "title": f"Change {number}"}
+def pull_request(number, merge, merged_at, title=None, branch=None):
+    link = {"type": "pullrequest", "id": number, "title": title or f"Change {number}"}
     body = {**link, "state": "MERGED", "author": user("ann"), "merge_commit": {"type": "commit", "hash": M[merge][:12]},
-            "source": {"branch": {"name": f"feature/{number}"}}, "destination": {"branch": {"name": "main"}},
+            "source": {"branch": {"name": branch or f"feature/{number}"}}, "destination": {"branch": {"name": "main"}},
             "created_on": ts(2, 9), "updated_on": merged_at}
     merged = {"update": {"state": "MERGED", "date": merged_at, "author": user("ann")}, "pull_request": link}
     return body, merged
@@ -70,7 +78,8 @@ def deployment(ident, status, start, end, i):
             "last_update_time": end}
 
 
-PULL_REQUESTS = {7: pull_request(7, 1, ts(2, 14)), 8: pull_request(8, 2, ts(2, 15, 30)),
+PULL_REQUESTS = {7: pull_request(7, 1, ts(2, 14), title="Offline cart AB#42"),
+                 8: pull_request(8, 2, ts(2, 15, 30), branch="ann/mob-3-cart-badge"),  # Linear's branch name
                  9: pull_request(9, 4, ts(3, 12))}
 DEPLOYMENTS = [deployment("d0", "SUCCESSFUL", ts(2, 12), ts(2, 12, 10), 0),
                deployment("d2", "FAILED", ts(2, 15), ts(2, 15, 5), 1),
@@ -79,7 +88,7 @@ DEPLOYMENTS = [deployment("d0", "SUCCESSFUL", ts(2, 12), ts(2, 12, 10), 0),
                deployment("d5", "SUCCESSFUL", ts(4, 10), ts(4, 10, 10), 5)]
 RANGES = {"{d0}": [commit(0, "Initial commit", 1, 9)],
           "{d2}": [commit(1, "Offline cart (#7)", 2, 14)],
-          "{d4}": [commit(3, "Fix typo", 2, 17), commit(2, "Cart badge (#8)", 2, 15)]}
+          "{d4}": [commit(3, "Fix typo for MOB-30", 2, 17), commit(2, "Cart badge (#8)", 2, 15)]}
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +108,16 @@ def warehouse(tmp_path_factory):
         ("bitbucket__deployments", "bb", [RawRecord(d["uuid"], d, None, SCOPE) for d in DEPLOYMENTS]),
         ("bitbucket__deployment_commits", "bb", [RawRecord(f"{d}:{c['hash']}", c, d, SCOPE)
                                                  for d, commits in RANGES.items() for c in commits]),
+        # what the pull requests and commits name: Linear issues MOB-3 and MOB-30, Azure Boards items 42 and 4
+        ("linear__issues", "lin", [issue(3, ts_linear(1), ts_linear(2), "In Progress", []),
+                                   issue(30, ts_linear(1), ts_linear(2), "In Progress", [])]),
+        *(table for table in LINEAR_RAW if table[0] == "linear__workflow_states"),
+        ("azure_devops__work_items", "ado", [work_item(42, "User Story", "Active", ado_ts(1, 9), ado_ts(1, 9), 1),
+                                             work_item(4, "User Story", "Active", ado_ts(1, 9), ado_ts(1, 9), 1)]),
     ])
     rules = {"bb": DeploymentRules(services={SCOPE: "acme/mobile-app"}).for_dbt()}
-    run_dbt(["build", "--select", "+pull_request_cycle_times", "+deployment_changes", "--exclude", "test_type:unit",
+    run_dbt(["build", "--select", "+pull_request_cycle_times", "+deployment_changes", "+int_work_items_shipped",
+             "--exclude", "test_type:unit",
              "--vars", json.dumps({"deployment_rules": rules})], path, work)
     return path
 
@@ -118,7 +134,7 @@ def test_the_ranges_add_up_along_the_chain(warehouse):
          "merge_commit", True),
         ("bb:{d4}", "success", M[2], "ann", T("2026-03-02 15:00"), "Cart badge (#8)", "bb:acme/app#8",
          "merge_commit", True),
-        ("bb:{d4}", "success", M[3], "ann", T("2026-03-02 17:00"), "Fix typo", None, None, True),
+        ("bb:{d4}", "success", M[3], "ann", T("2026-03-02 17:00"), "Fix typo for MOB-30", None, None, True),
     ]
     # d3 lists what d2's range held: the chain, not its own (unread) range
     assert query(warehouse, """SELECT compared_in_deployment_key FROM intermediate.int_deployment_changes
@@ -132,4 +148,17 @@ def test_pull_requests_ship_with_the_range_that_holds_them(warehouse):
         ("bb:acme/app#7", "bb:{d3}", T("2026-03-02 16:20")),
         ("bb:acme/app#8", "bb:{d4}", T("2026-03-03 10:10")),  # not d3: its range does not hold M2
         ("bb:acme/app#9", "bb:{d5}", T("2026-03-04 10:10")),  # d5's range is missing: the fallback
+    ]
+
+
+def test_work_items_ship_with_the_deployment_that_shipped_the_change_naming_them(warehouse):
+    # #7 names AB#42 (an Azure Boards item) in its title: d2 failed, d3 shipped it; #8's Linear branch name names
+    # MOB-3: d4; the commit "Fix typo for MOB-30" names MOB-30 (not MOB-3: keys match whole): d4. Item 4 is not
+    # AB#42.
+    assert query(warehouse, """
+        SELECT work_item_id, issue_key, first_shipped_at, first_shipped_deployment_key, shipped_via
+        FROM intermediate.int_work_items_shipped ORDER BY work_item_id""") == [
+        ("ado:42", "42", T("2026-03-02 16:20"), "bb:{d3}", "pull_request"),
+        ("lin:issue-3", "MOB-3", T("2026-03-03 10:10"), "bb:{d4}", "pull_request"),
+        ("lin:issue-30", "MOB-30", T("2026-03-03 10:10"), "bb:{d4}", "commit"),
     ]

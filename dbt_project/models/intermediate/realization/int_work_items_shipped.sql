@@ -1,9 +1,11 @@
--- The first successful production deployment that shipped each Jira issue's work: a deployment shipped
--- an issue when one of the commits it shipped (int_deployment_changes) came from a merged pull request
--- whose title or head branch names the issue key, or has a message headline naming it. Keys are read
--- case-insensitively ("feature/shop-42-search" names SHOP-42) and whole ("SHOP-4" is not "SHOP-42").
+-- The first successful production deployment that shipped each work item's work (Jira issues, Linear issues,
+-- Azure Boards work items): a deployment shipped an item when one of the commits it shipped
+-- (int_deployment_changes) came from a merged pull request whose title or source branch names the item's
+-- key, or has a message headline naming it. Keys are read case-insensitively ("feature/shop-42-search" and
+-- Linear's "ann/mob-12-offline" name SHOP-42 and MOB-12) and whole ("SHOP-4" is not "SHOP-42"); an Azure
+-- Boards work item is named `AB#<id>`, the mention Azure Boards links commits and pull requests by.
 -- Definitions: docs/METRICS.md#epics-and-initiatives.
-{%- set issue_key_pattern = "'(?:^|[^A-Z0-9])([A-Z][A-Z0-9_]*-[0-9]+)'" %}
+{%- set issue_key_pattern = "'(?:^|[^A-Z0-9])([A-Z][A-Z0-9_]*-[0-9]+|AB#[0-9]+)'" %}
 
 with shipped_changes as (
     select
@@ -19,12 +21,21 @@ with shipped_changes as (
     where deployments.status = 'success'
 ),
 
-pull_request_keys as (
-    select distinct
-        source_instance || ':' || pull_request_id as pull_request_key,
-        {{ regex_extract_all_rows("upper(concat_ws(' ', title, head_ref))", issue_key_pattern, 1) }} as issue_key
+merged_pull_requests as (
+    -- the code hosts whose pull requests int_deployment_changes links to shipped commits, keyed as it keys them
+    select source_instance || ':' || pull_request_id as pull_request_key, title, head_ref as branch
     from {{ ref('stg_github__pull_requests') }}
     where merged_at is not null
+    union all
+    select pull_request_key, title, source_branch
+    from {{ ref('int_bitbucket__merged_pull_requests') }}
+),
+
+pull_request_keys as (
+    select distinct
+        pull_request_key,
+        {{ regex_extract_all_rows("upper(concat_ws(' ', title, branch))", issue_key_pattern, 1) }} as issue_key
+    from merged_pull_requests
 ),
 
 mentions as (
@@ -41,8 +52,14 @@ mentions as (
 ),
 
 issues as (
-    select source_instance, issue_id, issue_key
-    from {{ ref('stg_jira__issues') }}
+    -- an Azure Boards work item's key is its number: it is mentioned as AB#<number>
+    select
+        source_instance,
+        issue_id,
+        issue_key,
+        case when {{ regex_matches('issue_key', "'^[0-9]+$'") }} then 'AB#' || issue_key else upper(issue_key) end
+            as mention_key
+    from {{ ref('int_tracker_issues_unioned') }}
 )
 
 select distinct on (issues.source_instance, issues.issue_id)
@@ -56,7 +73,7 @@ select distinct on (issues.source_instance, issues.issue_id)
     mentions.service as first_shipped_service,
     mentions.shipped_via
 from issues
-inner join mentions on mentions.issue_key = upper(issues.issue_key)
+inner join mentions on mentions.issue_key = issues.mention_key
 -- a pull request before a bare commit mention of the same deployment
 order by issues.source_instance, issues.issue_id, mentions.finished_at, mentions.deployment_key,
     mentions.shipped_via desc
