@@ -90,10 +90,12 @@ class AzureDevOpsWorld:
         span = anchor_ms - start_ms
         # the portfolio backlogs: the Epic "Data platform" holds the Feature, each the parent of the level below
         epic, feature = 999, 1000
+        # with target dates (Microsoft.VSTS.Scheduling.TargetDate): the Feature's four weeks after the as-of day,
+        # the Epic's twelve
         self._add_item(epic, "Epic", "Data platform", start_ms, [("New", start_ms),
-                       ("Active", start_ms + 4 * MS_PER_DAY)], anchor_ms, None, [])
+                       ("Active", start_ms + 4 * MS_PER_DAY)], anchor_ms, None, [], anchor_ms + 84 * MS_PER_DAY)
         self._add_item(feature, "Feature", "Lakehouse migration", start_ms, [("New", start_ms),
-                       ("Active", start_ms + 3 * MS_PER_DAY)], anchor_ms, epic, [])
+                       ("Active", start_ms + 3 * MS_PER_DAY)], anchor_ms, epic, [], anchor_ms + 28 * MS_PER_DAY)
         for n in range(1, DATA_ITEMS + 1):
             created = start_ms + int((n - 1 + rng.random() * 0.5) * span / DATA_ITEMS)
             kind = "Task" if n % 10 == 0 else ("Bug" if n % 4 == 0 else "User Story")
@@ -129,7 +131,7 @@ class AzureDevOpsWorld:
     # ------------------------------------------------------------------ work items
 
     def _add_item(self, wid: int, kind: str, title: str, created: int, moves: list[tuple[str, int]],
-                  anchor_ms: int, parent: int | None, tags: list[str]) -> None:
+                  anchor_ms: int, parent: int | None, tags: list[str], target_ms: int | None = None) -> None:
         author = identity(PEOPLE[wid % len(PEOPLE)])
         area = f"{PROJECT}\\Pipelines" if wid % 3 == 0 else PROJECT
         url = f"{WEB}/{ORGANIZATION}/{self.project['id']}/_apis/wit/workItems/{wid}"
@@ -197,6 +199,8 @@ class AzureDevOpsWorld:
             fields["System.Tags"] = "; ".join(tags)
         if parent is not None:
             fields["System.Parent"] = parent
+        if target_ms is not None:  # the planning date of a portfolio item, midnight UTC as the web form sets it
+            fields["Microsoft.VSTS.Scheduling.TargetDate"] = ado_ts(target_ms - target_ms % MS_PER_DAY)
         item = {"id": wid, "rev": len(revisions), "fields": fields, "url": url,
                 "_links": {"html": {"href": f"{WEB}/{ORGANIZATION}/{PROJECT}/_workitems/edit/{wid}"}}}
         if parent is not None:

@@ -23,14 +23,14 @@ initiatives: 1 is loaded: epics 2, 1 completed; items 4, done 3; points 10, done
 investment_distribution, March: the done items (Features and Epics are containers): 101, 103, 201, 301 feature
   (4 items, 3 + 5 + 1 = 9 points, 48 + 12 + 48 + 12 = 120 h), 401 defect (1 item, 6 h): shares 4/5 and 1/5 of the
   items, 120/126 and 6/126 of the flow time.
-Forecast subjects: Feature 10 (active): its open flow items, 102: 1 remaining; Feature 20 is done: none; Epic 1:
-  its open epics' remaining, 1.
+Forecast subjects: Feature 10 (active): its open flow items, 102: 1 remaining, by its Target Date 2026-04-30;
+  Feature 20 is done: none; Epic 1: its open epics' remaining, 1, with no Target Date.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -49,6 +49,11 @@ def item(wid, kind, title, state, created, changed, rev, parent=None, points=Non
     return record
 
 
+def targeted(record, target):
+    record.payload["fields"]["Microsoft.VSTS.Scheduling.TargetDate"] = target
+    return record
+
+
 def history(wid, created, *moves):
     """The updates of a work item created New at `created`, then moved to each (state, time) in turn."""
     updates, before = [update(wid, 1, created, state="New")], "New"
@@ -61,7 +66,8 @@ def history(wid, created, *moves):
 RAW = [
     ("azure_devops__work_items", "ado", [
         item(1, "Epic", "Data platform", "Active", ts(1, 9), ts(2, 8), 2),
-        item(10, "Feature", "Lakehouse migration", "Active", ts(1, 10), ts(2, 9), 2, parent=1),
+        targeted(item(10, "Feature", "Lakehouse migration", "Active", ts(1, 10), ts(2, 9), 2, parent=1),
+                 "2026-04-30T00:00:00Z"),
         item(20, "Feature", "Data catalog", "Closed", ts(1, 11), ts(6, 12), 3, parent=1),
         item(101, "User Story", "Ingest orders", "Closed", ts(2, 9), ts(4, 12), 3, parent=10, points=3),
         item(102, "Bug", "Late partitions", "New", ts(2, 10), ts(2, 10), 1, parent=10, points=2),
@@ -147,10 +153,13 @@ def test_investment_distribution_counts_the_items_not_their_containers(warehouse
 
 def test_open_features_and_epics_are_forecast_subjects(warehouse):
     rows = query_dicts(warehouse, "SELECT subject_id, subject_name, initiative_key, team, remaining_items, "
-                       "has_default_items FROM intermediate.int_forecast_subjects ORDER BY subject_id")
+                       "has_default_items, target_date, target_kind FROM intermediate.int_forecast_subjects "
+                       "ORDER BY subject_id")
     assert rows == [
         {"subject_id": "epic:ado:10", "subject_name": "Lakehouse migration", "initiative_key": "1",
-         "team": "Data", "remaining_items": 1, "has_default_items": False},
+         "team": "Data", "remaining_items": 1, "has_default_items": False, "target_date": date(2026, 4, 30),
+         "target_kind": "work_item_target_date"},
         {"subject_id": "initiative:ado:1", "subject_name": "Data platform", "initiative_key": "1",
-         "team": "Data", "remaining_items": 1, "has_default_items": False},
+         "team": "Data", "remaining_items": 1, "has_default_items": False, "target_date": None,
+         "target_kind": None},
     ]

@@ -129,6 +129,11 @@ container_targets as (
     select source_instance, project_id, target_date, 'project_target_date'
     from {{ ref('stg_linear__projects') }}
     where target_date is not null
+    union all
+    -- an Azure Boards Feature or Epic by its Target Date (Microsoft.VSTS.Scheduling.TargetDate)
+    select source_instance, work_item_id, target_date, 'work_item_target_date'
+    from {{ ref('stg_azure_devops__work_items') }}
+    where target_date is not null
 ),
 
 sprint_membership as (

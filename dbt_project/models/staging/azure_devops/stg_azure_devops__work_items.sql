@@ -19,6 +19,8 @@ select
     {{ distinct_texts(array_map(split_text(ado_field('System.Tags'), "';'"), 'trim(element)')) }} as tags,
     {{ try_cast(ado_field('Microsoft.VSTS.Scheduling.StoryPoints'), 'double') }} as story_points,
     {{ try_cast(ado_field('Microsoft.VSTS.Common.Priority'), 'integer') }} as priority,
+    -- a portfolio item's planned date (Agile and Scrum processes), written as a UTC midnight
+    ({{ to_utc_timestamp(ado_field('Microsoft.VSTS.Scheduling.TargetDate')) }})::date as target_date,
     coalesce(
         {{ ado_field('System.Parent') }},
         {{ regex_extract(json_text('payload', 'relations'), "'Hierarchy-Reverse\\W+url\\W+\\S*?/workItems/(\\d+)'", 1) }}
