@@ -18,6 +18,7 @@ from collections import Counter
 import duckdb
 import pytest
 
+from tests.support.portability import dbt_target
 from tests.support.spark import build_and_compare
 
 pytestmark = pytest.mark.skipif(
@@ -35,6 +36,8 @@ FILLED = {
     "marts": ("work_items", "work_item_state_intervals", "deployments", "dora_metrics_weekly", "epics",
               "pipeline_runs", "flow_metrics_weekly", "value_stream_scorecard", "okr_progress", "signals"),
 }
+# Another night's forecast date (forecast_as_of): not the day the build's forecasts are made on.
+OTHER_AS_OF = "2026-10-24"
 # Every model of the layer but the ones not ported (operations/spark_copy.py NOT_PORTED, with what reads them).
 AT_LEAST = {"seeds": 8, "staging": 82, "intermediate": 62, "marts": 28}
 
@@ -47,9 +50,20 @@ def test_the_project_builds_on_spark_with_the_duckdb_results(demo_warehouse, tmp
     # The demo's config gives the build its vars (deployment rules, services), as a user's nightly run.
     monkeypatch.setenv(DEMO_TOKEN_VAR, "demo-token-not-secret")
     monkeypatch.setenv("THROUGHLINE_CONFIG", str(demo_warehouse.parent / "demo" / "throughline.yml"))
-    variables = json.dumps(dbt_vars(load_config()), sort_keys=True)
+    config_vars = dbt_vars(load_config())
+    variables = json.dumps(config_vars, sort_keys=True)
+    # Another night's forecasts (as of another day) join forecast_history, a partitioned table on Spark, beside the
+    # build's; run twice, as a rerun of one day, they replace that day's snapshot. DuckDB's copy runs it once.
+    later = (["run", "--select", "int_forecast_throughput_weekly+", "--exclude", "resource_type:unit_test"],
+             json.dumps({**config_vars, "forecast_as_of": OTHER_AS_OF}, sort_keys=True))
+    warehouse = tmp_path / "duckdb" / "throughline.duckdb"
+    warehouse.parent.mkdir()
+    shutil.copyfile(demo_warehouse, warehouse)
+    duck = dbt_target("local", [*later[0], "--vars", later[1]], {"THROUGHLINE_WAREHOUSE": str(warehouse)},
+                      tmp_path / "duckdb")
+    assert duck.returncode == 0, duck.stdout[-4000:]
 
-    result, problems, relations = build_and_compare(demo_warehouse, tmp_path, variables)
+    result, problems, relations = build_and_compare(warehouse, tmp_path, variables, then=[later, later])
 
     assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
     layers = Counter(schema for schema, _ in relations)
@@ -64,6 +78,11 @@ def test_the_project_builds_on_spark_with_the_duckdb_results(demo_warehouse, tmp
                               ).fetchall()[0][0]
             assert rows > 0, f"{layer}.{name} is empty on Spark"
     assert problems == []
+    # so that equal is not "one snapshot each": the build's and the other night's
+    history = tables / "marts.db" / "forecast_history"
+    dates = duckdb.sql(f"select count(distinct as_of_date), count(*) filter (where as_of_date = '{OTHER_AS_OF}') "
+                       f"from read_parquet('{history}/*/*.parquet', hive_partitioning = true)").fetchall()[0]
+    assert dates[0] == 2 and dates[1] > 0, dates
 
 
 # float_text: DuckDB's text of each double (`::varchar`), written out here; Java's starts exponents at 1e7 and
@@ -76,7 +95,6 @@ FLOAT_TEXTS = {
 
 
 def test_numbers_are_written_into_text_as_duckdb_writes_them(tmp_path):
-    from tests.support.portability import dbt_target
 
     values = " union all ".join(f"select cast({value!r} as double) as v" for value in FLOAT_TEXTS)
     result = dbt_target("spark", ["show", "--inline", f"select v, {{{{ float_text('v') }}}} as t from ({values}) as x",

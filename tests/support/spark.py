@@ -30,9 +30,11 @@ def spark_relations(tables_dir: Path) -> list[tuple[str, str]]:
                   if schema.name.removesuffix(".db") in SCHEMAS for table in schema.iterdir() if table.is_dir())
 
 
-def tables_connection(tables_dir: Path) -> tuple[duckdb.DuckDBPyConnection, list[tuple[str, str]]]:
+def tables_connection(tables_dir: Path, warehouse: Path | None = None
+                      ) -> tuple[duckdb.DuckDBPyConnection, list[tuple[str, str]]]:
     """An in-memory DuckDB whose `<schema>.<name>` views read Spark's tables, for compare(); and the tables that
-    have no Parquet file to read."""
+    have no Parquet file to read. A partitioned table (`<column>=<value>/` folders) is read with its partition
+    column, which Spark puts last: with `warehouse`, the view lists the columns in the DuckDB relation's order."""
     con = duckdb.connect()
     # Spark writes its timestamps as instants (UTC in the session); read them back as UTC wall times.
     con.execute("set TimeZone = 'UTC'")
@@ -41,16 +43,29 @@ def tables_connection(tables_dir: Path) -> tuple[duckdb.DuckDBPyConnection, list
         folder = tables_dir / f"{schema}.db" / name
         con.execute(f'create schema if not exists "{schema}"')
         if list(folder.glob("*.parquet")):
-            con.execute(f"create view \"{schema}\".\"{name}\" as select * from read_parquet('{folder}/*.parquet')")
+            source = f"read_parquet('{folder}/*.parquet')"
+        elif list(folder.glob("*=*/*.parquet")):
+            source = f"read_parquet('{folder}/*=*/*.parquet', hive_partitioning = true)"
         else:
             unreadable.append((schema, name))
+            continue
+        columns = "*"
+        if warehouse is not None and source.endswith("hive_partitioning = true)"):
+            with duckdb.connect(str(warehouse), read_only=True) as duck:
+                names = [row[0] for row in duck.execute(
+                    "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+                    "order by ordinal_position", [schema, name]).fetchall()]
+            columns = ", ".join(f'"{column}"' for column in names) or "*"
+        con.execute(f'create view "{schema}"."{name}" as select {columns} from {source}')
     return con, unreadable
 
 
 def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = None, select: str | None = None,
-                      data_tests: bool = True) -> tuple[subprocess.CompletedProcess, list[str], list[tuple[str, str]]]:
+                      data_tests: bool = True, then: list[tuple[list[str], str | None]] = ()
+                      ) -> tuple[subprocess.CompletedProcess, list[str], list[tuple[str, str]]]:
     """Copy, build on Spark (seeds and models; with `data_tests` False the data tests are left to the DuckDB
-    build), compare: (dbt's result, the differences, the relations compared)."""
+    build), run each of `then` (dbt arguments, vars as JSON) after it, as later nightly runs, and compare: (the
+    result of the last dbt run, or of the first that failed; the differences; the relations compared)."""
     spark_dir = work_dir / "spark"
     copy_raw(warehouse, spark_dir)
     env = {SPARK_DIR_VAR: str(spark_dir), "THROUGHLINE_WAREHOUSE": str(warehouse)}
@@ -59,10 +74,14 @@ def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = N
         selection.append("resource_type:test")
     args = ["build", *selection] + (["--vars", variables] if variables else [])
     build = dbt_target("spark", args, env, work_dir)  # its own JVM, ended with it
+    for later, later_vars in then:
+        if build.returncode != 0:
+            break
+        build = dbt_target("spark", [*later] + (["--vars", later_vars] if later_vars else []), env, work_dir)
     # What was built before a failure is compared too: a port proceeds model by model.
     tables_dir = spark_dir / "tables"
     relations = spark_relations(tables_dir)
-    con, unreadable = tables_connection(tables_dir)
+    con, unreadable = tables_connection(tables_dir, warehouse)
     try:
         problems = [f"{schema}.{name}: no Parquet file in Spark's table" for schema, name in unreadable]
         readable = [relation for relation in relations if relation not in unreadable]

@@ -268,16 +268,38 @@
 {%- endmacro %}
 
 {#
-  Incremental models are rebuilt in full on Spark: their delete+insert windows and the post-hooks that delete
-  rows need row-level deletes, which Parquet tables do not have (Delta has, and would take a `merge` port).
-  A full build gives the same rows, as the incremental tests check on DuckDB (tests/e2e/test_incremental.py).
+  Incremental models on Spark. Most are rebuilt in full: their delete+insert by a key (an item's, a parent's)
+  and the post-hooks that delete vanished rows need row-level deletes, which Parquet tables do not have (Delta
+  has them, and its jars are not in the package registries this project installs from; a `merge` port needs
+  them). A full build gives the same rows, as the incremental tests check on DuckDB. A model whose increment is
+  whole partitions (every row of a date it writes is rewritten) declares `spark_partition_by`: on Spark it is a
+  Parquet table partitioned by that column, written with dbt-spark's `insert_overwrite` (dynamic partition
+  overwrite: the dates the run produces are replaced, the others kept), the same as delete+insert by that
+  column. forecast_history is one: a full rebuild would drop every earlier snapshot.
 #}
 {% materialization incremental, adapter='spark' -%}
+    {%- if config.get('spark_partition_by') -%}
+    {{ return(dbt.materialization_incremental_spark()) }}
+    {%- else -%}
     {{ return(dbt.materialization_table_spark()) }}
+    {%- endif -%}
 {%- endmaterialization %}
 
 {% macro is_incremental() -%}
-    {{ return(false if target.type == 'spark' else dbt.is_incremental()) }}
+    {%- if target.type == 'spark' and not config.get('spark_partition_by') -%}
+    {{ return(false) }}
+    {%- endif -%}
+    {{ return(dbt.is_incremental()) }}
+{%- endmacro %}
+
+{#- The config of an incremental model replaced by partition (see above): delete+insert by `column` on DuckDB
+    and PostgreSQL, insert_overwrite of a Parquet table partitioned by it on Spark. -#}
+{% macro partition_increment_config(column) -%}
+    {%- if target.type == 'spark' -%}
+    {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [column], 'file_format': 'parquet',
+               'spark_partition_by': column}) }}
+    {%- endif -%}
+    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': column, 'spark_partition_by': column}) }}
 {%- endmacro %}
 
 {# ---- JSON (json.sql, staging.sql, jira.sql) ---- #}
