@@ -2,9 +2,9 @@
 ``/azure_devops`` (organization ``acme``, project ``Data``, repository ``data-platform``).
 
 The world (``AzureDevOpsWorld``, deterministic from the seed and the Org's history window), all times UTC:
-  * DATA_ITEMS work items of the Agile process (User Story, Bug; every tenth a Task under the Feature
-    "Lakehouse migration", itself under the Epic "Data platform": each child names its parent in System.Parent
-    and a System.LinkTypes.Hierarchy-Reverse relation),
+  * DATA_ITEMS work items of the Agile process (User Story, Bug; every tenth a Task), the Tasks and every third
+    item under the Feature "Lakehouse migration", itself under the Epic "Data platform" (each child names its
+    parent in System.Parent and a System.LinkTypes.Hierarchy-Reverse relation),
     moving New -> Active -> Resolved -> Closed (a few Removed, the newest still New or Active), each move one
     revision with its System.State, System.BoardColumn and System.ChangedDate; tags and area/iteration paths;
   * DATA_PULL_REQUESTS pull requests, most completed (votes 10 or 5 by a reviewer, each with its system
@@ -108,8 +108,9 @@ class AzureDevOpsWorld:
             if n % 13 == 0 and len(moves) >= 2:
                 moves = moves[:2] + [("Removed", moves[1][1] + MS_PER_DAY)]
             tags = ["tech-debt"] if n % 6 == 0 else []
+            # the Feature's backlog: the Tasks and every third story or bug (the rest have no parent)
             self._add_item(n + 1000, kind, f"Data item {n}", created, moves, anchor_ms,
-                           feature if kind == "Task" else None, tags)
+                           feature if kind == "Task" or n % 3 == 0 else None, tags)
         self.pull_requests: list[dict] = []
         self.threads: dict[int, list[dict]] = {}
         self.commits: dict[int, list[dict]] = {}

@@ -5,7 +5,8 @@ the tracker, change-request and deployment unions.
 
 The Data world (seed 7) is laid out relative to the history window, so it is the same for any as-of day: 42 work
 items (the Epic "Data platform" and its Feature "Lakehouse migration" still Active, item 40 Active at the anchor, 3
-Removed, 36 Closed; the Tasks, items 10, 20, 30 and 40, are the Feature's); 24 pull
+Removed, 36 Closed; the Feature's items are the Tasks 10, 20, 30 and 40 and every third item, 3, 6, ... 39: 16,
+of which 40 is Active and 39 Removed); 24 pull
 requests, 21 completed (one abandoned, the newest active); 21 builds of the completed ones, every seventh failed
 (3), and for each of the 18 successful builds a staging and a production deployment, the fourth production one
 failed.
@@ -57,11 +58,11 @@ def test_the_data_teams_iterations_are_sprints_with_their_carry_overs(demo_wareh
 
 
 def test_the_data_teams_feature_is_an_epic_of_its_epic(demo_warehouse):
-    # Azure Boards' backlog levels: the Feature is an epic of the Epic above it (its parent link), the Tasks under the
-    # Feature its items (item 40 still Active); the Epic is an initiative, loaded, with its one Feature
+    # Azure Boards' backlog levels: the Feature is an epic of the Epic above it (its parent link), the 16 items under
+    # it its items (40 still Active, 39 Removed: 14 done); the Epic is an initiative, loaded, with its one Feature
     assert rows(demo_warehouse, "SELECT epic_key, summary, initiative_key, team, flow_state, items, items_done "
                 f"FROM marts.epics WHERE source_instance = '{SOURCE}'") == [
-        ("1000", "Lakehouse migration", "999", "Data", "active", 4, 3)]
+        ("1000", "Lakehouse migration", "999", "Data", "active", 16, 14)]
     assert rows(demo_warehouse, "SELECT initiative_key, summary, is_initiative_loaded, team, flow_state, epics, "
                 f"epics_completed, items FROM marts.initiatives WHERE source_instance = '{SOURCE}'") == [
-        ("999", "Data platform", True, "Data", "active", 1, 0, 4)]
+        ("999", "Data platform", True, "Data", "active", 1, 0, 16)]
