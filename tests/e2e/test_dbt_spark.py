@@ -95,7 +95,6 @@ FLOAT_TEXTS = {
 
 
 def test_numbers_are_written_into_text_as_duckdb_writes_them(tmp_path):
-
     values = " union all ".join(f"select cast({value!r} as double) as v" for value in FLOAT_TEXTS)
     result = dbt_target("spark", ["show", "--inline", f"select v, {{{{ float_text('v') }}}} as t from ({values}) as x",
                                   "--limit", "100", "--output", "json", "--log-format", "text"],
