@@ -42,15 +42,14 @@ def tables_connection(tables_dir: Path, warehouse: Path | None = None
     for schema, name in spark_relations(tables_dir):
         folder = tables_dir / f"{schema}.db" / name
         con.execute(f'create schema if not exists "{schema}"')
-        if list(folder.glob("*.parquet")):
-            source = f"read_parquet('{folder}/*.parquet')"
-        elif list(folder.glob("*=*/*.parquet")):
-            source = f"read_parquet('{folder}/*=*/*.parquet', hive_partitioning = true)"
-        else:
+        partitioned = not list(folder.glob("*.parquet"))
+        if partitioned and not list(folder.glob("*=*/*.parquet")):
             unreadable.append((schema, name))
             continue
+        source = (f"read_parquet('{folder}/*=*/*.parquet', hive_partitioning = true)" if partitioned
+                  else f"read_parquet('{folder}/*.parquet')")
         columns = "*"
-        if warehouse is not None and source.endswith("hive_partitioning = true)"):
+        if warehouse is not None and partitioned:
             with duckdb.connect(str(warehouse), read_only=True) as duck:
                 names = [row[0] for row in duck.execute(
                     "select column_name from information_schema.columns where table_schema = ? and table_name = ? "

@@ -299,7 +299,7 @@
     {{ return({'incremental_strategy': 'insert_overwrite', 'partition_by': [column], 'file_format': 'parquet',
                'spark_partition_by': column}) }}
     {%- endif -%}
-    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': column, 'spark_partition_by': column}) }}
+    {{ return({'incremental_strategy': 'delete+insert', 'unique_key': column}) }}
 {%- endmacro %}
 
 {# ---- JSON (json.sql, staging.sql, jira.sql) ---- #}

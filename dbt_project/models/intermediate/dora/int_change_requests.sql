@@ -56,6 +56,8 @@ select
     first_shipments.deployed_at as first_deployed_at,
     first_shipments.deployment_environment as first_deployment_environment,
     first_shipments.deployment_service as first_deployment_service,
+    -- its service: the first production deployment's, else the repository (a library that never deploys)
+    coalesce(first_shipments.deployment_service, first_shipments.repo) as service,
     environment_counts.production_environment_count
 from first_shipments
 inner join environment_counts on environment_counts.change_request_key = first_shipments.change_request_key

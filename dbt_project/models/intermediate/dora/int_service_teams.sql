@@ -7,8 +7,7 @@ with services as (
     union
     select distinct service from {{ ref('int_incidents_unioned') }} where service is not null
     union
-    -- as pull_request_cycle_times names a change request's service
-    select distinct coalesce(first_deployment_service, repo) from {{ ref('int_change_requests') }}
+    select distinct service from {{ ref('int_change_requests') }}
 )
 
 select

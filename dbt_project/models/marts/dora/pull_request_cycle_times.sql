@@ -5,10 +5,7 @@
 -- the opening) is NULL, never negative; a stage with an unknown end is NULL.
 
 with change_requests as (
-    select
-        *,
-        coalesce(first_deployment_service, repo) as service
-    from {{ ref('int_change_requests') }}
+    select * from {{ ref('int_change_requests') }}
 )
 
 select
