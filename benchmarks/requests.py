@@ -508,12 +508,14 @@ def bench_config(url: str, warehouse: Path) -> dict:
     import yaml
 
     from operations.cli import DEMO_CONFIG
+    from simulator.generator import DEFAULT_AS_OF
 
     class Placeholders(dict):
         def __missing__(self, key: str) -> str:  # what other (file-based) demo sources need: unused here
             return f"/nonexistent/{key}"
 
-    config = yaml.safe_load(DEMO_CONFIG.format_map(Placeholders(warehouse=warehouse, url=url, token_var=TOKEN_VAR)))
+    config = yaml.safe_load(DEMO_CONFIG.format_map(Placeholders(warehouse=warehouse, url=url, token_var=TOKEN_VAR,
+                                                                as_of=DEFAULT_AS_OF.isoformat())))
     for source in config["sources"]:
         options = source.get("options") or {}
         options.pop("start_date", None)

@@ -14,6 +14,7 @@ import os
 import re
 import tempfile
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -214,6 +215,15 @@ class RetentionConfig(StrictModel):
     run_report_days: int = Field(400, ge=1, description="Run-report rows (ops.stream_runs) kept this many days.")
 
 
+class ForecastsConfig(StrictModel):
+    """Delivery forecasts (docs/METRICS.md#delivery-forecasts)."""
+
+    as_of: date | None = Field(
+        None, description="The date forecasts are made on (dbt var forecast_as_of). Unset: the day of the last "
+        "Jira read, as a nightly run wants. Set it to rebuild a past night's forecasts; the demo sets it to the "
+        "day its simulated history stands at.")
+
+
 class ExtractionConfig(StrictModel):
     """How extraction is spread over processes (pipelines/sharded_assets.py, docs/DEPLOY.md)."""
 
@@ -267,6 +277,7 @@ class ThroughlineConfig(StrictModel):
     freshness: FreshnessConfig = FreshnessConfig()
     retention: RetentionConfig = RetentionConfig()
     extraction: ExtractionConfig = ExtractionConfig()
+    forecasts: ForecastsConfig = ForecastsConfig()
     owner: str = Field(
         DEFAULT_OWNER, pattern=OWNER_PATTERN,
         description="Who owns the assets in Dagster: a team name (e.g. data-platform) or an email address.",

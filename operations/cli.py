@@ -30,6 +30,9 @@ DEMO_TOKEN_VAR = "THROUGHLINE_DEMO_TOKEN"
 DEMO_CONFIG = DEMO_CONFIG_MARK + """: the simulator on loopback stands in for every source.
 warehouse:
   path: {warehouse}
+# The night the simulated history stands at, not the day the demo runs: each night adds its forecasts.
+forecasts:
+  as_of: {as_of}
 sources:
   - type: jira
     name: demo-jira
@@ -389,10 +392,11 @@ def demo_outcomes_dir(warehouse: Path) -> Path:
     return Path(f"{warehouse}-outcomes")
 
 
-def write_demo_config(workdir: Path, warehouse: Path, url: str, env) -> Path:
-    """The demo's throughline.yml for the simulator at ``url``, and the environment (``env``) that selects it."""
+def write_demo_config(workdir: Path, warehouse: Path, url: str, env, as_of: str) -> Path:
+    """The demo's throughline.yml for the simulator at ``url`` serving the night of ``as_of``, and the environment
+    (``env``) that selects it."""
     config_file = workdir / "throughline.yml"
-    config_file.write_text(DEMO_CONFIG.format(warehouse=warehouse, url=url, token_var=DEMO_TOKEN_VAR))
+    config_file.write_text(DEMO_CONFIG.format(warehouse=warehouse, url=url, token_var=DEMO_TOKEN_VAR, as_of=as_of))
     env[CONFIG_ENV_VAR] = str(config_file)
     env[WAREHOUSE_ENV_VAR] = str(warehouse)
     env.setdefault(DEMO_TOKEN_VAR, "demo-token-not-secret")
@@ -454,14 +458,52 @@ def _terminal_and_log(log_file: Path, verbose: bool) -> Iterator[Callable[[str],
             terminal.close()
 
 
+def demo_horizon(warehouse: Path, as_of: str, seed: int, scale: int, say: Callable[[str], None]) -> str:
+    """The horizon of the demo world the night of ``as_of`` serves (simulator.generator.horizon_for).
+
+    The demo's warehouse remembers its world (demo/world.json beside it): a later night in that world serves it
+    a day further on, so the warehouse holds one history whose nights add up (forecast_history gains a snapshot
+    each). A night the world cannot serve (past its horizon, before its last night, another seed or scale)
+    starts the next world in a fresh warehouse; the old one is kept as <warehouse>.previous."""
+    import json
+    from datetime import date
+
+    from simulator.generator import horizon_for
+
+    world_file = warehouse.parent / "demo" / "world.json"
+    night = date.fromisoformat(as_of)
+    if warehouse.exists() and world_file.exists():
+        world = json.loads(world_file.read_text())
+        horizon, last = world["horizon"], world["last_as_of"]
+        if (world["seed"], world["scale"]) == (seed, scale) and last <= as_of <= horizon:
+            world["last_as_of"] = as_of
+            world_file.write_text(json.dumps(world, indent=2) + "\n")
+            say(f"demo: the warehouse's world (seed {seed}, nights up to {horizon}), last night {last}")
+            return horizon
+        previous = warehouse.with_name(warehouse.name + ".previous")
+        say(f"demo: the warehouse holds the world of seed {world['seed']} scale {world['scale']} with nights "
+            f"up to {horizon} (last night {last}); {as_of} is not one of them: a new world in a fresh warehouse, "
+            f"the old one moved to {previous}")
+        for suffix in ("", ".wal"):
+            old = Path(f"{warehouse}{suffix}")
+            if old.exists():
+                os.replace(old, Path(f"{previous}{suffix}"))
+    horizon = horizon_for(night).isoformat()
+    world_file.parent.mkdir(parents=True, exist_ok=True)
+    world_file.write_text(json.dumps({"seed": seed, "scale": scale, "horizon": horizon, "last_as_of": as_of},
+                                     indent=2) + "\n")
+    return horizon
+
+
 def _demo(args: argparse.Namespace, warehouse: Path, workdir: Path, say: Callable[[str], None]) -> None:
     from operations.run_report import progress_to
 
+    horizon = demo_horizon(warehouse, args.as_of, args.seed, args.scale, say)
     url_file = Path(tempfile.mkdtemp()) / "simulator.url"
     simulator = subprocess.Popen(
         [sys.executable, "-m", "simulator", "--port", "0", "--seed", str(args.seed),
-         "--scale", str(args.scale), "--as-of", args.as_of, "--url-file", str(url_file), "--exit-with-parent",
-         "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
+         "--scale", str(args.scale), "--as-of", args.as_of, "--horizon", horizon, "--url-file", str(url_file),
+         "--exit-with-parent", "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
         cwd=PROJECT_ROOT,
     )
     try:
@@ -472,7 +514,7 @@ def _demo(args: argparse.Namespace, warehouse: Path, workdir: Path, say: Callabl
                 raise ThroughlineError("the API simulator did not start; its output is in the log")
             time.sleep(0.1)
         url = url_file.read_text().strip()
-        config_file = write_demo_config(workdir, warehouse, url, os.environ)
+        config_file = write_demo_config(workdir, warehouse, url, os.environ, args.as_of)
         say(f"simulator at {url}; config {config_file}; warehouse {warehouse}")
         say(f"extract: {len(load_config().sources)} sources, one line per source and stream as it lands")
         started = time.monotonic()
@@ -512,7 +554,7 @@ def dev(args: argparse.Namespace) -> int:
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
         )
         (workdir / "simulator.pid").write_text(f"{simulator.pid}\n")
-        config_file = write_demo_config(workdir, warehouse, url, env)
+        config_file = write_demo_config(workdir, warehouse, url, env, args.as_of)
         print(f"no config of your own: the UI opens on the demo's ({config_file}), the simulator at {url} "
               f"(PID {simulator.pid}); schedules stay stopped until throughline.yml exists", flush=True)
     dagster = subprocess.Popen([str(Path(sys.executable).parent / "dagster"), "dev", "-w",

@@ -78,6 +78,8 @@ def dbt_vars(config: ThroughlineConfig) -> dict[str, Any]:
         instances = config.sources_of(source_type.name)
         if source_type.dbt_vars is not None and instances:
             variables.update(source_type.dbt_vars(instances))
+    if config.forecasts.as_of is not None:
+        variables["forecast_as_of"] = config.forecasts.as_of.isoformat()
     return variables
 
 

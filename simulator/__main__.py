@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--as-of", type=_day, default=None, metavar="YYYY-MM-DD",
                         help="end the generated history the day before this one (the demo passes today); "
                              "default 2026-10-31, the day tests count on")
+    parser.add_argument("--horizon", type=_day, default=None, metavar="YYYY-MM-DD",
+                        help="generate the history up to this day and serve it as it stood on --as-of: nights "
+                             "with one horizon see one world, a day further each (the demo's nightly runs)")
     parser.add_argument("--scenario", choices=("generated", "tiny"), default="generated")
     parser.add_argument("--url-file", type=Path, help="write the URL here once listening")
     parser.add_argument("--jira-token", action="append", dest="jira_tokens",
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     org = (tiny_org() if args.scenario == "tiny"
-           else generate_org(seed=args.seed, scale=args.scale, as_of=args.as_of))
+           else generate_org(seed=args.seed, scale=args.scale, as_of=args.as_of, horizon=args.horizon))
     # Everything built so far lives as long as the process: keep the cyclic collector from rescanning
     # millions of objects while requests are served.
     gc.freeze()

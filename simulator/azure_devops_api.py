@@ -76,10 +76,13 @@ def identity(name: str) -> dict:
 
 
 class AzureDevOpsWorld:
-    """The Data team's project from ``start_ms`` to ``anchor_ms``."""
+    """The Data team's project from ``start_ms`` to ``anchor_ms``, as it stood at ``cut_ms`` if given (the Org's
+    cut, simulator/cut.py): drawn to the anchor, then what happens from the cut on left out."""
 
-    def __init__(self, start_ms: int, anchor_ms: int, seed: int = 7):
+    def __init__(self, start_ms: int, anchor_ms: int, seed: int = 7, cut_ms: int | None = None):
         rng = random.Random(f"{seed}:azure_devops")
+        self.cut_ms = cut_ms
+        until = anchor_ms if cut_ms is None else cut_ms
         self.project = {"id": ado_id("project", PROJECT), "name": PROJECT, "state": "wellFormed",
                         "url": f"{WEB}/{ORGANIZATION}/_apis/projects/{ado_id('project', PROJECT)}"}
         self.repository = {"id": ado_id("repo", REPO), "name": REPO, "project": self.project,
@@ -93,9 +96,9 @@ class AzureDevOpsWorld:
         # with target dates (Microsoft.VSTS.Scheduling.TargetDate): the Feature's four weeks after the as-of day,
         # the Epic's twelve
         self._add_item(epic, "Epic", "Data platform", start_ms, [("New", start_ms),
-                       ("Active", start_ms + 4 * MS_PER_DAY)], anchor_ms, None, [], anchor_ms + 84 * MS_PER_DAY)
+                       ("Active", start_ms + 4 * MS_PER_DAY)], until, None, [], anchor_ms + 84 * MS_PER_DAY)
         self._add_item(feature, "Feature", "Lakehouse migration", start_ms, [("New", start_ms),
-                       ("Active", start_ms + 3 * MS_PER_DAY)], anchor_ms, epic, [], anchor_ms + 28 * MS_PER_DAY)
+                       ("Active", start_ms + 3 * MS_PER_DAY)], until, epic, [], anchor_ms + 28 * MS_PER_DAY)
         for n in range(1, DATA_ITEMS + 1):
             created = start_ms + int((n - 1 + rng.random() * 0.5) * span / DATA_ITEMS)
             kind = "Task" if n % 10 == 0 else ("Bug" if n % 4 == 0 else "User Story")
@@ -108,8 +111,11 @@ class AzureDevOpsWorld:
             if n % 13 == 0 and len(moves) >= 2:
                 moves = moves[:2] + [("Removed", moves[1][1] + MS_PER_DAY)]
             tags = ["tech-debt"] if n % 6 == 0 else []
+            moves = [(state, at) for state, at in moves if at < until]
+            if not moves:
+                continue  # created after the cut
             # the Feature's backlog: the Tasks and every third story or bug (the rest have no parent)
-            self._add_item(n + 1000, kind, f"Data item {n}", created, moves, anchor_ms,
+            self._add_item(n + 1000, kind, f"Data item {n}", created, moves, until,
                            feature if kind == "Task" or n % 3 == 0 else None, tags)
         self.pull_requests: list[dict] = []
         self.threads: dict[int, list[dict]] = {}
@@ -119,15 +125,15 @@ class AzureDevOpsWorld:
         self.records: dict[int, list[dict]] = {1: [], 2: []}
         for n in range(1, DATA_PULL_REQUESTS + 1):
             created = start_ms + int((n - 1 + rng.random() * 0.3) * span / DATA_PULL_REQUESTS)
-            self._add_pull_request(n, created, anchor_ms, rng)
+            self._add_pull_request(n, created, until, rng)
         for records in self.records.values():
             records.reverse()  # newest first, as the API lists them
         self.team = {"id": ado_id("team", PROJECT), "name": f"{PROJECT} Team", "description": "The default team.",
                      "url": f"{WEB}/{ORGANIZATION}/_apis/projects/{self.project['id']}/teams/{ado_id('team', PROJECT)}",
                      "identityUrl": f"{WEB}/{ORGANIZATION}/_apis/Identities/{ado_id('team', PROJECT)}",
                      "projectName": PROJECT, "projectId": self.project["id"]}
-        self.iterations = [self._iteration(k, anchor_ms)
-                           for k in range(self.first_sprint, (anchor_ms + SPRINT_MS - 1) // SPRINT_MS + 1)]
+        self.iterations = [self._iteration(k, until)
+                           for k in range(self.first_sprint, (until + SPRINT_MS - 1) // SPRINT_MS + 1)]
 
     # ------------------------------------------------------------------ work items
 
@@ -272,6 +278,10 @@ class AzureDevOpsWorld:
         commented = created + int((1 + rng.random() * 5) * MS_PER_HOUR)
         voted = commented + int(rng.random() * 4 * MS_PER_HOUR)
         merged = voted + int((0.5 + rng.random() * 12) * MS_PER_HOUR)
+        if self.cut_ms is not None:
+            if created >= self.cut_ms:
+                return
+            commits = [c for c in commits if _ms(c["author"]["date"]) < self.cut_ms] or commits[:1]
         status = "active" if merged >= anchor_ms or n == DATA_PULL_REQUESTS else (
             "abandoned" if n % 11 == 0 else "completed")
         vote = 5 if n % 3 == 0 else 10
@@ -286,6 +296,8 @@ class AzureDevOpsWorld:
             "url": f"{self.repository['url']}/pullRequests/{n}", "supportsIterations": True,
         }
         threads = [self._thread(n, 1, reviewer, commented, "text", "Could this read the partition once?")]
+        if self.cut_ms is not None and commented >= self.cut_ms:
+            threads = []
         if status != "active":
             pr["closedDate"] = ado_ts(merged)
             pr["closedBy"] = author
@@ -393,7 +405,7 @@ class AzureDevOpsApi(MountedApi):
     def world(self) -> AzureDevOpsWorld:
         """Built on first use (a benchmark that never asks Azure DevOps pays nothing)."""
         if self._world is None:
-            self._world = AzureDevOpsWorld(*history_window_ms(self.org))
+            self._world = AzureDevOpsWorld(*history_window_ms(self.org), cut_ms=self.org.cut_ms)
         return self._world
 
     # ------------------------------------------------------------------ front door

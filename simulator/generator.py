@@ -77,6 +77,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .cut import cut_org
 from .github_api import build_repo_indexes
 from .model import (
     SPRINT_FIELD,
@@ -97,6 +98,17 @@ ANCHOR_MS = parse_ms("2026-10-31T00:00:00Z")
 WEEKS = 26
 START_MS = ANCHOR_MS - WEEKS * 7 * MS_PER_DAY  # 2026-05-02, a Saturday
 WORK_DAY = 10 * MS_PER_HOUR
+
+
+# A demo world's horizon is the first day of this cycle on or after its first night (DEFAULT_AS_OF is one):
+# up to eight weeks of nights share one world, and each starts with 18 to 26 weeks of history.
+HORIZON_DAYS = 56
+
+
+def horizon_for(as_of: date) -> date:
+    """The horizon of the demo world a first night on ``as_of`` starts (generate_org's ``horizon``)."""
+    cycles = -(-(as_of - DEFAULT_AS_OF).days // HORIZON_DAYS)
+    return DEFAULT_AS_OF + timedelta(days=cycles * HORIZON_DAYS)
 
 
 class Window:
@@ -276,11 +288,18 @@ BLOCKER_TEAM = {"PAY": "PLAT", "CHK": "PAY", "PLAT": "PAY"}
 BLOCKER_WINDOW_DAYS = 15
 
 
-def generate_org(seed: int = 7, scale: int = 1, as_of: date | None = None) -> Org:
+def generate_org(seed: int = 7, scale: int = 1, as_of: date | None = None, horizon: date | None = None) -> Org:
     """The organisation of ``seed`` at ``scale`` whose 26-week history ends the day before ``as_of`` (None:
-    DEFAULT_AS_OF, 2026-10-31, the day tests and benchmarks count on). The same arguments give the same Org."""
+    DEFAULT_AS_OF, 2026-10-31, the day tests and benchmarks count on). The same arguments give the same Org.
+
+    With a ``horizon`` after ``as_of``: the world whose history ends the day before ``horizon``, as it stood
+    when ``as_of`` began (simulator/cut.py). Nights with the same horizon serve one world, each a day further
+    into it: what the demo's nightly runs need (``horizon_for``)."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
+    as_of = as_of or DEFAULT_AS_OF
+    if horizon is not None and horizon < as_of:
+        raise ValueError(f"the horizon {horizon} is before the as-of day {as_of}")
     # Millions of new container objects would trigger cyclic GC passes that rescan everything built so far;
     # nothing built here is cyclic garbage, so the collector only costs time until we are done. At the end
     # gc.freeze() moves what is alive into the permanent generation, so that later full collections (while
@@ -289,7 +308,10 @@ def generate_org(seed: int = 7, scale: int = 1, as_of: date | None = None) -> Or
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        org = _generate(seed, scale, Window(as_of))
+        org = _generate(seed, scale, Window(horizon or as_of))
+        if horizon is not None and horizon > as_of:
+            cut_org(org, parse_ms(f"{as_of.isoformat()}T00:00:00Z"))
+            org.horizon_org = _generate(seed, scale, Window(horizon))
         org.build_indexes()
         build_repo_indexes(org)
         return org

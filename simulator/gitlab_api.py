@@ -90,9 +90,15 @@ class GitLabData:
         self._ids: dict[str, int] = {"project": 4_100_000, "mr": 31_000_000, "note": 186_000_000,
                                      "pipeline": 457_000_000, "job": 176_000_000, "environment": 585_000,
                                      "deployment": 13_400_000, "issue": 22_000_000}
-        for store in sorted(org.repos.values(), key=lambda s: s.full_name):
+        # A cut Org (simulator/cut.py) derives from its world before the cut, then cuts what it derived: ids
+        # are handed out in derivation order, so deriving from the cut Org would renumber what a night before
+        # had already served.
+        source = org.horizon_org or org
+        for store in sorted(source.repos.values(), key=lambda s: s.full_name):
             if store.commits:
                 self._derive(store)
+        if org.horizon_org is not None:
+            self._cut(org)
 
     def next_id(self, kind: str) -> int:
         self._ids[kind] += 1
@@ -126,6 +132,56 @@ class GitLabData:
             self._add_pipeline(project, commit)
         self._derive_deployments(project, store)
         self.add_issue(path, "Document the rollback procedure", project.commits[0]["created_at"], issue_type="issue")
+
+    def _cut(self, org: Org) -> None:
+        """What was derived, as it stood at ``org.cut_ms``: later objects gone, later ends undone."""
+        cut = org.cut_ms
+
+        def before(value: str | None) -> bool:
+            return value is not None and parse_ms(value) < cut
+
+        for project in self.projects.values():
+            store = org.repos[project.project["description"].rsplit(" ", 1)[1]]
+            project.commits = [c for c in project.commits if before(c["created_at"])]
+            for iid, mr in list(project.merge_requests.items()):
+                if not before(mr["created_at"]):
+                    for kept in (project.merge_requests, project.mr_commits, project.mr_notes):
+                        del kept[iid]
+                    continue
+                project.mr_notes[iid] = notes = [n for n in project.mr_notes[iid] if before(n["created_at"])]
+                project.mr_commits[iid] = commits = [c for c in project.mr_commits[iid] if before(c["created_at"])]
+                if not before(mr["merged_at"] or mr["closed_at"]):
+                    mr.update(state="opened", merged_at=None, merged_by=None, closed_at=None)
+                mr.update(user_notes_count=sum(not n["system"] for n in notes),
+                          updated_at=gitlab_ts(parse_ms(store.pulls[iid]["updated_at"]) + 30 * MS_PER_MINUTE),
+                          sha=commits[0]["id"] if commits else None)
+            project.pipelines = [p for p in project.pipelines if before(p["created_at"])]
+            for pipeline in project.pipelines:
+                if not before(pipeline["updated_at"]):
+                    pipeline.update(status="running", updated_at=pipeline["created_at"])
+            project.jobs = [self._job_at(j, cut) for j in project.jobs if before(j["created_at"])]
+            jobs = {j["id"]: j for j in project.jobs}
+            project.deployments = [d for d in project.deployments if before(d["created_at"])]
+            for dep in project.deployments:
+                dep["deployable"] = jobs[dep["deployable"]["id"]]
+                if dep["finished_at"] is not None and not before(dep["finished_at"]):
+                    dep.update(status="running", finished_at=None, updated_at=dep["created_at"])
+            for name, env in list(project.environments.items()):
+                deployed = [d["updated_at"] for d in project.deployments if d["environment"]["name"] == name]
+                if not deployed:
+                    del project.environments[name]
+                else:
+                    env["updated_at"] = max(deployed, key=parse_ms)
+            project.issues = [i for i in project.issues if before(i["created_at"])]
+            for issue in project.issues:
+                if issue["closed_at"] is not None and not before(issue["closed_at"]):
+                    issue.update(state="opened", closed_at=None, closed_by=None, updated_at=issue["created_at"])
+
+    @staticmethod
+    def _job_at(job: dict, cut: int) -> dict:
+        if job["finished_at"] is None or parse_ms(job["finished_at"]) < cut:
+            return job
+        return {**job, "status": "running", "finished_at": None, "duration": None, "failure_reason": None}
 
     def commit_dict(self, sha: str, message: str, author: str, at: int) -> dict:
         ts = gitlab_ts(at)

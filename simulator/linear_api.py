@@ -61,10 +61,12 @@ def _ts(ms: int) -> str:
 
 
 class LinearWorld:
-    """The Mobile team's Linear workspace from ``start_ms`` to ``anchor_ms`` (ms)."""
+    """The Mobile team's Linear workspace from ``start_ms`` to ``anchor_ms`` (ms), as it stood at ``cut_ms`` if
+    given (the Org's cut, simulator/cut.py): drawn to the anchor, then what happens from the cut on left out."""
 
-    def __init__(self, start_ms: int, anchor_ms: int, seed: int = 7):
+    def __init__(self, start_ms: int, anchor_ms: int, seed: int = 7, cut_ms: int | None = None):
         rng = random.Random(f"{seed}:linear")
+        horizon, anchor_ms = anchor_ms, anchor_ms if cut_ms is None else cut_ms
         self.team = {"id": linear_id("team", TEAM_KEY), "key": TEAM_KEY, "name": TEAM_NAME,
                      "createdAt": _ts(start_ms - 30 * MS_PER_DAY), "updatedAt": _ts(start_ms - 30 * MS_PER_DAY),
                      "archivedAt": None}
@@ -84,19 +86,19 @@ class LinearWorld:
                                 "archivedAt": None, "team": ref})
             starts, number = ends, number + 1
         initiative = {"id": linear_id("initiative", 1), "name": "Mobile checkout parity", "status": "Active",
-                      "targetDate": github_ts(anchor_ms + 60 * MS_PER_DAY)[:10]}
+                      "targetDate": github_ts(horizon + 60 * MS_PER_DAY)[:10]}
         self.projects = [self._project(i, name, start_ms, anchor_ms, ref, initiative)
                          for i, name in enumerate(("Offline cart", "Wallet payments"))]
         self.issues: list[dict] = []
         self.history: dict[str, list[dict]] = {}
-        span = anchor_ms - start_ms
+        span = horizon - start_ms
         for n in range(1, MOB_ISSUES + 1):
             created = start_ms + int((n - 1 + rng.random() * 0.5) * span / MOB_ISSUES)
-            self._add_issue(n, created, anchor_ms, rng, ref)
+            self._add_issue(n, created, horizon, anchor_ms, rng, ref)
 
     def _project(self, i: int, name: str, start_ms: int, anchor_ms: int, team: dict, initiative: dict) -> dict:
         started = start_ms + (i * 40 + 5) * MS_PER_DAY
-        done = i == 0
+        done = i == 0 and started + 90 * MS_PER_DAY < anchor_ms
         completed = started + 90 * MS_PER_DAY if done else None
         status = ("Completed", "completed") if done else ("In Progress", "started")
         return {"id": linear_id("project", name), "name": name, "url": f"https://linear.app/acme/project/{i}",
@@ -109,7 +111,8 @@ class LinearWorld:
                 "teams": {"nodes": [team], "pageInfo": {"hasNextPage": False, "endCursor": None}},
                 "initiatives": {"nodes": [initiative], "pageInfo": {"hasNextPage": False, "endCursor": None}}}
 
-    def _add_issue(self, n: int, created: int, anchor_ms: int, rng: random.Random, team: dict) -> None:
+    def _add_issue(self, n: int, created: int, horizon: int, anchor_ms: int, rng: random.Random, team: dict) -> None:
+        """Issue ``n``'s moves are drawn to the ``horizon``, the issue served as it stood at ``anchor_ms``."""
         issue_id = linear_id("issue", n)
         path = ["Backlog", "Todo", "In Progress", "In Review", "Done"]
         if n % 9 == 0:
@@ -120,9 +123,10 @@ class LinearWorld:
         at = created
         for state in path[1:]:
             at += int(rng.uniform(0.2, 3.0) * MS_PER_DAY) if n != 2 else int(0.1 * MS_PER_DAY)
-            if at >= anchor_ms:
+            if at >= horizon:
                 break
             moves.append((at, state))
+        moves = [(when, state) for when, state in moves if when < anchor_ms]
         entries = []
         previous = path[0]
         for k, (when, state) in enumerate(moves):
@@ -135,6 +139,9 @@ class LinearWorld:
         times = {name: when for when, name in moves}
         updated = moves[-1][0] if moves else created
         cycle = next((c for c in self.cycles if parse_ms(c["startsAt"]) <= updated < parse_ms(c["endsAt"])), None)
+        estimate, priority = float(rng.choice((1, 2, 3, 5))), float(rng.randint(0, 4))
+        if created >= anchor_ms:
+            return  # not yet created at the cut (drawn all the same, so later issues draw what they did)
         self.history[issue_id] = entries
         self.issues.append({
             "id": issue_id, "identifier": f"{TEAM_KEY}-{n}", "title": f"Mobile issue {n}",
@@ -143,7 +150,7 @@ class LinearWorld:
             "archivedAt": None, "startedAt": _ts(times["In Progress"]) if "In Progress" in times else None,
             "completedAt": _ts(times["Done"]) if "Done" in times else None,
             "canceledAt": _ts(times["Canceled"]) if "Canceled" in times else None,
-            "estimate": float(rng.choice((1, 2, 3, 5))), "priority": float(rng.randint(0, 4)),
+            "estimate": estimate, "priority": priority,
             "state": {"id": current["id"], "name": current["name"], "type": current["type"]},
             "team": team, "cycle": {"id": cycle["id"]} if cycle else None,
             "project": {"id": self.projects[n % 2]["id"]} if n % 3 else None, "parent": None,
@@ -232,7 +239,7 @@ class LinearApi(MountedApi):
     def world(self) -> LinearWorld:
         """Built on first use (a benchmark that never asks Linear pays nothing)."""
         if self._world is None:
-            self._world = LinearWorld(*history_window_ms(self.org))
+            self._world = LinearWorld(*history_window_ms(self.org), cut_ms=self.org.cut_ms)
         return self._world
 
     def _limits(self) -> dict[str, str]:

@@ -156,6 +156,11 @@ class Org:
         # Business outcomes of the organisation, per outcomes-source kind (kpis, key_results,
         # key_result_values, surveys): rows as a file would hold them (simulator/outcomes.py).
         self.outcomes: dict[str, list[dict[str, Any]]] = {}
+        # Epoch ms the history was cut at when it was generated past its as-of day (simulator/cut.py): the
+        # worlds laid out beside the Org (Azure DevOps, Linear) cut theirs there too. None: not cut.
+        self.cut_ms: int | None = None
+        # The same world uncut (to its horizon), for APIs that number what they derive in derivation order.
+        self.horizon_org: Org | None = None
 
         self._key_to_id: dict[str, str] = {}
         self._project_issue_ids: dict[str, list[str]] = {}

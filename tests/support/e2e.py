@@ -63,6 +63,15 @@ def private_dagster_home(tmp_path: Path) -> Path:
 SHARED_DEMO_AS_OF = "2026-10-31"
 
 
+def run_demo(warehouse: Path, as_of: str, dagster_home: Path) -> subprocess.CompletedProcess:
+    """`throughline demo --as-of` into ``warehouse`` as a user runs it, with none of this run's own settings."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("THROUGHLINE_CONFIG", "THROUGHLINE_PUBLISHED_DIR", "THROUGHLINE_WAREHOUSE")}
+    env["DAGSTER_HOME"] = str(dagster_home)
+    return subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse),
+                           "--as-of", as_of], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+
+
 def shared_demo(tmp_path_factory) -> Path:
     """`throughline demo` into a fresh warehouse, as a user runs it, once per test run.
 
@@ -83,12 +92,7 @@ def shared_demo(tmp_path_factory) -> Path:
     with FileLock(str(root / "shared-demo.lock")):
         if not folder.exists():
             folder.mkdir()
-            env = {k: v for k, v in os.environ.items()
-                   if k not in ("THROUGHLINE_CONFIG", "THROUGHLINE_PUBLISHED_DIR", "THROUGHLINE_WAREHOUSE")}
-            env["DAGSTER_HOME"] = str(private_dagster_home(folder))
-            run = subprocess.run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", str(warehouse),
-                                  "--as-of", SHARED_DEMO_AS_OF],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+            run = run_demo(warehouse, SHARED_DEMO_AS_OF, private_dagster_home(folder))
             # What the user's terminal showed: tests/unit/test_cli_demo.py checks it instead of running a demo of its own.
             (folder / "stdout.txt").write_text(run.stdout)
             (folder / "stderr.txt").write_text(run.stderr)

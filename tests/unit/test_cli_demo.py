@@ -60,3 +60,32 @@ def test_the_demo_prints_progress_phases_and_the_report_and_logs_everything(demo
     assert re.search(r"OK created sql \w+ model marts\.work_items", text)
     assert "--vars" in text and "--vars" not in stdout
     assert "OK created sql" not in stdout
+
+
+def test_the_demo_warehouse_keeps_its_world_until_a_night_falls_outside_it(tmp_path):
+    import json
+
+    from operations.cli import demo_horizon
+
+    warehouse = tmp_path / "throughline.duckdb"
+    said: list[str] = []
+    world = tmp_path / "demo" / "world.json"
+    # a first night on 10-24 starts the world ending 10-31 (the default day is a horizon)
+    assert demo_horizon(warehouse, "2026-10-24", 7, 1, said.append) == "2026-10-31"
+    warehouse.write_text("loaded")
+    assert json.loads(world.read_text()) == {"seed": 7, "scale": 1, "horizon": "2026-10-31", "last_as_of": "2026-10-24"}
+    # the next nights, a rerun of the last one included, serve it further on
+    assert demo_horizon(warehouse, "2026-10-31", 7, 1, said.append) == "2026-10-31"
+    assert demo_horizon(warehouse, "2026-10-31", 7, 1, said.append) == "2026-10-31"
+    assert warehouse.read_text() == "loaded" and json.loads(world.read_text())["last_as_of"] == "2026-10-31"
+    # past its horizon: the next world (eight weeks on), in a fresh warehouse; the old one kept aside
+    assert demo_horizon(warehouse, "2026-11-01", 7, 1, said.append) == "2026-12-26"
+    assert not warehouse.exists() and (tmp_path / "throughline.duckdb.previous").read_text() == "loaded"
+    assert "2026-11-01 is not one of them" in said[-1]
+    warehouse.write_text("loaded again")
+    # an earlier night than the last, or another seed, cannot be served by it either
+    assert demo_horizon(warehouse, "2026-10-31", 7, 1, said.append) == "2026-10-31"
+    assert not warehouse.exists()
+    # without a warehouse the world file is not trusted: a first night again
+    assert demo_horizon(warehouse, "2026-12-05", 8, 1, said.append) == "2026-12-26"
+    assert json.loads(world.read_text())["seed"] == 8

@@ -214,3 +214,14 @@ def test_open_warehouse_applies_the_settings(tmp_path):
     assert con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
                        "current_setting('threads')").fetchall() == [("1.0 GiB", str(tmp_path / "spill"), 1)]
     con.close()
+
+
+def test_forecasts_as_of_pins_the_forecast_date_for_dbt():
+    from operations.dbt import dbt_vars
+
+    assert "forecast_as_of" not in dbt_vars(parse_config({"sources": [jira()]}, env=ENV))
+    pinned = parse_config({"sources": [jira()], "forecasts": {"as_of": "2026-10-24"}}, env=ENV)
+    assert dbt_vars(pinned)["forecast_as_of"] == "2026-10-24"
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"sources": [jira()], "forecasts": {"as_of": "2026-13-01"}}, env=ENV)
+    assert "forecasts.as_of" in str(caught.value)
