@@ -466,12 +466,8 @@ def demo_horizon(warehouse: Path, as_of: str, seed: int, scale: int, say: Callab
     each). A night the world cannot serve (past its horizon, before its last night, another seed or scale)
     starts the next world in a fresh warehouse; the old one is kept as <warehouse>.previous."""
     import json
-    from datetime import date
-
-    from simulator.generator import horizon_for
 
     world_file = warehouse.parent / "demo" / "world.json"
-    night = date.fromisoformat(as_of)
     if warehouse.exists() and world_file.exists():
         world = json.loads(world_file.read_text())
         horizon, last = world["horizon"], world["last_as_of"]
@@ -488,7 +484,9 @@ def demo_horizon(warehouse: Path, as_of: str, seed: int, scale: int, say: Callab
             old = Path(f"{warehouse}{suffix}")
             if old.exists():
                 os.replace(old, Path(f"{previous}{suffix}"))
-    horizon = horizon_for(night).isoformat()
+    # The simulator is a folder of the checkout, not of the installed package: ask it, as the demo runs it.
+    horizon = subprocess.run([sys.executable, "-m", "simulator", "--horizon-for", as_of], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, check=True).stdout.strip()
     world_file.parent.mkdir(parents=True, exist_ok=True)
     world_file.write_text(json.dumps({"seed": seed, "scale": scale, "horizon": horizon, "last_as_of": as_of},
                                      indent=2) + "\n")
@@ -548,9 +546,11 @@ def dev(args: argparse.Namespace) -> int:
         workdir = warehouse.parent / "demo"
         workdir.mkdir(parents=True, exist_ok=True)
         url = f"http://127.0.0.1:{args.simulator_port}"
+        horizon = demo_horizon(warehouse, args.as_of, args.seed, 1, lambda line: print(line, flush=True))
         simulator = subprocess.Popen(
             [sys.executable, "-m", "simulator", "--port", str(args.simulator_port), "--seed", str(args.seed),
-             "--as-of", args.as_of, "--exit-with-parent", "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
+             "--as-of", args.as_of, "--horizon", horizon, "--exit-with-parent",
+             "--outcomes-dir", str(demo_outcomes_dir(warehouse))],
             cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL,
         )
         (workdir / "simulator.pid").write_text(f"{simulator.pid}\n")

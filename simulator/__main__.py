@@ -17,7 +17,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from .generator import generate_org
+from .generator import generate_org, horizon_for
 from .outcomes import write_outcome_files
 from .scenarios import tiny_org
 from .server import SimulatorServer
@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=_day, default=None, metavar="YYYY-MM-DD",
                         help="generate the history up to this day and serve it as it stood on --as-of: nights "
                              "with one horizon see one world, a day further each (the demo's nightly runs)")
+    parser.add_argument("--horizon-for", type=_day, default=None, metavar="YYYY-MM-DD",
+                        help="print the horizon of the demo world a first night on this day starts, and exit")
     parser.add_argument("--scenario", choices=("generated", "tiny"), default="generated")
     parser.add_argument("--url-file", type=Path, help="write the URL here once listening")
     parser.add_argument("--jira-token", action="append", dest="jira_tokens",
@@ -51,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exit-with-parent", action="store_true",
                         help="stop when the process that started this one ends (the demo uses this)")
     args = parser.parse_args(argv)
+    if args.horizon_for is not None:
+        print(horizon_for(args.horizon_for).isoformat())
+        return 0
 
     started = time.monotonic()
     org = (tiny_org() if args.scenario == "tiny"

@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from tests.support.e2e import private_dagster_home, run_demo
+from tests.support.portability import built_relations, compare
 
 # Measured against the time of the last read (flow_as_of): two loads minutes apart differ here, by design.
 CLOCK_COLUMNS = {"data_complete_to", "oldest_item_age_hours", "blocked_wait_hours"}
@@ -41,29 +42,13 @@ def test_the_second_night_serves_the_first_nights_world(two_nights):
 
 def test_two_nights_hold_what_one_load_of_the_second_holds(two_nights, demo_warehouse):
     warehouse, _ = two_nights
-    con = duckdb.connect()
-    con.execute(f"ATTACH '{warehouse}' AS nights (READ_ONLY)")
-    con.execute(f"ATTACH '{demo_warehouse}' AS once (READ_ONLY)")
-    marts = [r[0] for r in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE database_name = 'once' AND schema_name = 'marts' "
-        "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'once' AND schema_name = 'marts'"
-    ).fetchall()]
-    assert len(marts) > 20
-    differ = {}
-    for mart in sorted(set(marts) - PER_RUN):
-        columns = con.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = 'once' "
-            f"AND schema_name = 'marts' AND table_name = '{mart}'").fetchall()
-        # sums of floats in another order differ in the last digits
-        shown = ", ".join(f'round("{c}", 6)' if t == "DOUBLE" else f'"{c}"' for c, t in columns
-                          if c not in CLOCK_COLUMNS)
-        counts = con.execute(
-            f"SELECT (SELECT count(*) FROM (SELECT {shown} FROM nights.marts.{mart} EXCEPT ALL "
-            f"SELECT {shown} FROM once.marts.{mart})), (SELECT count(*) FROM (SELECT {shown} FROM "
-            f"once.marts.{mart} EXCEPT ALL SELECT {shown} FROM nights.marts.{mart}))").fetchall()[0]
-        if counts != (0, 0):
-            differ[mart] = counts
-    assert differ == {}
+    nights = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        marts = [r for r in built_relations(nights) if r[0] == "marts" and r[1] not in PER_RUN]
+        assert len(marts) > 20
+        assert compare(demo_warehouse, nights, marts, ignore=CLOCK_COLUMNS) == []
+    finally:
+        nights.close()
 
 
 def test_each_night_added_its_forecasts(two_nights, demo_warehouse):

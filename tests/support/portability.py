@@ -99,15 +99,17 @@ def _close(left: Counter, right: Counter) -> bool:
     return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
 
 
-def _rows(cursor, sql: str) -> tuple[list[str], Counter]:
+def _rows(cursor, sql: str, ignore: frozenset[str] = frozenset()) -> tuple[list[str], Counter]:
     cursor.execute(sql)
     names = [d[0].lower() for d in cursor.description]
-    return names, Counter(tuple(_normal(v) for v in row) for row in cursor.fetchall())
+    kept = [i for i, name in enumerate(names) if name not in ignore]
+    return [names[i] for i in kept], Counter(tuple(_normal(row[i]) for i in kept) for row in cursor.fetchall())
 
 
-def compare(warehouse: Path, other_connection, relations: list[tuple[str, str]]) -> list[str]:
+def compare(warehouse: Path, other_connection, relations: list[tuple[str, str]],
+            ignore: frozenset[str] = frozenset()) -> list[str]:
     """Differences between the DuckDB warehouse and another build (PostgreSQL, or a DuckDB copy) for each
-    (schema, name); empty when equal."""
+    (schema, name), leaving out the columns named in ``ignore``; empty when equal."""
     problems: list[str] = []
     duck = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -115,13 +117,13 @@ def compare(warehouse: Path, other_connection, relations: list[tuple[str, str]])
             for schema, name in relations:
                 duck_cursor = duck.cursor()
                 try:
-                    d_names, d_rows = _rows(duck_cursor, f'select * from "{schema}"."{name}"')
+                    d_names, d_rows = _rows(duck_cursor, f'select * from "{schema}"."{name}"', ignore)
                 except duckdb.Error as exc:
                     problems.append(f"{schema}.{name}: not in the DuckDB warehouse ({exc})")
                     continue
                 finally:
                     duck_cursor.close()
-                p_names, p_rows = _rows(pg, f'select * from "{schema}"."{name}"')
+                p_names, p_rows = _rows(pg, f'select * from "{schema}"."{name}"', ignore)
                 if d_names != p_names:
                     problems.append(f"{schema}.{name}: columns differ: duckdb {d_names} postgres {p_names}")
                     continue
