@@ -1,4 +1,5 @@
-"""Bitbucket Cloud REST 2.0 as endpoint descriptions (https://api.bitbucket.org/2.0).
+"""Bitbucket Cloud REST 2.0 as endpoint descriptions (https://api.bitbucket.org/2.0); a `flavour: datacenter`
+source is read by connectors/bitbucket/datacenter.py (the 1.0 API) into the same raw tables.
 
 Streams per repository of one workspace: pull requests with their activity (approvals, comments, updates)
 and commits, Pipelines runs, deployment environments and deployments, and the commits each production
@@ -32,6 +33,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.bitbucket import datacenter
 from connectors.bitbucket.config import BitbucketSource
 from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds, parse_timestamp
 from connectors.core.engine import Engine, StreamResult
@@ -319,11 +321,26 @@ def _extract_repository(group: str, engine: Engine, source: BitbucketSource, rep
     raise ValueError(f"bitbucket has no extraction group '{group}'")
 
 
+def _extract_datacenter(group: str, engine: Engine, source: BitbucketSource) -> list[StreamResult]:
+    if group == "repositories":
+        return datacenter.extract_repositories(engine, source)
+    if group != "pull_requests":
+        # Data Center has no Pipelines and no deployments API: its deployments come through the events source
+        log.info("%s: Bitbucket Data Center has no %s API; nothing to read", source.name, group)
+        return []
+    table = raw_table("bitbucket", SOURCE.groups[group][0])
+    return each_scope(source, table, datacenter.resolve_repositories(engine, source),
+                      lambda repo: datacenter.extract_pull_requests(engine, source, repo), engine.client)
+
+
 def extract(group: str, source: BitbucketSource, store, **client_kw) -> list[StreamResult]:
-    """Read one group of streams for every repository of the workspace, one repository after another."""
+    """Read one group of streams for every repository of the workspace (Cloud) or project (Data Center), one
+    repository after another."""
     if group not in SOURCE.groups:
         raise ValueError(f"bitbucket has no extraction group '{group}'")
     engine = engine_for(source, store, auth_headers(source), **client_kw)
+    if source.flavour == "datacenter":
+        return _extract_datacenter(group, engine, source)
     if group == "repositories":
         return _extract_repositories(engine, source)
     # A repository that fails (403, deleted, Pipelines off) costs only its own streams.
@@ -333,7 +350,9 @@ def extract(group: str, source: BitbucketSource, store, **client_kw) -> list[Str
 
 
 def check(source: BitbucketSource, **client_kw) -> list[Finding]:
-    """Whether the credentials read the workspace's repositories, and each named repository."""
+    """Whether the credentials read the workspace's (or project's) repositories, and each named repository."""
+    if source.flavour == "datacenter":
+        return datacenter.check(source, auth_headers(source), **client_kw)
     client = probe_client(source, auth_headers(source), **client_kw)
     workspace = source.scope.workspace
     try:

@@ -92,7 +92,9 @@ class NextUrlPaginator:
 
 @dataclass(frozen=True)
 class OffsetPaginator:
-    """startAt/maxResults (Jira Data Center search, changelog pages, agile boards)."""
+    """startAt/maxResults (Jira Data Center search, changelog pages, agile boards); with ``next_offset_path``
+    the body names the next page's offset (Bitbucket Data Center's `nextPageStart`, the documented way on)
+    and it is taken over the offset plus the records read."""
 
     positional = True
 
@@ -100,6 +102,7 @@ class OffsetPaginator:
     limit_param: str = "maxResults"
     total_path: str | None = "total"
     is_last_path: str | None = "isLast"
+    next_offset_path: str | None = None
 
     def first_params(self, page_size: int) -> dict[str, Any]:
         return {self.offset_param: 0, self.limit_param: page_size}
@@ -107,6 +110,9 @@ class OffsetPaginator:
     def next_request(self, params, body, response, records_on_page, page_size):
         if records_on_page == 0 or dig(body, self.is_last_path) is True:
             return None
+        named = dig(body, self.next_offset_path) if self.next_offset_path else None
+        if isinstance(named, int) and not isinstance(named, bool):
+            return None, {**params, self.offset_param: named}
         # The server may cap maxResults below what we asked; advance by what it actually sent.
         next_offset = int(params.get(self.offset_param, 0)) + records_on_page
         total = dig(body, self.total_path)
