@@ -8,6 +8,7 @@ from typing import Any
 from .api import MountedApi
 from .azure_devops_api import AzureDevOpsApi
 from .bitbucket_api import BitbucketApi
+from .bitbucket_dc_api import BitbucketDataCenterApi
 from .circleci_api import CircleCIApi
 from .github_api import GitHubApi
 from .gitlab_api import GitLabApi
@@ -27,6 +28,7 @@ APIS: tuple[type[MountedApi], ...] = (
     OpsgenieApi,
     PagerDutyApi,
     BitbucketApi,
+    BitbucketDataCenterApi,
     LinearApi,
     AzureDevOpsApi,
 )

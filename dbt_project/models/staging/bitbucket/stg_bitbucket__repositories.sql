@@ -6,7 +6,9 @@ select
     record_key as repository_id,
     source_instance,
     scope as workspace,
-    {{ json_text('payload', 'full_name') }} as repo,
+    -- Data Center has no full name: its repositories are `PROJECT/slug`, as its pull requests' scopes
+    coalesce({{ json_text('payload', 'full_name') }},
+             {{ json_text('payload', 'project.key') }} || '/' || {{ json_text('payload', 'slug') }}) as repo,
     {{ json_text('payload', 'slug') }} as slug,
     {{ json_text('payload', 'mainbranch.name') }} as main_branch,
     {{ json_text('payload', 'project.key') }} as project_key,
