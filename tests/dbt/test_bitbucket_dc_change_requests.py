@@ -10,18 +10,31 @@ all times 2026-03-0x UTC:
   10:45; bo comments at 11:00; cy approves at 13:30, dee withdraws nothing (UNAPPROVED by cy at 13:40, then
   APPROVED again at 13:50); MERGED by ann at 14:00 with merge commit m1...; bo comments at 15:00 (after the
   merge).
+Data Center has no deployments API: its deployments come from an events source (`argo`, service mobile-api,
+which its deployment rules map to acme/mobile-app, the team Mobile's in the service_teams seed), rows naming
+the repository MOB/app:
+  e0 production succeeded 03-02 12:00-12:10   (before the merge: does not ship #7)
+  e1 staging    succeeded 03-02 14:30-14:40   (not production)
+  e2 production failed    03-02 15:00-15:05   (not a success)
+  e3 production succeeded 03-02 16:00-16:20   (ships #7)
+  e4 production succeeded 03-03 10:00-10:10   (later)
+  e5 production succeeded 03-02 15:30-15:40 of another repository, MOB/web (not #7's)
 So: coding 03-01 15:00 -> 03-02 09:00 = 18 h; pickup 09:00 -> 10:30 = 1.5 h; review 10:30 -> 14:00 = 3.5 h;
-approved at 13:30 (the first approval). Data Center has no deployments API: nothing deployed it here, so
-first_deployed_at, deploy and lead time are NULL (unknown, never zero).
+approved at 13:30 (the first approval); deploy 14:00 -> 16:20 = 7/3 h; lead time 03-01 15:00 -> 03-02 16:20
+= 76/3 h.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
 
-from connectors.core.raw import RawRecord
+from connectors import events
+from connectors.config import parse_config
+from connectors.core.options import DeploymentRules
+from connectors.core.raw import RawRecord, RawStore
 from tests.dbt.warehouse import load_raw, query, run_dbt
 
 T = datetime.fromisoformat
@@ -79,6 +92,15 @@ ACTIVITY = [  # newest first, as Data Center lists them
     activity(1, "OPENED", ANN, ms(2, 9)),
 ]
 COMMITS = [commit("b2" * 20, ms(2, 8)), commit("b1" * 20, ms(1, 15))]
+DEPLOYMENTS_CSV = """\
+id,service,environment,status,started_at,finished_at,sha,repo
+e0,mobile-api,production,succeeded,2026-03-02T12:00:00Z,2026-03-02T12:10:00Z,{m0},MOB/app
+e1,mobile-api,staging,succeeded,2026-03-02T14:30:00Z,2026-03-02T14:40:00Z,{m1},MOB/app
+e2,mobile-api,production,failed,2026-03-02T15:00:00Z,2026-03-02T15:05:00Z,{m1},MOB/app
+e3,mobile-api,production,succeeded,2026-03-02T16:00:00Z,2026-03-02T16:20:00Z,{m1},MOB/app
+e4,mobile-api,production,succeeded,2026-03-03T10:00:00Z,2026-03-03T10:10:00Z,{m2},MOB/app
+e5,mobile-web,production,succeeded,2026-03-02T15:30:00Z,2026-03-02T15:40:00Z,{w1},MOB/web
+""".format(m0="0a" * 20, m1=MERGE, m2="2b" * 20, w1="3c" * 20)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +114,15 @@ def warehouse(tmp_path_factory):
          [RawRecord(f"{PR}:{a['id']}", a, PR, SCOPE) for a in ACTIVITY]),
         ("bitbucket__pull_request_commits", "bbdc", [RawRecord(f"{PR}:{c['id']}", c, PR, SCOPE) for c in COMMITS]),
     ])
-    run_dbt(["build", "--select", "+pull_request_cycle_times", "--exclude", "test_type:unit"], path, work)
+    (work / "deployments").mkdir()
+    (work / "deployments" / "argo.csv").write_text(DEPLOYMENTS_CSV)
+    argo = parse_config({"sources": [{"type": "events", "name": "argo",
+                                      "deployments": {"path": str(work / "deployments")}}]}).sources[0]
+    with RawStore(path) as store:
+        events.extract("events", argo, store)
+    rules = {"argo": DeploymentRules(services={"mobile-api": "acme/mobile-app"}).for_dbt()}
+    run_dbt(["build", "--select", "+pull_request_cycle_times", "--exclude", "test_type:unit",
+             "--vars", json.dumps({"deployment_rules": rules})], path, work)
     return path
 
 
@@ -132,10 +162,10 @@ def test_the_merge_and_its_commit_come_from_the_merged_activity(warehouse):
 
 def test_the_pull_request_cycle_time_is_worked_by_hand(warehouse):
     (row,) = query(warehouse, """
-        SELECT pull_request_key, code_host, repo, first_commit_at, opened_at, first_response_at, approved_at,
-               merged_at, first_deployed_at, coding_hours, pickup_hours, review_hours, deploy_hours,
-               lead_time_hours
+        SELECT pull_request_key, code_host, repo, team, first_commit_at, opened_at, first_response_at, approved_at,
+               merged_at, first_deployment_key, first_deployed_at, coding_hours, pickup_hours, review_hours,
+               round(deploy_hours, 4), round(lead_time_hours, 4)
         FROM marts.pull_request_cycle_times""")
-    assert row == ("bbdc:MOB/app#7", "bitbucket", SCOPE, T("2026-03-01 15:00"), T("2026-03-02 09:00"),
-                   T("2026-03-02 10:30"), T("2026-03-02 13:30"), T("2026-03-02 14:00"), None, 18.0, 1.5, 3.5,
-                   None, None)
+    assert row == ("bbdc:MOB/app#7", "bitbucket", SCOPE, "Mobile", T("2026-03-01 15:00"), T("2026-03-02 09:00"),
+                   T("2026-03-02 10:30"), T("2026-03-02 13:30"), T("2026-03-02 14:00"), "argo:e3",
+                   T("2026-03-02 16:20"), 18.0, 1.5, 3.5, round(7 / 3, 4), round(76 / 3, 4))

@@ -7,7 +7,10 @@
 -- one) holds its merge commit or one of its commits. A deployment whose range could not be read (the
 -- connector recorded it gone, or it is still owed) links nothing: for those repositories and environments
 -- a pull request not linked by a range falls back to the first successful production deployment of its
--- repository that started at or after its merge (never a rollback or roll-forward).
+-- repository that started at or after its merge (never a rollback or roll-forward). Bitbucket Data Center
+-- has neither deployments nor their commit ranges: its pull requests ship with the first successful
+-- production deployment of an events source that names their repository (`repo`: `PROJECT/slug`) and started
+-- at or after the merge (never a rollback or roll-forward), in each production environment.
 -- Definitions: docs/METRICS.md#change-lead-time-and-pull-request-cycle-time.
 
 with activity as (
@@ -60,8 +63,31 @@ unranged_deployments as (
     having count(commits.commit_sha) = 0
 ),
 
+events_deployed as (
+    select distinct on (pull_requests.pull_request_key, lower(deployments.environment))
+        pull_requests.pull_request_key,
+        deployments.deployment_key,
+        deployments.service,
+        deployments.environment,
+        deployments.finished_at
+    from pull_requests
+    inner join {{ ref('int_deployments_unioned') }} as deployments
+        on deployments.repo = pull_requests.repo
+    inner join {{ ref('int_deployment_chains') }} as chains on chains.deployment_key = deployments.deployment_key
+    where pull_requests.flavour = 'datacenter'
+        and deployments.source = 'events'
+        and deployments.is_production
+        and deployments.status = 'success'
+        and not chains.is_repeat
+        and coalesce(deployments.started_at, deployments.created_at) >= pull_requests.merged_at
+    order by pull_requests.pull_request_key, lower(deployments.environment),
+        coalesce(deployments.started_at, deployments.created_at), deployments.deployment_key
+),
+
 linked as (
     select * from ranged
+    union all
+    select * from events_deployed
     union all
     -- the fallback: in an environment where no range links the pull request, the first successful
     -- production deployment after its merge, when that deployment's range is missing

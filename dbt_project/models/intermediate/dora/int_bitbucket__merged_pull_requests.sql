@@ -19,6 +19,7 @@ select
     pull_requests.pull_request_id,
     pull_requests.source_instance,
     pull_requests.repo,
+    pull_requests.flavour,
     pull_requests.pull_request_number,
     pull_requests.title,
     pull_requests.state,

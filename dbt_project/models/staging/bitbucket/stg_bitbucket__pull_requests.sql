@@ -12,6 +12,7 @@ select
     record_key as pull_request_id,
     source_instance,
     scope as repo,
+    case when is_datacenter then 'datacenter' else 'cloud' end as flavour,
     ({{ json_text('payload', 'id') }})::integer as pull_request_number,
     {{ json_text('payload', 'title') }} as title,
     {{ json_text('payload', 'state') }} as state,
