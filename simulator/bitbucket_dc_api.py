@@ -19,7 +19,7 @@ Wire behaviours kept on purpose: pages ``{"size", "limit", "start", "isLastPage"
 requests list OPEN only unless ``state`` is given (ALL, OPEN, MERGED or DECLINED; 400 otherwise);
 credentials are HTTP Basic (any user, the password a token) or Bearer (an HTTP access token), 401 otherwise;
 errors are Data Center's ``{"errors": [{"message", "exceptionName"}]}``; a rate-limit fault is a 429 with
-Retry-After (Data Center always sends one; the fault's, else 1 s).
+the fault's Retry-After (none when the fault sets none).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from connectors.kit.http import ApiError, Request, Response, Router
 
 from .api import MountedApi
 from .model import Org, RepoStore, sha_of
-from .timefmt import parse_ms
+from .timefmt import as_ms, parse_ms
 
 PROJECT = "MOB"
 SLUG = "mobile-api"
@@ -140,6 +140,35 @@ class BitbucketDataCenterData:
         self.activities[slug][number] = activities[::-1]
         self.pr_commits[slug][number] = commits[::-1]
 
+    def comment(self, number: int, login: str, at) -> dict:
+        """A comment on pull request ``number`` at ``at``: it heads its activities and moves `updatedDate`."""
+        pr, at_ms, who = self.pull_requests[SLUG][number], as_ms(at), _user(login)
+        activities = self.activities[SLUG][number]
+        comment = {"id": 500_000 + number * 100 + len(activities), "version": 0, "text": "Late note.",
+                   "author": who, "createdDate": at_ms, "updatedDate": at_ms, "comments": [], "tasks": []}
+        entry = {"id": number * 100 + len(activities), "createdDate": at_ms, "action": "COMMENTED", "user": who,
+                 "commentAction": "ADDED", "comment": comment}
+        activities.insert(0, entry)
+        pr["updatedDate"] = at_ms
+        pr["properties"]["commentCount"] += 1
+        return entry
+
+    def open_pull_request(self, title: str, login: str, at) -> dict:
+        """A new OPEN pull request at ``at``, with the activity that opened it and no commits yet."""
+        number = max(self.pull_requests[SLUG], default=0) + 1
+        at_ms, author = as_ms(at), _user(login)
+        pr = {"id": number, "version": 0, "title": title, "description": "", "state": "OPEN", "open": True,
+              "closed": False, "createdDate": at_ms, "updatedDate": at_ms,
+              "fromRef": self._ref(SLUG, f"feature/{number}", None), "toRef": self._ref(SLUG, "main", None),
+              "locked": False, "author": {"user": author, "role": "AUTHOR", "approved": False, "status": "UNAPPROVED"},
+              "reviewers": [], "participants": [],
+              "properties": {"commentCount": 0, "openTaskCount": 0, "resolvedTaskCount": 0},
+              "links": {"self": [{"href": f"{SERVER}/projects/{PROJECT}/repos/{SLUG}/pull-requests/{number}"}]}}
+        self.pull_requests[SLUG][number] = pr
+        self.activities[SLUG][number] = [{"id": number * 100, "createdDate": at_ms, "action": "OPENED", "user": author}]
+        self.pr_commits[SLUG][number] = []
+        return pr
+
 
 class BitbucketDataCenterApi(MountedApi):
     PREFIX = "bitbucket_dc"
@@ -196,8 +225,8 @@ class BitbucketDataCenterApi(MountedApi):
             return self.error_response(401, "Authentication failed. Please check your credentials and try again.", {})
         if fault.kind == "rate_limit":
             retry_after = fault.opts.get("retry_after")
-            return self.error_response(int(fault.opts.get("status", 429)), "You have been rate limited.",
-                                       {"Retry-After": str(retry_after if retry_after is not None else 1)})
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+            return self.error_response(int(fault.opts.get("status", 429)), "You have been rate limited.", headers)
         if fault.kind == "server_error" and int(fault.opts.get("status", 500)) == 500:
             return self.error_response(500, "An internal server error occurred.", {})
         return None

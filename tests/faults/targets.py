@@ -40,7 +40,9 @@ ADO_SECRET = "faults-ado-pat-91C2"
 SECRETS["FAULTS_ADO_PAT"] = ADO_SECRET
 BITBUCKET_SECRET = "faults-bitbucket-token-4D0E"
 LINEAR_SECRET = "lin_api_faultsLinearKey6A19"
-SECRETS.update(FAULTS_BITBUCKET_TOKEN=BITBUCKET_SECRET, FAULTS_LINEAR_KEY=LINEAR_SECRET)
+BITBUCKET_DC_SECRET = "faults-bitbucket-dc-token-2B8F"
+SECRETS.update(FAULTS_BITBUCKET_TOKEN=BITBUCKET_SECRET, FAULTS_LINEAR_KEY=LINEAR_SECRET,
+               FAULTS_BITBUCKET_DC_TOKEN=BITBUCKET_DC_SECRET)
 JIRA_EMAIL = "faults@example.com"
 SLUG = "gh/acme/checkout"
 REPO = "acme/checkout"
@@ -59,6 +61,7 @@ def simulator(target: Target | None = None) -> SimulatorServer:
                        "gitlab": {"tokens": {GITLAB_SECRET}},
                        "azure_devops": {"tokens": {ADO_SECRET}},
                        "bitbucket": {"tokens": {BITBUCKET_SECRET}, "mirrored": REPO},
+                       "bitbucket_dc": {"tokens": {BITBUCKET_DC_SECRET}, "mirrored": REPO},
                        "linear": {"tokens": {LINEAR_SECRET}}},
     )
 
@@ -88,6 +91,10 @@ def _entry(name: str, url: str) -> dict:
                 "scope": {"workspace": "acme", "repositories": ["mobile-app"]},
                 "auth": {"username": "faults@example.com", "token": "${FAULTS_BITBUCKET_TOKEN}"},
                 "options": {**OPTIONS, "page_size": 1, "start_date": "2026-01-01"}}
+    if name == "bitbucket-dc":  # MOB/mobile-api, mirroring acme/checkout: 3 pull requests, newest first, a page each
+        return {"type": "bitbucket", "flavour": "datacenter", "name": "f-bitbucket-dc", "base_url": f"{url}/bitbucket_dc",
+                "scope": {"project": "MOB", "repositories": ["mobile-api"]},
+                "auth": {"token": "${FAULTS_BITBUCKET_DC_TOKEN}"}, "options": {**OPTIONS, "page_size": 1}}
     if name == "linear":  # the Mobile team: 60 issues, 20 a page
         return {"type": "linear", "name": "f-linear", "base_url": f"{url}/linear",
                 "auth": {"api_key": "${FAULTS_LINEAR_KEY}"}, "options": {**OPTIONS, "page_size": 20}}
@@ -130,7 +137,8 @@ class Target:
 
     def extract(self, url: str, store: RawStore, env: Mapping[str, str] = SECRETS, **options: Any):
         module = {"jira": jira, "jira-dc": jira, "github": github, "circleci": circleci, "gitlab": gitlab,
-                  "azure_devops": azure_devops, "bitbucket": bitbucket, "linear": linear}[self.name]
+                  "azure_devops": azure_devops, "bitbucket": bitbucket, "bitbucket-dc": bitbucket,
+                  "linear": linear}[self.name]
         return module.extract(self.group, self.source(url, env, **options), store)
 
 
@@ -304,6 +312,42 @@ BITBUCKET = Target("bitbucket", "pull_requests", r"^/bitbucket/2\.0/repositories
                    _bitbucket_truth, _bitbucket_change, "FAULTS_BITBUCKET_TOKEN")
 
 
+BITBUCKET_DC_SCOPE = "MOB/mobile-api"
+
+
+def _bitbucket_dc_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
+    data = sim.mounts["bitbucket_dc"].data
+    return {
+        "bitbucket__pull_requests": {
+            f"{BITBUCKET_DC_SCOPE}:{n}": datetime.fromtimestamp(pr["updatedDate"] / 1000, UTC).isoformat()
+            for n, pr in data.pull_requests["mobile-api"].items()},
+        # an activity never changes: its version is its action
+        "bitbucket__pull_request_activity": {f"{BITBUCKET_DC_SCOPE}:{n}:{a['id']}": a["action"]
+                                             for n, entries in data.activities["mobile-api"].items() for a in entries},
+    }
+
+
+def _bitbucket_dc_change(sim: SimulatorServer):
+    data = sim.mounts["bitbucket_dc"].data
+    oldest = min(data.pull_requests["mobile-api"].values(), key=lambda pr: pr["updatedDate"])["id"]
+
+    def action(_org) -> None:
+        # The least recently updated PR (last on the newest-first list, not read yet) is commented on and moves to
+        # the front, past what was read, pushing the rest down a place; a new PR opens in front of it.
+        data.comment(oldest, "bo", _recent(50))
+        data.open_pull_request("Opened while paging", "ada", _recent(40))
+    return action
+
+
+# Bitbucket Data Center: pull requests newest update first, start/limit pages to nextPageStart; activities per PR.
+BITBUCKET_DC = Target("bitbucket-dc", "pull_requests",
+                      r"^/bitbucket_dc/rest/api/1\.0/projects/MOB/repos/mobile-api/pull-requests\?",
+                      r"^/bitbucket_dc/rest/api/1\.0/projects/MOB/repos/mobile-api/pull-requests/\d+/",
+                      "bitbucket__pull_requests",
+                      {"bitbucket__pull_requests": "$.updatedDate", "bitbucket__pull_request_activity": "$.action"},
+                      _bitbucket_dc_truth, _bitbucket_dc_change, "FAULTS_BITBUCKET_DC_TOKEN")
+
+
 def _linear_truth(sim: SimulatorServer) -> dict[str, dict[str, str]]:
     world = sim.mounts["linear"].world
     return {"linear__issues": {i["id"]: i["updatedAt"] for i in world.issues},
@@ -329,7 +373,7 @@ def _linear_change(sim: SimulatorServer):
 LINEAR = Target("linear", "issues", r"^/linear/graphql", r"^/linear/graphql", "linear__issues",
                 {"linear__issues": "$.updatedAt", "linear__issue_history": "$.createdAt"},
                 _linear_truth, _linear_change, "FAULTS_LINEAR_KEY", list_method="POST", refused_status=400)
-BY_NAME = {t.name: t for t in (*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, LINEAR)}
+BY_NAME = {t.name: t for t in (*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, BITBUCKET_DC, LINEAR)}
 
 
 # ---------------------------------------------------------------------------------------------- checks
@@ -377,6 +421,9 @@ def assert_partial_load_is_sound(store: RawStore, sim: SimulatorServer, target: 
 
 
 def _same(value: str | None) -> Any:
-    """Timestamps compare as instants (the APIs and the payload may spell them differently)."""
+    """Timestamps compare as instants (the APIs and the payload may spell them differently: Bitbucket Data
+    Center's are epoch milliseconds)."""
+    if isinstance(value, str) and len(value) == 13 and value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, UTC)
     parsed = parse_timestamp(value) if isinstance(value, str) and value[:2] == "20" else None
     return parsed or value

@@ -24,6 +24,7 @@ from connectors.core.raw import RawStore
 from tests.faults.targets import (
     AZURE_DEVOPS,
     BITBUCKET,
+    BITBUCKET_DC,
     GITLAB,
     JIRA_DC,
     LINEAR,
@@ -34,10 +35,10 @@ from tests.faults.targets import (
     simulator,
 )
 
-ALL = ("jira", "github", "circleci", "azure_devops", "bitbucket", "linear")
+ALL = ("jira", "github", "circleci", "azure_devops", "bitbucket", "bitbucket-dc", "linear")
 # Linear sends no Retry-After (its RATELIMITED answer carries an hourly reset): the cases about one leave it out.
 WITH_RETRY_AFTER = tuple(s for s in ALL if s != "linear")
-MATRIX = (*TARGETS, AZURE_DEVOPS, BITBUCKET, LINEAR)
+MATRIX = (*TARGETS, AZURE_DEVOPS, BITBUCKET, BITBUCKET_DC, LINEAR)
 
 
 @dataclass(frozen=True)
@@ -139,8 +140,8 @@ def test_fault(case: Case, target: Target, tmp_path):
         assert_partial_load_is_sound(store, sim, target)
 
 
-@pytest.mark.parametrize("target", [*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, LINEAR],
-                         ids=[t.name for t in (*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, LINEAR)])
+@pytest.mark.parametrize("target", [*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, BITBUCKET_DC, LINEAR],
+                         ids=[t.name for t in (*TARGETS, JIRA_DC, GITLAB, AZURE_DEVOPS, BITBUCKET, BITBUCKET_DC, LINEAR)])
 def test_records_updated_and_inserted_while_paging(target: Target, tmp_path):
     """A record already read is updated and a new one created while the run is on its second page: the
     run stores each record once and its cursor stays behind what it committed; the next nightly run
