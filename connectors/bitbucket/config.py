@@ -98,6 +98,7 @@ class BitbucketSource(SourceConfig):
             if scope.workspace is None:
                 raise ValueError("scope.workspace is missing: give the workspace slug (bitbucket.org/<workspace>)")
             if self.base_url is None:
+                # (the default depends on the flavour, so it is set here; the model is frozen after validation)
                 object.__setattr__(self, "base_url", CLOUD_API)
             return self
         if scope.workspace is not None:

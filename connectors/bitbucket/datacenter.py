@@ -16,7 +16,6 @@ admin turns them on) answer 429 with Retry-After, which the HTTP client waits ou
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -29,8 +28,6 @@ from connectors.core.http import RequestStats
 from connectors.core.paginators import OffsetPaginator, dig
 from connectors.core.raw import RawRecord
 from connectors.core.source import Finding, probe_client
-
-log = logging.getLogger(__name__)
 
 API = "rest/api/1.0"
 PAGES = OffsetPaginator(offset_param="start", limit_param="limit", total_path=None, is_last_path="isLastPage",
