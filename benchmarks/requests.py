@@ -4,7 +4,7 @@
 
 For each scale: a generated organisation is served by the loopback simulator (GitHub's hourly rate limit
 raised so the load never waits), and every HTTP source of the demo configuration (Jira, GitHub, GitLab,
-Jenkins, CircleCI; no `start_date`, so the whole history is due) is loaded group by group into a fresh
+Jenkins, CircleCI; no `start_date`, so the whole history is due) and Bitbucket Data Center is loaded group by group into a fresh
 warehouse: a full load, then at once a no-change nightly load. The simulator logs every request; each one
 is put under the stream its path serves.
 
@@ -447,7 +447,8 @@ def bitbucket_truth(sim, source) -> list[Row]:
     return [
         Row("bitbucket", "repositories (listings)", 1, n, groups * pages(n, size), groups * pages(n, size),
             note="the workspace listed once per group (each group may run alone)"),
-        Row("bitbucket", "pull_requests", n, len(prs), pages(len(prs), small), n),
+        # (per repository: each lists its own pull requests)
+        Row("bitbucket", "pull_requests", n, len(prs), sum(pages(len(data.pull_requests[r]), small) for r in repos), n),
         Row("bitbucket", "pull_request_activity", len(prs), sum(activity), child_pages(activity, small), 0,
             note="no-change: none (same updated_on)"),
         Row("bitbucket", "pull_request_commits", len(prs), sum(commits), child_pages(commits, small), 0),
@@ -460,6 +461,51 @@ def bitbucket_truth(sim, source) -> list[Row]:
         Row("bitbucket", "deployment_commits", len(ranges), sum(ranges), child_pages(ranges, small), 0,
             note="one range per production deployment, read once"),
     ]
+
+
+STREAM_OF["bitbucket_dc"] = [
+    (r"/pull-requests/\d+/activities", "pull_request_activity"), (r"/pull-requests/\d+/commits", "pull_request_commits"),
+    (r"/pull-requests", "pull_requests"), (r"^/rest/api/1\.0/projects/[^/]+/repos/?(\?|$)", "repositories (listings)"),
+]
+
+
+def bitbucket_dc_truth(sim, source) -> list[Row]:
+    """The Data Center project MOB (simulator/bitbucket_dc_api.py), one repository: pull requests newest update
+    first, with one activities and one commits list each (100 a page; a child list always asks the largest);
+    the project listed by the two groups that read (pipelines and deployments have no API and ask nothing).
+    No-change: the pull requests down to the first page reaching one older than the newest less the lookback."""
+    from connectors.bitbucket.datacenter import MAX_PAGE
+
+    data = sim.mounts["bitbucket_dc"].data
+    size = min(MAX_PAGE, source.options.page_size)
+    repos = list(data.repositories)
+    n = len(repos)
+    lookback_ms = source.options.lookback_hours * 3_600_000
+
+    def nochange_pages(prs: list[dict]) -> int:
+        newest = max((p["updatedDate"] for p in prs), default=0)
+        relisted = sum(p["updatedDate"] >= newest - lookback_ms for p in prs)
+        return min(pages(len(prs), size), relisted // size + 1)
+
+    prs = {r: list(data.pull_requests[r].values()) for r in repos}
+    activities = [len(a) for r in repos for a in data.activities[r].values()]
+    commits = [len(c) for r in repos for c in data.pr_commits[r].values()]
+    return [
+        Row("bitbucket_dc", "repositories (listings)", 1, n, 2 * pages(n, size), 2 * pages(n, size),
+            note="the project listed by the repositories and pull_requests groups"),
+        Row("bitbucket_dc", "pull_requests", n, sum(map(len, prs.values())),
+            sum(pages(len(p), size) for p in prs.values()), sum(nochange_pages(p) for p in prs.values()),
+            note="no update filter: newest first down to the cursor less the lookback"),
+        Row("bitbucket_dc", "pull_request_activity", sum(map(len, prs.values())), sum(activities),
+            child_pages(activities, MAX_PAGE), 0, note="no-change: none (same updatedDate)"),
+        Row("bitbucket_dc", "pull_request_commits", sum(map(len, prs.values())), sum(commits),
+            child_pages(commits, MAX_PAGE), 0),
+    ]
+
+
+def bench_name(source) -> str:
+    """The source's name in the tables, and its simulator prefix: Bitbucket's Data Center flavour apart."""
+    return "bitbucket_dc" if getattr(source, "flavour", None) == "datacenter" else source.type
 
 
 def linear_truth(sim, source) -> list[Row]:
@@ -516,6 +562,10 @@ def bench_config(url: str, warehouse: Path) -> dict:
 
     config = yaml.safe_load(DEMO_CONFIG.format_map(Placeholders(warehouse=warehouse, url=url, token_var=TOKEN_VAR,
                                                                 as_of=DEFAULT_AS_OF.isoformat())))
+    # Bitbucket Data Center is not in the demo (its deployments would come from an events file): read here
+    config["sources"].append({"type": "bitbucket", "flavour": "datacenter", "name": "bench-bitbucket-dc",
+                              "base_url": f"{url}/bitbucket_dc", "auth": {"token": f"${{{TOKEN_VAR}}}"},
+                              "scope": {"project": "MOB"}})
     for source in config["sources"]:
         options = source.get("options") or {}
         options.pop("start_date", None)
@@ -578,25 +628,27 @@ def measure(scale: int, seed: int = 7) -> ScaleResult:
             "circleci": lambda s: circleci_truth(sim, s),
             "azure_devops": lambda s: azure_devops_truth(sim, s),
             "bitbucket": lambda s: bitbucket_truth(sim, s),
+            "bitbucket_dc": lambda s: bitbucket_dc_truth(sim, s),
             "linear": lambda s: linear_truth(sim, s),
         }
         with RawStore(warehouse) as store:
             for source in sources:
-                rows = truth[source.type](source)
+                name = bench_name(source)
+                rows = truth[name](source)
                 by_stream = {r.stream: r for r in rows}
                 out.load.append(load_average())
                 for run in ("full", "nochange"):
                     sim.reset_stats()
                     started = time.monotonic()
                     load(source, store)
-                    out.seconds[f"{source.type} {run}"] = time.monotonic() - started
-                    for stream, count in _counted(sim, source.type).items():
+                    out.seconds[f"{name} {run}"] = time.monotonic() - started
+                    for stream, count in _counted(sim, name).items():
                         if stream not in by_stream:  # a request the arithmetic has no row for: show it
-                            by_stream[stream] = Row(source.type, stream, 0, 0, 0, 0, note="not in the minimum")
+                            by_stream[stream] = Row(name, stream, 0, 0, 0, 0, note="not in the minimum")
                             rows.append(by_stream[stream])
                         setattr(by_stream[stream], run, count)
                 out.rows += rows
-                print(f"scale {scale} {source.type}: full {sum(r.full for r in rows)} requests "
+                print(f"scale {scale} {name}: full {sum(r.full for r in rows)} requests "
                       f"(minimum {sum(r.minimum for r in rows)}), no-change {sum(r.nochange for r in rows)} "
                       f"(target {sum(r.nochange_minimum for r in rows)})", flush=True)
     return out
@@ -683,6 +735,10 @@ NOTES = """### What the tables show
   today's simulator, makes the same requests.
 - Changed earlier: GitLab asks no commits or notes of a merge request listed again with the `updated_at`
   already stored (`stored_merge_requests`).
+- Bitbucket Data Center (`bitbucket_dc`) is not in the demo configuration (its deployments would come from
+  an events file); the benchmark adds it, project MOB. Its pull request list has no update filter, so a
+  no-change run reads it newest first down to the first page that reaches a pull request older than the
+  cursor less the lookback (one page here) and, every pull request on it stored unchanged, no child list.
 - Jenkins builds come `options.page_size` (100) to a range although one range of 1000 is one request; no
   job here has over 100 builds, so the tables cannot show it. Left to the option: Jenkins loads every
   build of a range from disk to answer, and a slow controller answers a 1000-build range slowly.
