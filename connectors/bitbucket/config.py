@@ -61,11 +61,6 @@ class BitbucketScope(GlobScope):
         return each_matching(slugs, r"[\w.-]+", "is not a repository slug (e.g. payments-api, without the "
                              "workspace or project)")
 
-    @property
-    def owner(self) -> str:
-        """The workspace or the project key: the first part of every per-repository scope `owner/slug`."""
-        return self.workspace or self.project or ""
-
 
 class BitbucketOptions(HttpOptions):
     deployments: DeploymentRules = Field(
