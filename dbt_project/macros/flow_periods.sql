@@ -50,6 +50,18 @@
      where grain = '{{ grain }}')
 {%- endmacro %}
 
+{# Where the contribution of a rebuilt item's changed interval (a row of `changed_intervals`, with `sign` -1 for
+   the previous build's, +1 for the new) can differ from its counterpart's: an interval that only changed its end
+   (an open interval closed, a late history cut it short) pairs with its old self, one of each sign on the same
+   item, group and start (`pair_columns`), and the two count alike up to the earlier end; any other interval
+   from its start. The period models cut the changed intervals from there on, so an item that worked on one
+   status for years and moved on costs its last periods, not its whole history. #}
+{% macro interval_changed_from(pair_columns) -%}
+    {%- set pair = 'over (partition by ' ~ pair_columns | join(', ') ~ ')' -%}
+    case when count(*) {{ pair }} = 2 and sum(sign) {{ pair }} = 0
+        then coalesce(min(ended_at) {{ pair }}, started_at) else started_at end
+{%- endmacro %}
+
 {# Each item's first step into waiting or active before the as-of time (`work_item_ids`: a subquery, or none
     for every item), read from the state intervals alone: no join with work_items needed for it. Reads the
    calling model's `as_of` CTE. #}

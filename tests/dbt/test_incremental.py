@@ -24,7 +24,11 @@ Load 3, read 01-21 12:00 (window from 01-18 12:00, so load 2 is still in it):
   SHOP-1 changed again: Done 01-21 09:00.
   SHOP-2 re-read with its histories written again whole, without the raised flag of 01-07 (history 203):
   a history gone from Jira's answer goes from the parsed changelog too, so SHOP-2 has no blocked time.
-  -> changed issues and items to rebuild: 1, 2, 3, 4.
+  SHOP-5 done 01-21 10:00: its open interval (in review since 01-06 08:00) closes. It was in progress on every
+  earlier day and week before and after, so the days and weeks before the recomputed ones keep their rows
+  as built (UNTOUCHED_DAY, UNTOUCHED_WEEK): only the periods where an interval's contribution changed are
+  updated.
+  -> changed issues and items to rebuild: 1, 2, 3, 4, 5.
 """
 
 from __future__ import annotations
@@ -58,7 +62,10 @@ INCREMENTAL_MODELS = [
     "intermediate.int_signal_status_weeks",
     "intermediate.int_signal_status_waits_weekly",
 ]
-UNTOUCHED_DAY = date(2026, 1, 12)  # only SHOP-5 (in review since 01-06) is in progress then; load 3 does not rebuild it
+# only SHOP-5 (in review since 01-06) is in progress on 01-12 and in review in the week of 01-05: load 3 closes
+# its interval on 01-21, after both
+UNTOUCHED_DAY = date(2026, 1, 12)
+UNTOUCHED_WEEK = (date(2026, 1, 5), "Code Review")
 NAME = {sid: name for sid, (name, _) in STATUSES.items()}
 ID = {name: sid for sid, name in NAME.items()}
 
@@ -132,9 +139,11 @@ LOADS = {
     ],
     3: [
         ("jira__issues", [issue(1, "2026-01-05T09:00", "Done", "2026-01-21T09:00"),
-                          issue(2, "2026-01-05T10:00", "Done", "2026-01-09T10:00")]),
+                          issue(2, "2026-01-05T10:00", "Done", "2026-01-09T10:00"),
+                          issue(5, "2026-01-05T08:00", "Done", "2026-01-21T10:00")]),
         ("jira__changelogs", [
             moved(1, 4, "2026-01-21T09:00", "In Progress", "Done"),
+            moved(5, 2, "2026-01-21T10:00", "In Review", "Done"),
             moved(2, 1, "2026-01-06T10:00", "To Do", "In Progress"), moved(2, 2, "2026-01-09T10:00", "In Progress", "Done"),
             flag(2, 4, "2026-01-08T10:00", False),
         ]),
@@ -187,6 +196,18 @@ def mark_flow_load_day(warehouse: Path, day: date, age_hours: float) -> float:
     return before
 
 
+def mark_status_week(warehouse: Path, week: tuple[date, str], item_microseconds: int) -> int:
+    """Set the item-microseconds of `week` (its start and status) in int_signal_status_weeks to
+    `item_microseconds`; return the value it had."""
+    with duckdb.connect(str(warehouse)) as con:
+        where = "WHERE week_start = ? AND status_name = ?"
+        (before,) = con.execute(f"SELECT item_microseconds FROM intermediate.int_signal_status_weeks {where}",
+                                list(week)).fetchall()[0]
+        con.execute(f"UPDATE intermediate.int_signal_status_weeks SET item_microseconds = ? {where}",
+                    [item_microseconds, *week])
+    return before
+
+
 def periods(warehouse: Path, grain: str) -> list[str]:
     return [row[0] for row in query(warehouse, "SELECT strftime(period_start, '%m-%d') FROM "
                                     "intermediate.int_flow_periods_to_rebuild WHERE grain = ? ORDER BY 1", [grain])]
@@ -212,11 +233,14 @@ def builds(tmp_path_factory):
     states = {}
     for number in (2, 3):
         load(warehouse, number)
-        if number == 3:  # a day no rebuilt interval touches keeps its row as built: the run is incremental
+        if number == 3:  # a period no changed contribution touches keeps its row as built: the run is incremental
             marked = mark_flow_load_day(warehouse, UNTOUCHED_DAY, -1.0)
+            marked_week = mark_status_week(warehouse, UNTOUCHED_WEEK, -1)
         run_dbt(["run", *SELECT], warehouse, work)
         if number == 3:
-            assert mark_flow_load_day(warehouse, UNTOUCHED_DAY, marked) == -1.0, "int_flow_load_daily rebuilt in full"
+            assert mark_flow_load_day(warehouse, UNTOUCHED_DAY, marked) == -1.0, "int_flow_load_daily day rewritten"
+            assert mark_status_week(warehouse, UNTOUCHED_WEEK, marked_week) == -1, "int_signal_status_weeks week rewritten"
+            run_dbt(["run", "--select", "int_signal_status_waits_weekly"], warehouse, work)  # built from the mark
         snapshot = work / f"after_load_{number}" / warehouse.name
         snapshot.parent.mkdir()
         shutil.copy(warehouse, snapshot)
@@ -234,8 +258,8 @@ def test_only_issues_read_in_the_window_or_stale_are_rebuilt(builds):
     assert issue_ids(after_2, "int_jira__changed_issues") == ["1", "2", "3", "4"]
     assert issue_ids(after_2, "int_work_items_to_rebuild") == ["1", "2", "3", "4", "5"]  # 5: renamed status; 6 untouched
     # load 2 is still inside the 72 h; 5 was rebuilt with the new name, so it is current now
-    assert issue_ids(after_3, "int_jira__changed_issues") == ["1", "2", "3", "4"]
-    assert issue_ids(after_3, "int_work_items_to_rebuild") == ["1", "2", "3", "4"]
+    assert issue_ids(after_3, "int_jira__changed_issues") == ["1", "2", "3", "4", "5"]
+    assert issue_ids(after_3, "int_work_items_to_rebuild") == ["1", "2", "3", "4", "5"]
 
 
 def test_reopened_item_late_flags_deleted_and_new_items_after_load_2(builds):
@@ -276,14 +300,17 @@ def test_only_the_periods_after_the_last_build_are_recomputed_after_load_3(build
     warehouse = builds[3][0]
     # the rebuilt items' waiting/active intervals as load 2's build had them (read before the marts replaced them):
     # SHOP-1 01-06 09:00 -> 01-08 09:00 and 01-15 09:00 -> open; SHOP-2 01-06 10:00 -> 01-09 10:00 in three
-    # pieces (flag raised 01-07 10:00, cleared 01-08 10:00); SHOP-4 01-17 09:00 -> 01-19 09:00; SHOP-3 is gone
+    # pieces (flag raised 01-07 10:00, cleared 01-08 10:00); SHOP-4 01-17 09:00 -> 01-19 09:00; SHOP-5 01-06 08:00 ->
+    # open; SHOP-3 is gone
     assert query(warehouse, "SELECT work_item_id, strftime(started_at, '%m-%d %H'), strftime(ended_at, '%m-%d %H') "
                             "FROM intermediate.int_work_items_replaced_intervals ORDER BY 1, 2") == [
         ("acme-jira:1", "01-06 09", "01-08 09"), ("acme-jira:1", "01-15 09", None),
         ("acme-jira:2", "01-06 10", "01-07 10"), ("acme-jira:2", "01-07 10", "01-08 10"),
-        ("acme-jira:2", "01-08 10", "01-09 10"), ("acme-jira:4", "01-17 09", "01-19 09")]
+        ("acme-jira:2", "01-08 10", "01-09 10"), ("acme-jira:4", "01-17 09", "01-19 09"),
+        ("acme-jira:5", "01-06 08", None)]
     # only the periods from load 2's last day (01-20) and last complete week (01-12) on are recomputed in full;
-    # SHOP-1's changed open interval (now 01-15 09:00 -> 01-21 09:00) updates 01-15 .. 01-19 by its difference
+    # the open intervals closed by load 3 (SHOP-1's from 01-15 09:00 at 01-21 09:00, SHOP-5's from 01-06 08:00 at
+    # 01-21 10:00) count the same as before on every earlier day and week: they change only these
     assert periods(warehouse, "day") == ["01-20", "01-21"]
     assert periods(warehouse, "week") == ["01-12", "01-19"]
 
@@ -320,7 +347,7 @@ def test_a_build_that_did_not_complete_moves_no_mark(paused):
 def test_reads_since_the_last_complete_build_are_taken_in_after_a_pause(paused):
     warehouse, *_, differences = paused
     # load 2 (read 01-20 12:00) is after the mark of 01-10 12:00 though before 01-21 12:00 (load 3 less 72 h)
-    assert issue_ids(warehouse, "int_jira__changed_issues") == ["1", "2", "3", "4"]
+    assert issue_ids(warehouse, "int_jira__changed_issues") == ["1", "2", "3", "4", "5"]
     assert differences == {model: 0 for model in INCREMENTAL_MODELS}
     # SHOP-4, new in load 2: flow 01-17 09:00 -> 01-19 09:00 = 48 h; lead 01-16 09:00 -> 01-19 09:00 = 72 h
     new = item(warehouse, 4)

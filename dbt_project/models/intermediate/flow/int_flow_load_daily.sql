@@ -158,22 +158,29 @@ moved_starts as (
 
 changed_intervals as (
     -- an interval the same before and after (a reopened item's earlier work) changes no day; sign -1 takes
-    -- the previous build's contribution away, +1 adds the new one
-    select -1 as sign, removed.* from (
-        select * from previous_intervals where work_item_id not in (select work_item_id from moved_starts)
-        except all
-        select * from current_intervals
-    ) as removed
+    -- the previous build's contribution away, +1 adds the new one, from the day it changed on
+    -- (interval_changed_from); a moved start changes the age on every day of the item
+    select
+        changed.*,
+        {{ interval_changed_from(['work_item_id', 'team', 'value_stream', 'flow_item_type', 'flow_state', 'started_at']) }}
+            as changed_from
+    from (
+        select -1 as sign, removed.* from (
+            select * from previous_intervals where work_item_id not in (select work_item_id from moved_starts)
+            except all
+            select * from current_intervals
+        ) as removed
+        union all
+        select 1, added.* from (
+            select * from current_intervals where work_item_id not in (select work_item_id from moved_starts)
+            except all
+            select * from previous_intervals
+        ) as added
+    ) as changed
     union all
-    select 1, added.* from (
-        select * from current_intervals where work_item_id not in (select work_item_id from moved_starts)
-        except all
-        select * from previous_intervals
-    ) as added
+    select -1, *, started_at from previous_intervals where work_item_id in (select work_item_id from moved_starts)
     union all
-    select -1, * from previous_intervals where work_item_id in (select work_item_id from moved_starts)
-    union all
-    select 1, * from current_intervals where work_item_id in (select work_item_id from moved_starts)
+    select 1, *, started_at from current_intervals where work_item_id in (select work_item_id from moved_starts)
 ),
 
 changed_days as (
@@ -187,7 +194,7 @@ changed_days as (
         case when changed.sign < 0 then previous_starts.wip_started_at else current_starts.wip_started_at end
             as wip_started_at,
         {{ timestamp_series_rows(
-            'changed.started_at::date',
+            'changed.changed_from::date',
             'least(' ~ last_day ~ ', first_recomputed.first_day - 1)',
             "interval '1 day'"
         ) }}::date as day
@@ -195,7 +202,7 @@ changed_days as (
     cross join first_recomputed
     left join previous_starts on previous_starts.work_item_id = changed.work_item_id
     left join current_starts on current_starts.work_item_id = changed.work_item_id
-    where changed.started_at::date < first_recomputed.first_day
+    where changed.changed_from::date < first_recomputed.first_day
 ),
 
 day_changes as (

@@ -16,6 +16,7 @@
 
 {%- set first_week = "date_trunc('week', started_at)" %}
 {%- set last_week = "date_trunc('week', ended_at - interval '1 microsecond')" %}
+{%- set changed_from_week = "date_trunc('week', changed_from)" %}
 {%- set piece_microseconds = microseconds_between(
     'greatest(started_at, week_start::timestamp)', "least(ended_at, week_start + interval '7 day')"
 ) %}
@@ -139,17 +140,26 @@ changed_intervals as (
     select 1, added.* from (select * from current_intervals except all select * from previous_intervals) as added
 ),
 
+changed_spans as (
+    select
+        changed.*,
+        {{ interval_changed_from(['work_item_id', 'team', 'value_stream', 'status_name', 'flow_state', 'started_at']) }}
+            as changed_from
+    from changed_intervals as changed
+),
+
 changed_pieces as (
+    -- each changed interval over its weeks from where it changed on (interval_changed_from)
     select
         changed.*,
         {{ timestamp_series_rows(
-            first_week,
+            changed_from_week,
             'least(' ~ last_week ~ ", first_recomputed.first_week::timestamp - interval '1 week')",
             "interval '1 week'"
         ) }}::date as week_start
-    from changed_intervals as changed
+    from changed_spans as changed
     cross join first_recomputed
-    where ended_at > started_at and {{ first_week }} < first_recomputed.first_week
+    where ended_at > started_at and {{ changed_from_week }} < first_recomputed.first_week
 ),
 
 touched_items as (
