@@ -47,14 +47,17 @@
 {%- endmacro %}
 
 {#- Every read of a tracker's items, as source_instance, item id and extracted_at: what its changed-item model
-    and int_incremental_read_marks look at. -#}
-{% macro tracker_reads(source_type) -%}
+    and int_incremental_read_marks look at. `recent` (Jira's): only the reads at or after the earliest window
+    start, given as a literal (jira_histories_read_filter), so the scans skip the older row groups of the raw
+    tables instead of reading every history's key. -#}
+{% macro tracker_reads(source_type, recent=false) -%}
     {%- if source_type == 'jira' -%}
-    select source_instance, record_key as issue_id, extracted_at from {{ source('raw', 'jira__issues') }}
+    {%- set where = ' where ' ~ jira_histories_read_filter('extracted_at') if recent else '' -%}
+    select source_instance, record_key as issue_id, extracted_at from {{ source('raw', 'jira__issues') }}{{ where }}
     union all
-    select source_instance, parent_key, extracted_at from {{ source('raw', 'jira__changelogs') }}
+    select source_instance, parent_key, extracted_at from {{ source('raw', 'jira__changelogs') }}{{ where }}
     union all
-    select source_instance, record_key, extracted_at from {{ source('raw', 'jira__deleted_issues') }}
+    select source_instance, record_key, extracted_at from {{ source('raw', 'jira__deleted_issues') }}{{ where }}
     {%- elif source_type == 'linear' -%}
     select source_instance, issue_id, extracted_at from {{ ref('stg_linear__issues') }}
     union all
@@ -71,11 +74,13 @@
 {#- The changed-item model of a tracker: every item with a read in its source instance's window. -#}
 {% macro tracker_changed_items(source_type) -%}
 with reads as (
-    {{ tracker_reads(source_type) }}
+    {{ tracker_reads(source_type, recent=source_type == 'jira') }}
 ),
 
 windows as (
-    {{ read_windows(source_type, 'select source_instance, extracted_at from reads') }}
+    -- from every read: the newest of an instance may be older than another instance's window
+    {{ read_windows(source_type, tracker_reads(source_type) if source_type == 'jira'
+                    else 'select source_instance, extracted_at from reads') }}
 )
 
 select distinct reads.source_instance, reads.issue_id
