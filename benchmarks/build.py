@@ -352,7 +352,8 @@ After the full build above: {delta['new_issues']:,} new issues, {delta['reopened
 read a week later (the full load is outside the 72 h lookback){delta_dates}. Then `dbt run` again: the parsed
 issues and histories take only what was read in the window, the flow models delete and insert the rows of
 the {to_rebuild:,} work items in int_work_items_to_rebuild, the day and week series recompute the recent
-periods and update the earlier ones by difference; the DORA change chain, the status mapping, the hierarchy
+periods and update the earlier ones by difference (an interval that only changed its end, from its earlier end
+on); the DORA change chain, the status mapping, the hierarchy
 and the realization and signal marts are still rebuilt in full.
 
 | run | seconds | peak RSS (MiB) |
