@@ -1,10 +1,16 @@
 {#- Raw Jira issues minus those the connector's reconciliation no longer found (deleted, or moved to a
     project that is not loaded). The tombstone must be at least as new as the issue's last read: an
     issue read again afterwards exists after all. Every model reading raw issues goes through this, so
-    a deleted issue disappears everywhere at once. -#}
-{% macro jira_live_issues() -%}
+    a deleted issue disappears everywhere at once. `only` (a relation with source_instance and issue_id): those
+    issues' rows only, joined before the tombstones are looked up, so a reader of a few issues does not scan
+    every issue's payload for them. -#}
+{% macro jira_live_issues(only=none) -%}
 select issues.*
 from {{ source('raw', 'jira__issues') }} as issues
+{%- if only %}
+inner join {{ only }} as only_issues
+    on only_issues.source_instance = issues.source_instance and only_issues.issue_id = issues.record_key
+{%- endif %}
 where not exists (
     select 1
     from {{ source('raw', 'jira__deleted_issues') }} as tombstones

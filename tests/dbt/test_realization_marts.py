@@ -102,6 +102,11 @@ ISSUES = {
     "WEB-3": ("303", "Story", "02-01T09:00", [("02-17T09:00", "Won't Do")], 3.0, None, "MKT-5", [], None),
 }
 ISSUE_LINKS = {"PAY-11": ("PAY-1", "1"), "PAY-1": ("PAY-11", "11")}  # one "Relates" link, seen from both ends
+# the delivery forecasts' targets of the open containers, read from their raw payloads: PAY-10's due date; PAY-1
+# has none, so the earliest release date of its fix versions
+TARGET_FIELDS = {"PAY-10": {"duedate": "2026-03-31"},
+                 "PAY-1": {"fixVersions": [{"name": "2026.3", "releaseDate": "2026-05-20"},
+                                           {"name": "2026.2", "releaseDate": "2026-04-15"}]}}
 
 # id -> (repo, environment, start, finish, state, sha name, description, ref, compare commit names);
 # a commit not named in test_dora_marts.COMMITS has its name as its message
@@ -173,6 +178,7 @@ def issue_record(key: str) -> RawRecord:
         "customfield_10016": points, EPIC_LINK_FIELD: epic_link,
         GOAL_FIELD: {"value": goal, "id": "7"} if goal else None,
         "issuelinks": [],
+        **TARGET_FIELDS.get(key, {}),
     }
     if parent:
         parent_key, parent_type, level = parent
@@ -257,7 +263,8 @@ def warehouse(tmp_path_factory):
     for name, text in SEEDS.items():
         (project / "seeds" / name).write_text(text)
     # the marts and everything upstream; upstream unit tests are their owners' business (and need no data)
-    dbt(["build", "--select", *(f"+{mart}" for mart in MARTS), "--exclude", "test_type:unit"], project, path, work)
+    dbt(["build", "--select", *(f"+{mart}" for mart in MARTS), "+int_forecast_subjects", "--exclude", "test_type:unit"],
+        project, path, work)
     dbt(["test", "--select", *(f"test_type:unit,{folder}" for folder in OUR_FOLDERS)], project, path, work)
     return path
 
@@ -452,6 +459,16 @@ def test_investment_distribution_shares_of_the_month(warehouse):
     for row, want in zip(rows, expected):
         assert row[3:] == pytest.approx(want[3:]), row[:3]
     assert query(warehouse, "SELECT DISTINCT month_start FROM marts.investment_distribution") == [(date(2026, 2, 1),)]
+
+
+def test_open_containers_are_forecast_to_their_due_date_or_first_release(warehouse):
+    """The open epic PAY-10 is due 03-31; the open initiative PAY-1 has no due date, and its fix versions are
+    released 05-20 and 04-15: the earlier. Done epic PAY-11 is no subject."""
+    rows = query(warehouse, "SELECT subject_id, strftime(target_date, '%m-%d'), target_kind "
+                            "FROM intermediate.int_forecast_subjects WHERE subject_type IN ('epic', 'initiative') "
+                            "ORDER BY 1")
+    assert rows == [("epic:jira:PAY-10", "03-31", "due_date"),
+                    ("initiative:jira:PAY-1", "04-15", "fix_version_release")]
 
 
 def test_rebuild_changes_nothing(warehouse, tmp_path):

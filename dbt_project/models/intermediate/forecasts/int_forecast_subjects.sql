@@ -93,10 +93,7 @@ container_payloads as (
         raw_issues.source_instance,
         raw_issues.record_key as issue_id,
         raw_issues.payload
-    from ({{ jira_live_issues() }}) as raw_issues
-    inner join container_issues
-        on container_issues.source_instance = raw_issues.source_instance
-        and container_issues.issue_id = raw_issues.record_key
+    from ({{ jira_live_issues(only='container_issues') }}) as raw_issues
     order by raw_issues.source_instance, raw_issues.record_key, raw_issues.extracted_at desc
 ),
 
