@@ -1,17 +1,21 @@
 {#- Raw Jira issues minus those the connector's reconciliation no longer found (deleted, or moved to a
     project that is not loaded). The tombstone must be at least as new as the issue's last read: an
     issue read again afterwards exists after all. Every model reading raw issues goes through this, so
-    a deleted issue disappears everywhere at once. `only` (a relation with source_instance and issue_id): those
-    issues' rows only, joined before the tombstones are looked up, so a reader of a few issues does not scan
-    every issue's payload for them. -#}
-{% macro jira_live_issues(only=none) -%}
+    a deleted issue disappears everywhere at once. A reader of a few issues' rows names them, so that they are
+    chosen before the tombstones are looked up (DuckDB otherwise checks every issue's row, payload included):
+    `only`, a relation with source_instance and issue_id: those issues' rows; `within`, SQL of read_windows():
+    the rows read in their source instance's window (in_read_window). -#}
+{% macro jira_live_issues(only=none, within=none) -%}
 select issues.*
 from {{ source('raw', 'jira__issues') }} as issues
 {%- if only %}
 inner join {{ only }} as only_issues
     on only_issues.source_instance = issues.source_instance and only_issues.issue_id = issues.record_key
 {%- endif %}
-where not exists (
+{%- if within %}
+inner join ({{ within }}) as windows on windows.source_instance = issues.source_instance
+{%- endif %}
+where {% if within %}{{ in_read_window('issues.extracted_at', 'windows') }} and {% endif %}not exists (
     select 1
     from {{ source('raw', 'jira__deleted_issues') }} as tombstones
     where tombstones.source_instance = issues.source_instance

@@ -49,13 +49,15 @@
 {%- set refs = jira_parsed_path_refs(paths, json_paths) %}
 {%- set at = refs.text %}{% set json_at = refs.json %}
 
+{%- set windows = read_windows('jira', "select source_instance, extracted_at from " ~ source('raw', 'jira__issues')) %}
+
 with source as (
-    {%- if is_incremental() %}
+    {%- if is_incremental() and not (reparse.all or reparse.some) %}
+    {{ jira_live_issues(within=windows) }}
+    {%- elif is_incremental() %}
     select live.*
     from ({{ jira_live_issues() }}) as live
-    inner join (
-        {{ read_windows('jira', "select source_instance, extracted_at from " ~ source('raw', 'jira__issues')) }}
-    ) as windows on windows.source_instance = live.source_instance
+    inner join ({{ windows }}) as windows on windows.source_instance = live.source_instance
     where {{ in_read_window('live.extracted_at', 'windows') }}
         {%- if reparse.all %}
         or true  -- built before parse_settings existed
