@@ -17,6 +17,7 @@ server attributes that are this API's (``sim.rate_limit_remaining``). The server
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any, ClassVar
 
@@ -34,6 +35,25 @@ def history_window_ms(org: Any) -> tuple[int, int]:
         anchor = int(time.time() * 1000) // MS_PER_DAY * MS_PER_DAY
         window = (anchor - 182 * MS_PER_DAY, anchor)
     return window
+
+
+def basic_password(req: Request) -> str | None:
+    """The password (API token) of a Basic Authorization header; None without one."""
+    auth = (req.headers.get("Authorization") or "").strip()
+    if not auth.lower().startswith("basic "):
+        return None
+    try:
+        return base64.b64decode(auth[6:]).decode().split(":", 1)[1]
+    except (ValueError, IndexError):
+        return None
+
+
+def bearer_or_basic_token(req: Request) -> str | None:
+    """The token of a Bearer Authorization header, else the password of a Basic one (Atlassian's two ways)."""
+    auth = (req.headers.get("Authorization") or "").strip()
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return basic_password(req)
 
 
 class MountedApi:

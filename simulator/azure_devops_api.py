@@ -36,7 +36,7 @@ import uuid
 from connectors.kit.faults import Fault
 from connectors.kit.http import ApiError, Request, Response, Router
 
-from .api import MountedApi, history_window_ms
+from .api import MountedApi, basic_password, history_window_ms
 from .model import Org
 from .timefmt import MS_PER_DAY, MS_PER_HOUR, MS_PER_MINUTE, github_ts, parse_ms
 
@@ -411,7 +411,7 @@ class AzureDevOpsApi(MountedApi):
     # ------------------------------------------------------------------ front door
 
     def serve(self, req: Request) -> Response:
-        if self.tokens is not None and self._token(req) not in self.tokens:
+        if self.tokens is not None and basic_password(req) not in self.tokens:
             return self.error_response(401, "Access Denied: the personal access token is not valid", {})
         resolved = self.router.resolve(req.method, req.path)
         if resolved is None:
@@ -421,16 +421,6 @@ class AzureDevOpsApi(MountedApi):
             return handler(req)
         except ApiError as exc:
             return self.error_response(exc.status, exc.message, exc.headers)
-
-    @staticmethod
-    def _token(req: Request) -> str | None:
-        auth = (req.headers.get("Authorization") or "").strip()
-        if not auth.lower().startswith("basic "):
-            return None
-        try:
-            return base64.b64decode(auth[6:]).decode().split(":", 1)[1]
-        except (ValueError, IndexError):
-            return None
 
     def error_response(self, status: int, message: str, headers: dict[str, str]) -> Response:
         return Response(status, {"$id": "1", "innerException": None, "message": message,

@@ -28,7 +28,6 @@ Retry-After unless the fault sets one.
 
 from __future__ import annotations
 
-import base64
 import re
 import uuid
 import zlib
@@ -36,7 +35,7 @@ import zlib
 from connectors.kit.faults import Fault
 from connectors.kit.http import ApiError, Request, Response, Router
 
-from .api import MountedApi
+from .api import MountedApi, bearer_or_basic_token
 from .model import Org, RepoStore, sha_of
 from .timefmt import MS_PER_MINUTE, as_ms, github_ts, parse_ms
 
@@ -305,20 +304,8 @@ class BitbucketApi(MountedApi):
 
     # ------------------------------------------------------------------ front door
 
-    @staticmethod
-    def _token(req: Request) -> str | None:
-        auth = (req.headers.get("Authorization") or "").strip()
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
-        if auth.lower().startswith("basic "):
-            try:
-                return base64.b64decode(auth[6:]).decode().split(":", 1)[1]
-            except (ValueError, IndexError):
-                return None
-        return None
-
     def serve(self, req: Request) -> Response:
-        if self.tokens is not None and self._token(req) not in self.tokens:
+        if self.tokens is not None and bearer_or_basic_token(req) not in self.tokens:
             return self.error_response(401, "Unauthorized", {})
         resolved = self.router.resolve(req.method, req.path)
         if resolved is None:

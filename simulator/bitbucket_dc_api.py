@@ -24,13 +24,12 @@ the fault's Retry-After (none when the fault sets none).
 
 from __future__ import annotations
 
-import base64
 import zlib
 
 from connectors.kit.faults import Fault
 from connectors.kit.http import ApiError, Request, Response, Router
 
-from .api import MountedApi
+from .api import MountedApi, bearer_or_basic_token
 from .model import Org, RepoStore, sha_of
 from .timefmt import as_ms, parse_ms
 
@@ -189,20 +188,8 @@ class BitbucketDataCenterApi(MountedApi):
 
     # ------------------------------------------------------------------ front door
 
-    @staticmethod
-    def _token(req: Request) -> str | None:
-        auth = (req.headers.get("Authorization") or "").strip()
-        if auth.lower().startswith("bearer "):
-            return auth[7:].strip()
-        if auth.lower().startswith("basic "):
-            try:
-                return base64.b64decode(auth[6:]).decode().split(":", 1)[1]
-            except (ValueError, IndexError):
-                return None
-        return None
-
     def serve(self, req: Request) -> Response:
-        if self.tokens is not None and self._token(req) not in self.tokens:
+        if self.tokens is not None and bearer_or_basic_token(req) not in self.tokens:
             return self.error_response(401, "Authentication failed. Please check your credentials and try again.", {})
         resolved = self.router.resolve(req.method, req.path)
         if resolved is None:

@@ -33,12 +33,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.bitbucket import datacenter
+from connectors.bitbucket import datacenter, repositories
 from connectors.bitbucket.config import BitbucketSource
 from connectors.core.endpoint import Child, Endpoint, format_cursor, iso_seconds, parse_timestamp
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import BadRequestError, FatalError, NotFoundError, RetriesExhaustedError
-from connectors.core.http import RequestStats
 from connectors.core.paginators import NextUrlPaginator, dig
 from connectors.core.raw import CursorUpdate, RawRecord, RawStore, accounted_parents_sql, raw_table
 from connectors.core.source import Finding, SourceType, each_scope, engine_for, probe_client
@@ -252,31 +251,8 @@ def pull_request_children(workspace: str, repo: str,
     )
 
 
-def workspace_repositories(engine: Engine, source: BitbucketSource, stats: RequestStats) -> list[dict]:
-    """The workspace's repositories that the scope keeps (listed slugs, include/exclude globs)."""
-    scope = source.scope
-    params = {**REPOSITORIES.params, **PAGES.first_params(engine.page_size_for(REPOSITORIES))}
-    path = REPOSITORIES.path.format(workspace=scope.workspace)
-    listed = [repo for page in engine.pages(REPOSITORIES, path, params, stats) for repo in page]
-    return [repo for repo in listed if (not scope.repositories or repo.get("slug") in scope.repositories)
-            and scope.wanted(repo.get("slug") or "")]
-
-
-def resolve_repositories(engine: Engine, source: BitbucketSource) -> list[str]:
-    if source.scope.repositories and source.scope.include == ["*"] and not source.scope.exclude:
-        return list(source.scope.repositories)  # named: no listing needed
-    return [repo["slug"] for repo in workspace_repositories(engine, source, RequestStats())]
-
-
-def _extract_repositories(engine: Engine, source: BitbucketSource) -> list[StreamResult]:
-    workspace = source.scope.workspace
-    result = StreamResult(source.name, engine.table(REPOSITORIES), workspace)
-    engine.store.ensure_table(result.table)
-    repos = workspace_repositories(engine, source, result.stats)
-    records = [RawRecord(str(r["uuid"]), r, None, workspace) for r in repos]
-    engine.store.write([(result.table, source.name, records)])
-    result.records, result.pages = len(records), result.stats.requests
-    return [result]
+def _workspace(source: BitbucketSource) -> dict[str, str]:
+    return {"workspace": source.scope.workspace}
 
 
 def _forget_unscoped_pull_requests(store: RawStore, source: BitbucketSource, scope: str) -> None:
@@ -323,13 +299,15 @@ def _extract_repository(group: str, engine: Engine, source: BitbucketSource, rep
 
 def _extract_datacenter(group: str, engine: Engine, source: BitbucketSource) -> list[StreamResult]:
     if group == "repositories":
-        return datacenter.extract_repositories(engine, source)
+        return repositories.extract_repositories(engine, source, datacenter.REPOSITORIES,
+                                                 datacenter.owner(source))
     if group != "pull_requests":
         # Data Center has no Pipelines and no deployments API: its deployments come through the events source
         log.info("%s: Bitbucket Data Center has no %s API; nothing to read", source.name, group)
         return []
     table = raw_table("bitbucket", SOURCE.groups[group][0])
-    return each_scope(source, table, datacenter.resolve_repositories(engine, source),
+    slugs = repositories.resolve_repositories(engine, source, datacenter.REPOSITORIES, datacenter.owner(source))
+    return each_scope(source, table, slugs,
                       lambda repo: datacenter.extract_pull_requests(engine, source, repo), engine.client)
 
 
@@ -342,10 +320,11 @@ def extract(group: str, source: BitbucketSource, store, **client_kw) -> list[Str
     if source.flavour == "datacenter":
         return _extract_datacenter(group, engine, source)
     if group == "repositories":
-        return _extract_repositories(engine, source)
+        return repositories.extract_repositories(engine, source, REPOSITORIES, _workspace(source))
     # A repository that fails (403, deleted, Pipelines off) costs only its own streams.
     table = raw_table("bitbucket", SOURCE.groups[group][0])
-    return each_scope(source, table, resolve_repositories(engine, source),
+    slugs = repositories.resolve_repositories(engine, source, REPOSITORIES, _workspace(source))
+    return each_scope(source, table, slugs,
                       lambda repo: _extract_repository(group, engine, source, repo), engine.client)
 
 

@@ -24,9 +24,7 @@ from connectors.bitbucket.config import BitbucketSource
 from connectors.core.endpoint import Child, Endpoint, format_cursor
 from connectors.core.engine import Engine, StreamResult
 from connectors.core.errors import FatalError
-from connectors.core.http import RequestStats
 from connectors.core.paginators import OffsetPaginator, dig
-from connectors.core.raw import RawRecord
 from connectors.core.source import Finding, probe_client
 
 API = "rest/api/1.0"
@@ -85,32 +83,9 @@ def pull_request_children(project: str, repo: str,
                        replace=True) for endpoint in (PULL_REQUEST_ACTIVITY, PULL_REQUEST_COMMITS))
 
 
-def project_repositories(engine: Engine, source: BitbucketSource, stats: RequestStats) -> list[dict]:
-    """The project's repositories that the scope keeps (listed slugs, include/exclude globs)."""
-    scope = source.scope
-    path = REPOSITORIES.path.format(project=scope.project)
-    listed = [repo for page in engine.pages(REPOSITORIES, path, dict(PAGES.first_params(
-        engine.page_size_for(REPOSITORIES))), stats) for repo in page]
-    return [repo for repo in listed if (not scope.repositories or repo.get("slug") in scope.repositories)
-            and scope.wanted(repo.get("slug") or "")]
-
-
-def resolve_repositories(engine: Engine, source: BitbucketSource) -> list[str]:
-    if source.scope.repositories and source.scope.include == ["*"] and not source.scope.exclude:
-        return list(source.scope.repositories)  # named: no listing needed
-    return [repo["slug"] for repo in project_repositories(engine, source, RequestStats())]
-
-
-def extract_repositories(engine: Engine, source: BitbucketSource) -> list[StreamResult]:
-    project = source.scope.project
-    result = StreamResult(source.name, engine.table(REPOSITORIES), project)
-    engine.store.ensure_table(result.table)
-    repos = project_repositories(engine, source, result.stats)
-    # the numeric id is the server's; the scope (project key) and slug name the repository
-    records = [RawRecord(str(r["id"]), r, None, project) for r in repos]
-    engine.store.write([(result.table, source.name, records)])
-    result.records, result.pages = len(records), result.stats.requests
-    return [result]
+def owner(source: BitbucketSource) -> dict[str, str]:
+    """The project the repositories' paths name."""
+    return {"project": source.scope.project}
 
 
 def extract_pull_requests(engine: Engine, source: BitbucketSource, repo: str) -> list[StreamResult]:
