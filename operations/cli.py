@@ -381,7 +381,7 @@ def _build_on(target: str, build: bool, selection: tuple[str, ...] | list[str] =
     from operations.dbt import dbt_build_args
 
     dbt = Path(sys.executable).parent / "dbt"
-    command = [str(dbt), *dbt_build_args(load_config()), *selection, "--target", target,
+    command = [str(dbt), *dbt_build_args(load_config(), unit_tests=True), *selection, "--target", target,
                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
     if subprocess.run(command, check=False).returncode != 0:
         raise ThroughlineError(f"dbt build --target {target} failed; its output above names the model")

@@ -13,7 +13,7 @@ from dagster import AssetCheckResult, AssetExecutionContext, AssetMaterializatio
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
-from operations.dbt import dbt_build_args, dbt_env, manifest_is_stale, prune_run_targets
+from operations.dbt import dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, prune_run_targets
 from operations.run_report import report_progress
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
@@ -83,14 +83,17 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     os.environ.update(dbt_env(throughline.config(), throughline.warehouse()))  # memory limit, spill folder, threads
     started = time.monotonic()
     built, passed, failed = 0, 0, 0
+    invocation = dbt.cli(dbt_build_args(throughline.config()), context=context)
     try:
-        for event in dbt.cli(dbt_build_args(throughline.config()), context=context).stream():
+        for event in invocation.stream():
             if isinstance(event, AssetCheckResult):
                 passed, failed = passed + event.passed, failed + (not event.passed)
             elif isinstance(event, Output | AssetMaterialization):
                 built += 1
             yield event
     finally:
+        # dagster-dbt names the run folder relative to the project (absolute when DBT_TARGET_PATH is)
+        keep_partial_parse(DBT_PROJECT_DIR / invocation.target_path, DBT_PROJECT_DIR / "target")
         prune_run_targets(DBT_PROJECT_DIR / "target", context.op_execution_context.op.name)
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
     report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s")

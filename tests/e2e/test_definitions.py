@@ -108,15 +108,17 @@ def test_dbt_build_args_carry_the_rules_written_in_throughline_yml():
     jira_only = parse_config({"sources": [{
         "type": "jira", "name": "j", "base_url": "https://x.test", "auth": {"token": "t"}, "scope": {"projects": ["A"]},
     }]}, env={})
-    assert dbt_build_args(jira_only) == ["build"]  # dbt's own defaults stay
+    # dbt's own defaults stay; the unit tests (fixtures, not data) run in CI and the portability builds only
+    assert dbt_build_args(jira_only) == ["build", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args(jira_only, unit_tests=True) == ["build"]
     config = parse_config({"sources": [
         github("a", deployments={"production_environments": ["Production", "prod-eu"], "services": {"acme/*": "shop"}},
                incident_labels=["Incident", "sev1"]),
         github("b"),  # defaults: production, prod, prd, live / incident
     ]}, env={})
     args = dbt_build_args(config)
-    assert args[:2] == ["build", "--vars"]
-    variables = json.loads(args[2])
+    assert args[:4] == ["build", "--exclude-resource-type", "unit_test", "--vars"]
+    variables = json.loads(args[4])
     assert variables["github_incident_labels"] == ["incident", "sev1"]
     assert "production_environments" not in variables  # each source's rule decides; no global list
     assert variables["deployment_rules"]["a"]["production_environments"] == ["prod-eu", "production"]

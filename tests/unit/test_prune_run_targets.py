@@ -1,11 +1,12 @@
-"""operations/dbt.py prune_run_targets: the build folders dagster-dbt leaves per run are kept to the newest few."""
+"""operations/dbt.py prune_run_targets: the build folders dagster-dbt leaves per run are kept to the newest few;
+keep_partial_parse: a build's parsed project is where the next run looks for it."""
 
 from __future__ import annotations
 
 import os
 import time
 
-from operations.dbt import prune_run_targets
+from operations.dbt import keep_partial_parse, prune_run_targets
 
 
 def test_keeps_the_newest_and_the_recent_and_removes_the_rest(tmp_path):
@@ -37,3 +38,17 @@ def test_a_folder_younger_than_the_minimum_age_stays_even_beyond_the_newest(tmp_
         os.utime(tmp_path / f"dbt_models-r{n}-u{n}", (now - age, now - age))
     assert prune_run_targets(tmp_path, "dbt_models", keep=1, min_age_seconds=3600) == []
     assert len(list(tmp_path.iterdir())) == 3
+
+
+def test_a_builds_parsed_project_replaces_the_one_the_next_run_starts_from(tmp_path):
+    target = tmp_path / "target"
+    run = target / "dbt_models-run1-abc"
+    run.mkdir(parents=True)
+    (target / "partial_parse.msgpack").write_bytes(b"parsed at load, no vars")
+    assert not keep_partial_parse(run, target)  # a build that stopped before parsing: the old file stays
+    assert (target / "partial_parse.msgpack").read_bytes() == b"parsed at load, no vars"
+
+    (run / "partial_parse.msgpack").write_bytes(b"parsed by the nightly, its vars")
+    assert keep_partial_parse(run, target)
+    assert (target / "partial_parse.msgpack").read_bytes() == b"parsed by the nightly, its vars"
+    assert sorted(path.name for path in target.iterdir()) == ["dbt_models-run1-abc", "partial_parse.msgpack"]
