@@ -10,7 +10,13 @@ from tests.support.e2e import shared_demo
 def pytest_configure(config):
     # Registered here too, so the marks below are known when pytest runs without xdist (`-p no:xdist`).
     config.addinivalue_line("markers", "xdist_group(name): tests of one group run in one worker process")
+    config.addinivalue_line("markers", "slow(seconds): a test (or module) that takes about this long in CI; "
+                                       "`make test` starts the slowest first")
     if _distributed(config) and not hasattr(config, "workerinput"):
+        # xdist would hand out the groups with the most tests first, so the single long tests (the Spark build,
+        # eight minutes) started last and ran alone at the end; the order pytest_collection_modifyitems gives
+        # below (slowest first) is kept instead.
+        config.option.loadscopereorder = False
         # Importing the Dagster definitions writes dbt_project/target/manifest.json when it is missing or
         # stale (pipelines/dbt_assets.py). Do it once here, before the workers start, so that two of them
         # never write and read that file at the same time.
@@ -34,6 +40,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if group := _group(item):
             item.add_marker(pytest.mark.xdist_group(group))
+    if _distributed(config) or hasattr(config, "workerinput"):
+        items[:] = _slowest_first(items)
+
+
+def _slowest_first(items: list) -> list:
+    """The items by unit of work (a group, or a test of none), the slowest unit first: longest processing time
+    first keeps the two workers busy to the end. A unit's time is its `slow` mark's (the longest among its
+    tests; a module's mark is on each test), then the units with most tests, as xdist would order them."""
+    units: dict[str, list] = {}
+    for item in items:
+        group = item.get_closest_marker("xdist_group")
+        units.setdefault(group.args[0] if group else item.nodeid, []).append(item)
+
+    def seconds(unit: list) -> float:
+        return max((mark.args[0] for item in unit for mark in item.iter_markers("slow")), default=0)
+
+    ordered = sorted(units.values(), key=lambda unit: (-seconds(unit), -len(unit)))  # stable: ties keep their order
+    return [item for unit in ordered for item in unit]
 
 
 def _group(item) -> str | None:

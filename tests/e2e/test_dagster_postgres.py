@@ -31,6 +31,7 @@ storage:
 """
 
 
+@pytest.mark.slow(126)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_nightly_run_on_postgres_storage(tmp_path):
     with postgres_server() as pg, SimulatorServer(tiny_org()) as sim:
         home = private_dagster_home(tmp_path)

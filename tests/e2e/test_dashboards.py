@@ -1,9 +1,10 @@
 """The dashboards build and serve the way the README says, and every page renders in Chromium.
 
-From a fresh-clone-like copy of the checkout (the files git would hand a newcomer), after the demo has
-published its marts into the copy's warehouse/: `make dashboards`, then `make dashboards-serve PORT=<free port>`,
-both from the copy's root with the Makefile's relative paths. The copy shares this checkout's .venv and
-dashboards/node_modules (symlinks; installing them again would take minutes and change nothing).
+From a fresh-clone-like copy of the checkout (the files git would hand a newcomer), with the demo's published
+marts in the copy's warehouse/ (the session's shared demo, copied): `make dashboards`, then
+`make dashboards-serve PORT=<free port>`, both from the copy's root with the Makefile's relative paths. The copy
+shares this checkout's .venv and dashboards/node_modules (symlinks; installing them again would take minutes and
+change nothing).
 Chromium runs headless with --headless --no-sandbox --disable-gpu --disable-background-networking
 (dashboards/scripts/check-pages.mjs). Screenshots land in dashboards/screenshots/ for review.
 """
@@ -63,14 +64,14 @@ def clone(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def published(clone):
-    """`throughline demo` into the copy's warehouse/ (what `make demo` does there): it loads, builds and publishes."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DAGSTER_HOME", "THROUGHLINE_PUBLISHED_DIR", "THROUGHLINE_WAREHOUSE")}
-    run([sys.executable, "-m", "operations.cli", "demo", "--warehouse", "warehouse/throughline.duckdb"],
-        cwd=clone, env={**env, "PYTHONPATH": str(clone)})
-    assert (clone / "warehouse" / "marts.duckdb").exists()
-    return clone / "warehouse"
+def published(clone, demo_warehouse):
+    """The demo's published marts in the copy's warehouse/, where `make demo` leaves them. They are the session's
+    shared demo's (tests/support/e2e.py: `throughline demo` as a user runs it, which tests/unit/test_cli_demo.py
+    checks), copied: a demo of the copy's own would load and build the same organisation again, minutes."""
+    folder = clone / "warehouse"
+    folder.mkdir()
+    shutil.copyfile(demo_warehouse.parent / "marts.duckdb", folder / "marts.duckdb")
+    return folder
 
 
 def free_port() -> int:
@@ -103,6 +104,9 @@ def site(clone, published):
         server.wait(timeout=10)
 
 
+# With its module's fixtures, in CI on one worker: `make dashboards` and Chromium on every page, about two minutes
+# (tests/conftest.py starts the slowest first).
+@pytest.mark.slow(120)
 def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site, clone):
     screenshots = DASHBOARDS / "screenshots"
     out = subprocess.run(

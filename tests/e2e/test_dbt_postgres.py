@@ -28,6 +28,7 @@ FILLED_MARTS = ("work_items", "flow_metrics_weekly", "deployments", "dora_metric
                 "value_stream_scorecard", "pipeline_runs", "delivery_forecasts", "forecast_history")
 
 
+@pytest.mark.slow(160)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse):
     from operations.cli import DEMO_TOKEN_VAR
 

@@ -42,6 +42,7 @@ OTHER_AS_OF = "2026-10-24"
 AT_LEAST = {"seeds": 8, "staging": 82, "intermediate": 62, "marts": 28}
 
 
+@pytest.mark.slow(490)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_the_project_builds_on_spark_with_the_duckdb_results(demo_warehouse, tmp_path, monkeypatch):
     from connectors.config import load_config
     from operations.cli import DEMO_TOKEN_VAR

@@ -15,6 +15,9 @@ import pytest
 from tests.support.e2e import private_dagster_home, run_demo
 from tests.support.portability import built_relations, compare
 
+# The module in CI, one worker: two demos and the tests (tests/conftest.py starts the slowest first).
+pytestmark = pytest.mark.slow(160)
+
 # Measured against the time of the last read (flow_as_of): two loads minutes apart differ here, by design.
 CLOCK_COLUMNS = {"data_complete_to", "oldest_item_age_hours", "blocked_wait_hours"}
 # One row per run (the run report), or per night (checked below).

@@ -13,6 +13,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
+import pytest
 import requests
 
 from connectors.config import load_config
@@ -128,6 +129,7 @@ def clean_extraction(tmp_path, sim_url: str):
     return tmp_path / "clean.duckdb"
 
 
+@pytest.mark.slow(87)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_failed_scopes_cost_only_themselves(tmp_path):
     hook = _serve(_Hook, received=[])
     with SimulatorServer(organisation()) as sim:
@@ -223,8 +225,6 @@ def test_each_scope_goes_past_a_failed_scope_and_stops_only_for_what_every_scope
     are read and the first failure is raised with its own type, carrying every result and failed scope; a 401
     stops the loop and fails the scopes not tried."""
     from types import SimpleNamespace
-
-    import pytest
 
     from connectors.core.engine import StreamResult
     from connectors.core.errors import AuthError, NotFoundError

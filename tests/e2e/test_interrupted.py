@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from simulator.generator import generate_org
 from simulator.server import SimulatorServer
@@ -22,6 +23,7 @@ def start_logged(command: list[str], env: dict[str, str], output: Path) -> subpr
         return subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
 
 
+@pytest.mark.slow(105)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_sigkill_mid_load_then_rerun_leaves_every_record_once(tmp_path):
     org = generate_org(seed=7, scale=1)
     with SimulatorServer(org) as sim:
@@ -115,6 +117,7 @@ def _tiny_env(tmp_path, url: str, name: str) -> dict[str, str]:
             "DAGSTER_HOME": str(private_dagster_home(folder)), "E2E_TOKEN": "e2e-token"}
 
 
+@pytest.mark.slow(142)  # CI, one worker
 def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(tmp_path):
     """The run is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt at
     once, and the rerun started right after succeeds and leaves what a clean run leaves."""

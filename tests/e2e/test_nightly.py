@@ -12,6 +12,8 @@ import pytest
 from tests.support.e2e import tiny_config
 
 TOKEN = "e2e-secret-token-value"
+# The module in CI, one worker: two nightly runs (tests/conftest.py starts the slowest first).
+pytestmark = pytest.mark.slow(105)
 
 
 @pytest.fixture(scope="module")

@@ -186,6 +186,8 @@ def first_run(env):
     return result
 
 
+# The tests of the nightly runs below, in CI on one worker: three runs (tests/conftest.py starts the slowest first).
+@pytest.mark.slow(160)
 def test_the_nightly_job_publishes_every_mart_with_row_counts(env, first_run):
     published = {
         e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata

@@ -36,3 +36,33 @@ def test_each_module_fixture_is_built_on_one_worker_only(pytester, monkeypatch):
     builds = sorted(line.split()[0] for line in (pytester.path / "builds.txt").read_text().splitlines())
     # One build per module: 36 tests handed out one by one would build each module on both workers.
     assert builds == ["test_first", "test_second", "test_third"]
+
+
+
+SLOW = '''
+import pytest
+
+@pytest.mark.slow({seconds})
+def test_notes_when_it_ran():
+    with open("order.txt", "a") as out:
+        out.write("{name}\\n")
+'''
+
+
+def test_the_slowest_tests_start_first(pytester, monkeypatch):
+    """The long tests are handed out first (longest processing time first), not, as xdist would, the groups with
+    the most tests: a long test started last would run alone at the end of the run."""
+    monkeypatch.setenv("PYTHONPATH", f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    pytester.makeconftest("from tests.conftest import pytest_collection_modifyitems, pytest_configure  # noqa: F401\n")
+    # Collected in this order: a group of twelve tests (MODULE's fixture), then two single tests.
+    pytester.makepyfile(test_a_group=MODULE.format(name="test_a_group"))
+    pytester.makepyfile(test_b_slow=SLOW.format(seconds=60, name="test_b_slow"))
+    pytester.makepyfile(test_c_slowest=SLOW.format(seconds=300, name="test_c_slowest"))
+
+    # One worker: the units run one after the other, in the order they are handed out.
+    result = pytester.runpytest_subprocess("-n", "1", "--dist", "loadgroup", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(passed=14)
+    assert (pytester.path / "order.txt").read_text().split() == ["test_c_slowest", "test_b_slow"]
+    # the group ran after both
+    assert (pytester.path / "builds.txt").stat().st_mtime >= (pytester.path / "order.txt").stat().st_mtime
