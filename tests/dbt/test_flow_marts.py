@@ -52,7 +52,7 @@ import pytest
 from connectors.core.raw import RawRecord
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
 
-from .warehouse import _release_warehouse, load_raw, query, query_dicts
+from .warehouse import WITHOUT_UNIT_TESTS, _release_warehouse, load_raw, query, query_dicts
 
 JIRA = "acme-jira"
 SITE = "https://acme.atlassian.net"
@@ -267,7 +267,7 @@ def dbt_build(project: Path, warehouse: Path, work: Path, select: tuple[str, ...
     os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
     try:
         result = dbtRunner().invoke([
-            "build", *(("--select", *select) if select else ()), "--project-dir", str(project),
+            "build", *(("--select", *select) if select else ()), *WITHOUT_UNIT_TESTS, "--project-dir", str(project),
             "--profiles-dir", str(project),
             "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
         ])
