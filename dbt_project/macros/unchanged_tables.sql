@@ -18,8 +18,9 @@
   readers rebuild. A table reading an incremental model (directly or through views) or a relation its SQL
   names outside its refs and sources (a model reading another's previous build) is always rebuilt, with a
   fingerprint of its own run, so the tables reading it are rebuilt too. --full-refresh rebuilds every table.
-  PostgreSQL and Spark keep their adapters' materializations. Models are deterministic over their inputs (the flow marts'
-  clock is the last read, flow_as_of(); none reads now()), which is what makes leaving a table correct.
+  PostgreSQL and Spark keep their adapters' materializations. Models are deterministic over their inputs (the
+  flow marts' clock is the last read, flow_as_of(); none reads now()), which is what makes leaving a table
+  correct.
 #}
 {% materialization table, adapter='duckdb', supported_languages=['sql'] -%}
     {%- set inputs = throughline.table_inputs() -%}
