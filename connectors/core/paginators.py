@@ -17,7 +17,9 @@ def dig(obj: Any, path: str | None) -> Any:
     if path is None:
         return obj
     for part in path.split("."):
-        if not isinstance(obj, Mapping):
+        # (a JSON object is a dict: the ABC check only for other mappings, as it costs several times more and
+        # this runs for every key and cursor of every record)
+        if type(obj) is not dict and not isinstance(obj, Mapping):
             return None
         obj = obj.get(part)
     return obj

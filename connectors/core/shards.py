@@ -109,4 +109,5 @@ def merge_shard(store: RawStore, path: Path, source: str, scope: str | None, gro
                 raise
         finally:
             con.execute(f"DETACH {alias}")
+    store.ledgers_changed()
     return foreign

@@ -25,14 +25,14 @@ class ReportingStore(RawStore):
         written.write_text(f"{self.queued} {self.committed}")
         written.replace(self.report)  # at once: the test never reads half a report
 
-    def _submit(self, apply, records=0, cursor_key=None):
+    def _submit(self, apply, records=0, cursor=None, combine=None):
         with self._changed:
             self.queued += 1
             self._tell()
-        super()._submit(apply, records, cursor_key)
+        super()._submit(apply, records, cursor, combine)
 
-    def _transaction(self, con, writes):
-        super()._transaction(con, writes)
+    def _transaction(self, con, writes, gather=False):
+        super()._transaction(con, writes, gather)  # (``writes`` then holds what it gathered too)
         with self._changed:
             self.committed += len(writes)
             self._tell()

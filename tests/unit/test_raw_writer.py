@@ -12,7 +12,7 @@ import pytest
 
 from connectors.core.engine import Engine
 from connectors.core.http import HttpClient
-from connectors.core.raw import CursorUpdate, RawRecord, RawStore, payload_text
+from connectors.core.raw import CursorUpdate, RawRecord, RawStore, RejectedRecord, payload_text
 
 TABLE = "jira__issues"
 
@@ -65,6 +65,39 @@ def test_a_block_commits_its_writes_in_order_and_ends_once_they_are_committed(st
         release.set()
     assert committed(store) == (["PAY-1", "PAY-2", "PAY-3"], [("PAY", "c2")])
     assert store.write_counts == {(TABLE, "acme", "PAY"): [3, 0]}
+
+
+def test_writes_committed_together_leave_what_they_would_one_by_one(store):
+    # Queued behind a held write, these commit in one transaction, the raw writes in runs that share one insert
+    # per table (see raw._runs). What each would do alone, worked out in order:
+    # 1: PAY-1 (v1), PAY-2 new, cursor c1, ETag e1; 2: PAY-1 (v2) updated, cursor c2, ETag e2 (the later kept);
+    # 3: PAY-9 rejected (ends its run); 4: PAY-9 stored (so no longer rejected), children a and b of PAY-1;
+    # 5: PAY-1's children replaced by b alone (starts a run: its delete must follow 4's insert).
+    # Issues: 3 new (PAY-1, PAY-2, PAY-9), 1 updated (PAY-1 again); children: a, b new, then b new again after
+    # the delete: 3 new. Owed: PAY-1's comments owed twice (2 attempts), PAY-2's once.
+    children = "jira__comments"
+    store.ensure_table(children)
+    release = hold_writer(store)
+    with store.batched():
+        store.write([(TABLE, "acme", page("PAY-1", "PAY-2"))], cursor("c1"), [("acme", "/search?p=1", "e1")])
+        store.write([(TABLE, "acme", [RawRecord("PAY-1", {"key": "PAY-1", "v": 2}, None, "PAY", "x")])],
+                    cursor("c2"), [("acme", "/search?p=1", "e2")])
+        store.write([], rejected=[("acme", RejectedRecord("issues", "PAY", "PAY-9", "bad timestamp", {"key": 9}))])
+        store.write([(TABLE, "acme", page("PAY-9")), (children, "acme", page("a", "b", parent="PAY-1"))])
+        store.write([(children, "acme", page("b", parent="PAY-1"))], replace_children=[(children, "acme", ["PAY-1"])])
+        store.owe("acme", "comments", "PAY", "PAY-1", {"path": "/1"}, "503")
+        store.owe("acme", "comments", "PAY", "PAY-2", {"path": "/2"}, "503")
+        store.owe("acme", "comments", "PAY", "PAY-1", {"path": "/1"}, "503 again")
+        release.set()
+    assert committed(store) == (["PAY-1", "PAY-2", "PAY-9"], [("PAY", "c2")])
+    con = store.con
+    assert con.execute(f"SELECT payload->>'v' FROM raw.{TABLE} WHERE record_key = 'PAY-1'").fetchall() == [("2",)]
+    assert con.execute(f"SELECT record_key FROM raw.{children}").fetchall() == [("b",)]
+    assert store.get_etag("acme", "/search?p=1") == "e2"
+    assert store.rejected_records("acme") == []
+    assert [(o.parent_key, o.attempts, o.reason) for o in store.owed("acme", "comments")] == [
+        ("PAY-1", 2, "503 again"), ("PAY-2", 1, "503")]
+    assert store.write_counts == {(TABLE, "acme", "PAY"): [3, 1], (children, "acme", "PAY"): [3, 0]}
 
 
 def test_a_read_sees_the_writes_queued_before_it(store):
