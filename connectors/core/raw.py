@@ -382,7 +382,8 @@ class RawStore:
         self._queued_records = 0
         self._busy = False
         self._closing = False
-        self._waiting = 0  # threads waiting for every queued write to commit
+        self._waiting = 0  # threads waiting for queued writes to commit
+        self._owned: collections.Counter[int] = collections.Counter()  # thread -> its writes not yet committed
         # cursors moved by queued (or committing) writes: get_cursor waits for the writer only for those, so a
         # scope that starts while another's pages are still being written does not wait for them
         self._pending_cursors: collections.Counter[tuple[str, str, str]] = collections.Counter()
@@ -467,20 +468,22 @@ class RawStore:
         self.flush()
 
     def flush(self) -> None:
-        """Wait until every queued write is committed; raise the error of a write this thread made that
-        failed since its last flush."""
-        self._drain()
+        """Wait until every write this thread queued is committed (not those other threads queue meanwhile:
+        GitHub's repository workers would wait for each other's pages); raise the error of a write this thread
+        made that failed since its last flush."""
+        self._drain(threading.get_ident())
         with self._changed:
             failed = self._failed.pop(threading.get_ident(), None)
         if failed is not None:
             raise failed
 
-    def _drain(self) -> None:
+    def _drain(self, owner: int | None = None) -> None:
+        """Wait until every queued write is committed, or (``owner``) every write of that thread."""
         with self._changed:
             self._waiting += 1
             self._changed.notify_all()  # (the writer stops gathering)
             try:
-                while self._queue or self._busy:
+                while (self._queue or self._busy) if owner is None else self._owned[owner]:
                     self._changed.wait()
             finally:
                 self._waiting -= 1
@@ -500,6 +503,7 @@ class RawStore:
                 self._changed.wait()
             self._queue.append(_Queued(owner, apply, records, cursor_key, combine))
             self._queued_records += records
+            self._owned[owner] += 1
             if cursor_key is not None:
                 self._pending_cursors[cursor_key] += 1
                 self._queued_cursor_values[cursor_key] = cursor.cursor_value
@@ -531,6 +535,7 @@ class RawStore:
                         self._busy = False
                         self._queued_records -= sum(q.records for q in taken)
                         self._pending_cursors.subtract(q.cursor_key for q in taken if q.cursor_key is not None)
+                        self._owned.subtract(q.owner for q in taken)
                         self._changed.notify_all()
         finally:
             con.close()
@@ -568,18 +573,21 @@ class RawStore:
         try:
             after = []
             batch = writes[:]
+            last = not gather
             while True:
                 live = [q for q in batch if q.owner not in self._failed]
                 after += [self._apply_run(con, run, pending) for run in _runs(live)]
-                if not gather:
+                if last:
                     break
                 with self._changed:
                     while not self._queue and not self._stop_gathering(writes, until):
                         self._changed.wait(max(0.0, until - time.monotonic()))
-                    # (what a waiting thread queued before it waits is taken too: it waits for that as well)
                     if not self._queue or (sum(q.records for q in writes) >= LINGER_RECORDS
                                            or time.monotonic() >= until):
                         break
+                    # What a waiting thread queued before it waits is taken once more (it waits for that too),
+                    # and then the transaction commits, however much other threads go on queuing.
+                    last = self._closing or self._waiting > 0
                     batch, self._queue = self._queue, []
                     writes += batch
             self._write_state(con, pending)
