@@ -167,19 +167,23 @@ def load(warehouse: Path, number: int, read_at: datetime | None = None) -> None:
                         [read_at or READ[number], max(*READ.values(), *PAUSED_READ.values())])
 
 
-def full_rebuild_differences(warehouse: Path, work: Path) -> dict[str, int]:
-    """Copy the warehouse, rebuild it with --full-refresh and count the rows that differ, per model."""
+def full_rebuild_differences(warehouse: Path, work: Path, select: list[str] = SELECT,
+                             models: dict[str, str] | None = None) -> dict[str, int]:
+    """Copy the warehouse, rebuild it with --full-refresh and count the rows that differ, per model: `models`
+    maps each to the columns compared (default: every column of INCREMENTAL_MODELS)."""
     copy = work / "refresh" / warehouse.name  # same file name: the compiled SQL names the catalog
     copy.parent.mkdir(exist_ok=True)
     shutil.copy(warehouse, copy)
-    run_dbt(["run", *SELECT, "--full-refresh"], copy, work / "refresh")
+    run_dbt(["run", *select, "--full-refresh"], copy, work / "refresh")
     differences = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         con.execute(f"ATTACH '{copy}' AS refreshed (READ_ONLY)")
-        for model in INCREMENTAL_MODELS:
+        for model, columns in (models or dict.fromkeys(INCREMENTAL_MODELS, "*")).items():
             differences[model] = con.execute(f"""
-                SELECT (SELECT count(*) FROM (SELECT * FROM {model} EXCEPT ALL SELECT * FROM refreshed.{model}))
-                     + (SELECT count(*) FROM (SELECT * FROM refreshed.{model} EXCEPT ALL SELECT * FROM {model}))
+                SELECT (SELECT count(*) FROM (SELECT {columns} FROM {model}
+                                              EXCEPT ALL SELECT {columns} FROM refreshed.{model}))
+                     + (SELECT count(*) FROM (SELECT {columns} FROM refreshed.{model}
+                                              EXCEPT ALL SELECT {columns} FROM {model}))
             """).fetchall()[0][0]
     shutil.rmtree(copy.parent)
     return differences

@@ -1,6 +1,14 @@
 -- Which kind of work each issue is (flow item type, and whether it is a flow item at all or a container)
 -- and who owns it (team, value stream), from the user-editable seeds and vars. Every issue gets a row:
 -- nothing matched means `feature` / `unassigned`, never dropped.
+-- Incremental by item (macros/keyed_increments.sql): a run rebuilds the items read in the window
+-- (int_tracker_changed_issues_unioned) and the items whose epic is one of them (its parent is their initiative),
+-- and deletes those gone. The seeds, boards, sprints and vars it classifies by are in `build_settings`: after an
+-- edit, the run rebuilds every item (int_work_items_to_rebuild then finds the items whose class changed).
+{%- set partial = keyed_increment_is_partial() %}
+{{ keyed_increment_config(['source_instance', 'issue_id'], post_hook="{{ keyed_increment_delete(
+    'int_tracker_changed_issues_unioned', live='int_tracker_issues_unioned') }}") }}
+-- depends_on: {{ ref('int_tracker_changed_issues_unioned') }}
 {%- set epic_types = var('realization_epic_issue_types') | map('lower') | list %}
 {%- set initiative_types = var('realization_initiative_issue_types') | map('lower') | list %}
 {%- set flow_levels = var('flow_item_hierarchy_levels') %}
@@ -10,18 +18,58 @@
         ~ "use whole numbers such as 0 (stories, tasks, bugs) and -1 (sub-tasks)") }}
 {%- endfor %}
 
-with issues as (
+with {% if partial -%}
+changed_keys as (
+    -- the keys of the items read again, as they are now and as the previous build had them (a moved issue)
+    select issues.source_instance, issues.issue_key
+    from {{ ref('int_tracker_issues_unioned') }} as issues
+    inner join {{ ref('int_tracker_changed_issues_unioned') }} as changed
+        on changed.source_instance = issues.source_instance
+        and changed.issue_id = issues.issue_id
+    union
+    select built.source_instance, built.issue_key
+    from {{ this }} as built
+    inner join {{ ref('int_tracker_changed_issues_unioned') }} as changed
+        on changed.source_instance = built.source_instance
+        and changed.issue_id = built.issue_id
+),
+
+to_rebuild as (
+    select source_instance, issue_id from {{ ref('int_tracker_changed_issues_unioned') }}
+    union
+    -- their epic's parent is their initiative
+    select built.source_instance, built.issue_id
+    from {{ this }} as built
+    inner join changed_keys
+        on changed_keys.source_instance = built.source_instance
+        and changed_keys.issue_key = built.epic_key
+    union
+    select issues.source_instance, issues.issue_id
+    from {{ ref('int_tracker_issues_unioned') }} as issues
+    inner join changed_keys
+        on changed_keys.source_instance = issues.source_instance
+        and changed_keys.issue_key = issues.epic_key
+),
+
+{% endif -%}
+issues as (
     select
-        source_instance,
-        issue_id,
-        project_key,
-        issue_type,
-        {{ array_map('labels', 'lower(trim(element))') }} as label_keys,
-        {{ array_map('components', 'lower(trim(element))') }} as component_keys,
-        epic_key,
-        issue_type_level,
-        is_subtask_type
-    from {{ ref('int_tracker_issues_unioned') }}
+        issues.source_instance,
+        issues.issue_id,
+        issues.issue_key,
+        issues.project_key,
+        issues.issue_type,
+        {{ array_map('issues.labels', 'lower(trim(element))') }} as label_keys,
+        {{ array_map('issues.components', 'lower(trim(element))') }} as component_keys,
+        issues.epic_key,
+        issues.issue_type_level,
+        issues.is_subtask_type
+    from {{ ref('int_tracker_issues_unioned') }} as issues
+    {%- if partial %}
+    inner join to_rebuild
+        on to_rebuild.source_instance = issues.source_instance
+        and to_rebuild.issue_id = issues.issue_id
+    {%- endif %}
 ),
 
 -- Hierarchy level: containers (epics, initiatives) and sub-tasks are not flow items ---------------------
@@ -93,6 +141,11 @@ last_sprints as (
         sprint_changes.issue_id,
         {{ arg_max('sprints.origin_board_id', 'sprint_changes.changed_at') }} as board_id
     from {{ ref('int_jira__issue_sprint_changes') }} as sprint_changes
+    {%- if partial %}
+    inner join issues
+        on issues.source_instance = sprint_changes.source_instance
+        and issues.issue_id = sprint_changes.issue_id
+    {%- endif %}
     inner join {{ ref('stg_jira__sprints') }} as sprints
         on sprints.source_instance = sprint_changes.source_instance
         and sprints.sprint_id = sprint_changes.sprint_id
@@ -173,12 +226,17 @@ team_value_streams as (
 epics as (
     select source_instance, issue_key, parent_key
     from {{ ref('int_tracker_issues_unioned') }}
+    {%- if partial %}
+    where issue_key in (select epic_key from issues)
+    {%- endif %}
 )
 
 select
     issues.source_instance || ':' || issues.issue_id as work_item_id,
     issues.source_instance,
     issues.issue_id,
+    issues.issue_key,
+    issues.epic_key,
     coalesce(flow_item_types.flow_item_type, 'feature') as flow_item_type,
     coalesce(teams.team, 'unassigned') as team,
     coalesce(teams.value_stream, team_value_streams.value_stream, 'unassigned') as value_stream,
@@ -186,7 +244,8 @@ select
     epics.parent_key as initiative_key,
     issue_type_hierarchy_levels.issue_type_hierarchy_level,
     coalesce(issue_type_hierarchy_levels.issue_type_hierarchy_level in ({{ flow_levels | join(', ') if flow_levels else 'null' }}), false)
-        as is_flow_item
+        as is_flow_item,
+    {{ keyed_increment_settings() }} as build_settings
 from issues
 inner join issue_type_hierarchy_levels
     on issue_type_hierarchy_levels.source_instance = issues.source_instance
