@@ -23,11 +23,17 @@
     and the seeds and small tables whose every row it reads (each hashed as its rows' text, in order). One
     list, because the model's SQL and its hooks (rendered apart from it) must compute the same value. -#}
 {% macro keyed_increment_settings() -%}
+    {%- if model.resource_type == 'unit_test' -%}
+    {#- a dbt unit test of the model: its refs are fixtures, and nothing it builds is kept -#}
+    {{ return("'unit test'") }}
+    {%- endif -%}
     {%- set inputs = {
         'int_jira__incidents': {'vars': [
             var('jira_incident_issue_types', ['Incident']), var('jira_incident_labels', ['incident']),
             var('jira_incident_cause_link_pattern', 'caused by'), var('jira_incident_fields', {})],
             'relations': []},
+        'int_work_items_hierarchy': {'vars': [
+            var('realization_epic_issue_types'), var('realization_initiative_issue_types')], 'relations': []},
         'int_work_items_classified': {'vars': [
             var('realization_epic_issue_types'), var('realization_initiative_issue_types'),
             var('flow_item_hierarchy_levels')],
@@ -40,7 +46,8 @@
                 '(select distinct source_instance, sprint_id, origin_board_id from ' ~ ref('stg_jira__sprints') ~ ')']},
     }[model.name] -%}
     {%- set parts = [model.raw_code, inputs.vars | tojson] -%}
-    {%- if execute and target.type != 'spark' -%}
+    {#- only when building: `dbt compile` and `dbt docs` run before the tables exist, and build nothing -#}
+    {%- if execute and target.type != 'spark' and flags.WHICH in ['run', 'build', 'retry'] -%}
     {%- for relation in inputs.relations -%}
     {%- set fingerprint = run_query(
         'select md5(coalesce(string_agg(cast(t as varchar), \'|\' order by cast(t as varchar)), \'\')) from '
@@ -55,10 +62,11 @@
     when a row of the previous build holds other settings or none (built before the column existed): then every
     key is rebuilt, and keyed_increment_delete deletes the rows left over. -#}
 {% macro keyed_increment_is_partial() -%}
-    {%- if not (execute and is_incremental()) -%}
+    {#- a dbt unit test has no table of its own (`this`), and tests the model's full build -#}
+    {%- if not execute or model.resource_type == 'unit_test' or not is_incremental() -%}
     {{ return(false) }}
     {%- endif -%}
-    {%- if 'build_settings' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) -%}
+    {%- if keyed_increment_built_before_settings() -%}
     {{ return(false) }}
     {%- endif -%}
     {%- set other = run_query('select count(*) from (select 1 from ' ~ this ~ ' where build_settings <> '
@@ -71,8 +79,7 @@
     them as a pre-hook, or as a post-hook, with `live`, those whose issue has no row in that model any more.
     Nothing on a first or full build. -#}
 {% macro keyed_increment_delete(changed, key='issue_id', live=none) -%}
-    {%- if is_incremental() and 'build_settings' not in (adapter.get_columns_in_relation(this)
-                                                          | map(attribute='name') | list) -%}
+    {%- if is_incremental() and keyed_increment_built_before_settings() -%}
     -- built before the column existed (a pre-hook runs before it is added): every key is rebuilt
     delete from {{ this }}
     {%- elif is_incremental() -%}
@@ -87,4 +94,34 @@
             where live.source_instance = built.source_instance and live.issue_id = built.{{ key }}
         ){% endif %}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The pre-hook deleting from this model (`built`) the rows matching `condition`, which the run writes whole
+    again; every row when the table was built before build_settings (then every key is rebuilt). -#}
+{% macro keyed_increment_delete_whole(condition) -%}
+    {%- if is_incremental() and keyed_increment_built_before_settings() -%}
+    delete from {{ this }}
+    {%- elif is_incremental() -%}
+    delete from {{ this }} as built where {{ condition }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Whether this model's table was built before it kept build_settings (an upgrade): every key is rebuilt. -#}
+{% macro keyed_increment_built_before_settings() -%}
+    {{ return('build_settings' not in (adapter.get_columns_in_relation(this) | map(attribute='name') | list)) }}
+{%- endmacro %}
+
+{#- The keys of the issues in `changed` (source_instance, issue_id), as `issues` has them now and as this model
+    built them: a moved issue changes its key, and the rows that name it may name either. -#}
+{% macro keys_now_and_as_built(issues, changed) -%}
+    {%- for relation in [issues, this] %}
+    {%- if not loop.first %}
+    union
+    {%- endif %}
+    select keyed.source_instance, keyed.issue_key
+    from {{ relation }} as keyed
+    inner join {{ changed }} as changed
+        on changed.source_instance = keyed.source_instance
+        and changed.issue_id = keyed.issue_id
+    {%- endfor %}
 {%- endmacro %}

@@ -20,18 +20,7 @@
 
 with {% if partial -%}
 changed_keys as (
-    -- the keys of the items read again, as they are now and as the previous build had them (a moved issue)
-    select issues.source_instance, issues.issue_key
-    from {{ ref('int_tracker_issues_unioned') }} as issues
-    inner join {{ ref('int_tracker_changed_issues_unioned') }} as changed
-        on changed.source_instance = issues.source_instance
-        and changed.issue_id = issues.issue_id
-    union
-    select built.source_instance, built.issue_key
-    from {{ this }} as built
-    inner join {{ ref('int_tracker_changed_issues_unioned') }} as changed
-        on changed.source_instance = built.source_instance
-        and changed.issue_id = built.issue_id
+    {{ keys_now_and_as_built(ref('int_tracker_issues_unioned'), ref('int_tracker_changed_issues_unioned')) }}
 ),
 
 to_rebuild as (
