@@ -50,7 +50,7 @@ READ = {1: datetime(2026, 1, 10, 12), 2: datetime(2026, 1, 20, 12), 3: datetime(
 # the paused variant: load 3 read four days after load 2, whose full build never ran
 PAUSED_READ = {3: datetime(2026, 1, 24, 12)}
 SELECT = ["--select", "+work_items", "+work_item_state_intervals", "+flow_load_daily", "+int_signal_status_waits_weekly",
-          "int_incremental_read_marks"]
+          "+int_work_items_hierarchy", "+int_jira__incidents", "int_incremental_read_marks"]
 INCREMENTAL_MODELS = [
     "intermediate.int_jira__issue_status_changes",
     "intermediate.int_jira__issue_flag_changes",

@@ -36,7 +36,6 @@ from .warehouse import load_raw, query, run_dbt
 
 JIRA = "acme-jira"
 READ = {1: datetime(2026, 1, 10, 12), 2: datetime(2026, 1, 20, 12)}
-RUN_SELECT = [*SELECT, "+int_jira__incidents", "+int_work_items_hierarchy"]
 # the columns a rebuild must match (build_settings holds the model's SQL: the same in both)
 COMPARED = {
     "intermediate.int_work_items_classified": "work_item_id, issue_key, epic_key, flow_item_type, team, "
@@ -79,7 +78,7 @@ def load(warehouse: Path, number: int) -> None:
 
 
 def differences(warehouse: Path, work: Path) -> dict[str, int]:
-    return full_rebuild_differences(warehouse, work, RUN_SELECT, COMPARED)
+    return full_rebuild_differences(warehouse, work, SELECT, COMPARED)
 
 
 def hierarchy(warehouse: Path) -> dict[str, tuple]:
@@ -99,14 +98,14 @@ def builds(tmp_path_factory):
     warehouse = work / "throughline.duckdb"
     load(warehouse, 1)
     run_dbt(["seed"], warehouse, work)
-    run_dbt(["run", *RUN_SELECT], warehouse, work)
+    run_dbt(["run", *SELECT], warehouse, work)
     states = {1: (classified(warehouse), query(warehouse, "SELECT display_key FROM intermediate.int_jira__incidents"))}
     states["hierarchy_1"] = hierarchy(warehouse)
     with duckdb.connect(str(warehouse)) as con:
         con.execute("UPDATE intermediate.int_work_items_classified SET board_id = 'marked' WHERE issue_id = '13'")
         con.execute("UPDATE intermediate.int_work_items_hierarchy SET summary = 'marked' WHERE issue_id = '13'")
     load(warehouse, 2)
-    run_dbt(["run", *RUN_SELECT], warehouse, work)
+    run_dbt(["run", *SELECT], warehouse, work)
     states[2] = (classified(warehouse), query(warehouse, "SELECT display_key FROM intermediate.int_jira__incidents"))
     states["hierarchy_2"] = hierarchy(warehouse)
     with duckdb.connect(str(warehouse)) as con:
@@ -116,7 +115,7 @@ def builds(tmp_path_factory):
     with duckdb.connect(str(warehouse)) as con:
         con.execute("UPDATE intermediate.int_work_items_classified SET board_id = 'marked' WHERE issue_id = '13'")
         con.execute("INSERT INTO seeds.work_item_team_mapping VALUES ('*', 'project', 'SHOP', 'Checkout', NULL)")
-    run_dbt(["run", *RUN_SELECT], warehouse, work)
+    run_dbt(["run", *SELECT], warehouse, work)
     states[3] = (classified(warehouse), query(warehouse, "SELECT team, count(*) FROM marts.work_items GROUP BY 1"))
     states["differences_3"] = differences(warehouse, work)
     return states

@@ -6,7 +6,7 @@
 {%- set consumers = [
     'stg_jira__issues', 'int_jira__issue_status_changes', 'int_jira__issue_flag_changes',
     'int_work_items_status_intervals', 'work_item_state_intervals', 'work_items', 'int_flow_load_daily',
-    'int_signal_status_weeks',
+    'int_signal_status_weeks', 'int_work_items_classified', 'int_work_items_hierarchy', 'int_jira__incidents',
 ] %}
 {%- for consumer in consumers %}
 -- depends_on: {{ ref(consumer) }}
