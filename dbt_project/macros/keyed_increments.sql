@@ -20,7 +20,7 @@
 {%- endmacro %}
 
 {#- The run's `build_settings` value (a quoted SQL literal), from each model's inputs below: the vars it reads,
-    and the seeds and small tables whose every row it reads (each hashed as its rows' text, in order). One
+    and the seeds and small tables whose every row it reads (hashed as their rows' text, sorted). One
     list, because the model's SQL and its hooks (rendered apart from it) must compute the same value. -#}
 {% macro keyed_increment_settings() -%}
     {%- if model.resource_type == 'unit_test' -%}
@@ -49,10 +49,12 @@
     {#- only when building: `dbt compile` and `dbt docs` run before the tables exist, and build nothing -#}
     {%- if execute and target.type != 'spark' and flags.WHICH in ['run', 'build', 'retry'] -%}
     {%- for relation in inputs.relations -%}
-    {%- set fingerprint = run_query(
-        'select md5(coalesce(string_agg(cast(t as varchar), \'|\' order by cast(t as varchar)), \'\')) from '
-        ~ relation ~ ' as t') -%}
-    {%- do parts.append(fingerprint.columns[0].values()[0]) -%}
+    {#- each row as text here, not in SQL, and sorted here: the same value on DuckDB and PostgreSQL -#}
+    {%- set texts = [] -%}
+    {%- for row in run_query('select * from ' ~ relation ~ ' as t').rows -%}
+    {%- do texts.append(row | map('string') | join('|')) -%}
+    {%- endfor -%}
+    {%- do parts.append(texts | sort | join('\n')) -%}
     {%- endfor -%}
     {%- endif -%}
     {{ return("'" ~ local_md5(parts | join('\n')) ~ "'") }}
