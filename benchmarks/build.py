@@ -353,8 +353,10 @@ read a week later (the full load is outside the 72 h lookback){delta_dates}. The
 issues and histories take only what was read in the window, the flow models delete and insert the rows of
 the {to_rebuild:,} work items in int_work_items_to_rebuild, the day and week series recompute the recent
 periods and update the earlier ones by difference (an interval that only changed its end, from its earlier end
-on); the DORA change chain, the status mapping, the hierarchy
-and the realization and signal marts are still rebuilt in full.
+on); the classification, hierarchy and Jira incidents rebuild the changed items (keyed increments); views
+and tables whose SQL and inputs did not change are left as they are (here: the other source types' models,
+whose raw tables are empty); the DORA change chain, the status mapping and the realization and
+signal marts are still rebuilt in full.
 
 | run | seconds | peak RSS (MiB) |
 |---|---|---|
