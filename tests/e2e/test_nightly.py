@@ -1,19 +1,30 @@
-"""End to end: the simulator's tiny scenario through every asset into the marts, twice.
+"""End to end: the simulator's tiny scenario through every asset into the marts and the published marts, twice,
+then once more with a failing dbt model.
 
 Expected values are worked out by hand from the scenario (simulator/scenarios.py):
 flow time = first entry into an active state -> last entry into done.
+
+The published marts (operations/publish.py) are checked on the same runs, so that the tiny organisation is
+loaded three times, not five: the second run publishes while a BI reader holds the first run's file.
 """
 
 from __future__ import annotations
 
-import duckdb
-import pytest
+import json
+import shutil
 
-from tests.support.e2e import tiny_config
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from connectors.config import DBT_PROJECT_DIR
+from operations.publish import PUBLISHED_ENV_VAR
+from tests.support.e2e import Reader, read_once, tiny_config
 
 TOKEN = "e2e-secret-token-value"
-# The module in CI, one worker: two nightly runs (tests/conftest.py starts the slowest first).
-pytestmark = pytest.mark.slow(105)
+# The module in CI, one worker: three nightly runs (tests/conftest.py starts the slowest first).
+pytestmark = pytest.mark.slow(160)
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +43,26 @@ def env(tmp_path_factory, sim):
     config.write_text(tiny_config(sim.url))
     mp = pytest.MonkeyPatch()
     mp.setenv("THROUGHLINE_CONFIG", str(config))
-    mp.setenv("THROUGHLINE_WAREHOUSE", str(root / "warehouse.duckdb"))
+    # The published marts go beside the warehouse, in a folder of their own.
+    mp.setenv("THROUGHLINE_WAREHOUSE", str(root / "warehouse" / "throughline.duckdb"))
+    mp.delenv(PUBLISHED_ENV_VAR, raising=False)
     mp.setenv("E2E_TOKEN", TOKEN)
-    yield root / "warehouse.duckdb"
+    yield root / "warehouse" / "throughline.duckdb"
     mp.undo()
 
 
-def run_nightly():
+def execute_nightly():
     import dagster as dg
 
     from pipelines.definitions import defs
 
-    result = defs.resolve_job_def("nightly").execute_in_process(instance=dg.DagsterInstance.ephemeral())
-    assert result.success
+    return defs.resolve_job_def("nightly").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def run_nightly():
+    result = execute_nightly()
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
     return result
 
 
@@ -73,11 +91,15 @@ PROGRESS: list[str] = []
 
 @pytest.fixture(scope="module")
 def first_run(env):
+    """The run's result, the marts of MART_SNAPSHOT after it, and each mart's row count in the working warehouse
+    then (the later runs add rows to pipeline_runs)."""
     from operations.run_report import progress_to
 
     with progress_to(PROGRESS.append):
         result = run_nightly()
-    return result, {name: query(env, sql) for name, sql in MART_SNAPSHOT.items()}
+    marts = [row[0] for row in query(env, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'")]
+    counts = {mart: query(env, f'SELECT count(*) FROM marts."{mart}"')[0][0] for mart in marts}
+    return result, {name: query(env, sql) for name, sql in MART_SNAPSHOT.items()}, counts
 
 
 def test_raw_tables_hold_the_ground_truth(env, first_run):
@@ -171,14 +193,14 @@ def test_dora_marts_worked_out_by_hand(env, first_run):
 
 
 def test_dbt_tests_ran_as_asset_checks_and_passed(first_run):
-    result, _ = first_run
+    result, _, _ = first_run
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     assert len(checks) >= 10
     assert all(e.event_specific_data.passed for e in checks)
 
 
 def test_progress_names_every_stream_as_it_lands_and_each_build_phase(first_run):
-    result, _ = first_run
+    result, _, _ = first_run
     # the 13 changelog items of the scenario come with their issues' requests: a line of their own, no requests
     assert "  tiny-jira: jira__changelogs: 13 records, 0 requests" in PROGRESS
     assert any(line.startswith("  tiny-github: github__deployments: ") for line in PROGRESS)
@@ -191,7 +213,7 @@ def test_progress_names_every_stream_as_it_lands_and_each_build_phase(first_run)
 
 
 def test_metadata_counts_and_no_secret_anywhere(env, first_run):
-    result, _ = first_run
+    result, _, _ = first_run
     materialized = {
         e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
         for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
@@ -209,15 +231,26 @@ def test_metadata_counts_and_no_secret_anywhere(env, first_run):
 
 @pytest.fixture(scope="module")
 def second_run(env, first_run):
-    """The nightly run again over the same org: the marts after it. A fixture, not a step of one test, so a
-    test that needs both runs has them whichever worker process it lands in."""
-    run_nightly()
-    return {name: query(env, sql) for name, sql in MART_SNAPSHOT.items()}
+    """The nightly run again over the same org, while a BI tool (another process) holds the published file the
+    first run wrote: the marts after it, and what it did to the published file and its reader. A fixture, not a
+    step of one test, so a test that needs both runs has them whichever worker process it lands in."""
+    published = env.parent / "marts.duckdb"
+    inode = published.stat().st_ino
+    reader = Reader(published, "SELECT count(*) FROM marts.work_items")
+    try:
+        run_nightly()  # extract, dbt build on the working file, publish a new file
+        return {
+            "marts": {name: query(env, sql) for name, sql in MART_SNAPSHOT.items()},
+            "new_file": published.stat().st_ino != inode,
+            "reader": (reader.first, reader.again()),
+        }
+    finally:
+        reader.stop()
 
 
 def test_rerun_changes_nothing(env, first_run, second_run):
-    _, before = first_run
-    assert second_run == before
+    _, before, _ = first_run
+    assert second_run["marts"] == before
     dupes = query(env, "SELECT count(*) - count(DISTINCT record_key) FROM raw.jira__changelogs")
     assert dupes == [(0,)]
 
@@ -261,3 +294,63 @@ def test_run_report_tells_new_from_reread_records(env, first_run, second_run):
         (second,)]
     assert query(env, """SELECT count(*) FROM (SELECT source_instance, stream FROM marts.pipeline_runs
                           GROUP BY ALL HAVING count(*) FILTER (WHERE is_latest_run) <> 1)""") == [(0,)]
+
+
+# --- what the nightly job publishes (operations/publish.py) -----------------------------------
+
+def test_the_nightly_job_publishes_every_mart_with_row_counts(env, first_run):
+    result, _, counts = first_run
+    folder = env.parent
+    published = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"
+        and e.asset_key.path[0] in ("published", "dashboards")
+    }
+    assert published["published/marts"]["row_counts"].value == counts
+    # tiny org: 5 work items (FLOW-1..5), production deployments in 2 weeks (the tests above)
+    assert counts["work_items"] == 5 and counts["deployment_frequency_weekly"] == 2
+    assert published["published/marts"]["rows/work_items"].value == 5
+    assert published["dashboards/flow"]["rows/work_items"].value == 5
+    assert {r[0] for r in read_once(folder / "marts.duckdb", "SELECT table_name FROM duckdb_tables()")} == set(counts)
+    for mart in counts:
+        assert (folder / "parquet" / mart / f"{mart}.parquet").exists()
+    # a BI tool reading the Parquet schema finds the dbt description, word for word as the model's YAML has it
+    yml = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "flow" / "work_items.yml").read_text())
+    column = next(c for c in yml["models"][0]["columns"] if c["name"] == "flow_time_hours")
+    schema = pq.read_schema(folder / "parquet" / "work_items" / "work_items.parquet")
+    assert schema.field("flow_time_hours").metadata[b"description"].decode() == column["description"]
+    assert b"docs/METRICS.md" in schema.metadata[b"description"]
+
+
+def test_a_reader_holding_the_published_file_does_not_stop_a_full_load_and_publish(env, second_run):
+    # second_run succeeded (run_nightly asserts it) although the reader held the file the first run published
+    assert second_run["new_file"]  # a new file was swapped in
+    assert second_run["reader"] == ([[5]], [[5]])  # the reader kept working on the old one
+    assert read_once(env.parent / "marts.duckdb", "SELECT count(*) FROM marts.work_items") == [[5]]
+
+
+def test_a_failing_dbt_model_publishes_nothing_and_leaves_the_last_good_marts(env, first_run, tmp_path, monkeypatch):
+    import pipelines.dbt_assets
+
+    # In a copy of the warehouse and its published marts, so that the run report the tests above read (two runs)
+    # stays as it was whichever order the tests run in.
+    folder = tmp_path / "warehouse"
+    shutil.copytree(env.parent, folder)
+    monkeypatch.setenv("THROUGHLINE_WAREHOUSE", str(folder / env.name))
+    published = folder / "marts.duckdb"
+    before = published.read_bytes()
+    parquet_before = (folder / "parquet" / "work_items" / "work_items.parquet").read_bytes()
+    # An unbalanced quote in a var breaks the SQL of stg_jira__issues, and so the build.
+    broken = ["build", "--vars", json.dumps({"jira_story_points_field": "customfield_1'broken"})]
+    monkeypatch.setattr(pipelines.dbt_assets, "dbt_build_args", lambda config: broken)
+
+    result = execute_nightly()
+
+    assert not result.success
+    failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed == {"dbt_models"}
+    assert "publish_marts" not in {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert published.read_bytes() == before
+    assert (folder / "parquet" / "work_items" / "work_items.parquet").read_bytes() == parquet_before
+    assert read_once(published, "SELECT count(*) FROM marts.work_items") == [[5]]
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]

@@ -1,13 +1,16 @@
-"""What the end-to-end tests share: the tiny organisation's config and a private Dagster instance."""
+"""What the end-to-end tests share: the tiny organisation's config, a private Dagster instance and a BI reader of
+the published marts."""
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,48 @@ def shared_demo(tmp_path_factory) -> Path:
     if failure.exists():
         pytest.fail(f"`throughline demo` failed for this test run:\n{failure.read_text()}")
     return warehouse
+
+
+# A BI tool in another process: opens the file read-only, answers one query, then holds the
+# connection until told to query again (one line on stdin) and exit.
+READER = textwrap.dedent("""
+    import json, sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    print(json.dumps(con.execute(sys.argv[2]).fetchall(), default=str), flush=True)
+    sys.stdin.readline()
+    print(json.dumps(con.execute(sys.argv[2]).fetchall(), default=str), flush=True)
+    con.close()
+""")
+
+
+class Reader:
+    def __init__(self, path, sql):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", READER, str(path), sql],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        self.first = self._read()
+
+    def _read(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError("reader failed: " + self.proc.stderr.read())
+        return json.loads(line)
+
+    def again(self):
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        rows = self._read()
+        assert self.proc.wait(timeout=60) == 0, self.proc.stderr.read()
+        return rows
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def read_once(path, sql):
+    reader = Reader(path, sql)
+    reader.stop()
+    return reader.first
