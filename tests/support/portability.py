@@ -36,15 +36,42 @@ def dbt_postgres(args: list[str], env: dict[str, str], work_dir: Path) -> subpro
     return dbt_target("postgres", args, env, work_dir)
 
 
+def _target_options(target: str, work_dir: Path) -> list[str]:
+    return ["--target", target, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs")]
+
+
 def dbt_target(target: str, args: list[str], env: dict[str, str], work_dir: Path) -> subprocess.CompletedProcess:
     """Run dbt against `target` of profiles.yml in a child process, its target and logs in `work_dir`."""
     dbt = Path(sys.executable).parent / "dbt"
-    return subprocess.run(
-        [str(dbt), *args, "--target", target, "--project-dir", str(DBT_PROJECT_DIR),
-         "--profiles-dir", str(DBT_PROJECT_DIR), "--target-path", str(work_dir / "target"),
-         "--log-path", str(work_dir / "logs")],
-        env={**os.environ, **env}, capture_output=True, text=True, check=False,
-    )
+    return subprocess.run([str(dbt), *args, *_target_options(target, work_dir)],
+                          env={**os.environ, **env}, capture_output=True, text=True, check=False)
+
+
+def dbt_target_runs(target: str, runs: list[list[str]], env: dict[str, str], work_dir: Path
+                    ) -> list[subprocess.CompletedProcess]:
+    """dbt_target for each of `runs` (dbt arguments) in turn, all in one child process, until one fails: one
+    result each for those that ran, its stdout that command's output (stderr is the process's). On the `spark`
+    target the runs share one local Spark (tests/support/dbt_runs.py) instead of starting a JVM each."""
+    from tests.support.dbt_runs import MARK
+
+    process = subprocess.run(
+        [sys.executable, "-m", "tests.support.dbt_runs", json.dumps([[*args, *_target_options(target, work_dir)]
+                                                                      for args in runs])],
+        cwd=DBT_PROJECT_DIR.parent, env={**os.environ, **env}, capture_output=True, text=True, check=False)
+    results, output = [], []
+    for line in process.stdout.splitlines(keepends=True):
+        if line.startswith(MARK):
+            code = int(line.split()[1])
+            results.append(subprocess.CompletedProcess(runs[len(results)], code, "".join(output), process.stderr))
+            output = []
+        else:
+            output.append(line)
+    if len(results) < len(runs) and all(result.returncode == 0 for result in results):
+        # the process ended inside a command (a crash, say): that command's result is the process's exit
+        results.append(subprocess.CompletedProcess(runs[len(results)], process.returncode or 1, "".join(output),
+                                                   process.stderr))
+    return results
 
 
 def _normal(value):

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from operations.spark_copy import PORTED_SELECTION, SPARK_DIR_VAR, copy_raw
-from tests.support.portability import SCHEMAS, compare, dbt_target
+from tests.support.portability import SCHEMAS, compare, dbt_target_runs
 
 
 def spark_relations(tables_dir: Path) -> list[tuple[str, str]]:
@@ -61,10 +61,12 @@ def tables_connection(tables_dir: Path, warehouse: Path | None = None
 
 def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = None, select: str | None = None,
                       data_tests: bool = True, then: list[tuple[list[str], str | None]] = ()
-                      ) -> tuple[subprocess.CompletedProcess, list[str], list[tuple[str, str]]]:
+                      ) -> tuple[list[subprocess.CompletedProcess], list[str], list[tuple[str, str]]]:
     """Copy, build on Spark (seeds and models; with `data_tests` False the data tests are left to the DuckDB
     build), run each of `then` (dbt arguments, vars as JSON) after it, as later nightly runs, and compare: (the
-    result of the last dbt run, or of the first that failed; the differences; the relations compared)."""
+    result of each dbt run up to the first that failed, the build's first; the differences; the relations
+    compared). The runs share one Spark session (portability.py dbt_target_runs), as one long-lived cluster
+    would serve the nights."""
     spark_dir = work_dir / "spark"
     copy_raw(warehouse, spark_dir)
     env = {SPARK_DIR_VAR: str(spark_dir), "THROUGHLINE_WAREHOUSE": str(warehouse)}
@@ -72,11 +74,8 @@ def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = N
     if not data_tests:
         selection.append("resource_type:test")
     args = ["build", *selection] + (["--vars", variables] if variables else [])
-    build = dbt_target("spark", args, env, work_dir)  # its own JVM, ended with it
-    for later, later_vars in then:
-        if build.returncode != 0:
-            break
-        build = dbt_target("spark", [*later] + (["--vars", later_vars] if later_vars else []), env, work_dir)
+    runs = dbt_target_runs("spark", [args, *([*later] + (["--vars", later_vars] if later_vars else [])
+                                            for later, later_vars in then)], env, work_dir)
     # What was built before a failure is compared too: a port proceeds model by model.
     tables_dir = spark_dir / "tables"
     relations = spark_relations(tables_dir)
@@ -87,7 +86,7 @@ def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = N
         # build_settings is the keyed increments' bookkeeping (macros/keyed_increments.sql): on DuckDB a hash of
         # the seeds' rows too, on Spark (where those models are rebuilt in full and never read it) of the SQL
         # and vars only. Every other column is compared.
-        return build, problems + compare(warehouse, con, readable, ignore=frozenset({"build_settings"})), relations
+        return runs, problems + compare(warehouse, con, readable, ignore=frozenset({"build_settings"})), relations
     finally:
         con.close()
 
@@ -101,8 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/throughline-portability-spark"))
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    result, problems, relations = build_and_compare(args.warehouse, args.work_dir, args.vars, args.select,
-                                                   not args.no_data_tests)
+    runs, problems, relations = build_and_compare(args.warehouse, args.work_dir, args.vars, args.select,
+                                                 not args.no_data_tests)
+    result = runs[-1]
     print(result.stdout[-6000:])
     print(result.stderr[-3000:], file=sys.stderr)
     for problem in problems:
