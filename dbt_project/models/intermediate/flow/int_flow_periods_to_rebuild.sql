@@ -14,6 +14,16 @@
 {%- set before_any_work %}(
     select min(started_at)::date from {{ ref('work_item_state_intervals') }} where flow_state in ('waiting', 'active')
 ){% endset %}
+{#- The fallback scans every state interval (0.4 s at 1M issues): compiled in only for a consumer whose previous
+    build holds no period, as the database would compute both arguments of a coalesce anyway. #}
+{%- set last_periods = {} %}
+{%- for relation, column in [(built_days, 'day'), (built_weeks, 'week_start')] if relation %}
+    {%- set holds_none = execute and run_query(
+        'select count(*) from (select 1 from ' ~ relation ~ ' where ' ~ column ~ ' is not null limit 1) as any_period'
+    ).columns[0].values()[0] == 0 %}
+    {%- do last_periods.update({column: before_any_work if holds_none
+        else '(select max(' ~ column ~ ') from ' ~ relation ~ ')'}) %}
+{%- endfor %}
 
 with as_of as (
     select {{ flow_as_of() }} as as_of_at
@@ -22,7 +32,7 @@ with as_of as (
 days as (
     {%- if built_days %}
     select {{ timestamp_series_rows(
-        "coalesce((select max(day) from " ~ built_days ~ "), " ~ before_any_work ~ ")",
+        last_periods['day'],
         'as_of_at::date',
         "interval '1 day'"
     ) }}::date as period_start
@@ -35,7 +45,7 @@ days as (
 weeks as (
     {%- if built_weeks %}
     select {{ timestamp_series_rows(
-        "date_trunc('week', coalesce((select max(week_start) from " ~ built_weeks ~ "), " ~ before_any_work ~ ")::timestamp)",
+        "date_trunc('week', " ~ last_periods['week_start'] ~ "::timestamp)",
         "date_trunc('week', as_of_at)",
         "interval '1 week'"
     ) }}::date as period_start

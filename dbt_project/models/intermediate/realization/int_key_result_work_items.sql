@@ -16,18 +16,15 @@ hierarchy as (
     select * from {{ ref('int_work_items_hierarchy') }}
 ),
 
-carriers as (
-    -- the issues whose labels and field values an issue inherits: itself, its epic, its initiative
-    select source_instance, issue_id, issue_key as carrier_key from hierarchy
-    union
-    select source_instance, issue_id, epic_key from hierarchy where epic_key is not null
-    union
-    select source_instance, issue_id, initiative_key from hierarchy where initiative_key is not null
-),
-
 field_ids as (
     select distinct field from links where link_kind = 'field' and field is not null
 ),
+
+{#- Reading the named fields parses every live issue's payload: compiled in only when some link names a field
+    (most organisations link by label or key; the database would read the payloads for an empty cross join). #}
+{%- set field_links = execute and run_query(
+    "select count(*) from " ~ ref('stg_outcomes__key_result_links') ~ " where link_kind = 'field'"
+).columns[0].values()[0] > 0 %}
 
 field_values as (
     -- The fields are named by the key results (data), so no staging view can list them at compile time:
@@ -40,6 +37,9 @@ field_values as (
         {{ json_elements_or_value_rows(json_get_at_key('issues.payload', 'fields', 'field_ids.field')) }} as element
     from ({{ jira_live_issues() }}) as issues
     cross join field_ids
+    {%- if not field_links %}
+    where false
+    {%- endif %}
 ),
 
 carrier_values as (
@@ -63,34 +63,41 @@ carrier_values as (
     where element is not null
 ),
 
-issue_keys as (
-    -- an epic's own key counts as its epic key, an initiative's as its initiative key (hierarchy)
-    select source_instance, issue_id, 'epic' as link_kind, lower(epic_key) as link_value_key
-    from hierarchy where epic_key is not null
-    union all
-    select source_instance, issue_id, 'initiative', lower(initiative_key) from hierarchy where initiative_key is not null
-    union all
-    select source_instance, issue_id, 'issue', lower(issue_key) from hierarchy
-),
-
-matches as (
-    select carriers.source_instance, carriers.issue_id, links.key_result_source_instance, links.key_result_id,
-        links.link_kind
-    from carriers
-    inner join carrier_values
-        on carrier_values.source_instance = carriers.source_instance
-        and carrier_values.carrier_key = carriers.carrier_key
+matched_carriers as (
+    -- the issues whose label or field value a link names: few, so they meet the hierarchy last
+    select carrier_values.source_instance, carrier_values.carrier_key, links.key_result_source_instance,
+        links.key_result_id, links.link_kind
+    from carrier_values
     inner join links
         on links.link_kind = carrier_values.link_kind
         and links.field is not distinct from carrier_values.field
         and links.link_value_key = carrier_values.value_key
+),
+
+matches as (
+    -- an issue inherits the labels and field values of itself, its epic and its initiative; an epic's own
+    -- key counts as its epic key, an initiative's as its initiative key (hierarchy). An issue matched twice
+    -- the same way (an epic is its own epic) is one row after the grouping below.
+    {%- for carrier in ['issue_key', 'epic_key', 'initiative_key'] %}
+    select hierarchy.source_instance, hierarchy.issue_id, matched_carriers.key_result_source_instance,
+        matched_carriers.key_result_id, matched_carriers.link_kind
+    from matched_carriers
+    inner join hierarchy
+        on hierarchy.source_instance = matched_carriers.source_instance
+        and hierarchy.{{ carrier }} = matched_carriers.carrier_key
     union all
-    select issue_keys.source_instance, issue_keys.issue_id, links.key_result_source_instance, links.key_result_id,
+    {%- endfor %}
+    {%- for kind, key in [('epic', 'epic_key'), ('initiative', 'initiative_key'), ('issue', 'issue_key')] %}
+    select hierarchy.source_instance, hierarchy.issue_id, links.key_result_source_instance, links.key_result_id,
         links.link_kind
-    from issue_keys
-    inner join links
-        on links.link_kind = issue_keys.link_kind
-        and links.link_value_key = issue_keys.link_value_key
+    from links
+    inner join hierarchy
+        on links.link_kind = '{{ kind }}'
+        and links.link_value_key = lower(hierarchy.{{ key }})
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 )
 
 {%- set pair = [
