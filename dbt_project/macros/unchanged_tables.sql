@@ -35,20 +35,18 @@
                  where database_name = '{{ this.database }}' and schema_name = '{{ this.schema }}'
                    and table_name = '{{ this.identifier }}') as own_comment,
                 {{ throughline.relation_comments_query(inputs.relations) }} as relations,
-                {{ throughline.source_states_query(inputs.sources) }} as sources,
-                {{ throughline.relation_comments_query(inputs.relations, fingerprinted=true) }} as fingerprinted
+                {{ throughline.source_states_query(inputs.sources) }} as sources
         {%- endcall -%}
         {%- set row = load_result('main').table.rows[0] -%}
-        {%- set hooks = (pre_hooks + post_hooks) | map(attribute='sql') | join('|') -%}
-        {%- set fingerprint = 'throughline table ' ~ local_md5(sql ~ '|' ~ hooks ~ '|' ~ (inputs.seeds | join(','))
-                                                               ~ '|' ~ (row[1] or '') ~ '|' ~ (row[2] or '')) -%}
+        {%- set fingerprinted = (row[1] or '0').split('/')[0] | int -%}
+        {%- set fingerprint = throughline.fingerprint('table', [inputs.seeds | join(','), row[1] or '', row[2] or '']) -%}
         {%- if existing_relation is not none and existing_relation.is_table and not should_full_refresh()
-               and row[0] == fingerprint and row[3] == inputs.relations | length -%}
+               and row[0] == fingerprint and fingerprinted == inputs.relations | length -%}
             {{ return({'relations': [this.incorporate(type='table')]}) }}
         {%- endif -%}
     {%- endif -%}
     {%- set result = dbt.materialization_table_duckdb() -%}
-    {%- do run_query('comment on table ' ~ this.incorporate(type='table') ~ " is '" ~ fingerprint ~ "'") -%}
+    {%- do throughline.write_fingerprint(this.incorporate(type='table'), fingerprint) -%}
     {{ return(result) }}
 {%- endmaterialization %}
 
@@ -97,23 +95,19 @@
 {%- endmacro %}
 
 {#-
-  The comments of `relations` ((schema, name) pairs), as one text: a scalar subquery. `fingerprinted`: how many
-  of them exist and carry a fingerprint of this project instead; a table written by other means (by hand, by a
+  The comments of `relations` ((schema, name) pairs), as one text: a scalar subquery. It starts with how many of
+  them exist and carry a fingerprint of this project (`<n>/`): a table written by other means (by hand, by a
   restore) carries none, and its readers are rebuilt.
 -#}
-{% macro relation_comments_query(relations, fingerprinted=false) -%}
-    {%- set pairs = [] -%}
-    {%- for schema, name in relations -%}{%- do pairs.append("('" ~ schema ~ "', '" ~ name ~ "')") -%}{%- endfor -%}
-    (select
-    {%- if fingerprinted %} count(*) filter (where comment like 'throughline %')
-    {%- else %} string_agg(schema_name || '.' || relation || '=' || coalesce(comment, '-'), ','
-                           order by schema_name, relation)
-    {%- endif %}
+{% macro relation_comments_query(relations) -%}
+    (select count(*) filter (where comment like 'throughline %') || '/'
+        || coalesce(string_agg(schema_name || '.' || relation || '=' || coalesce(comment, '-'), ','
+                               order by schema_name, relation), '')
      from (select database_name, schema_name, table_name as relation, comment from duckdb_tables()
            union all
            select database_name, schema_name, view_name, comment from duckdb_views()) as catalog
      where database_name = '{{ this.database }}'
-       and (schema_name, relation) in ({{ (pairs or ["('', '')"]) | join(', ') }}))
+       and (schema_name, relation) in ({{ throughline.relation_pairs(relations) }}))
 {%- endmacro %}
 
 {#- The states of the source tables `sources` ((schema, name) pairs), as one text: a scalar expression. -#}

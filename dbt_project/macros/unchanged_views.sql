@@ -21,15 +21,14 @@
             ({{ throughline.input_columns_query() }}) as input_columns
     {%- endcall -%}
     {%- set row = load_result('main').table.rows[0] -%}
-    {%- set hooks = (pre_hooks + post_hooks) | map(attribute='sql') | join('|') -%}
-    {%- set fingerprint = 'throughline view ' ~ local_md5(sql ~ '|' ~ hooks ~ '|' ~ (row[1] or '')) -%}
+    {%- set fingerprint = throughline.fingerprint('view', [row[1] or '']) -%}
     {%- set existing_relation = load_cached_relation(this) -%}
     {%- if existing_relation is not none and existing_relation.is_view and not should_full_refresh()
            and row[0] == fingerprint -%}
         {{ return({'relations': [target_relation]}) }}
     {%- endif -%}
     {%- set result = dbt.materialization_view_default() -%}
-    {%- do run_query('comment on view ' ~ target_relation ~ " is '" ~ fingerprint ~ "'") -%}
+    {%- do throughline.write_fingerprint(target_relation, fingerprint) -%}
     {{ return(result) }}
 {%- endmaterialization %}
 
@@ -38,13 +37,29 @@
     {%- set inputs = [] -%}
     {%- for unique_id in model.depends_on.nodes -%}
         {%- set node = graph.nodes.get(unique_id) or graph.sources.get(unique_id) -%}
-        {%- if node is not none -%}
-            {%- do inputs.append("('" ~ node.schema ~ "', '" ~ (node.alias or node.identifier) ~ "')") -%}
-        {%- endif -%}
+        {%- if node is not none -%}{%- do inputs.append((node.schema, node.alias or node.identifier)) -%}{%- endif -%}
     {%- endfor -%}
     select string_agg(schema_name || '.' || table_name || '.' || column_name || ' ' || data_type, ', '
                       order by schema_name, table_name, column_index)
     from duckdb_columns()
     where database_name = '{{ this.database }}'
-      and (schema_name, table_name) in ({{ (inputs or ["('', '')"]) | join(', ') }})
+      and (schema_name, table_name) in ({{ throughline.relation_pairs(inputs) }})
+{%- endmacro %}
+
+{#- The fingerprint of a view or table built here (its comment): the compiled SQL, the hooks (rendered apart from
+    it) and the `inputs` texts, hashed. -#}
+{% macro fingerprint(kind, inputs) -%}
+    {%- set hooks = (pre_hooks + post_hooks) | map(attribute='sql') | join('|') -%}
+    {{- return('throughline ' ~ kind ~ ' ' ~ local_md5(([sql, hooks] + inputs) | join('|'))) -}}
+{%- endmacro %}
+
+{% macro write_fingerprint(relation, fingerprint) -%}
+    {%- do run_query('comment on ' ~ relation.type ~ ' ' ~ relation ~ " is '" ~ fingerprint ~ "'") -%}
+{%- endmacro %}
+
+{#- (schema, name) pairs as the list of an SQL `in`: never empty (`in ()` is not SQL). -#}
+{% macro relation_pairs(pairs) -%}
+    {%- set items = [] -%}
+    {%- for schema, name in pairs -%}{%- do items.append("('" ~ schema ~ "', '" ~ name ~ "')") -%}{%- endfor -%}
+    {{- (items or ["('', '')"]) | join(', ') -}}
 {%- endmacro %}
