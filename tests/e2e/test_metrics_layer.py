@@ -9,11 +9,12 @@ which opens the file for writing, and other tests hold the shared one open read-
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -22,6 +23,7 @@ import pytest
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
 
 BIN = Path(sys.executable).parent
+BATCH = Path(__file__).parents[1] / "support" / "metricflow_batch.py"
 
 
 @dataclass(frozen=True)
@@ -29,33 +31,54 @@ class Layer:
     project: Path  # the dbt project as links, with a target/ of its own for the semantic manifest
     warehouse: Path
     env: dict
+    answers: dict = field(default_factory=dict)  # (metrics, group by) -> rows, of prefetch()
 
-    def run(self, *args: str) -> str:
-        run = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=self.project, env=self.env,
+    def run(self, *args: str, stdin: str | None = None) -> str:
+        run = subprocess.run([str(BIN / args[0]), *args[1:]], cwd=self.project, env=self.env, input=stdin,
                              capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, f"{' '.join(args)}:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
         return run.stdout
 
+    def prefetch(self, requests: list[tuple[list[str], list[str]]]) -> None:
+        """The answers of `mf query` to every (metrics, group by) of `requests`, from one process
+        (tests/support/metricflow_batch.py: the same engine, without a process and a project load per query)."""
+        outs = [str(self.project / f"{index}.csv") for index in range(len(requests))]
+        batch = [[metrics, group_by, out] for (metrics, group_by), out in zip(requests, outs)]
+        self.run("python", str(BATCH), str(self.project), stdin=json.dumps(batch))
+        for (metrics, group_by), out in zip(requests, outs):
+            self.answers[(tuple(metrics), tuple(group_by))] = _read_answer(Path(out), metrics, group_by)
+
     def query(self, metrics: list[str], group_by: list[str]) -> dict[tuple, dict]:
         """{(period start, *dimension values): {metric: value}} of `mf query`; rows without a period
         (events that have no time, e.g. pull requests never deployed) are left out."""
-        out = self.project / f"{len(list(self.project.glob('*.csv')))}.csv"
-        self.run("mf", "query", "--metrics", ",".join(metrics), "--group-by", ",".join(group_by), "--csv", str(out))
-        rows = {}
-        with out.open(newline="") as file:
-            for row in csv.DictReader(file):
-                if not row[group_by[0]]:
-                    continue
-                key = (row[group_by[0]][:10], *(row[name] for name in group_by[1:]))
-                assert key not in rows, f"two rows for {key}"
-                rows[key] = {name: float(row[name]) if row[name] != "" else None for name in metrics}
-        return rows
+        if (tuple(metrics), tuple(group_by)) not in self.answers:
+            self.prefetch([(metrics, group_by)])
+        return self.answers[(tuple(metrics), tuple(group_by))]
 
     def sql(self, sql: str, width: int) -> dict[tuple, tuple]:
         """{(period start, *dimensions): values} of `sql`, whose first `width` columns are the key."""
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
             result = con.execute(sql).fetchall()
         return {(str(row[0]), *row[1:width]): row[width:] for row in result}
+
+
+def _read_answer(out: Path, metrics: list[str], group_by: list[str]) -> dict[tuple, dict]:
+    rows = {}
+    with out.open(newline="") as file:
+        for row in csv.DictReader(file):
+            if not row[group_by[0]]:
+                continue
+            key = (row[group_by[0]][:10], *(row[name] for name in group_by[1:]))
+            assert key not in rows, f"two rows for {key}"
+            rows[key] = {name: float(row[name]) if row[name] != "" else None for name in metrics}
+    return rows
+
+
+# The queries of the tests below, beside CASES: (metrics, group by).
+QUARTER_FLOW = (["flow_time_p85", "flow_time_p50", "flow_velocity", "flow_efficiency", "flow_distribution_feature",
+                 "flow_distribution_defect"], ["metric_time__quarter", "work_item__value_stream"])
+WEEKLY_DISTRIBUTION = ([f"flow_distribution_{kind}" for kind in ("feature", "defect", "risk", "debt")],
+                       ["metric_time__week", "work_item__team", "work_item__value_stream"])
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +96,7 @@ def layer(demo_warehouse, tmp_path_factory) -> Layer:
     env = {**os.environ, WAREHOUSE_ENV_VAR: str(warehouse)}
     built = Layer(project, warehouse, env)
     built.run("dbt", "parse", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project))
+    built.prefetch([QUARTER_FLOW, WEEKLY_DISTRIBUTION, *((metrics, group_by) for metrics, group_by, _ in CASES.values())])
     return built
 
 
@@ -98,9 +122,8 @@ def test_validate_configs_accepts_the_semantic_models_against_the_warehouse(laye
 
 
 def test_flow_time_p85_per_value_stream_per_quarter_equals_sql_over_work_items(layer):
-    metrics = ["flow_time_p85", "flow_time_p50", "flow_velocity", "flow_efficiency", "flow_distribution_feature",
-               "flow_distribution_defect"]
-    got = layer.query(metrics, ["metric_time__quarter", "work_item__value_stream"])
+    metrics, group_by = QUARTER_FLOW
+    got = layer.query(metrics, group_by)
     expected = layer.sql("""
         SELECT date_trunc('quarter', completed_at)::date, value_stream,
                quantile_cont(flow_time_hours, 0.85), quantile_cont(flow_time_hours, 0.5), count(*),
@@ -183,9 +206,7 @@ def test_metric_through_the_layer_equals_its_mart(layer, case):
 
 
 def test_flow_distribution_per_team_per_week_equals_flow_metrics_weekly(layer):
-    types = ["feature", "defect", "risk", "debt"]
-    metrics = [f"flow_distribution_{kind}" for kind in types]
-    got = layer.query(metrics, ["metric_time__week", "work_item__team", "work_item__value_stream"])
+    got = layer.query(*WEEKLY_DISTRIBUTION)
     shares = layer.sql("""
         SELECT week_start, team, value_stream, flow_item_type, flow_distribution_completed
         FROM marts.flow_metrics_weekly WHERE grouping_level = 'team_type' AND flow_distribution_completed IS NOT NULL
