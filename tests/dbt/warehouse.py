@@ -37,6 +37,17 @@ Batch = tuple[str, str, list[RawRecord]]  # (raw table, source_instance, records
 WITHOUT_UNIT_TESTS = ["--exclude", "resource_type:unit_test"]
 
 
+def only(*relations: str) -> list[str]:
+    """dbt arguments that build `relations` and their parents, and the data tests of those models alone.
+
+    Most of a module's build is dbt's per-node cost (185 models, 405 data tests) on a few rows; a module that
+    queries a few marts needs only their lineage. Every data test still runs on varied data in the full
+    builds (test_marts.py, the demo builds of tests/e2e). `cautious`: a test that also reads a model outside
+    the selection (a relationship to another mart) is left out rather than run against a missing table.
+    """
+    return ["--select", *(f"+{relation}" for relation in relations), "--indirect-selection", "cautious"]
+
+
 def load_raw(warehouse: Path, batches: Iterable[Batch]) -> None:
     """Write API objects through the connectors' own raw store: the tables are exactly the raw contract."""
     with RawStore(warehouse) as store:
