@@ -256,9 +256,9 @@ def snapshot_marts(warehouse) -> dict[str, list[tuple]]:
 def warehouse(build_warehouse):
     path = build_warehouse([*jira_batches(), *github_batches()])
     first = snapshot_marts(path)
-    # A second build over unchanged raw data must change nothing (the orchestrator reruns freely); the unit
-    # tests ran in the first.
-    run_dbt(["build", *WITHOUT_UNIT_TESTS], path, path.parent)
+    # A second build over unchanged raw data must change nothing (the orchestrator reruns freely). Without the
+    # tests: the first build ran them, and on the same marts (the snapshots must be equal) they would find the same.
+    run_dbt(["build", *WITHOUT_UNIT_TESTS, "resource_type:test"], path, path.parent)
     return path, first, snapshot_marts(path)
 
 
