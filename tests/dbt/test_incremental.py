@@ -167,13 +167,19 @@ def load(warehouse: Path, number: int, read_at: datetime | None = None) -> None:
                         [read_at or READ[number], max(*READ.values(), *PAUSED_READ.values())])
 
 
+def copy_of(warehouse: Path, work: Path) -> Path:
+    """`warehouse` copied into `work` under the same file name: the compiled SQL names the catalog."""
+    copy = work / warehouse.name
+    shutil.copy(warehouse, copy)
+    return copy
+
+
 def full_rebuild_differences(warehouse: Path, work: Path, select: list[str] = SELECT,
                              models: dict[str, str] | None = None) -> dict[str, int]:
     """Copy the warehouse, rebuild it with --full-refresh and count the rows that differ, per model: `models`
     maps each to the columns compared (default: every column of INCREMENTAL_MODELS)."""
-    copy = work / "refresh" / warehouse.name  # same file name: the compiled SQL names the catalog
-    copy.parent.mkdir(exist_ok=True)
-    shutil.copy(warehouse, copy)
+    (work / "refresh").mkdir(exist_ok=True)
+    copy = copy_of(warehouse, work / "refresh")
     run_dbt(["run", *select, "--full-refresh"], copy, work / "refresh")
     differences = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -227,13 +233,21 @@ def item(warehouse: Path, number: int) -> dict | None:
 
 
 @pytest.fixture(scope="module")
-def builds(tmp_path_factory):
-    """The warehouse after each incremental run, with what a full rebuild of it would change."""
-    work = tmp_path_factory.mktemp("incremental")
+def first_build(tmp_path_factory) -> Path:
+    """The warehouse built from load 1: where both histories below (`builds`, `paused`) start, built once."""
+    work = tmp_path_factory.mktemp("load_1")
     warehouse = work / "throughline.duckdb"
     load(warehouse, 1)
     run_dbt(["seed"], warehouse, work)
     run_dbt(["run", *SELECT], warehouse, work)
+    return warehouse
+
+
+@pytest.fixture(scope="module")
+def builds(tmp_path_factory, first_build):
+    """The warehouse after each incremental run, with what a full rebuild of it would change."""
+    work = tmp_path_factory.mktemp("incremental")
+    warehouse = copy_of(first_build, work)
     states = {}
     for number in (2, 3):
         load(warehouse, number)
@@ -245,9 +259,8 @@ def builds(tmp_path_factory):
             assert mark_flow_load_day(warehouse, UNTOUCHED_DAY, marked) == -1.0, "int_flow_load_daily day rewritten"
             assert mark_status_week(warehouse, UNTOUCHED_WEEK, marked_week) == -1, "int_signal_status_weeks week rewritten"
             run_dbt(["run", "--select", "int_signal_status_waits_weekly"], warehouse, work)  # built from the mark
-        snapshot = work / f"after_load_{number}" / warehouse.name
-        snapshot.parent.mkdir()
-        shutil.copy(warehouse, snapshot)
+        (work / f"after_load_{number}").mkdir()
+        snapshot = copy_of(warehouse, work / f"after_load_{number}")
         states[number] = (snapshot, full_rebuild_differences(warehouse, work))
     return states
 
@@ -325,14 +338,11 @@ def marks(warehouse: Path) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def paused(tmp_path_factory):
+def paused(tmp_path_factory, first_build):
     """Load 2's build is cut short (only stg_jira__issues and the marks are selected), and load 3 is read on
     01-24 12:00: its window by the lookback starts 01-21 12:00, after every read of load 2."""
     work = tmp_path_factory.mktemp("paused")
-    warehouse = work / "throughline.duckdb"
-    load(warehouse, 1)
-    run_dbt(["seed"], warehouse, work)
-    run_dbt(["run", *SELECT], warehouse, work)
+    warehouse = copy_of(first_build, work)
     after_1 = marks(warehouse)
     load(warehouse, 2)
     run_dbt(["run", "--select", "+stg_jira__issues", "int_incremental_read_marks"], warehouse, work)
