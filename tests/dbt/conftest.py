@@ -15,14 +15,15 @@ from .warehouse import Batch, load_raw, run_dbt
 
 
 @pytest.fixture(scope="module")
-def build_warehouse(tmp_path_factory) -> Callable[[Iterable[Batch]], Path]:
-    """Return a function that loads raw batches into a new warehouse and runs `dbt build` on it."""
+def build_warehouse(tmp_path_factory) -> Callable[..., Path]:
+    """Return a function that loads raw batches into a new warehouse and runs `dbt build` on it, with the further
+    dbt arguments given (a selection, warehouse.WITHOUT_UNIT_TESTS)."""
 
-    def build(batches: Iterable[Batch]) -> Path:
+    def build(batches: Iterable[Batch], *arguments: str) -> Path:
         work_dir = tmp_path_factory.mktemp("dbt")
         warehouse = work_dir / "throughline.duckdb"
         load_raw(warehouse, batches)
-        run_dbt(["build"], warehouse, work_dir)
+        run_dbt(["build", *arguments], warehouse, work_dir)
         return warehouse
 
     return build

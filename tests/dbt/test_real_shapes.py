@@ -18,7 +18,7 @@ import pytest
 
 from connectors.core.raw import RawRecord
 
-from .warehouse import query
+from .warehouse import WITHOUT_UNIT_TESTS, query
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "devlake"
 JIRA = "merico"
@@ -90,7 +90,7 @@ def warehouse(build_warehouse, recorded):
             RawRecord(record_key=str(run["id"]), scope=repo_of(run["url"]), cursor_value=run["updated_at"], payload=run)
             for run in recorded["runs"]
         ]),
-    ])
+    ], *WITHOUT_UNIT_TESTS)  # every data test on these real rows; the unit tests need none (warehouse.py)
 
 
 def test_issues_read_every_field_the_metrics_use(warehouse, recorded):

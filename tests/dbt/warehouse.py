@@ -31,9 +31,9 @@ RAW_TABLES = _raw_tables()
 Batch = tuple[str, str, list[RawRecord]]  # (raw table, source_instance, records)
 
 # dbt's unit tests (27, a few seconds of each build) read the rows they are given, never the warehouse: the
-# first build of test_marts.py runs them (and test_real_shapes.py's, and the PostgreSQL and Spark portability
-# builds; the nightly leaves them out, operations/dbt.py), and a module's own data cannot change their result,
-# so the other modules' builds leave them out.
+# first build of test_marts.py runs them (and the PostgreSQL and Spark portability builds; the nightly leaves
+# them out, operations/dbt.py), and a module's own data cannot change their result, so the other modules' builds
+# leave them out.
 WITHOUT_UNIT_TESTS = ["--exclude", "resource_type:unit_test"]
 
 
