@@ -38,7 +38,7 @@ import pytest
 from operations.dbt import dbt_vars
 
 from .test_azure_devops_sources import CONFIG, ts, update, work_item
-from .warehouse import load_raw, query_dicts, run_dbt
+from .warehouse import load_raw, only, query_dicts, run_dbt
 
 T = datetime.fromisoformat
 
@@ -95,9 +95,8 @@ def warehouse(tmp_path_factory) -> Path:
     work_dir = tmp_path_factory.mktemp("azure_devops_realization")
     warehouse = work_dir / "throughline.duckdb"
     load_raw(warehouse, RAW)
-    run_dbt(["build", "--select", "+epics", "+initiatives", "+investment_distribution", "+int_forecast_subjects",
-             "--indirect-selection", "cautious", "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(CONFIG))],
-            warehouse, work_dir)
+    run_dbt(["build", *only("epics", "initiatives", "investment_distribution", "int_forecast_subjects"),
+             "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(CONFIG))], warehouse, work_dir)
     return warehouse
 
 

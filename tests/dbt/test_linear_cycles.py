@@ -24,7 +24,7 @@ from operations.dbt import dbt_vars
 
 from .test_linear_work_items import CONFIG, STATES, TEAM, issue
 from .test_linear_work_items import RAW as WORK_ITEMS_RAW  # its workflow states
-from .warehouse import load_raw, query_dicts, run_dbt
+from .warehouse import load_raw, only, query_dicts, run_dbt
 
 SUNDAY = "2026-01-04T09:00:00.000Z"
 
@@ -70,9 +70,8 @@ def warehouse(tmp_path_factory) -> Path:
     work_dir = tmp_path_factory.mktemp("linear_cycles")
     warehouse = work_dir / "throughline.duckdb"
     load_raw(warehouse, RAW)
-    run_dbt(["build", "--select", "+sprint_predictability", "--indirect-selection", "cautious",
-             "--exclude", "test_type:unit", "--vars", json.dumps(dbt_vars(CONFIG))],
-            warehouse, work_dir)
+    run_dbt(["build", *only("sprint_predictability"), "--exclude", "test_type:unit",
+             "--vars", json.dumps(dbt_vars(CONFIG))], warehouse, work_dir)
     return warehouse
 
 
