@@ -2,10 +2,12 @@
 
 Used by tests/e2e/test_dbt_spark.py and by hand while porting a model:
 
-    python -m tests.support.spark --warehouse W [--select SEL] [--vars JSON] [--no-data-tests] [--work-dir D]
+    python -m tests.support.spark --warehouse W [--select SEL] [--vars JSON] [--data-tests all|sample|none]
+                                  [--work-dir D]
 
 copies W's raw layer to Parquet (`throughline copy-raw --target spark`'s copy), runs `dbt build --target spark`
-on SEL (default: what is ported, operations/spark_copy.py PORTED_SELECTION) and compares each table Spark built
+on SEL (default: what is ported, operations/spark_copy.py PORTED_SELECTION) with the data tests asked for (by
+default every one; `sample`: data_test_sample()) and compares each table Spark built
 (staging too is a table on Spark: dbt_project.yml) with the same relation of W, row for row, reading the tables'
 Parquet files with DuckDB, with the PostgreSQL check's rules (tests/support/portability.py: floats to 9
 significant digits).
@@ -14,6 +16,7 @@ significant digits).
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -59,20 +62,54 @@ def tables_connection(tables_dir: Path, warehouse: Path | None = None
     return con, unreadable
 
 
+def data_test_sample(manifest: Path) -> list[str]:
+    """The names of one data test of each shape in each layer and of every singular test, from a manifest.
+
+    A shape is a generic test (not_null, accepted_values, the project's unique_combination_of_columns, ...) with
+    the arguments and the severity it is given: tests of one shape compile to the same SQL but for the relation
+    and columns. On tables equal to DuckDB's row for row, which the comparison checks, a test's result is its
+    DuckDB result; what Spark adds is whether each shape's SQL runs there, which one test of it answers (the
+    first by name, in each layer its models are built in). All of them is 405 Spark queries on the demo, ~100 s."""
+    nodes = json.loads(manifest.read_text())["nodes"]
+    chosen: dict[tuple, str] = {}
+    for node in sorted((node for node in nodes.values() if node["resource_type"] == "test"),
+                       key=lambda node: node["name"]):
+        metadata = node.get("test_metadata")
+        if metadata is None:
+            chosen[("singular", node["name"])] = node["name"]
+            continue
+        parent = nodes.get(node.get("attached_node"), {})
+        # a model's fqn: [project, layer (staging, intermediate, marts), ..., name]
+        layer = parent["fqn"][1] if parent.get("resource_type") == "model" else parent.get("resource_type")
+        arguments = tuple(sorted(set(metadata.get("kwargs", {})) - {"model", "column_name"}))
+        shape = (metadata.get("namespace"), metadata["name"], arguments, node["config"].get("severity"),
+                 bool(node["config"].get("where")), layer)
+        chosen.setdefault(shape, node["name"])
+    return sorted(chosen.values())
+
+
 def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = None, select: str | None = None,
-                      data_tests: bool = True, then: list[tuple[list[str], str | None]] = ()
+                      data_tests: str = "all", then: list[tuple[list[str], str | None]] = ()
                       ) -> tuple[list[subprocess.CompletedProcess], list[str], list[tuple[str, str]]]:
-    """Copy, build on Spark (seeds and models; with `data_tests` False the data tests are left to the DuckDB
-    build), run each of `then` (dbt arguments, vars as JSON) after it, as later nightly runs, and compare: (the
-    result of each dbt run up to the first that failed, the build's first; the differences; the relations
-    compared). The runs share one Spark session (portability.py dbt_target_runs), as one long-lived cluster
-    would serve the nights."""
+    """Copy, build on Spark (seeds and models, with the data tests of `data_tests`: "all", "sample"
+    (data_test_sample()) or "none", left to the DuckDB build), run each of `then` (dbt arguments, vars as JSON)
+    after it, as later nightly runs, and compare: (the result of each dbt run up to the first that failed, the
+    build's first; the differences; the relations compared). The runs share one Spark session
+    (portability.py dbt_target_runs), as one long-lived cluster would serve the nights."""
     spark_dir = work_dir / "spark"
     copy_raw(warehouse, spark_dir)
     env = {SPARK_DIR_VAR: str(spark_dir), "THROUGHLINE_WAREHOUSE": str(warehouse)}
     selection = ["--select", select, "--exclude", "resource_type:unit_test"] if select else list(PORTED_SELECTION)
-    if not data_tests:
+    if data_tests == "sample":
+        # Directly selected, only these: eager indirect selection would add every test of the models built.
+        from pipelines.dbt_assets import dbt_project  # fresh manifest: loading the definitions rebuilds a stale one
+
+        selection[1] = " ".join([selection[1], *data_test_sample(Path(dbt_project.manifest_path))])
+        selection += ["--indirect-selection", "empty"]
+    elif data_tests == "none":
         selection.append("resource_type:test")
+    elif data_tests != "all":
+        raise ValueError(f"data_tests: all, sample or none, not {data_tests!r}")
     args = ["build", *selection] + (["--vars", variables] if variables else [])
     runs = dbt_target_runs("spark", [args, *([*later] + (["--vars", later_vars] if later_vars else [])
                                             for later, later_vars in then)], env, work_dir)
@@ -96,12 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warehouse", required=True, type=Path)
     parser.add_argument("--select", default=None, help="default: what is ported (operations/spark_copy.py)")
     parser.add_argument("--vars", default=None, help="dbt vars as JSON (the DuckDB build's)")
-    parser.add_argument("--no-data-tests", action="store_true", help="leave the data tests to the DuckDB build")
+    parser.add_argument("--data-tests", choices=("all", "sample", "none"), default="all",
+                        help="sample: one of each shape in each layer (data_test_sample); none: the DuckDB build's")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/throughline-portability-spark"))
     args = parser.parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     runs, problems, relations = build_and_compare(args.warehouse, args.work_dir, args.vars, args.select,
-                                                 not args.no_data_tests)
+                                                 args.data_tests)
     result = runs[-1]
     print(result.stdout[-6000:])
     print(result.stderr[-3000:], file=sys.stderr)
