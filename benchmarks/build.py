@@ -12,11 +12,11 @@
    process). Copy B: the SQL dbt compiled for the same models, run in dependency order by one DuckDB
    process (the ratio is what dbt itself costs).
 3. P4 on copy A: `dbt run` again at once with nothing new read (the night after a backfill: the whole load is
-   still within the 72 h lookback of the newest read); then 1% new and changed data (new issues with their histories, 1% of the issues reopened by
-   one more history, new pull requests, runs and deployments), then `dbt run` again: the incremental
-   models rebuild only what the new raw rows touch. Timed against the full build. With --verify, a
-   `dbt run --full-refresh` on a copy of that warehouse must give the same rows in every flow and DORA
-   mart (EXCEPT ALL both ways).
+   still within the 72 h lookback of the newest read); then 1% new and changed data (new issues with their
+   histories, 1% of the issues reopened by one more history, new pull requests, runs and deployments), then
+   `dbt run` again: the incremental models rebuild only what the new raw rows touch. Timed against the full
+   build. With --verify, a `dbt run --full-refresh` on a copy of that warehouse must give the same rows in
+   every flow and DORA mart (EXCEPT ALL both ways).
 4. Writes the sections "Build at size (P3)" and "Incremental (P4)" of benchmarks/RESULTS.md (one tier's: the
    last run's) and the tier's figures into benchmarks/summary.json (keys "P3" and "P4", tier "1M" / "3M").
 
