@@ -23,11 +23,11 @@ field_ids as (
 {#- Reading the named fields parses every live issue's payload: compiled in only when some link names a field
     (most organisations link by label or key; the database would read the payloads for an empty cross join).
     Before the links are built (`dbt compile` or `docs generate` of a new warehouse) the SQL reads them. #}
-{%- set field_links = {'named': true} %}
+{%- set field_links = true %}
 {%- if execute and load_relation(ref('stg_outcomes__key_result_links')) is not none %}
-    {%- do field_links.update({'named': run_query(
+    {%- set field_links = run_query(
         "select count(*) from " ~ ref('stg_outcomes__key_result_links') ~ " where link_kind = 'field'"
-    ).columns[0].values()[0] > 0}) %}
+    ).columns[0].values()[0] > 0 %}
 {%- endif %}
 
 field_values as (
@@ -41,7 +41,7 @@ field_values as (
         {{ json_elements_or_value_rows(json_get_at_key('issues.payload', 'fields', 'field_ids.field')) }} as element
     from ({{ jira_live_issues() }}) as issues
     cross join field_ids
-    {%- if not field_links.named %}
+    {%- if not field_links %}
     where false
     {%- endif %}
 ),
