@@ -46,6 +46,11 @@ GONE_TABLE = f"{RAW_SCHEMA}._gone_objects"
 # connector needs an object): kept out of the stream so the rest of their page lands, and shown here with
 # the reason. A row leaves when the same record is later stored.
 REJECTS_TABLE = f"{RAW_SCHEMA}._rejected_records"
+# Reads committed late: per shard merge and table, the earliest read time among the rows it brought that the
+# warehouse did not hold (a shard read before the last build, merged after it). The incremental builds take
+# in every read since the newest one their last complete build took in, and these too (dbt macro read_windows):
+# the only rows that reach the warehouse with a read time older than a build that ran before them.
+MERGED_READS_TABLE = f"{RAW_SCHEMA}._merged_reads"
 
 
 def accounted_parents_sql(table: str) -> str:
@@ -354,6 +359,15 @@ class RawStore:
                 payload JSON NOT NULL,
                 rejected_at TIMESTAMP NOT NULL,
                 PRIMARY KEY (source_instance, stream, reject_key)
+            )"""
+        )
+        self._con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {MERGED_READS_TABLE} (
+                source_instance VARCHAR NOT NULL,
+                raw_table VARCHAR NOT NULL,
+                scope VARCHAR,
+                merged_at TIMESTAMP NOT NULL,
+                earliest_read TIMESTAMP NOT NULL
             )"""
         )
         self._con.execute(f"CREATE SCHEMA IF NOT EXISTS {OPS_SCHEMA}")

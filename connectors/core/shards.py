@@ -8,11 +8,12 @@ twice gives the same tables.
 
 import hashlib
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from connectors.core.raw import (
-    ETAG_TABLE, GONE_TABLE, OWED_TABLE, RAW_SCHEMA, REJECTS_TABLE, STATE_TABLE, STREAM_RUNS_COLUMNS, STREAM_RUNS_TABLE,
-    RawStore,
+    ETAG_TABLE, GONE_TABLE, MERGED_READS_TABLE, OWED_TABLE, RAW_SCHEMA, REJECTS_TABLE, STATE_TABLE, STREAM_RUNS_COLUMNS,
+    STREAM_RUNS_TABLE, RawStore,
 )
 
 
@@ -34,12 +35,17 @@ def shard_path(root: Path, source: str, group: str, scope: str | None) -> Path:
 
 
 _MERGE_COLUMNS = ("parent_key", "scope", "cursor_value", "payload", "extracted_at")
+# How long a merge's late reads are remembered: a build takes in those merged after its last complete build,
+# so only a warehouse whose builds all failed for longer than this would need a --full-refresh build.
+MERGED_READS_KEPT = timedelta(days=90)
 
 
 def merge_shard(store: RawStore, path: Path, source: str, scope: str | None, group: str, tables: list[str]
                 ) -> dict[str, int]:
-    """Replace the partition's rows of each table with the shard's, copy its state and run report: one
-    transaction of the warehouse. Returns per table the shard rows whose scope is not the partition's.
+    """Replace the partition's rows of each table with the shard's, copy its state and run report, and note
+    the earliest read the shard brings per table (MERGED_READS_TABLE: the incremental builds take in the reads
+    merged after them, however old their read time): one transaction of the warehouse. Returns per table the
+    shard rows whose scope is not the partition's.
     The partition is the source's `scope`, or the whole source when it is None.
 
     Rows are owned by a partition through their scope: a whole-source partition owns all the source's rows;
@@ -57,11 +63,26 @@ def merge_shard(store: RawStore, path: Path, source: str, scope: str | None, gro
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND schema_name = ?",
                 [alias, RAW_SCHEMA]).fetchall()}
             foreign: dict[str, int] = {}
+            merged_at = datetime.now(UTC).replace(tzinfo=None)
             con.execute("BEGIN TRANSACTION")
             try:
+                con.execute(f"DELETE FROM {MERGED_READS_TABLE} WHERE merged_at < ?", [merged_at - MERGED_READS_KEPT])
                 for table in tables:
                     if table not in present:
                         continue
+                    # Before the rows are replaced: the shard's reads the warehouse does not hold yet (by key and
+                    # read time); the earliest may be older than the newest read the last build took in.
+                    con.execute(
+                        f"""INSERT INTO {MERGED_READS_TABLE}
+                            SELECT ?, ?, ?, ?, min(shard_rows.extracted_at)
+                            FROM {alias}.{RAW_SCHEMA}.{table} AS shard_rows
+                            WHERE shard_rows.source_instance = ? AND NOT EXISTS (
+                                SELECT 1 FROM {RAW_SCHEMA}.{table} AS held
+                                WHERE held.source_instance = shard_rows.source_instance
+                                    AND held.record_key = shard_rows.record_key
+                                    AND held.extracted_at = shard_rows.extracted_at)
+                            HAVING min(shard_rows.extracted_at) IS NOT NULL""",
+                        [source, table, scope, merged_at, source])
                     if scope is None:
                         con.execute(f"DELETE FROM {RAW_SCHEMA}.{table} WHERE source_instance = ?", [source])
                     else:

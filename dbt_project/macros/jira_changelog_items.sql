@@ -157,8 +157,9 @@ from items
 where field_type = 'custom' and lower(field) = 'flagged'
 {%- endmacro %}
 
-{#- Per Jira source instance, the start of its incremental window (read_windows: the newest read of the last
-    complete build less `incremental_lookback_hours`), for int_jira__changed_issues and the `recent` histories. -#}
+{#- Per Jira source instance, its incremental window (read_windows: after the newest read of the last complete
+    build, or from the earliest read merged from a shard since), for int_jira__changed_issues and the `recent`
+    histories. -#}
 {% macro jira_read_windows() -%}
     {{ read_windows('jira', tracker_reads('jira')) }}
 {%- endmacro %}

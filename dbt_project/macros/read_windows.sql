@@ -1,19 +1,31 @@
 {#- The incremental windows of the trackers' changed-item models (docs/OPERATIONS.md#incremental-builds): per
-    source instance, `read_since` (its newest read less `incremental_lookback_hours`) and `read_after` (the
-    newest read that the last complete build took in, int_incremental_read_marks). A read is in the window
-    when it is at or after read_since or after read_after (in_read_window): the lookback takes in again what
-    a long extraction committed late with an earlier read time, and the mark makes a build that failed, was
-    skipped or paused for longer than the lookback lose nothing: the next build takes in every read since the
-    last one that completed. An instance the marks do not know yet (added since) is taken in whole; before
-    the marks exist (a first build, or a warehouse built before them) read_after is null.
+    source instance, `read_after` (the newest read that the last complete build took in,
+    int_incremental_read_marks) and `read_since` (the earliest read that a shard merged since then brought,
+    raw._merged_reads; or, with `incremental_lookback_hours` set, its newest read less those hours when that is
+    earlier). A read is in the window when it is after read_after or at or after read_since (in_read_window):
+    the mark makes a build that failed, was skipped or paused lose nothing (the next build takes in every read
+    since the last one that completed), and the merged reads are the only rows committed after a build with a
+    read time before its mark. A source instance the marks do not know yet (added since), or every instance
+    before the marks exist (a first build), is taken in whole. A load is in the windows of the build after it
+    only: the nights after a backfill rebuild what they read, not the backfill again.
     `reads`: SQL with source_instance and extracted_at per read. -#}
 {% macro read_windows(source_type, reads) -%}
     {%- set marks = incremental_read_marks_relation() -%}
+    {%- set merged = merged_reads_relation() -%}
+    {%- set lookback = var('incremental_lookback_hours') or 0 -%}
     select
         newest.source_instance,
-        newest.newest_read - {{ flow_hours_interval(var('incremental_lookback_hours')) }} as read_since,
+        {%- if merged is not none and lookback > 0 %}
+        least(late.earliest_read, newest.newest_read - {{ flow_hours_interval(lookback) }}) as read_since,
+        {%- elif merged is not none %}
+        late.earliest_read as read_since,
+        {%- elif lookback > 0 %}
+        newest.newest_read - {{ flow_hours_interval(lookback) }} as read_since,
+        {%- else %}
+        cast(null as timestamp) as read_since,
+        {%- endif %}
         {%- if marks is none %}
-        cast(null as timestamp) as read_after
+        cast('1900-01-01 00:00:00' as timestamp) as read_after
         {%- else %}
         coalesce(marks.newest_read, cast('1900-01-01 00:00:00' as timestamp)) as read_after
         {%- endif %}
@@ -25,6 +37,20 @@
     {%- if marks is not none %}
     left join {{ marks }} as marks
         on marks.source_type = '{{ source_type }}' and marks.source_instance = newest.source_instance
+    {%- endif %}
+    {%- if merged is not none %}
+    left join (
+        -- merged after the mark (a merge before the last complete build was committed before it, at a time
+        -- after the mark only when nothing newer was read since: taken in again, which costs nothing wrong)
+        select merges.source_instance, min(merges.earliest_read) as earliest_read
+        from {{ merged }} as merges
+        {%- if marks is not none %}
+        left join {{ marks }} as marks
+            on marks.source_type = '{{ source_type }}' and marks.source_instance = merges.source_instance
+        where marks.newest_read is null or merges.merged_at > marks.newest_read
+        {%- endif %}
+        group by merges.source_instance
+    ) as late on late.source_instance = newest.source_instance
     {%- endif %}
 {%- endmacro %}
 
@@ -44,6 +70,15 @@
         {{ return(none) }}
     {%- endif -%}
     {{ return(adapter.get_relation(database=node.database, schema=node.schema, identifier=node.alias)) }}
+{%- endmacro %}
+
+{#- raw._merged_reads (connectors/core/shards.py) when it exists: a warehouse that no raw store opened yet (a
+    portability target's copy) has none, and no late reads. -#}
+{% macro merged_reads_relation() -%}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=target.database, schema='raw', identifier='_merged_reads')) }}
 {%- endmacro %}
 
 {#- Every read of a tracker's items, as source_instance, item id and extracted_at: what its changed-item model

@@ -1,7 +1,9 @@
 """Incremental flow models: after each new load, `dbt run` (incremental) must equal a full rebuild.
 
-A small Jira history (source acme-jira, project SHOP) in three loads; times UTC, 2026. The lookback is the
-default 72 h before the newest read (dbt_project.yml `incremental_lookback_hours`).
+A small Jira history (source acme-jira, project SHOP) in three loads; times UTC, 2026. A build takes in every
+read after the newest read of the last complete build (int_incremental_read_marks), and the reads a shard merged
+since then brought, however old (raw._merged_reads); no lookback (dbt_project.yml `incremental_lookback_hours`
+is 0).
 
 Load 1, read 01-10 12:00:
   SHOP-1 created 01-05 09:00, In Progress 01-06 09:00, Done 01-08 09:00.
@@ -9,9 +11,7 @@ Load 1, read 01-10 12:00:
   SHOP-3 created 01-06 08:00, In Progress 01-07 08:00.
   SHOP-5 created 01-05 08:00, In Review 01-06 08:00 (status 10002).
   SHOP-6 created 01-05 12:00, In Progress 01-06 12:00, Done 01-07 12:00.
-Each build takes in the reads at or after the newest read less the lookback, and every read after the newest
-read of the last complete build (int_incremental_read_marks).
-Load 2, read 01-20 12:00 (window from 01-17 12:00, and after load 1's 01-10 12:00: nothing of load 1 is in it):
+Load 2, read 01-20 12:00 (after load 1's 01-10 12:00, the mark of the build after load 1):
   SHOP-1 reopened: In Progress 01-15 09:00 (history and issue row re-read).
   SHOP-2 late-arriving histories: flag raised 01-07 10:00, cleared 01-08 10:00 (its issue row not re-read).
   SHOP-3 deleted (a tombstone).
@@ -20,7 +20,9 @@ Load 2, read 01-20 12:00 (window from 01-17 12:00, and after load 1's 01-10 12:0
   nothing of SHOP-5 was read again.
   -> changed issues 1, 2, 3, 4 (raw reads in the window); items to rebuild also 5 (its built status name is
      stale); not 6.
-Load 3, read 01-21 12:00 (window from 01-18 12:00, so load 2 is still in it):
+After load 2's build, a shard of project OPS (read 01-20 11:00, before that build's mark, 01-20 12:00) is merged:
+  OPS-7 created 01-20 09:00, In Progress 01-20 10:00.
+Load 3, read 01-21 12:00 (after the mark 01-20 12:00: nothing of load 2 is taken in again):
   SHOP-1 changed again: Done 01-21 09:00.
   SHOP-2 re-read with its histories written again whole, without the raised flag of 01-07 (history 203):
   a history gone from Jira's answer goes from the parsed changelog too, so SHOP-2 has no blocked time.
@@ -28,7 +30,9 @@ Load 3, read 01-21 12:00 (window from 01-18 12:00, so load 2 is still in it):
   earlier day and week before and after, so the days and weeks before the recomputed ones keep their rows
   as built (UNTOUCHED_DAY, UNTOUCHED_WEEK): only the periods where an interval's contribution changed are
   updated.
-  -> changed issues and items to rebuild: 1, 2, 3, 4, 5.
+  -> changed issues and items to rebuild: 1, 2, 5 and OPS-7, merged late with a read of 01-20 11:00: the window
+     takes in every read since, load 2's too (3, 4). Without the merge, load 2 is in no later window: built
+     again with nothing new read, it rebuilds no item.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.core.raw import RawRecord
+from connectors.core.raw import RawRecord, RawStore
+from connectors.core.shards import merge_shard
 
 from .test_flow_marts import STATUSES, jira_time
 from .warehouse import load_raw, query, query_dicts, run_dbt
@@ -76,11 +81,11 @@ def status(status_id: str, name: str | None = None) -> dict:
             "statusCategory": {"key": STATUSES[status_id][1]}}
 
 
-def issue(number: int, created: str, current: str, updated: str) -> RawRecord:
-    return RawRecord(record_key=str(number), scope="SHOP", cursor_value=jira_time(updated), payload={
-        "id": str(number), "key": f"SHOP-{number}",
-        "fields": {"summary": f"SHOP-{number}", "issuetype": {"name": "Story"},
-                   "project": {"id": "SHOP", "key": "SHOP"}, "status": status(ID[current]),
+def issue(number: int, created: str, current: str, updated: str, project: str = "SHOP") -> RawRecord:
+    return RawRecord(record_key=str(number), scope=project, cursor_value=jira_time(updated), payload={
+        "id": str(number), "key": f"{project}-{number}",
+        "fields": {"summary": f"{project}-{number}", "issuetype": {"name": "Story"},
+                   "project": {"id": project, "key": project}, "status": status(ID[current]),
                    "labels": [], "components": [], "customfield_10016": 3.0,
                    "created": jira_time(created), "updated": jira_time(updated)},
         "_throughline": {"storyPointsFields": ["customfield_10016"], "epicLinkField": None},
@@ -149,6 +154,12 @@ LOADS = {
         ]),
     ],
 }
+# A shard of project OPS (pipelines/sharded_assets.py), read before load 2's build took its mark and merged after
+LATE_SHARD_READ = datetime(2026, 1, 20, 11)
+LATE_SHARD = [
+    ("jira__issues", [issue(7, "2026-01-20T09:00", "In Progress", "2026-01-20T10:00", project="OPS")]),
+    ("jira__changelogs", [moved(7, 1, "2026-01-20T10:00", "To Do", "In Progress")]),
+]
 # what a load's re-read no longer holds (the connector replaces a re-read issue's histories whole)
 VANISHED = {3: [("jira__changelogs", "203")]}
 
@@ -165,6 +176,18 @@ def load(warehouse: Path, number: int, read_at: datetime | None = None) -> None:
             # the raw store stamps the real clock, later than any READ: those rows are this load's
             con.execute(f"UPDATE raw.{table} SET extracted_at = ? WHERE extracted_at > ?",
                         [read_at or READ[number], max(*READ.values(), *PAUSED_READ.values())])
+
+
+def merge_late_shard(warehouse: Path, work: Path) -> None:
+    """Land LATE_SHARD in a shard of its own, stamped as read at LATE_SHARD_READ, and merge it as the sharded
+    mode does."""
+    shard = work / "shard_ops.duckdb"
+    load_raw(shard, [(table, JIRA, records) for table, records in LATE_SHARD])
+    with duckdb.connect(str(shard)) as con:
+        for table, _ in LATE_SHARD:
+            con.execute(f"UPDATE raw.{table} SET extracted_at = ?", [LATE_SHARD_READ])
+    with RawStore(warehouse) as store:
+        merge_shard(store, shard, JIRA, "OPS", "issues", [table for table, _ in LATE_SHARD])
 
 
 def copy_of(warehouse: Path, work: Path) -> Path:
@@ -250,6 +273,8 @@ def builds(tmp_path_factory, first_build):
     warehouse = copy_of(first_build, work)
     states = {}
     for number in (2, 3):
+        if number == 3:
+            merge_late_shard(warehouse, work)
         load(warehouse, number)
         if number == 3:  # a period no changed contribution touches keeps its row as built: the run is incremental
             marked = mark_flow_load_day(warehouse, UNTOUCHED_DAY, -1.0)
@@ -274,9 +299,38 @@ def test_only_issues_read_in_the_window_or_stale_are_rebuilt(builds):
     after_2, after_3 = builds[2][0], builds[3][0]
     assert issue_ids(after_2, "int_jira__changed_issues") == ["1", "2", "3", "4"]
     assert issue_ids(after_2, "int_work_items_to_rebuild") == ["1", "2", "3", "4", "5"]  # 5: renamed status; 6 untouched
-    # load 2 is still inside the 72 h; 5 was rebuilt with the new name, so it is current now
-    assert issue_ids(after_3, "int_jira__changed_issues") == ["1", "2", "3", "4", "5"]
-    assert issue_ids(after_3, "int_work_items_to_rebuild") == ["1", "2", "3", "4", "5"]
+    # OPS-7 was read (01-20 11:00) before load 2's mark (01-20 12:00) but merged after its build: the window
+    # takes in every read since it, so SHOP-3's tombstone and SHOP-4 of load 2 too; 5 is current now (rebuilt
+    # with the new name) and re-read
+    assert issue_ids(after_3, "int_jira__changed_issues") == ["1", "2", "3", "4", "5", "7"]
+    assert issue_ids(after_3, "int_work_items_to_rebuild") == ["1", "2", "3", "4", "5", "7"]
+
+
+@pytest.fixture(scope="module")
+def nothing_new(tmp_path_factory, builds) -> Path:
+    """Load 2's warehouse built once more with nothing read since: the night after a load."""
+    work = tmp_path_factory.mktemp("nothing_new")
+    warehouse = copy_of(builds[2][0], work)
+    run_dbt(["run", *SELECT], warehouse, work)
+    return warehouse
+
+
+def test_the_build_after_a_load_takes_nothing_of_it_again(nothing_new):
+    assert issue_ids(nothing_new, "int_jira__changed_issues") == []
+    assert issue_ids(nothing_new, "int_work_items_to_rebuild") == []
+    # the periods from the last one built on, as after every build (the as-of time may have moved)
+    assert periods(nothing_new, "day") == ["01-20"]
+    assert periods(nothing_new, "week") == ["01-12", "01-19"]
+
+
+def test_reads_merged_after_a_build_are_taken_in_however_old(builds):
+    warehouse = builds[3][0]
+    assert query(warehouse, "SELECT raw_table, scope, strftime(earliest_read, '%m-%d %H') FROM raw._merged_reads "
+                            "ORDER BY 1") == [("jira__changelogs", "OPS", "01-20 11"),
+                                              ("jira__issues", "OPS", "01-20 11")]
+    # in progress since 01-20 10:00, still open
+    assert query(warehouse, "SELECT is_done, strftime(first_active_at, '%m-%d %H') FROM marts.work_items "
+                            "WHERE issue_key = 'OPS-7'") == [(False, "01-20 10")]
 
 
 def test_reopened_item_late_flags_deleted_and_new_items_after_load_2(builds):
@@ -340,7 +394,7 @@ def marks(warehouse: Path) -> list[tuple]:
 @pytest.fixture(scope="module")
 def paused(tmp_path_factory, first_build):
     """Load 2's build is cut short (only stg_jira__issues and the marks are selected), and load 3 is read on
-    01-24 12:00: its window by the lookback starts 01-21 12:00, after every read of load 2."""
+    01-24 12:00: the mark is still load 1's."""
     work = tmp_path_factory.mktemp("paused")
     warehouse = copy_of(first_build, work)
     after_1 = marks(warehouse)

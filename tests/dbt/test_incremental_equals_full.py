@@ -23,8 +23,10 @@ from benchmarks.build import add_one_percent, build_all
 from .warehouse import query, run_dbt
 
 ISSUES = 2_000
-# every mart reading Jira or GitHub, with everything upstream (the ops marts read the run report only)
-SELECT = ["--select", "+marts.flow", "+marts.dora", "+marts.signals", "+marts.realization"]
+# every mart reading Jira or GitHub, with everything upstream (the ops marts read the run report only), and the
+# marks of what the build took in, where the next build's windows start (without them it takes in every read)
+SELECT = ["--select", "+marts.flow", "+marts.dora", "+marts.signals", "+marts.realization",
+          "int_incremental_read_marks"]
 
 
 @pytest.fixture(scope="module")

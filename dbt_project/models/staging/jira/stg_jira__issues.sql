@@ -1,8 +1,8 @@
 -- Deleted or moved-away issues are already left out by jira_live_issues() (see the macro).
 -- A table, incremental by issue (docs/OPERATIONS.md#incremental-builds): half a dozen models read it every
 -- night, and parsing every issue's JSON for each of them was most of their cost. A run parses again only the
--- issues read in their source's window (read_windows: since the last complete build, less
--- `incremental_lookback_hours`, as int_jira__changed_issues), and replaces their rows; the
+-- issues read in their source's window (read_windows: since the last complete build, or merged from a shard
+-- since, as int_jira__changed_issues), and replaces their rows; the
 -- post-hook deletes the rows a newer tombstone covers. Every row keeps the settings it was parsed with
 -- (`parse_settings`: the story points and incident field vars): after a change of them, or an upgrade that
 -- adds a column, the next run parses every issue again.
