@@ -356,7 +356,7 @@ Slowest models in the dbt run: {slowest_full}.
 {when}.
 After the full build above: {delta['new_issues']:,} new issues, {delta['reopened_issues']:,} issues reopened
 ({delta['new_histories']:,} new changelog histories), 1% more pull requests, workflow runs and deployments, all
-read a week later (the full load is outside the 72 h lookback){delta_dates}. Then `dbt run` again: the parsed
+read a week later (after the full build's marks: only the delta is in the windows){delta_dates}. Then `dbt run` again: the parsed
 issues and histories take only what was read in the window, the flow models delete and insert the rows of
 the {to_rebuild:,} work items in int_work_items_to_rebuild, the day and week series recompute the recent
 periods and update the earlier ones by difference (an interval that only changed its end, from its earlier end
