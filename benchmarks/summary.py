@@ -22,11 +22,13 @@ SUMMARY = Path(__file__).resolve().parent / "summary.json"
 
 
 def commit(root: Path = ROOT) -> str:
-    """HEAD's hash, with "+dirty" when tracked files differ from it; "unknown" outside a git checkout."""
+    """HEAD's hash, with "+dirty" when tracked files differ from it (the benchmarks' own outputs aside: a run
+    writes RESULTS.md before this summary); "unknown" outside a git checkout."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
-        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+        changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                  ":!benchmarks/RESULTS.md", ":!benchmarks/summary.json"], cwd=root,
                                  capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
