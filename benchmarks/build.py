@@ -299,7 +299,8 @@ def main() -> None:
     # The night after a backfill: nothing new read; the full build's marks took every read in, so the
     # incremental models rebuild no item (docs/OPERATIONS.md#incremental-builds): dbt's floor for a night.
     nothing_new = dbt_run(copies["dbt"], work / "dbt", None, seed=False, extra=exclude)
-    print(f"dbt run with nothing new: {nothing_new}", flush=True)
+    slowest_nothing_new = _slowest_models(work / "dbt" / "target" / "run_results.json", top=6)
+    print(f"dbt run with nothing new: {nothing_new}; slowest {slowest_nothing_new}", flush=True)
 
     delta = add_one_percent(copies["dbt"], args.issues, backdated=args.backdated_delta)
     print(f"+1%: {delta}", flush=True)
@@ -373,6 +374,7 @@ signal marts are still rebuilt in full.
 | ratio incremental / full | {incremental['seconds'] / full['seconds']:.2f} | |
 | ratio nothing new / full | {nothing_new['seconds'] / full['seconds']:.2f} | |
 
+Slowest models in the run with nothing new: {slowest_nothing_new}.
 Slowest models in the incremental run: {slowest_incremental}. {verified}
 {f"Left out of every run: {' '.join(args.exclude)}." if args.exclude else ""}
 Marts after it: {', '.join(f'{k} {v:,}' for k, v in rows.items())}.
