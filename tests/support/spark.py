@@ -104,7 +104,8 @@ def build_and_compare(warehouse: Path, work_dir: Path, variables: str | None = N
         # Directly selected, only these: eager indirect selection would add every test of the models built.
         from pipelines.dbt_assets import dbt_project  # fresh manifest: loading the definitions rebuilds a stale one
 
-        selection[1] = " ".join([selection[1], *data_test_sample(Path(dbt_project.manifest_path))])
+        at = selection.index("--select") + 1
+        selection[at] = " ".join([selection[at], *data_test_sample(Path(dbt_project.manifest_path))])
         selection += ["--indirect-selection", "empty"]
     elif data_tests == "none":
         selection.append("resource_type:test")
