@@ -60,7 +60,11 @@ def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse
             assert compare(demo_warehouse, con, relations) == []
 
             # The next night: the copy replaces raw rows under the staging views, and the flow models build
-            # incrementally (delete+insert); the result must still equal DuckDB's.
+            # incrementally (delete+insert); the result must still equal DuckDB's. The copy reads nothing new, so
+            # without the marks (as a warehouse built before them) the windows take in every read: every item is
+            # deleted and inserted again by the incremental path.
+            with con.cursor() as cur:
+                cur.execute("drop table intermediate.int_incremental_read_marks")
             again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
             assert again.returncode == 0, again.stdout[-8000:] + again.stderr[-2000:]
             # What the last run recomputed (the periods and the replaced intervals of an incremental run)
