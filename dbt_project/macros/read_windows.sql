@@ -13,16 +13,18 @@
     {%- set marks = incremental_read_marks_relation() -%}
     {%- set merged = merged_reads_relation() -%}
     {%- set lookback = var('incremental_lookback_hours') or 0 -%}
+    {#- the starts that apply; the earliest wins -#}
+    {%- set starts = [] -%}
+    {%- if merged is not none -%}{%- do starts.append('late.earliest_read') -%}{%- endif -%}
+    {%- if lookback > 0 -%}
+        {%- do starts.append('newest.newest_read - ' ~ flow_hours_interval(lookback)) -%}
+    {%- endif %}
     select
         newest.source_instance,
-        {%- if merged is not none and lookback > 0 %}
-        least(late.earliest_read, newest.newest_read - {{ flow_hours_interval(lookback) }}) as read_since,
-        {%- elif merged is not none %}
-        late.earliest_read as read_since,
-        {%- elif lookback > 0 %}
-        newest.newest_read - {{ flow_hours_interval(lookback) }} as read_since,
+        {%- if starts | length > 1 %}
+        least({{ starts | join(', ') }}) as read_since,
         {%- else %}
-        cast(null as timestamp) as read_since,
+        {{ starts[0] if starts else 'cast(null as timestamp)' }} as read_since,
         {%- endif %}
         {%- if marks is none %}
         cast('1900-01-01 00:00:00' as timestamp) as read_after
