@@ -182,6 +182,12 @@ models:
     description: >
       One row per @Title@ item and source instance (raw.@name@__items).
     # Grain and key columns are guaranteed by the raw table's primary key (source_instance, record_key).
+    # The columns a row must have, in one test (tests/generic/not_null_columns.sql).
+    data_tests:
+      - not_null_columns:
+          name: not_null_stg_@name@__items
+          arguments:
+            columns: [updated_at]
     columns:
       - name: item_id
         description: The item's id in @Title@.
@@ -191,7 +197,6 @@ models:
         description: The item's title.
       - name: updated_at
         description: When the item last changed (UTC).
-        data_tests: [not_null]
       - name: extracted_at
         description: When the connector read the item (UTC).
 '''

@@ -395,3 +395,30 @@ def test_tags_stage_one_row_per_instance_repo_and_name(warehouse):
         (GITHUB, REPO, "v1.1.0", f"{4:040x}"),
         ("github-mirror", REPO, "v1.1.0", f"{4:040x}"),
     ]
+
+
+def test_not_null_columns_fails_naming_each_column_with_its_null_rows(warehouse, tmp_path):
+    """The model-level not_null_columns test (tests/generic/not_null_columns.sql): NULLs in two listed columns
+    fail it with their rows counted (FLOW-2's five intervals lose started_at, FLOW-1's first loses flow_state),
+    one row per column in the stored failures."""
+    import shutil
+
+    import duckdb
+
+    from .warehouse import invoke_dbt
+
+    path, _, _ = warehouse
+    copy = tmp_path / path.name  # the same file name: the parsed manifest is reused
+    shutil.copyfile(path, copy)
+    with duckdb.connect(str(copy)) as con:
+        con.execute("UPDATE intermediate.int_work_items_status_intervals SET started_at = NULL "
+                    "WHERE issue_key = 'FLOW-2'")
+        con.execute("UPDATE intermediate.int_work_items_status_intervals SET flow_state = NULL "
+                    "WHERE issue_key = 'FLOW-1' AND interval_index = 0")
+    result = invoke_dbt(["test", "--select", "int_work_items_status_intervals,test_name:not_null_columns",
+                         "--store-failures"], copy, tmp_path)
+    [outcome] = [r for r in result.result.results if r.node.resource_type == "test"]
+    assert outcome.node.name == "not_null_int_work_items_status_intervals"
+    assert (str(outcome.status), outcome.failures) == ("fail", 6)
+    failures = query(copy, f"SELECT column_name, null_rows FROM {outcome.node.relation_name} ORDER BY 1")
+    assert failures == [("flow_state", 1), ("started_at", 5)]

@@ -40,7 +40,7 @@ WITHOUT_UNIT_TESTS = ["--exclude", "resource_type:unit_test"]
 def only(*relations: str) -> list[str]:
     """dbt arguments that build `relations` and their parents, and the data tests of those models alone.
 
-    Most of a module's build is dbt's per-node cost (185 models, 405 data tests) on a few rows; a module that
+    Most of a module's build is dbt's per-node cost (185 models, 246 data tests) on a few rows; a module that
     queries a few marts needs only their lineage. Every data test still runs on varied data in the full
     builds (test_marts.py, the demo builds of tests/e2e). `cautious`: a test that also reads a model outside
     the selection (a relationship to another mart) is left out rather than run against a missing table.

@@ -4,9 +4,9 @@ relation it builds holds exactly the rows of the DuckDB build of the same raw da
 
 What builds is operations/spark_copy.py PORTED_SELECTION: every seed and model but the NOT_PORTED list there (and
 the models that read them). One Spark session builds them (`dbt build`; staging is a table on Spark) with one data
-test of each shape in each layer and every singular test (tests/support/spark.py data_test_sample: 23 of the 405;
+test of each shape in each layer and every singular test (tests/support/spark.py data_test_sample: 23 of the 246;
 a failing test fails the build), and DuckDB compares the tables' Parquet files. On tables equal row for row each
-other data test answers as it does in DuckDB's builds; all 405 on Spark are ~100 s more (docs/DEPLOY.md). The
+other data test answers as it does in DuckDB's builds; all of them on Spark are ~100 s more (docs/DEPLOY.md). The
 same session then runs another night's forecasts twice and the float_text query of the last test: one JVM start
 for the module.
 

@@ -65,11 +65,12 @@ def tables_connection(tables_dir: Path, warehouse: Path | None = None
 def data_test_sample(manifest: Path) -> list[str]:
     """The names of one data test of each shape in each layer and of every singular test, from a manifest.
 
-    A shape is a generic test (not_null, accepted_values, the project's unique_combination_of_columns, ...) with
-    the arguments and the severity it is given: tests of one shape compile to the same SQL but for the relation
-    and columns. On tables equal to DuckDB's row for row, which the comparison checks, a test's result is its
-    DuckDB result; what Spark adds is whether each shape's SQL runs there, which one test of it answers (the
-    first by name, in each layer its models are built in). All of them is 405 Spark queries on the demo, ~100 s."""
+    A shape is a generic test (not_null_columns, accepted_values, unique_combination_of_columns, ...) with the
+    arguments and the severity it is given: tests of one shape compile to the same SQL but for the relation and
+    columns. On tables equal to DuckDB's row for row, which the comparison checks, a test's result is its DuckDB
+    result; what Spark adds is whether each shape's SQL runs there, which one test of it answers (the first by
+    name, in each layer its models are built in). All of them took ~100 s of Spark queries on the demo (405 then,
+    before the not-null checks became one test per model)."""
     nodes = json.loads(manifest.read_text())["nodes"]
     chosen: dict[tuple, str] = {}
     for node in sorted((node for node in nodes.values() if node["resource_type"] == "test"),
