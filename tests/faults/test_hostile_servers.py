@@ -262,6 +262,51 @@ def test_ca_bundle_trusts_a_private_ca_and_https_down_to_http_is_refused(certifi
     assert foreign.connections == 0
 
 
+def test_requests_ca_bundle_from_the_environment_trusts_a_private_ca(certificate, monkeypatch):
+    cert_file, context = certificate
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_file))
+    with Loopback(lambda h: reply(h, 200, b'{"ok": true}'), tls=context) as server:
+        client, _ = client_for(server.url)  # no options.ca_bundle
+        assert client.get_json("/ok")[0] == {"ok": True}
+        assert client.get_json("/ok")[0] == {"ok": True}
+    assert server.connections == 1  # the second request reused the verified connection
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy",
+                   "NO_PROXY", "no_proxy")
+
+
+def test_the_environments_proxy_carries_the_requests_and_no_proxy_bypasses_it(monkeypatch):
+    """HTTP_PROXY as users set it for a network that needs one: every request goes through the proxy (an
+    absolute URL as its target); a host NO_PROXY names is reached directly."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with (Loopback(lambda h: reply(h, 200, b'{"via": "proxy"}')) as proxy,
+          Loopback(lambda h: reply(h, 200, b'{"via": "direct"}')) as direct):
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        client, _ = client_for("http://gitlab.acme.test")
+        assert [client.get_json(path)[0] for path in ("/api/v4/projects", "/api/v4/groups")] == [{"via": "proxy"}] * 2
+        assert [path for path, _ in proxy.requests] == ["http://gitlab.acme.test/api/v4/projects",
+                                                         "http://gitlab.acme.test/api/v4/groups"]
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        client, _ = client_for(direct.url)
+        assert client.get_json("/api/v4/projects")[0] == {"via": "direct"}
+        assert [path for path, _ in direct.requests] == ["/api/v4/projects"] and len(proxy.requests) == 2
+
+
+def test_a_netrc_entry_does_not_replace_the_sources_credentials(tmp_path, monkeypatch):
+    (tmp_path / ".netrc").write_text("machine 127.0.0.1 login someone password other-secret\n")
+    (tmp_path / ".netrc").chmod(0o600)
+    monkeypatch.setenv("NETRC", str(tmp_path / ".netrc"))
+    with Loopback(lambda h: reply(h, 200, b"[]")) as server:
+        client = HttpClient(source="jira", base_url=server.url,
+                            auth_headers=lambda: {"Authorization": f"Bearer {SECRET}"})
+        client.get_json("/rest/api/3/myself")
+    [(_, headers)] = server.requests
+    assert headers["Authorization"] == f"Bearer {SECRET}"
+
+
 # ------------------------------------------------------------------ slow and silent servers
 
 
