@@ -167,10 +167,14 @@ where field_type = 'custom' and lower(field) = 'flagged'
 {#- `column` (a read time) compared with the earliest start of jira_read_windows() as a timestamp literal, read
     when the model runs (a literal is what lets the scan skip the older histories): at or after the earliest
     read_since, or after the earliest read_after, whichever is earlier (strictly after: the reads at the mark
-    itself were taken in, and at scale they may be a whole load written at one time). No Jira rows: false. -#}
+    itself were taken in, and at scale they may be a whole load written at one time). No Jira rows: false, as
+    when the raw tables do not exist yet (`dbt compile` or `docs generate` of a warehouse never loaded: the
+    on-run-start hook that creates them runs with `dbt build` and `run`, not with those). -#}
 {% macro jira_histories_read_filter(column) -%}
     {%- set start = {'at': none, 'op': '>='} -%}
-    {%- if execute -%}
+    {%- set raw_tables = [source('raw', 'jira__issues'), source('raw', 'jira__changelogs'),
+                          source('raw', 'jira__deleted_issues')] -%}
+    {%- if execute and throughline.relations_exist(raw_tables) -%}
         {%- for row in run_query('select read_since, read_after from (' ~ jira_read_windows() ~ ') as windows').rows -%}
             {%- if row[0] is not none and (start.at is none or row[0] <= start.at) -%}
                 {%- do start.update({'at': row[0], 'op': '>='}) -%}
@@ -228,4 +232,14 @@ source as (
                 and histories.record_key = built.history_id
         )
     {%- endif -%}
+{%- endmacro %}
+
+{#- True when every relation of `relations` exists in the warehouse (the adapter's cache, no query). -#}
+{% macro relations_exist(relations) -%}
+    {%- for relation in relations -%}
+        {%- if adapter.get_relation(relation.database, relation.schema, relation.identifier) is none -%}
+            {{- return(false) -}}
+        {%- endif -%}
+    {%- endfor -%}
+    {{- return(true) -}}
 {%- endmacro %}
