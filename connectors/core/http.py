@@ -347,7 +347,7 @@ class HttpClient:
         # an eighth of a connector's CPU on a local API. The client reads it once per host instead
         # (_environment_for); and a ~/.netrc entry can no longer replace the source's own credentials.
         self.session.trust_env = False
-        self._environments: dict[tuple[str, str], dict[str, Any]] = {}
+        self._environments: dict[tuple[str, str, int], dict[str, Any]] = {}
         self._sleep = sleep
         # With a token pool the client tracks quotas itself (GitHub): primary limits switch token or
         # wait for the reset up to max_rate_limit_wait_seconds, secondary limits back off from a minute.
@@ -639,8 +639,7 @@ class HttpClient:
         """The proxies and CA bundle requests would take from the environment for ``url``'s host (HTTP_PROXY,
         HTTPS_PROXY, ALL_PROXY, NO_PROXY; REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE), read at its first request.
         options.ca_bundle comes first, as a `verify` given to requests does."""
-        parts = urlparse(url)
-        key = (parts.scheme, parts.netloc)
+        key = origin(url)
         found = self._environments.get(key)
         if found is None:
             found = {"proxies": requests.utils.get_environ_proxies(url)}

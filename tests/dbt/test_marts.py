@@ -16,13 +16,15 @@ d5 production 01-13 15:00 success 15:10 (older successes turn `inactive` as GitH
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, datetime, timedelta
 
+import duckdb
 import pytest
 
 from connectors.core.raw import RawRecord
 
-from .warehouse import WITHOUT_UNIT_TESTS, Batch, query, query_dicts, run_dbt
+from .warehouse import WITHOUT_UNIT_TESTS, Batch, invoke_dbt, query, query_dicts, run_dbt
 
 JIRA = "jira-cloud"
 GITHUB = "github-acme"
@@ -401,12 +403,6 @@ def test_not_null_columns_fails_naming_each_column_with_its_null_rows(warehouse,
     """The model-level not_null_columns test (tests/generic/not_null_columns.sql): NULLs in two listed columns
     fail it with their rows counted (FLOW-2's five intervals lose started_at, FLOW-1's first loses flow_state),
     one row per column in the stored failures."""
-    import shutil
-
-    import duckdb
-
-    from .warehouse import invoke_dbt
-
     path, _, _ = warehouse
     copy = tmp_path / path.name  # the same file name: the parsed manifest is reused
     shutil.copyfile(path, copy)
@@ -428,8 +424,6 @@ def test_the_whole_project_compiles_on_a_warehouse_never_loaded(tmp_path):
     """`dbt compile` and `dbt docs generate` (`make docs` on a fresh clone) before any load: the on-run-start hook
     that creates missing raw tables does not run for them, so a model that reads the warehouse while it compiles
     must read no raw table that is missing. The Jira read window of a warehouse without Jira tables is empty."""
-    from .warehouse import invoke_dbt
-
     warehouse = tmp_path / "throughline.duckdb"  # the name the module's other builds parsed the project for
     result = invoke_dbt(["compile"], warehouse, tmp_path)
     assert result.success, result.exception
