@@ -37,6 +37,11 @@ class PostgresServer:
     user: str
     password: str
     database: str = "postgres"
+    log: Path | None = None  # the server's log; it records each connection (log_connections)
+
+    def connections_opened(self) -> int:
+        """How many client connections the server has accepted since it started."""
+        return self.log.read_text(errors="replace").count("connection authorized") if self.log else 0
 
     def connect(self):
         import psycopg2
@@ -72,10 +77,10 @@ def postgres_server() -> Iterator[PostgresServer]:
                     "--locale=C", "--encoding=UTF8"], check=True, capture_output=True)
     log = root / "server.log"
     subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-o",
-                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
+                    f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c log_connections=on", "start"],
                    check=True, capture_output=True)
     try:
-        yield PostgresServer(host="127.0.0.1", port=port, user=USER, password=PASSWORD)
+        yield PostgresServer(host="127.0.0.1", port=port, user=USER, password=PASSWORD, log=log)
     finally:
         subprocess.run([*prefix, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                        capture_output=True)
