@@ -43,13 +43,14 @@ def stream_metadata(results: list[StreamResult]) -> dict[str, dg.MetadataValue]:
 
 def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.AssetsDefinition:
     st = source_type.name
+    freshness = raw_freshness()  # read from throughline.yml once for the group, not once per stream
     specs = [
         dg.AssetSpec(
             key=raw_key(st, stream),
             group_name="raw",
             kinds={"duckdb", st},
             description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table raw.{raw_table(st, stream)}).",
-            freshness_policy=raw_freshness(),
+            freshness_policy=freshness,
         )
         for stream in streams
     ]
@@ -59,7 +60,7 @@ def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.
         config = throughline.config()
         by_stream: dict[str, list[StreamResult]] = defaultdict(list)
         failures: list[dict] = []
-        with throughline.raw_store() as store:
+        with throughline.raw_store(config=config) as store:
             for stream in streams:  # empty tables still let dbt build when a type is not configured
                 store.ensure_table(raw_table(st, stream))
             for source in config.sources_of(st):

@@ -24,8 +24,8 @@ class ThroughlineResource(dg.ConfigurableResource):
     def warehouse(self) -> Path:
         return warehouse_path()
 
-    def raw_store(self, path: Path | None = None) -> RawStore:
+    def raw_store(self, path: Path | None = None, config: ThroughlineConfig | None = None) -> RawStore:
         """The raw store of the warehouse (or of the shard file ``path``) with `warehouse:`'s DuckDB memory
-        limit, spill folder and threads."""
+        limit, spill folder and threads (from ``config`` when the caller has read it already)."""
         path = path or self.warehouse()
-        return RawStore(path, settings=self.config().warehouse.duckdb_settings(path))
+        return RawStore(path, settings=(config or self.config()).warehouse.duckdb_settings(path))

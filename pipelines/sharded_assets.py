@@ -83,7 +83,7 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
                 allow_retries=False,
             )
         path = shard_path(shards_root(config, throughline.warehouse()), partition.source, group, partition.scope)
-        with throughline.raw_store(path) as store:
+        with throughline.raw_store(path, config) as store:
             for stream in streams:
                 store.ensure_table(raw_table(st, stream))
             # What was committed before a failure stays in the shard, and the merge takes it.
@@ -116,6 +116,7 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
 
 def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed: bool) -> dg.AssetsDefinition:
     st = source_type.name
+    freshness = raw_freshness()  # read from throughline.yml once for the group, not once per stream
     specs = [
         dg.AssetSpec(
             key=raw_key(st, stream),
@@ -124,7 +125,7 @@ def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed
             deps=[landing_key(st, group)] if landed else [],
             description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table "
             f"raw.{raw_table(st, stream)}), merged from the shards of landing/{st}__{group}.",
-            freshness_policy=raw_freshness(),
+            freshness_policy=freshness,
         )
         for stream in streams
     ]
