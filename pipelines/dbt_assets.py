@@ -1,7 +1,6 @@
 """dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
 
 
-import functools
 import os
 import sys
 import time
@@ -62,18 +61,10 @@ class ThroughlineTranslator(DagsterDbtTranslator):
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
         if spec.key.path[0] == "marts":  # what BI reads: stale in the UI when no build refreshed it
-            spec = spec.replace_attributes(freshness_policy=_mart_freshness())
+            from pipelines.monitoring import mart_freshness
+
+            spec = spec.replace_attributes(freshness_policy=mart_freshness())
         return spec
-
-
-@functools.cache
-def _mart_freshness():
-    """throughline.yml's mart freshness limit, read once per process: dagster-dbt asks for every asset's spec
-    again and again, at the definitions' load and for each node a run builds (273 reads of the file in a demo
-    night); a changed limit takes effect when the definitions load again, as the raw assets' does."""
-    from pipelines.monitoring import mart_freshness
-
-    return mart_freshness()
 
 
 TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

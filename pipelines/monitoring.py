@@ -4,6 +4,7 @@ The CLI (`throughline run`) runs without a daemon and alerts by itself after its
 its runs carry the RUN_PID_TAG, which the failure sensor skips so nobody is told twice.
 """
 
+import functools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +16,14 @@ from operations.alerts import Alert, run_problems, send_alert, stale_streams
 from operations.processes import RUN_PID_TAG
 
 
+@functools.cache
+def freshness_limits() -> FreshnessConfig:
+    """`freshness:` of throughline.yml, read once per process: the asset specs ask for it per raw stream and
+    per mart, and dagster-dbt asks for a mart's spec again at every node a run builds (434 reads of the file in
+    a demo night before). A changed limit shows when the definitions load again, in a new code server."""
+    return settings_section(FreshnessConfig, "freshness")
+
+
 def raw_freshness() -> dg.FreshnessPolicy:
     """Shown on every raw asset in the Dagster UI: stale once no run has materialized it for this long.
 
@@ -22,13 +31,11 @@ def raw_freshness() -> dg.FreshnessPolicy:
     every source of its type, so the UI shows the default limit. Read when the definitions load, like the
     schedule: credentials are not needed for it.
     """
-    hours = settings_section(FreshnessConfig, "freshness").raw_hours
-    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours))
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=freshness_limits().raw_hours))
 
 
 def mart_freshness() -> dg.FreshnessPolicy:
-    hours = settings_section(FreshnessConfig, "freshness").marts_hours
-    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=hours))
+    return dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=freshness_limits().marts_hours))
 
 
 @dg.run_failure_sensor(

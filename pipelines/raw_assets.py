@@ -43,14 +43,13 @@ def stream_metadata(results: list[StreamResult]) -> dict[str, dg.MetadataValue]:
 
 def _build(source_type: SourceType, group: str, streams: tuple[str, ...]) -> dg.AssetsDefinition:
     st = source_type.name
-    freshness = raw_freshness()  # read from throughline.yml once for the group, not once per stream
     specs = [
         dg.AssetSpec(
             key=raw_key(st, stream),
             group_name="raw",
             kinds={"duckdb", st},
             description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table raw.{raw_table(st, stream)}).",
-            freshness_policy=freshness,
+            freshness_policy=raw_freshness(),
         )
         for stream in streams
     ]

@@ -116,7 +116,6 @@ def _landing(source_type: SourceType, group: str, streams: tuple[str, ...], keys
 
 def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed: bool) -> dg.AssetsDefinition:
     st = source_type.name
-    freshness = raw_freshness()  # read from throughline.yml once for the group, not once per stream
     specs = [
         dg.AssetSpec(
             key=raw_key(st, stream),
@@ -125,7 +124,7 @@ def _merge(source_type: SourceType, group: str, streams: tuple[str, ...], landed
             deps=[landing_key(st, group)] if landed else [],
             description=f"Raw {st} {stream.replace('_', ' ')} as the API returned them (table "
             f"raw.{raw_table(st, stream)}), merged from the shards of landing/{st}__{group}.",
-            freshness_policy=freshness,
+            freshness_policy=raw_freshness(),
         )
         for stream in streams
     ]

@@ -1,5 +1,5 @@
 """The staleness limits the Dagster UI shows on raw assets and marts come from throughline.yml's `freshness:`,
-read once when the definitions load (pipelines/monitoring.py, raw_assets.py, dbt_assets.py)."""
+read once per process (pipelines/monitoring.py freshness_limits)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ def _limit(hours: float) -> dg.FreshnessPolicy:
 
 def test_raw_assets_and_marts_are_stale_after_the_configured_hours(tmp_path, monkeypatch):
     from pipelines import dbt_assets
+    from pipelines.monitoring import freshness_limits
     from pipelines.raw_assets import build_raw_assets
 
     config = tmp_path / "throughline.yml"
     config.write_text("sources: []\nfreshness: {raw_hours: 30, marts_hours: 50}\n")
     monkeypatch.setenv(CONFIG_ENV_VAR, str(config))
-    dbt_assets._mart_freshness.cache_clear()
+    freshness_limits.cache_clear()
     try:
         raw = [spec for assets in build_raw_assets() for spec in assets.specs]
         assert len(raw) > 50 and {spec.freshness_policy for spec in raw} == {_limit(30)}
@@ -39,4 +40,4 @@ def test_raw_assets_and_marts_are_stale_after_the_configured_hours(tmp_path, mon
         config.write_text("sources: []\nfreshness: {raw_hours: 30, marts_hours: 60}\n")
         assert policy("model.throughline.deployments") == _limit(50)
     finally:
-        dbt_assets._mart_freshness.cache_clear()
+        freshness_limits.cache_clear()
