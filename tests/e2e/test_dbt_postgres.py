@@ -16,7 +16,7 @@ import sys
 
 import pytest
 
-from tests.support.portability import built_relations, compare, dbt_postgres
+from tests.support.portability import built_relations, compare, dbt_postgres, demo_env, demo_vars
 from tests.support.postgres import postgres_server, server_bin_dir
 
 pytestmark = pytest.mark.skipif(
@@ -31,10 +31,6 @@ FILLED_MARTS = ("work_items", "flow_metrics_weekly", "deployments", "dora_metric
 
 @pytest.mark.slow(160)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse, tmp_path):
-    from connectors.config import load_config
-    from operations.cli import DEMO_TOKEN_VAR
-    from operations.dbt import dbt_vars
-
     with postgres_server() as pg:
         con = pg.connect()
         con.autocommit = True  # no read transaction of ours may hold locks the next copy's TRUNCATE waits for
@@ -45,13 +41,8 @@ def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse
             env = {**os.environ, "THROUGHLINE_PG_HOST": pg.host, "THROUGHLINE_PG_PORT": str(pg.port),
                    "THROUGHLINE_PG_USER": pg.user, "THROUGHLINE_PG_PASSWORD": pg.password,
                    "THROUGHLINE_PG_DATABASE": pg.database, "THROUGHLINE_WAREHOUSE": str(demo_warehouse),
-                   "THROUGHLINE_CONFIG": str(demo_warehouse.parent / "demo" / "throughline.yml"),
-                   DEMO_TOKEN_VAR: "demo-token-not-secret"}
+                   **demo_env(demo_warehouse)}
             command = [sys.executable, "-m", "operations.cli", "copy-raw", "--build"]
-            with pytest.MonkeyPatch.context() as monkeypatch:  # the vars `copy-raw --build` gives dbt
-                for name in ("THROUGHLINE_CONFIG", DEMO_TOKEN_VAR):
-                    monkeypatch.setenv(name, env[name])
-                night_vars = dbt_vars(load_config())
             build = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1200)
             assert build.returncode == 0, build.stdout[-8000:] + build.stderr[-2000:]
             assert "copied " in build.stdout and pg.password not in build.stdout + build.stderr
@@ -75,7 +66,8 @@ def test_whole_project_builds_on_postgres_with_the_duckdb_results(demo_warehouse
                 cur.execute("drop table intermediate.int_incremental_read_marks")
             copy = subprocess.run(command[:-1], env=env, capture_output=True, text=True, timeout=1200)
             assert copy.returncode == 0, copy.stdout[-8000:] + copy.stderr[-2000:]
-            again = dbt_postgres(["run", "--vars", json.dumps(night_vars, sort_keys=True)], env, tmp_path)
+            night_vars = json.dumps(demo_vars(demo_warehouse), sort_keys=True)
+            again = dbt_postgres(["run", "--vars", night_vars], env, tmp_path)
             assert again.returncode == 0, again.stdout[-8000:] + again.stderr[-2000:]
             # What the last run recomputed (the periods and the replaced intervals of an incremental run)
             # differs by design between DuckDB's first build and this second night; every other relation agrees.

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from tests.support.portability import dbt_target
+from tests.support.portability import dbt_target, demo_vars
 from tests.support.spark import build_and_compare, data_test_sample
 
 pytestmark = pytest.mark.skipif(
@@ -64,16 +64,8 @@ SHOW_FLOAT_TEXTS = ["show", "--inline", f"select v, {{{{ float_text('v') }}}} as
 def spark_build(demo_warehouse, tmp_path_factory):
     """The demo's raw data built on Spark and compared with DuckDB's build, then the float_text query shown:
     every dbt command in one Spark session (its JVM starts once, not once per command)."""
-    from connectors.config import load_config
-    from operations.cli import DEMO_TOKEN_VAR
-    from operations.dbt import dbt_vars
-
     tmp_path = tmp_path_factory.mktemp("spark")
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        # The demo's config gives the build its vars (deployment rules, services), as a user's nightly run.
-        monkeypatch.setenv(DEMO_TOKEN_VAR, "demo-token-not-secret")
-        monkeypatch.setenv("THROUGHLINE_CONFIG", str(demo_warehouse.parent / "demo" / "throughline.yml"))
-        config_vars = dbt_vars(load_config())
+    config_vars = demo_vars(demo_warehouse)  # the demo's deployment rules and services, as a user's nightly run
     variables = json.dumps(config_vars, sort_keys=True)
     # Another night's forecasts (as of another day) join forecast_history, a partitioned table on Spark, beside the
     # build's; run twice, as a rerun of one day, they replace that day's snapshot. DuckDB's copy runs it once.

@@ -23,12 +23,32 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from connectors.config import DBT_PROJECT_DIR
 
 SCHEMAS = ("staging", "intermediate", "marts", "seeds")
+
+
+def demo_env(demo_warehouse: Path) -> dict[str, str]:
+    """What a user's run against the demo's warehouse has in its environment: the demo's config (its deployment
+    rules and services are the build's vars) and the token that config names (no real secret)."""
+    from operations.cli import DEMO_TOKEN_VAR
+
+    return {"THROUGHLINE_CONFIG": str(demo_warehouse.parent / "demo" / "throughline.yml"),
+            DEMO_TOKEN_VAR: "demo-token-not-secret"}
+
+
+def demo_vars(demo_warehouse: Path) -> dict[str, Any]:
+    """The dbt vars the demo's config gives a build (operations/dbt.py dbt_vars), as `throughline run` and
+    `copy-raw --build` pass them."""
+    from connectors.config import load_config
+    from operations.dbt import dbt_vars
+
+    env = demo_env(demo_warehouse)
+    return dbt_vars(load_config(env["THROUGHLINE_CONFIG"], env={**os.environ, **env}))
 
 
 def dbt_postgres(args: list[str], env: dict[str, str], work_dir: Path) -> subprocess.CompletedProcess:
