@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
 .PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build bench-dashboards doctor lock clean docs docs-generate \
-	dashboards dashboards-install dashboards-serve browser new-source
+	dashboards dashboards-install dashboards-serve browser new-source test-portability
 
 # pip -qq prints errors only: a pip configuration's unreachable extra indexes would add a warning per package
 # to a newcomer's first `make demo`. PYTHONWARNINGS reaches the build backend: no setuptools licence-format
@@ -25,8 +25,14 @@ demo: install ## load the simulated organisation into ./warehouse and print the 
 # Two worker processes (pytest-xdist), one per core of CI's machine; a test module stays on one worker, so its
 # module-scoped warehouse is built once (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 2
-test: install ## every test: unit, connectors against the simulator, contracts, end to end
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+# The portability checks (the dbt project built on PostgreSQL and on a local Spark and compared row for row with
+# DuckDB's build: ~9 minutes of one worker, a PostgreSQL server and a JVM) are `make test-portability`, which CI
+# runs after `make test` (.ci/run): a change to the SQL is checked there, a change to the rest in ~15 minutes.
+test: install ## every test but the portability checks: unit, connectors against the simulator, contracts, end to end
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not portability"
+
+test-portability: install ## the dbt project on PostgreSQL and Spark, equal to DuckDB's build (needs postgresql, java)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m portability
 
 # Without a throughline.yml of your own it opens on the demo's config, the simulator running beside it
 # (stopped with the UI), schedules stopped (operations/cli.py `dev`).

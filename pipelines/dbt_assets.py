@@ -6,11 +6,13 @@ import sys
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetCheckResult, AssetExecutionContext, AssetMaterialization, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from packaging.version import Version
 
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
 from operations.dbt import dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, prune_run_targets
@@ -108,6 +110,14 @@ class ThroughlineDbtCli(DbtCliResource):
 
     def _initialize_dbt_core_adapter(self, args):  # dagster-dbt 0.29 (pinned in pyproject.toml)
         return None
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        # dagster-dbt runs `dbt --version` in a process of its own at every command (~1.5 s of a run) to tell dbt
+        # Core from dbt Fusion; the dbt it runs is this environment's dbt Core (PATH, above), whose version is here.
+        from dbt.version import __version__
+
+        return Version(__version__)
 
 
 def dbt_resource() -> DbtCliResource:

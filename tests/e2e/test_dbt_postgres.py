@@ -19,9 +19,11 @@ import pytest
 from tests.support.portability import built_relations, compare, dbt_postgres, demo_env, demo_vars
 from tests.support.postgres import postgres_server, server_bin_dir
 
-pytestmark = pytest.mark.skipif(
-    server_bin_dir() is None, reason="PostgreSQL server not installed (`apt-get install postgresql`; .ci/run does)"
-)
+pytestmark = [
+    pytest.mark.portability,  # `make test-portability` (CI runs it after `make test`)
+    pytest.mark.skipif(server_bin_dir() is None,
+                       reason="PostgreSQL server not installed (`apt-get install postgresql`; .ci/run does)"),
+]
 
 # Marts that must not be empty in the demo, so that "equal" is not "both empty".
 FILLED_MARTS = ("work_items", "flow_metrics_weekly", "deployments", "dora_metrics_monthly", "incidents",

@@ -27,9 +27,11 @@ import pytest
 from tests.support.portability import dbt_target, demo_vars
 from tests.support.spark import build_and_compare, data_test_sample
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("java") is None, reason="no Java runtime for Spark (`apt-get install openjdk-17-jre-headless`; .ci/run does)"
-)
+pytestmark = [
+    pytest.mark.portability,  # `make test-portability` (CI runs it after `make test`)
+    pytest.mark.skipif(shutil.which("java") is None,
+                       reason="no Java runtime for Spark (`apt-get install openjdk-17-jre-headless`; .ci/run does)"),
+]
 
 # Relations that must not be empty in the demo, so that "equal" is not "both empty", by layer.
 FILLED = {

@@ -15,3 +15,23 @@ def test_a_dbt_command_opens_no_dbt_adapter_inside_dagsters_process(tmp_path, mo
     invocation.wait()
     assert invocation.is_successful()
     assert invocation.adapter is None
+
+
+def test_a_dbt_command_starts_no_second_dbt_process_for_the_version(tmp_path, monkeypatch):
+    """dagster-dbt runs `dbt --version` in a process of its own before every command (~1.5 s of each run) to tell
+    dbt Core from dbt Fusion; ours knows the version of the dbt Core it runs."""
+    import dagster_dbt.core.resource
+    from dbt.version import __version__
+
+    from pipelines.dbt_assets import dbt_resource
+
+    def no_process(*args, **kwargs):
+        raise AssertionError(f"a process started for the dbt version: {args}")
+
+    monkeypatch.setattr(dagster_dbt.core.resource, "check_output", no_process)
+    monkeypatch.setenv(WAREHOUSE_ENV_VAR, str(tmp_path / "w.duckdb"))
+    resource = dbt_resource()
+    invocation = resource.cli(["--version"], target_path=tmp_path / "target", raise_on_error=True)
+    invocation.wait()
+    assert invocation.is_successful()
+    assert str(resource._cli_version) == __version__ == "1.11." + __version__.split(".")[2]
