@@ -2,6 +2,7 @@
 whether the parsed manifest is older than the project (read by the Dagster dbt assets and by
 `throughline copy-raw --build`)."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -58,11 +59,38 @@ def prune_run_targets(target_dir: Path, op_name: str, *, keep: int = RUN_TARGETS
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
+# Parsed projects kept per warehouse (target/parsed/<key>.msgpack), the newest few of them: dbt's parse is valid
+# only for the warehouse path it was made with (the profile's connection settings are in its state check), so a
+# checkout that builds two warehouses in turn (the demo's and your own, a copy for a backfill, the tests) would
+# otherwise parse the whole project again at every switch.
+KEPT_PARSES_DIR = "parsed"
+KEPT_PARSES = 8
 
 
-def keep_partial_parse(run_target: Path, target_dir: Path) -> bool:
+def kept_parse(target_dir: Path, warehouse: str | os.PathLike[str]) -> Path:
+    """Where the parsed project of the last build of ``warehouse`` is kept."""
+    key = hashlib.sha256(str(Path(warehouse).resolve()).encode()).hexdigest()[:16]
+    return target_dir / KEPT_PARSES_DIR / f"{key}.msgpack"
+
+
+def start_from_kept_parse(run_target: Path, target_dir: Path, warehouse: str | os.PathLike[str]) -> bool:
+    """Put the parsed project of ``warehouse``'s last build into a new build's folder ``run_target``, where dbt
+    reads it (dagster-dbt then leaves it: it copies ``target_dir``'s own file only into a folder without one);
+    True when there was one."""
+    run_target.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copyfile(kept_parse(target_dir, warehouse), run_target / PARTIAL_PARSE_FILE)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def keep_partial_parse(run_target: Path, target_dir: Path, warehouse: str | os.PathLike[str] | None = None,
+                       *, min_age_seconds: float = RUN_TARGET_MIN_AGE_SECONDS) -> bool:
     """Copy a build's parsed project (``partial_parse.msgpack``) from its run folder to ``target_dir``, where
-    dagster-dbt looks for it at the start of the next run; True when there was one to copy.
+    dagster-dbt and dbt by hand look for it, and, with ``warehouse``, to that warehouse's kept parse
+    (kept_parse); True when there was one to copy. Kept parses beyond the newest KEPT_PARSES are removed once
+    older than ``min_age_seconds`` (another run may be copying one).
 
     The one `dbt parse` writes there when the definitions load has neither the nightly's vars nor its DuckDB
     settings (environment variables profiles.yml reads), and dbt parses the whole project again when either
@@ -71,10 +99,20 @@ def keep_partial_parse(run_target: Path, target_dir: Path) -> bool:
     built = run_target / PARTIAL_PARSE_FILE
     if not built.is_file():
         return False
-    target_dir.mkdir(parents=True, exist_ok=True)
-    staged = target_dir / f".{PARTIAL_PARSE_FILE}.{os.getpid()}"
-    shutil.copyfile(built, staged)
-    os.replace(staged, target_dir / PARTIAL_PARSE_FILE)
+    destinations = [target_dir / PARTIAL_PARSE_FILE]
+    if warehouse is not None:
+        destinations.append(kept_parse(target_dir, warehouse))
+    for destination in destinations:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        staged = destination.with_name(f".{destination.name}.{os.getpid()}")
+        shutil.copyfile(built, staged)
+        os.replace(staged, destination)
+    kept = sorted((target_dir / KEPT_PARSES_DIR).glob("*.msgpack"), key=lambda path: path.stat().st_mtime,
+                  reverse=True)
+    cutoff = time.time() - min_age_seconds
+    for path in kept[KEPT_PARSES:]:
+        if path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
     return True
 
 

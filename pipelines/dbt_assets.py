@@ -4,6 +4,7 @@
 import os
 import sys
 import time
+import uuid
 from collections.abc import Mapping
 from contextlib import contextmanager
 from functools import cached_property
@@ -15,7 +16,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging.version import Version
 
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
-from operations.dbt import dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, prune_run_targets
+from operations.dbt import (dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, prune_run_targets,
+                            start_from_kept_parse)
 from operations.run_report import report_progress
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
@@ -85,7 +87,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     os.environ.update(dbt_env(throughline.config(), throughline.warehouse()))  # memory limit, spill folder, threads
     started = time.monotonic()
     built, passed, failed = 0, 0, 0
-    invocation = dbt.cli(dbt_build_args(throughline.config()), context=context)
+    # The run's build folder as dagster-dbt names it, given the parse of this warehouse's last build.
+    target_dir = DBT_PROJECT_DIR / "target"
+    op_name = context.op_execution_context.op.name
+    run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    start_from_kept_parse(run_target, target_dir, throughline.warehouse())
+    invocation = dbt.cli(dbt_build_args(throughline.config()), context=context, target_path=run_target)
     try:
         for event in invocation.stream():
             if isinstance(event, AssetCheckResult):
@@ -94,9 +101,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
                 built += 1
             yield event
     finally:
-        # dagster-dbt names the run folder relative to the project (absolute when DBT_TARGET_PATH is)
-        keep_partial_parse(DBT_PROJECT_DIR / invocation.target_path, DBT_PROJECT_DIR / "target")
-        prune_run_targets(DBT_PROJECT_DIR / "target", context.op_execution_context.op.name)
+        keep_partial_parse(run_target, target_dir, throughline.warehouse())
+        prune_run_targets(target_dir, op_name)
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
     report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s")
     report_progress(f"tests: {passed} passed, {failed} failed" + (" (see the log)" if failed else ""))
