@@ -27,7 +27,7 @@ demo: install ## load the simulated organisation into ./warehouse and print the 
 TEST_WORKERS ?= 2
 # The portability checks (the dbt project built on PostgreSQL and on a local Spark and compared row for row with
 # DuckDB's build: ~9 minutes of one worker, a PostgreSQL server and a JVM) are `make test-portability`, which CI
-# runs after `make test` (.ci/run): a change to the SQL is checked there, a change to the rest in ~15 minutes.
+# runs after `make test` (.ci/run), so that `make test` stays under 15 minutes on two cores.
 test: install ## every test but the portability checks: unit, connectors against the simulator, contracts, end to end
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not portability"
 
