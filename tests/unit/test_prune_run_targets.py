@@ -65,9 +65,10 @@ def test_each_warehouse_starts_from_the_parse_of_its_own_last_build(tmp_path):
     assert not start_from_kept_parse(first, target, demo)  # never built: dagster-dbt's own copy applies
     assert list(first.iterdir()) == []
     for run, warehouse in (("run1-abc", demo), ("run2-def", own)):
-        (target / f"dbt_models-{run}").mkdir(parents=True, exist_ok=True)
-        (target / f"dbt_models-{run}" / "partial_parse.msgpack").write_bytes(f"parsed for {warehouse.parent.name}".encode())
-        assert keep_partial_parse(target / f"dbt_models-{run}", target, warehouse)
+        folder = target / f"dbt_models-{run}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "partial_parse.msgpack").write_bytes(f"parsed for {warehouse.parent.name}".encode())
+        assert keep_partial_parse(folder, target, warehouse)
     assert (target / "partial_parse.msgpack").read_bytes() == b"parsed for own"  # the last build's, for dbt by hand
     third = target / "dbt_models-run3-ghi"
     assert start_from_kept_parse(third, target, demo)
