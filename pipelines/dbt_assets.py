@@ -82,17 +82,18 @@ TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_
     name="dbt_models",
 )
 def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline: ThroughlineResource):
+    config, warehouse = throughline.config(), throughline.warehouse()
     # profiles.yml reads the warehouse path from the environment; the dbt subprocess inherits it.
-    os.environ[WAREHOUSE_ENV_VAR] = str(throughline.warehouse())
-    os.environ.update(dbt_env(throughline.config(), throughline.warehouse()))  # memory limit, spill folder, threads
+    os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
+    os.environ.update(dbt_env(config, warehouse))  # memory limit, spill folder, threads
     started = time.monotonic()
     built, passed, failed = 0, 0, 0
     # The run's build folder as dagster-dbt names it, given the parse of this warehouse's last build.
     target_dir = DBT_PROJECT_DIR / "target"
     op_name = context.op_execution_context.op.name
     run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    start_from_kept_parse(run_target, target_dir, throughline.warehouse())
-    invocation = dbt.cli(dbt_build_args(throughline.config()), context=context, target_path=run_target)
+    start_from_kept_parse(run_target, target_dir, warehouse)
+    invocation = dbt.cli(dbt_build_args(config), context=context, target_path=run_target)
     try:
         for event in invocation.stream():
             if isinstance(event, AssetCheckResult):
@@ -101,7 +102,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
                 built += 1
             yield event
     finally:
-        keep_partial_parse(run_target, target_dir, throughline.warehouse())
+        keep_partial_parse(run_target, target_dir, warehouse)
         prune_run_targets(target_dir, op_name)
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
     report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s")
