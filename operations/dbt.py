@@ -59,36 +59,42 @@ def prune_run_targets(target_dir: Path, op_name: str, *, keep: int = RUN_TARGETS
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-# Parsed projects kept per warehouse (target/parsed/<key>.msgpack), the newest few of them: dbt's parse is valid
-# only for the warehouse path it was made with (the profile's connection settings are in its state check), so a
-# checkout that builds two warehouses in turn (the demo's and your own, a copy for a backfill, the tests) would
-# otherwise parse the whole project again at every switch.
+# Parsed projects kept per parse key (target/parsed/<key>.msgpack), the newest few of them: a parse holds for one
+# warehouse name and one set of vars, so a checkout that builds warehouses of two names or two configs in turn
+# (the demo's and your own, the tests) would otherwise parse the whole project again at every switch.
 KEPT_PARSES_DIR = "parsed"
 KEPT_PARSES = 8
 
 
-def kept_parse(target_dir: Path, warehouse: str | os.PathLike[str]) -> Path:
-    """Where the parsed project of the last build of ``warehouse`` is kept."""
-    key = hashlib.sha256(str(Path(warehouse).resolve()).encode()).hexdigest()[:16]
+def parse_key(warehouse: str | os.PathLike[str], variables: dict[str, Any]) -> str:
+    """What a parse of the project depends on besides its files: the warehouse's name (dbt's `database`, in every
+    relation's name) and the run's vars. Not the warehouse's folder: throughline-dbt leaves the file's path and
+    session settings out of dbt's check (operations/dbt_main.py), so warehouses of one name share a parse."""
+    text = json.dumps([Path(warehouse).stem, variables], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def kept_parse(target_dir: Path, key: str) -> Path:
+    """Where the parsed project of the last build with parse key ``key`` (parse_key) is kept."""
     return target_dir / KEPT_PARSES_DIR / f"{key}.msgpack"
 
 
-def start_from_kept_parse(run_target: Path, target_dir: Path, warehouse: str | os.PathLike[str]) -> bool:
-    """Put the parsed project of ``warehouse``'s last build into a new build's folder ``run_target``, where dbt
-    reads it (dagster-dbt then leaves it: it copies ``target_dir``'s own file only into a folder without one);
-    True when there was one."""
+def start_from_kept_parse(run_target: Path, target_dir: Path, key: str) -> bool:
+    """Put the parsed project of the last build with parse key ``key`` into a new build's folder ``run_target``,
+    where dbt reads it (dagster-dbt then leaves it: it copies ``target_dir``'s own file only into a folder without
+    one); True when there was one."""
     run_target.mkdir(parents=True, exist_ok=True)
     try:
-        shutil.copyfile(kept_parse(target_dir, warehouse), run_target / PARTIAL_PARSE_FILE)
+        shutil.copyfile(kept_parse(target_dir, key), run_target / PARTIAL_PARSE_FILE)
     except FileNotFoundError:
         return False
     return True
 
 
-def keep_partial_parse(run_target: Path, target_dir: Path, warehouse: str | os.PathLike[str] | None = None,
+def keep_partial_parse(run_target: Path, target_dir: Path, key: str | None = None,
                        *, min_age_seconds: float = RUN_TARGET_MIN_AGE_SECONDS) -> bool:
     """Copy a build's parsed project (``partial_parse.msgpack``) from its run folder to ``target_dir``, where
-    dagster-dbt and dbt by hand look for it, and, with ``warehouse``, to that warehouse's kept parse
+    dagster-dbt and dbt by hand look for it, and, with parse key ``key``, to the kept parse of that key
     (kept_parse); True when there was one to copy. Kept parses beyond the newest KEPT_PARSES are removed once
     older than ``min_age_seconds`` (another run may be copying one).
 
@@ -100,8 +106,8 @@ def keep_partial_parse(run_target: Path, target_dir: Path, warehouse: str | os.P
     if not built.is_file():
         return False
     destinations = [target_dir / PARTIAL_PARSE_FILE]
-    if warehouse is not None:
-        destinations.append(kept_parse(target_dir, warehouse))
+    if key is not None:
+        destinations.append(kept_parse(target_dir, key))
     for destination in destinations:
         destination.parent.mkdir(parents=True, exist_ok=True)
         staged = destination.with_name(f".{destination.name}.{os.getpid()}")

@@ -16,8 +16,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging.version import Version
 
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
-from operations.dbt import (dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, prune_run_targets,
-                            start_from_kept_parse)
+from operations.dbt import (dbt_build_args, dbt_env, dbt_vars, keep_partial_parse, manifest_is_stale, parse_key,
+                            prune_run_targets, start_from_kept_parse)
 from operations.run_report import report_progress
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
@@ -88,11 +88,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     os.environ.update(dbt_env(config, warehouse))  # memory limit, spill folder, threads
     started = time.monotonic()
     built, passed, failed = 0, 0, 0
-    # The run's build folder as dagster-dbt names it, given the parse of this warehouse's last build.
+    # The run's build folder as dagster-dbt names it, given the parse of the last build of this warehouse name and vars.
     target_dir = DBT_PROJECT_DIR / "target"
     op_name = context.op_execution_context.op.name
     run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    start_from_kept_parse(run_target, target_dir, warehouse)
+    key = parse_key(warehouse, dbt_vars(config))
+    start_from_kept_parse(run_target, target_dir, key)
     invocation = dbt.cli(dbt_build_args(config), context=context, target_path=run_target)
     try:
         for event in invocation.stream():
@@ -102,7 +103,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
                 built += 1
             yield event
     finally:
-        keep_partial_parse(run_target, target_dir, warehouse)
+        keep_partial_parse(run_target, target_dir, key)
         prune_run_targets(target_dir, op_name)
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
     report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s")
@@ -127,5 +128,9 @@ class ThroughlineDbtCli(DbtCliResource):
         return Version(__version__)
 
 
+# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter.
+DBT_EXECUTABLE = "throughline-dbt"
+
+
 def dbt_resource() -> DbtCliResource:
-    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)

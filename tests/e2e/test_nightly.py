@@ -262,8 +262,8 @@ def test_rerun_changes_nothing(env, first_run, second_run):
 
 
 def test_the_rerun_parses_only_what_changed_since_the_first_runs_build(second_run):
-    """dbt's parse holds only for the warehouse it was made with: the rerun starts from the first run's, even when
-    the other test worker built another warehouse in between (operations/dbt.py kept_parse)."""
+    """A parse holds for one warehouse name and set of vars: the rerun starts from the last parse of its own, even
+    when the other test worker built another kind of warehouse in between (operations/dbt.py kept_parse)."""
     assert "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed." in second_run["dbt_log"]
     assert "Unable to do partial parsing" not in second_run["dbt_log"]
 

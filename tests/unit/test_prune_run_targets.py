@@ -54,40 +54,43 @@ def test_a_builds_parsed_project_replaces_the_one_the_next_run_starts_from(tmp_p
     assert sorted(path.name for path in target.iterdir()) == ["dbt_models-run1-abc", "partial_parse.msgpack"]
 
 
-def test_each_warehouse_starts_from_the_parse_of_its_own_last_build(tmp_path):
-    """Two warehouses built in turn from one checkout: each build starts from the parse of that warehouse's last
-    build (dbt's parse holds only for the warehouse path it was made with), not from the other's."""
-    from operations.dbt import KEPT_PARSES, kept_parse, start_from_kept_parse
+def test_each_warehouse_name_and_vars_start_from_the_parse_of_their_own_last_build(tmp_path):
+    """Two warehouses of two names built in turn from one checkout: each build starts from the parse of the last
+    build of its name and vars (a parse holds for one of each), not from the other's; a warehouse of the same
+    name in another folder shares it (throughline-dbt leaves the path out of dbt's check)."""
+    from operations.dbt import KEPT_PARSES, kept_parse, parse_key, start_from_kept_parse
 
     target = tmp_path / "target"
-    demo, own = tmp_path / "demo" / "throughline.duckdb", tmp_path / "own" / "throughline.duckdb"
+    demo = parse_key(tmp_path / "demo" / "throughline.duckdb", {})
+    own = parse_key(tmp_path / "own" / "warehouse.duckdb", {})
+    assert demo == parse_key(tmp_path / "elsewhere" / "throughline.duckdb", {})
+    assert len({demo, own, parse_key(tmp_path / "demo" / "throughline.duckdb", {"forecast_as_of": "2026-01-05"})}) == 3
     first = target / "dbt_models-run1-abc"
     assert not start_from_kept_parse(first, target, demo)  # never built: dagster-dbt's own copy applies
     assert list(first.iterdir()) == []
-    for run, warehouse in (("run1-abc", demo), ("run2-def", own)):
+    for run, key, name in (("run1-abc", demo, "demo"), ("run2-def", own, "own")):
         folder = target / f"dbt_models-{run}"
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "partial_parse.msgpack").write_bytes(f"parsed for {warehouse.parent.name}".encode())
-        assert keep_partial_parse(folder, target, warehouse)
+        (folder / "partial_parse.msgpack").write_bytes(f"parsed for {name}".encode())
+        assert keep_partial_parse(folder, target, key)
     assert (target / "partial_parse.msgpack").read_bytes() == b"parsed for own"  # the last build's, for dbt by hand
     third = target / "dbt_models-run3-ghi"
     assert start_from_kept_parse(third, target, demo)
     assert (third / "partial_parse.msgpack").read_bytes() == b"parsed for demo"
-    assert kept_parse(target, demo) != kept_parse(target, own)
-    assert kept_parse(target, demo) == kept_parse(target, tmp_path / "own" / ".." / "demo" / "throughline.duckdb")
 
-    # ten more warehouses: the newest KEPT_PARSES (8) are kept, older ones only once they are an hour old
+    # ten more keys: the newest KEPT_PARSES (8) are kept, older ones only once they are an hour old
     run = target / "dbt_models-run4-jkl"
     run.mkdir()
     (run / "partial_parse.msgpack").write_bytes(b"parsed")
     now = time.time()
-    for number in range(10):
-        keep_partial_parse(run, target, tmp_path / f"w{number}.duckdb")
-        os.utime(kept_parse(target, tmp_path / f"w{number}.duckdb"), (now - 600 + number, now - 600 + number))
-    for warehouse in (demo, own):
-        os.utime(kept_parse(target, warehouse), (now - 1000, now - 1000))
+    keys = [parse_key(tmp_path / f"w{number}.duckdb", {}) for number in range(10)]
+    for number, key in enumerate(keys):
+        keep_partial_parse(run, target, key)
+        os.utime(kept_parse(target, key), (now - 600 + number, now - 600 + number))
+    for key in (demo, own):
+        os.utime(kept_parse(target, key), (now - 1000, now - 1000))
     assert len(list((target / "parsed").iterdir())) == 12
-    keep_partial_parse(run, target, tmp_path / "w9.duckdb", min_age_seconds=0)
+    keep_partial_parse(run, target, keys[9], min_age_seconds=0)
     kept = {path.name for path in (target / "parsed").iterdir()}
     assert len(kept) == KEPT_PARSES == 8
-    assert {kept_parse(target, tmp_path / f"w{number}.duckdb").name for number in range(2, 10)} == kept
+    assert {kept_parse(target, key).name for key in keys[2:]} == kept
