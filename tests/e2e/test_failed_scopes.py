@@ -1,7 +1,8 @@
 """A nightly run in which some scopes fail among healthy ones: a repository answering 403, one answering 503
-past its retries, and a Jira project that was deleted. The healthy scopes land exactly as in a clean
-extraction, dbt builds the marts, publish runs, and the run ends non-zero with one alert naming every failed
-scope; the run report and marts.pipeline_runs hold the failed streams with what they cost."""
+past its retries, a Jira project that was deleted, and a whole second GitHub source whose token was revoked
+(401). The healthy scopes land exactly as in a clean extraction, dbt builds the marts, publish runs, and the run
+ends non-zero with one Slack message naming every failed source, asset and scope with its error, without a
+secret; the run report and marts.pipeline_runs hold the failed streams with what they cost."""
 
 from __future__ import annotations
 
@@ -20,12 +21,26 @@ from connectors.config import load_config
 from connectors.core.raw import RawStore
 from connectors.registry import source_types
 from simulator import SimulatorServer, tiny_org
-from tests.e2e.test_run_alerts import _Hook
 from tests.support.e2e import private_dagster_home
 
 HEALTHY_REPOS = ["acme/checkout", "acme/payments"]
 FORBIDDEN, FLAKY, DELETED = "acme/secret", "acme/flaky", "GONE"
 HOOK_SECRET = "hook-secret-5150"
+GOOD, REVOKED = "x", "e2e-revoked-token-4242"  # the simulator's GitHub accepts only the good one
+REVOKED_SOURCE = "revoked-github"
+
+
+class _Hook(BaseHTTPRequestHandler):
+    """Slack's incoming webhook: keeps every message posted."""
+
+    def do_POST(self):  # noqa: N802
+        self.server.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 def organisation():
@@ -76,7 +91,8 @@ def _serve(handler, **attrs) -> ThreadingHTTPServer:
     return server
 
 
-def config_text(jira_url: str, github_url: str, repos: list[str], projects: list[str], head: str = "") -> str:
+def config_text(jira_url: str, github_url: str, repos: list[str], projects: list[str], head: str = "",
+                tail: str = "") -> str:
     quick = 'start_date: "2026-01-01", backoff_seconds: 0, max_retries: 2'
     return f"""{head}
 sources:
@@ -89,10 +105,10 @@ sources:
   - type: github
     name: tiny-github
     base_url: {github_url}/github
-    auth: {{token: x}}
+    auth: {{token: {GOOD}}}
     scope: {{repos: [{", ".join(repos)}]}}
     options: {{{quick}, max_concurrent_repos: 2}}
-"""
+{tail}"""
 
 
 RAW_ROWS = """SELECT '{table}', source_instance, record_key, parent_key, scope, cursor_value, payload::VARCHAR
@@ -132,7 +148,7 @@ def clean_extraction(tmp_path, sim_url: str):
 @pytest.mark.slow(87)  # CI, one worker (tests/conftest.py starts the slowest first)
 def test_failed_scopes_cost_only_themselves(tmp_path):
     hook = _serve(_Hook, received=[])
-    with SimulatorServer(organisation()) as sim:
+    with SimulatorServer(organisation(), github_tokens={GOOD}) as sim:
         proxy = _serve(_Forbidding, upstream=sim.url)
         try:
             clean = clean_extraction(tmp_path, sim.url)
@@ -142,10 +158,18 @@ def test_failed_scopes_cost_only_themselves(tmp_path):
             config = tmp_path / "throughline.yml"
             config.write_text(config_text(
                 sim.url, proxy.url, [*HEALTHY_REPOS, FORBIDDEN, FLAKY], ["FLOW", DELETED],
-                head=f'alerts:\n  slack: {{webhook_url: "{hook.url}/hook/${{E2E_HOOK_SECRET}}"}}'))
+                head=f'alerts:\n  slack: {{webhook_url: "{hook.url}/hook/${{E2E_HOOK_SECRET}}"}}',
+                tail=f"""  - type: github
+    name: {REVOKED_SOURCE}
+    base_url: {sim.url}/github
+    auth: {{token: "${{E2E_GITHUB_TOKEN}}"}}
+    scope: {{repos: [acme/checkout]}}
+    options: {{start_date: "2026-01-01", max_retries: 0}}
+"""))
             warehouse = tmp_path / "w.duckdb"
             env = {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(warehouse),
-                   "DAGSTER_HOME": str(private_dagster_home(tmp_path)), "E2E_HOOK_SECRET": HOOK_SECRET}
+                   "DAGSTER_HOME": str(private_dagster_home(tmp_path)), "E2E_HOOK_SECRET": HOOK_SECRET,
+                   "E2E_GITHUB_TOKEN": REVOKED}
             run = subprocess.run([sys.executable, "-m", "operations.cli", "run"], env=env, capture_output=True,
                                  text=True, timeout=900)
         finally:
@@ -156,7 +180,7 @@ def test_failed_scopes_cost_only_themselves(tmp_path):
 
     assert run.returncode == 1, run.stderr[-3000:]
     assert "Traceback" not in run.stderr.split("error: nightly run failed", 1)[-1], run.stderr[-3000:]
-    assert HOOK_SECRET not in run.stdout + run.stderr
+    assert HOOK_SECRET not in run.stdout + run.stderr and REVOKED not in run.stdout + run.stderr
 
     # The healthy scopes hold exactly what a clean extraction of them holds: nothing lost, nothing twice.
     expected, _ = raw_rows(clean, healthy_only=True)
@@ -179,16 +203,20 @@ def test_failed_scopes_cost_only_themselves(tmp_path):
                WHERE status = 'failed' ORDER BY ALL""").fetchall()
         pull_cost = con.execute(
             """SELECT sum(requests), sum(retries) FROM ops.stream_runs
-               WHERE stream = 'github__pull_requests'""").fetchone()
+               WHERE stream = 'github__pull_requests' AND source_instance = 'tiny-github'""").fetchone()
     finally:
         con.close()
     by_scope = {}
     for source, stream, scope, requests_made, retries in failed:
-        by_scope.setdefault(scope, []).append((stream, requests_made, retries))
-    # Every group of the forbidden and the flaky repository failed, and the deleted project's two groups
-    assert sorted(by_scope) == sorted([DELETED, FLAKY, FORBIDDEN])
+        by_scope.setdefault(scope if source != REVOKED_SOURCE else REVOKED_SOURCE, []).append(
+            (stream, requests_made, retries))
+    # Every group of the forbidden and the flaky repository and of the revoked source failed, and the deleted
+    # project's two groups
+    assert sorted(by_scope) == sorted([DELETED, FLAKY, FORBIDDEN, REVOKED_SOURCE])
     github_groups = 7  # repositories, pull_requests, commits, deployments, releases, issues, workflow_runs
-    assert len(by_scope[FORBIDDEN]) == len(by_scope[FLAKY]) == github_groups
+    assert len(by_scope[FORBIDDEN]) == len(by_scope[FLAKY]) == len(by_scope[REVOKED_SOURCE]) == github_groups
+    # a revoked token is asked once per group, not retried
+    assert all(requests_made == 1 and retries == 0 for _, requests_made, retries in by_scope[REVOKED_SOURCE])
     # a 403 is not retried: one request per group; a 503 is asked 1 + max_retries (2) = 3 times per group
     assert all(requests_made == 1 and retries == 0 for _, requests_made, retries in by_scope[FORBIDDEN])
     assert all(requests_made == 3 and retries == 2 for _, requests_made, retries in by_scope[FLAKY])
@@ -197,11 +225,13 @@ def test_failed_scopes_cost_only_themselves(tmp_path):
     # marts.pipeline_runs shows the failed streams with their cost (summed over scopes)
     failed_streams = {(source, stream) for source, stream, _, _ in marts}
     assert ("tiny-github", "github__pull_requests") in failed_streams
+    assert ("revoked-github", "github__pull_requests") in failed_streams
     assert ("tiny-jira", "jira__issues") in failed_streams
     # the stream's cost over its scopes: the healthy repositories' requests, the forbidden one's 1 and the
     # flaky one's 3 (2 of them retries)
-    pulls = [(r, t) for s, st, r, t in marts if st == "github__pull_requests"]
-    assert pulls == [pull_cost] and pull_cost[0] >= 2 + 1 + 3 and pull_cost[1] >= 2
+    pulls = {s: (r, t) for s, st, r, t in marts if st == "github__pull_requests"}
+    assert pulls == {"tiny-github": pull_cost, REVOKED_SOURCE: (1, 0)}
+    assert pull_cost[0] >= 2 + 1 + 3 and pull_cost[1] >= 2
 
     # publish ran: the published marts hold the five work items
     with duckdb.connect(str(tmp_path / "marts.duckdb"), read_only=True) as published:
@@ -209,15 +239,20 @@ def test_failed_scopes_cost_only_themselves(tmp_path):
 
     # one alert for the failed run, one line per failed source, stream and scope, no secret
     [message] = [m["text"] for m in hook.received if m["text"].startswith("Throughline: nightly run")]
-    lines = message.splitlines()[1:]
-    assert len(lines) == 2 * github_groups + 2
+    head, *lines = message.splitlines()
+    assert head.endswith(" failed")
+    assert len(lines) == 3 * github_groups + 2
     for scope in (FORBIDDEN, FLAKY, DELETED):
         assert any(f"scope '{scope}'" in line for line in lines)
-    assert all(line.startswith(("- source 'tiny-github', asset raw/github__", "- source 'tiny-jira', asset raw/jira__"))
-               for line in lines)
+    sources = ("- source 'tiny-github', asset raw/github__", "- source 'tiny-jira', asset raw/jira__",
+               f"- source '{REVOKED_SOURCE}', asset raw/github__")
+    assert all(line.startswith(sources) for line in lines)
     assert any("403" in line for line in lines if FORBIDDEN in line)
     assert any("503" in line for line in lines if FLAKY in line)
-    assert HOOK_SECRET not in message
+    revoked = [line for line in lines if line.startswith(sources[2])]
+    assert len(revoked) == github_groups
+    assert all("401" in line and line.endswith("(1 request(s), 0 retries)") for line in revoked)
+    assert HOOK_SECRET not in message and REVOKED not in message
 
 
 def test_each_scope_goes_past_a_failed_scope_and_stops_only_for_what_every_scope_would_meet():

@@ -1,5 +1,6 @@
-"""A run killed with SIGKILL (during extraction, during dbt, during publish), then run again at once: the rerun
-succeeds with no help, nothing is lost or duplicated, and no process of the killed run is left."""
+"""A run killed with SIGKILL (during extraction, during publish), then run again at once: the rerun succeeds with
+no help, nothing is lost or duplicated, and no process of the killed run is left. Killed during dbt: in
+tests/e2e/test_nightly.py, whose first run is the clean run it must equal."""
 
 from __future__ import annotations
 
@@ -14,13 +15,7 @@ import pytest
 
 from simulator.generator import generate_org
 from simulator.server import SimulatorServer
-from tests.support.e2e import private_dagster_home
-
-
-def start_logged(command: list[str], env: dict[str, str], output: Path) -> subprocess.Popen:
-    """The run to kill, its output kept to say why it ended if it ends before the kill."""
-    with output.open("w") as log_file:
-        return subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+from tests.support.e2e import private_dagster_home, start_logged
 
 
 @pytest.mark.slow(105)  # CI, one worker (tests/conftest.py starts the slowest first)
@@ -80,87 +75,6 @@ sources:
     truth = sum(len(h) for h in org.jira_changelogs.values())
     assert histories == (truth, truth)
     assert items == total
-
-
-# Marts that hold facts of the data (pipeline_runs holds run ids and times, different by design), less the
-# columns that say when the data was read (as of the run, so later in the rerun).
-SNAPSHOT = ("work_items", "deployments", "deployment_changes", "pull_request_cycle_times", "dora_metrics_weekly",
-            "flow_metrics_weekly")
-RUN_TIME_COLUMNS = {"data_complete_to", "stream_data_as_of"}
-
-
-def _snapshot(path) -> dict[str, list]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        raw = {t: con.execute(f"SELECT count(*), count(DISTINCT (source_instance, record_key)) FROM raw.{t}").fetchone()
-               for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' "
-                                       "AND table_name NOT LIKE '\\_%' ESCAPE '\\'").fetchall()}
-        marts = {}
-        for mart in SNAPSHOT:
-            columns = [c for (c,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? "
-                "ORDER BY ordinal_position", [mart]).fetchall() if c not in RUN_TIME_COLUMNS]
-            marts[mart] = con.execute(f"SELECT {', '.join(columns)} FROM marts.{mart} ORDER BY ALL").fetchall()
-        return {"raw": raw, **marts}
-    finally:
-        con.close()
-
-
-def _tiny_env(tmp_path, url: str, name: str) -> dict[str, str]:
-    from tests.support.e2e import tiny_config
-
-    folder = tmp_path / name
-    folder.mkdir()
-    config = folder / "throughline.yml"
-    config.write_text(tiny_config(url))
-    return {**os.environ, "THROUGHLINE_CONFIG": str(config), "THROUGHLINE_WAREHOUSE": str(folder / "w.duckdb"),
-            "DAGSTER_HOME": str(private_dagster_home(folder)), "E2E_TOKEN": "e2e-token"}
-
-
-@pytest.mark.slow(142)  # CI, one worker
-def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(tmp_path):
-    """The run is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt at
-    once, and the rerun started right after succeeds and leaves what a clean run leaves."""
-    from simulator import tiny_org
-    from operations.processes import marked
-
-    command = [sys.executable, "-m", "operations.cli", "run"]
-    with SimulatorServer(tiny_org()) as sim:
-        clean_env = _tiny_env(tmp_path, sim.url, "clean")
-        clean = subprocess.run(command, env=clean_env, capture_output=True, text=True, timeout=900)
-        assert clean.returncode == 0, clean.stderr[-3000:]
-
-        env = _tiny_env(tmp_path, sim.url, "killed")
-        output = tmp_path / "killed-run.log"
-        proc = start_logged(command, env, output)
-        try:
-            deadline = time.monotonic() + 600
-            children: list[int] = []
-            while not children:  # dbt is the run's only child process: it carries the run's mark
-                assert proc.poll() is None, f"the run ended before dbt started:\n{output.read_text()[-3000:]}"
-                assert time.monotonic() < deadline, "dbt never started"
-                children = [pid for pid in marked(proc.pid) if b"dbt" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-                time.sleep(0.05)
-            time.sleep(1.0)  # dbt has opened the warehouse and is building
-        finally:
-            proc.kill()
-            proc.wait()
-        deadline = time.monotonic() + 10
-        while marked(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert marked(proc.pid) == [], "a child of the killed run is still alive"
-
-        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
-        assert rerun.returncode == 0, rerun.stderr[-3000:]
-        assert "was interrupted earlier: marked failed and its warehouse slot freed" in rerun.stderr
-
-    killed, expected = _snapshot(Path(env["THROUGHLINE_WAREHOUSE"])), _snapshot(Path(clean_env["THROUGHLINE_WAREHOUSE"]))
-    assert killed == expected
-    assert all(total == distinct for total, distinct in killed["raw"].values())  # nothing stored twice
-    # the rerun published too
-    published = Path(env["THROUGHLINE_WAREHOUSE"]).parent / "marts.duckdb"
-    with duckdb.connect(str(published), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM work_items").fetchone() == (5,)
 
 
 def test_a_publish_killed_half_way_is_cleaned_up_by_the_next(tmp_path):

@@ -1,5 +1,5 @@
 """End to end: the simulator's tiny scenario through every asset into the marts and the published marts, twice,
-then once more with a failing dbt model.
+then once more with a failing dbt model, and once through the command line killed while dbt builds, then rerun.
 
 Expected values are worked out by hand from the scenario (simulator/scenarios.py):
 flow time = first entry into an active state -> last entry into done.
@@ -11,7 +11,12 @@ loaded three times, not five: the second run publishes while a BI reader holds t
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
@@ -20,11 +25,11 @@ import yaml
 
 from connectors.config import DBT_PROJECT_DIR
 from operations.publish import PUBLISHED_ENV_VAR
-from tests.support.e2e import Reader, read_once, tiny_config
+from tests.support.e2e import Reader, private_dagster_home, read_once, start_logged, tiny_config
 
 TOKEN = "e2e-secret-token-value"
-# The module in CI, one worker: three nightly runs (tests/conftest.py starts the slowest first).
-pytestmark = pytest.mark.slow(160)
+# The module in CI, one worker: four nightly runs and one killed (tests/conftest.py starts the slowest first).
+pytestmark = pytest.mark.slow(220)
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +105,37 @@ def first_run(env):
     marts = [row[0] for row in query(env, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'")]
     counts = {mart: query(env, f'SELECT count(*) FROM marts."{mart}"')[0][0] for mart in marts}
     return result, {name: query(env, sql) for name, sql in MART_SNAPSHOT.items()}, counts
+
+
+# Marts that hold facts of the data (pipeline_runs holds run ids and times, different by design), less the
+# columns that say when the data was read (as of the run, so later in the rerun).
+FACT_MARTS = ("work_items", "deployments", "deployment_changes", "pull_request_cycle_times", "dora_metrics_weekly",
+            "flow_metrics_weekly")
+RUN_TIME_COLUMNS = {"data_complete_to", "stream_data_as_of"}
+
+
+def facts(path) -> dict[str, list]:
+    """The raw tables' row and key counts and the marts of FACT_MARTS (less RUN_TIME_COLUMNS)."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        raw = {t: con.execute(f"SELECT count(*), count(DISTINCT (source_instance, record_key)) FROM raw.{t}").fetchone()
+               for (t,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'raw' "
+                                       "AND table_name NOT LIKE '\\_%' ESCAPE '\\'").fetchall()}
+        marts = {}
+        for mart in FACT_MARTS:
+            columns = [c for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'marts' AND table_name = ? "
+                "ORDER BY ordinal_position", [mart]).fetchall() if c not in RUN_TIME_COLUMNS]
+            marts[mart] = con.execute(f"SELECT {', '.join(columns)} FROM marts.{mart} ORDER BY ALL").fetchall()
+        return {"raw": raw, **marts}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def clean_facts(env, first_run):
+    """facts() of the first run's warehouse, before any later run: what a clean run leaves."""
+    return facts(env)
 
 
 def test_raw_tables_hold_the_ground_truth(env, first_run):
@@ -230,7 +266,7 @@ def test_metadata_counts_and_no_secret_anywhere(env, first_run):
 
 
 @pytest.fixture(scope="module")
-def second_run(env, first_run):
+def second_run(env, first_run, clean_facts):
     """The nightly run again over the same org, while a BI tool (another process) holds the published file the
     first run wrote: the marts after it, and what it did to the published file and its reader. A fixture, not a
     step of one test, so a test that needs both runs has them whichever worker process it lands in."""
@@ -367,3 +403,44 @@ def test_a_failing_dbt_model_publishes_nothing_and_leaves_the_last_good_marts(en
     assert (folder / "parquet" / "work_items" / "work_items.parquet").read_bytes() == parquet_before
     assert read_once(published, "SELECT count(*) FROM marts.work_items") == [[5]]
     assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clean_facts, tmp_path):
+    """`throughline run` is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt
+    at once, and the rerun started right after succeeds and leaves what the clean first run left."""
+    from operations.processes import marked
+
+    command = [sys.executable, "-m", "operations.cli", "run"]
+    warehouse = tmp_path / "killed" / "throughline.duckdb"
+    warehouse.parent.mkdir()
+    run_env = {**os.environ, "THROUGHLINE_CONFIG": os.environ["THROUGHLINE_CONFIG"],
+               "THROUGHLINE_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(private_dagster_home(tmp_path))}
+    output = tmp_path / "killed-run.log"
+    proc = start_logged(command, run_env, output)
+    try:
+        deadline = time.monotonic() + 600
+        children: list[int] = []
+        while not children:  # dbt is the run's only child process: it carries the run's mark
+            assert proc.poll() is None, f"the run ended before dbt started:\n{output.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "dbt never started"
+            children = [pid for pid in marked(proc.pid) if b"dbt" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+            time.sleep(0.05)
+        time.sleep(1.0)  # dbt has opened the warehouse and is building
+    finally:
+        proc.kill()
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while marked(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert marked(proc.pid) == [], "a child of the killed run is still alive"
+
+    rerun = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=900)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "was interrupted earlier: marked failed and its warehouse slot freed" in rerun.stderr
+
+    killed = facts(warehouse)
+    assert killed == clean_facts
+    assert all(total == distinct for total, distinct in killed["raw"].values())  # nothing stored twice
+    # the rerun published too
+    with duckdb.connect(str(warehouse.parent / "marts.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM work_items").fetchone() == (5,)

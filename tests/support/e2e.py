@@ -66,6 +66,12 @@ def private_dagster_home(tmp_path: Path) -> Path:
 SHARED_DEMO_AS_OF = "2026-10-31"
 
 
+def start_logged(command: list[str], env: dict[str, str], output: Path) -> subprocess.Popen:
+    """A run to kill, its output kept to say why it ended if it ends before the kill."""
+    with output.open("w") as log_file:
+        return subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+
+
 def run_demo(warehouse: Path, as_of: str, dagster_home: Path) -> subprocess.CompletedProcess:
     """`throughline demo --as-of` into ``warehouse`` as a user runs it, with none of this run's own settings."""
     env = {k: v for k, v in os.environ.items()
