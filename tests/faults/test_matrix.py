@@ -64,9 +64,9 @@ CASES = (
     # Retry-After: 1 on two list pages -> the client sleeps 1 s twice: at least 2 s waited.
     Case("429 with Retry-After", (("list", "rate_limit", {"times": 2, "retry_after": 1}),), min_wait=2.0,
          sources=WITH_RETRY_AFTER),
-    # Retry-After 3 s, above max_backoff_seconds (2 s here): the server's wait is honoured, not cut to 2 s.
+    # Retry-After 1 s, above max_backoff_seconds (0.5 s here): the server's wait is honoured, not cut to 0.5 s.
     # Regression: the client capped it at max_backoff_seconds and came back early (another 429 in real life).
-    Case("Retry-After above max backoff", (("list", "rate_limit", {"times": 1, "retry_after": 3}),), min_wait=3.0,
+    Case("Retry-After above max backoff", (("list", "rate_limit", {"times": 1, "retry_after": 1}),), min_wait=1.0,
          sources=WITH_RETRY_AFTER),
     # No Retry-After: Jira and CircleCI back off (0.05 s, then 0.1 s); GitHub's 429 carries the quota headers
     # (X-RateLimit-Remaining 0, reset 1 s ahead), so the client sleeps until the reset: at least 1 s.
