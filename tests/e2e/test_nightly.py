@@ -411,10 +411,12 @@ def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clea
     from operations.processes import marked
 
     command = [sys.executable, "-m", "operations.cli", "run"]
-    warehouse = tmp_path / "killed" / "throughline.duckdb"
+    # in another folder than the first run's warehouse, under the same name
+    warehouse = tmp_path / "killed" / env.name
     warehouse.parent.mkdir()
+    home = private_dagster_home(tmp_path)
     run_env = {**os.environ, "THROUGHLINE_CONFIG": os.environ["THROUGHLINE_CONFIG"],
-               "THROUGHLINE_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(private_dagster_home(tmp_path))}
+               "THROUGHLINE_WAREHOUSE": str(warehouse), "DAGSTER_HOME": str(home)}
     output = tmp_path / "killed-run.log"
     proc = start_logged(command, run_env, output)
     try:
@@ -444,3 +446,14 @@ def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clea
     # the rerun published too
     with duckdb.connect(str(warehouse.parent / "marts.duckdb"), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM work_items").fetchone() == (5,)
+    # Its dbt (throughline-dbt, operations/dbt_main.py) started from the first run's parse, made for a warehouse of
+    # the same name and vars in another folder; dbt's own check would have parsed the whole project again
+    # ("Unable to do partial parsing because profile has changed").
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        [succeeded] = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
+    [build] = (DBT_PROJECT_DIR / "target").glob(f"dbt_models-{succeeded.run_id[:7]}-*")
+    dbt_log = "".join(path.read_text() for path in sorted(build.glob("dbt.log*")))
+    assert "Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed." in dbt_log
+    assert "Unable to do partial parsing" not in dbt_log
