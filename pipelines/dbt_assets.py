@@ -2,7 +2,9 @@
 
 
 import os
+import shutil
 import sys
+import warnings
 import time
 import uuid
 from collections.abc import Mapping
@@ -128,9 +130,20 @@ class ThroughlineDbtCli(DbtCliResource):
         return Version(__version__)
 
 
-# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter.
+# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter
+# by `make install` (pyproject.toml's scripts).
 DBT_EXECUTABLE = "throughline-dbt"
 
 
+def dbt_executable() -> str:
+    """DBT_EXECUTABLE, or plain dbt in an environment installed before it existed (a checkout updated without
+    `make install`): the same builds, with a whole parse wherever the warehouse's folder changed."""
+    if shutil.which(DBT_EXECUTABLE):
+        return DBT_EXECUTABLE
+    warnings.warn(f"{DBT_EXECUTABLE} is not installed in this environment: running plain dbt, which parses the "
+                  "whole project again for a warehouse in another folder; run `make install` to add it", stacklevel=2)
+    return "dbt"
+
+
 def dbt_resource() -> DbtCliResource:
-    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE)
+    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from connectors.config import WAREHOUSE_ENV_VAR
 
 
@@ -36,3 +40,17 @@ def test_a_dbt_command_starts_no_second_dbt_process_for_the_version(tmp_path, mo
     assert invocation.is_successful()
     assert str(resource._cli_version) == __version__ == "1.11." + __version__.split(".")[2]
 
+
+
+def test_the_resource_runs_throughline_dbt_and_plain_dbt_where_it_is_not_installed(monkeypatch):
+    """An environment installed before throughline-dbt existed (a checkout updated without `make install`) still
+    runs its nightly, with a warning that says how to get the parse reused."""
+    import pipelines.dbt_assets
+    from pipelines.dbt_assets import dbt_executable, dbt_resource
+
+    assert dbt_resource().dbt_executable == dbt_executable() == "throughline-dbt"
+    real_which = shutil.which
+    monkeypatch.setattr(pipelines.dbt_assets.shutil, "which",
+                        lambda name, *args, **kwargs: None if name == "throughline-dbt" else real_which(name))
+    with pytest.warns(UserWarning, match=r"throughline-dbt is not installed .* run `make install`"):
+        assert dbt_executable() == "dbt"
