@@ -146,4 +146,5 @@ def dbt_executable() -> str:
 
 
 def dbt_resource() -> DbtCliResource:
-    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=dbt_executable())
+    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                             dbt_executable=dbt_executable())
