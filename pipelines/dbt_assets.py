@@ -4,9 +4,9 @@
 import os
 import shutil
 import sys
-import warnings
 import time
 import uuid
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from functools import cached_property

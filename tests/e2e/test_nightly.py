@@ -110,7 +110,7 @@ def first_run(env):
 # Marts that hold facts of the data (pipeline_runs holds run ids and times, different by design), less the
 # columns that say when the data was read (as of the run, so later in the rerun).
 FACT_MARTS = ("work_items", "deployments", "deployment_changes", "pull_request_cycle_times", "dora_metrics_weekly",
-            "flow_metrics_weekly")
+              "flow_metrics_weekly")
 RUN_TIME_COLUMNS = {"data_complete_to", "stream_data_as_of"}
 
 
@@ -408,6 +408,8 @@ def test_a_failing_dbt_model_publishes_nothing_and_leaves_the_last_good_marts(en
 def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clean_facts, tmp_path):
     """`throughline run` is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt
     at once, and the rerun started right after succeeds and leaves what the clean first run left."""
+    import dagster as dg
+
     from operations.processes import marked
 
     command = [sys.executable, "-m", "operations.cli", "run"]
@@ -449,8 +451,6 @@ def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clea
     # Its dbt (throughline-dbt, operations/dbt_main.py) started from the first run's parse, made for a warehouse of
     # the same name and vars in another folder; dbt's own check would have parsed the whole project again
     # ("Unable to do partial parsing because profile has changed").
-    import dagster as dg
-
     with dg.DagsterInstance.from_config(str(home)) as instance:
         [succeeded] = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.SUCCESS]))
     [build] = (DBT_PROJECT_DIR / "target").glob(f"dbt_models-{succeeded.run_id[:7]}-*")
