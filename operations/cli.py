@@ -22,6 +22,7 @@ from connectors.config import (
     CONFIG_ENV_VAR, DBT_PROJECT_DIR, DEMO_CONFIG_MARK, PROJECT_ROOT, WAREHOUSE_ENV_VAR, load_config, warehouse_path,
 )
 from connectors.core.errors import ThroughlineError
+from operations.dagster_storage import keep_storage_connections
 from operations.processes import (
     RUN_HOST_TAG, RUN_PID_TAG, alive, hold_warehouse, kill_marked, start_reaper, stop_reaper,
 )
@@ -200,21 +201,13 @@ def run_nightly(log_level: str = "INFO") -> None:
             stop_reaper()
 
 
-# Storage connections a run may open beyond the one it keeps, while busy (dagster-webserver's default).
-DAGSTER_POOL_OVERFLOW = 20
-
-
 def _run_nightly(log_level: str) -> None:
     import dagster as dg
 
     from pipelines.definitions import defs
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    # Dagster's PostgreSQL storage opens a connection for every query unless told its process lives long: a
-    # tiny organisation's night opened 4,934, each with its password handshake (a third of the run's time).
-    # The webserver's pool (one connection kept, more while busy), without its statement timeout: a night's
-    # queries may take longer than a page of the UI. SQLite storage ignores it.
-    instance.optimize_for_webserver(statement_timeout=0, pool_recycle=3600, max_overflow=DAGSTER_POOL_OVERFLOW)
+    keep_storage_connections(instance)  # PostgreSQL and SQLite: not one connection per query
     for run_id in release_stale_runs(instance):
         print(f"run {run_id} was interrupted earlier: marked failed and its warehouse slot freed", file=sys.stderr)
     result = defs.resolve_job_def("nightly").execute_in_process(
