@@ -60,17 +60,18 @@ def prune_run_targets(target_dir: Path, op_name: str, *, keep: int = RUN_TARGETS
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Parsed projects kept per parse key (target/parsed/<key>.msgpack), the newest few of them: a parse holds for one
-# warehouse name and one set of vars, so a checkout that builds warehouses of two names or two configs in turn
+# warehouse name and one command's vars, so a checkout that builds warehouses of two names or two configs in turn
 # (the demo's and your own, the tests) would otherwise parse the whole project again at every switch.
 KEPT_PARSES_DIR = "parsed"
 KEPT_PARSES = 8
 
 
-def parse_key(warehouse: str | os.PathLike[str], variables: dict[str, Any]) -> str:
+def parse_key(warehouse: str | os.PathLike[str], dbt_args: list[str]) -> str:
     """What a parse of the project depends on besides its files: the warehouse's name (dbt's `database`, in every
-    relation's name) and the run's vars. Not the warehouse's folder: throughline-dbt leaves the file's path and
-    session settings out of dbt's check (operations/dbt_main.py), so warehouses of one name share a parse."""
-    text = json.dumps([Path(warehouse).stem, variables], sort_keys=True)
+    relation's name) and the command's arguments (its vars). Not the warehouse's folder: throughline-dbt leaves the
+    file's path and session settings out of dbt's check (operations/dbt_main.py), so warehouses of one name share a
+    parse."""
+    text = json.dumps([Path(warehouse).stem, dbt_args])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

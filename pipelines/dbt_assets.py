@@ -18,7 +18,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging.version import Version
 
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
-from operations.dbt import (dbt_build_args, dbt_env, dbt_vars, keep_partial_parse, manifest_is_stale, parse_key,
+from operations.dbt import (dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, parse_key,
                             prune_run_targets, start_from_kept_parse)
 from operations.run_report import report_progress
 from pipelines.resources import ThroughlineResource
@@ -94,9 +94,10 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     target_dir = DBT_PROJECT_DIR / "target"
     op_name = context.op_execution_context.op.name
     run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
-    key = parse_key(warehouse, dbt_vars(config))
+    args = dbt_build_args(config)
+    key = parse_key(warehouse, args)
     start_from_kept_parse(run_target, target_dir, key)
-    invocation = dbt.cli(dbt_build_args(config), context=context, target_path=run_target)
+    invocation = dbt.cli(args, context=context, target_path=run_target)
     try:
         for event in invocation.stream():
             if isinstance(event, AssetCheckResult):

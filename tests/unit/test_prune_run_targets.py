@@ -56,15 +56,17 @@ def test_a_builds_parsed_project_replaces_the_one_the_next_run_starts_from(tmp_p
 
 def test_each_warehouse_name_and_vars_start_from_the_parse_of_their_own_last_build(tmp_path):
     """Two warehouses of two names built in turn from one checkout: each build starts from the parse of the last
-    build of its name and vars (a parse holds for one of each), not from the other's; a warehouse of the same
-    name in another folder shares it (throughline-dbt leaves the path out of dbt's check)."""
+    build of its name and command (a parse holds for one name and one set of vars), not from the other's; a
+    warehouse of the same name in another folder shares it (throughline-dbt leaves the path out of dbt's check)."""
     from operations.dbt import KEPT_PARSES, kept_parse, parse_key, start_from_kept_parse
 
     target = tmp_path / "target"
-    demo = parse_key(tmp_path / "demo" / "throughline.duckdb", {})
-    own = parse_key(tmp_path / "own" / "warehouse.duckdb", {})
-    assert demo == parse_key(tmp_path / "elsewhere" / "throughline.duckdb", {})
-    assert len({demo, own, parse_key(tmp_path / "demo" / "throughline.duckdb", {"forecast_as_of": "2026-01-05"})}) == 3
+    build = ["build", "--exclude-resource-type", "unit_test"]
+    demo = parse_key(tmp_path / "demo" / "throughline.duckdb", build)
+    own = parse_key(tmp_path / "own" / "warehouse.duckdb", build)
+    assert demo == parse_key(tmp_path / "elsewhere" / "throughline.duckdb", build)
+    other_vars = [*build, "--vars", '{"forecast_as_of": "2026-01-05"}']
+    assert len({demo, own, parse_key(tmp_path / "demo" / "throughline.duckdb", other_vars)}) == 3
     first = target / "dbt_models-run1-abc"
     assert not start_from_kept_parse(first, target, demo)  # never built: dagster-dbt's own copy applies
     assert list(first.iterdir()) == []
@@ -83,7 +85,7 @@ def test_each_warehouse_name_and_vars_start_from_the_parse_of_their_own_last_bui
     run.mkdir()
     (run / "partial_parse.msgpack").write_bytes(b"parsed")
     now = time.time()
-    keys = [parse_key(tmp_path / f"w{number}.duckdb", {}) for number in range(10)]
+    keys = [parse_key(tmp_path / f"w{number}.duckdb", build) for number in range(10)]
     for number, key in enumerate(keys):
         keep_partial_parse(run, target, key)
         os.utime(kept_parse(target, key), (now - 600 + number, now - 600 + number))
