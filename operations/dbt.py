@@ -49,13 +49,18 @@ def prune_run_targets(target_dir: Path, op_name: str, *, keep: int = RUN_TARGETS
     """Remove the build folders `<op_name>-<run id>-<uuid>/` beyond the newest ``keep`` that are older than
     ``min_age_seconds``, and return them. dagster-dbt writes one per run (manifest, compiled SQL, logs: ~30 MB
     for this project) and never removes it: a year of nightlies would fill ~10 GB."""
-    folders = sorted((path for path in target_dir.glob(f"{op_name}-*") if path.is_dir()),
-                     key=lambda path: path.stat().st_mtime, reverse=True)
-    cutoff = time.time() - min_age_seconds
-    removed = [path for path in folders[keep:] if path.stat().st_mtime < cutoff]
+    removed = beyond_the_newest([path for path in target_dir.glob(f"{op_name}-*") if path.is_dir()], keep,
+                                min_age_seconds)
     for path in removed:
         shutil.rmtree(path, ignore_errors=True)
     return removed
+
+
+def beyond_the_newest(paths: list[Path], keep: int, min_age_seconds: float) -> list[Path]:
+    """The ``paths`` beyond the newest ``keep`` (by modification time) that are older than ``min_age_seconds``."""
+    newest_first = sorted(paths, key=lambda path: path.stat().st_mtime, reverse=True)
+    cutoff = time.time() - min_age_seconds
+    return [path for path in newest_first[keep:] if path.stat().st_mtime < cutoff]
 
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
@@ -114,12 +119,9 @@ def keep_partial_parse(run_target: Path, target_dir: Path, key: str | None = Non
         staged = destination.with_name(f".{destination.name}.{os.getpid()}")
         shutil.copyfile(built, staged)
         os.replace(staged, destination)
-    kept = sorted((target_dir / KEPT_PARSES_DIR).glob("*.msgpack"), key=lambda path: path.stat().st_mtime,
-                  reverse=True)
-    cutoff = time.time() - min_age_seconds
-    for path in kept[KEPT_PARSES:]:
-        if path.stat().st_mtime < cutoff:
-            path.unlink(missing_ok=True)
+    for path in beyond_the_newest(list((target_dir / KEPT_PARSES_DIR).glob("*.msgpack")), KEPT_PARSES,
+                                  min_age_seconds):
+        path.unlink(missing_ok=True)
     return True
 
 

@@ -41,7 +41,6 @@ def test_a_dbt_command_starts_no_second_dbt_process_for_the_version(tmp_path, mo
     assert str(resource._cli_version) == __version__ == "1.11." + __version__.split(".")[2]
 
 
-
 def test_the_resource_runs_throughline_dbt_and_plain_dbt_where_it_is_not_installed(monkeypatch):
     """An environment installed before throughline-dbt existed (a checkout updated without `make install`) still
     runs its nightly, with a warning that says how to get the parse reused."""
