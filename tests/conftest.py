@@ -12,8 +12,9 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): tests of one group run in one worker process")
     config.addinivalue_line("markers", "slow(seconds): a test (or module) that takes about this long in CI; "
                                        "`make test` starts the slowest first")
-    config.addinivalue_line("markers", "portability: the dbt project built on another engine (PostgreSQL, Spark) and "
-                                       "compared with DuckDB's build: `make test-portability`, not `make test`")
+    config.addinivalue_line("markers", "portability: the product on another engine (the dbt project built on "
+                                       "PostgreSQL and Spark and compared with DuckDB's build; Dagster's storage on "
+                                       "PostgreSQL): `make test-portability`, not `make test`")
     if _distributed(config) and not hasattr(config, "workerinput"):
         # xdist would hand out the groups with the most tests first, so the single long tests (the Spark build,
         # eight minutes) started last and ran alone at the end; the order pytest_collection_modifyitems gives

@@ -14,9 +14,11 @@ from simulator import SimulatorServer, tiny_org
 from tests.support.e2e import private_dagster_home, tiny_config
 from tests.support.postgres import postgres_server, server_bin_dir
 
-pytestmark = pytest.mark.skipif(
-    server_bin_dir() is None, reason="PostgreSQL server not installed (`apt-get install postgresql`; .ci/run does)"
-)
+pytestmark = [
+    pytest.mark.skipif(server_bin_dir() is None,
+                       reason="PostgreSQL server not installed (`apt-get install postgresql`; .ci/run does)"),
+    pytest.mark.portability,  # `make test-portability` (CI runs it after `make test`)
+]
 
 # What docs/DEPLOY.md tells users to add to dagster.yaml; the password and port come from the environment.
 STORAGE = """
