@@ -73,10 +73,12 @@ KEPT_PARSES = 8
 
 def parse_key(warehouse: str | os.PathLike[str], dbt_args: list[str]) -> str:
     """What a parse of the project depends on besides its files: the warehouse's name (dbt's `database`, in every
-    relation's name) and the command's arguments (its vars). Not the warehouse's folder: throughline-dbt leaves the
-    file's path and session settings out of dbt's check (operations/dbt_main.py), so warehouses of one name share a
-    parse."""
-    text = json.dumps([Path(warehouse).stem, dbt_args])
+    relation's name) and the command's arguments but its vars. Not the warehouse's folder nor the vars:
+    throughline-dbt leaves the file's path, its session settings and the vars out of dbt's check
+    (operations/dbt_main.py), so warehouses of one name share a parse whatever rules throughline.yml sets."""
+    arguments = [arg for i, arg in enumerate(dbt_args)
+                 if arg != "--vars" and (i == 0 or dbt_args[i - 1] != "--vars")]
+    text = json.dumps([Path(warehouse).stem, arguments])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

@@ -1,15 +1,18 @@
 """`throughline-dbt`: the dbt command line the nightly runs (pipelines/dbt_assets.py), dbt Core with one change:
-a parse of the project holds for every warehouse of the same name, whatever folder it is in.
+a parse of the project holds for every warehouse of the same name, whatever folder it is in and whatever vars the
+build is given.
 
-dbt keeps its parse (target/partial_parse.msgpack) only while the profile's connection settings are the ones it
-was made with, and for DuckDB those include the warehouse's path and its session settings (temp_directory
-beside the file, memory_limit, threads). None of them can change what a parse produces: no model or macro reads
-them while parsing (tests/unit/test_dbt_main.py checks that), and the name that is written into every relation,
-dbt's `database`, stays in the check. Without this, each warehouse in a new place (a copy for a backfill, a new
-checkout's demo, every test's own) parsed the whole project again: ~7 s of a small organisation's ~35 s nightly.
+dbt keeps its parse (target/partial_parse.msgpack) only while the profile's connection settings and the command's
+`--vars` are the ones it was made with, and for DuckDB the settings include the warehouse's path and its session
+settings (temp_directory beside the file, memory_limit, threads). None of them can change what a parse produces:
+no model or macro reads the path or the session settings (tests/unit/test_dbt_main.py checks that), and no var
+decides a model's dependencies or configuration (tests/dbt/test_parse_without_vars.py parses with every var
+changed and compares); a var's value is read again when each model is compiled, at every run. The name that is
+written into every relation, dbt's `database`, stays in the check, as do the profile and target names. Without
+this, each warehouse in a new place (a copy for a backfill, a new checkout's demo, every test's own) and each
+change of throughline.yml's rules parsed the whole project again: ~7 s of a small organisation's ~35 s nightly.
 Run by hand, `dbt` keeps its own check; it parses again where this one did not (and the other way round).
 """
-
 from __future__ import annotations
 
 # Connection settings of dbt-duckdb's profile that name the warehouse file or tune the DuckDB session.
@@ -32,8 +35,32 @@ def leave_session_settings_out_of_parse_check() -> None:
     DuckDBCredentials._connection_keys = _connection_keys
 
 
+def leave_vars_out_of_parse_check() -> None:
+    """Compute dbt's `vars_hash` (dbt-core 1.11's ManifestLoader.build_manifest_state_check: the command's
+    `--vars`, the profile and target names and dbt's version) without the vars, for the parse it keeps and the
+    one it compares with alike."""
+    from dbt.contracts.files import FileHash
+    from dbt.parser.manifest import ManifestLoader
+    from dbt.version import __version__
+
+    build = ManifestLoader.build_manifest_state_check
+    if getattr(build, "vars_left_out", False):
+        return
+
+    def build_manifest_state_check(self):
+        check = build(self)
+        args = self.root_project.args
+        check.vars_hash = FileHash.from_contents("\x00".join(
+            ["", getattr(args, "profile", "") or "", getattr(args, "target", "") or "", __version__]))
+        return check
+
+    build_manifest_state_check.vars_left_out = True
+    ManifestLoader.build_manifest_state_check = build_manifest_state_check
+
+
 def main() -> None:
     leave_session_settings_out_of_parse_check()
+    leave_vars_out_of_parse_check()
     from dbt.cli.main import cli
 
     cli()

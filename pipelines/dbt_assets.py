@@ -90,7 +90,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     os.environ.update(dbt_env(config, warehouse))  # memory limit, spill folder, threads
     started = time.monotonic()
     built, passed, failed = 0, 0, 0
-    # The run's build folder as dagster-dbt names it, given the parse of the last build of this warehouse name and vars.
+    # The run's build folder as dagster-dbt names it, given the parse of the last build of this warehouse's name.
     target_dir = DBT_PROJECT_DIR / "target"
     op_name = context.op_execution_context.op.name
     run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -75,22 +77,43 @@ def invoke_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Pa
     A full `dbt parse` of the project costs more CPU than building a test's small warehouse, and partial
     parsing cannot help: every test writes to its own target folder. So the parsed manifest is kept per
     project, warehouse name (DuckDB's database name is the file's stem and lands in every relation name) and
-    `--vars`/`--target`, the only arguments that change what a parse produces, and handed to each run.
+    `--target`, the only argument that changes what a parse produces, and handed to each run. Not per `--vars`:
+    no var changes a model's dependencies or configuration (test_parse_without_vars.py), and each run compiles
+    every model it builds with its own vars.
     """
     from dbt.cli.main import dbtRunner
 
-    common = [
-        "--project-dir", str(project_dir),
-        "--profiles-dir", str(project_dir),
-        "--target-path", str(work_dir / "target"),
-        "--log-path", str(work_dir / "logs"),
-        "--quiet",
-    ]
+    common = _common_options(work_dir, project_dir)
+    with _warehouse_env(warehouse):
+        manifest = _parsed_manifest(_parse_arguments(args), warehouse, project_dir, common)
+        return dbtRunner(manifest=manifest).invoke([*args, *common])
+
+
+def parse(warehouse: Path, work_dir: Path, variables: dict):
+    """The project as dbt parses it for a warehouse of `warehouse`'s name given `variables` as `--vars`: a parse
+    of its own (the manifest invoke_dbt shares holds what the runs of the process compiled, too)."""
+    from dbt.cli.main import dbtRunner
+
+    with _warehouse_env(warehouse):
+        result = dbtRunner().invoke(["parse", "--vars", json.dumps(variables), *_common_options(work_dir,
+                                                                                                DBT_PROJECT_DIR)])
+    if not result.success:
+        raise AssertionError(f"dbt parse --vars {json.dumps(variables)} failed: {result.exception or ''}")
+    return result.result
+
+
+def _common_options(work_dir: Path, project_dir: Path) -> list[str]:
+    return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
+            "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet"]
+
+
+@contextmanager
+def _warehouse_env(warehouse: Path) -> Iterator[None]:
+    """profiles.yml reads the warehouse's path from the environment: set for the block, then as it was."""
     previous = os.environ.get(WAREHOUSE_ENV_VAR)
     os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
     try:
-        manifest = _parsed_manifest(_parse_arguments(args), warehouse, project_dir, common)
-        return dbtRunner(manifest=manifest).invoke([*args, *common])
+        yield
     finally:
         _release_warehouse()
         if previous is None:
@@ -99,7 +122,7 @@ def invoke_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Pa
             os.environ[WAREHOUSE_ENV_VAR] = previous
 
 
-_PARSE_OPTIONS = ("--vars", "--target", "-t")
+_PARSE_OPTIONS = ("--target", "-t")
 _manifests: dict[tuple, object] = {}
 
 

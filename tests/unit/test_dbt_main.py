@@ -51,3 +51,39 @@ def test_no_model_or_macro_reads_what_the_check_leaves_out():
              and reads.search(path.read_text())]
     found += ["dbt_project.yml"] if reads.search((DBT_PROJECT_DIR / "dbt_project.yml").read_text()) else []
     assert found == []
+
+
+def test_two_sets_of_vars_compare_equal_and_two_targets_do_not(monkeypatch):
+    """dbt's vars_hash without the vars: the profile and target names still count. (That no var changes what a
+    parse produces: tests/dbt/test_parse_without_vars.py.)"""
+    import inspect
+    from types import SimpleNamespace
+
+    from dbt.contracts.files import FileHash
+    from dbt.contracts.graph.manifest import ManifestStateCheck
+    from dbt.parser.manifest import ManifestLoader
+
+    from operations.dbt_main import leave_vars_out_of_parse_check
+
+    assert list(inspect.signature(ManifestLoader.build_manifest_state_check).parameters) == ["self"]
+
+    def dbts_own(loader):  # what dbt hashes, as dbt-core 1.11 does: the vars, the profile and target names
+        args = loader.root_project.args
+        return ManifestStateCheck(vars_hash=FileHash.from_contents(repr((loader.root_project.cli_vars, args.profile,
+                                                                          args.target))),
+                                  profile_hash=FileHash.from_contents("the profile's settings"))
+
+    def loader(cli_vars, target):
+        return SimpleNamespace(root_project=SimpleNamespace(cli_vars=cli_vars,
+                                                            args=SimpleNamespace(profile="throughline", target=target)))
+
+    monkeypatch.setattr(ManifestLoader, "build_manifest_state_check", dbts_own)
+    check = ManifestLoader.build_manifest_state_check
+    assert check(loader({"forecast_trials": 7}, "dev")).vars_hash != check(loader({}, "dev")).vars_hash
+    leave_vars_out_of_parse_check()
+    leave_vars_out_of_parse_check()  # twice is once
+    check = ManifestLoader.build_manifest_state_check
+    seven, none = check(loader({"forecast_trials": 7}, "dev")), check(loader({}, "dev"))
+    assert seven.vars_hash == none.vars_hash
+    assert seven.profile_hash == FileHash.from_contents("the profile's settings")  # the rest is dbt's
+    assert check(loader({}, "spark")).vars_hash != none.vars_hash

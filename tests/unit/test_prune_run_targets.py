@@ -54,10 +54,10 @@ def test_a_builds_parsed_project_replaces_the_one_the_next_run_starts_from(tmp_p
     assert sorted(path.name for path in target.iterdir()) == ["dbt_models-run1-abc", "partial_parse.msgpack"]
 
 
-def test_each_warehouse_name_and_vars_start_from_the_parse_of_their_own_last_build(tmp_path):
+def test_each_warehouse_name_starts_from_the_parse_of_its_own_last_build(tmp_path):
     """Two warehouses of two names built in turn from one checkout: each build starts from the parse of the last
-    build of its name and command (a parse holds for one name and one set of vars), not from the other's; a
-    warehouse of the same name in another folder shares it (throughline-dbt leaves the path out of dbt's check)."""
+    build of its name and command, not from the other's; a warehouse of the same name in another folder, or built
+    with other vars, shares it (throughline-dbt leaves the path and the vars out of dbt's check)."""
     from operations.dbt import KEPT_PARSES, kept_parse, parse_key, start_from_kept_parse
 
     target = tmp_path / "target"
@@ -65,8 +65,10 @@ def test_each_warehouse_name_and_vars_start_from_the_parse_of_their_own_last_bui
     demo = parse_key(tmp_path / "demo" / "throughline.duckdb", build)
     own = parse_key(tmp_path / "own" / "warehouse.duckdb", build)
     assert demo == parse_key(tmp_path / "elsewhere" / "throughline.duckdb", build)
-    other_vars = [*build, "--vars", '{"forecast_as_of": "2026-01-05"}']
-    assert len({demo, own, parse_key(tmp_path / "demo" / "throughline.duckdb", other_vars)}) == 3
+    with_vars = ["build", "--vars", '{"forecast_as_of": "2026-01-05"}', "--exclude-resource-type", "unit_test"]
+    assert parse_key(tmp_path / "demo" / "throughline.duckdb", with_vars) == demo
+    with_unit_tests = parse_key(tmp_path / "demo" / "throughline.duckdb", ["build"])
+    assert len({demo, own, with_unit_tests}) == 3
     first = target / "dbt_models-run1-abc"
     assert not start_from_kept_parse(first, target, demo)  # never built: dagster-dbt's own copy applies
     assert list(first.iterdir()) == []

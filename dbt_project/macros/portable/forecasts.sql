@@ -33,9 +33,12 @@
   flow marts' as-of time (the last Jira read), so a rebuild over the same raw data forecasts the same.
 #}
 {% macro forecast_as_of_date() -%}
+    {#- flow_as_of() is rendered either way: its ref is recorded while parsing whatever the var says, so a model's
+        dependencies never change with a var and one parse holds for every value (operations/dbt_main.py) -#}
+    {%- set last_read = flow_as_of() -%}
     {%- if var('forecast_as_of', none) -%}
     '{{ var("forecast_as_of") }}'::date
     {%- else -%}
-    ({{ flow_as_of() }})::date
+    ({{ last_read }})::date
     {%- endif -%}
 {%- endmacro %}
