@@ -49,7 +49,7 @@ def pytest_collection_modifyitems(config, items):
 
 def _slowest_first(items: list) -> list:
     """The items by unit of work (a group, or a test of none), the slowest unit first: longest processing time
-    first keeps the two workers busy to the end. A unit's time is its `slow` mark's (the longest among its
+    first keeps the workers busy to the end. A unit's time is its `slow` mark's (the longest among its
     tests; a module's mark is on each test), then the units with most tests, as xdist would order them."""
     units: dict[str, list] = {}
     for item in items:
