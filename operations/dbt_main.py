@@ -13,6 +13,7 @@ this, each warehouse in a new place (a copy for a backfill, a new checkout's dem
 change of throughline.yml's rules parsed the whole project again: ~7 s of a small organisation's ~35 s nightly.
 Run by hand, `dbt` keeps its own check; it parses again where this one did not (and the other way round).
 """
+
 from __future__ import annotations
 
 # Connection settings of dbt-duckdb's profile that name the warehouse file or tune the DuckDB session.

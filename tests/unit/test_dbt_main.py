@@ -1,5 +1,5 @@
 """throughline-dbt (operations/dbt_main.py): dbt's check before it reuses a parse leaves out the warehouse file's
-path and DuckDB's session settings, and keeps the warehouse's name."""
+path, DuckDB's session settings and the vars, and keeps the warehouse's name and the profile and target names."""
 
 from __future__ import annotations
 
