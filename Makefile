@@ -23,8 +23,8 @@ demo: install ## load the simulated organisation into ./warehouse and print the 
 	$(BIN)/throughline demo
 
 # Three worker processes (pytest-xdist) on CI's two cores: the end-to-end tests wait on subprocesses, the
-# simulator's held pages and npm, and two workers left ~15% of the cores idle (measured on a fresh clone: 13:40
-# with two, 12:16 with three, 1,380 CPU-s over 742 s). A test module stays on one worker, so its module-scoped
+# simulator's held pages and npm, which a third worker fills (a fresh clone, one run each: 13:40 with two; 12:16
+# with three, 1,380 CPU-s over 742 s, 93% of two cores). A test module stays on one worker, so its module-scoped
 # warehouse is built once (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 3
 # The portability checks (the dbt project built on PostgreSQL and on a local Spark and compared row for row with
