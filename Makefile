@@ -28,8 +28,8 @@ demo: install ## load the simulated organisation into ./warehouse and print the 
 # warehouse is built once (tests/conftest.py). TEST_WORKERS=0 runs everything in this process.
 TEST_WORKERS ?= 3
 # The portability checks (the dbt project built on PostgreSQL and on a local Spark and compared row for row with
-# DuckDB's build, a nightly on Dagster's PostgreSQL storage: ~6 minutes of two workers, PostgreSQL servers and a
-# JVM; the Spark build alone is longer than the rest) are `make test-portability`, which CI
+# DuckDB's build, a nightly on Dagster's PostgreSQL storage: 5-6.5 minutes, PostgreSQL servers and a JVM; the
+# Spark build alone is longer than the rest) are `make test-portability`, which CI
 # runs after `make test` (.ci/run), so that `make test` stays under 15 minutes on two cores.
 test: install ## every test but the portability checks: unit, connectors against the simulator, contracts, end to end
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not portability"

@@ -65,8 +65,8 @@ def beyond_the_newest(paths: list[Path], keep: int, min_age_seconds: float) -> l
 
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 # Parsed projects kept per parse key (target/parsed/<key>.msgpack), the newest few of them: a parse holds for one
-# warehouse name and one command's vars, so a checkout that builds warehouses of two names or two configs in turn
-# (the demo's and your own, the tests) would otherwise parse the whole project again at every switch.
+# warehouse name, so a checkout that builds warehouses of two names in turn (the demo's and your own, the tests)
+# would otherwise parse the whole project again at every switch.
 KEPT_PARSES_DIR = "parsed"
 KEPT_PARSES = 8
 

@@ -41,7 +41,6 @@ into 101 at 01-12 08:00 ("100" -> "100, 101"). Stories carry 3 story points, oth
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -50,9 +49,9 @@ import duckdb
 import pytest
 
 from connectors.core.raw import RawRecord
-from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR
+from connectors.config import DBT_PROJECT_DIR
 
-from .warehouse import WITHOUT_UNIT_TESTS, _release_warehouse, load_raw, query, query_dicts
+from .warehouse import WITHOUT_UNIT_TESTS, common_options, load_raw, query, query_dicts, warehouse_env
 
 JIRA = "acme-jira"
 SITE = "https://acme.atlassian.net"
@@ -263,20 +262,9 @@ def dbt_build(project: Path, warehouse: Path, work: Path, select: tuple[str, ...
               ours: tuple[str, ...] = FLOW_NODES) -> None:
     from dbt.cli.main import dbtRunner
 
-    previous = os.environ.get(WAREHOUSE_ENV_VAR)
-    os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
-    try:
-        result = dbtRunner().invoke([
-            "build", *(("--select", *select) if select else ()), *WITHOUT_UNIT_TESTS, "--project-dir", str(project),
-            "--profiles-dir", str(project),
-            "--target-path", str(work / "target"), "--log-path", str(work / "logs"), "--quiet",
-        ])
-    finally:
-        _release_warehouse()
-        if previous is None:
-            os.environ.pop(WAREHOUSE_ENV_VAR, None)
-        else:
-            os.environ[WAREHOUSE_ENV_VAR] = previous
+    with warehouse_env(warehouse):
+        result = dbtRunner().invoke(["build", *(("--select", *select) if select else ()), *WITHOUT_UNIT_TESTS,
+                                     *common_options(work, project)])
     failures = [
         f"{r.node.unique_id}: {r.status}: {r.message}"
         for r in (getattr(result.result, "results", None) or [])

@@ -83,8 +83,8 @@ def invoke_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Pa
     """
     from dbt.cli.main import dbtRunner
 
-    common = _common_options(work_dir, project_dir)
-    with _warehouse_env(warehouse):
+    common = common_options(work_dir, project_dir)
+    with warehouse_env(warehouse):
         manifest = _parsed_manifest(_parse_arguments(args), warehouse, project_dir, common)
         return dbtRunner(manifest=manifest).invoke([*args, *common])
 
@@ -92,24 +92,20 @@ def invoke_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Pa
 def parse(warehouse: Path, work_dir: Path, variables: dict):
     """The project as dbt parses it for a warehouse of `warehouse`'s name given `variables` as `--vars`: a parse
     of its own (the manifest invoke_dbt shares holds what the runs of the process compiled, too)."""
-    from dbt.cli.main import dbtRunner
-
-    with _warehouse_env(warehouse):
-        result = dbtRunner().invoke(["parse", "--vars", json.dumps(variables), *_common_options(work_dir,
-                                                                                                DBT_PROJECT_DIR)])
-    if not result.success:
-        raise AssertionError(f"dbt parse --vars {json.dumps(variables)} failed: {result.exception or ''}")
-    return result.result
+    with warehouse_env(warehouse):
+        return _parse(["--vars", json.dumps(variables)], common_options(work_dir, DBT_PROJECT_DIR))
 
 
-def _common_options(work_dir: Path, project_dir: Path) -> list[str]:
+def common_options(work_dir: Path, project_dir: Path) -> list[str]:
+    """dbt's options for a run of `project_dir` with its target/ and logs/ in `work_dir`, out of the source tree."""
     return ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir),
             "--target-path", str(work_dir / "target"), "--log-path", str(work_dir / "logs"), "--quiet"]
 
 
 @contextmanager
-def _warehouse_env(warehouse: Path) -> Iterator[None]:
-    """profiles.yml reads the warehouse's path from the environment: set for the block, then as it was."""
+def warehouse_env(warehouse: Path) -> Iterator[None]:
+    """profiles.yml reads the warehouse's path from the environment: set for the block, then as it was, with the
+    warehouse dbt-duckdb kept open released."""
     previous = os.environ.get(WAREHOUSE_ENV_VAR)
     os.environ[WAREHOUSE_ENV_VAR] = str(warehouse)
     try:
@@ -136,15 +132,19 @@ def _parse_arguments(args: list[str]) -> list[str]:
 
 
 def _parsed_manifest(parse_args: list[str], warehouse: Path, project_dir: Path, common: list[str]):
-    from dbt.cli.main import dbtRunner
-
     key = (str(project_dir), warehouse.stem, *parse_args)
     if key not in _manifests:
-        result = dbtRunner().invoke(["parse", *parse_args, *common])
-        if not result.success:
-            raise AssertionError(f"dbt parse {' '.join(parse_args)} failed: {result.exception or ''}")
-        _manifests[key] = result.result
+        _manifests[key] = _parse(parse_args, common)
     return _manifests[key]
+
+
+def _parse(parse_args: list[str], common: list[str]):
+    from dbt.cli.main import dbtRunner
+
+    result = dbtRunner().invoke(["parse", *parse_args, *common])
+    if not result.success:
+        raise AssertionError(f"dbt parse {' '.join(parse_args)} failed: {result.exception or ''}")
+    return result.result
 
 
 def _release_warehouse() -> None:
