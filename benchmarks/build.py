@@ -28,6 +28,7 @@ not the models'.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +36,11 @@ from pathlib import Path
 import duckdb
 
 from benchmarks.flow_marts import (
-    ROOT, _slowest_models, build_raw, copy_warehouse, dbt_run, direct_run, fresh_warehouse, machine, write_jira,
-    write_results,
+    DBT_PROJECT, ROOT, _slowest_models, build_raw, copy_warehouse, dbt_run, direct_run, fresh_warehouse, machine,
+    write_jira, write_results,
 )
 from benchmarks.summary import update_summary
+from operations.unchanged_nodes import exclude_args, plan_build, record_build_inputs
 
 REPOS = 50
 PR_SHARE = 0.3  # pull requests per issue
@@ -243,6 +245,21 @@ def add_one_percent(path: Path, issues: int, backdated: bool = False) -> dict[st
     return {"new_issues": new, "reopened_issues": issues // 100, "new_histories": after - before}
 
 
+def nightly_run(warehouse: Path, work: Path, exclude: tuple[str, ...]) -> dict[str, float]:
+    """`dbt run` as a nightly runs it after a build that succeeded (operations/unchanged_nodes.py): the models
+    none of whose inputs changed since are left out, and its inputs are recorded after it. The planning (reading
+    the sources' states, hashing the project) and the record are timed with the run."""
+    started = time.monotonic()
+    manifest = json.loads((work / "target" / "manifest.json").read_text())
+    left_out, inputs = plan_build(warehouse, manifest, DBT_PROJECT, [])
+    planned = time.monotonic() - started
+    run = dbt_run(warehouse, work, None, seed=False, extra=(*exclude, *exclude_args(left_out)))
+    started = time.monotonic()
+    record_build_inputs(warehouse, inputs)
+    planned += time.monotonic() - started
+    return {**run, "seconds": run["seconds"] + planned, "planning_seconds": planned, "left_out": len(left_out)}
+
+
 def marts_equal(left: Path, right: Path) -> list[str]:
     """The flow and DORA marts that differ between two warehouses (EXCEPT ALL both ways)."""
     con = duckdb.connect(str(left))
@@ -293,12 +310,15 @@ def main() -> None:
         copies["direct"].unlink()
     exclude = ("--exclude", *args.exclude) if args.exclude else ()
     full = dbt_run(copies["dbt"], work / "dbt", None, extra=exclude)
+    # the inputs it read (the raw layer is what it was before the run): the next nightly starts from them
+    manifest = json.loads((work / "dbt" / "target" / "manifest.json").read_text())
+    record_build_inputs(copies["dbt"], plan_build(copies["dbt"], manifest, DBT_PROJECT, [])[1])
     slowest_full = _slowest_models(work / "dbt" / "target" / "run_results.json", top=8)
     print(f"dbt run: {full}; slowest {slowest_full}", flush=True)
 
     # The night after a backfill: nothing new read; the full build's marks took every read in, so the
     # incremental models rebuild no item (docs/OPERATIONS.md#incremental-builds): dbt's floor for a night.
-    nothing_new = dbt_run(copies["dbt"], work / "dbt", None, seed=False, extra=exclude)
+    nothing_new = nightly_run(copies["dbt"], work / "dbt", exclude)
     slowest_nothing_new = _slowest_models(work / "dbt" / "target" / "run_results.json", top=6)
     print(f"dbt run with nothing new: {nothing_new}; slowest {slowest_nothing_new}", flush=True)
 
@@ -306,7 +326,7 @@ def main() -> None:
     print(f"+1%: {delta}", flush=True)
     if args.verify:
         copies["refresh"] = copy_warehouse(copies["dbt"], work, "refresh")
-    incremental = dbt_run(copies["dbt"], work / "dbt", None, seed=False, extra=exclude)
+    incremental = nightly_run(copies["dbt"], work / "dbt", exclude)
     slowest_incremental = _slowest_models(work / "dbt" / "target" / "run_results.json", top=6)
     print(f"incremental dbt run: {incremental}; slowest {slowest_incremental}", flush=True)
     verified = ""
@@ -361,10 +381,13 @@ read a week later (after the full build's marks: only the delta is in the window
 issues and histories take only what was read in the window, the flow models delete and insert the rows of
 the {to_rebuild:,} work items in int_work_items_to_rebuild, the day and week series recompute the recent
 periods and update the earlier ones by difference (an interval that only changed its end, from its earlier end
-on); the classification, hierarchy and Jira incidents rebuild the changed items (keyed increments); views
-and tables whose SQL and inputs did not change are left as they are (here: the other source types' models,
-whose raw tables are empty); the DORA change chain, the status mapping and the realization and
-signal marts are still rebuilt in full.
+on); the classification, hierarchy, parsed changelog and Jira incidents rebuild the changed items (keyed
+increments); each run is planned as a nightly plans it (operations/unchanged_nodes.py, its time counted): the
+models and seeds none of whose sources changed since the last build are left out of the command
+({nothing_new['left_out']} with nothing new read, {incremental['left_out']} after the +1%: the other source
+types' models, whose raw tables are empty, and the seeds); inside the run, views and tables whose SQL and inputs
+did not change are left as they are; the DORA change chain and the realization and signal marts are still
+rebuilt in full.
 
 | run | seconds | peak RSS (MiB) |
 |---|---|---|

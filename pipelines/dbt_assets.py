@@ -1,6 +1,7 @@
 """dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
 
 
+import json
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
 from operations.dbt import (dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, parse_key,
                             prune_run_targets, start_from_kept_parse)
 from operations.run_report import report_progress
+from operations.unchanged_nodes import exclude_args, plan_build, record_build_inputs
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
 
@@ -97,7 +99,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     args = dbt_build_args(config)
     key = parse_key(warehouse, args)
     start_from_kept_parse(run_target, target_dir, key)
-    invocation = dbt.cli(args, context=context, target_path=run_target)
+    # the models and seeds none of whose inputs changed since the last build that succeeded are left out
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
+    left_out, inputs = plan_build(warehouse, manifest, DBT_PROJECT_DIR, args)
+    # reported first: a multi-asset reports its assets parents first, and none of these has a rebuilt ancestor
+    yield from left_as_they_are(context, manifest, left_out)
+    invocation = dbt.cli([*args, *exclude_args(left_out)], context=context, target_path=run_target)
     try:
         for event in invocation.stream():
             if isinstance(event, AssetCheckResult):
@@ -108,9 +115,22 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     finally:
         keep_partial_parse(run_target, target_dir, key)
         prune_run_targets(target_dir, op_name)
+    # reached only when dbt succeeded (dagster-dbt raises on a failed build): the next build starts from here
+    record_build_inputs(warehouse, inputs)
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
-    report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s")
+    report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s"
+                    + (f" ({len(left_out)} unchanged left as they are)" if left_out else ""))
     report_progress(f"tests: {passed} passed, {failed} failed" + (" (see the log)" if failed else ""))
+
+
+def left_as_they_are(context: AssetExecutionContext, manifest: Mapping[str, Any], unique_ids: list[str]):
+    """An output for each selected model or seed the build left out because none of its inputs changed: its
+    relation is current, and the steps downstream of it (publish, the dashboards) run as after a rebuild."""
+    for unique_id in unique_ids:
+        key = TRANSLATOR.get_asset_spec(manifest, unique_id, dbt_project).key
+        if key in context.selected_asset_keys:
+            yield Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
+                         metadata={"left as it is": "none of its inputs changed since the last build"})
 
 
 class ThroughlineDbtCli(DbtCliResource):

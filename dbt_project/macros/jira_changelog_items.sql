@@ -157,6 +157,47 @@ from items
 where field_type = 'custom' and lower(field) = 'flagged'
 {%- endmacro %}
 
+{#- stg_jira__sprint_changes, and its incremental reader int_jira__issue_sprint_changes (`recent`: above). -#}
+{% macro jira_sprint_changes(recent=false) -%}
+with changelog_items as (
+    -- only histories that mention a sprint are parsed (see the macro)
+    {{ jira_changelog_items(containing='Sprint', recent=recent) }}
+),
+
+items as (
+    select
+        source_instance,
+        issue_id,
+        history_id,
+        item_index,
+        changed_at,
+        author_account_id,
+        {{ array_filter(array_map(split_text("coalesce(from_value, '')", "','"), 'trim(element)'), "element <> ''") }}
+            as from_sprint_ids,
+        {{ array_filter(array_map(split_text("coalesce(to_value, '')", "','"), 'trim(element)'), "element <> ''") }}
+            as to_sprint_ids
+    from changelog_items
+    -- the agile plugin's custom field; Jira names it "Sprint" in changelog items
+    where field = 'Sprint' and field_type = 'custom'
+),
+
+changes as (
+    select
+        *,
+        {{ array_filter('to_sprint_ids', 'not ' ~ array_has_value('from_sprint_ids', 'element')) }} as added,
+        {{ array_filter('from_sprint_ids', 'not ' ~ array_has_value('to_sprint_ids', 'element')) }} as removed
+    from items
+)
+
+select source_instance, issue_id, history_id, item_index, changed_at, author_account_id,
+    unnest(added) as sprint_id, 'added' as change
+from changes
+union all
+select source_instance, issue_id, history_id, item_index, changed_at, author_account_id,
+    unnest(removed) as sprint_id, 'removed' as change
+from changes
+{%- endmacro %}
+
 {#- Per Jira source instance, its incremental window (read_windows: after the newest read of the last complete
     build, or from the earliest read merged from a shard since), for int_jira__changed_issues and the `recent`
     histories. -#}
@@ -213,7 +254,20 @@ source as (
     {%- endif %}
 {%- endmacro %}
 
-{#- Post-hook of the models parsed per history (int_jira__issue_status_changes, int_jira__issue_flag_changes):
+{#- The `config(...)` of the models parsed per history (int_jira__issue_status_changes, _flag_changes,
+    _sprint_changes; docs/OPERATIONS.md#incremental-builds): delete+insert by history item, and the hook below. -#}
+{% macro jira_history_increment_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['source_instance', 'history_id', 'item_index'],
+        on_schema_change='fail',
+        post_hook='{{ delete_vanished_jira_histories() }}',
+    ) }}
+{%- endmacro %}
+
+{#- Post-hook of the models parsed per history (int_jira__issue_status_changes, int_jira__issue_flag_changes,
+    int_jira__issue_sprint_changes):
     a re-read issue's histories are written again whole, so a parsed history of a changed issue that its raw
     table no longer holds is gone from Jira's answer: its rows go too (as a per-issue rebuild would). -#}
 {% macro delete_vanished_jira_histories() -%}

@@ -13,9 +13,10 @@ Load 1, read 01-10 12:00:
   SHOP-6 created 01-05 12:00, In Progress 01-06 12:00, Done 01-07 12:00.
 Load 2, read 01-20 12:00 (after load 1's 01-10 12:00, the mark of the build after load 1):
   SHOP-1 reopened: In Progress 01-15 09:00 (history and issue row re-read).
-  SHOP-2 late-arriving histories: flag raised 01-07 10:00, cleared 01-08 10:00 (its issue row not re-read).
+  SHOP-2 late-arriving histories: flag raised 01-07 10:00, cleared 01-08 10:00, joined sprint 38 01-07 11:00
+  (its issue row not re-read).
   SHOP-3 deleted (a tombstone).
-  SHOP-4 new: created 01-16 09:00, In Progress 01-17 09:00, Done 01-19 09:00.
+  SHOP-4 new: created 01-16 09:00, joined sprint 38 01-16 10:00, In Progress 01-17 09:00, Done 01-19 09:00.
   Status 10002 renamed "Code Review" (the statuses stream re-read): SHOP-5's rows must follow although
   nothing of SHOP-5 was read again.
   -> changed issues 1, 2, 3, 4 (raw reads in the window); items to rebuild also 5 (its built status name is
@@ -23,9 +24,11 @@ Load 2, read 01-20 12:00 (after load 1's 01-10 12:00, the mark of the build afte
 After load 2's build, a shard of project OPS (read 01-20 11:00, before that build's mark, 01-20 12:00) is merged:
   OPS-7 created 01-20 09:00, In Progress 01-20 10:00.
 Load 3, read 01-21 12:00 (after the mark 01-20 12:00: nothing of load 2 is taken in again):
-  SHOP-1 changed again: Done 01-21 09:00.
-  SHOP-2 re-read with its histories written again whole, without the raised flag of 01-07 (history 203):
-  a history gone from Jira's answer goes from the parsed changelog too, so SHOP-2 has no blocked time.
+  SHOP-1 changed again: carried over from sprint 38 into 40 01-21 08:00 (the item lists "38" -> "38, 40"),
+  Done 01-21 09:00.
+  SHOP-2 re-read with its histories written again whole, without the raised flag of 01-07 (history 203) and
+  the sprint of 01-07 11:00 (history 205): a history gone from Jira's answer goes from the parsed changelog too,
+  so SHOP-2 has no blocked time and no sprint change.
   SHOP-5 done 01-21 10:00: its open interval (in review since 01-06 08:00) closes. It was in progress on every
   earlier day and week before and after, so the days and weeks before the recomputed ones keep their rows
   as built (UNTOUCHED_DAY, UNTOUCHED_WEEK): only the periods where an interval's contribution changed are
@@ -59,6 +62,7 @@ SELECT = ["--select", "+work_items", "+work_item_state_intervals", "+flow_load_d
 INCREMENTAL_MODELS = [
     "intermediate.int_jira__issue_status_changes",
     "intermediate.int_jira__issue_flag_changes",
+    "intermediate.int_jira__issue_sprint_changes",
     "intermediate.int_work_items_status_intervals",
     "marts.work_item_state_intervals",
     "marts.work_items",
@@ -110,6 +114,11 @@ def flag(number: int, seq: int, at: str, raised: bool) -> RawRecord:
         "to": "[10019]" if raised else None, "toString": "Impediment" if raised else ""})
 
 
+def sprint(number: int, seq: int, at: str, before: str, after: str) -> RawRecord:
+    return history(number, seq, at, {"field": "Sprint", "fieldtype": "custom", "fieldId": "customfield_10020",
+                                     "from": before, "fromString": None, "to": after, "toString": None})
+
+
 LOADS = {
     1: [
         ("jira__statuses", [RawRecord(record_key=sid, payload=status(sid)) for sid in STATUSES]),
@@ -137,6 +146,7 @@ LOADS = {
         ("jira__changelogs", [
             moved(1, 3, "2026-01-15T09:00", "Done", "In Progress"),
             flag(2, 3, "2026-01-07T10:00", True), flag(2, 4, "2026-01-08T10:00", False),
+            sprint(2, 5, "2026-01-07T11:00", "", "38"), sprint(4, 3, "2026-01-16T10:00", "", "38"),
             moved(4, 1, "2026-01-17T09:00", "To Do", "In Progress"), moved(4, 2, "2026-01-19T09:00", "In Progress", "Done"),
         ]),
         ("jira__deleted_issues", [RawRecord(record_key="3", scope="SHOP", payload={
@@ -147,7 +157,7 @@ LOADS = {
                           issue(2, "2026-01-05T10:00", "Done", "2026-01-09T10:00"),
                           issue(5, "2026-01-05T08:00", "Done", "2026-01-21T10:00")]),
         ("jira__changelogs", [
-            moved(1, 4, "2026-01-21T09:00", "In Progress", "Done"),
+            sprint(1, 5, "2026-01-21T08:00", "38", "38, 40"), moved(1, 4, "2026-01-21T09:00", "In Progress", "Done"),
             moved(5, 2, "2026-01-21T10:00", "In Review", "Done"),
             moved(2, 1, "2026-01-06T10:00", "To Do", "In Progress"), moved(2, 2, "2026-01-09T10:00", "In Progress", "Done"),
             flag(2, 4, "2026-01-08T10:00", False),
@@ -161,7 +171,7 @@ LATE_SHARD = [
     ("jira__changelogs", [moved(7, 1, "2026-01-20T10:00", "To Do", "In Progress")]),
 ]
 # what a load's re-read no longer holds (the connector replaces a re-read issue's histories whole)
-VANISHED = {3: [("jira__changelogs", "203")]}
+VANISHED = {3: [("jira__changelogs", "203"), ("jira__changelogs", "205")]}
 
 
 def load(warehouse: Path, number: int, read_at: datetime | None = None) -> None:
@@ -347,12 +357,17 @@ def test_reopened_item_late_flags_deleted_and_new_items_after_load_2(builds):
     assert (new["flow_time_hours"], new["lead_time_hours"]) == (48.0, 72.0)
     assert query(warehouse, "SELECT status_name FROM marts.work_item_state_intervals "
                             "WHERE issue_id = '5' AND status_id = '10002'") == [("Code Review",)]
+    # the late history and the new issue's, parsed from the window's histories only
+    assert query(warehouse, "SELECT issue_id, history_id, sprint_id, change "
+                            "FROM intermediate.int_jira__issue_sprint_changes ORDER BY 1, 2") == [("2", "205", "38", "added"), ("4", "403", "38", "added")]
 
 
 def test_a_history_gone_from_a_reread_issue_goes_from_the_marts_after_load_3(builds):
     warehouse = builds[3][0]
     assert query(warehouse, "SELECT history_id FROM intermediate.int_jira__issue_flag_changes "
                             "WHERE issue_id = '2' ORDER BY 1") == [("204",)]
+    assert query(warehouse, "SELECT issue_id, history_id, sprint_id, change "
+                            "FROM intermediate.int_jira__issue_sprint_changes ORDER BY 1, 2") == [("1", "105", "40", "added"), ("4", "403", "38", "added")]
     # flow 01-06 10:00 -> 01-09 10:00 = 72 h, all of it active now that the flag of 01-07 is gone
     late = item(warehouse, 2)
     assert (late["flow_time_hours"], late["blocked_time_hours"], late["active_time_hours"]) == (72.0, 0.0, 72.0)

@@ -2,13 +2,7 @@
 -- items it rebuilds from here, where parsing them from the raw histories meant searching every history's
 -- text each night. Incremental by history, as int_jira__issue_status_changes (docs/OPERATIONS.md#incremental-builds).
 -- depends_on: {{ ref('int_jira__changed_issues') }}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['source_instance', 'history_id', 'item_index'],
-    on_schema_change='fail',
-    post_hook='{{ delete_vanished_jira_histories() }}',
-) }}
+{{ jira_history_increment_config() }}
 
 {% if is_incremental() -%}
 {{ jira_flag_changes(recent=true) }}

@@ -5,13 +5,7 @@
 -- it, so a run parses only the histories read within the window of int_jira__changed_issues (new ones,
 -- and those re-read with their issue) and replaces their rows; the older histories are not read at all.
 -- depends_on: {{ ref('int_jira__changed_issues') }}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['source_instance', 'history_id', 'item_index'],
-    on_schema_change='fail',
-    post_hook='{{ delete_vanished_jira_histories() }}',
-) }}
+{{ jira_history_increment_config() }}
 
 with status_changes as (
     {% if is_incremental() -%}

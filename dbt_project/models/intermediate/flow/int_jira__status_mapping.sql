@@ -1,7 +1,29 @@
 -- Every status each Jira project can show, with the flow state it resolves to. Keyed per project
 -- because the seed may map one status differently in one project.
 
-with status_sightings as (
+with known_statuses as (
+    select source_instance, status_id from {{ ref('stg_jira__statuses') }} where status_id is not null
+    union
+    select source_instance, status_id from {{ ref('stg_jira__issues') }} where status_id is not null
+),
+
+changes_naming_unknown_statuses as (
+    -- A changelog sighting is taken only for a status neither the statuses stream nor an issue names (it
+    -- ranks last below), so only the changes naming such a status count: every change naming it is here
+    -- (the sighting is exact), and no status known otherwise is aggregated over 10M changes each night.
+    select *
+    from {{ ref('int_jira__issue_status_changes') }} as changes
+    where not exists (
+            select 1 from known_statuses as known
+            where known.source_instance = changes.source_instance and known.status_id = changes.from_status_id
+        )
+        or not exists (
+            select 1 from known_statuses as known
+            where known.source_instance = changes.source_instance and known.status_id = changes.to_status_id
+        )
+),
+
+status_sightings as (
     -- A status may be known only from issues or the changelog (e.g. deleted since, or the statuses
     -- stream not read yet); take its name and category from the most authoritative sighting.
     select source_instance, status_id, status_name, untranslated_name, status_category_key,
@@ -16,7 +38,7 @@ with status_sightings as (
 
     union all
 
-    {{ flow_changelog_status_sightings(ref('int_jira__issue_status_changes')) }}
+    {{ flow_changelog_status_sightings('changes_naming_unknown_statuses') }}
 ),
 
 latest_sightings as (
