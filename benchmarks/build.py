@@ -319,7 +319,8 @@ def main() -> None:
     # The night after a backfill: nothing new read; the full build's marks took every read in, so the
     # incremental models rebuild no item (docs/OPERATIONS.md#incremental-builds): dbt's floor for a night.
     nothing_new = nightly_run(copies["dbt"], work / "dbt", exclude)
-    slowest_nothing_new = _slowest_models(work / "dbt" / "target" / "run_results.json", top=6)
+    slowest_nothing_new = (_slowest_models(work / "dbt" / "target" / "run_results.json", top=6)
+                           or "none, every model was left out")
     print(f"dbt run with nothing new: {nothing_new}; slowest {slowest_nothing_new}", flush=True)
 
     delta = add_one_percent(copies["dbt"], args.issues, backdated=args.backdated_delta)

@@ -11,7 +11,7 @@ files (models, macros, seeds, dbt_project.yml) and the vars. So, before the buil
   table's row count and earliest and latest read, any other table's count and the hash of every row;
 - the build is given `--exclude` with every model and seed that exists in the warehouse and descends from no
   source whose state differs from the last complete build's, when that build had the same project files, vars
-  and dbt version and no shard was merged since (`raw._merged_reads`): anything else builds every node.
+  and dbt and DuckDB versions and no shard was merged since (`raw._merged_reads`): anything else builds every node.
 
 After a build that succeeded, those states are recorded in `ops.build_inputs` (`record_build_inputs`): a failed
 build records nothing, so the next one takes in everything changed since the last complete one. A node whose
@@ -46,8 +46,8 @@ class BuildInputs:
 
 
 def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: str) -> str:
-    """A hash of the project's files, the command's vars, dbt's version and the shard reads merged since the
-    last build (``merged_reads``): a change to any of them may change any node."""
+    """A hash of the project's files, the command's vars, dbt's and DuckDB's versions and the shard reads merged
+    since the last build (``merged_reads``): a change to any of them may change any node."""
     digest = hashlib.sha256()
     paths = []
     for name in PROJECT_FILES:
@@ -59,7 +59,7 @@ def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: st
     for path in paths:
         digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     variables = [dbt_args[i + 1] for i, arg in enumerate(dbt_args[:-1]) if arg == "--vars"]
-    for part in (json.dumps(variables), version("dbt-core"), version("dbt-duckdb"), merged_reads):
+    for part in (json.dumps(variables), version("dbt-core"), version("dbt-duckdb"), version("duckdb"), merged_reads):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
 

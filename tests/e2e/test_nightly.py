@@ -411,6 +411,40 @@ def test_a_failing_dbt_model_publishes_nothing_and_leaves_the_last_good_marts(en
     assert "customfield_1'broken" in dbt_log  # (the build that failed on its var)
 
 
+def test_a_build_of_some_dbt_assets_leaves_the_unchanged_out_and_records_nothing(env, first_run, tmp_path,
+                                                                                  monkeypatch):
+    """A build of one mart picked in the UI, after a new run report: the mart's sources did not change since the
+    first run's build, so dbt leaves it out and Dagster reports it left as it is; and since the build rebuilt
+    only that mart, the inputs recorded for the next nightly stay the first run's (operations/unchanged_nodes.py)."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    folder = tmp_path / "warehouse"
+    shutil.copytree(env.parent, folder)
+    warehouse = folder / env.name
+    monkeypatch.setenv("THROUGHLINE_WAREHOUSE", str(warehouse))
+    record = "SELECT unique_id, state FROM ops.build_inputs ORDER BY 1"
+    before = query(warehouse, record)
+    assert len(before) > 70  # the first run built every asset: it recorded each source's state and the project's
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("INSERT INTO ops.stream_runs "
+                    "SELECT * REPLACE ('a later run' AS run_id) FROM ops.stream_runs LIMIT 1")
+    run_reports = "SELECT count(*) || ':' || sum(hash(t)) FROM ops.stream_runs AS t"
+
+    work_items = dg.AssetKey(["marts", "work_items"])
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), asset_selection=[work_items])
+
+    assert result.success
+    [materialization] = result.asset_materializations_for_node("dbt_models")
+    assert materialization.asset_key == work_items
+    assert materialization.metadata["left as it is"].value == "none of its inputs changed since the last build"
+    # the run reports changed, and pipeline_runs was not rebuilt: their new state is not recorded
+    assert dict(before)["source.throughline.ops.stream_runs"] != query(warehouse, run_reports)[0][0]
+    assert query(warehouse, record) == before
+
+
 def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clean_facts, tmp_path):
     """`throughline run` is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt
     at once, and the rerun started right after succeeds and leaves what the clean first run left."""
