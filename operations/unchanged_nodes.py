@@ -14,9 +14,11 @@ files (models, macros, seeds, dbt_project.yml) and the vars. So, before the buil
   and dbt and DuckDB versions and no shard was merged since (`raw._merged_reads`): anything else builds every node.
 
 After a build that succeeded, those states are recorded in `ops.build_inputs` (`record_build_inputs`): a failed
-build records nothing, so the next one takes in everything changed since the last complete one. A node whose
-SQL checks `selected_resources` (int_incremental_read_marks moves its marks only when every window reader is
-built) is built with all its parents whenever it is built.
+build records nothing, so the next one takes in everything changed since the last complete one, and so does a
+build of some of the assets (pipelines/dbt_assets.py). What is built is closed under descendants: a relation
+missing from the warehouse is built with everything built from it, and a node whose SQL checks
+`selected_resources` (int_incremental_read_marks moves its marks only when every window reader is built) with all
+its parents and theirs.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ def read_build_inputs(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], 
     if expressions:
         row = con.execute("SELECT " + ", ".join(expressions.values())).fetchall()[0]
         states.update(zip(expressions, row))
-    merged = (con.execute(f"SELECT count(*) || ':' || coalesce(sum(hash(t))::varchar, '-') FROM raw._merged_reads AS t")
+    merged = (con.execute("SELECT count(*) || ':' || coalesce(sum(hash(t))::varchar, '-') FROM raw._merged_reads AS t")
               .fetchall()[0][0] if ("raw", "_merged_reads") in existing else "none")
     return BuildInputs(states, project_fingerprint(project_dir, dbt_args, merged))
 
