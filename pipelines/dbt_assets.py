@@ -1,6 +1,7 @@
 """dbt models, seeds and tests as Dagster assets and checks, through one cached DbtProject."""
 
 
+import fcntl
 import json
 import os
 import shutil
@@ -48,12 +49,29 @@ def _warehouse_in_environment():
             os.environ.pop(WAREHOUSE_ENV_VAR, None)
 
 
+@contextmanager
+def _manifest_lock():
+    """One process at a time checks, rewrites and reads the manifest: two loading the definitions at once (two runs
+    started together, a run beside `dagster dev`) both parsed a stale project, and one read the file while the
+    other was writing it."""
+    lock_file = Path(dbt_project.project_dir) / "target" / ".manifest.lock"
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_file, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 # `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing or stale
 # manifest is rebuilt here, so loading the definitions never depends on a manual step.
-with _warehouse_in_environment():
+with _warehouse_in_environment(), _manifest_lock():
     dbt_project.prepare_if_dev()
     if manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path)):
         dbt_project.preparer.prepare(dbt_project)
+    # read once, here: the steps and the publish assets use this copy, never the file another process may rewrite
+    MANIFEST: dict[str, Any] = json.loads(Path(dbt_project.manifest_path).read_text())
 
 
 class ThroughlineTranslator(DagsterDbtTranslator):
@@ -79,7 +97,7 @@ TRANSLATOR = ThroughlineTranslator(settings=DagsterDbtTranslatorSettings(enable_
 
 
 @dbt_assets(
-    manifest=dbt_project.manifest_path,
+    manifest=MANIFEST,
     project=dbt_project,
     dagster_dbt_translator=TRANSLATOR,
     pool=WRITER_POOL,
@@ -100,10 +118,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     key = parse_key(warehouse, args)
     start_from_kept_parse(run_target, target_dir, key)
     # the models and seeds none of whose inputs changed since the last build that succeeded are left out
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
-    left_out, inputs = plan_build(warehouse, manifest, DBT_PROJECT_DIR, args)
+    left_out, inputs = plan_build(warehouse, MANIFEST, DBT_PROJECT_DIR, args)
     # reported first: a multi-asset reports its assets parents first, and none of these has a rebuilt ancestor
-    yield from left_as_they_are(context, manifest, left_out)
+    yield from left_as_they_are(context, MANIFEST, left_out)
     invocation = dbt.cli([*args, *exclude_args(left_out)], context=context, target_path=run_target)
     try:
         for event in invocation.stream():

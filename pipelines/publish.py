@@ -1,8 +1,6 @@
 """The publish step as Dagster assets: `published/marts` after the dbt marts, and one `dashboards/<name>` asset
 per dbt dashboard exposure. What publishing does to the files is operations/publish.py."""
 
-import json
-from pathlib import Path
 
 import dagster as dg
 from dagster import AssetExecutionContext
@@ -82,7 +80,6 @@ def build_publish_assets(dbt_assets: dg.AssetsDefinition, manifest: dict) -> dg.
 
 def publish_assets() -> dg.AssetsDefinition:
     """The publish step of the nightly job, built from the dbt assets and the project's manifest."""
-    from pipelines.dbt_assets import dbt_models, dbt_project
+    from pipelines.dbt_assets import MANIFEST, dbt_models
 
-    manifest = json.loads(Path(dbt_project.manifest_path).read_text())
-    return build_publish_assets(dbt_models, manifest)
+    return build_publish_assets(dbt_models, MANIFEST)
