@@ -66,7 +66,8 @@ def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: st
     return digest.hexdigest()
 
 
-def _existing(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+def existing_relations(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
+    """The (schema, name) of every table and view of the warehouse open on ``con``."""
     rows = con.execute("SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() "
                        "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
                        "WHERE database_name = current_database() AND NOT internal").fetchall()
@@ -92,10 +93,10 @@ def _empty_state(schema: str, name: str) -> str:
     return "0:-:-" if _is_read_stamped(schema, name) else "0:-"
 
 
-def read_build_inputs(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], project_dir: Path,
-                      dbt_args: list[str]) -> BuildInputs:
-    """The inputs a build of ``manifest``'s project with ``dbt_args`` reads from the warehouse open on ``con``."""
-    existing = _existing(con)
+def read_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[str, str]], manifest: dict[str, Any],
+                      project_dir: Path, dbt_args: list[str]) -> BuildInputs:
+    """The inputs a build of ``manifest``'s project with ``dbt_args`` reads from the warehouse open on ``con``,
+    whose relations are ``existing`` (existing_relations)."""
     expressions = {unique_id: _state_expression(source["schema"], source["identifier"])
                    for unique_id, source in manifest["sources"].items()
                    if (source["schema"], source["identifier"]) in existing}
@@ -109,10 +110,10 @@ def read_build_inputs(con: duckdb.DuckDBPyConnection, manifest: dict[str, Any], 
     return BuildInputs(states, project_fingerprint(project_dir, dbt_args, merged))
 
 
-def recorded_build_inputs(con: duckdb.DuckDBPyConnection) -> BuildInputs | None:
+def recorded_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[str, str]]) -> BuildInputs | None:
     """The inputs of the last build that succeeded, or None (none recorded yet)."""
     schema, table = RECORD_TABLE.split(".")
-    if (schema, table) not in _existing(con):
+    if (schema, table) not in existing:
         return None
     rows = con.execute(f"SELECT unique_id, state FROM {RECORD_TABLE}").fetchall()
     fingerprint = dict(rows).pop("", None)
@@ -180,8 +181,9 @@ def plan_build(warehouse: str | os.PathLike[str], manifest: dict[str, Any], proj
     record once it succeeded (record_build_inputs). Reads the warehouse only."""
     # not read-only: a read-only connection cannot share the file with one this process may hold
     with duckdb.connect(str(warehouse)) as con:
-        current = read_build_inputs(con, manifest, project_dir, dbt_args)
-        left_out = nodes_to_leave_out(manifest, current, recorded_build_inputs(con), _existing(con))
+        existing = existing_relations(con)
+        current = read_build_inputs(con, existing, manifest, project_dir, dbt_args)
+        left_out = nodes_to_leave_out(manifest, current, recorded_build_inputs(con, existing), existing)
     return left_out, current
 
 

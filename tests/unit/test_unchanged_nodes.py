@@ -18,7 +18,7 @@ import duckdb
 import pytest
 
 from operations.unchanged_nodes import (
-    exclude_args, plan_build, read_build_inputs, record_build_inputs, recorded_build_inputs,
+    exclude_args, existing_relations, plan_build, read_build_inputs, record_build_inputs, recorded_build_inputs,
 )
 
 EDGES = {
@@ -181,8 +181,9 @@ def test_the_record_holds_each_sources_state(project):
     warehouse, manifest_file, project_dir = project
     nightly(*project)
     with duckdb.connect(str(warehouse)) as con:
-        recorded = recorded_build_inputs(con)
-        current = read_build_inputs(con, json.loads(manifest_file.read_text()), project_dir, ["build"])
+        existing = existing_relations(con)
+        recorded = recorded_build_inputs(con, existing)
+        current = read_build_inputs(con, existing, json.loads(manifest_file.read_text()), project_dir, ["build"])
     assert recorded == current
     assert recorded.sources["source.p.raw.jira__issues"] == "1:2026-12-01 02:00:00:2026-12-01 02:00:00"
 
