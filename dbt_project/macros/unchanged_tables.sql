@@ -110,7 +110,8 @@
        and (schema_name, relation) in ({{ throughline.relation_pairs(relations) }}))
 {%- endmacro %}
 
-{#- The states of the source tables `sources` ((schema, name) pairs), as one text: a scalar expression. -#}
+{#- The states of the source tables `sources` ((schema, name) pairs), as one text: a scalar expression. The
+    nightly reads the same states before dbt starts (operations/unchanged_nodes.py): change both together. -#}
 {% macro source_states_query(sources) -%}
     {%- set states = [] -%}
     {%- for schema, name in sources | sort -%}
