@@ -45,10 +45,44 @@
             {{ return({'relations': [this.incorporate(type='table')]}) }}
         {%- endif -%}
     {%- endif -%}
-    {%- set result = dbt.materialization_table_duckdb() -%}
-    {%- do throughline.write_fingerprint(this.incorporate(type='table'), fingerprint) -%}
-    {{ return(result) }}
+    {%- set keys = enforced_constraint_types() | select('in', ['primary_key', 'unique', 'foreign_key'])
+                   | list -%}
+    {%- if existing_relation is not none and not existing_relation.is_table or (this | string) in sql
+           or keys or config.get('partitioned_by') or config.get('sorted_by') -%}
+        {%- set result = dbt.materialization_table_duckdb() -%}
+        {%- do throughline.write_fingerprint(this.incorporate(type='table'), fingerprint) -%}
+        {{ return(result) }}
+    {%- endif -%}
+    {{ return(throughline.replace_table(fingerprint)) }}
 {%- endmaterialization %}
+
+{#-
+  A table (re)built in place: the old table is dropped and the new one created and fingerprinted in one
+  statement, in the model's transaction, so a failed build rolls back to the old table. dbt-duckdb builds the
+  new table under another name, renames the old one away and the new one in, drops the old one after the commit
+  and writes the comment apart: 3.6 statements per table instead of 6.9, ~25 ms less of dbt's own work per table
+  a nightly rebuilds (DuckDB's work is the same: dropping a table costs what it costs, inside or after). The
+  swap exists for databases whose DDL is not transactional; DuckDB's is, and the warehouse has no readers while
+  it builds (BI reads the published copy). DuckDB has no grants. A model reading its own previous build
+  (`this`), a view being replaced by this table, a contract's key constraints (a table another's foreign key
+  names cannot be dropped) or DuckLake's partitioning keep dbt-duckdb's materialization.
+-#}
+{% macro replace_table(fingerprint) -%}
+    {%- set target_relation = this.incorporate(type='table') -%}
+    {{ run_hooks(pre_hooks, inside_transaction=False) }}
+    {{ run_hooks(pre_hooks, inside_transaction=True) }}
+    {%- call statement('main') -%}
+        drop table if exists {{ target_relation }};
+        {{ create_table_as(False, target_relation, sql) }}
+        comment on table {{ target_relation }} is '{{ fingerprint }}'
+    {%- endcall -%}
+    {{ run_hooks(post_hooks, inside_transaction=True) }}
+    {%- do create_indexes(target_relation) -%}
+    {%- do persist_docs(target_relation, model) -%}
+    {{ adapter.commit() }}
+    {{ run_hooks(post_hooks, inside_transaction=False) }}
+    {{ return({'relations': [target_relation]}) }}
+{%- endmacro %}
 
 {#-
   What a table's fingerprint is made of (see above): `relations`, the (schema, name) of the tables and views

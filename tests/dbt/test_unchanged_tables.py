@@ -1,6 +1,6 @@
 """A DuckDB table is rebuilt only when its SQL or its inputs changed (dbt_project/macros/unchanged_tables.sql).
 
-Which tables a run made is read from its dbt log (dbt's table materialization creates `<table>__dbt_tmp`).
+Which tables a run made is read from its dbt log (`create table`: in place, or dbt-duckdb's `<table>__dbt_tmp`).
 The models of marts.incidents' union: int_pagerduty__incidents reads PagerDuty's raw tables through staging
 views (and the table int_deployment_services); int_incidents_unioned reads int_jira__incidents, an incremental
 model, so it is made every run.
@@ -9,11 +9,13 @@ model, so it is made every run.
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
+from connectors.config import DBT_PROJECT_DIR
 from connectors.core.raw import RawRecord
 
-from .warehouse import load_raw, query, run_dbt
+from .warehouse import invoke_dbt, load_raw, query, run_dbt
 
 RUN = ["run", "--select", "+int_incidents_unioned"]
 
@@ -22,7 +24,7 @@ def _made(warehouse: Path, work_dir: Path, *args: str) -> set[str]:
     """Run the union's models and return the tables the run made."""
     run_dbt([*RUN, *args], warehouse, work_dir)
     log = (work_dir / "logs" / "dbt.log").read_text()
-    return set(re.findall(r'create\s+table\s+"[^"]+"\."\w+"\."(\w+)__dbt_tmp"', log))
+    return set(re.findall(r'create\s+table\s+"[^"]+"\."\w+"\."(\w+?)(?:__dbt_tmp)?"', log))
 
 
 def _pagerduty(ident: str, number: int, created: str) -> list[tuple[str, str, list[RawRecord]]]:
@@ -71,3 +73,29 @@ def test_a_table_is_rebuilt_only_when_its_sql_or_inputs_changed(tmp_path):
 
     # --full-refresh makes every table.
     assert _made(warehouse, tmp_path / "refresh", "--full-refresh") >= first
+
+
+def test_a_table_whose_rebuild_fails_keeps_its_rows_and_fingerprint(tmp_path):
+    """A table is replaced in place, in its model's transaction: a build that fails halfway (here a runtime error
+    in the new SQL, after the old table was dropped in the same statement) leaves the table as the last build
+    made it, fingerprint included, so the next run still knows what it holds."""
+    warehouse = tmp_path / "throughline.duckdb"
+    load_raw(warehouse, _pagerduty("PI1", 101, "2026-01-05T12:00:00Z"))
+    project = tmp_path / "dbt_project"
+    shutil.copytree(DBT_PROJECT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    run_dbt(RUN, warehouse, tmp_path / "first", project)
+    comment = "select comment from duckdb_tables() where table_name = 'int_pagerduty__incidents'"
+    [(fingerprint,)] = query(warehouse, comment)
+    assert fingerprint.startswith("throughline table ")
+
+    # another folder: the tests parse each project folder once per process (tests/dbt/warehouse.py)
+    project = Path(shutil.copytree(project, tmp_path / "broken_project"))
+    model = next(project.glob("models/**/int_pagerduty__incidents.sql"))
+    model.write_text(f"select * from ({model.read_text()}) as built where error('broken on purpose') is null\n")
+    load_raw(warehouse, _pagerduty("PI2", 102, "2026-01-06T10:00:00Z"))
+    result = invoke_dbt(RUN, warehouse, tmp_path / "broken", project)
+
+    assert not result.success
+    assert "broken on purpose" in (tmp_path / "broken" / "logs" / "dbt.log").read_text()
+    assert query(warehouse, "select incident_id from intermediate.int_pagerduty__incidents") == [("PI1",)]
+    assert query(warehouse, comment) == [(fingerprint,)]
