@@ -25,17 +25,34 @@ with to_rebuild as (
 
     union
 
+    -- compared once per distinct status as built (~100 at 1M issues), not once per interval (11M); the
+    -- intervals are read again only to find the items of a status that no longer matches (none most nights)
     select built.source_instance, built.issue_id
     from {{ state_intervals }} as built
-    left join {{ ref('int_tracker_status_mapping_unioned') }} as status_mapping
-        on status_mapping.source_instance = built.source_instance
-        and status_mapping.project_key = built.project_key
-        and status_mapping.status_id = built.status_id
-    -- the same expressions as int_work_items_status_intervals and work_item_state_intervals
-    where built.status_name is distinct from coalesce(status_mapping.status_name, built.status_name)
-        or built.status_category_key is distinct from status_mapping.status_category_key
-        or built.flow_state is distinct from status_mapping.flow_state
-        or built.is_blocked_status <> coalesce(status_mapping.is_blocked_status, false)
+    where exists (
+        select 1
+        from (
+            select distinct source_instance, project_key, status_id, status_name, status_category_key, flow_state,
+                is_blocked_status
+            from {{ state_intervals }}
+        ) as status_built
+        left join {{ ref('int_tracker_status_mapping_unioned') }} as status_mapping
+            on status_mapping.source_instance = status_built.source_instance
+            and status_mapping.project_key = status_built.project_key
+            and status_mapping.status_id = status_built.status_id
+        -- the same expressions as int_work_items_status_intervals and work_item_state_intervals
+        where (status_built.status_name is distinct from coalesce(status_mapping.status_name, status_built.status_name)
+            or status_built.status_category_key is distinct from status_mapping.status_category_key
+            or status_built.flow_state is distinct from status_mapping.flow_state
+            or status_built.is_blocked_status <> coalesce(status_mapping.is_blocked_status, false))
+            and status_built.source_instance = built.source_instance
+            and status_built.project_key is not distinct from built.project_key
+            and status_built.status_id is not distinct from built.status_id
+            and status_built.status_name is not distinct from built.status_name
+            and status_built.status_category_key is not distinct from built.status_category_key
+            and status_built.flow_state is not distinct from built.flow_state
+            and status_built.is_blocked_status is not distinct from built.is_blocked_status
+    )
     {%- endif %}
     {%- if work_items and not flags.FULL_REFRESH %}
 
