@@ -44,11 +44,16 @@ compare_sets as (
 ),
 
 first_appearances as (
-    -- where each commit entered its chain: the group of deployments waiting for the same forward success
-    select distinct on (chain_key, commit_sha)
-        *
-    from compare_sets
-    order by chain_key, commit_sha, chain_position
+    -- where each commit entered its chain: the group of deployments waiting for the same forward success (a
+    -- window, not distinct on, which carries each column through an aggregate: see int_change_requests)
+    select *
+    from (
+        select
+            compare_sets.*,
+            row_number() over (partition by chain_key, commit_sha order by chain_position) as appearance_rank
+        from compare_sets
+    ) as ranked
+    where appearance_rank = 1
 ),
 
 change_sets as (
@@ -166,9 +171,16 @@ candidates as (
 ),
 
 best_candidates as (
-    select distinct on (deployment_key, commit_sha) *
-    from candidates
-    order by deployment_key, commit_sha, match_rank, merged_at, pull_request_key
+    select *
+    from (
+        select
+            candidates.*,
+            row_number() over (
+                partition by deployment_key, commit_sha order by match_rank, merged_at, pull_request_key
+            ) as candidate_rank
+        from candidates
+    ) as ranked
+    where candidate_rank = 1
 )
 
 select
