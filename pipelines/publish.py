@@ -1,7 +1,6 @@
 """The publish step as Dagster assets: `published/marts` after the dbt marts, and one `dashboards/<name>` asset
 per dbt dashboard exposure. What publishing does to the files is operations/publish.py."""
 
-
 import dagster as dg
 from dagster import AssetExecutionContext
 

@@ -74,7 +74,7 @@
     {%- call statement('main') -%}
         drop table if exists {{ target_relation }};
         {{ create_table_as(False, target_relation, sql) }}
-        comment on table {{ target_relation }} is '{{ fingerprint }}'
+        {{ throughline.fingerprint_comment(target_relation, fingerprint) }}
     {%- endcall -%}
     {{ run_hooks(post_hooks, inside_transaction=True) }}
     {%- do create_indexes(target_relation) -%}

@@ -54,7 +54,12 @@
 {%- endmacro %}
 
 {% macro write_fingerprint(relation, fingerprint) -%}
-    {%- do run_query('comment on ' ~ relation.type ~ ' ' ~ relation ~ " is '" ~ fingerprint ~ "'") -%}
+    {%- do run_query(throughline.fingerprint_comment(relation, fingerprint)) -%}
+{%- endmacro %}
+
+{#- The statement giving `relation` (a view or table) `fingerprint` as its comment. -#}
+{% macro fingerprint_comment(relation, fingerprint) -%}
+    {{- 'comment on ' ~ relation.type ~ ' ' ~ relation ~ " is '" ~ fingerprint ~ "'" -}}
 {%- endmacro %}
 
 {#- (schema, name) pairs as the list of an SQL `in`: never empty (`in ()` is not SQL). -#}
