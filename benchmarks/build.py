@@ -387,8 +387,9 @@ increments); each run is planned as a nightly plans it (operations/unchanged_nod
 models and seeds none of whose sources changed since the last build are left out of the command
 ({nothing_new['left_out']} with nothing new read, {incremental['left_out']} after the +1%: the other source
 types' models, whose raw tables are empty, and the seeds); inside the run, views and tables whose SQL and inputs
-did not change are left as they are; the DORA change chain and the realization and signal marts are still
-rebuilt in full.
+did not change are left as they are; int_deployment_changes lists again the deployments of
+int_deployment_changes_to_rebuild (per chain from the first changed one on, and those whose commits a changed pull
+request matches); the rest of the DORA change chain and the realization and signal marts are rebuilt in full.
 
 | run | seconds | peak RSS (MiB) |
 |---|---|---|

@@ -117,9 +117,11 @@ def commit(repo: str, name: str, login: str, authored: str) -> dict:
             "author": {"login": login}, "parents": [{"sha": sha(f"{name}-parent")}]}
 
 
-def pull_request_records() -> list[Batch]:
+def pull_request_records(pull_requests: dict | None = None) -> list[Batch]:
+    """The raw rows of `pull_requests` (number -> PULLS' tuple; PULLS when None)."""
     pulls, commits, reviews, events = [], [], [], []
-    for number, (ident, repo, author, opened, merged, merge_sha, own, review_list, comments) in PULLS.items():
+    for number, (ident, repo, author, opened, merged, merge_sha, own, review_list, comments) in (
+            PULLS if pull_requests is None else pull_requests).items():
         pulls.append(RawRecord(str(ident), {
             "id": ident, "number": number, "state": "closed", "title": f"PR {number}", "user": {"login": author},
             "created_at": ts(opened), "updated_at": ts(merged), "closed_at": ts(merged), "merged_at": ts(merged),

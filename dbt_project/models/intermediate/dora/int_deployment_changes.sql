@@ -14,10 +14,34 @@
 --     forward success;
 --   - after a rollback to a sha older than the last success, the next compare set holds the rolled-back
 --     commits again: they shipped the first time, so they are not shipped (nor credited) twice.
+-- Incremental by deployment (macros/deployment_change_increments.sql): a run deletes and writes again the rows of
+-- the deployments in int_deployment_changes_to_rebuild, from the compare sets of their chains' groups only.
+-- depends_on: {{ ref('int_deployment_changes_to_rebuild') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook='{{ delete_rebuilt_deployments() }}',
+) }}
+{%- set partial = deployment_changes_is_partial() %}
 
 with chains as (
     select * from {{ ref('int_deployment_chains') }}
 ),
+{%- if partial %}
+
+rebuilt as (
+    -- the deployments this run lists again, and the groups of their chains (deployments waiting for the same
+    -- forward success) whose compare sets they list from
+    select chains.*
+    from chains
+    where chains.deployment_key in (select deployment_key from {{ ref('int_deployment_changes_to_rebuild') }})
+),
+
+rebuilt_groups as (
+    select distinct chain_key, forward_successes_before from rebuilt
+),
+{%- endif %}
 
 compare_sets as (
     select
@@ -43,15 +67,37 @@ compare_sets as (
     inner join chains on chains.deployment_key = report_keys.deployment_key
 ),
 
+{%- if partial %}
+
+group_commits as (
+    -- the commits the rebuilt groups' compare sets hold: only these can be listed by a rebuilt deployment
+    select distinct compare_sets.chain_key, compare_sets.commit_sha
+    from compare_sets
+    inner join rebuilt_groups
+        on rebuilt_groups.chain_key = compare_sets.chain_key
+        and rebuilt_groups.forward_successes_before = compare_sets.forward_successes_before
+),
+{%- endif %}
+
 first_appearances as (
     -- where each commit entered its chain: the group of deployments waiting for the same forward success (a
-    -- window, not distinct on, which carries each column through an aggregate: see int_change_requests)
+    -- window, not distinct on, which carries each column through an aggregate: see int_change_requests); a
+    -- deployment kept for two reports may hold a commit twice, from each host instance
     select *
     from (
         select
             compare_sets.*,
-            row_number() over (partition by chain_key, commit_sha order by chain_position) as appearance_rank
+            row_number() over (
+                partition by compare_sets.chain_key, compare_sets.commit_sha
+                order by compare_sets.chain_position, compare_sets.code_host_instance, compare_sets.repo
+            ) as appearance_rank
         from compare_sets
+        {%- if partial %}
+        -- over the whole chain: a commit first held before the rebuilt group is listed by none of it
+        inner join group_commits
+            on group_commits.chain_key = compare_sets.chain_key
+            and group_commits.commit_sha = compare_sets.commit_sha
+        {%- endif %}
     ) as ranked
     where appearance_rank = 1
 ),
@@ -74,7 +120,7 @@ change_sets as (
         first_appearances.parent_count,
         first_appearances.deployment_key as compared_in_deployment_key
     from first_appearances
-    inner join chains as listing
+    inner join {{ 'rebuilt' if partial else 'chains' }} as listing
         on listing.chain_key = first_appearances.chain_key
         and listing.forward_successes_before = first_appearances.forward_successes_before
         and listing.chain_position >= first_appearances.chain_position
@@ -82,92 +128,21 @@ change_sets as (
 ),
 
 merged_pull_requests as (
-    -- keyed as each host's change requests are (int_change_requests)
-    select
-        'github' as code_host,
-        source_instance,
-        repo,
-        source_instance || ':' || pull_request_id as pull_request_key,
-        pull_request_id,
-        pull_request_number,
-        merge_commit_sha,
-        merged_at
-    from {{ ref('stg_github__pull_requests') }}
-    where merged_at is not null
-    union all
-    select
-        'bitbucket', source_instance, repo, pull_request_key, pull_request_id, pull_request_number,
-        -- abbreviated to 12 digits, as Bitbucket writes it
-        merge_commit_hash,
-        merged_at
-    from {{ ref('int_bitbucket__merged_pull_requests') }}
-),
-
-host_pull_request_commits as (
-    select 'github' as code_host, source_instance, pull_request_id, commit_sha, author_name, authored_at,
-        message_headline
-    from {{ ref('stg_github__pull_request_commits') }}
-    union all
-    select 'bitbucket', source_instance, pull_request_id, sha, trim(split_part(author_raw, '<', 1)), authored_at,
-        split_part(message, chr(10), 1)
-    from {{ ref('stg_bitbucket__pull_request_commits') }}
-),
-
-pull_request_commits as (
-    select
-        pull_requests.*,
-        commits.commit_sha as pr_commit_sha,
-        commits.author_name as pr_author_name,
-        commits.authored_at as pr_authored_at,
-        commits.message_headline as pr_message_headline
-    from merged_pull_requests as pull_requests
-    inner join host_pull_request_commits as commits
-        on commits.code_host = pull_requests.code_host
-        and commits.source_instance = pull_requests.source_instance
-        and commits.pull_request_id = pull_requests.pull_request_id
+    {{ deployment_change_merged_pull_requests() }}
 ),
 
 candidates as (
-    -- squash and merge-commit merges: the PR's merge commit; rebase merges: its last commit
-    select change_sets.deployment_key, change_sets.commit_sha, prs.pull_request_key, prs.pull_request_number,
-        prs.merged_at, 'merge_commit' as pull_request_match, 1 as match_rank
-    from change_sets
-    inner join merged_pull_requests as prs
-        on prs.source_instance = change_sets.code_host_instance
-        and prs.repo = change_sets.repo
-        and prs.merge_commit_sha = change_sets.commit_sha
+    -- every merged pull request a commit matches, by each rule of pull_request_match_rules
+    {%- for rule in pull_request_match_rules() %}
+    {%- if not loop.first %}
     union all
-    -- Bitbucket abbreviates a pull request's merge commit to 12 digits
+    {%- endif %}
     select change_sets.deployment_key, change_sets.commit_sha, prs.pull_request_key, prs.pull_request_number,
-        prs.merged_at, 'merge_commit' as pull_request_match, 1 as match_rank
+        prs.merged_at, '{{ rule.match }}' as pull_request_match, {{ rule.rank }} as match_rank
     from change_sets
-    inner join merged_pull_requests as prs
-        on prs.source_instance = change_sets.code_host_instance
-        and prs.repo = change_sets.repo
-        and prs.code_host = 'bitbucket'
-        and length(prs.merge_commit_sha) = 12
-        and prs.merge_commit_sha = left(change_sets.commit_sha, 12)
-    union all
-    -- merge-commit merges keep the PR's own commits on the branch
-    select change_sets.deployment_key, change_sets.commit_sha, prs.pull_request_key, prs.pull_request_number,
-        prs.merged_at, 'pull_request_commit', 2
-    from change_sets
-    inner join pull_request_commits as prs
-        on prs.source_instance = change_sets.code_host_instance
-        and prs.repo = change_sets.repo
-        and prs.pr_commit_sha = change_sets.commit_sha
-    union all
-    -- rebase merges rewrite every commit (new sha) but keep its author, author date and message
-    select change_sets.deployment_key, change_sets.commit_sha, prs.pull_request_key, prs.pull_request_number,
-        prs.merged_at, 'rebased_commit', 3
-    from change_sets
-    inner join pull_request_commits as prs
-        on prs.source_instance = change_sets.code_host_instance
-        and prs.repo = change_sets.repo
-        and prs.pr_author_name = change_sets.author_name
-        and prs.pr_authored_at = change_sets.authored_at
-        and prs.pr_message_headline = change_sets.message_headline
-        and prs.pr_commit_sha <> change_sets.commit_sha
+    {{- pull_request_match_joins(rule, 'change_sets', 'merged_pull_requests',
+                                 '(' ~ deployment_change_pull_request_commits() ~ ')') }}
+    {%- endfor %}
 ),
 
 best_candidates as (
@@ -196,6 +171,9 @@ select
     change_sets.message_headline,
     change_sets.parent_count,
     change_sets.compared_in_deployment_key,
+    -- what int_deployment_changes_to_rebuild matches a changed pull request with
+    change_sets.code_host_instance,
+    change_sets.author_name,
     best_candidates.pull_request_key,
     best_candidates.pull_request_number,
     best_candidates.pull_request_match

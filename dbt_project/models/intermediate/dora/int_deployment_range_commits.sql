@@ -18,6 +18,7 @@ select
     authored_at,
     committed_at,
     message_headline,
-    parent_count
+    parent_count,
+    extracted_at
 from {{ ref(model) }}
 {% endfor %}
