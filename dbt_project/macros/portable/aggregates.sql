@@ -60,3 +60,20 @@
 {% macro postgres__array_of(expression, order_by=none) -%}
     array_agg({{ expression }}{% if order_by %} order by {{ order_by }}{% endif %})
 {%- endmacro %}
+
+{# `function` (an aggregate of numbers: avg, stddev_samp) over the group's values taken in `order_by` order. Floating
+   point sums depend on the order they add up in, and a parallel hash aggregate's order varies from run to run:
+   in order, the same rows give the same last digits every time (an incremental build equals a full one). Spark's
+   aggregates take no order (its builds are full ones). #}
+{% macro ordered_aggregate(function, expression, order_by) -%}
+    {{ return(adapter.dispatch('ordered_aggregate', 'throughline')(function, expression, order_by)) }}
+{%- endmacro %}
+{% macro default__ordered_aggregate(function, expression, order_by) -%}
+    {{ throughline.not_ported('ordered_aggregate') }}
+{%- endmacro %}
+{% macro duckdb__ordered_aggregate(function, expression, order_by) -%}
+    {{ function }}({{ expression }} order by {{ order_by }})
+{%- endmacro %}
+{% macro postgres__ordered_aggregate(function, expression, order_by) -%}
+    {{ function }}({{ expression }} order by {{ order_by }})
+{%- endmacro %}

@@ -479,6 +479,10 @@
 {% macro spark__arg_min(value, ordering) -%}
     min_by({{ value }}, case when {{ value }} is not null then {{ ordering }} end)
 {%- endmacro %}
+{% macro spark__ordered_aggregate(function, expression, order_by) -%}
+    {{ function }}({{ expression }})
+{%- endmacro %}
+
 {% macro spark__array_of(expression, order_by=none) -%}
     {#- collect_list drops NULLs (DuckDB's list keeps them); with an order, the values ride in structs (never
         NULL) sorted by a comparator that puts NULL keys last either way, as DuckDB. `order_by`: keys separated

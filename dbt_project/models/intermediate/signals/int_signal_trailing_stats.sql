@@ -36,8 +36,9 @@ all_series as (
 
 select
     {{ trailing_keys | join(',\n    ') }},
-    avg(previous.value) as mean,
-    stddev_samp(previous.value) as sigma,
+    -- in week order: the same weeks give the same last digits on every build
+    {{ ordered_aggregate('avg', 'previous.value', 'previous.week_start') }} as mean,
+    {{ ordered_aggregate('stddev_samp', 'previous.value', 'previous.week_start') }} as sigma,
     count(previous.value) as samples,
     {{ array_of('previous.value', 'previous.week_start') }} as history
 from all_series as current_week
