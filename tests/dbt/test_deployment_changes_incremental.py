@@ -49,6 +49,7 @@ NIGHTS = [
     ([4003, 4005, 4006], {5: PULLS[5], 7: PR7[:6] + ([("p7a", "02-01T09:00")],) + PR7[7:]}),
 ]
 LATE_COMPARE_SET = 4002  # read on the second night
+NAMES = {sha(n): n for n in ("w0", "wa", "w1", "w2", "w3", "a0", "a1", "a2", "p5a")}
 SELECT = only("deployment_changes", "deployments", "pull_request_cycle_times", "int_deployment_change_inputs")
 COMPARED = ["intermediate.int_deployment_changes", "marts.deployment_changes", "marts.deployments",
             "marts.pull_request_cycle_times"]
@@ -104,8 +105,6 @@ def nights(tmp_path_factory):
     return results
 
 
-NAMES = {sha(n): n for n in ("w0", "wa", "w1", "w2", "w3", "a0", "a1", "a2", "p5a")}
-
 
 def test_each_night_equals_a_full_rebuild(nights):
     assert [found for _, found, _, _ in nights] == [{relation: 0 for relation in COMPARED}] * 2
@@ -122,7 +121,7 @@ def test_a_compare_set_read_late_rebuilds_its_chain_from_there_and_a_new_pull_re
 
 
 def test_a_late_deployment_and_pull_request_commits_read_again_rebuild_what_they_touch(nights):
-    rebuilt, _, matched, compared_in = nights[1]
+    rebuilt, _, matched, _ = nights[1]
     assert rebuilt == ["gh:4001", "gh:4003", "gh:4004", "gh:4005", "gh:4006", "gh:5002"]
     assert matched[("gh:4001", "wa")] is None       # #7's commit is p7a now
     assert matched[("gh:5002", "p5a")] == "gh:605"
