@@ -76,15 +76,62 @@
     coalesce(own_rules.{{ name }}, default_rules.{{ name }})
 {%- endmacro %}
 
+{#
+  The regex rule `name` of each configured source as (its sources, the regex as an SQL literal), one pair per
+  distinct regex other than the default's, then (none, the default's): what deployment_rule(name) reads, as
+  literals. A regex read from a column is compiled again for every row (DuckDB: 0.35 s per 30,300 deployments
+  against 0.02 s for a literal; a CI source matches job_pattern against every build), so the models that match
+  one pick the literal by source (deployment_rule_regex).
+#}
+{% macro deployment_rule_patterns(name) -%}
+    {%- set default = var('deployment_rule_defaults')[name] | string -%}
+    {%- set patterns = [] -%}
+    {%- set sources = {} -%}
+    {%- for source, rule in (var('deployment_rules', {}) or {}).items() -%}
+        {%- set pattern = rule[name] | string -%}
+        {%- if pattern != default -%}
+            {%- if pattern not in patterns -%}
+                {%- do patterns.append(pattern) -%}
+                {%- do sources.update({pattern: []}) -%}
+            {%- endif -%}
+            {%- do sources[pattern].append(_sql_text(source)) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set pairs = [] -%}
+    {%- for pattern in patterns -%}{%- do pairs.append((sources[pattern], _sql_text(pattern))) -%}{%- endfor -%}
+    {%- do pairs.append((none, _sql_text(default))) -%}
+    {{ return(pairs) }}
+{%- endmacro %}
+
+{# `render` (a macro) applied to each row's regex of rule `name`, as a literal: `render(expression, pattern, *args)`. #}
+{% macro deployment_rule_regex(name, render, expression, args=[]) -%}
+    {%- set pairs = deployment_rule_patterns(name) -%}
+    {%- if pairs | length == 1 -%}
+    {{ render(expression, pairs[0][1], *args) }}
+    {%- else -%}
+    case
+        {%- for sources, pattern in pairs if sources %}
+        when own_rules.source_instance in ({{ sources | join(', ') }}) then {{ render(expression, pattern, *args) }}
+        {%- endfor %}
+        else {{ render(expression, pairs[-1][1], *args) }}
+    end
+    {%- endif -%}
+{%- endmacro %}
+
 {# TRUE when `text` matches the rule's regex (case-insensitive); FALSE for NULL text. #}
 {% macro matches_deployment_rule(name, text_expression) -%}
-    coalesce({{ regex_matches(text_expression, deployment_rule(name), 'i') }}, false)
+    coalesce({{ deployment_rule_regex(name, regex_matches, text_expression, ['i']) }}, false)
+{%- endmacro %}
+
+{# The first group of the rule `name`'s regex in `expression` ('' when it does not match, as regex_extract). #}
+{% macro extract_deployment_rule(name, expression) -%}
+    {{ deployment_rule_regex(name, regex_extract, expression, [1, 'i']) }}
 {%- endmacro %}
 
 {# The environment a job/stage name names (first group of environment_pattern), else the default. #}
 {% macro environment_from_name(name_expression) -%}
     coalesce(
-        nullif(lower({{ regex_extract(name_expression, deployment_rule('environment_pattern'), 1, 'i') }}), ''),
+        nullif(lower({{ extract_deployment_rule('environment_pattern', name_expression) }}), ''),
         {{ deployment_rule('default_environment') }}
     )
 {%- endmacro %}

@@ -77,3 +77,16 @@
 {% macro postgres__ordered_aggregate(function, expression, order_by) -%}
     {{ function }}({{ expression }} order by {{ order_by }})
 {%- endmacro %}
+
+{# A digest of a group's rows from `values` (expressions): equal for the same rows in any order, so a table as
+   built and the same rows computed now compare per group without sorting either. #}
+{% macro rows_digest(values) -%}
+    {{ return(adapter.dispatch('rows_digest', 'throughline')(values)) }}
+{%- endmacro %}
+{% macro default__rows_digest(values) -%}{{ throughline.not_ported('rows_digest') }}{%- endmacro %}
+{% macro duckdb__rows_digest(values) -%}
+    sum(hash({{ values | join(', ') }}))
+{%- endmacro %}
+{% macro postgres__rows_digest(values) -%}
+    sum(hashtextextended({{ throughline.input_fingerprint(values) }}, 0))
+{%- endmacro %}

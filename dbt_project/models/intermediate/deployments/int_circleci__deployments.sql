@@ -62,7 +62,7 @@ described as (
         -- job called `deploy`); else the default. One after the other, not in one string, so that a
         -- `deploy-staging` job in a `build-test-deploy` workflow deploys to staging, not to test.
         coalesce(
-            nullif(lower({{ regex_extract('candidates.name', deployment_rule('environment_pattern'), 1, 'i') }}), ''),
+            nullif(lower({{ extract_deployment_rule('environment_pattern', 'candidates.name') }}), ''),
             {{ environment_from_name('workflows.workflow_name') }}
         ) as environment,
         {{ branch_allowed('pipelines.branch') }} as branch_is_allowed,

@@ -1,15 +1,28 @@
 -- The commits each production deployment shipped (or, failed, attempted), each with its pull request: a
 -- commit ships once per repository and environment, with the first successful forward deployment after it
 -- entered the compare sets; rollbacks list nothing. Definitions: docs/METRICS.md#deployment-changes.
+-- Incremental by commit (macros/deployment_change_increments.sql): the pre-hook deletes every row of the commits
+-- a deployment whose rows changed lists, and the run writes the commits the table no longer holds.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    on_schema_change='append_new_columns',
+    pre_hook='{{ delete_reshipped_commits() }}',
+) }}
 
 with changes as (
     select
-        changes.*,
-        deployments.status as deployment_status,
-        deployments.finished_at as deployment_finished_at
-    from {{ ref('int_deployment_changes') }} as changes
-    inner join {{ ref('int_deployments_unioned') }} as deployments
-        on deployments.deployment_key = changes.deployment_key
+        {%- for name, expression in shipped_change_columns() %}
+        {{ expression }} as {{ name }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    {{ shipped_change_joins() }}
+    {%- if is_incremental() %}
+    -- every row of a commit or none: which deployment shipped it first is decided over all of them
+    where not exists (
+        select 1 from {{ this }} as built
+        where built.repo is not distinct from changes.repo and built.commit_sha = changes.commit_sha
+    )
+    {%- endif %}
 ),
 
 first_shipped as (
@@ -21,24 +34,9 @@ first_shipped as (
 )
 
 select
-    changes.deployment_key,
-    changes.service,
-    coalesce(teams.team, 'unassigned') as team,
-    changes.environment,
-    changes.deployment_status,
-    changes.deployment_finished_at,
-    changes.repo,
-    changes.commit_sha,
-    changes.author,
-    changes.authored_at,
-    changes.committed_at,
-    changes.message_headline,
-    changes.pull_request_key,
-    changes.pull_request_number,
-    changes.pull_request_match,
+    changes.*,
     coalesce(first_shipped.deployment_key = changes.deployment_key, false) as is_first_production_deployment
 from changes
 left join first_shipped
     on first_shipped.repo = changes.repo
     and first_shipped.commit_sha = changes.commit_sha
-left join {{ ref('int_service_teams') }} as teams on teams.service = changes.service
