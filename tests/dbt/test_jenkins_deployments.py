@@ -12,6 +12,7 @@ created, which is also GitHub's first in_progress status, and ends at its final 
   jk-mapped: services {"acme/checkout/*": acme/checkout} -> the same service, environment, sha and start as
              GitHub's deployment: each is one deployment, kept as GitHub's (both finished; GitHub preferred).
   jk-plain:  no mapping -> service acme/checkout/main, a different service: 5 more deployments.
+  jk-mapped's rollback_pattern is "to staging": its #2 is a rollback, jk-plain's #2 (the default pattern) is not.
 So int_deployments_unioned holds 5 (gh) + 0 (jk-mapped) + 5 (jk-plain) = 10 rows.
 """
 
@@ -49,7 +50,7 @@ def warehouse(tmp_path_factory):
             github.extract("deployments", sources[0], store)
             for source in sources[1:]:
                 jenkins.extract("builds", source, store)
-    rules = {"jk-mapped": DeploymentRules(services=SERVICES).for_dbt()}
+    rules = {"jk-mapped": DeploymentRules(services=SERVICES, rollback_pattern="to staging").for_dbt()}
     run_dbt(["build", "--select", "+int_deployments_unioned", "--vars", json.dumps({"deployment_rules": rules})],
             path, work)
     return path
@@ -65,7 +66,7 @@ def test_jenkins_deploy_stages_with_the_rules_applied(warehouse):
         expected += [
             (name, "acme/checkout/main#1:21", service, "production", True, "success", "main", False,
              datetime(2026, 1, 5, 15), datetime(2026, 1, 5, 15, 10)),
-            (name, "acme/checkout/main#2:21", service, "staging", False, "success", "main", False,
+            (name, "acme/checkout/main#2:21", service, "staging", False, "success", "main", name == "jk-mapped",
              datetime(2026, 1, 6, 15), datetime(2026, 1, 6, 15, 5)),
             (name, "acme/checkout/main#3:21", service, "production", True, "failure", "main", False,
              datetime(2026, 1, 7, 15), datetime(2026, 1, 7, 15, 20)),
