@@ -71,7 +71,7 @@ deployed as (
   these two keyed by `keys` as the pull requests are, and `deployed` (pull_request_key, deployment_key,
   finished_at, environment, service; `deployed` names the CTE): one list, so the hosts cannot drift apart.
 #}
-{% macro change_request_select(code_host, keys=['source_instance', 'pull_request_id'], deployed='deployed') -%}
+{% macro change_request_select(code_host, keys=['source_instance', 'pull_request_id'], deployed='deployed', extra=[]) -%}
 select
     pull_requests.pull_request_key as change_request_key,
     cast('{{ code_host }}' as varchar) as code_host,
@@ -89,6 +89,9 @@ select
     deployed.finished_at as deployed_at,
     deployed.environment as deployment_environment,
     deployed.service as deployment_service
+    {%- for column in extra %},
+    {{ column }}
+    {%- endfor %}
 from pull_requests
 {%- for cte in ['first_commits', 'first_responses'] %}
 left join {{ cte }}
@@ -96,4 +99,85 @@ left join {{ cte }}
     and {% endif %}{% endfor %}
 {%- endfor %}
 left join {{ deployed }}{% if deployed != 'deployed' %} as deployed{% endif %} on deployed.pull_request_key = pull_requests.pull_request_key
+{%- endmacro %}
+
+
+{#- pull_request_cycle_times, incremental by comparison (macros/compared_increments.sql): per change request, its
+    row as int_change_requests and the service's team give it; the stage hours are computed from these. -#}
+{% macro pull_request_cycle_columns() -%}
+    {{ return([
+        ('pull_request_key', 'change_requests.change_request_key'),
+        ('source_instance', 'change_requests.source_instance'), ('code_host', 'change_requests.code_host'),
+        ('repo', 'change_requests.repo'), ('pull_request_number', 'change_requests.change_request_number'),
+        ('title', 'change_requests.title'), ('author', 'change_requests.author'),
+        ('service', 'change_requests.service'), ('team', "coalesce(teams.team, 'unassigned')"),
+        ('first_commit_at', 'change_requests.first_commit_at'), ('opened_at', 'change_requests.opened_at'),
+        ('first_response_at', 'change_requests.first_response_at'), ('approved_at', 'change_requests.approved_at'),
+        ('merged_at', 'change_requests.merged_at'), ('first_deployed_at', 'change_requests.first_deployed_at'),
+        ('first_deployment_key', 'change_requests.first_deployment_key'),
+        ('first_deployment_environment', 'change_requests.first_deployment_environment'),
+        ('production_environment_count', 'change_requests.production_environment_count'),
+    ]) }}
+{%- endmacro %}
+
+{% macro pull_request_cycle_inputs() -%}
+    from {{ ref('int_change_requests') }} as change_requests
+    left join {{ ref('int_service_teams') }} as teams on teams.service = change_requests.service
+{%- endmacro %}
+
+
+{#- int_github__change_requests incremental by pull request: a run deletes the rows of the pull requests read since
+    its last build (the pull request, its commits, reviews or timeline events: after the newest read its rows
+    hold, `read_at`, per source instance, or brought by a shard merged since), of those whose shipping
+    deployments changed (a digest per pull request of the deployments, their finish, environment and service, as
+    built and now), and of those no longer merged pull requests; then writes the merged pull requests it no
+    longer holds. -#}
+{% macro github_pull_request_reads() -%}
+    {%- for model in ['stg_github__pull_requests', 'stg_github__pull_request_commits',
+                      'stg_github__pull_request_reviews', 'stg_github__pull_request_timeline_events'] %}
+    select source_instance, pull_request_id, extracted_at from {{ ref(model) }}
+    {{- '\n    union all' if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{% macro delete_changed_github_pull_requests() -%}
+    {%- if is_incremental() and 'read_at' not in (adapter.get_columns_in_relation(this) | map(attribute='name')) -%}
+    {#- built before its marks were kept (an upgrade): every pull request is written again -#}
+    delete from {{ this }}
+    {%- elif is_incremental() -%}
+    {%- set shipped = [('deployment_key', 'deployment_key'), ('deployed_at', 'finished_at'),
+                       ('deployment_environment', 'environment'), ('deployment_service', 'service')] -%}
+    delete from {{ this }} as built
+    where built.change_request_key in (
+        select reread.source_instance || ':' || reread.pull_request_id
+        from ({{ reads_after_marks(github_pull_request_reads(),
+                                   'select source_instance, max(read_at) as newest_read from ' ~ this
+                                   ~ ' group by source_instance',
+                                   ['source_instance', 'pull_request_id']) }}) as reread
+        union all
+        select coalesce(now.pull_request_key, as_built.change_request_key)
+        from (
+            select pull_request_key, count(*) as row_count,
+                {{ rows_digest(shipped | map(attribute=1) | list) }} as digest
+            from ({{ deployments_shipping_pull_requests() }}) as deployed
+            group by pull_request_key
+        ) as now
+        full outer join (
+            select change_request_key, count(*) as row_count,
+                {{ rows_digest(shipped | map(attribute=0) | list) }} as digest
+            from {{ this }}
+            where deployment_key is not null
+            group by change_request_key
+        ) as as_built on as_built.change_request_key = now.pull_request_key
+        where now.digest is distinct from as_built.digest or now.row_count is distinct from as_built.row_count
+        union all
+        select kept.change_request_key
+        from {{ this }} as kept
+        where not exists (
+            select 1 from {{ ref('stg_github__pull_requests') }} as pull_requests
+            where pull_requests.merged_at is not null
+                and pull_requests.source_instance || ':' || pull_requests.pull_request_id = kept.change_request_key
+        )
+    )
+    {%- endif -%}
 {%- endmacro %}

@@ -174,14 +174,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The mart deployment_changes incremental by commit. Its rows are int_deployment_changes' with the deployment's
-    status, finish and team, and one flag decided over every production environment: which deployment shipped
-    the commit first. So a run compares, per deployment, a digest of its rows as built with its rows now, and
-    replaces every row of each commit a changed deployment lists (before or now), the flag with them. It reads
-    nothing of int_deployment_changes_to_rebuild: a run that failed between the two leaves nothing behind. -#}
+{#- The mart deployment_changes, incremental by comparison (macros/compared_increments.sql): per deployment,
+    its rows; every row of a commit a changed deployment lists goes, as which deployment shipped a commit first
+    is decided over all of its rows (over every production environment). -#}
 
-{#- The mart's columns but the flag, as (name, expression over int_deployment_changes `changes`,
-    int_deployments_unioned `deployments` and int_service_teams `teams`). -#}
+{#- Its columns but the flag, as (name, expression over int_deployment_changes `changes`, int_deployments_unioned
+    `deployments` and int_service_teams `teams`), the deployment first. -#}
 {% macro shipped_change_columns() -%}
     {{ return([
         ('deployment_key', 'changes.deployment_key'), ('service', 'changes.service'),
@@ -201,38 +199,7 @@
     left join {{ ref('int_service_teams') }} as teams on teams.service = changes.service
 {%- endmacro %}
 
-{#- The deployments whose rows in the built mart differ from their rows now (or that have rows on one side). -#}
-{% macro changed_shipping_deployments() -%}
-    {%- set columns = shipped_change_columns()[1:] %}
-    select coalesce(now.deployment_key, built.deployment_key) as deployment_key
-    from (
-        select changes.deployment_key, count(*) as row_count,
-            {{ rows_digest(columns | map(attribute=1) | list) }} as digest
-        {{ shipped_change_joins() }}
-        group by changes.deployment_key
-    ) as now
-    full outer join (
-        select deployment_key, count(*) as row_count, {{ rows_digest(columns | map(attribute=0) | list) }} as digest
-        from {{ this }}
-        group by deployment_key
-    ) as built on built.deployment_key = now.deployment_key
-    where now.digest is distinct from built.digest or now.row_count is distinct from built.row_count
-{%- endmacro %}
-
-{#- deployment_changes' pre-hook: every row of the commits a changed deployment lists as built or lists now goes;
-    the run writes the commits the table then lacks. -#}
-{% macro delete_reshipped_commits() -%}
-    {%- if is_incremental() -%}
-    delete from {{ this }} as built
-    using (
-        select distinct listed.repo, listed.commit_sha
-        from (
-            select deployment_key, repo, commit_sha from {{ this }}
-            union all
-            select deployment_key, repo, commit_sha from {{ ref('int_deployment_changes') }}
-        ) as listed
-        inner join ({{ changed_shipping_deployments() }}) as changed on changed.deployment_key = listed.deployment_key
-    ) as replaced
-    where built.repo is not distinct from replaced.repo and built.commit_sha = replaced.commit_sha
-    {%- endif -%}
+{#- The commit of a row, as deployment_changes replaces them. -#}
+{% macro shipped_commit_columns() -%}
+    {{ return([('repo', 'changes.repo'), ('commit_sha', 'changes.commit_sha')]) }}
 {%- endmacro %}

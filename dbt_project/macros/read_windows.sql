@@ -125,3 +125,29 @@ from reads
 inner join windows on windows.source_instance = reads.source_instance
 where {{ in_read_window('reads.extracted_at', 'windows') }} and reads.issue_id is not null
 {%- endmacro %}
+
+{#- The distinct `columns` of the reads `reads` (SQL with source_instance, extracted_at and those columns) that
+    came after `marks` (SQL with source_instance and newest_read: what a model's last build took in): read after
+    its source instance's mark, at or after the earliest read of a shard merged since (raw._merged_reads), or of
+    an instance without a mark. For models that keep their own marks (int_deployment_changes_to_rebuild,
+    int_github__change_requests); the trackers' models read int_incremental_read_marks (read_windows). -#}
+{% macro reads_after_marks(reads, marks, columns) -%}
+    {%- set merged = merged_reads_relation() -%}
+    select distinct {% for column in columns %}reads.{{ column }}{{ ', ' if not loop.last }}{% endfor %}
+    from ({{ reads }}) as reads
+    left join ({{ marks }}) as marks on marks.source_instance = reads.source_instance
+    {%- if merged is not none %}
+    left join (
+        -- merged after the mark: committed after the build, with earlier read times
+        select merges.source_instance, min(merges.earliest_read) as earliest_read
+        from {{ merged }} as merges
+        left join ({{ marks }}) as marks on marks.source_instance = merges.source_instance
+        where marks.newest_read is null or merges.merged_at > marks.newest_read
+        group by merges.source_instance
+    ) as late on late.source_instance = reads.source_instance
+    {%- endif %}
+    where marks.newest_read is null or reads.extracted_at > marks.newest_read
+        {%- if merged is not none %}
+        or reads.extracted_at >= late.earliest_read
+        {%- endif %}
+{%- endmacro %}

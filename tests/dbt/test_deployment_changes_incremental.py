@@ -50,9 +50,11 @@ NIGHTS = [
 ]
 LATE_COMPARE_SET = 4002  # read on the second night
 LATE_STATUS = "50012"  # A1's failure, read on the second night: the first night it was in progress
+LATE_COMMENT = ("02-03T12:30", "bob")  # on #3 (merged 02-03 13:00; its review came after the merge)
 NAMES = {sha(n): n for n in ("w0", "wa", "w1", "w2", "w3", "a0", "a1", "a2", "p5a")}
 SELECT = only("deployment_changes", "deployments", "pull_request_cycle_times", "int_deployment_change_inputs")
 COMPARED = ["intermediate.int_deployment_changes", "marts.deployment_changes", "marts.deployments",
+            "intermediate.int_github__change_requests", "intermediate.int_change_requests",
             "marts.pull_request_cycle_times"]
 
 
@@ -66,6 +68,8 @@ def night_batches(night: int):
                    for table, instance, records in batches]
     if night == 1:
         batches += [("github__compare_commits", GH, late), ("github__deployment_statuses", GH, late_status)]
+    if night == 2:  # a comment on #3 read alone, before its merge: its first response
+        batches.append(pull_request_records({3: PULLS[3][:8] + ([LATE_COMMENT],)})[3])
     return [*batches, *pull_request_records(pulls)]
 
 
@@ -105,6 +109,8 @@ def nights(tmp_path_factory):
                               FROM intermediate.int_deployment_changes""")
         results.append((rebuilt, differences(path, refreshed), {(k, NAMES[c]): pr for k, c, pr, _ in rows},
                         {(k, NAMES[c]): compared for k, c, _, compared in rows}))
+    first_response = query(path, """SELECT strftime(first_response_at, '%m-%dT%H:%M') FROM marts.pull_request_cycle_times
+                                    WHERE pull_request_key = 'gh:603'""")
     # A0's mart rows as a night that built int_deployment_changes but not the mart would have left them, before
     # A0's success was read, and W1 listing a commit it no longer lists: no row of int_deployment_changes
     # changes, so only the mart's own comparison sees them
@@ -114,8 +120,16 @@ def nights(tmp_path_factory):
                        WHERE deployment_key = 'gh:5000'""")
         con.execute("""INSERT INTO marts.deployment_changes SELECT * REPLACE ('gone' AS commit_sha)
                        FROM marts.deployment_changes WHERE deployment_key = 'gh:4001' LIMIT 1""")
+        # and a pull request's row as an older build left it, beside one of a pull request gone since
+        con.execute("UPDATE marts.pull_request_cycle_times SET title = 'older' WHERE pull_request_key = 'gh:601'")
+        con.execute("""INSERT INTO marts.pull_request_cycle_times SELECT * REPLACE ('gh:699' AS pull_request_key)
+                       FROM marts.pull_request_cycle_times WHERE pull_request_key = 'gh:601'""")
+        # a change request of a pull request no longer read (#7 never deployed: no deployment on the row)
+        con.execute("""INSERT INTO intermediate.int_github__change_requests SELECT * REPLACE
+                       ('gh:698' AS change_request_key) FROM intermediate.int_github__change_requests
+                       WHERE change_request_key = 'gh:607'""")
     run_dbt(build, path, work)
-    results.append((None, differences(path, refreshed), None, None))
+    results.append((None, differences(path, refreshed), first_response, None))
     return results
 
 
@@ -128,6 +142,10 @@ def test_mart_rows_that_differ_from_their_inputs_are_written_again(nights):
     """The mart compares its rows with int_deployment_changes' on every run, not with what that model rebuilt:
     a night that left the mart out, or built it from an older version, is made good by the next run."""
     assert nights[2][1] == {relation: 0 for relation in COMPARED}
+
+
+def test_a_comment_read_alone_rebuilds_its_pull_request(nights):
+    assert nights[2][2] == [(LATE_COMMENT[0],)]
 
 
 def test_a_compare_set_read_late_rebuilds_its_chain_from_there_and_a_new_pull_request_the_rows_it_matches(nights):

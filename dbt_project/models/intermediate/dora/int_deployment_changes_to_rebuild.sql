@@ -22,7 +22,6 @@
 {%- set built_inputs = built_deployment_change_inputs() %}
 {%- set built_changes = adapter.get_relation(database=this.database, schema=this.schema,
                                              identifier='int_deployment_changes') if execute else none %}
-{%- set merged = merged_reads_relation() %}
 {%- if built_inputs is not none and built_changes is not none and not flags.FULL_REFRESH %}
 
 with changed_deployments as (
@@ -44,35 +43,12 @@ first_changed as (
     group by chains.chain_key
 ),
 
-read_marks as (
-    select entity_key as source_instance, cast(fingerprint as timestamp) as newest_read
-    from {{ built_inputs }}
-    where kind = 'pull_request_reads'
-),
-{%- if merged is not none %}
-
-late_reads as (
-    -- the reads of the shards merged since the last build: committed after it, with earlier read times
-    select merges.source_instance, min(merges.earliest_read) as earliest_read
-    from {{ merged }} as merges
-    left join read_marks on read_marks.source_instance = merges.source_instance
-    where read_marks.newest_read is null or merges.merged_at > read_marks.newest_read
-    group by merges.source_instance
-),
-{%- endif %}
-
 changed_pull_request_ids as (
-    -- a source instance the last build read nothing of: all its pull requests
-    select distinct reads.code_host, reads.source_instance, reads.pull_request_id
-    from ({{ deployment_change_pull_request_reads() }}) as reads
-    left join read_marks on read_marks.source_instance = reads.source_instance
-    {%- if merged is not none %}
-    left join late_reads on late_reads.source_instance = reads.source_instance
-    {%- endif %}
-    where read_marks.newest_read is null or reads.extracted_at > read_marks.newest_read
-        {%- if merged is not none %}
-        or reads.extracted_at >= late_reads.earliest_read
-        {%- endif %}
+    -- read since the last build (a source instance the last build read nothing of: all its pull requests)
+    {{ reads_after_marks(deployment_change_pull_request_reads(),
+                         "select entity_key as source_instance, cast(fingerprint as timestamp) as newest_read from "
+                         ~ built_inputs ~ " where kind = 'pull_request_reads'",
+                         ['code_host', 'source_instance', 'pull_request_id']) }}
 ),
 
 changed_pull_requests as (

@@ -1,27 +1,16 @@
 -- The commits each production deployment shipped (or, failed, attempted), each with its pull request: a
 -- commit ships once per repository and environment, with the first successful forward deployment after it
 -- entered the compare sets; rollbacks list nothing. Definitions: docs/METRICS.md#deployment-changes.
--- Incremental by commit (macros/deployment_change_increments.sql): the pre-hook deletes every row of the commits
--- a deployment whose rows changed lists, and the run writes the commits the table no longer holds.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    on_schema_change='append_new_columns',
-    pre_hook='{{ delete_reshipped_commits() }}',
-) }}
+-- Incremental by comparison (macros/compared_increments.sql): per deployment, its rows; a changed deployment's
+-- commits are written again whole, as the first deployment of a commit is decided over all of its rows.
+{{ config(**compared_increment_config(
+    'shipped_change_columns()', 'shipped_change_joins()', 'shipped_commit_columns()')) }}
 
 with changes as (
-    select
-        {%- for name, expression in shipped_change_columns() %}
-        {{ expression }} as {{ name }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    select {{ compared_columns_select(shipped_change_columns()) }}
     {{ shipped_change_joins() }}
     {%- if is_incremental() %}
-    -- every row of a commit or none: which deployment shipped it first is decided over all of them
-    where not exists (
-        select 1 from {{ this }} as built
-        where built.repo is not distinct from changes.repo and built.commit_sha = changes.commit_sha
-    )
+    where {{ not_in_built(shipped_change_columns(), shipped_commit_columns()) }}
     {%- endif %}
 ),
 

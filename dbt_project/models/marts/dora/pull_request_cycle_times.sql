@@ -3,30 +3,20 @@
 -- pickup, review and deploy time. Definitions: docs/METRICS.md#change-lead-time-and-pull-request-cycle-time.
 -- A stage whose two ends are out of order (a deployment recorded before the merge, a response dated before
 -- the opening) is NULL, never negative; a stage with an unknown end is NULL.
+-- Incremental by comparison (macros/compared_increments.sql): the change requests whose row changed are written
+-- again.
+{{ config(**compared_increment_config('pull_request_cycle_columns()', 'pull_request_cycle_inputs()')) }}
 
 with change_requests as (
-    select * from {{ ref('int_change_requests') }}
+    select {{ compared_columns_select(pull_request_cycle_columns()) }}
+    {{ pull_request_cycle_inputs() }}
+    {%- if is_incremental() %}
+    where {{ not_in_built(pull_request_cycle_columns()) }}
+    {%- endif %}
 )
 
 select
-    change_requests.change_request_key as pull_request_key,
-    change_requests.source_instance,
-    change_requests.code_host,
-    change_requests.repo,
-    change_requests.change_request_number as pull_request_number,
-    change_requests.title,
-    change_requests.author,
-    change_requests.service,
-    coalesce(teams.team, 'unassigned') as team,
-    change_requests.first_commit_at,
-    change_requests.opened_at,
-    change_requests.first_response_at,
-    change_requests.approved_at,
-    change_requests.merged_at,
-    change_requests.first_deployed_at,
-    change_requests.first_deployment_key,
-    change_requests.first_deployment_environment,
-    change_requests.production_environment_count,
+    change_requests.*,
     -- a change request opened before its first commit (an early draft) has no coding time before it opened;
     -- greatest() skips NULLs, so an unknown first commit is kept NULL explicitly
     case when change_requests.first_commit_at is not null
@@ -38,4 +28,3 @@ select
     {{ ordered_hours_between('change_requests.first_commit_at', 'change_requests.first_deployed_at') }}
         as lead_time_hours
 from change_requests
-left join {{ ref('int_service_teams') }} as teams on teams.service = change_requests.service
