@@ -392,7 +392,9 @@ models and seeds none of whose sources changed since the last build are left out
 types' models, whose raw tables are empty, and the seeds); inside the run, views and tables whose SQL and inputs
 did not change are left as they are; int_deployment_changes lists again the deployments of
 int_deployment_changes_to_rebuild (per chain from the first changed one on, and those whose commits a changed pull
-request matches); the rest of the DORA change chain and the realization and signal marts are rebuilt in full.
+request matches), int_github__change_requests the pull requests read since its marks or shipped by changed
+deployments, and deployment_changes and pull_request_cycle_times the groups whose rows differ from their inputs
+(by digest); int_change_requests and the realization and signal marts are rebuilt in full.
 
 | run | seconds | peak RSS (MiB) |
 |---|---|---|
