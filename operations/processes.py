@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -73,13 +74,25 @@ def hold_warehouse(warehouse: Path, command: str) -> Iterator[None]:
         os.close(fd)  # releases the lock; the file stays (removing it would race with a waiting opener)
 
 
-def _holder(fd: int) -> str:
-    try:
-        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
-        return (f"`throughline {holder.get('command', 'run')}`, pid {holder['pid']} on {holder.get('host', '?')}, "
-                f"started {holder.get('started_at', '?')}")
-    except (OSError, ValueError, KeyError):
-        return "details unknown"
+# How long a command refused the warehouse waits for the holder's details: the holder writes them just after it
+# takes the lock, so a command started at the same moment can read the file empty, half written, or still naming
+# the run before (seen in CI: "details unknown" for two runs started together).
+HOLDER_DETAILS_WAIT_SECONDS = 1.0
+
+
+def _holder(fd: int, wait_seconds: float = HOLDER_DETAILS_WAIT_SECONDS) -> str:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+            if holder.get("host") != socket.gethostname() or alive(int(holder["pid"])):
+                return (f"`throughline {holder.get('command', 'run')}`, pid {holder['pid']} on "
+                        f"{holder.get('host', '?')}, started {holder.get('started_at', '?')}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            pass
+        if time.monotonic() >= deadline:
+            return "details unknown"
+        time.sleep(0.02)
 
 
 # Blocks until the run's end of the pipe closes (the run ended, or died), then kills what the run left.
