@@ -70,8 +70,10 @@ deployed as (
   merged_at), `first_commits` (first_commit_at), `first_responses` (first_response_at, approved_at), each of
   these two keyed by `keys` as the pull requests are, and `deployed` (pull_request_key, deployment_key,
   finished_at, environment, service; `deployed` names the CTE): one list, so the hosts cannot drift apart.
+  `extra`: more columns of the host's own (`<expression> as <name>`), after the contract's.
 #}
-{% macro change_request_select(code_host, keys=['source_instance', 'pull_request_id'], deployed='deployed', extra=[]) -%}
+{% macro change_request_select(code_host, keys=['source_instance', 'pull_request_id'], deployed='deployed',
+                               extra=[]) -%}
 select
     pull_requests.pull_request_key as change_request_key,
     cast('{{ code_host }}' as varchar) as code_host,
