@@ -147,8 +147,10 @@ left join {{ deployed }}{% if deployed != 'deployed' %} as deployed{% endif %} o
     {#- built before its marks were kept (an upgrade): every pull request is written again -#}
     delete from {{ this }}
     {%- elif is_incremental() -%}
-    {%- set shipped = [('deployment_key', 'deployment_key'), ('deployed_at', 'finished_at'),
-                       ('deployment_environment', 'environment'), ('deployment_service', 'service')] -%}
+    {%- set shipped = [('change_request_key', 'deployed.pull_request_key'),
+                       ('deployment_key', 'deployed.deployment_key'), ('deployed_at', 'deployed.finished_at'),
+                       ('deployment_environment', 'deployed.environment'),
+                       ('deployment_service', 'deployed.service')] -%}
     delete from {{ this }} as built
     where built.change_request_key in (
         select reread.source_instance || ':' || reread.pull_request_id
@@ -157,21 +159,8 @@ left join {{ deployed }}{% if deployed != 'deployed' %} as deployed{% endif %} o
                                    ~ ' group by source_instance',
                                    ['source_instance', 'pull_request_id']) }}) as reread
         union all
-        select coalesce(now.pull_request_key, as_built.change_request_key)
-        from (
-            select pull_request_key, count(*) as row_count,
-                {{ rows_digest(shipped | map(attribute=1) | list) }} as digest
-            from ({{ deployments_shipping_pull_requests() }}) as deployed
-            group by pull_request_key
-        ) as now
-        full outer join (
-            select change_request_key, count(*) as row_count,
-                {{ rows_digest(shipped | map(attribute=0) | list) }} as digest
-            from {{ this }}
-            where deployment_key is not null
-            group by change_request_key
-        ) as as_built on as_built.change_request_key = now.pull_request_key
-        where now.digest is distinct from as_built.digest or now.row_count is distinct from as_built.row_count
+        select group_key from ({{ changed_groups(shipped, 'from (' ~ deployments_shipping_pull_requests()
+                                                 ~ ') as deployed', 'deployment_key is not null') }}) as reshipped
         union all
         select kept.change_request_key
         from {{ this }} as kept

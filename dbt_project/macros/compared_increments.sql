@@ -21,8 +21,9 @@
     }) }}
 {%- endmacro %}
 
-{#- The groups whose rows in the table differ from their rows now, or that have rows on one side only. -#}
-{% macro changed_groups(columns, inputs) -%}
+{#- The groups whose rows in the table differ from their rows now, or that have rows on one side only;
+    `built_filter`: a condition on the table's rows, for a table that holds more than the compared rows. -#}
+{% macro changed_groups(columns, inputs, built_filter=none) -%}
     {%- set key_name, key_expression = columns[0] %}
     {%- set compared = columns[1:] %}
     select coalesce(now.group_key, built.group_key) as group_key
@@ -36,6 +37,9 @@
         select {{ key_name }} as group_key, count(*) as row_count,
             {{ rows_digest(compared | map(attribute=0) | list) }} as digest
         from {{ this }}
+        {%- if built_filter %}
+        where {{ built_filter }}
+        {%- endif %}
         group by {{ key_name }}
     ) as built on built.group_key = now.group_key
     where now.digest is distinct from built.digest or now.row_count is distinct from built.row_count
