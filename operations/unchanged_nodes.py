@@ -13,6 +13,13 @@ files (models, macros, seeds, dbt_project.yml) and the vars. So, before the buil
   source whose state differs from the last complete build's, when that build had the same project files, vars
   and dbt and DuckDB versions and no shard was merged since (`raw._merged_reads`): anything else builds every node.
 
+An upgrade needs more than building every node: an incremental model rebuilds only the keys its changes touch, so
+rows written by the older code would stay as they were. So each incremental model's code is fingerprinted too
+(`code_fingerprints`: its SQL and config, those of every model it reads directly or not, the project's macros,
+dbt_project.yml, the vars, dbt's and DuckDB's versions), and the models whose fingerprint differs from the last
+complete build's are rebuilt in full (`models_to_refresh`; the build gets their ids in REFRESH_ENV_VAR, which
+macros/full_refresh.sql reads), with no `--full-refresh` to remember.
+
 After a build that succeeded, those states are recorded in `ops.build_inputs` (`record_build_inputs`): a failed
 build records nothing, so the next one takes in everything changed since the last complete one, and so does a
 build of some of the assets (pipelines/dbt_assets.py). What is built is closed under descendants: a relation
@@ -26,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -34,25 +41,43 @@ from typing import Any
 import duckdb
 
 RECORD_TABLE = "ops.build_inputs"
+# the record's rows of the code fingerprints: this prefix and the model's unique id (the sources' rows are their ids)
+CODE_PREFIX = "code:"
 # what a build reads besides its sources, by project file: every change to these rebuilds every node
 PROJECT_FILES = ("models", "macros", "seeds", "dbt_project.yml", "packages.yml")
+# what every incremental model's rows may depend on besides the models it reads: a change to these rebuilds every
+# incremental model in full (a macro's use is not all in the manifest: dbt records the calls of a parse, in which
+# is_incremental() is false, so the macros of the incremental path are missing from a node's depends_on)
+SHARED_CODE_FILES = ("macros", "dbt_project.yml", "packages.yml")
 BUILT_TYPES = ("model", "seed")
+# the unique ids of the incremental models the build rebuilds in full, comma-separated (macros/full_refresh.sql)
+REFRESH_ENV_VAR = "THROUGHLINE_REFRESH_MODELS"
 
 
 @dataclass(frozen=True)
 class BuildInputs:
-    """What a build reads: each source's state (unique id -> text) and everything else as one fingerprint."""
+    """What a build reads: each source's state (unique id -> text), everything else as one fingerprint, and each
+    incremental model's code fingerprint (unique id -> hash, code_fingerprints)."""
 
     sources: dict[str, str]
     fingerprint: str
+    code: dict[str, str] = field(default_factory=dict)
 
 
-def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: str) -> str:
-    """A hash of the project's files, the command's vars, dbt's and DuckDB's versions and the shard reads merged
-    since the last build (``merged_reads``): a change to any of them may change any node."""
-    digest = hashlib.sha256()
+@dataclass(frozen=True)
+class BuildPlan:
+    """A nightly build's plan: the nodes it leaves out, the incremental models it rebuilds in full, and the
+    inputs to record once it succeeded (record_build_inputs)."""
+
+    left_out: list[str]
+    refresh: list[str]
+    inputs: BuildInputs
+
+
+def _files_digest(digest: Any, project_dir: Path, names: tuple[str, ...]) -> None:
+    """Feed ``digest`` the path and bytes of every file under ``names`` (files or folders) of ``project_dir``."""
     paths = []
-    for name in PROJECT_FILES:
+    for name in names:
         path = project_dir / name
         if path.is_dir():
             paths.extend(sorted(p for p in path.rglob("*") if p.is_file()))
@@ -60,10 +85,58 @@ def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: st
             paths.append(path)
     for path in paths:
         digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+
+
+def _versions_and_vars(digest: Any, dbt_args: list[str]) -> None:
+    """Feed ``digest`` the command's vars and dbt's and DuckDB's versions."""
     variables = [dbt_args[i + 1] for i, arg in enumerate(dbt_args[:-1]) if arg == "--vars"]
-    for part in (json.dumps(variables), version("dbt-core"), version("dbt-duckdb"), version("duckdb"), merged_reads):
+    for part in (json.dumps(variables), version("dbt-core"), version("dbt-duckdb"), version("duckdb")):
         digest.update(part.encode() + b"\0")
+
+
+def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: str) -> str:
+    """A hash of the project's files, the command's vars, dbt's and DuckDB's versions and the shard reads merged
+    since the last build (``merged_reads``): a change to any of them may change any node."""
+    digest = hashlib.sha256()
+    _files_digest(digest, project_dir, PROJECT_FILES)
+    _versions_and_vars(digest, dbt_args)
+    digest.update(merged_reads.encode() + b"\0")
     return digest.hexdigest()
+
+
+def refreshed_on_upgrade(node: dict[str, Any]) -> bool:
+    """Whether ``node`` is an incremental model that an upgrade rebuilds in full: not one whose rows are a kept
+    history found nowhere else (`meta: {keeps_history: true}`, forecast_history's daily snapshots)."""
+    config = node["config"]
+    return (node["resource_type"] == "model" and config.get("materialized") == "incremental"
+            and config.get("enabled", True) and not (config.get("meta") or {}).get("keeps_history"))
+
+
+def code_fingerprints(manifest: dict[str, Any], project_dir: Path, dbt_args: list[str]) -> dict[str, str]:
+    """Per incremental model refreshed on upgrade, a hash of the code its rows come from: its SQL and config and
+    those of every model and seed it reads, directly or not, the project's macros and dbt_project.yml (shared by
+    all), the command's vars and dbt's and DuckDB's versions. The seeds' rows are not in it: the incremental models
+    find the rows a seed edit changes themselves (docs/OPERATIONS.md#incremental-builds)."""
+    shared = hashlib.sha256()
+    _files_digest(shared, project_dir, SHARED_CODE_FILES)
+    _versions_and_vars(shared, dbt_args)
+    nodes, memo = manifest["nodes"], {}
+
+    def closure(unique_id: str) -> str:
+        if unique_id not in memo:
+            node = nodes.get(unique_id)
+            if node is None:  # a source: its name (its rows are the sources' states)
+                memo[unique_id] = unique_id
+            else:
+                digest = hashlib.sha256(unique_id.encode() + b"\0" + node.get("raw_code", "").encode() + b"\0"
+                                        + json.dumps(node["config"], sort_keys=True, default=str).encode())
+                for parent in sorted(node.get("depends_on", {}).get("nodes", [])):
+                    digest.update(closure(parent).encode())
+                memo[unique_id] = digest.hexdigest()
+        return memo[unique_id]
+
+    return {unique_id: hashlib.sha256(shared.digest() + closure(unique_id).encode()).hexdigest()
+            for unique_id, node in nodes.items() if refreshed_on_upgrade(node)}
 
 
 def existing_relations(con: duckdb.DuckDBPyConnection) -> set[tuple[str, str]]:
@@ -107,7 +180,8 @@ def read_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[str, s
         states.update(zip(expressions, row))
     merged = (con.execute("SELECT count(*) || ':' || coalesce(sum(hash(t))::varchar, '-') FROM raw._merged_reads AS t")
               .fetchall()[0][0] if ("raw", "_merged_reads") in existing else "none")
-    return BuildInputs(states, project_fingerprint(project_dir, dbt_args, merged))
+    return BuildInputs(states, project_fingerprint(project_dir, dbt_args, merged),
+                       code_fingerprints(manifest, project_dir, dbt_args))
 
 
 def recorded_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[str, str]]) -> BuildInputs | None:
@@ -117,7 +191,10 @@ def recorded_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[st
         return None
     rows = con.execute(f"SELECT unique_id, state FROM {RECORD_TABLE}").fetchall()
     fingerprint = dict(rows).pop("", None)
-    return BuildInputs({uid: state for uid, state in rows if uid}, fingerprint) if fingerprint else None
+    if not fingerprint:
+        return None
+    return BuildInputs({uid: state for uid, state in rows if uid and not uid.startswith(CODE_PREFIX)}, fingerprint,
+                       {uid.removeprefix(CODE_PREFIX): state for uid, state in rows if uid.startswith(CODE_PREFIX)})
 
 
 def record_build_inputs(warehouse: str | os.PathLike[str], inputs: BuildInputs) -> None:
@@ -129,7 +206,8 @@ def record_build_inputs(warehouse: str | os.PathLike[str], inputs: BuildInputs) 
         con.execute("BEGIN")
         con.execute(f"DELETE FROM {RECORD_TABLE}")
         con.executemany(f"INSERT INTO {RECORD_TABLE} VALUES (?, ?)",
-                        [("", inputs.fingerprint), *sorted(inputs.sources.items())])
+                        [("", inputs.fingerprint), *sorted(inputs.sources.items()),
+                         *sorted((CODE_PREFIX + uid, code) for uid, code in inputs.code.items())])
         con.execute("COMMIT")
 
 
@@ -175,16 +253,36 @@ def _depth(nodes: dict[str, Any], unique_id: str, memo: dict[str, int]) -> int:
     return memo[unique_id]
 
 
+def models_to_refresh(manifest: dict[str, Any], current: BuildInputs, recorded: BuildInputs | None,
+                      existing: set[tuple[str, str]]) -> list[str]:
+    """The unique ids of the incremental models in ``existing`` whose code fingerprint is not the one ``recorded``:
+    their code or that of a model they read changed since the last complete build (an upgrade), or the record has
+    none (no complete build recorded, or one recorded before the fingerprints were): their rows may be older code's."""
+    nodes = manifest["nodes"]
+    return sorted(uid for uid, code in current.code.items()
+                  if (nodes[uid]["schema"], nodes[uid]["alias"]) in existing
+                  and (recorded is None or recorded.code.get(uid) != code))
+
+
 def plan_build(warehouse: str | os.PathLike[str], manifest: dict[str, Any], project_dir: Path,
-               dbt_args: list[str]) -> tuple[list[str], BuildInputs]:
-    """The unique ids of the nodes a build of ``dbt_args`` leaves out (nodes_to_leave_out), and the inputs to
-    record once it succeeded (record_build_inputs). Reads the warehouse only."""
+               dbt_args: list[str]) -> BuildPlan:
+    """The plan of a build of ``dbt_args``: the nodes it leaves out (nodes_to_leave_out), the incremental models it
+    rebuilds in full (models_to_refresh: then it leaves nothing out, since every node reading them must be built),
+    and the inputs to record once it succeeded (record_build_inputs). Reads the warehouse only."""
     # not read-only: a read-only connection cannot share the file with one this process may hold
     with duckdb.connect(str(warehouse)) as con:
         existing = existing_relations(con)
         current = read_build_inputs(con, existing, manifest, project_dir, dbt_args)
-        left_out = nodes_to_leave_out(manifest, current, recorded_build_inputs(con, existing), existing)
-    return left_out, current
+        recorded = recorded_build_inputs(con, existing)
+    refresh = models_to_refresh(manifest, current, recorded, existing)
+    left_out = [] if refresh else nodes_to_leave_out(manifest, current, recorded, existing)
+    return BuildPlan(left_out, refresh, current)
+
+
+def refresh_env(plan: BuildPlan) -> dict[str, str]:
+    """The environment telling the build which incremental models to rebuild in full (none: empty, so that a value
+    left from an earlier build in the same process is replaced)."""
+    return {REFRESH_ENV_VAR: ",".join(plan.refresh)}
 
 
 def exclude_args(unique_ids: list[str]) -> list[str]:

@@ -23,7 +23,7 @@ from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
 from operations.dbt import (dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, parse_key,
                             prune_run_targets, start_from_kept_parse)
 from operations.run_report import report_progress
-from operations.unchanged_nodes import exclude_args, plan_build, record_build_inputs
+from operations.unchanged_nodes import REFRESH_ENV_VAR, exclude_args, plan_build, record_build_inputs, refresh_env
 from pipelines.resources import ThroughlineResource
 from pipelines.settings import WRITER_POOL
 
@@ -117,11 +117,22 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     args = dbt_build_args(config)
     key = parse_key(warehouse, args)
     start_from_kept_parse(run_target, target_dir, key)
-    # the models and seeds none of whose inputs changed since the last build that succeeded are left out
-    left_out, inputs = plan_build(warehouse, MANIFEST, DBT_PROJECT_DIR, args)
+    # the models and seeds none of whose inputs changed since the last build that succeeded are left out; the
+    # incremental models whose code changed since (an upgrade) are rebuilt in full
+    plan = plan_build(warehouse, MANIFEST, DBT_PROJECT_DIR, args)
+    left_out = plan.left_out
+    if plan.refresh:
+        context.log.info(f"{len(plan.refresh)} incremental models rebuilt in full: their code, or that of a model "
+                         "they read, changed since the last complete build: "
+                         + ", ".join(uid.rsplit(".", 1)[-1] for uid in plan.refresh))
     # reported first: a multi-asset reports its assets parents first, and none of these has a rebuilt ancestor
     yield from left_as_they_are(context, MANIFEST, left_out)
-    invocation = dbt.cli([*args, *exclude_args(left_out)], context=context, target_path=run_target)
+    os.environ.update(refresh_env(plan))
+    try:
+        invocation = dbt.cli([*args, *exclude_args(left_out)], context=context, target_path=run_target)
+    finally:
+        # dbt's process started with its copy: a later dbt of this process (a test's, the next run's) must not see it
+        os.environ.pop(REFRESH_ENV_VAR, None)
     try:
         for event in invocation.stream():
             if isinstance(event, AssetCheckResult):
@@ -135,10 +146,12 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     # reached only when dbt succeeded (dagster-dbt raises on a failed build); a build of some of the assets (picked
     # in the UI) rebuilt only those, so only a build of all of them is where the next build may start from
     if context.selected_asset_keys >= set(dbt_models.keys):  # (context.assets_def is the subset)
-        record_build_inputs(warehouse, inputs)
+        record_build_inputs(warehouse, plan.inputs)
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
     report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s"
-                    + (f" ({len(left_out)} unchanged left as they are)" if left_out else ""))
+                    + (f" ({len(left_out)} unchanged left as they are)" if left_out else "")
+                    + (f" ({len(plan.refresh)} incremental ones rebuilt in full: their code changed)"
+                       if plan.refresh else ""))
     report_progress(f"tests: {passed} passed, {failed} failed" + (" (see the log)" if failed else ""))
 
 

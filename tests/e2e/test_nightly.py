@@ -445,6 +445,41 @@ def test_a_build_of_some_dbt_assets_leaves_the_unchanged_out_and_records_nothing
     assert query(warehouse, record) == before
 
 
+def test_a_model_whose_code_changed_is_rebuilt_in_full_by_the_next_nightly(env, first_run, tmp_path, monkeypatch):
+    """An upgrade changed pull_request_cycle_times' formulas: here its recorded code is another version's, and its
+    rows hold what that version computed (every lead time 1000 h longer). Its inputs did not change, so an
+    incremental run, which compares the inputs' columns, would keep the old hours; a build of it (picked in the UI,
+    as a nightly would) rebuilds it in full by itself and says so in the log (operations/unchanged_nodes.py,
+    macros/full_refresh.sql). A build of some assets records nothing: the next nightly rebuilds it in full again."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    folder = tmp_path / "warehouse"
+    shutil.copytree(env.parent, folder)
+    warehouse = folder / env.name
+    monkeypatch.setenv("THROUGHLINE_WAREHOUSE", str(warehouse))
+    code = "code:model.throughline.pull_request_cycle_times"
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("UPDATE marts.pull_request_cycle_times SET lead_time_hours = coalesce(lead_time_hours, 0) + 1000")
+        recorded = con.execute("SELECT state FROM ops.build_inputs WHERE unique_id = ?", [code]).fetchall()[0][0]
+        con.execute("UPDATE ops.build_inputs SET state = 'an older version' WHERE unique_id = ?", [code])
+    assert query(warehouse, MART_SNAPSHOT["pull_request_cycle_times"]) != first_run[1]["pull_request_cycle_times"]
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = defs.resolve_job_def("nightly").execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey(["marts", "pull_request_cycle_times"])])
+
+    assert result.success
+    assert query(warehouse, MART_SNAPSHOT["pull_request_cycle_times"]) == first_run[1]["pull_request_cycle_times"]
+    messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
+    assert any("1 incremental models rebuilt in full" in m and m.endswith(": pull_request_cycle_times")
+               for m in messages), [m for m in messages if "rebuilt in full" in m]
+    assert recorded != "an older version"
+    record = f"SELECT state FROM ops.build_inputs WHERE unique_id = '{code}'"
+    assert query(warehouse, record) == [("an older version",)]
+
+
 def test_sigkill_during_dbt_then_an_immediate_rerun_equals_a_clean_run(env, clean_facts, tmp_path):
     """`throughline run` is killed while its dbt builds (dbt holds the warehouse): the reaper kills the orphaned dbt
     at once, and the rerun started right after succeeds and leaves what the clean first run left."""

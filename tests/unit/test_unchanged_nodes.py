@@ -18,7 +18,8 @@ import duckdb
 import pytest
 
 from operations.unchanged_nodes import (
-    exclude_args, existing_relations, plan_build, read_build_inputs, record_build_inputs, recorded_build_inputs,
+    REFRESH_ENV_VAR, exclude_args, existing_relations, plan_build, read_build_inputs, record_build_inputs,
+    recorded_build_inputs, refresh_env,
 )
 
 EDGES = {
@@ -33,15 +34,21 @@ SCHEMAS = {"stg_jira__issues": "staging", "stg_gitlab__jobs": "staging", "work_i
            "deployments": "marts", "pipeline_runs": "marts", "marks": "intermediate", "team_mapping": "seeds"}
 
 
-def manifest() -> dict:
+# incremental models: pipeline_runs keeps a history found nowhere else (meta keeps_history)
+INCREMENTAL = ("work_items", "flow_metrics", "deployments", "pipeline_runs")
+
+
+def manifest(code: dict[str, str] | None = None) -> dict:
+    """The project's manifest, with the SQL of the models in ``code`` (name -> SQL) changed."""
     parents: dict[str, list[str]] = {}
     for parent, children in EDGES.items():
         for child in children:
             parents.setdefault(child, []).append(parent)
     nodes = {f"model.p.{name}": {
         "name": name, "resource_type": "model", "schema": schema, "alias": name,
-        "config": {"enabled": True, "materialized": "table"},
-        "raw_code": "{% if 'x' in selected_resources %}" if name == "marks" else "select 1",
+        "config": {"enabled": True, "materialized": "incremental" if name in INCREMENTAL else "table",
+                   "meta": {"keeps_history": True} if name == "pipeline_runs" else {}},
+        "raw_code": (code or {}).get(name, "{% if 'x' in selected_resources %}" if name == "marks" else "select 1"),
         "depends_on": {"nodes": parents.get(f"model.p.{name}", [])},
     } for name, schema in SCHEMAS.items() if name != "team_mapping"}
     nodes["seed.p.team_mapping"] = {"name": "team_mapping", "resource_type": "seed", "schema": "seeds",
@@ -80,9 +87,20 @@ def project(tmp_path) -> tuple[Path, Path, Path]:
 
 def nightly(warehouse: Path, manifest_file: Path, project_dir: Path, args: list[str] | None = None) -> list[str]:
     """Plan a build, then record it as succeeded: the names it left out."""
-    left_out, inputs = plan_build(warehouse, json.loads(manifest_file.read_text()), project_dir, args or ["build"])
-    record_build_inputs(warehouse, inputs)
-    return sorted(uid.rsplit(".", 1)[-1] for uid in left_out)
+    plan = plan_build(warehouse, json.loads(manifest_file.read_text()), project_dir, args or ["build"])
+    record_build_inputs(warehouse, plan.inputs)
+    return sorted(uid.rsplit(".", 1)[-1] for uid in plan.left_out)
+
+
+def refreshed(warehouse: Path, project_dir: Path, code: dict[str, str] | None = None,
+              args: list[str] | None = None) -> list[str]:
+    """Plan a build of the project with ``code`` changed, then record it as succeeded: the names of the incremental
+    models it rebuilds in full (asserting it leaves nothing out when there are any)."""
+    plan = plan_build(warehouse, manifest(code), project_dir, args or ["build"])
+    record_build_inputs(warehouse, plan.inputs)
+    if plan.refresh:
+        assert plan.left_out == []
+    return [uid.rsplit(".", 1)[-1] for uid in plan.refresh]
 
 
 def write(warehouse: Path, sql: str) -> None:
@@ -92,7 +110,7 @@ def write(warehouse: Path, sql: str) -> None:
 
 def test_nothing_is_left_out_before_a_build_succeeded(project):
     warehouse, manifest_file, project_dir = project
-    assert plan_build(warehouse, manifest(), project_dir, ["build"])[0] == []
+    assert plan_build(warehouse, manifest(), project_dir, ["build"]).left_out == []
 
 
 def test_a_night_with_nothing_new_leaves_every_model_and_seed_out(project):
@@ -136,7 +154,7 @@ def test_a_relation_missing_from_the_warehouse_is_built_with_its_descendants(pro
 def test_what_is_left_out_comes_parents_first(project):
     warehouse, manifest_file, project_dir = project
     nightly(*project)
-    left_out, _ = plan_build(warehouse, manifest(), project_dir, ["build"])
+    left_out = plan_build(warehouse, manifest(), project_dir, ["build"]).left_out
     # depth 0: the staging models, pipeline_runs and the seed; 1: work_items, deployments, marks; 2: flow_metrics
     assert [uid.rsplit(".", 1)[-1] for uid in left_out] == [
         "pipeline_runs", "stg_gitlab__jobs", "stg_jira__issues", "team_mapping", "deployments", "marks",
@@ -163,7 +181,7 @@ def test_a_failed_build_records_nothing_so_the_next_takes_in_its_changes(project
     warehouse, manifest_file, project_dir = project
     nightly(*project)
     write(warehouse, "INSERT INTO raw.gitlab__jobs VALUES ('2', TIMESTAMP '2026-12-02 02:00')")
-    planned, _ = plan_build(warehouse, manifest(), project_dir, ["build"])  # the build fails: no record
+    planned = plan_build(warehouse, manifest(), project_dir, ["build"]).left_out  # the build fails: no record
     assert "model.p.deployments" not in planned
     assert "deployments" not in nightly(*project)
 
@@ -191,3 +209,69 @@ def test_the_record_holds_each_sources_state(project):
 def test_exclude_args_are_one_selection():
     assert exclude_args([]) == []
     assert exclude_args(["model.p.a", "seed.p.b"]) == ["--exclude", "a b"]
+
+
+def test_an_upgraded_model_is_rebuilt_in_full_with_the_incremental_models_reading_it(project):
+    warehouse, _, project_dir = project
+    refreshed(warehouse, project_dir)
+    assert refreshed(warehouse, project_dir) == []  # the same code: incremental as usual
+    # a staging model's SQL changed (a cast fixed): the incremental models reading it, directly or not, hold rows of
+    # the old SQL; deployments reads another branch, pipeline_runs keeps its history
+    assert refreshed(warehouse, project_dir, {"stg_jira__issues": "select 2"}) == ["flow_metrics", "work_items"]
+    assert refreshed(warehouse, project_dir, {"stg_jira__issues": "select 2"}) == []  # recorded: done
+    assert refreshed(warehouse, project_dir, {"stg_jira__issues": "select 2", "flow_metrics": "select 3"}) == [
+        "flow_metrics"]
+
+
+@pytest.mark.parametrize("change", ["macro", "dbt_project.yml", "vars"])
+def test_a_changed_macro_project_file_or_vars_rebuilds_every_incremental_model_in_full(project, change):
+    warehouse, _, project_dir = project
+    (project_dir / "macros").mkdir()
+    (project_dir / "macros" / "hours.sql").write_text("{% macro hours() %}1{% endmacro %}")
+    args = ["build", "--vars", '{"a": 1}']
+    refreshed(warehouse, project_dir, args=args)
+    if change == "macro":
+        (project_dir / "macros" / "hours.sql").write_text("{% macro hours() %}2{% endmacro %}")
+    elif change == "dbt_project.yml":
+        (project_dir / "dbt_project.yml").write_text("name: p\nvars: {b: 1}\n")
+    else:
+        args = ["build", "--vars", '{"a": 2}']
+    assert refreshed(warehouse, project_dir, args=args) == ["deployments", "flow_metrics", "work_items"]
+
+
+def test_a_seed_edit_or_a_changed_model_file_alone_rebuilds_no_model_in_full(project):
+    # the models find a seed's changed rows themselves; a model's file counts through its SQL in the manifest
+    warehouse, _, project_dir = project
+    (project_dir / "seeds").mkdir()
+    (project_dir / "seeds" / "team_mapping.csv").write_text("team\nA\n")
+    refreshed(warehouse, project_dir)
+    (project_dir / "seeds" / "team_mapping.csv").write_text("team\nB\n")
+    (project_dir / "models" / "work_items.sql").write_text("select 2")
+    assert refreshed(warehouse, project_dir) == []
+
+
+def test_a_warehouse_without_recorded_code_rebuilds_its_incremental_models_in_full_once(project):
+    # tables built by another command (no record), or recorded before the code was: their code is unknown
+    warehouse, _, project_dir = project
+    write(warehouse, "DROP TABLE marts.deployments")  # not in the warehouse: built in full anyway
+    assert refreshed(warehouse, project_dir) == ["flow_metrics", "work_items"]
+    write(warehouse, "DELETE FROM ops.build_inputs WHERE unique_id LIKE 'code:%'")
+    assert refreshed(warehouse, project_dir) == ["flow_metrics", "work_items"]
+    assert refreshed(warehouse, project_dir) == []
+
+
+def test_an_upgrade_whose_build_failed_is_rebuilt_in_full_again(project):
+    warehouse, _, project_dir = project
+    refreshed(warehouse, project_dir)
+    upgraded = manifest({"work_items": "select 2"})
+    assert plan_build(warehouse, upgraded, project_dir, ["build"]).refresh == ["model.p.flow_metrics",
+                                                                               "model.p.work_items"]  # fails
+    assert refreshed(warehouse, project_dir, {"work_items": "select 2"}) == ["flow_metrics", "work_items"]
+
+
+def test_refresh_env_lists_the_unique_ids_and_is_empty_for_none(project):
+    warehouse, _, project_dir = project
+    refreshed(warehouse, project_dir)
+    assert refresh_env(plan_build(warehouse, manifest(), project_dir, ["build"])) == {REFRESH_ENV_VAR: ""}
+    plan = plan_build(warehouse, manifest({"work_items": "select 2"}), project_dir, ["build"])
+    assert refresh_env(plan) == {REFRESH_ENV_VAR: "model.p.flow_metrics,model.p.work_items"}
