@@ -122,8 +122,8 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     plan = plan_build(warehouse, MANIFEST, DBT_PROJECT_DIR, args)
     left_out = plan.left_out
     if plan.refresh:
-        context.log.info(f"{len(plan.refresh)} incremental models rebuilt in full: their code, or that of a model "
-                         "they read, changed since the last complete build: "
+        context.log.info(f"incremental models rebuilt in full ({len(plan.refresh)}), as their code or that of a "
+                         "model they read changed since the last complete build: "
                          + ", ".join(uid.rsplit(".", 1)[-1] for uid in plan.refresh))
     # reported first: a multi-asset reports its assets parents first, and none of these has a rebuilt ancestor
     yield from left_as_they_are(context, MANIFEST, left_out)
@@ -150,7 +150,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     # The build's two phase lines for `throughline demo`; Dagster's log has every node.
     report_progress(f"dbt build: {built} models and seeds built in {time.monotonic() - started:.0f}s"
                     + (f" ({len(left_out)} unchanged left as they are)" if left_out else "")
-                    + (f" ({len(plan.refresh)} incremental ones rebuilt in full: their code changed)"
+                    + (f" ({len(plan.refresh)} incremental rebuilt in full after a code change)"
                        if plan.refresh else ""))
     report_progress(f"tests: {passed} passed, {failed} failed" + (" (see the log)" if failed else ""))
 

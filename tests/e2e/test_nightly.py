@@ -473,7 +473,7 @@ def test_a_model_whose_code_changed_is_rebuilt_in_full_by_the_next_nightly(env, 
     assert result.success
     assert query(warehouse, MART_SNAPSHOT["pull_request_cycle_times"]) == first_run[1]["pull_request_cycle_times"]
     messages = [entry.user_message for entry in instance.all_logs(result.run_id)]
-    assert any("1 incremental models rebuilt in full" in m and m.endswith(": pull_request_cycle_times")
+    assert any("incremental models rebuilt in full (1)" in m and m.endswith(": pull_request_cycle_times")
                for m in messages), [m for m in messages if "rebuilt in full" in m]
     assert recorded != "an older version"
     record = f"SELECT state FROM ops.build_inputs WHERE unique_id = '{code}'"
