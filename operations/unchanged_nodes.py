@@ -74,17 +74,25 @@ class BuildPlan:
     inputs: BuildInputs
 
 
-def _files_digest(digest: Any, project_dir: Path, names: tuple[str, ...]) -> None:
-    """Feed ``digest`` the path and bytes of every file under ``names`` (files or folders) of ``project_dir``."""
-    paths = []
-    for name in names:
+def project_files(project_dir: Path) -> dict[str, list[bytes]]:
+    """Per name of PROJECT_FILES (a file or folder of ``project_dir``), the path and bytes of each file under it,
+    as the fingerprints hash them: read once for both (SHARED_CODE_FILES is a part of PROJECT_FILES)."""
+    files: dict[str, list[bytes]] = {}
+    for name in PROJECT_FILES:
         path = project_dir / name
         if path.is_dir():
-            paths.extend(sorted(p for p in path.rglob("*") if p.is_file()))
-        elif path.exists():
-            paths.append(path)
-    for path in paths:
-        digest.update(str(path.relative_to(project_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
+            paths = sorted(p for p in path.rglob("*") if p.is_file())
+        else:
+            paths = [path] if path.exists() else []
+        files[name] = [str(p.relative_to(project_dir)).encode() + b"\0" + p.read_bytes() + b"\0" for p in paths]
+    return files
+
+
+def _files_digest(digest: Any, files: dict[str, list[bytes]], names: tuple[str, ...]) -> None:
+    """Feed ``digest`` the files of ``files`` (project_files) under ``names``, in that order."""
+    for name in names:
+        for part in files[name]:
+            digest.update(part)
 
 
 def _versions_and_vars(digest: Any, dbt_args: list[str]) -> None:
@@ -94,11 +102,12 @@ def _versions_and_vars(digest: Any, dbt_args: list[str]) -> None:
         digest.update(part.encode() + b"\0")
 
 
-def project_fingerprint(project_dir: Path, dbt_args: list[str], merged_reads: str) -> str:
-    """A hash of the project's files, the command's vars, dbt's and DuckDB's versions and the shard reads merged
-    since the last build (``merged_reads``): a change to any of them may change any node."""
+def project_fingerprint(files: dict[str, list[bytes]], dbt_args: list[str], merged_reads: str) -> str:
+    """A hash of the project's files (``files``: project_files), the command's vars, dbt's and DuckDB's versions
+    and the shard reads merged since the last build (``merged_reads``): a change to any of them may change any
+    node."""
     digest = hashlib.sha256()
-    _files_digest(digest, project_dir, PROJECT_FILES)
+    _files_digest(digest, files, PROJECT_FILES)
     _versions_and_vars(digest, dbt_args)
     digest.update(merged_reads.encode() + b"\0")
     return digest.hexdigest()
@@ -112,13 +121,15 @@ def refreshed_on_upgrade(node: dict[str, Any]) -> bool:
             and config.get("enabled", True) and not (config.get("meta") or {}).get("keeps_history"))
 
 
-def code_fingerprints(manifest: dict[str, Any], project_dir: Path, dbt_args: list[str]) -> dict[str, str]:
+def code_fingerprints(manifest: dict[str, Any], files: dict[str, list[bytes]],
+                      dbt_args: list[str]) -> dict[str, str]:
     """Per incremental model refreshed on upgrade, a hash of the code its rows come from: its SQL and config and
     those of every model and seed it reads, directly or not, the project's macros and dbt_project.yml (shared by
-    all), the command's vars and dbt's and DuckDB's versions. The seeds' rows are not in it: the incremental models
-    find the rows a seed edit changes themselves (docs/OPERATIONS.md#incremental-builds)."""
+    all; ``files``: project_files), the command's vars and dbt's and DuckDB's versions. The seeds' rows are not in
+    it: the incremental models find the rows a seed edit changes themselves (docs/OPERATIONS.md#incremental-builds).
+    """
     shared = hashlib.sha256()
-    _files_digest(shared, project_dir, SHARED_CODE_FILES)
+    _files_digest(shared, files, SHARED_CODE_FILES)
     _versions_and_vars(shared, dbt_args)
     nodes, memo = manifest["nodes"], {}
 
@@ -180,8 +191,9 @@ def read_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[str, s
         states.update(zip(expressions, row))
     merged = (con.execute("SELECT count(*) || ':' || coalesce(sum(hash(t))::varchar, '-') FROM raw._merged_reads AS t")
               .fetchall()[0][0] if ("raw", "_merged_reads") in existing else "none")
-    return BuildInputs(states, project_fingerprint(project_dir, dbt_args, merged),
-                       code_fingerprints(manifest, project_dir, dbt_args))
+    files = project_files(project_dir)
+    return BuildInputs(states, project_fingerprint(files, dbt_args, merged),
+                       code_fingerprints(manifest, files, dbt_args))
 
 
 def recorded_build_inputs(con: duckdb.DuckDBPyConnection, existing: set[tuple[str, str]]) -> BuildInputs | None:
