@@ -239,7 +239,7 @@ def nodes_to_leave_out(manifest: dict[str, Any], current: BuildInputs, recorded:
                  and node["config"].get("materialized") != "ephemeral"}
     changed = [uid for uid, state in current.sources.items() if recorded.sources.get(uid) != state]
     # a relation missing from the warehouse is built, and so everything built from it
-    missing = [uid for uid in buildable if (nodes[uid]["schema"], nodes[uid]["alias"]) not in existing]
+    missing = [uid for uid in buildable if _relation(nodes[uid]) not in existing]
     built, queue = set(missing), [*changed, *missing]
     while queue:
         for child in children.get(queue.pop(), []):
@@ -257,6 +257,11 @@ def nodes_to_leave_out(manifest: dict[str, Any], current: BuildInputs, recorded:
     return sorted(buildable - built, key=lambda uid: (_depth(nodes, uid, depths), uid))
 
 
+def _relation(node: dict[str, Any]) -> tuple[str, str]:
+    """The (schema, name) of the relation a model or seed of the manifest builds, as existing_relations has them."""
+    return node["schema"], node["alias"]
+
+
 def _depth(nodes: dict[str, Any], unique_id: str, memo: dict[str, int]) -> int:
     """How many nodes deep ``unique_id`` sits below the sources (0: reads sources or nothing)."""
     if unique_id not in memo:
@@ -272,7 +277,7 @@ def models_to_refresh(manifest: dict[str, Any], current: BuildInputs, recorded: 
     none (no complete build recorded, or one recorded before the fingerprints were): their rows may be older code's."""
     nodes = manifest["nodes"]
     return sorted(uid for uid, code in current.code.items()
-                  if (nodes[uid]["schema"], nodes[uid]["alias"]) in existing
+                  if _relation(nodes[uid]) in existing
                   and (recorded is None or recorded.code.get(uid) != code))
 
 
@@ -292,8 +297,7 @@ def plan_build(warehouse: str | os.PathLike[str], manifest: dict[str, Any], proj
 
 
 def refresh_env(plan: BuildPlan) -> dict[str, str]:
-    """The environment telling the build which incremental models to rebuild in full (none: empty, so that a value
-    left from an earlier build in the same process is replaced)."""
+    """The environment telling the build which incremental models to rebuild in full (none: an empty value)."""
     return {REFRESH_ENV_VAR: ",".join(plan.refresh)}
 
 
