@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export DAGSTER_HOME := $(CURDIR)/dagster_home
 
 .PHONY: install demo test dev validate bench bench-requests bench-ingest bench-build bench-dashboards doctor lock clean docs docs-generate \
-	dashboards dashboards-install dashboards-serve browser new-source test-portability
+	dashboards dashboards-install dashboards-serve browser new-source test-portability test-dashboards
 
 # pip -qq prints errors only: a pip configuration's unreachable extra indexes would add a warning per package
 # to a newcomer's first `make demo`. PYTHONWARNINGS reaches the build backend: no setuptools licence-format
@@ -30,12 +30,16 @@ TEST_WORKERS ?= 3
 # The portability checks (the dbt project built on PostgreSQL and on a local Spark and compared row for row with
 # DuckDB's build, a nightly on Dagster's PostgreSQL storage: 5-6.5 minutes, PostgreSQL servers and a JVM; the
 # Spark build alone is longer than the rest) are `make test-portability`, which CI
-# runs after `make test` (.ci/run), so that `make test` stays under 15 minutes on two cores.
-test: install ## every test but the portability checks: unit, connectors against the simulator, contracts, end to end
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not portability"
+# runs after `make test` (.ci/run), so that `make test` stays under 15 minutes on two cores. So is the dashboards'
+# check in Chromium (`make test-dashboards`: Evidence's build of the site takes 2-3 minutes of both cores).
+test: install ## every test but the portability and dashboard checks: unit, connectors against the simulator, contracts, end to end
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not portability and not dashboards"
 
 test-portability: install ## dbt on PostgreSQL and Spark as on DuckDB, Dagster on PostgreSQL (needs postgresql, java)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m portability
+
+test-dashboards: install dashboards-install ## `make dashboards` from a copy of the checkout, every page opened in Chromium (needs node, chromium: `make browser`)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m dashboards
 
 # Without a throughline.yml of your own it opens on the demo's config, the simulator running beside it
 # (stopped with the UI), schedules stopped (operations/cli.py `dev`).

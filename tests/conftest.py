@@ -15,6 +15,8 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "portability: the product on another engine (the dbt project built on "
                                        "PostgreSQL and Spark and compared with DuckDB's build; Dagster's storage on "
                                        "PostgreSQL): `make test-portability`, not `make test`")
+    config.addinivalue_line("markers", "dashboards: the dashboards built by Evidence (Node) and opened in Chromium: "
+                                       "`make test-dashboards`, not `make test`")
     if _distributed(config) and not hasattr(config, "workerinput"):
         # xdist would hand out the groups with the most tests first, so the single long tests (the Spark build,
         # eight minutes) started last and ran alone at the end; the order pytest_collection_modifyitems gives

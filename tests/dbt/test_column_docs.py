@@ -1,9 +1,11 @@
 """Every column an analyst or a model author can read is described: the staging, intermediate and marts models.
 
-The YAMLs alone cannot tell which columns a model has (its SQL decides), so the project is built on empty raw
-tables and the warehouse's columns are compared with the descriptions dbt parsed from the YAMLs (its
-manifest). A column added to a model's SQL without a line in its YAML fails here, naming the model and the
-column; so does a YAML entry for a column the model no longer has.
+The YAMLs alone cannot tell which columns a model has (its SQL decides), so the warehouse test_marts.py builds
+(every model: its whole-project build, whose columns no data changes) is compared with the descriptions dbt
+parsed from the YAMLs (the manifest that build wrote). A build of its own would cost a whole project's build
+more; test_marts.py also compiles the project on a warehouse never loaded, where no relation exists yet. A
+column added to a model's SQL without a line in its YAML fails here, naming the model and the column; so does a
+YAML entry for a column the model no longer has.
 """
 
 from __future__ import annotations
@@ -14,23 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from .warehouse import load_raw, query, run_dbt
+# test_marts.py's warehouse (this module joins its group: tests/conftest.py)
+from .test_marts import warehouse  # noqa: F401 (fixture)
+from .warehouse import query
 
 DOCUMENTED_SCHEMAS = ("staging", "intermediate", "marts")
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory) -> tuple[Path, dict]:
-    """(warehouse, manifest) of the whole project built on empty raw tables."""
-    work = tmp_path_factory.mktemp("column_docs")
-    warehouse = work / "throughline.duckdb"
-    load_raw(warehouse, [])
-    # Before anything is built, as `dbt compile` or `dbt docs generate` of a new warehouse runs: a model that
-    # looks into another relation while compiling must not fail on its absence (int_key_result_work_items did).
-    run_dbt(["compile"], warehouse, work)
-    run_dbt(["seed"], warehouse, work)
-    run_dbt(["run"], warehouse, work)
-    return warehouse, json.loads((work / "target" / "manifest.json").read_text())
+def built(warehouse) -> tuple[Path, dict]:
+    """(warehouse, manifest) of test_marts.py's build of the whole project."""
+    path, _, _ = warehouse
+    return path, json.loads((path.parent / "target" / "manifest.json").read_text())
 
 
 def built_columns(warehouse: Path) -> dict[str, set[str]]:

@@ -24,7 +24,7 @@ import pytest
 
 from connectors.core.raw import RawRecord
 
-from .warehouse import WITHOUT_UNIT_TESTS, Batch, invoke_dbt, query, query_dicts, run_dbt
+from .warehouse import WITHOUT_UNIT_TESTS, Batch, invoke_dbt, load_raw, query, query_dicts, run_dbt
 
 JIRA = "jira-cloud"
 GITHUB = "github-acme"
@@ -254,14 +254,25 @@ def snapshot_marts(warehouse) -> dict[str, list[tuple]]:
     return {table: query(warehouse, f"SELECT * FROM marts.{table} ORDER BY ALL") for table in tables}
 
 
+_BUILT: dict[str, tuple] = {}
+
+
 @pytest.fixture(scope="module")
-def warehouse(build_warehouse):
-    path = build_warehouse([*jira_batches(), *github_batches()])
-    first = snapshot_marts(path)
-    # A second build over unchanged raw data must change nothing (the orchestrator reruns freely). Without the
-    # tests: the first build ran them, and on the same marts (the snapshots must be equal) they would find the same.
-    run_dbt(["build", *WITHOUT_UNIT_TESTS, "resource_type:test"], path, path.parent)
-    return path, first, snapshot_marts(path)
+def warehouse(tmp_path_factory):
+    """(warehouse, the marts after the first build, the marts after a second): built once per process, as
+    test_column_docs.py reads it too (a module-scoped fixture imported elsewhere is set up again there)."""
+    if "built" not in _BUILT:
+        work = tmp_path_factory.mktemp("dbt")
+        path = work / "throughline.duckdb"
+        load_raw(path, [*jira_batches(), *github_batches()])
+        run_dbt(["build"], path, work)
+        first = snapshot_marts(path)
+        # A second build over unchanged raw data must change nothing (the orchestrator reruns freely). Without the
+        # tests: the first build ran them, and on the same marts (the snapshots must be equal) they would find
+        # the same.
+        run_dbt(["build", *WITHOUT_UNIT_TESTS, "resource_type:test"], path, work)
+        _BUILT["built"] = (path, first, snapshot_marts(path))
+    return _BUILT["built"]
 
 
 def work_item(warehouse, key: str) -> dict:

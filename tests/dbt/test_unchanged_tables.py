@@ -17,7 +17,8 @@ from connectors.core.raw import RawRecord
 
 from .warehouse import invoke_dbt, load_raw, query, run_dbt
 
-RUN = ["run", "--select", "+int_incidents_unioned"]
+# which tables a run made is read from its debug log (tests/dbt/warehouse.py leaves the log out by default)
+RUN = ["run", "--log-level-file", "debug", "--select", "+int_incidents_unioned"]
 
 
 def _made(warehouse: Path, work_dir: Path, *args: str) -> set[str]:

@@ -17,7 +17,8 @@ import duckdb
 from .warehouse import load_raw, query, run_dbt
 
 VIEWS = ("stg_github__issues", "stg_github__deployments")
-RUN = ["run", "--select", *VIEWS]
+# which views a run made is read from its debug log (tests/dbt/warehouse.py leaves the log out by default)
+RUN = ["run", "--log-level-file", "debug", "--select", *VIEWS]
 
 
 def _made(warehouse: Path, work_dir: Path, *args: str) -> set[str]:

@@ -104,8 +104,10 @@ def site(clone, published):
         server.wait(timeout=10)
 
 
-# With its module's fixtures, in CI on one worker: `make dashboards` and Chromium on every page, about two minutes
-# (tests/conftest.py starts the slowest first).
+# With its module's fixtures, in CI on one worker: `make dashboards` (Evidence's build, 2-3 minutes of both cores)
+# and Chromium on every page: `make test-dashboards` (CI runs it after `make test`), so that `make test` stays under
+# 15 minutes on two cores.
+@pytest.mark.dashboards
 @pytest.mark.slow(120)
 def test_every_page_renders_its_charts_and_tables_with_data_and_no_error(site, clone):
     screenshots = DASHBOARDS / "screenshots"

@@ -389,8 +389,10 @@ def test_a_failing_dbt_model_publishes_nothing_and_leaves_the_last_good_marts(en
     published = folder / "marts.duckdb"
     before = published.read_bytes()
     parquet_before = (folder / "parquet" / "work_items" / "work_items.parquet").read_bytes()
-    # An unbalanced quote in a var breaks the SQL of stg_jira__issues, and so the build.
-    broken = ["build", "--vars", json.dumps({"jira_story_points_field": "customfield_1'broken"})]
+    # An unbalanced quote in a var breaks the SQL of stg_jira__issues, and so the build. Its vars differ from the
+    # last build's, so every incremental model would be rebuilt in full: --fail-fast ends the build at that first
+    # failure, as the models outside its lineage would not change what this test sees (half a minute in CI).
+    broken = ["build", "--fail-fast", "--vars", json.dumps({"jira_story_points_field": "customfield_1'broken"})]
     monkeypatch.setattr(pipelines.dbt_assets, "dbt_build_args", lambda config: broken)
 
     result = execute_nightly()
