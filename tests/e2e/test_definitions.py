@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,47 +139,56 @@ def test_dbt_project_defaults_match_the_config_defaults():
     assert "production_environments" not in project["vars"]
 
 
+# Each config's definitions loaded afresh in one process: the project's modules (which read throughline.yml as they
+# load) are dropped before each, Dagster's stay (loading them is most of a process's start, seconds a config).
 _STATUS_AND_OWNERS = """
-import json
-from pipelines.definitions import defs
-print(json.dumps({
-    "owners": sorted({o for spec in defs.resolve_all_asset_specs() for o in spec.owners}),
-    "schedules": {s.name: s.default_status.value for s in defs.schedules},
-    "sensors": {s.name: s.default_status.value for s in defs.sensors},
-}))
+import json, os, sys
+for config in sys.argv[1:]:
+    os.environ["THROUGHLINE_CONFIG"] = config
+    for name in [m for m in sys.modules if m.split(".")[0] in ("pipelines", "connectors", "operations")]:
+        del sys.modules[name]
+    from pipelines.definitions import defs
+    print(json.dumps({
+        "owners": sorted({o for spec in defs.resolve_all_asset_specs() for o in spec.owners}),
+        "schedules": {s.name: s.default_status.value for s in defs.schedules},
+        "sensors": {s.name: s.default_status.value for s in defs.sensors},
+    }))
 """
 
 
-def _definitions_with(config_text: str | None, tmp_path: Path) -> dict:
-    """The code location as `dagster dev` loads it with this throughline.yml (None: no file at all)."""
-    config = tmp_path / "throughline.yml"
-    if config_text is not None:
-        config.write_text(config_text)
+@pytest.fixture(scope="module")
+def definitions(tmp_path_factory) -> dict[str, dict]:
+    """The code location as `dagster dev` loads it with each of these throughline.yml (None: no file at all)."""
+    from connectors.config import DEMO_CONFIG_MARK
+
+    configs = {"own": "owner: data-platform\nsources: []\n", "email": "owner: lead@acme.com\n",
+               "demo": f"{DEMO_CONFIG_MARK}: the simulator stands in for the sources.\nsources: []\n", "none": None}
+    folder = tmp_path_factory.mktemp("definitions")
+    paths = []
+    for name, text in configs.items():
+        path = folder / name / "throughline.yml"
+        path.parent.mkdir()
+        if text is not None:
+            path.write_text(text)
+        paths.append(str(path))
     env = {k: v for k, v in os.environ.items() if k != "THROUGHLINE_WAREHOUSE"}
-    env["THROUGHLINE_CONFIG"] = str(config)
-    out = subprocess.run([sys.executable, "-c", _STATUS_AND_OWNERS], cwd=ROOT, env=env,
+    out = subprocess.run([sys.executable, "-c", _STATUS_AND_OWNERS, *paths], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return dict(zip(configs, map(json.loads, out.stdout.strip().splitlines()[-len(configs):]), strict=True))
 
 
-def test_assets_are_owned_by_the_configured_team_and_schedules_run_on_a_config_of_ones_own(tmp_path):
-    own = _definitions_with("owner: data-platform\nsources: []\n", tmp_path)
+def test_assets_are_owned_by_the_configured_team_and_schedules_run_on_a_config_of_ones_own(definitions):
+    own = definitions["own"]
     assert own["owners"] == ["team:data-platform"]  # every asset: raw, dbt, run report, publish
     assert own["schedules"] == {"nightly_schedule": "RUNNING", "compact_schedule": "RUNNING"}
     # the alert sensors launch no runs: on whatever the config
     assert own["sensors"] == {"alert_on_failed_run": "RUNNING", "alert_on_stale_data": "RUNNING"}
-
-    email = _definitions_with("owner: lead@acme.com\n", tmp_path)
-    assert email["owners"] == ["lead@acme.com"]
+    assert definitions["email"]["owners"] == ["lead@acme.com"]
 
 
-def test_on_the_demo_config_or_none_schedules_start_stopped_and_the_default_team_owns_the_assets(tmp_path):
-    from connectors.config import DEMO_CONFIG_MARK
-
-    demo = _definitions_with(f"{DEMO_CONFIG_MARK}: the simulator stands in for the sources.\nsources: []\n", tmp_path)
+def test_on_the_demo_config_or_none_schedules_start_stopped_and_the_default_team_owns_the_assets(definitions):
+    demo, none = definitions["demo"], definitions["none"]
     assert demo["schedules"] == {"nightly_schedule": "STOPPED", "compact_schedule": "STOPPED"}
     assert demo["owners"] == ["team:throughline"]
-    (tmp_path / "missing").mkdir()
-    none = _definitions_with(None, tmp_path / "missing")
     assert none["schedules"] == {"nightly_schedule": "STOPPED", "compact_schedule": "STOPPED"}
