@@ -1,6 +1,7 @@
 """Suite-wide hooks: how the tests are spread over processes (`make test` runs two, pytest-xdist)."""
 
 import gc
+import os
 
 import pytest
 
@@ -8,6 +9,10 @@ from tests.support.e2e import shared_demo
 
 
 def pytest_configure(config):
+    # dbt's debug log file (every statement and event of every node, in target/ or the run's build folder) costs an
+    # eighth of a dbt build's CPU, and the dbt builds are most of the suite's. Only the tests that read it ask for it
+    # (test_nightly.py, test_unchanged_*.py); every other dbt here, in-process or a child of a nightly, writes none.
+    os.environ.setdefault("DBT_LOG_LEVEL_FILE", "none")
     # Registered here too, so the marks below are known when pytest runs without xdist (`-p no:xdist`).
     config.addinivalue_line("markers", "xdist_group(name): tests of one group run in one worker process")
     config.addinivalue_line("markers", "slow(seconds): a test (or module) that takes about this long in CI; "

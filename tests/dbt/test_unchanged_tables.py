@@ -17,7 +17,7 @@ from connectors.core.raw import RawRecord
 
 from .warehouse import invoke_dbt, load_raw, query, run_dbt
 
-# which tables a run made is read from its debug log (tests/dbt/warehouse.py leaves the log out by default)
+# which tables a run made is read from its debug log (tests/conftest.py leaves the log out by default)
 RUN = ["run", "--log-level-file", "debug", "--select", "+int_incidents_unioned"]
 
 

@@ -17,7 +17,7 @@ import duckdb
 from .warehouse import load_raw, query, run_dbt
 
 VIEWS = ("stg_github__issues", "stg_github__deployments")
-# which views a run made is read from its debug log (tests/dbt/warehouse.py leaves the log out by default)
+# which views a run made is read from its debug log (tests/conftest.py leaves the log out by default)
 RUN = ["run", "--log-level-file", "debug", "--select", *VIEWS]
 
 

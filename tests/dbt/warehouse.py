@@ -84,10 +84,6 @@ def invoke_dbt(args: list[str], warehouse: Path, work_dir: Path, project_dir: Pa
     from dbt.cli.main import dbtRunner
 
     common = common_options(work_dir, project_dir)
-    if "--log-level-file" not in args:
-        # dbt's debug log file (every statement and event of every node) is an eighth of a build's CPU here, and
-        # only the tests that read which relations a run made (test_unchanged_*.py) ask for it.
-        common += ["--log-level-file", "none"]
     with warehouse_env(warehouse):
         manifest = _parsed_manifest(_parse_arguments(args), warehouse, project_dir, common)
         return dbtRunner(manifest=manifest).invoke([*args, *common])

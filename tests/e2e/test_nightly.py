@@ -52,6 +52,7 @@ def env(tmp_path_factory, sim):
     mp.setenv("THROUGHLINE_WAREHOUSE", str(root / "warehouse" / "throughline.duckdb"))
     mp.delenv(PUBLISHED_ENV_VAR, raising=False)
     mp.setenv("E2E_TOKEN", TOKEN)
+    mp.setenv("DBT_LOG_LEVEL_FILE", "debug")  # the tests read the builds' dbt.log (tests/conftest.py leaves it out)
     yield root / "warehouse" / "throughline.duckdb"
     mp.undo()
 

@@ -74,3 +74,22 @@ def test_copy_keeps_null_apart_from_empty_text_and_json_as_jsonb(tmp_path):
                 assert cur.fetchall() == [(1, ["a", 'b "q"', "c\\d", None], [1.5, None]), (2, [], None)]
         finally:
             con.close()
+
+
+def test_the_build_after_a_copy_leaves_the_duckdb_projects_manifest_alone(monkeypatch):
+    """`copy-raw --build` runs dbt with a target folder of its own: dbt rewrites its target's manifest.json as it
+    parses, and target/manifest.json is the DuckDB project's, which Dagster reads as it loads the definitions
+    (a definitions load beside a PostgreSQL build read it half written)."""
+    import subprocess
+
+    from connectors.config import DBT_PROJECT_DIR, parse_config
+    from operations import cli
+
+    commands = []
+    monkeypatch.setattr(cli, "load_config", lambda: parse_config({"sources": []}, env={}))
+    monkeypatch.setattr(cli.subprocess, "run",
+                        lambda command, check: commands.append(command) or subprocess.CompletedProcess(command, 0))
+    cli._build_on("postgres", True)
+    [command] = commands
+    assert command[command.index("--target") + 1] == "postgres"
+    assert command[command.index("--target-path") + 1] == str(DBT_PROJECT_DIR / "target" / "postgres")
