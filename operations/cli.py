@@ -383,9 +383,8 @@ def _build_on(target: str, build: bool, selection: tuple[str, ...] | list[str] =
     from operations.dbt import dbt_build_args
 
     dbt = Path(sys.executable).parent / "dbt"
-    # Its own target folder: dbt rewrites its target's manifest.json as it parses, and target/manifest.json is the
-    # DuckDB project's that Dagster loads (pipelines/dbt_assets.py): a definitions load beside this build read it
-    # half written, and would have read another engine's relation names.
+    # Its own target folder: dbt rewrites its target's manifest.json and partial_parse.msgpack as it parses, and
+    # target/ holds the DuckDB project's last parse, where the next nightly may start from (pipelines/dbt_assets.py).
     command = [str(dbt), *dbt_build_args(load_config(), unit_tests=True), *selection, "--target", target,
                "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
                "--target-path", str(DBT_PROJECT_DIR / "target" / target)]

@@ -87,16 +87,22 @@ def kept_parse(target_dir: Path, key: str) -> Path:
     return target_dir / KEPT_PARSES_DIR / f"{key}.msgpack"
 
 
-def start_from_kept_parse(run_target: Path, target_dir: Path, key: str) -> bool:
+def start_from_kept_parse(run_target: Path, target_dir: Path, key: str, *, fallback: Path | None = None) -> bool:
     """Put the parsed project of the last build with parse key ``key`` into a new build's folder ``run_target``,
     where dbt reads it (dagster-dbt then leaves it: it copies ``target_dir``'s own file only into a folder without
-    one); True when there was one."""
+    one); True when there was one. With none kept and no file in ``target_dir`` either, the parse in the folder
+    ``fallback`` (Dagster's, made as the definitions loaded), if any."""
     run_target.mkdir(parents=True, exist_ok=True)
-    try:
-        shutil.copyfile(kept_parse(target_dir, key), run_target / PARTIAL_PARSE_FILE)
-    except FileNotFoundError:
-        return False
-    return True
+    sources = [kept_parse(target_dir, key)]
+    if fallback is not None and not (target_dir / PARTIAL_PARSE_FILE).is_file():
+        sources.append(fallback / PARTIAL_PARSE_FILE)
+    for source in sources:
+        try:
+            shutil.copyfile(source, run_target / PARTIAL_PARSE_FILE)
+        except FileNotFoundError:
+            continue
+        return True
+    return False
 
 
 def keep_partial_parse(run_target: Path, target_dir: Path, key: str | None = None,

@@ -33,7 +33,49 @@ _VENV_BIN = str(Path(sys.executable).parent)
 if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = os.pathsep.join([_VENV_BIN, os.environ.get("PATH", "")])
 
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+# Dagster's parse of the project (manifest.json, which the definitions load) in a folder of its own: dbt's default
+# target folder is rewritten by every dbt run by hand and `make docs-generate`, which take no lock, and a
+# definitions load beside one of them read its manifest half written (or another engine's, from a build on PostgreSQL).
+DAGSTER_TARGET_PATH = Path("target") / "dagster"
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DAGSTER_TARGET_PATH)
+
+
+class ThroughlineDbtCli(DbtCliResource):
+    """dagster-dbt's dbt resource without the dbt adapter it opens inside Dagster's process at every `cli()`: it
+    loads the profile, the project and every macro there (1.6-4.2 s of each run, measured on the demo) only to
+    fetch row counts and column metadata for the events, which these assets never ask for. No adapter is what
+    dagster-dbt does for dbt Fusion, which has none."""
+
+    def _initialize_dbt_core_adapter(self, args):  # dagster-dbt 0.29 (pinned in pyproject.toml)
+        return None
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        # dagster-dbt runs `dbt --version` in a process of its own at every command (~1.5 s of a run) to tell dbt
+        # Core from dbt Fusion; the dbt it runs is this environment's dbt Core (PATH, above), whose version is here.
+        from dbt.version import __version__
+
+        return Version(__version__)
+
+
+# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter
+# by `make install` (pyproject.toml's scripts).
+DBT_EXECUTABLE = "throughline-dbt"
+
+
+def dbt_executable() -> str:
+    """DBT_EXECUTABLE, or plain dbt in an environment installed before it existed (a checkout updated without
+    `make install`): the same builds, with a whole parse wherever the warehouse's folder changed."""
+    if shutil.which(DBT_EXECUTABLE):
+        return DBT_EXECUTABLE
+    warnings.warn(f"{DBT_EXECUTABLE} is not installed in this environment: running plain dbt, which parses the "
+                  "whole project again for a warehouse in another folder; run `make install` to add it", stacklevel=2)
+    return "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
+                             dbt_executable=dbt_executable())
 
 
 @contextmanager
@@ -64,12 +106,20 @@ def _manifest_lock():
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-# `dagster dev` re-parses on start; everywhere else (demo, tests, CI, validate) a missing or stale
-# manifest is rebuilt here, so loading the definitions never depends on a manual step.
+def _parse_project() -> None:
+    """dagster-dbt's preparation of the project (`dbt parse` into DAGSTER_TARGET_PATH), by throughline-dbt: its
+    parse is one that the first build of a warehouse never built from this checkout starts from (plain dbt's
+    records the warehouse's folder and session settings, which throughline-dbt's check leaves out: it would parse
+    the whole project again, ~7-13 s)."""
+    dbt_resource().cli(["parse", "--quiet"], target_path=Path(dbt_project.project_dir) / DAGSTER_TARGET_PATH).wait()
+
+
+# `dagster dev` re-parses at every load, as dagster-dbt's preparer does; everywhere else (demo, tests, CI,
+# validate) a missing or stale manifest is rebuilt here, so loading the definitions never depends on a manual step.
 with _warehouse_in_environment(), _manifest_lock():
-    dbt_project.prepare_if_dev()
-    if manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path)):
-        dbt_project.preparer.prepare(dbt_project)
+    if (dbt_project.preparer.using_dagster_dev()
+            or manifest_is_stale(Path(dbt_project.project_dir), Path(dbt_project.manifest_path))):
+        _parse_project()
     # read once, here: the steps and the publish assets use this copy, never the file another process may rewrite
     MANIFEST: dict[str, Any] = json.loads(Path(dbt_project.manifest_path).read_text())
 
@@ -116,7 +166,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     args = dbt_build_args(config)
     key = parse_key(warehouse, args)
-    start_from_kept_parse(run_target, target_dir, key)
+    # a warehouse never built here starts from the parse made as the definitions loaded (throughline-dbt takes it:
+    # its name and vars are left out of dbt's check) when no build left one in target/ for dagster-dbt to copy
+    start_from_kept_parse(run_target, target_dir, key, fallback=Path(dbt_project.manifest_path).parent)
     # the models and seeds none of whose inputs changed since the last build that succeeded are left out; the
     # incremental models whose code changed since (an upgrade) are rebuilt in full
     plan = plan_build(warehouse, MANIFEST, DBT_PROJECT_DIR, args)
@@ -163,41 +215,3 @@ def left_as_they_are(context: AssetExecutionContext, manifest: Mapping[str, Any]
         if key in context.selected_asset_keys:
             yield Output(None, output_name=context.assets_def.get_output_name_for_asset_key(key),
                          metadata={"left as it is": "none of its inputs changed since the last build"})
-
-
-class ThroughlineDbtCli(DbtCliResource):
-    """dagster-dbt's dbt resource without the dbt adapter it opens inside Dagster's process at every `cli()`: it
-    loads the profile, the project and every macro there (1.6-4.2 s of each run, measured on the demo) only to
-    fetch row counts and column metadata for the events, which these assets never ask for. No adapter is what
-    dagster-dbt does for dbt Fusion, which has none."""
-
-    def _initialize_dbt_core_adapter(self, args):  # dagster-dbt 0.29 (pinned in pyproject.toml)
-        return None
-
-    @cached_property
-    def _cli_version(self) -> Version:
-        # dagster-dbt runs `dbt --version` in a process of its own at every command (~1.5 s of a run) to tell dbt
-        # Core from dbt Fusion; the dbt it runs is this environment's dbt Core (PATH, above), whose version is here.
-        from dbt.version import __version__
-
-        return Version(__version__)
-
-
-# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter
-# by `make install` (pyproject.toml's scripts).
-DBT_EXECUTABLE = "throughline-dbt"
-
-
-def dbt_executable() -> str:
-    """DBT_EXECUTABLE, or plain dbt in an environment installed before it existed (a checkout updated without
-    `make install`): the same builds, with a whole parse wherever the warehouse's folder changed."""
-    if shutil.which(DBT_EXECUTABLE):
-        return DBT_EXECUTABLE
-    warnings.warn(f"{DBT_EXECUTABLE} is not installed in this environment: running plain dbt, which parses the "
-                  "whole project again for a warehouse in another folder; run `make install` to add it", stacklevel=2)
-    return "dbt"
-
-
-def dbt_resource() -> DbtCliResource:
-    return ThroughlineDbtCli(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR),
-                             dbt_executable=dbt_executable())

@@ -76,10 +76,10 @@ def test_copy_keeps_null_apart_from_empty_text_and_json_as_jsonb(tmp_path):
             con.close()
 
 
-def test_the_build_after_a_copy_leaves_the_duckdb_projects_manifest_alone(monkeypatch):
-    """`copy-raw --build` runs dbt with a target folder of its own: dbt rewrites its target's manifest.json as it
-    parses, and target/manifest.json is the DuckDB project's, which Dagster reads as it loads the definitions
-    (a definitions load beside a PostgreSQL build read it half written)."""
+def test_the_build_after_a_copy_leaves_the_duckdb_projects_parse_alone(monkeypatch):
+    """`copy-raw --build` runs dbt with a target folder of its own: dbt rewrites its target's manifest.json and
+    partial_parse.msgpack as it parses, and target/ holds the DuckDB project's last parse (where dbt by hand and the
+    next nightly start from)."""
     import subprocess
 
     from connectors.config import DBT_PROJECT_DIR, parse_config

@@ -72,6 +72,13 @@ def test_each_warehouse_name_starts_from_the_parse_of_its_own_last_build(tmp_pat
     first = target / "dbt_models-run1-abc"
     assert not start_from_kept_parse(first, target, demo)  # never built: dagster-dbt's own copy applies
     assert list(first.iterdir()) == []
+    # never built, but the definitions' parse exists (target/dagster/, pipelines/dbt_assets.py): it starts there
+    definitions = target / "dagster"
+    definitions.mkdir(parents=True)
+    (definitions / "partial_parse.msgpack").write_bytes(b"parsed as the definitions loaded")
+    assert start_from_kept_parse(first, target, demo, fallback=definitions)
+    assert (first / "partial_parse.msgpack").read_bytes() == b"parsed as the definitions loaded"
+    (first / "partial_parse.msgpack").unlink()
     for run, key, name in (("run1-abc", demo, "demo"), ("run2-def", own, "own")):
         folder = target / f"dbt_models-{run}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,8 +86,12 @@ def test_each_warehouse_name_starts_from_the_parse_of_its_own_last_build(tmp_pat
         assert keep_partial_parse(folder, target, key)
     assert (target / "partial_parse.msgpack").read_bytes() == b"parsed for own"  # the last build's, for dbt by hand
     third = target / "dbt_models-run3-ghi"
-    assert start_from_kept_parse(third, target, demo)
+    assert start_from_kept_parse(third, target, demo, fallback=definitions)
     assert (third / "partial_parse.msgpack").read_bytes() == b"parsed for demo"
+    # a name never built, once some build left its parse in target/: dagster-dbt copies that one (the newer)
+    fourth = target / "dbt_models-run5-mno"
+    assert not start_from_kept_parse(fourth, target, with_unit_tests, fallback=definitions)
+    assert list(fourth.iterdir()) == []
 
     # ten more keys: the newest KEPT_PARSES (8) are kept, older ones only once they are an hour old
     run = target / "dbt_models-run4-jkl"
