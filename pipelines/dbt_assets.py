@@ -167,7 +167,7 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     args = dbt_build_args(config)
     key = parse_key(warehouse, args)
     # a warehouse never built here starts from the parse made as the definitions loaded (throughline-dbt takes it:
-    # its name and vars are left out of dbt's check) when no build left one in target/ for dagster-dbt to copy
+    # the warehouse's folder, session settings and the vars are left out of its check)
     start_from_kept_parse(run_target, target_dir, key, fallback=Path(dbt_project.manifest_path).parent)
     # the models and seeds none of whose inputs changed since the last build that succeeded are left out; the
     # incremental models whose code changed since (an upgrade) are rebuilt in full

@@ -78,7 +78,6 @@ def test_each_warehouse_name_starts_from_the_parse_of_its_own_last_build(tmp_pat
     (definitions / "partial_parse.msgpack").write_bytes(b"parsed as the definitions loaded")
     assert start_from_kept_parse(first, target, demo, fallback=definitions)
     assert (first / "partial_parse.msgpack").read_bytes() == b"parsed as the definitions loaded"
-    (first / "partial_parse.msgpack").unlink()
     for run, key, name in (("run1-abc", demo, "demo"), ("run2-def", own, "own")):
         folder = target / f"dbt_models-{run}"
         folder.mkdir(parents=True, exist_ok=True)
@@ -88,10 +87,13 @@ def test_each_warehouse_name_starts_from_the_parse_of_its_own_last_build(tmp_pat
     third = target / "dbt_models-run3-ghi"
     assert start_from_kept_parse(third, target, demo, fallback=definitions)
     assert (third / "partial_parse.msgpack").read_bytes() == b"parsed for demo"
-    # a name never built, once some build left its parse in target/: dagster-dbt copies that one (the newer)
+    # a name never built, once some build left its parse in target/ (another name's): the definitions' parse
     fourth = target / "dbt_models-run5-mno"
-    assert not start_from_kept_parse(fourth, target, with_unit_tests, fallback=definitions)
-    assert list(fourth.iterdir()) == []
+    assert start_from_kept_parse(fourth, target, with_unit_tests, fallback=definitions)
+    assert (fourth / "partial_parse.msgpack").read_bytes() == b"parsed as the definitions loaded"
+    fifth = target / "dbt_models-run6-pqr"
+    assert not start_from_kept_parse(fifth, target, with_unit_tests)  # no definitions' parse: dagster-dbt's copy
+    assert list(fifth.iterdir()) == []
 
     # ten more keys: the newest KEPT_PARSES (8) are kept, older ones only once they are an hour old
     run = target / "dbt_models-run4-jkl"
