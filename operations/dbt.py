@@ -90,11 +90,15 @@ def kept_parse(target_dir: Path, key: str) -> Path:
 def start_from_kept_parse(run_target: Path, target_dir: Path, key: str, *, fallback: Path | None = None) -> bool:
     """Put the parsed project of the last build with parse key ``key`` into a new build's folder ``run_target``,
     where dbt reads it (dagster-dbt then leaves it: it copies ``target_dir``'s own file only into a folder without
-    one); True when there was one. With none kept for ``key``, the parse in the folder ``fallback`` (Dagster's,
-    made as the definitions loaded, for the configured warehouse), if any: ``target_dir``'s own file is then
-    another warehouse's or a by-hand dbt's, which throughline-dbt cannot start from."""
+    one); True when there was one. With none kept for ``key`` and no file in ``target_dir`` either (no build
+    yet), the parse in the folder ``fallback`` (Dagster's, made as the definitions loaded), if any. ``target_dir``'s
+    own file comes first: it is this checkout's last build's, often of this warehouse with other arguments (a build
+    with other flags), while the definitions' parse is whichever process loaded them last (a `dagster dev` on
+    another config, say), whose profile may differ."""
     run_target.mkdir(parents=True, exist_ok=True)
-    sources = [kept_parse(target_dir, key)] + ([fallback / PARTIAL_PARSE_FILE] if fallback is not None else [])
+    sources = [kept_parse(target_dir, key)]
+    if fallback is not None and not (target_dir / PARTIAL_PARSE_FILE).is_file():
+        sources.append(fallback / PARTIAL_PARSE_FILE)
     for source in sources:
         try:
             shutil.copyfile(source, run_target / PARTIAL_PARSE_FILE)

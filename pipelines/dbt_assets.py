@@ -38,6 +38,8 @@ if _VENV_BIN not in os.environ.get("PATH", "").split(os.pathsep):
 # definitions load beside one of them read its manifest half written (or another engine's, from a build on PostgreSQL).
 DAGSTER_TARGET_PATH = Path("target") / "dagster"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR, target_path=DAGSTER_TARGET_PATH)
+# the same folder, absolute: where the definitions' parse is made, and where a first build takes it from
+DAGSTER_TARGET_DIR = Path(dbt_project.manifest_path).parent
 
 
 class ThroughlineDbtCli(DbtCliResource):
@@ -111,7 +113,7 @@ def _parse_project() -> None:
     parse is one that the first build of a warehouse never built from this checkout starts from (plain dbt's
     records the warehouse's folder and session settings, which throughline-dbt's check leaves out: it would parse
     the whole project again, ~7-13 s)."""
-    dbt_resource().cli(["parse", "--quiet"], target_path=Path(dbt_project.project_dir) / DAGSTER_TARGET_PATH).wait()
+    dbt_resource().cli(["parse", "--quiet"], target_path=DAGSTER_TARGET_DIR).wait()
 
 
 # `dagster dev` re-parses at every load, as dagster-dbt's preparer does; everywhere else (demo, tests, CI,
@@ -166,9 +168,9 @@ def dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, throughline:
     run_target = target_dir / f"{op_name}-{context.run.run_id[:7]}-{uuid.uuid4().hex[:7]}"
     args = dbt_build_args(config)
     key = parse_key(warehouse, args)
-    # a warehouse never built here starts from the parse made as the definitions loaded (throughline-dbt takes it:
-    # the warehouse's folder, session settings and the vars are left out of its check)
-    start_from_kept_parse(run_target, target_dir, key, fallback=Path(dbt_project.manifest_path).parent)
+    # a checkout's first build starts from the parse made as the definitions loaded (throughline-dbt takes it: the
+    # warehouse's folder, session settings and the vars are left out of its check)
+    start_from_kept_parse(run_target, target_dir, key, fallback=DAGSTER_TARGET_DIR)
     # the models and seeds none of whose inputs changed since the last build that succeeded are left out; the
     # incremental models whose code changed since (an upgrade) are rebuilt in full
     plan = plan_build(warehouse, MANIFEST, DBT_PROJECT_DIR, args)

@@ -87,10 +87,11 @@ def test_each_warehouse_name_starts_from_the_parse_of_its_own_last_build(tmp_pat
     third = target / "dbt_models-run3-ghi"
     assert start_from_kept_parse(third, target, demo, fallback=definitions)
     assert (third / "partial_parse.msgpack").read_bytes() == b"parsed for demo"
-    # a name never built, once some build left its parse in target/ (another name's): the definitions' parse
+    # a key never built, once some build left its parse in target/: dagster-dbt copies that one (the checkout's
+    # last build's), not the definitions'
     fourth = target / "dbt_models-run5-mno"
-    assert start_from_kept_parse(fourth, target, with_unit_tests, fallback=definitions)
-    assert (fourth / "partial_parse.msgpack").read_bytes() == b"parsed as the definitions loaded"
+    assert not start_from_kept_parse(fourth, target, with_unit_tests, fallback=definitions)
+    assert list(fourth.iterdir()) == []
     fifth = target / "dbt_models-run6-pqr"
     assert not start_from_kept_parse(fifth, target, with_unit_tests)  # no definitions' parse: dagster-dbt's copy
     assert list(fifth.iterdir()) == []
