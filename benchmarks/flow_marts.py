@@ -181,7 +181,8 @@ def _dbt(warehouse: Path, work: Path) -> tuple[str, list[str], dict[str, str]]:
     # folder beside the warehouse, threads), for dbt and for the direct run alike.
     env = {**os.environ, "THROUGHLINE_WAREHOUSE": str(warehouse), **dbt_env(ThroughlineConfig(), warehouse)}
     common = ["--profiles-dir", str(DBT_PROJECT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    return str(Path(sys.executable).parent / "dbt"), common, env
+    # the dbt the nightly runs (operations/dbt_main.py: dbt Core with the parse check and manifest writes it changes)
+    return str(Path(sys.executable).parent / "throughline-dbt"), common, env
 
 
 def dbt_run(warehouse: Path, work: Path, select: str | None = SELECT, *, seed: bool = True,

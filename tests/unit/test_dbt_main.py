@@ -87,3 +87,39 @@ def test_two_sets_of_vars_compare_equal_and_two_targets_do_not(monkeypatch):
     assert seven.vars_hash == none.vars_hash
     assert seven.profile_hash == FileHash.from_contents("the profile's settings")  # the rest is dbt's
     assert check(loader({}, "spark")).vars_hash != none.vars_hash
+
+
+def test_a_run_writes_the_manifest_when_it_ends_only_and_a_parse_still_writes_it(monkeypatch):
+    """dbt writes manifest.json after parsing and again when a run ends: throughline-dbt's run, build, test, seed
+    and snapshot leave out the first; parse (the definitions' manifest), compile, docs generate and the rest keep it."""
+    import inspect
+
+    import click
+    from dbt.cli import requires
+
+    from operations.dbt_main import write_manifest_once
+
+    assert list(inspect.signature(requires.parse_manifest).parameters) == [
+        "runtime_config", "write_perf_info", "write", "write_json", "active_integrations"]
+    asked = []
+    monkeypatch.setattr(requires, "parse_manifest", lambda *args: asked.append(args[2]) or "manifest")
+    write_manifest_once()
+    write_manifest_once()  # twice is once
+
+    def parse_in(command: str | None) -> bool:
+        asked.clear()
+        if command is None:
+            assert requires.parse_manifest("config", False, True, True, []) == "manifest"
+        else:
+            with click.Context(click.Command(command)):
+                assert requires.parse_manifest("config", False, True, True, []) == "manifest"
+        return asked == [True]
+
+    assert [parse_in(command) for command in ("run", "build", "test", "seed", "snapshot")] == [False] * 5
+    assert [parse_in(command) for command in ("parse", "compile", "generate", "run-operation", "list", None)] == [
+        True] * 6
+    # what dbt asked for stands when it asked for no write at all
+    asked.clear()
+    with click.Context(click.Command("parse")):
+        requires.parse_manifest("config", False, False, True, [])
+    assert asked == [False]
