@@ -68,7 +68,7 @@ MANIFEST_WRITTEN_AT_END = frozenset({"run", "build", "test", "seed", "snapshot"}
 
 def write_manifest_once() -> None:
     """dbt writes target/manifest.json as soon as it has parsed and again when the command ends, whatever the
-    command: ~0.9 s each for this project (an 8 MB file), the parse's copy only to be replaced ~once the nodes
+    command: ~0.9 s each for this project (an 8 MB file), the parse's copy only to be replaced once the nodes
     have run. For MANIFEST_WRITTEN_AT_END, the parse no longer writes it (dbt-core 1.11's requires.manifest:
     parse_manifest's `write`); the parse kept for the next run (partial_parse.msgpack) is written as before. Only
     a command that stops before its nodes' results (an interrupt, an internal error) leaves no manifest.json,
