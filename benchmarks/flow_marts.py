@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from connectors.config import ThroughlineConfig
-from operations.dbt import dbt_env
+from operations.dbt import DBT_EXECUTABLE, dbt_env
 
 ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT = ROOT / "dbt_project"
@@ -181,8 +181,7 @@ def _dbt(warehouse: Path, work: Path) -> tuple[str, list[str], dict[str, str]]:
     # folder beside the warehouse, threads), for dbt and for the direct run alike.
     env = {**os.environ, "THROUGHLINE_WAREHOUSE": str(warehouse), **dbt_env(ThroughlineConfig(), warehouse)}
     common = ["--profiles-dir", str(DBT_PROJECT), "--target-path", str(work / "target"), "--log-path", str(work / "logs")]
-    # the dbt the nightly runs (operations/dbt_main.py: dbt Core with the parse check and manifest writes it changes)
-    return str(Path(sys.executable).parent / "throughline-dbt"), common, env
+    return str(Path(sys.executable).parent / DBT_EXECUTABLE), common, env  # the dbt the nightly runs
 
 
 def dbt_run(warehouse: Path, work: Path, select: str | None = SELECT, *, seed: bool = True,

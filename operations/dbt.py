@@ -13,6 +13,10 @@ from typing import Any
 from connectors.config import DUCKDB_SETTING_ENV_VARS, ThroughlineConfig
 from connectors.registry import source_types
 
+# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter
+# by `make install` (pyproject.toml's scripts): what the nightly runs, and the build benchmarks with it.
+DBT_EXECUTABLE = "throughline-dbt"
+
 
 def manifest_is_stale(project_dir: Path, manifest: Path) -> bool:
     """True when the manifest is missing or older than any file of the dbt project.

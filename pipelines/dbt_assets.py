@@ -20,7 +20,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from packaging.version import Version
 
 from connectors.config import DBT_PROJECT_DIR, WAREHOUSE_ENV_VAR, warehouse_path
-from operations.dbt import (dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, parse_key,
+from operations.dbt import (DBT_EXECUTABLE, dbt_build_args, dbt_env, keep_partial_parse, manifest_is_stale, parse_key,
                             prune_run_targets, start_from_kept_parse)
 from operations.run_report import report_progress
 from operations.unchanged_nodes import REFRESH_ENV_VAR, exclude_args, plan_build, record_build_inputs, refresh_env
@@ -58,11 +58,6 @@ class ThroughlineDbtCli(DbtCliResource):
         from dbt.version import __version__
 
         return Version(__version__)
-
-
-# dbt Core whose parse holds for any warehouse of one name (operations/dbt_main.py), installed beside the interpreter
-# by `make install` (pyproject.toml's scripts).
-DBT_EXECUTABLE = "throughline-dbt"
 
 
 def dbt_executable() -> str:
