@@ -394,6 +394,16 @@ def test_only_the_periods_after_the_last_build_are_recomputed_after_load_3(build
         ("acme-jira:2", "01-06 10", "01-07 10"), ("acme-jira:2", "01-07 10", "01-08 10"),
         ("acme-jira:2", "01-08 10", "01-09 10"), ("acme-jira:4", "01-17 09", "01-19 09"),
         ("acme-jira:5", "01-06 08", None)]
+    # and as load 3's build wrote them (read once, after work_items): SHOP-1 closed at 01-21 09:00, SHOP-2 in two
+    # pieces now that the flag raised 01-07 10:00 is gone (its one flag history left, 204 of 01-08 10:00, still
+    # cuts), SHOP-5 closed at 01-21 10:00, SHOP-3 none; the first step into work in progress from work_items
+    assert query(warehouse, "SELECT work_item_id, strftime(started_at, '%m-%d %H'), strftime(ended_at, '%m-%d %H'), "
+                            "strftime(wip_started_at, '%m-%d %H') FROM intermediate.int_work_items_rebuilt_intervals "
+                            "WHERE work_item_id IN ('acme-jira:1', 'acme-jira:2', 'acme-jira:3', 'acme-jira:5') "
+                            "ORDER BY 1, 2") == [
+        ("acme-jira:1", "01-06 09", "01-08 09", "01-06 09"), ("acme-jira:1", "01-15 09", "01-21 09", "01-06 09"),
+        ("acme-jira:2", "01-06 10", "01-08 10", "01-06 10"), ("acme-jira:2", "01-08 10", "01-09 10", "01-06 10"),
+        ("acme-jira:5", "01-06 08", "01-21 10", "01-06 08")]
     # only the periods from load 2's last day (01-20) and last complete week (01-12) on are recomputed in full;
     # the open intervals closed by load 3 (SHOP-1's from 01-15 09:00 at 01-21 09:00, SHOP-5's from 01-06 08:00 at
     # 01-21 10:00) count the same as before on every earlier day and week: they change only these

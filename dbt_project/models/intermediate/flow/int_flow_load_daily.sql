@@ -9,10 +9,12 @@
 -- depends_on: {{ ref('int_flow_periods_to_rebuild') }}
 -- depends_on: {{ ref('int_work_items_to_rebuild') }}
 -- depends_on: {{ ref('int_work_items_replaced_intervals') }}
+-- depends_on: {{ ref('int_work_items_rebuilt_intervals') }}
 {{ config(**flow_period_incremental('day', 'day', ['day', 'team', 'value_stream', 'flow_item_type'], 'wip_items')) }}
 
 {%- set last_day = "coalesce((ended_at - interval '1 day')::date, as_of_at::date)" %}
 {%- set age_at_day_end = "least(day + interval '1 day', max(as_of_at))" %}
+{%- set recomputed = flow_period_bounds('day') %}
 
 with as_of as (
     select {{ flow_as_of() }} as as_of_at
@@ -36,25 +38,56 @@ state_intervals as (
     from {{ ref('work_item_state_intervals') }} as intervals
     cross join as_of
     where intervals.flow_state in ('waiting', 'active') and intervals.started_at < as_of.as_of_at
+    {%- if is_incremental() %}
+        -- an incremental run reads the intervals of the days it recomputes in full (the rebuilt items' come
+        -- from int_work_items_rebuilt_intervals) by literal bounds the scan checks itself, so the history's
+        -- intervals cost next to nothing; `recent_intervals` applies the exact test
+        {{- recomputed_periods_read(recomputed, 1, '>=') }}
+    {%- endif %}
 ),
+{%- if is_incremental() %}
+
+{%- for cte, model in [('rebuilt_intervals', 'int_work_items_rebuilt_intervals'),
+                       ('previous_intervals', 'int_work_items_replaced_intervals')] %}
+
+{{ cte }} as (
+    -- the rebuilt items' intervals as this run wrote them (rebuilt) or the previous build counted them
+    -- (previous), read with the same rules as state_intervals (on the days before first_day the as-of time
+    -- makes no difference)
+    select
+        intervals.work_item_id,
+        intervals.team,
+        intervals.value_stream,
+        intervals.flow_item_type,
+        intervals.flow_state,
+        intervals.started_at,
+        case when intervals.ended_at < as_of.as_of_at then intervals.ended_at end as ended_at,
+        as_of.as_of_at
+        {%- if cte == 'rebuilt_intervals' %},
+        intervals.wip_started_at
+        {%- endif %}
+    from {{ ref(model) }} as intervals
+    cross join as_of
+    where intervals.flow_state in ('waiting', 'active') and intervals.is_flow_item
+        and intervals.started_at < as_of.as_of_at
+),
+{%- endfor %}
+{%- endif %}
 
 wip_intervals as (
-    -- flow items only: an epic is "in progress" while its stories are, which would count that work twice
+    -- flow items only: an epic is "in progress" while its stories are, which would count that work twice; the
+    -- item's age counts from its first step into waiting or active, wherever the interval sits in its life
     select intervals.work_item_id, items.team, items.value_stream, items.flow_item_type, intervals.flow_state,
-        intervals.started_at, intervals.ended_at, intervals.as_of_at
-    from (
-        select state_intervals.*
-        from state_intervals
-        {%- if is_incremental() %}
-        -- an incremental run reads the intervals of the days it recomputes in full and of the rebuilt items
-        -- only, before the join with work_items: the history's intervals are most of the cost
-        cross join bounds
-        where (state_intervals.started_at::date <= bounds.last_day and {{ last_day }} >= bounds.first_day)
-            or state_intervals.work_item_id in (select work_item_id from {{ ref('int_work_items_to_rebuild') }})
-        {%- endif %}
-    ) as intervals
+        intervals.started_at, intervals.ended_at, intervals.as_of_at, items.wip_started_at
+    from state_intervals as intervals
     inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
     where items.is_flow_item
+    {%- if is_incremental() %}
+
+    union all
+
+    select * from rebuilt_intervals
+    {%- endif %}
 ),
 
 recent_intervals as (
@@ -67,28 +100,19 @@ recent_intervals as (
     {%- endif %}
 ),
 
-item_wip_starts as (
-    -- age counts from the item's first step into WIP, wherever the interval sits in its life (an aggregate,
-    -- not a window over every interval: it can spill); recent_intervals holds flow items only
-    {{ flow_wip_starts_of('(select work_item_id from recent_intervals)' if is_incremental() else none) }}
-),
-
 snapshots as (
     -- The state at a day's end is the state just before midnight: the interval covers it when
     -- started_at < day + 1 <= ended_at, i.e. from the day it started to the day before it ended; on the
     -- as-of day the snapshot is the as-of time. The bounds are exact, so no row needs filtering after.
-    -- An incremental run expands each interval over the days it recomputes in full only. Each interval
-    -- meets its item's start before it is expanded into days: a join per interval, not per day.
+    -- An incremental run expands each interval over the days it recomputes in full only.
     select
         recent_intervals.*,
-        item_wip_starts.wip_started_at,
         {{ timestamp_series_rows(
             'greatest(started_at::date, bounds.first_day)' if is_incremental() else 'started_at::date',
             'least(' ~ last_day ~ ', bounds.last_day)' if is_incremental() else last_day,
             "interval '1 day'"
         ) }}::date as day
     from recent_intervals
-    inner join item_wip_starts on item_wip_starts.work_item_id = recent_intervals.work_item_id
     {%- if is_incremental() %}
     cross join bounds
     {%- endif %}
@@ -117,27 +141,10 @@ first_recomputed as (
     select {{ first_period_to_rebuild('day') }} as first_day
 ),
 
-previous_intervals as (
-    -- the rebuilt items' intervals as the previous build counted them, read with the same rules as
-    -- wip_intervals (on the days before first_day the as-of time makes no difference)
-    select
-        replaced.work_item_id,
-        replaced.team,
-        replaced.value_stream,
-        replaced.flow_item_type,
-        replaced.flow_state,
-        replaced.started_at,
-        case when replaced.ended_at < as_of.as_of_at then replaced.ended_at end as ended_at,
-        as_of.as_of_at
-    from {{ ref('int_work_items_replaced_intervals') }} as replaced
-    cross join as_of
-    where replaced.flow_state in ('waiting', 'active') and replaced.is_flow_item
-        and replaced.started_at < as_of.as_of_at
-),
-
 current_intervals as (
-    select * from wip_intervals
-    where work_item_id in (select work_item_id from {{ ref('int_work_items_to_rebuild') }})
+    -- the columns of previous_intervals
+    select work_item_id, team, value_stream, flow_item_type, flow_state, started_at, ended_at, as_of_at
+    from rebuilt_intervals
 ),
 
 previous_starts as (
@@ -260,7 +267,7 @@ oldest_left_days as (
 oldest_left_intervals as (
     -- every interval in progress at the end of a day whose oldest item left, in that day's group (read from
     -- the whole history: wip_intervals holds the recent days' only)
-    select days.day, days.team, days.value_stream, days.flow_item_type, intervals.work_item_id, as_of.as_of_at
+    select days.day, days.team, days.value_stream, days.flow_item_type, items.wip_started_at, as_of.as_of_at
     from oldest_left_days as days
     cross join as_of
     inner join {{ ref('work_items') }} as items
@@ -276,19 +283,14 @@ oldest_left_intervals as (
         and coalesce((intervals.ended_at - interval '1 day')::date, days.day) >= days.day
 ),
 
-oldest_left_starts as (
-    {{ flow_wip_starts_of('(select work_item_id from oldest_left_intervals)') }}
-),
-
 oldest_recomputed as (
     select
         days.day,
         days.team,
         days.value_stream,
         days.flow_item_type,
-        {{ hours_between('min(starts.wip_started_at)', age_at_day_end) }} as oldest_item_age_hours
+        {{ hours_between('min(days.wip_started_at)', age_at_day_end) }} as oldest_item_age_hours
     from oldest_left_intervals as days
-    inner join oldest_left_starts as starts on starts.work_item_id = days.work_item_id
     group by days.day, days.team, days.value_stream, days.flow_item_type
 )
 

@@ -7,8 +7,9 @@
 -- The consumers are read without ref(): it is their previous build's last period that is wanted. A full
 -- build does not read this model.
 
-{%- set built_days = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_flow_load_daily') %}
-{%- set built_weeks = adapter.get_relation(database=this.database, schema=this.schema, identifier='int_signal_status_weeks') %}
+{%- set period_models = flow_period_models() %}
+{%- set built_days = period_models['built']['day'] %}
+{%- set built_weeks = period_models['built']['week_start'] %}
 {#- an empty previous build (no work in progress, or no complete week yet) recomputes every period from the
     first step into waiting or active on #}
 {%- set before_any_work %}(
@@ -56,7 +57,6 @@ weeks as (
 )
 
 {#- a first or full build of the consumers reads nothing here: list nothing rather than every period #}
-{%- set consumers_built = (built_days or built_weeks) and not flags.FULL_REFRESH %}
-select distinct 'day' as grain, period_start from days{% if not consumers_built %} where false{% endif %}
+select distinct 'day' as grain, period_start from days{% if not period_models['incremental'] %} where false{% endif %}
 union all
-select distinct 'week' as grain, period_start from weeks{% if not consumers_built %} where false{% endif %}
+select distinct 'week' as grain, period_start from weeks{% if not period_models['incremental'] %} where false{% endif %}

@@ -11,31 +11,5 @@
 {%- set state_intervals = adapter.get_relation(database=this.database, schema=marts, identifier='work_item_state_intervals') %}
 {%- set work_items = adapter.get_relation(database=this.database, schema=marts, identifier='work_items') %}
 
-{%- if state_intervals and work_items and not flags.FULL_REFRESH %}
-select
-    built.work_item_id,
-    built.flow_state,
-    built.status_name,
-    built.started_at,
-    built.ended_at,
-    items.team,
-    items.value_stream,
-    items.flow_item_type,
-    items.is_flow_item
-from {{ state_intervals }} as built
-{{ flow_rebuild_join('built') }}
-inner join {{ work_items }} as items on items.work_item_id = built.work_item_id
-where built.flow_state in ('waiting', 'active')
-{%- else %}
-select
-    cast(null as varchar) as work_item_id,
-    cast(null as varchar) as flow_state,
-    cast(null as varchar) as status_name,
-    cast(null as timestamp) as started_at,
-    cast(null as timestamp) as ended_at,
-    cast(null as varchar) as team,
-    cast(null as varchar) as value_stream,
-    cast(null as varchar) as flow_item_type,
-    cast(null as boolean) as is_flow_item
-where false
-{%- endif %}
+{#- not the new work_items.wip_started_at: a build before it does not have it #}
+{{ rebuilt_items_wip_intervals(none if flags.FULL_REFRESH else state_intervals, work_items, []) }}

@@ -10,6 +10,7 @@
 -- depends_on: {{ ref('int_flow_periods_to_rebuild') }}
 -- depends_on: {{ ref('int_work_items_to_rebuild') }}
 -- depends_on: {{ ref('int_work_items_replaced_intervals') }}
+-- depends_on: {{ ref('int_work_items_rebuilt_intervals') }}
 {{ config(**flow_period_incremental(
     'week_start', 'week', ['week_start', 'team', 'value_stream', 'status_name', 'flow_state'], 'items'
 )) }}
@@ -17,6 +18,7 @@
 {%- set first_week = "date_trunc('week', started_at)" %}
 {%- set last_week = "date_trunc('week', ended_at - interval '1 microsecond')" %}
 {%- set changed_from_week = "date_trunc('week', changed_from)" %}
+{%- set recomputed = flow_period_bounds('week') %}
 {%- set piece_microseconds = microseconds_between(
     'greatest(started_at, week_start::timestamp)', "least(ended_at, week_start + interval '7 day')"
 ) %}
@@ -33,35 +35,62 @@ bounds as (
 ),
 {%- endif %}
 
+{%- if is_incremental() %}
+
+{%- for cte, model in [('rebuilt_intervals', 'int_work_items_rebuilt_intervals'),
+                       ('previous_intervals', 'int_work_items_replaced_intervals')] %}
+
+{{ cte }} as (
+    -- the rebuilt items' intervals as this run wrote them (rebuilt) or the previous build counted them
+    -- (previous), read with the same rules as `intervals` (in the weeks before first_week the as-of time makes
+    -- no difference)
+    select
+        intervals.work_item_id,
+        intervals.team,
+        intervals.value_stream,
+        coalesce(intervals.status_name, '(unknown status)') as status_name,
+        intervals.flow_state,
+        intervals.started_at,
+        least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
+        as_of.as_of_at
+    from {{ ref(model) }} as intervals
+    cross join as_of
+    where intervals.flow_state in ('waiting', 'active') and intervals.is_flow_item
+),
+{%- endfor %}
+{%- endif %}
+
 intervals as (
     -- flow items only, as flow load: an epic's statuses would repeat its stories' time
     select intervals.work_item_id, items.team, items.value_stream, intervals.status_name, intervals.flow_state,
         intervals.started_at, intervals.ended_at, intervals.as_of_at
     from (
-        select state_intervals.*
-        from (
-            select
-                intervals.work_item_id,
-                coalesce(intervals.status_name, '(unknown status)') as status_name,
-                intervals.flow_state,
-                intervals.started_at,
-                -- an interval still open at the as-of time runs to it
-                least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
-                as_of.as_of_at
-            from {{ ref('work_item_state_intervals') }} as intervals
-            cross join as_of
-            where intervals.flow_state in ('waiting', 'active')
-        ) as state_intervals
+        select
+            intervals.work_item_id,
+            coalesce(intervals.status_name, '(unknown status)') as status_name,
+            intervals.flow_state,
+            intervals.started_at,
+            -- an interval still open at the as-of time runs to it
+            least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
+            as_of.as_of_at
+        from {{ ref('work_item_state_intervals') }} as intervals
+        cross join as_of
+        where intervals.flow_state in ('waiting', 'active')
         {%- if is_incremental() %}
-        -- an incremental run reads the intervals of the weeks it recomputes in full and of the rebuilt items
-        -- only, before the join with work_items: the history's intervals are most of the cost
-        cross join bounds
-        where ({{ first_week }} <= bounds.last_week and {{ last_week }} >= bounds.first_week)
-            or state_intervals.work_item_id in (select work_item_id from {{ ref('int_work_items_to_rebuild') }})
+            -- an incremental run reads the intervals of the weeks it recomputes in full (the rebuilt items' come
+            -- from int_work_items_rebuilt_intervals) by literal bounds the scan checks itself, so the history's
+            -- intervals cost next to nothing; `pieces` applies the exact test
+            {{- recomputed_periods_read(recomputed, 7, '>') }}
         {%- endif %}
     ) as intervals
     inner join {{ ref('work_items') }} as items on items.work_item_id = intervals.work_item_id
     where items.is_flow_item
+    {%- if is_incremental() %}
+
+    union all
+
+    select * from rebuilt_intervals
+    {%- endif %}
 ),
 
 pieces as (
@@ -109,26 +138,8 @@ first_recomputed as (
     select {{ first_period_to_rebuild('week') }} as first_week
 ),
 
-previous_intervals as (
-    -- the rebuilt items' intervals as the previous build counted them, read with the same rules as
-    -- intervals (in the weeks before first_week the as-of time makes no difference)
-    select
-        replaced.work_item_id,
-        replaced.team,
-        replaced.value_stream,
-        coalesce(replaced.status_name, '(unknown status)') as status_name,
-        replaced.flow_state,
-        replaced.started_at,
-        least(coalesce(replaced.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
-        as_of.as_of_at
-    from {{ ref('int_work_items_replaced_intervals') }} as replaced
-    cross join as_of
-    where replaced.flow_state in ('waiting', 'active') and replaced.is_flow_item
-),
-
 current_intervals as (
-    select * from intervals
-    where work_item_id in (select work_item_id from {{ ref('int_work_items_to_rebuild') }})
+    select * from rebuilt_intervals
 ),
 
 changed_intervals as (

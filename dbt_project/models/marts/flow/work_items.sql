@@ -56,6 +56,9 @@ flow_events as (
         source_instance,
         issue_id,
         min(first_active_at) as first_active_at,
+        -- the start of its age while in progress (flow load): kept here so the period models need not look
+        -- through every interval of an item to find it
+        min(started_at) filter (where flow_state in ('waiting', 'active')) as wip_started_at,
         max(started_at) filter (
             where flow_state = 'done' and previous_flow_state is distinct from 'done'
         ) as last_done_entered_at,
@@ -82,6 +85,7 @@ work_items as (
         issues.source_instance || ':' || issues.issue_id as work_item_id,
         issues.*,
         flow_events.first_active_at,
+        flow_events.wip_started_at,
         case when issues.flow_state = 'done' then flow_events.last_done_entered_at end as completed_at,
         case when issues.flow_state = 'canceled' then flow_events.last_canceled_entered_at end as canceled_at,
         coalesce(issues.flow_state = 'done', false) as is_done,
@@ -132,6 +136,7 @@ select
     timed.flow_state,
     timed.created_at,
     timed.first_active_at,
+    timed.wip_started_at,
     timed.completed_at,
     timed.canceled_at,
     timed.is_done,
