@@ -15,6 +15,9 @@
 {%- set last_day = "coalesce((ended_at - interval '1 day')::date, as_of_at::date)" %}
 {%- set age_at_day_end = "least(day + interval '1 day', max(as_of_at))" %}
 {%- set recomputed = flow_period_bounds('day') %}
+{#- how every interval's end is read, from the state intervals or from the rebuilt and replaced ones (alias
+    `intervals`; state_intervals says why) #}
+{%- set end_before_as_of = "case when intervals.ended_at < as_of.as_of_at then intervals.ended_at end" %}
 
 with as_of as (
     select {{ flow_as_of() }} as as_of_at
@@ -33,7 +36,7 @@ state_intervals as (
         intervals.work_item_id,
         intervals.flow_state,
         intervals.started_at,
-        case when intervals.ended_at < as_of.as_of_at then intervals.ended_at end as ended_at,
+        {{ end_before_as_of }} as ended_at,
         as_of.as_of_at
     from {{ ref('work_item_state_intervals') }} as intervals
     cross join as_of
@@ -61,7 +64,7 @@ state_intervals as (
         intervals.flow_item_type,
         intervals.flow_state,
         intervals.started_at,
-        case when intervals.ended_at < as_of.as_of_at then intervals.ended_at end as ended_at,
+        {{ end_before_as_of }} as ended_at,
         as_of.as_of_at
         {%- if cte == 'rebuilt_intervals' %},
         intervals.wip_started_at

@@ -19,6 +19,10 @@
 {%- set last_week = "date_trunc('week', ended_at - interval '1 microsecond')" %}
 {%- set changed_from_week = "date_trunc('week', changed_from)" %}
 {%- set recomputed = flow_period_bounds('week') %}
+{#- how every interval is read, from the state intervals or from the rebuilt and replaced ones (alias `intervals`):
+    an interval still open at the as-of time runs to it #}
+{%- set status_name = "coalesce(intervals.status_name, '(unknown status)')" %}
+{%- set open_to_as_of = "least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at)" %}
 {%- set piece_microseconds = microseconds_between(
     'greatest(started_at, week_start::timestamp)', "least(ended_at, week_start + interval '7 day')"
 ) %}
@@ -48,10 +52,10 @@ bounds as (
         intervals.work_item_id,
         intervals.team,
         intervals.value_stream,
-        coalesce(intervals.status_name, '(unknown status)') as status_name,
+        {{ status_name }} as status_name,
         intervals.flow_state,
         intervals.started_at,
-        least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
+        {{ open_to_as_of }} as ended_at,
         as_of.as_of_at
     from {{ ref(model) }} as intervals
     cross join as_of
@@ -67,11 +71,10 @@ intervals as (
     from (
         select
             intervals.work_item_id,
-            coalesce(intervals.status_name, '(unknown status)') as status_name,
+            {{ status_name }} as status_name,
             intervals.flow_state,
             intervals.started_at,
-            -- an interval still open at the as-of time runs to it
-            least(coalesce(intervals.ended_at, as_of.as_of_at), as_of.as_of_at) as ended_at,
+            {{ open_to_as_of }} as ended_at,
             as_of.as_of_at
         from {{ ref('work_item_state_intervals') }} as intervals
         cross join as_of
